@@ -1,0 +1,201 @@
+"""The ``kmstui`` command: the explorer, and the headless ``events``, ``keys`` and ``trails``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+HEADLESS = ("events", "keys", "trails")
+DESCRIPTION = "See what happened to your AWS KMS keys, from CloudTrail, in a terminal."
+SOURCES_HELP = (
+    "CloudTrail log files (plain or .gz), `aws cloudtrail lookup-events` output, JSON Lines, "
+    "or directories of them (read recursively); - reads standard input"
+)
+FILTER_EPILOG = """\
+filter language (terms are ANDed):
+  word                    substring of name, principal, key, alias, IP, agent, error, context, id...
+  field:value             fields: event principal key alias ip region account error type agent
+                          id trail source origin readonly; field:a,b is either
+  error:*                 any error          readonly:true|false
+  ctx:KEY=VALUE           encryption context (also ctx:KEY or ctx:VALUE)
+  since:2h until:ISO      ISO times, or spans (15m, 2h, 7d) back from the newest loaded event
+  -term                   negates           "double quotes" hold spaces
+"""
+
+
+def demo_path() -> Path:
+    """The bundled demo data: inside the installed package, or assets/demo in a checkout."""
+    packaged = Path(__file__).with_name("_demo")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "assets" / "demo"
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
+    parser.add_argument("--demo", action="store_true", help="load the bundled demo incident")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no load summary on standard error")
+
+
+def _parser(command: str | None) -> argparse.ArgumentParser:
+    if command is None:
+        parser = argparse.ArgumentParser(
+            prog="kmstui",
+            description=DESCRIPTION,
+            epilog="headless commands: kmstui events|keys|trails [SOURCE ...] (see kmstui events --help)\n\n"
+            + FILTER_EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _common(parser)
+        parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="start with this filter")
+        parser.add_argument("--version", action="version", version=f"kmstui {__version__}")
+        return parser
+    parser = argparse.ArgumentParser(
+        prog=f"kmstui {command}",
+        description={
+            "events": "Print the matching events, newest first.",
+            "keys": "Print one row per KMS key: aliases, events, errors, principals, first and last use.",
+            "trails": "Print one row per trail and source, and whether KMS events are logged.",
+        }[command],
+        epilog=FILTER_EPILOG if command != "trails" else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(parser)
+    formats = {"events": ["jsonl", "csv", "table", "raw"], "keys": ["jsonl", "csv", "table"], "trails": ["jsonl", "csv", "table"]}
+    parser.add_argument("--format", choices=formats[command], default="table", help="output format (default: table)")
+    if command != "trails":
+        parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="only events matching this filter")
+    if command == "events":
+        parser.add_argument("--count", action="store_true", help="print only the number of matching events")
+    return parser
+
+
+def _say(message: str) -> None:
+    print(f"kmstui: {message}", file=sys.stderr)
+
+
+def _load(args) -> "tuple":
+    """Discover and load the sources; returns (index, trails) or exits 2 when nothing loaded."""
+    from .core import loader, sources
+    from .core.index import EventIndex
+    from .core.trails import summarise_trails
+
+    paths = list(args.sources)
+    if args.demo:
+        paths.append(str(demo_path()))
+    if not paths:
+        if sys.stdin.isatty():
+            _say("no sources given: name CloudTrail files or directories, pipe them in, or try --demo")
+            sys.exit(2)
+        paths = ["-"]
+    files, problems = sources.discover(paths)
+    for problem in problems:
+        _say(problem)
+    index = EventIndex()
+
+    def report(batch) -> None:
+        if batch.error:
+            _say(f"skipped {batch.source}: {batch.error}")
+        for problem in batch.problems:
+            _say(f"{batch.source}: {problem}")
+
+    loader.load(index, files, on_batch=report, refresh_every=None)
+    loader.shutdown()
+    if index.report.files_loaded == 0:
+        _say("nothing could be loaded" + (" (no readable sources)" if not files else ""))
+        sys.exit(2)
+    if not args.quiet:
+        for sentence in index.report.sentences():
+            if not sentence.startswith(("Skipped ", "In ")):  # already said, one line per file
+                _say(sentence)
+    return index, summarise_trails(index)
+
+
+def _headless(command: str, argv: list[str]) -> int:
+    args = _parser(command).parse_args(argv)
+    from .core import export, query
+    from .core.summary import summarise_keys
+
+    expression = getattr(args, "filter", "")
+    try:
+        compiled = query.parse(expression)
+    except query.FilterError as error:
+        _say(f"bad filter: {error}")
+        _say(f"  {expression}")
+        _say("  " + " " * error.position + "^")
+        return 2
+    index, trails = _load(args)
+    out = sys.stdout
+    if command == "trails":
+        export.write_trails(out, trails, args.format)
+        return 0
+    rows = compiled.rows(index)
+    if command == "events":
+        if args.count:
+            print(len(rows))
+        else:
+            export.write_events(out, index, rows, trails, args.format)
+    else:
+        export.write_keys(out, summarise_keys(index, rows), args.format)
+    return 0
+
+
+def _explorer(argv: list[str]) -> int:
+    args = _parser(None).parse_args(argv)
+    from .core import query
+
+    try:
+        query.parse(args.filter)
+    except query.FilterError as error:
+        _say(f"bad filter: {error}")
+        return 2
+    paths = list(args.sources)
+    if args.demo:
+        paths.append(str(demo_path()))
+    if not paths and sys.stdin.isatty():
+        _say("no sources given: name CloudTrail files or directories, pipe them in, or try --demo")
+        return 2
+    from .core import sources
+
+    if not paths or "-" in paths:
+        # Read the piped input first, then give the terminal back to the explorer as its keyboard.
+        spooled = sources.spool_stdin()
+        paths = [p for p in paths if p != "-"]
+        try:
+            tty = os.open("/dev/tty", os.O_RDWR)
+        except OSError:
+            _say("the explorer needs a terminal: use kmstui events for piped input without one")
+            return 2
+        os.dup2(tty, 0)
+        os.close(tty)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        extra = [spooled]
+    else:
+        extra = []
+    from .ui.app import run
+
+    return run(paths, extra_files=extra, filter_text=args.filter, title_hint="demo" if args.demo else None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in HEADLESS:
+            return _headless(argv[0], argv[1:])
+        return _explorer(argv)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (| head): not an error. Silence the flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""Writing events, keys and trails for scripts and pipes: JSON Lines, CSV, a table, raw records."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import IO, Iterable
+
+import numpy as np
+import orjson
+
+from .index import EventIndex
+from .model import Event, alias_name
+from .summary import KeySummary, key_aliases
+from .text import clip
+from .timeutil import iso, short
+from .trails import TrailSummary
+
+EVENT_FIELDS = (
+    "event_id", "time", "event", "source", "region", "account", "principal", "principal_arn",
+    "identity_type", "caller_account", "cross_account", "source_ip", "user_agent", "keys", "aliases",
+    "context", "contexts", "error", "error_message", "read_only", "event_type", "trail", "origin",
+)
+KEY_FIELDS = ("key", "aliases", "former_aliases", "events", "errors", "principals", "first_seen", "last_seen")
+TRAIL_FIELDS = (
+    "trail", "kind", "events", "log_key", "log_key_calls", "kms_logging", "warnings",
+    "location", "accounts", "regions", "files",
+)
+
+
+class EventWriter:
+    """Turns rows into output records; knows which trail delivered each origin."""
+
+    def __init__(self, index: EventIndex, trails: list[TrailSummary]):
+        self.index = index
+        self.trail_of_origin: dict[int, str] = {}
+        for trail in trails:
+            if trail.kind in ("trail", "delivery"):
+                for origin in trail.origins:
+                    self.trail_of_origin[origin] = trail.arn or trail.label
+        self.aliases = key_aliases(index)
+        self.key_codes = index.vocab["key"]
+
+    def record(self, row: int) -> dict:
+        event = self.index.event(row)
+        origin = int(self.index.columns["origin"].data[row])
+        aliases = [alias_name(a) for a in event.aliases]
+        for key in event.keys:
+            code = self.key_codes.find(key)
+            for name in self.aliases.get(code, ([], []))[0]:
+                if name not in aliases:
+                    aliases.append(name)
+        return {
+            "event_id": event.event_id,
+            "time": event.iso_time,
+            "event": event.name,
+            "source": event.source,
+            "region": event.region,
+            "account": event.account,
+            "principal": event.principal.short,
+            "principal_arn": event.principal.arn,
+            "identity_type": event.principal.identity_type,
+            "caller_account": event.principal.account,
+            "cross_account": event.principal.cross_account,
+            "source_ip": event.source_ip,
+            "user_agent": event.user_agent,
+            "keys": list(event.keys),
+            "aliases": aliases,
+            "context": event.context,
+            "contexts": [{"from": label or "request", "context": dict(pairs)} for label, pairs in event.contexts],
+            "error": event.error_code,
+            "error_message": event.error_message,
+            "read_only": event.read_only,
+            "event_type": event.event_type,
+            "trail": self.trail_of_origin.get(origin) or event.subject_trail,
+            "origin": event.origin,
+        }
+
+    def event(self, row: int) -> Event:
+        return self.index.event(row)
+
+
+def write_events(out: IO[str], index: EventIndex, rows: np.ndarray, trails: list[TrailSummary], fmt: str) -> None:
+    writer = EventWriter(index, trails)
+    if fmt == "jsonl":
+        for row in rows.tolist():
+            out.write(orjson.dumps(writer.record(row)).decode() + "\n")
+    elif fmt == "csv":
+        _write_csv(out, EVENT_FIELDS, (writer.record(row) for row in rows.tolist()))
+    elif fmt == "table":
+        _write_table(
+            out,
+            ("TIME (UTC)", "EVENT", "PRINCIPAL", "KEY", "SOURCE IP", "REGION", "ERROR"),
+            (_event_cells(writer, row) for row in rows.tolist()),
+        )
+    elif fmt == "raw":
+        write_raw(out, index, rows)
+    else:  # pragma: no cover - argparse restricts the choices
+        raise ValueError(fmt)
+
+
+def _event_cells(writer: EventWriter, row: int) -> list[str]:
+    event = writer.index.event(row)
+    key = ""
+    if event.aliases:
+        key = alias_name(event.aliases[0])
+    elif event.keys:
+        code = writer.key_codes.find(event.keys[0])
+        current = writer.aliases.get(code, ([], []))[0]
+        key = current[0] if current else event.keys[0].rsplit("/", 1)[-1]
+    return [
+        short(event.time),
+        event.name,
+        event.principal.label,
+        key,
+        event.source_ip or "",
+        event.region or "",
+        event.error_code or "",
+    ]
+
+
+def write_raw(out: IO[str], index: EventIndex, rows: np.ndarray) -> None:
+    """The original records, one per line, in the order of ``rows``."""
+    for row in rows.tolist():
+        try:
+            record = orjson.loads(index.raw(row))
+            out.write(orjson.dumps(record).decode() + "\n")
+        except Exception as error:  # the source changed or vanished since loading
+            raise OSError(f"cannot read the record of event {row} again: {error}") from None
+
+
+def key_record(summary: KeySummary) -> dict:
+    return {
+        "key": summary.arn,
+        "aliases": summary.aliases,
+        "former_aliases": summary.former_aliases,
+        "events": summary.events,
+        "errors": summary.errors,
+        "principals": summary.principals,
+        "first_seen": iso(summary.first_seen),
+        "last_seen": iso(summary.last_seen),
+    }
+
+
+def write_keys(out: IO[str], summaries: list[KeySummary], fmt: str) -> None:
+    if fmt == "jsonl":
+        for summary in summaries:
+            out.write(orjson.dumps(key_record(summary)).decode() + "\n")
+    elif fmt == "csv":
+        _write_csv(out, KEY_FIELDS, (key_record(s) for s in summaries))
+    else:
+        _write_table(
+            out,
+            ("KEY", "ALIASES", "EVENTS", "ERRORS", "PRINCIPALS", "FIRST SEEN", "LAST SEEN"),
+            (
+                [
+                    s.arn,
+                    ", ".join(s.aliases + [f"{a} (former)" for a in s.former_aliases]),
+                    f"{s.events:,}",
+                    f"{s.errors:,}",
+                    f"{s.principals:,}",
+                    short(s.first_seen),
+                    short(s.last_seen),
+                ]
+                for s in summaries
+            ),
+        )
+
+
+def trail_record(trail: TrailSummary) -> dict:
+    return {
+        "trail": trail.arn or trail.label,
+        "kind": trail.kind,
+        "events": trail.events,
+        "log_key": trail.log_key,
+        "log_key_calls": trail.log_key_calls,
+        "kms_logging": trail.kms_logging,
+        "warnings": trail.warnings,
+        "location": trail.location,
+        "accounts": trail.accounts,
+        "regions": trail.regions,
+        "files": trail.files,
+    }
+
+
+def write_trails(out: IO[str], trails: list[TrailSummary], fmt: str) -> None:
+    if fmt == "jsonl":
+        for trail in trails:
+            out.write(orjson.dumps(trail_record(trail)).decode() + "\n")
+    elif fmt == "csv":
+        _write_csv(out, TRAIL_FIELDS, (trail_record(t) for t in trails))
+    else:
+        rows = []
+        for trail in trails:
+            rows.append([trail.arn or trail.label, trail.kind, f"{trail.events:,}", trail.kms_logging, trail.log_key or ""])
+            for warning in trail.warnings:
+                rows.append(["  ! " + warning, "", "", "", ""])
+        _write_table(out, ("TRAIL", "KIND", "EVENTS", "KMS LOGGING", "LOG KEY"), rows, wrap_first=True)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _csv_cell(value) -> str:
+    """One CSV cell; text that a spreadsheet would run as a formula is quoted with a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = " ".join(value)
+        else:
+            value = orjson.dumps(value).decode()
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def _write_csv(out: IO[str], fields: Iterable[str], records: Iterable[dict]) -> None:
+    fields = list(fields)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    for record in records:
+        writer.writerow([_csv_cell(record[f]) for f in fields])
+
+
+def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]], wrap_first: bool = False) -> None:
+    """An aligned text table; every cell cleaned of control characters and clipped."""
+    rows = [[clip(str(cell), 80) for cell in row] for row in rows]
+    widths = [len(h) for h in header]
+    for row in rows:
+        for i, cell in enumerate(row):
+            if wrap_first and i == 0 and cell.startswith("  ! "):
+                continue
+            widths[i] = max(widths[i], len(cell))
+    buffer = io.StringIO()
+    buffer.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
+    for row in rows:
+        if wrap_first and row[0].startswith("  ! "):
+            buffer.write(row[0] + "\n")
+            continue
+        buffer.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+    out.write(buffer.getvalue())

@@ -1,0 +1,543 @@
+"""The in-memory index: every kept event, column by column.
+
+Batches from the loader are merged in (their local codes re-coded against global
+vocabularies); :meth:`EventIndex.refresh` then derives what depends on all events
+at once: duplicates folded, the newest-first order, aliases resolved through what
+the events taught. Readers (the UI thread, a filter worker) use the arrays of the
+latest refresh while a loader thread keeps adding: columns only grow, and each
+refresh swaps in new derived arrays in one assignment.
+
+Memory is the design constraint (a million events in well under 400 bytes each):
+numbers and codes in numpy arrays, event ids as fixed 36-byte strings, encryption
+contexts in a columnar table, and no raw record kept: the detail view reads it
+again from its source.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+
+from . import model
+from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, TrailChange
+from .sources import Delivery, SourceError, read_source, split_records
+from .timeutil import NO_TIME
+from .vocab import Vocabulary
+
+_COLUMN_TYPES = {
+    "time": np.int64,
+    "origin": np.uint32,
+    "ordinal": np.uint32,
+    "rawlen": np.uint32,
+    **{name: np.uint32 for name in STRING_COLUMNS},
+    "principal": np.uint32,
+    "readonly": np.int8,
+    "key0": np.uint32,
+    "key1": np.uint32,
+    "alias": np.uint32,
+    "ctx": np.uint32,
+    "trail": np.uint32,
+    "eid": np.dtype(f"S{EVENT_ID_WIDTH}"),
+}
+
+
+class _Column:
+    """A growable numpy array: appends are amortised, views of old data stay valid."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, dtype):
+        self.data = np.zeros(1024, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self.size + len(values)
+        if end > len(self.data):
+            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = values
+        self.size = end
+
+
+@dataclass
+class Origin:
+    """A source events came from: a file, standard input, a LookupEvents region."""
+
+    label: str
+    path: str
+    format: str
+    delivery: Delivery | None
+    records: int = 0
+    events: int = 0
+    kind: str = ""  # set by the trails module: "delivery", "lookup", "file", "stdin"
+    stamp: tuple[int, int] | None = None  # (size, mtime_ns) when loaded, to notice a changed file
+
+
+@dataclass
+class LoadReport:
+    """What a load did, for the status line, the load summary and stderr."""
+
+    files_loaded: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (label, partial damage)
+    records: int = 0
+    kept: int = 0
+    ignored: Counter = field(default_factory=Counter)
+    duplicates: int = 0
+    digests: int = 0
+
+    def sentences(self) -> list[str]:
+        """The load summary, one sentence each."""
+        out = [
+            f"Loaded {self.kept - self.duplicates:,} KMS and trail events from {self.files_loaded:,} "
+            f"source{'s' if self.files_loaded != 1 else ''} ({self.records:,} records read)."
+        ]
+        if self.duplicates:
+            out.append(f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''} (same id, name and time).")
+        if self.ignored:
+            parts = ", ".join(f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in self.ignored.most_common(6))
+            more = len(self.ignored) - 6
+            out.append(f"Not kept: {sum(self.ignored.values()):,} events of other services ({parts}{f', {more} more' if more > 0 else ''}).")
+        if self.digests:
+            out.append(f"Ignored {self.digests:,} CloudTrail digest file{'s' if self.digests != 1 else ''}.")
+        for label, reason in self.skipped:
+            out.append(f"Skipped {label}: {reason}.")
+        for label, problem in self.problems:
+            out.append(f"In {label}: {problem}.")
+        return out
+
+
+class Contexts:
+    """Encryption contexts, columnar: one entry per distinct context set of a batch.
+
+    Context set ``c`` owns pairs ``offsets[c]:offsets[c+1]`` of the pair arrays
+    (label, key, value). Keys and labels are few and dictionary-encoded; values
+    (S3 object ARNs, secret versions) are often unique, so they are kept once per
+    batch in a plain list, never in a per-value dict.
+    """
+
+    def __init__(self):
+        self.labels = Vocabulary()
+        self.keys = Vocabulary()
+        self.values: list[str] = [""]
+        self._offsets = [0, 0]  # context 0 is "no context"
+        self._pair_label: list[int] = []
+        self._pair_key: list[int] = []
+        self._pair_value: list[int] = []
+        self._arrays = None
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def add_batch(self, context_sets: list) -> np.ndarray:
+        """Global codes for a batch's context sets (entry 0 is None)."""
+        codes = np.zeros(len(context_sets), dtype=np.uint32)
+        local_values: dict[str, int] = {}
+        values = self.values
+        for local, context_set in enumerate(context_sets):
+            if not context_set:
+                continue
+            for label, pairs in context_set:
+                label_code = self.labels.code(label)
+                for key, value in pairs:
+                    value_code = local_values.get(value)
+                    if value_code is None:
+                        value_code = local_values[value] = len(values)
+                        values.append(value)
+                    self._pair_label.append(label_code)
+                    self._pair_key.append(self.keys.code(key))
+                    self._pair_value.append(value_code)
+            codes[local] = len(self._offsets) - 1
+            self._offsets.append(len(self._pair_key))
+        self._arrays = None
+        return codes
+
+    def arrays(self):
+        """(offsets, label, key, value) as numpy arrays, rebuilt only after growth."""
+        arrays = self._arrays
+        if arrays is None or len(arrays[0]) != len(self._offsets):
+            count = len(self._offsets)
+            pairs = self._offsets[-1]
+            arrays = self._arrays = (
+                np.array(self._offsets[:count], dtype=np.int64),
+                np.array(self._pair_label[:pairs], dtype=np.uint32),
+                np.array(self._pair_key[:pairs], dtype=np.uint32),
+                np.array(self._pair_value[:pairs], dtype=np.uint32),
+            )
+        return arrays
+
+    def get(self, code: int) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """The labelled context set for a code, as ((label, ((key, value), ...)), ...)."""
+        if code == 0:
+            return ()
+        start, end = self._offsets[code], self._offsets[code + 1]
+        grouped: dict[str, list[tuple[str, str]]] = {}
+        for i in range(start, end):
+            label = self.labels.values[self._pair_label[i]]
+            grouped.setdefault(label, []).append((self.keys.values[self._pair_key[i]], self.values[self._pair_value[i]]))
+        return tuple((label, tuple(pairs)) for label, pairs in grouped.items())
+
+    def matching(self, key: str | None, value: str | None) -> np.ndarray:
+        """Lookup table over context codes: some pair whose key contains ``key`` and whose
+        value contains ``value`` (either may be None for "any"; case-insensitive)."""
+        offsets, _labels, pair_key, pair_value = self.arrays()
+        count = len(offsets) - 1
+        table = np.zeros(count, dtype=bool)
+        if len(pair_key) == 0:
+            return table
+        hit = np.ones(len(pair_key), dtype=bool)
+        if key is not None:
+            hit &= self.keys.matching(key)[pair_key]
+        if value is not None:
+            needle = value.lower()
+            values = self.values
+            value_table = np.zeros(len(values), dtype=bool)
+            found = [i for i, text in enumerate(values) if needle in text.lower()]
+            if found:
+                value_table[found] = True
+            hit &= value_table[pair_value]
+        # a context matches when any of its pairs does
+        counts = np.add.reduceat(hit.astype(np.int32), offsets[1:-1]) if count > 1 else np.zeros(0, np.int32)
+        lengths = np.diff(offsets)[1:]
+        table[1:] = (counts > 0) & (lengths > 0)
+        return table
+
+    def matching_any(self, needle: str) -> np.ndarray:
+        """Context codes where some key or some value contains ``needle``."""
+        return self.matching(needle, None) | self.matching(None, needle)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Derived state as of one refresh; immutable, shared with readers."""
+
+    n: int  # rows covered (alive or not)
+    order: np.ndarray  # alive rows, newest first (int64 row numbers)
+    alive: np.ndarray  # bool per row: not a folded duplicate
+    generation: int
+    newest: int  # time of the newest event, NO_TIME when empty
+
+
+_EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
+
+
+class EventIndex:
+    def __init__(self):
+        self.vocab: dict[str, Vocabulary] = {name: Vocabulary() for name in STRING_COLUMNS}
+        self.vocab["principal"] = Vocabulary(lambda p: f"{p[0]} {p[1] or ''}")
+        self.vocab["type"] = Vocabulary()  # identity types, derived from principals for `type:`
+        self.vocab["key"] = Vocabulary()
+        self.vocab["alias"] = Vocabulary()
+        self.vocab["trail"] = Vocabulary()
+        self.contexts = Contexts()
+        self.columns = {name: _Column(dtype) for name, dtype in _COLUMN_TYPES.items()}
+        self.origins: list[Origin] = []
+        self.extra_keys: dict[int, tuple[int, ...]] = {}
+        self.event_id_overflow: dict[int, str] = {}
+        self.trail_changes: list[TrailChange] = []
+        self.alias_bindings: dict[tuple[int, int, str], list[int]] = {}
+        self.log_files: list[tuple[int, str]] = []
+        self.alias_only: list[int] = []  # rows that named an alias but no key
+        self.report = LoadReport()
+        self.snapshot: Snapshot = _EMPTY
+        self._lock = threading.Lock()
+        self._raw_cache: dict[int, list] = {}
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def size(self) -> int:
+        return self.columns["time"].size
+
+    def add(self, batch: Batch) -> None:
+        """Merge one source's batch. Thread-safe against readers; one writer at a time."""
+        with self._lock:
+            self._add(batch)
+
+    def _add(self, batch: Batch) -> None:
+        report = self.report
+        if batch.error is not None:
+            report.skipped.append((batch.source, batch.error))
+            return
+        if batch.format == "digest":
+            report.digests += 1
+            return
+        report.files_loaded += 1
+        report.records += batch.records
+        report.ignored.update(batch.ignored)
+        report.problems.extend((batch.source, p) for p in batch.problems)
+        origin_code = len(self.origins)
+        stamp = None
+        try:
+            info = os.stat(batch.path)
+            stamp = (info.st_size, info.st_mtime_ns)
+        except OSError:
+            pass
+        self.origins.append(
+            Origin(batch.source, batch.path, batch.format, batch.delivery, batch.records, batch.n, stamp=stamp)
+        )
+        n = batch.n
+        if n == 0:
+            return
+        base = self.size
+        report.kept += n
+        remaps = {name: self.vocab[name].remap(batch.vocab[name]) for name in STRING_COLUMNS}
+        principal_remap = self.vocab["principal"].remap(batch.vocab["principal"])
+        for principal in batch.vocab["principal"][1:]:
+            self.vocab["type"].code(principal[2])
+        remaps["principal"] = principal_remap
+        remaps["key0"] = remaps["key1"] = key_remap = self.vocab["key"].remap(batch.vocab["key"])
+        remaps["alias"] = alias_remap = self.vocab["alias"].remap(batch.vocab["alias"])
+        remaps["trail"] = trail_remap = self.vocab["trail"].remap(batch.vocab["trail"])
+        remaps["ctx"] = self.contexts.add_batch(batch.vocab["ctx"])
+        columns = batch.columns
+        for name, column in self.columns.items():
+            if name == "origin":
+                column.extend(np.full(n, origin_code, dtype=np.uint32))
+                continue
+            values = columns[name]
+            remap = remaps.get(name)
+            column.extend(remap[values] if remap is not None else values)
+        for row, extra in batch.extra_keys.items():
+            self.extra_keys[base + row] = tuple(int(key_remap[k]) for k in extra)
+        for row, event_id in batch.event_id_overflow.items():
+            self.event_id_overflow[base + row] = event_id
+        for change in batch.trail_changes:
+            change.row += base
+            change.principal = int(principal_remap[change.principal])
+            self.trail_changes.append(change)
+        for alias, key, kind, first, last in batch.alias_bindings:
+            binding = (int(alias_remap[alias]), int(key_remap[key]), kind)
+            span = self.alias_bindings.get(binding)
+            if span is None:
+                self.alias_bindings[binding] = [first, last]
+            else:
+                span[0] = min(span[0], first)
+                span[1] = max(span[1], last)
+        for trail, s3_arn in batch.log_files:
+            self.log_files.append((int(trail_remap[trail]), s3_arn))
+        key0 = columns["key0"]
+        alias = columns["alias"]
+        only = np.flatnonzero((key0 == 0) & (alias != 0))
+        if len(only):
+            self.alias_only.extend((only + base).tolist())
+
+    # ------------------------------------------------------------------ derived state
+
+    def refresh(self) -> Snapshot:
+        """Recompute what depends on all events; cheap enough to run while loading."""
+        with self._lock:
+            n = self.size
+            self._resolve_aliases()
+            alive, duplicates = self._fold_duplicates(n)
+            self.report.duplicates = duplicates
+            time = self.columns["time"].data[:n]
+            rows = np.flatnonzero(alive)[::-1]  # later rows first among equal times
+            order = rows[np.argsort(-time[rows], kind="stable")]
+            newest = int(time[order[0]]) if len(order) else NO_TIME
+            if newest == NO_TIME and len(order):
+                valid = time[time != NO_TIME]
+                newest = int(valid.max()) if len(valid) else NO_TIME
+            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest)
+            return self.snapshot
+
+    def _fold_duplicates(self, n: int) -> tuple[np.ndarray, int]:
+        """The same event seen twice (same id, name and time) is kept once: the fuller copy."""
+        alive = np.ones(n, dtype=bool)
+        if n < 2:
+            return alive, 0
+        eid = self.columns["eid"].data[:n]
+        has_id = eid != b""
+        # A 64-bit fingerprint of (id, name, time); equal fingerprints are then compared exactly.
+        words = eid.view(np.uint32).reshape(n, EVENT_ID_WIDTH // 4).astype(np.uint64)
+        fingerprint = np.zeros(n, dtype=np.uint64)
+        for column in range(words.shape[1]):
+            fingerprint = fingerprint * np.uint64(1099511628211) + words[:, column]
+        fingerprint ^= self.columns["name"].data[:n].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        fingerprint ^= self.columns["time"].data[:n].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+        for row, event_id in self.event_id_overflow.items():
+            if row < n:
+                has_id[row] = True
+                fingerprint[row] = np.uint64(hash((event_id, "overflow")) & 0xFFFFFFFFFFFFFFFF)
+        candidates = np.flatnonzero(has_id)
+        order = candidates[np.argsort(fingerprint[candidates], kind="stable")]
+        same = fingerprint[order[1:]] == fingerprint[order[:-1]]
+        if not same.any():
+            return alive, 0
+        duplicates = 0
+        rawlen = self.columns["rawlen"].data
+        name = self.columns["name"].data
+        time = self.columns["time"].data
+        starts = np.flatnonzero(same)
+        groups: dict[int, list[int]] = {}
+        for position in starts:
+            a, b = int(order[position]), int(order[position + 1])
+            if self._event_id(a) == self._event_id(b) and name[a] == name[b] and time[a] == time[b]:
+                group = groups.setdefault(a, [a])
+                group.append(b)
+                groups[b] = group
+        seen = set()
+        for group in groups.values():
+            if id(group) in seen:
+                continue
+            seen.add(id(group))
+            keep = max(group, key=lambda r: (int(rawlen[r]), -r))
+            for row in group:
+                if row != keep:
+                    alive[row] = False
+                    duplicates += 1
+        return alive, duplicates
+
+    def _resolve_aliases(self) -> None:
+        """Give events that named only an alias the key the alias pointed to at that time.
+
+        What the loaded events taught: CreateAlias and UpdateAlias (from then on),
+        DeleteAlias (no key from then on), and any event that named the alias and a key
+        together (the alias pointed there at that moment). An event before any known
+        binding takes the first later observation unless a change came first. Aliases
+        that stay unresolved become keys of their own (the alias ARN), never dropped.
+        """
+        if not self.alias_only:
+            return
+        timeline: dict[int, list[tuple[int, int, str]]] = {}
+        for (alias, key, kind), (first, last) in self.alias_bindings.items():
+            points = timeline.setdefault(alias, [])
+            if kind == "observed":
+                points.append((first, key, kind))
+                if last != first:
+                    points.append((last, key, kind))
+            else:
+                points.append((first, key, kind))
+                if last != first:
+                    points.append((last, key, kind))
+        for points in timeline.values():
+            points.sort()
+        key_vocab = self.vocab["key"]
+        alias_vocab = self.vocab["alias"]
+        key0 = self.columns["key0"].data
+        alias_column = self.columns["alias"].data
+        time = self.columns["time"].data
+        for row in self.alias_only:
+            alias = int(alias_column[row])
+            resolved = None
+            points = timeline.get(alias)
+            if points:
+                when = int(time[row])
+                before = [p for p in points if p[0] <= when]
+                if before:
+                    resolved = before[-1][1] or None  # a delete leaves it unresolved
+                else:
+                    first = points[0]
+                    if first[2] == "observed":
+                        resolved = first[1] or None
+            if resolved is None:
+                resolved = key_vocab.code(alias_vocab.values[alias])  # the alias stands in for its key
+            key0[row] = resolved
+
+    # ------------------------------------------------------------------ reading
+
+    def _event_id(self, row: int) -> str | None:
+        overflow = self.event_id_overflow.get(row)
+        if overflow is not None:
+            return overflow
+        value = self.columns["eid"].data[row]
+        return value.decode() if value else None
+
+    def keys_of(self, row: int) -> tuple[int, ...]:
+        first = int(self.columns["key0"].data[row])
+        second = int(self.columns["key1"].data[row])
+        keys = tuple(k for k in (first, second) if k)
+        return keys + self.extra_keys.get(row, ())
+
+    def aliases_by_key(self) -> dict[int, list[tuple[int, bool]]]:
+        """Key code -> [(alias code, current?)]: every alias the events bound to the key."""
+        latest: dict[int, tuple[int, int, str]] = {}
+        for (alias, key, kind), (_first, last) in self.alias_bindings.items():
+            if alias not in latest or last >= latest[alias][0]:
+                latest[alias] = (last, key, kind)
+        result: dict[int, list[tuple[int, bool]]] = {}
+        for (alias, key, kind), _span in sorted(self.alias_bindings.items(), key=lambda item: item[1][1]):
+            if key == 0:
+                continue
+            current = latest[alias][1] == key and latest[alias][2] != "delete"
+            entries = result.setdefault(key, [])
+            for i, (known, was_current) in enumerate(entries):
+                if known == alias:
+                    entries[i] = (alias, was_current or current)
+                    break
+            else:
+                entries.append((alias, current))
+        for entries in result.values():
+            entries.sort(key=lambda entry: not entry[1])
+        return result
+
+    def event(self, row: int) -> model.Event:
+        """One event, materialised for display or export."""
+        c = {name: column.data for name, column in self.columns.items()}
+        v = self.vocab
+        principal = v["principal"].values[int(c["principal"][row])] or ("(unknown)", None, None, None, None, False)
+        key_codes = self.keys_of(row)
+        keys = tuple(v["key"].values[k] for k in key_codes)
+        alias = int(c["alias"][row])
+        aliases = (v["alias"].values[alias],) if alias else ()
+        origin = self.origins[int(c["origin"][row])]
+        read_only = int(c["readonly"][row])
+        return model.Event(
+            row=row,
+            time=int(c["time"][row]),
+            event_id=self._event_id(row),
+            name=v["name"].values[int(c["name"][row])] or "",
+            source=v["evsource"].values[int(c["evsource"][row])] or "",
+            event_type=v["evtype"].values[int(c["evtype"][row])],
+            region=v["region"].values[int(c["region"][row])],
+            account=v["account"].values[int(c["account"][row])],
+            principal=model.Principal(*principal),
+            source_ip=v["ip"].values[int(c["ip"][row])],
+            user_agent=v["agent"].values[int(c["agent"][row])],
+            error_code=v["errcode"].values[int(c["errcode"][row])],
+            error_message=v["errmsg"].values[int(c["errmsg"][row])],
+            read_only=None if read_only < 0 else bool(read_only),
+            keys=keys,
+            aliases=aliases,
+            contexts=self.contexts.get(int(c["ctx"][row])),
+            origin=origin.label,
+            subject_trail=v["trail"].values[int(c["trail"][row])],
+        )
+
+    def raw(self, row: int) -> bytes:
+        """The original record of an event, read again from its source."""
+        origin_code = int(self.columns["origin"].data[row])
+        ordinal = int(self.columns["ordinal"].data[row])
+        records = self._records_of(origin_code)
+        return bytes(records[ordinal])
+
+    def _records_of(self, origin_code: int) -> list:
+        cached = self._raw_cache.get(origin_code)
+        if cached is not None:
+            return cached
+        origin = self.origins[origin_code]
+        if origin.stamp is not None:
+            try:
+                info = os.stat(origin.path)
+            except OSError:
+                raise SourceError(f"{origin.label} can no longer be read") from None
+            if (info.st_size, info.st_mtime_ns) != origin.stamp:
+                raise SourceError(f"{origin.label} changed since it was loaded")
+        records = split_records(read_source(origin.path)).records
+        if len(self._raw_cache) >= 8:
+            self._raw_cache.pop(next(iter(self._raw_cache)))
+        self._raw_cache[origin_code] = records
+        return records
+
+    def record(self, row: int) -> dict | None:
+        """The original record, parsed; None when it cannot be read back."""
+        try:
+            return msgspec.json.decode(self.raw(row))
+        except (SourceError, msgspec.DecodeError, IndexError):
+            return None

@@ -1,0 +1,169 @@
+"""Loading sources into an index: in this process for small inputs, on every core for big ones.
+
+Decoding is CPU-bound Python (msgspec does not release the GIL), so large loads use
+worker processes; each returns a compact :class:`~kmstui.core.decode.Batch` and this
+process merges them in submission order, which keeps codes and row order
+deterministic. Progress is reported as it goes, the index is refreshed now and then
+so the explorer can show the first events early, and a cancel keeps what arrived.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+from .decode import Batch, load_many
+from .index import EventIndex
+from .sources import SourceFile
+
+PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
+TASK_BYTES = 4 << 20  # compressed bytes per worker task
+
+
+@dataclass
+class Progress:
+    files_done: int
+    files_total: int
+    records: int
+    events: int
+    bytes_done: int
+    bytes_total: int
+    elapsed: float
+    finished: bool = False
+    cancelled: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Records read per second."""
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def fraction(self) -> float:
+        if self.bytes_total:
+            return min(1.0, self.bytes_done / self.bytes_total)
+        return self.files_done / self.files_total if self.files_total else 1.0
+
+
+def _size(source: SourceFile) -> int:
+    try:
+        return os.path.getsize(source.path)
+    except OSError:
+        return 0
+
+
+def _tasks(files: list[SourceFile], sizes: list[int]) -> list[list[int]]:
+    """Group files into tasks of about TASK_BYTES, keeping their order."""
+    tasks: list[list[int]] = []
+    current: list[int] = []
+    weight = 0
+    for i, size in enumerate(sizes):
+        current.append(i)
+        weight += size
+        if weight >= TASK_BYTES:
+            tasks.append(current)
+            current, weight = [], 0
+    if current:
+        tasks.append(current)
+    return tasks
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    """A process pool started from a clean forkserver (safe with the UI's threads running)."""
+    global _pool
+    if _pool is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["kmstui.core.decode"])
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return _pool
+
+
+def shutdown() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+
+
+def load(
+    index: EventIndex,
+    files: list[SourceFile],
+    on_progress: Callable[[Progress], None] | None = None,
+    on_batch: Callable[[Batch], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    refresh_every: float | None = 0.5,
+    workers: int | None = None,
+) -> Progress:
+    """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early)."""
+    start = time.perf_counter()
+    sizes = [_size(f) for f in files]
+    total = sum(sizes)
+    progress = Progress(0, len(files), 0, 0, 0, total, 0.0)
+    last_refresh = start
+    workers = workers or os.cpu_count() or 1
+
+    def take(batch: Batch, size: int) -> None:
+        nonlocal last_refresh
+        index.add(batch)
+        if on_batch is not None:
+            on_batch(batch)
+        progress.files_done += 1
+        progress.bytes_done += size
+        progress.records += batch.records
+        progress.events += batch.n
+        now = time.perf_counter()
+        progress.elapsed = now - start
+        if refresh_every is not None and now - last_refresh >= refresh_every:
+            index.refresh()
+            last_refresh = now
+        if on_progress is not None:
+            on_progress(progress)
+
+    parallel = workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES
+    try:
+        if not parallel:
+            for source, size in zip(files, sizes):
+                if cancelled():
+                    progress.cancelled = True
+                    break
+                take(load_many([(source.path, source.label)])[0], size)
+        else:
+            pool = _executor(workers)
+            pending: deque[tuple[Future, list[int]]] = deque()
+            tasks = deque(_tasks(files, sizes))
+            while tasks or pending:
+                while tasks and len(pending) < workers * 2:
+                    chosen = tasks.popleft()
+                    future = pool.submit(load_many, [(files[i].path, files[i].label) for i in chosen])
+                    pending.append((future, chosen))
+                future, chosen = pending.popleft()
+                while True:
+                    if cancelled():
+                        progress.cancelled = True
+                        for other, _ in pending:
+                            other.cancel()
+                        future.cancel()
+                        break
+                    try:
+                        batches = future.result(timeout=0.1)
+                        break
+                    except TimeoutError:
+                        continue
+                if progress.cancelled:
+                    break
+                for batch, i in zip(batches, chosen):
+                    take(batch, sizes[i])
+    finally:
+        index.refresh()
+        progress.elapsed = time.perf_counter() - start
+        progress.finished = True
+        if on_progress is not None:
+            on_progress(progress)
+    return progress

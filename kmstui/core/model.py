@@ -1,0 +1,96 @@
+"""The event model as the panes and exports see it: one event, materialised on demand.
+
+The index stores events as columns; :meth:`EventIndex.event` builds an
+:class:`Event` only for the rows being shown or written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .timeutil import iso
+
+ContextSet = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who made the call: a short readable form plus the details behind it."""
+
+    short: str  # user/Alice, role/Admin (session), root, service:s3.amazonaws.com
+    arn: str | None
+    identity_type: str | None  # IAMUser, AssumedRole, Root, AWSService, AWSAccount, ...
+    account: str | None  # the caller's account
+    invoked_by: str | None  # the AWS service that called on the principal's behalf
+    cross_account: bool  # the caller's account differs from the account that owns the event
+
+    @property
+    def label(self) -> str:
+        return f"{self.short} [cross-account {self.account}]" if self.cross_account else self.short
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    row: int
+    time: int
+    event_id: str | None
+    name: str
+    source: str  # eventSource: kms.amazonaws.com or cloudtrail.amazonaws.com
+    event_type: str | None
+    region: str | None
+    account: str | None  # recipientAccountId
+    principal: Principal
+    source_ip: str | None
+    user_agent: str | None
+    error_code: str | None
+    error_message: str | None
+    read_only: bool | None
+    keys: tuple[str, ...]  # key ARNs (an unresolved alias stands in as its alias ARN)
+    aliases: tuple[str, ...]  # alias ARNs the event named
+    contexts: ContextSet  # ((label, ((key, value), ...)), ...); label "" is the request's own
+    origin: str  # the source it came from
+    subject_trail: str | None  # the trail the event is about (configuration, CloudTrail's own key use)
+
+    @property
+    def context(self) -> dict[str, str] | None:
+        """The main encryption context as an object: the request's own, else the first one."""
+        if not self.contexts:
+            return None
+        return dict(self.contexts[0][1])
+
+    @property
+    def iso_time(self) -> str | None:
+        return iso(self.time)
+
+
+def alias_name(alias_arn: str) -> str:
+    """``alias/name`` from an alias ARN."""
+    position = alias_arn.find(":alias/")
+    return alias_arn[position + 1 :] if position >= 0 else alias_arn
+
+
+def is_alias(arn: str) -> bool:
+    return ":alias/" in arn
+
+
+def key_id(key_arn: str) -> str:
+    """The key id from a key ARN (``1234abcd-...``); an alias ARN gives ``alias/name``."""
+    if ":alias/" in key_arn:
+        return alias_name(key_arn)
+    position = key_arn.find(":key/")
+    return key_arn[position + 5 :] if position >= 0 else key_arn
+
+
+def arn_region(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[3] or None if len(parts) > 4 else None
+
+
+def arn_account(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[4] or None if len(parts) > 4 else None
+
+
+def trail_name(trail_arn: str) -> str:
+    position = trail_arn.find(":trail/")
+    return trail_arn[position + 7 :] if position >= 0 else trail_arn

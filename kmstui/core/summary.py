@@ -1,0 +1,133 @@
+"""What the keys pane shows for any set of events: one row per key.
+
+Computed with numpy over the matching rows (group by key code), so it keeps up
+with the filter on a million events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .index import EventIndex
+from .model import alias_name, arn_account, arn_region, is_alias, key_id
+from .timeutil import NO_TIME
+
+
+@dataclass
+class KeySummary:
+    code: int  # key vocabulary code
+    arn: str
+    aliases: list[str] = field(default_factory=list)  # alias/name, current ones
+    former_aliases: list[str] = field(default_factory=list)  # aliases moved away or deleted
+    events: int = 0
+    errors: int = 0
+    principals: int = 0
+    first_seen: int = NO_TIME
+    last_seen: int = NO_TIME
+
+    @property
+    def unresolved(self) -> bool:
+        """An alias no loaded event tied to a key: it stands in for the key."""
+        return is_alias(self.arn)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.arn)
+
+    @property
+    def region(self) -> str | None:
+        return arn_region(self.arn)
+
+    @property
+    def account(self) -> str | None:
+        return arn_account(self.arn)
+
+    @property
+    def display(self) -> str:
+        """Alias when known, else the key id."""
+        if self.aliases:
+            return self.aliases[0]
+        if self.unresolved:
+            return f"{self.key_id} (unresolved)"
+        return self.key_id
+
+
+def key_aliases(index: EventIndex) -> dict[int, tuple[list[str], list[str]]]:
+    """Key code -> (current alias names, former alias names)."""
+    alias_values = index.vocab["alias"].values
+    result = {}
+    for key, entries in index.aliases_by_key().items():
+        current = [alias_name(alias_values[a]) for a, now in entries if now]
+        former = [alias_name(alias_values[a]) for a, now in entries if not now]
+        result[key] = (current, former)
+    return result
+
+
+def summarise_keys(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
+    """One summary per key among ``rows``, busiest first."""
+    n = index.snapshot.n
+    if len(rows) == 0:
+        return []
+    key0 = index.columns["key0"].data[:n][rows]
+    key1 = index.columns["key1"].data[:n][rows]
+    keys = [key0, key1[key1 != 0]]
+    owners = [rows, rows[key1 != 0]]
+    if index.extra_keys:
+        wanted = set(rows.tolist()) if len(index.extra_keys) < len(rows) else None
+        extra_keys, extra_rows = [], []
+        for row, extra in index.extra_keys.items():
+            if row < n and (wanted is None or row in wanted):
+                extra_keys.extend(extra)
+                extra_rows.extend([row] * len(extra))
+        if wanted is None and extra_rows:  # keep only rows in the selection
+            selected = np.zeros(n, bool)
+            selected[rows] = True
+            keep = selected[np.array(extra_rows, dtype=np.int64)]
+            extra_keys = np.array(extra_keys, dtype=np.uint32)[keep]
+            extra_rows = np.array(extra_rows, dtype=np.int64)[keep]
+        keys.append(np.asarray(extra_keys, dtype=np.uint32))
+        owners.append(np.asarray(extra_rows, dtype=np.int64))
+    key = np.concatenate(keys)
+    owner = np.concatenate(owners)
+    present = key != 0
+    key, owner = key[present], owner[present]
+    if len(key) == 0:
+        return []
+    order = np.argsort(key, kind="stable")
+    key, owner = key[order], owner[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    codes = key[starts]
+    events = np.diff(np.r_[starts, len(key)])
+    errcode = index.columns["errcode"].data[owner] != 0
+    errors = np.add.reduceat(errcode.astype(np.int64), starts)
+    times = index.columns["time"].data[owner]
+    valid = times != NO_TIME
+    big = np.iinfo(np.int64).max
+    first = np.minimum.reduceat(np.where(valid, times, big), starts)
+    last = np.maximum.reduceat(np.where(valid, times, NO_TIME), starts)
+    principal = index.columns["principal"].data[owner].astype(np.int64)
+    pairs = np.unique(key.astype(np.int64) * (len(index.vocab["principal"]) + 1) + principal)
+    distinct = np.bincount(np.searchsorted(codes, pairs // (len(index.vocab["principal"]) + 1)), minlength=len(codes))
+
+    names = key_aliases(index)
+    values = index.vocab["key"].values
+    summaries = []
+    for i, code in enumerate(codes.tolist()):
+        current, former = names.get(code, ([], []))
+        summaries.append(
+            KeySummary(
+                code=code,
+                arn=values[code],
+                aliases=current,
+                former_aliases=former,
+                events=int(events[i]),
+                errors=int(errors[i]),
+                principals=int(distinct[i]),
+                first_seen=int(first[i]) if first[i] != big else NO_TIME,
+                last_seen=int(last[i]),
+            )
+        )
+    summaries.sort(key=lambda s: (-s.events, -s.last_seen, s.arn))
+    return summaries

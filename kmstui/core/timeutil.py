@@ -1,0 +1,84 @@
+"""Times: CloudTrail's, the filter language's, and how kmstui shows them.
+
+Events are stored as whole seconds since the epoch, UTC, in an int64 column.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+
+NO_TIME = -(2**62)  # an event whose eventTime is missing or unreadable sorts last
+
+_EPOCH = date(1970, 1, 1)
+_day_seconds: dict[str, int] = {}
+
+
+def parse_event_time(text: str | None) -> int:
+    """Seconds since the epoch for a CloudTrail time, or NO_TIME.
+
+    Accepts ``2026-11-20T10:00:00Z`` (the fast path: the common case costs a dict
+    lookup and three int() calls), offsets, fractions, and the
+    ``2022-02-08 09:23:37+11:00`` shape that some tools print.
+    """
+    if not text:
+        return NO_TIME
+    if len(text) == 20 and text[19] == "Z" and text[10] == "T":
+        day = _day_seconds.get(text[:10])
+        if day is None:
+            try:
+                day = (date.fromisoformat(text[:10]) - _EPOCH).days * 86400
+            except ValueError:
+                return _parse_slow(text)
+            _day_seconds[text[:10]] = day
+        try:
+            return day + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+        except ValueError:
+            return _parse_slow(text)
+    return _parse_slow(text)
+
+
+def _parse_slow(text: str) -> int:
+    parsed = parse_iso(text)
+    return NO_TIME if parsed is None else int(parsed.timestamp())
+
+
+def parse_iso(text: str) -> datetime | None:
+    """A datetime for an ISO 8601 time (``Z``, offsets, a space instead of ``T``, a bare
+    date); times without an offset are UTC. None when it is not a time."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def iso(seconds: int) -> str | None:
+    """ISO 8601 UTC with ``Z``, as in CloudTrail; None for NO_TIME."""
+    if seconds == NO_TIME:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def short(seconds: int) -> str:
+    """How the panes show a time: ``2026-11-20 14:02:11`` (always UTC)."""
+    if seconds == NO_TIME:
+        return "(no time)"
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+_SPAN = re.compile(r"^(\d+)\s*([smhdw])$", re.IGNORECASE)
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_span(text: str) -> int | None:
+    """Seconds in a relative span such as ``15m``, ``2h``, ``7d`` (s, m, h, d, w); None if not one."""
+    match = _SPAN.match(text.strip())
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNIT[match.group(2).lower()]
