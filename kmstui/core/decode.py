@@ -28,6 +28,7 @@ CLOUDTRAIL = "cloudtrail.amazonaws.com"
 TRAIL_EVENTS = frozenset(
     {"CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging", "PutEventSelectors", "PutInsightSelectors"}
 )
+ALIAS_CHANGES = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
 
 _NULL = msgspec.Raw(b"null")
@@ -258,7 +259,7 @@ def _decode_records(batch: Batch, records: list) -> None:
         time = parse_event_time(record.eventTime)
         c_time.append(time)
         c_ordinal.append(ordinal)
-        c_rawlen.append(len(raw))
+        c_rawlen.append(len(raw) if memoryview(raw)[1] not in _LAYOUT else _compact_len(raw))
         c_name.append(names[record.eventName])
         c_evsource.append(evsources[source])
         c_evtype.append(evtypes[record.eventType])
@@ -306,7 +307,7 @@ def _decode_records(batch: Batch, records: list) -> None:
                         s3_arn = _context_value(context_set, "aws:s3:arn")
                         if s3_arn:
                             batch.log_files.append((subject_trail, s3_arn))
-                if not record.errorCode and record.eventName in ("CreateAlias", "UpdateAlias", "DeleteAlias"):
+                if not record.errorCode and record.eventName in ALIAS_CHANGES:
                     alias_name = params.aliasName
                     if isinstance(alias_name, str) and alias_name.startswith("alias/"):
                         alias_arn = f"arn:{partition}:kms:{region}:{account}:{alias_name}"
@@ -316,6 +317,12 @@ def _decode_records(batch: Batch, records: list) -> None:
                             key_arn = None
                         kind = "delete" if record.eventName == "DeleteAlias" else record.eventName
                         _note(bindings, (aliases[alias_arn], keys[key_arn] if key_arn else 0, kind), time)
+                        # The record also names the key the alias left (UpdateAlias needs rights on
+                        # both, DeleteAlias names its key): where it pointed until this moment.
+                        for previous in found_keys:
+                            if previous != key_arn:
+                                _note(bindings, (aliases[alias_arn], keys[previous], "before"), time)
+                                break
         else:  # a CloudTrail configuration event
             change = _trail_change(record, raw, row, time, region, account, partition, principal)
             if change is not None:
@@ -338,7 +345,9 @@ def _decode_records(batch: Batch, records: list) -> None:
         if found_aliases:
             alias_code = aliases[found_aliases[0]]
             c_alias.append(alias_code)
-            if found_keys and not record.errorCode:
+            if found_keys and not record.errorCode and record.eventName not in ALIAS_CHANGES:
+                # a call that named the alias and its key: the alias pointed there then. The alias
+                # calls themselves name old and new keys alike and are bindings of their own.
                 _note(bindings, (alias_code, keys[found_keys[0]], "observed"), time)
         else:
             c_alias.append(0)
@@ -374,6 +383,18 @@ def _decode_records(batch: Batch, records: list) -> None:
     }
     batch.vocab = {name: list(codes) for name, codes in vocab.items()}
     batch.alias_bindings = [(a, k, kind, first, last) for (a, k, kind), (first, last) in bindings.items()]
+
+
+_LAYOUT = (0x20, 0x0A, 0x0D, 0x09)  # whitespace right after "{": a pretty-printed record
+
+
+def _compact_len(raw) -> int:
+    """The length of a pretty-printed record without its layout, so that the fuller of two
+    copies of an event wins, not the more indented one."""
+    try:
+        return len(orjson.dumps(orjson.loads(bytes(raw))))
+    except orjson.JSONDecodeError:
+        return len(raw)
 
 
 # ---------------------------------------------------------------------------
@@ -436,6 +457,8 @@ def _principal(ident: _Identity | None, recipient: str | None) -> tuple:
         short = f"account:{account or ident.principalId or '?'}"
     elif arn:
         short = _short_from_arn(arn)
+        if ident.userName and short.startswith("user/"):
+            short = f"user/{ident.userName}"  # CloudTrail's userName has no IAM path to strip
     elif kind is None and invoked:
         short = invoked
     else:

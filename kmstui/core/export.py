@@ -11,7 +11,7 @@ import orjson
 
 from .index import EventIndex
 from .model import Event, alias_name
-from .summary import KeySummary, key_aliases
+from .summary import KeySummary
 from .text import clip
 from .timeutil import iso, short
 from .trails import TrailSummary
@@ -21,7 +21,7 @@ EVENT_FIELDS = (
     "identity_type", "caller_account", "cross_account", "source_ip", "user_agent", "keys", "aliases",
     "context", "contexts", "error", "error_message", "read_only", "event_type", "trail", "origin",
 )
-KEY_FIELDS = ("key", "aliases", "former_aliases", "events", "errors", "principals", "first_seen", "last_seen")
+KEY_FIELDS = ("key", "aliases", "former_aliases", "state", "events", "errors", "principals", "first_seen", "last_seen")
 TRAIL_FIELDS = (
     "trail", "kind", "events", "log_key", "log_key_calls", "kms_logging", "warnings",
     "location", "accounts", "regions", "files",
@@ -37,8 +37,7 @@ class EventWriter:
         for trail in trails:
             if trail.kind in ("trail", "delivery"):
                 for origin in trail.origins:
-                    self.trail_of_origin[origin] = trail.arn or trail.label
-        self.aliases = key_aliases(index)
+                    self.trail_of_origin[origin] = trail.ident
         self.key_codes = index.vocab["key"]
 
     def record(self, row: int) -> dict:
@@ -46,8 +45,7 @@ class EventWriter:
         origin = int(self.index.columns["origin"].data[row])
         aliases = [alias_name(a) for a in event.aliases]
         for key in event.keys:
-            code = self.key_codes.find(key)
-            for name in self.aliases.get(code, ([], []))[0]:
+            for name in self.index.alias_names_at(self.key_codes.find(key) or 0, event.time):
                 if name not in aliases:
                     aliases.append(name)
         return {
@@ -105,9 +103,8 @@ def _event_cells(writer: EventWriter, row: int) -> list[str]:
     if event.aliases:
         key = alias_name(event.aliases[0])
     elif event.keys:
-        code = writer.key_codes.find(event.keys[0])
-        current = writer.aliases.get(code, ([], []))[0]
-        key = current[0] if current else event.keys[0].rsplit("/", 1)[-1]
+        names = writer.index.alias_names_at(writer.key_codes.find(event.keys[0]) or 0, event.time)
+        key = names[0] if names else event.keys[0].rsplit("/", 1)[-1]
     return [
         short(event.time),
         event.name,
@@ -134,6 +131,7 @@ def key_record(summary: KeySummary) -> dict:
         "key": summary.arn,
         "aliases": summary.aliases,
         "former_aliases": summary.former_aliases,
+        "state": summary.state.state if summary.state else None,
         "events": summary.events,
         "errors": summary.errors,
         "principals": summary.principals,
@@ -151,11 +149,12 @@ def write_keys(out: IO[str], summaries: list[KeySummary], fmt: str) -> None:
     else:
         _write_table(
             out,
-            ("KEY", "ALIASES", "EVENTS", "ERRORS", "PRINCIPALS", "FIRST SEEN", "LAST SEEN"),
+            ("KEY", "ALIASES", "STATE", "EVENTS", "ERRORS", "PRINCIPALS", "FIRST SEEN", "LAST SEEN"),
             (
                 [
                     s.arn,
                     ", ".join(s.aliases + [f"{a} (former)" for a in s.former_aliases]),
+                    s.state.state if s.state else "",
                     f"{s.events:,}",
                     f"{s.errors:,}",
                     f"{s.principals:,}",
@@ -169,7 +168,7 @@ def write_keys(out: IO[str], summaries: list[KeySummary], fmt: str) -> None:
 
 def trail_record(trail: TrailSummary) -> dict:
     return {
-        "trail": trail.arn or trail.label,
+        "trail": trail.ident,
         "kind": trail.kind,
         "events": trail.events,
         "log_key": trail.log_key,
@@ -192,9 +191,9 @@ def write_trails(out: IO[str], trails: list[TrailSummary], fmt: str) -> None:
     else:
         rows = []
         for trail in trails:
-            rows.append([trail.arn or trail.label, trail.kind, f"{trail.events:,}", trail.kms_logging, trail.log_key or ""])
+            rows.append([trail.ident, trail.kind, f"{trail.events:,}", trail.kms_logging, trail.log_key or ""])
             for warning in trail.warnings:
-                rows.append(["  ! " + warning, "", "", "", ""])
+                rows.append(["  ! " + warning, "", "", "", ""])  # a full sentence: never clipped
         _write_table(out, ("TRAIL", "KIND", "EVENTS", "KMS LOGGING", "LOG KEY"), rows, wrap_first=True)
 
 
@@ -228,7 +227,10 @@ def _write_csv(out: IO[str], fields: Iterable[str], records: Iterable[dict]) -> 
 
 def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]], wrap_first: bool = False) -> None:
     """An aligned text table; every cell cleaned of control characters and clipped."""
-    rows = [[clip(str(cell), 80) for cell in row] for row in rows]
+    rows = [
+        [clip(str(cell), 2000 if wrap_first and i == 0 and str(cell).startswith("  ! ") else 80) for i, cell in enumerate(row)]
+        for row in rows
+    ]
     widths = [len(h) for h in header]
     for row in rows:
         for i, cell in enumerate(row):

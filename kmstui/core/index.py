@@ -24,6 +24,7 @@ import msgspec
 import numpy as np
 
 from . import model
+from .aliases import AliasHistory
 from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, TrailChange
 from .sources import Delivery, SourceError, read_source, split_records
 from .timeutil import NO_TIME
@@ -244,12 +245,17 @@ class EventIndex:
         self.alias_bindings: dict[tuple[int, int, str], list[int]] = {}
         self.log_files: list[tuple[int, str]] = []
         self.alias_only: list[int] = []  # rows that named an alias but no key
+        self.alias_history = AliasHistory({})
         self.report = LoadReport()
         self.snapshot: Snapshot = _EMPTY
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._raw_cache: dict[int, list] = {}
 
     # ------------------------------------------------------------------ loading
+
+    def reading(self) -> threading.RLock:
+        """Hold while iterating the index's maps (a loader thread may be adding)."""
+        return self._lock
 
     @property
     def size(self) -> int:
@@ -364,7 +370,8 @@ class EventIndex:
         for row, event_id in self.event_id_overflow.items():
             if row < n:
                 has_id[row] = True
-                fingerprint[row] = np.uint64(hash((event_id, "overflow")) & 0xFFFFFFFFFFFFFFFF)
+                name_code, seconds = int(self.columns["name"].data[row]), int(self.columns["time"].data[row])
+                fingerprint[row] = np.uint64(hash((event_id, name_code, seconds)) & 0xFFFFFFFFFFFFFFFF)
         candidates = np.flatnonzero(has_id)
         order = candidates[np.argsort(fingerprint[candidates], kind="stable")]
         same = fingerprint[order[1:]] == fingerprint[order[:-1]]
@@ -395,29 +402,12 @@ class EventIndex:
         return alive, duplicates
 
     def _resolve_aliases(self) -> None:
-        """Give events that named only an alias the key the alias pointed to at that time.
-
-        What the loaded events taught: CreateAlias and UpdateAlias (from then on),
-        DeleteAlias (no key from then on), and any event that named the alias and a key
-        together (the alias pointed there at that moment). An event before any known
-        binding takes the first later observation unless a change came first. Aliases
-        that stay unresolved become keys of their own (the alias ARN), never dropped.
-        """
+        """Give events that named only an alias the key the alias pointed to at that time
+        (see :mod:`kmstui.core.aliases`); an alias that stays unresolved becomes a key of
+        its own (the alias ARN), never dropped."""
+        self.alias_history = history = AliasHistory(self.alias_bindings)
         if not self.alias_only:
             return
-        timeline: dict[int, list[tuple[int, int, str]]] = {}
-        for (alias, key, kind), (first, last) in self.alias_bindings.items():
-            points = timeline.setdefault(alias, [])
-            if kind == "observed":
-                points.append((first, key, kind))
-                if last != first:
-                    points.append((last, key, kind))
-            else:
-                points.append((first, key, kind))
-                if last != first:
-                    points.append((last, key, kind))
-        for points in timeline.values():
-            points.sort()
         key_vocab = self.vocab["key"]
         alias_vocab = self.vocab["alias"]
         key0 = self.columns["key0"].data
@@ -425,17 +415,7 @@ class EventIndex:
         time = self.columns["time"].data
         for row in self.alias_only:
             alias = int(alias_column[row])
-            resolved = None
-            points = timeline.get(alias)
-            if points:
-                when = int(time[row])
-                before = [p for p in points if p[0] <= when]
-                if before:
-                    resolved = before[-1][1] or None  # a delete leaves it unresolved
-                else:
-                    first = points[0]
-                    if first[2] == "observed":
-                        resolved = first[1] or None
+            resolved = history.key_of(alias, int(time[row]))
             if resolved is None:
                 resolved = key_vocab.code(alias_vocab.values[alias])  # the alias stands in for its key
             key0[row] = resolved
@@ -456,26 +436,14 @@ class EventIndex:
         return keys + self.extra_keys.get(row, ())
 
     def aliases_by_key(self) -> dict[int, list[tuple[int, bool]]]:
-        """Key code -> [(alias code, current?)]: every alias the events bound to the key."""
-        latest: dict[int, tuple[int, int, str]] = {}
-        for (alias, key, kind), (_first, last) in self.alias_bindings.items():
-            if alias not in latest or last >= latest[alias][0]:
-                latest[alias] = (last, key, kind)
-        result: dict[int, list[tuple[int, bool]]] = {}
-        for (alias, key, kind), _span in sorted(self.alias_bindings.items(), key=lambda item: item[1][1]):
-            if key == 0:
-                continue
-            current = latest[alias][1] == key and latest[alias][2] != "delete"
-            entries = result.setdefault(key, [])
-            for i, (known, was_current) in enumerate(entries):
-                if known == alias:
-                    entries[i] = (alias, was_current or current)
-                    break
-            else:
-                entries.append((alias, current))
-        for entries in result.values():
-            entries.sort(key=lambda entry: not entry[1])
-        return result
+        """Key code -> [(alias code, still points there?)], current ones first."""
+        history = self.alias_history
+        return {key: history.named(key) for key in history.keys()}
+
+    def alias_names_at(self, key: int, time: int) -> list[str]:
+        """``alias/name`` of each alias that pointed to the key at that time."""
+        values = self.vocab["alias"].values
+        return list(dict.fromkeys(model.alias_name(values[a]) for a in self.alias_history.aliases_at(key, time)))
 
     def event(self, row: int) -> model.Event:
         """One event, materialised for display or export."""
@@ -515,6 +483,8 @@ class EventIndex:
         origin_code = int(self.columns["origin"].data[row])
         ordinal = int(self.columns["ordinal"].data[row])
         records = self._records_of(origin_code)
+        if ordinal >= len(records):
+            raise SourceError(f"{self.origins[origin_code].label} holds fewer records than when it was loaded")
         return bytes(records[ordinal])
 
     def _records_of(self, origin_code: int) -> list:
@@ -535,9 +505,13 @@ class EventIndex:
         self._raw_cache[origin_code] = records
         return records
 
-    def record(self, row: int) -> dict | None:
-        """The original record, parsed; None when it cannot be read back."""
+    def record(self, row: int) -> dict:
+        """The original record, parsed; SourceError when it cannot be read back."""
+        raw = self.raw(row)
         try:
-            return msgspec.json.decode(self.raw(row))
-        except (SourceError, msgspec.DecodeError, IndexError):
-            return None
+            value = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            raise SourceError("the record read back is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise SourceError("the record read back is not a JSON object")
+        return value

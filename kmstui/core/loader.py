@@ -120,7 +120,8 @@ def load(
         progress.events += batch.n
         now = time.perf_counter()
         progress.elapsed = now - start
-        if refresh_every is not None and now - last_refresh >= refresh_every:
+        if refresh_every is not None and (progress.files_done == 1 or now - last_refresh >= refresh_every):
+            # the first source at once, so its events show while the rest loads
             index.refresh()
             last_refresh = now
         if on_progress is not None:

@@ -48,32 +48,32 @@ class SourceFile:
     kind_hint: str = "file"  # "file" or "stdin"
 
 
-def discover(args: list[str]) -> tuple[list[SourceFile], list[str]]:
+def discover(args: list[str]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
     """Expand command-line sources into files (directories recursively, in name order).
 
-    Returns the files and one sentence per argument that could not be used.
+    Returns the files and a (source, reason) pair per argument that could not be used.
     ``-`` is standard input, spooled to a private temporary file so that it can be
     re-read for the detail view like any other source.
     """
     files: list[SourceFile] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for arg in args:
         if arg == "-":
             try:
                 files.append(spool_stdin())
             except OSError as error:
-                problems.append(f"skipped standard input: {error.strerror or error}")
+                problems.append(("standard input", error.strerror or str(error)))
             continue
         path = Path(arg)
         try:
             info = path.stat()
         except OSError as error:
-            problems.append(f"skipped {arg}: {_os_reason(error)}")
+            problems.append((arg, _os_reason(error)))
             continue
         if stat.S_ISDIR(info.st_mode):
             found = sorted(_walk(path))
             if not found:
-                problems.append(f"skipped {arg}: the directory holds no files")
+                problems.append((arg, "the directory holds no files"))
             files.extend(SourceFile(str(p), str(p)) for p in found)
         else:
             files.append(SourceFile(str(path), arg))

@@ -15,6 +15,48 @@ from .model import alias_name, arn_account, arn_region, is_alias, key_id
 from .timeutil import NO_TIME
 
 
+# What management events say about a key's state. CancelKeyDeletion leaves a key
+# disabled, as KMS does.
+STATE_CHANGES = {
+    "CreateKey": "enabled",
+    "EnableKey": "enabled",
+    "DisableKey": "disabled",
+    "ScheduleKeyDeletion": "pending deletion",
+    "CancelKeyDeletion": "disabled",
+    "DeleteKey": "deleted",
+}
+
+
+@dataclass(frozen=True)
+class KeyState:
+    state: str  # enabled, disabled, pending deletion, deleted
+    time: int
+    event: str
+    principal: str
+
+
+def key_states(index: EventIndex) -> dict[int, KeyState]:
+    """Key code -> its state after the last successful state-changing event loaded."""
+    n = index.snapshot.n
+    names = index.vocab["name"]
+    codes = [code for name in STATE_CHANGES if (code := names.find(name)) is not None]
+    if not codes or n == 0:
+        return {}
+    table = np.zeros(len(names), bool)
+    table[codes] = True
+    rows = np.flatnonzero(
+        table[index.columns["name"].data[:n]] & (index.columns["errcode"].data[:n] == 0) & index.snapshot.alive
+    )
+    states: dict[int, KeyState] = {}
+    time = index.columns["time"].data
+    for row in rows[np.argsort(time[rows], kind="stable")].tolist():
+        name = names.values[index.columns["name"].data[row]]
+        principal = index.vocab["principal"].values[index.columns["principal"].data[row]]
+        for key in index.keys_of(row):
+            states[key] = KeyState(STATE_CHANGES[name], int(time[row]), name, principal[0] if principal else "")
+    return states
+
+
 @dataclass
 class KeySummary:
     code: int  # key vocabulary code
@@ -26,6 +68,7 @@ class KeySummary:
     principals: int = 0
     first_seen: int = NO_TIME
     last_seen: int = NO_TIME
+    state: KeyState | None = None  # from the loaded management events, when they say
 
     @property
     def unresolved(self) -> bool:
@@ -59,8 +102,8 @@ def key_aliases(index: EventIndex) -> dict[int, tuple[list[str], list[str]]]:
     alias_values = index.vocab["alias"].values
     result = {}
     for key, entries in index.aliases_by_key().items():
-        current = [alias_name(alias_values[a]) for a, now in entries if now]
-        former = [alias_name(alias_values[a]) for a, now in entries if not now]
+        current = list(dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if now))
+        former = [name for name in dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if not now) if name not in current]
         result[key] = (current, former)
     return result
 
@@ -112,6 +155,7 @@ def summarise_keys(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
     distinct = np.bincount(np.searchsorted(codes, pairs // (len(index.vocab["principal"]) + 1)), minlength=len(codes))
 
     names = key_aliases(index)
+    states = key_states(index)
     values = index.vocab["key"].values
     summaries = []
     for i, code in enumerate(codes.tolist()):
@@ -127,6 +171,7 @@ def summarise_keys(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
                 principals=int(distinct[i]),
                 first_seen=int(first[i]) if first[i] != big else NO_TIME,
                 last_seen=int(last[i]),
+                state=states.get(code),
             )
         )
     summaries.sort(key=lambda s: (-s.events, -s.last_seen, s.arn))

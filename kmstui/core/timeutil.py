@@ -32,9 +32,12 @@ def parse_event_time(text: str | None) -> int:
                 return _parse_slow(text)
             _day_seconds[text[:10]] = day
         try:
-            return day + int(text[11:13]) * 3600 + int(text[14:16]) * 60 + int(text[17:19])
+            hours, minutes, seconds = int(text[11:13]), int(text[14:16]), int(text[17:19])
         except ValueError:
             return _parse_slow(text)
+        if hours > 23 or minutes > 59 or seconds > 59:
+            return _parse_slow(text)  # not a time: rejected there, never wrapped into the next day
+        return day + hours * 3600 + minutes * 60 + seconds
     return _parse_slow(text)
 
 

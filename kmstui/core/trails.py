@@ -29,6 +29,11 @@ from .index import EventIndex, Origin
 from .model import arn_account, arn_region, trail_name
 from .timeutil import short
 
+
+def brief(seconds: int) -> str:
+    """``11-20 02:44`` (UTC), for the trails pane."""
+    return short(seconds)[5:16]
+
 LOGGED, EXCLUDED, STOPPED, UNKNOWN = "logged", "excluded", "stopped", "unknown"
 KMS = "kms.amazonaws.com"
 EXPECTED_LOG_FILES_PER_DAY = 288  # one per region about every 5 minutes
@@ -46,7 +51,8 @@ class TrailSummary:
     log_key: str | None = None  # the KMS key that encrypts its log files
     log_key_calls: int = 0  # CloudTrail's own GenerateDataKey calls for its log files
     kms_logging: str = UNKNOWN
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # full sentences: who, when, from where, how
+    notes: list[str] = field(default_factory=list)  # the same, brief, for the trails pane
     origins: frozenset[int] = frozenset()  # origin codes whose events it delivered
     trail_codes: frozenset[int] = frozenset()  # trail vocabulary codes it stands for
     files: int = 0
@@ -54,6 +60,11 @@ class TrailSummary:
     @property
     def name(self) -> str | None:
         return trail_name(self.arn) if self.arn else None
+
+    @property
+    def ident(self) -> str:
+        """What names it in exports: the trail ARN, else where its files are, else its label."""
+        return self.arn or self.location or self.label
 
     @property
     def warning(self) -> bool:
@@ -166,10 +177,18 @@ class _Replay:
         self.log_key: str | None = None
         self.location: str | None = None
         self.warnings: list[str] = []
+        self.notes: list[str] = []
+
+    def warn(self, sentence: str, note: str) -> None:
+        self.warnings.append(sentence)
+        self.notes.append(note)
+
+    def name(self, change: TrailChange) -> str:
+        principal = self.index.vocab["principal"].values[change.principal]
+        return principal[0] if principal else "(unknown)"
 
     def who(self, change: TrailChange) -> str:
-        principal = self.index.vocab["principal"].values[change.principal]
-        name = principal[0] if principal else "(unknown)"
+        name = self.name(change)
         ip = self.index.event(change.row).source_ip
         return f"{name} from {ip}" if ip and ip != name else name
 
@@ -184,7 +203,10 @@ class _Replay:
                 "UpdateTrail": "update the trail",
             }
             if action in verbs:
-                self.warnings.append(f"{self.who(change)} tried to {verbs[action]} at {when} and failed ({change.error}).")
+                self.warn(
+                    f"{self.who(change)} tried to {verbs[action]} at {when} and failed ({change.error}).",
+                    f"{action} failed {brief(change.time)} by {self.name(change)} ({change.error})",
+                )
             return
         if action in ("CreateTrail", "UpdateTrail"):
             bucket = _get(change.response, "s3BucketName") or _get(change.request, "s3BucketName")
@@ -196,37 +218,40 @@ class _Replay:
                 key = _get(change.response, "kmsKeyId") or _get(change.request, "kmsKeyId")
                 self.log_key = key if isinstance(key, str) and key else None
                 if had_key and not self.log_key:
-                    self.warnings.append(f"Log file encryption with KMS removed by {self.who(change)} at {when}.")
+                    self.warn(
+                        f"Log file encryption with KMS removed by {self.who(change)} at {when}.",
+                        f"log encryption removed {brief(change.time)} by {self.name(change)}",
+                    )
             if action == "CreateTrail":
                 self.selectors_known = True  # a new trail logs all management events
         elif action == "StartLogging":
             self.started = True
             if self.stopped:
-                who, since = self.stopped
-                self._close(f"Logging was stopped by {who} at {since}", change, when)
+                opened = self.stopped
+                self._close(f"Logging was stopped by {opened[0]} at {opened[1]}", f"stopped {opened[2]}", change, when)
                 self.stopped = None
         elif action == "StopLogging":
             if not self.stopped:
-                self.stopped = (self.who(change), when)
+                self.stopped = (self.who(change), when, f"{brief(change.time)} by {self.name(change)}")
         elif action == "DeleteTrail":
-            self.deleted = (self.who(change), when)
+            self.deleted = (self.who(change), when, f"{brief(change.time)} by {self.name(change)}")
         elif action == "PutEventSelectors":
             state, how = selector_state(change.request, change.response)
             self.selectors_known = state != "unknown"
             if state in ("excluded", "write-only"):
                 if not self.excluded or self.excluded[3] != state:
                     if self.excluded:
-                        self._close(self._exclusion_sentence(*self.excluded), change, when)
-                    self.excluded = (self.who(change), when, how, state)
+                        self._close(self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when)
+                    self.excluded = (self.who(change), when, how, state, f"{brief(change.time)} by {self.name(change)}")
             elif state == "logged" and self.excluded:
-                self._close(self._exclusion_sentence(*self.excluded), change, when)
+                self._close(self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when)
                 self.excluded = None
 
-    def _close(self, opened: str, change: TrailChange, when: str) -> None:
-        self.warnings.append(f"{opened}; undone by {self.who(change)} at {when}.")
+    def _close(self, opened: str, note: str, change: TrailChange, when: str) -> None:
+        self.warn(f"{opened}; undone by {self.who(change)} at {when}.", f"{note}, undone {brief(change.time)}")
 
     @staticmethod
-    def _exclusion_sentence(who: str, when: str, how: str, state: str) -> str:
+    def _exclusion_sentence(who: str, when: str, how: str, state: str, _note: str = "") -> str:
         if state == "write-only":
             return (
                 f"Read-only KMS events (Decrypt, Encrypt, GenerateDataKey...) excluded from logging by {who} "
@@ -234,14 +259,24 @@ class _Replay:
             )
         return f"KMS events excluded from logging by {who} at {when} (PutEventSelectors, {how})"
 
+    @staticmethod
+    def _exclusion_note(_who: str, _when: str, _how: str, state: str, note: str) -> str:
+        return f"{'KMS reads' if state == 'write-only' else 'KMS'} excluded {note}"
+
     def finish(self) -> str:
         """The current state; open episodes become warnings."""
         if self.excluded:
-            self.warnings.append(self._exclusion_sentence(*self.excluded) + "; still in effect in the loaded events.")
+            self.warn(
+                self._exclusion_sentence(*self.excluded) + "; still in effect in the loaded events.",
+                self._exclusion_note(*self.excluded),
+            )
         if self.stopped:
-            self.warnings.append(f"Logging stopped by {self.stopped[0]} at {self.stopped[1]}; not restarted in the loaded events.")
+            self.warn(
+                f"Logging stopped by {self.stopped[0]} at {self.stopped[1]}; not restarted in the loaded events.",
+                f"logging stopped {self.stopped[2]}",
+            )
         if self.deleted:
-            self.warnings.append(f"Trail deleted by {self.deleted[0]} at {self.deleted[1]}.")
+            self.warn(f"Trail deleted by {self.deleted[0]} at {self.deleted[1]}.", f"deleted {self.deleted[2]}")
         if self.deleted or self.stopped:
             return STOPPED
         if self.excluded:
@@ -329,7 +364,8 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             local = prefix.rstrip("/") + "/"
             local = local.removesuffix("AWSLogs/")
             for arn, heads in trail_locations.items():
-                if any(local.rstrip("/").endswith(head.rstrip("/")) for head in heads):
+                folder = "/" + local.rstrip("/")
+                if any(folder.endswith("/" + head.strip("/")) for head in heads):  # whole folder names only
                     linked[prefix] = arn
                     break
 
@@ -363,6 +399,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
         if replay is not None:
             state = replay.finish()
             row.warnings = replay.warnings
+            row.notes = replay.notes
             if state != UNKNOWN or row.kms_logging == UNKNOWN:
                 row.kms_logging = state if state != UNKNOWN else row.kms_logging
             if replay.location:
@@ -384,7 +421,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
         origin.kind = kind
         rows.append(
             TrailSummary(
-                label=origin.label,
+                label=origin.label if kind == "stdin" else posixpath.basename(origin.label.rstrip("/")) or origin.label,
                 kind=kind,
                 location=origin.path if kind != "stdin" else None,
                 origins=frozenset({code}),

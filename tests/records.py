@@ -1,0 +1,322 @@
+"""Small builders for CloudTrail records and the files that carry them, plus load and CLI helpers.
+
+Tests build exactly the records they need with these, rather than pasting big blobs:
+
+    write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key=KEY1)]))
+    index = load(tmp_path / "log.json")
+    [event] = events(index)
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from kmstui.core import loader
+from kmstui.core.index import EventIndex
+from kmstui.core.query import parse
+from kmstui.core.sources import discover
+
+REPO = Path(__file__).resolve().parents[1]
+
+KMS = "kms.amazonaws.com"
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
+REGION = "us-east-1"
+TIME = "2024-05-01T12:00:00Z"
+
+KEY1 = "1234abcd-12ab-34cd-56ef-1234567890ab"
+KEY2 = "0987dcba-09fe-87dc-65ba-ab0987654321"
+KEY3 = "5555eeee-55ee-55ee-55ee-5555eeee5555"
+
+
+def key_arn(key_id: str = KEY1, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:aws:kms:{region}:{account}:key/{key_id}"
+
+
+def alias_arn(name: str, region: str = REGION, account: str = ACCOUNT) -> str:
+    name = name if name.startswith("alias/") else f"alias/{name}"
+    return f"arn:aws:kms:{region}:{account}:{name}"
+
+
+def trail_arn(name: str = "main-trail", region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+
+
+_ids = itertools.count(1)
+
+
+def new_id() -> str:
+    """A fresh, well-formed (lowercase UUID-shaped) event id."""
+    return f"00000000-0000-4000-8000-{next(_ids):012d}"
+
+
+# ---------------------------------------------------------------------------
+# Identities
+
+
+def iam_user(name: str = "Alice", account: str = ACCOUNT, path: str = "/") -> dict:
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLE" + name.upper(),
+        "arn": f"arn:aws:iam::{account}:user{path}{name}",
+        "accountId": account,
+        "accessKeyId": "AKIAEXAMPLE",
+        "userName": name,
+    }
+
+
+def assumed_role(role: str = "Admin", session: str = "s1", account: str = ACCOUNT, path: str = "/") -> dict:
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLE:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLE",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLE",
+                "arn": f"arn:aws:iam::{account}:role{path}{role}",
+                "accountId": account,
+                "userName": role,
+            }
+        },
+    }
+
+
+def root(account: str = ACCOUNT) -> dict:
+    return {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root", "accountId": account}
+
+
+def aws_service(service: str = "s3.amazonaws.com") -> dict:
+    return {"type": "AWSService", "invokedBy": service}
+
+
+def aws_internal(account: str = ACCOUNT) -> dict:
+    """How KMS's own scheduled work (RotateKey, DeleteKey) is attributed."""
+    return {"accountId": account, "invokedBy": "AWS Internal"}
+
+
+# ---------------------------------------------------------------------------
+# Records
+
+
+def record(
+    name: str = "Decrypt",
+    *,
+    source: str = KMS,
+    time: str = TIME,
+    event_id: str | None = None,
+    region: str = REGION,
+    account: str = ACCOUNT,
+    identity: dict | None = None,
+    request=None,
+    response=None,
+    resources: list | None = None,
+    error: str | None = None,
+    message: str | None = None,
+    read_only: bool | None = None,
+    event_type: str = "AwsApiCall",
+    ip: str = "198.51.100.7",
+    agent: str = "aws-cli/2.15.0 Python/3.11",
+    details: dict | None = None,
+    **extra,
+) -> dict:
+    """One CloudTrail record with the usual envelope; ``None`` arguments are left out."""
+    out = {
+        "eventVersion": "1.08",
+        "userIdentity": identity if identity is not None else iam_user(),
+        "eventTime": time,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": ip,
+        "userAgent": agent,
+        "requestParameters": request,
+        "responseElements": response,
+        "requestID": new_id(),
+        "eventID": event_id or new_id(),
+        "readOnly": read_only,
+        "resources": resources,
+        "eventType": event_type,
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    if error is not None:
+        out["errorCode"] = error
+    if message is not None:
+        out["errorMessage"] = message
+    if details is not None:
+        out["serviceEventDetails"] = details
+    out.update(extra)
+    return {k: v for k, v in out.items() if v is not None or k in ("requestParameters", "responseElements")}
+
+
+def key_resource(arn: str) -> dict:
+    kind = "AWS::KMS::Alias" if ":alias/" in arn else "AWS::KMS::Key"
+    return {"accountId": arn.split(":")[4], "type": kind, "ARN": arn}
+
+
+def kms(name: str = "Decrypt", key: str | None = None, *, request: dict | None = None, **kwargs) -> dict:
+    """A KMS record; ``key`` (an id, ARN or alias) goes into requestParameters.keyId, and a key
+    ARN also into resources, as CloudTrail does."""
+    request = dict(request or {})
+    resources = kwargs.pop("resources", None)
+    if key is not None:
+        request.setdefault("keyId", key)
+        if resources is None and key.startswith("arn:") and ":key/" in key:
+            resources = [key_resource(key)]
+    if "read_only" not in kwargs:
+        kwargs["read_only"] = name in ("Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey", "ListAliases")
+    return record(name, source=KMS, request=request or None, resources=resources, **kwargs)
+
+
+def trail_config(name: str, trail: str = "main-trail", *, request: dict | None = None, response: dict | None = None, **kwargs) -> dict:
+    """A CloudTrail configuration record (CreateTrail, StopLogging, PutEventSelectors...)."""
+    arn = trail if trail.startswith("arn:") else trail_arn(trail, kwargs.get("region", REGION), kwargs.get("account", ACCOUNT))
+    if request is None:
+        request = {"trailName": arn} if name in ("PutEventSelectors", "PutInsightSelectors") else {"name": arn}
+    return record(name, source=CLOUDTRAIL, request=request, response=response, read_only=False, **kwargs)
+
+
+def other_service(name: str = "GetObject", source: str = "s3.amazonaws.com", **kwargs) -> dict:
+    return record(name, source=source, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Containers
+
+
+def cloudtrail_file(records: list[dict], indent: int | None = None) -> bytes:
+    """A CloudTrail log file as delivered to S3."""
+    return json.dumps({"Records": records}, indent=indent).encode()
+
+
+def lookup_event(rec: dict, with_cloudtrail_event: bool = True) -> dict:
+    """One event of `aws cloudtrail lookup-events` output."""
+    event = {
+        "EventId": rec.get("eventID"),
+        "EventName": rec.get("eventName"),
+        "ReadOnly": "true" if rec.get("readOnly") else "false",
+        "AccessKeyId": "AKIAEXAMPLE",
+        "EventTime": rec.get("eventTime"),
+        "EventSource": rec.get("eventSource"),
+        "Username": (rec.get("userIdentity") or {}).get("userName", "Alice"),
+        "Resources": [
+            {"ResourceType": r.get("type"), "ResourceName": r.get("ARN")} for r in rec.get("resources") or []
+        ],
+    }
+    if with_cloudtrail_event:
+        event["CloudTrailEvent"] = json.dumps(rec)
+    return event
+
+
+def lookup_page(records: list[dict], next_token: str | None = None) -> dict:
+    page = {"Events": [lookup_event(r) for r in records]}
+    if next_token:
+        page["NextToken"] = next_token
+    return page
+
+
+def jsonl(items: list) -> bytes:
+    return b"".join(json.dumps(item).encode() + b"\n" for item in items)
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data)
+
+
+def write(path: Path, data) -> Path:
+    """Write bytes, text, or a JSON-able value to ``path`` (parents created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    elif not isinstance(data, (bytes, bytearray)):
+        data = json.dumps(data).encode()
+    path.write_bytes(data)
+    return path
+
+
+def delivery_path(base: Path, account: str = ACCOUNT, region: str = REGION, day: str = "2024/05/01", stamp: str = "20240501T1200Z", tag: str = "abc") -> Path:
+    """Where CloudTrail would put a log file under a local copy of its bucket."""
+    name = f"{account}_CloudTrail_{region}_{stamp}_{tag}.json.gz"
+    return Path(base, "AWSLogs", account, "CloudTrail", region, day, name)
+
+
+# ---------------------------------------------------------------------------
+# Loading and querying
+
+
+def load(*paths) -> EventIndex:
+    """Load sources the way the CLI does (discover, then load) into a refreshed index."""
+    files, _problems = discover([str(p) for p in paths])
+    index = EventIndex()
+    loader.load(index, files, refresh_every=None)
+    return index
+
+
+def load_records(tmp_path: Path, records: list[dict], name: str = "log.json") -> EventIndex:
+    return load(write(Path(tmp_path, name), cloudtrail_file(records)))
+
+
+def rows(index: EventIndex, expr: str = "") -> list[int]:
+    return parse(expr).rows(index).tolist()
+
+
+def events(index: EventIndex, expr: str = "") -> list:
+    """The matching events, newest first."""
+    return [index.event(row) for row in rows(index, expr)]
+
+
+def names(index: EventIndex, expr: str = "") -> list[str]:
+    return [e.name for e in events(index, expr)]
+
+
+def ids(index: EventIndex, expr: str = "") -> set[str]:
+    return {e.event_id for e in events(index, expr)}
+
+
+def only(index: EventIndex, expr: str = ""):
+    found = events(index, expr)
+    assert len(found) == 1, [(e.name, e.event_id) for e in found]
+    return found[0]
+
+
+def run_cli(*args, input: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m kmstui ARGS`` in a subprocess; stdout and stderr as text."""
+    result = subprocess.run(
+        [sys.executable, "-m", "kmstui", *[str(a) for a in args]],
+        input=input if input is not None else b"",
+        capture_output=True,
+        cwd=cwd or REPO,
+        timeout=60,
+    )
+    result.stdout = result.stdout.decode("utf-8", "replace")
+    result.stderr = result.stderr.decode("utf-8", "replace")
+    return result
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """The CLI in this process (faster than a subprocess, for loops over formats):
+    (exit status, stdout, stderr)."""
+    from kmstui.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exit:
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -1,0 +1,43 @@
+"""The core serves scripts and the headless commands: it must not import Textual."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from records import REPO, cloudtrail_file, key_arn, kms, write
+
+PROGRAM = textwrap.dedent(
+    """
+    import importlib, io, pkgutil, sys, contextlib
+    import kmstui.core
+
+    names = ["kmstui", "kmstui.cli", "kmstui.__main__"]
+    names += [info.name for info in pkgutil.walk_packages(kmstui.core.__path__, "kmstui.core.")]
+    for name in names:
+        importlib.import_module(name)
+    assert len(names) > 10, names
+    assert "textual" not in sys.modules, "imported by " + repr(names)
+
+    # The headless commands import more lazily; run each once.
+    from kmstui.cli import main
+    for command in (["events", "--format", "jsonl"], ["keys"], ["trails"]):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            assert main([command[0], sys.argv[1], *command[1:]]) == 0
+        assert out.getvalue()
+    leaked = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))
+    assert not leaked, leaked
+    print("ok", len(names))
+    """
+)
+
+
+def test_core_and_cli_import_nothing_from_textual(tmp_path):
+    path = write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key_arn())]))
+    result = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(path)], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok ")

@@ -1,0 +1,325 @@
+"""Trails: found from delivery paths, CloudTrail's own key use and configuration events, joined,
+and whether KMS events are logged, with the warnings that say who changed it and when."""
+
+from __future__ import annotations
+
+import pytest
+
+from kmstui.core.export import EventWriter
+from kmstui.core.trails import selector_state, summarise_trails
+from records import (
+    ACCOUNT,
+    KEY1,
+    KEY2,
+    aws_service,
+    cloudtrail_file,
+    delivery_path,
+    gz,
+    iam_user,
+    json_lines,
+    jsonl,
+    key_arn,
+    kms,
+    load,
+    lookup_page,
+    run_cli,
+    trail_arn,
+    trail_config,
+    write,
+)
+
+T = "2024-05-01T{}:00Z"
+TRAIL = trail_arn("main-trail")
+LOG_KEY = key_arn(KEY2)
+
+
+def by_label(index) -> dict[str, object]:
+    return {row.label: row for row in summarise_trails(index)}
+
+
+def cloudtrail_log_key_use(log_file: str, bucket: str = "org-trail-bucket", trail: str = TRAIL, time: str = T.format("12:05")) -> dict:
+    """CloudTrail's own GenerateDataKey for a log file it is about to write (SSE-KMS)."""
+    return kms(
+        "GenerateDataKey",
+        LOG_KEY,
+        identity=aws_service("cloudtrail.amazonaws.com"),
+        request={"keySpec": "AES_256", "encryptionContext": {"aws:cloudtrail:arn": trail, "aws:s3:arn": f"arn:aws:s3:::{bucket}/{log_file}"}},
+        ip="cloudtrail.amazonaws.com",
+        agent="cloudtrail.amazonaws.com",
+        time=time,
+    )
+
+
+def create_trail(name="main-trail", bucket="org-trail-bucket", prefix=None, kms_key=LOG_KEY, time=T.format("08:00"), who="Alice"):
+    request = {"name": name, "s3BucketName": bucket, "isMultiRegionTrail": True}
+    if prefix:
+        request["s3KeyPrefix"] = prefix
+    if kms_key:
+        request["kmsKeyId"] = kms_key
+    response = {**request, "trailARN": trail_arn(name), "includeGlobalServiceEvents": True, "logFileValidationEnabled": False}
+    return trail_config("CreateTrail", name, request=request, response=response, time=time, identity=iam_user(who), ip="192.0.2.10")
+
+
+def put_event_selectors(selectors: dict, time: str, who: str = "Mallory", ip: str = "192.0.2.66", error: str | None = None) -> dict:
+    request = {"trailName": "main-trail", **selectors}
+    response = None if error else {"trailARN": TRAIL, **selectors}
+    return trail_config("PutEventSelectors", request=request, response=response, time=time, identity=iam_user(who), ip=ip, error=error)
+
+
+EXCLUDE_KMS = {"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True, "dataResources": [], "excludeManagementEventSources": [KMS_SOURCE := "kms.amazonaws.com"]}]}
+ALL_MANAGEMENT = {"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True, "dataResources": [], "excludeManagementEventSources": []}]}
+ADVANCED_NO_KMS = {
+    "advancedEventSelectors": [
+        {
+            "name": "Management events except KMS",
+            "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Management"]},
+                {"field": "eventSource", "notEquals": [KMS_SOURCE]},
+            ],
+        }
+    ]
+}
+ADVANCED_ALL = {"advancedEventSelectors": [{"name": "All management", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]}]}
+
+
+def summary_of(tmp_path, records, name="config.json"):
+    index = load(write(tmp_path / name, cloudtrail_file(records)))
+    rows = [row for row in summarise_trails(index) if row.kind == "trail"]
+    assert len(rows) == 1, [(r.label, r.kind) for r in rows]
+    return rows[0], index
+
+
+# ---------------------------------------------------------------------------
+# Finding trails
+
+
+def test_trail_from_the_s3_delivery_path(tmp_path):
+    bucket = tmp_path / "copy" / "org-trail-bucket"
+    write(delivery_path(bucket, region="us-east-1", tag="a"), gz(cloudtrail_file([kms("Decrypt", key_arn(KEY1))])))
+    write(delivery_path(bucket, region="eu-west-1", tag="b"), gz(cloudtrail_file([kms("Encrypt", key_arn(KEY1, region="eu-west-1"), region="eu-west-1")])))
+    index = load(tmp_path / "copy")
+    [row] = summarise_trails(index)
+    assert row.kind == "delivery"
+    assert row.label.endswith("org-trail-bucket")
+    assert row.location == str(bucket)
+    assert row.accounts == [ACCOUNT]
+    assert row.regions == ["eu-west-1", "us-east-1"]
+    assert (row.files, row.events) == (2, 2)
+    assert row.kms_logging == "logged"  # KMS events arrived through it
+
+
+def test_delivery_name_without_the_folder_layout(tmp_path):
+    name = f"{ACCOUNT}_CloudTrail_us-west-2_20240501T1200Z_xyz.json.gz"
+    write(tmp_path / "flat" / name, gz(cloudtrail_file([kms("Decrypt", key_arn(KEY1))])))
+    [row] = summarise_trails(load(tmp_path / "flat"))
+    assert (row.kind, row.regions, row.accounts) == ("delivery", ["us-west-2"], [ACCOUNT])
+
+
+def test_trail_from_cloudtrails_own_key_use(tmp_path):
+    records = [cloudtrail_log_key_use("AWSLogs/x.json.gz"), cloudtrail_log_key_use("AWSLogs/y.json.gz", time=T.format("12:10"))]
+    row, _index = summary_of(tmp_path, records)
+    assert (row.label, row.arn) == ("main-trail", TRAIL)
+    assert row.log_key == LOG_KEY
+    assert row.log_key_calls == 2
+    assert row.kms_logging == "unknown"
+    assert row.accounts == [ACCOUNT] and row.regions == ["us-east-1"]
+
+
+def test_trail_from_configuration_events(tmp_path):
+    row, _index = summary_of(tmp_path, [create_trail(prefix="prod")])
+    assert row.arn == TRAIL
+    assert row.location == "s3://org-trail-bucket/prod"
+    assert row.log_key == LOG_KEY
+    assert row.kms_logging == "logged"  # a new trail logs all management events
+    assert row.warnings == []
+    assert row.events == 1
+
+
+def test_configuration_by_bare_trail_name_and_by_arn_is_one_trail(tmp_path):
+    records = [create_trail(), trail_config("StopLogging", "main-trail", request={"name": "main-trail"}, time=T.format("09:00")), trail_config("StartLogging", TRAIL, time=T.format("10:00"))]
+    row, _index = summary_of(tmp_path, records)
+    assert row.events == 3
+
+
+def test_delivered_files_join_their_trail_through_the_s3_arn_context(tmp_path):
+    bucket = tmp_path / "org-trail-bucket"
+    first = delivery_path(bucket, stamp="20240501T1200Z", tag="first")
+    second = delivery_path(bucket, stamp="20240501T1205Z", tag="second")
+    log_file = first.relative_to(bucket).as_posix()
+    write(first, gz(cloudtrail_file([kms("Decrypt", key_arn(KEY1))])))
+    write(second, gz(cloudtrail_file([cloudtrail_log_key_use(log_file)])))
+    index = load(tmp_path)
+    [row] = summarise_trails(index)
+    assert (row.kind, row.arn) == ("trail", TRAIL)
+    assert row.files == 2
+    assert row.location == str(bucket)
+    assert row.log_key == LOG_KEY and row.log_key_calls == 1
+    assert row.kms_logging == "logged"
+    assert row.events == 2
+    writer = EventWriter(index, summarise_trails(index))
+    assert {writer.record(r)["trail"] for r in index.snapshot.order.tolist()} == {TRAIL}
+
+
+def test_delivered_files_join_their_trail_through_its_bucket_and_prefix(tmp_path):
+    write(delivery_path(tmp_path / "org-trail-bucket" / "prod"), gz(cloudtrail_file([kms("Decrypt", key_arn(KEY1))])))
+    write(tmp_path / "config.json", cloudtrail_file([create_trail(prefix="prod")]))
+    rows = summarise_trails(load(tmp_path))
+    assert [(r.kind, r.arn, r.files) for r in rows if r.kind != "file"] == [("trail", TRAIL, 1)]
+
+
+def test_a_bucket_name_is_not_joined_to_a_folder_that_merely_ends_with_it(tmp_path):
+    """A trail writing to bucket "logs" did not deliver the files under a folder "app-logs"."""
+    write(delivery_path(tmp_path / "app-logs"), gz(cloudtrail_file([kms("Decrypt", key_arn(KEY1))])))
+    write(tmp_path / "config.json", cloudtrail_file([create_trail(bucket="logs")]))
+    rows = summarise_trails(load(tmp_path))
+    [delivery] = [r for r in rows if r.kind == "delivery"]
+    assert delivery.label.endswith("app-logs") and delivery.files == 1
+    [trail] = [r for r in rows if r.kind == "trail"]
+    assert trail.arn == TRAIL and trail.files == 0
+
+
+def test_source_rows_for_stdin_lookup_events_and_plain_files(tmp_path):
+    lookup = write(tmp_path / "lookup.json", lookup_page([kms("Decrypt", key_arn(KEY1))]))
+    plain = write(tmp_path / "records.jsonl", jsonl([kms("Encrypt", key_arn(KEY1))]))
+    result = run_cli("trails", lookup, plain, "-", "--format", "jsonl", input=jsonl([kms("Sign", key_arn(KEY1))]))
+    assert result.returncode == 0, result.stderr
+    rows = {row["kind"]: row for row in json_lines(result.stdout)}
+    assert set(rows) == {"stdin", "lookup", "file"}
+    assert rows["stdin"]["trail"] == "(stdin)" and rows["stdin"]["location"] is None
+    assert str(lookup) in (rows["lookup"]["trail"], rows["lookup"]["location"])
+    assert str(plain) in (rows["file"]["trail"], rows["file"]["location"])
+    for row in rows.values():
+        assert (row["events"], row["files"], row["kms_logging"]) == (1, 1, "unknown")
+
+
+# ---------------------------------------------------------------------------
+# Is KMS logged?
+
+
+def test_exclusion_by_event_selectors_warns_who_and_when(tmp_path):
+    row, _index = summary_of(tmp_path, [create_trail(), put_event_selectors(EXCLUDE_KMS, T.format("13:00"))])
+    assert row.kms_logging == "excluded"
+    assert row.warnings == [
+        "KMS events excluded from logging by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC "
+        "(PutEventSelectors, ExcludeManagementEventSources); still in effect in the loaded events."
+    ]
+
+
+def test_exclusion_undone(tmp_path):
+    records = [
+        create_trail(),
+        put_event_selectors(EXCLUDE_KMS, T.format("13:00")),
+        put_event_selectors(ALL_MANAGEMENT, T.format("15:30"), who="Alice", ip="192.0.2.10"),
+    ]
+    row, _index = summary_of(tmp_path, records)
+    assert row.kms_logging == "logged"
+    assert row.warnings == [
+        "KMS events excluded from logging by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC "
+        "(PutEventSelectors, ExcludeManagementEventSources); undone by user/Alice from 192.0.2.10 at 2024-05-01 15:30:00 UTC."
+    ]
+
+
+def test_exclusion_by_an_advanced_event_selector(tmp_path):
+    row, _index = summary_of(tmp_path, [create_trail(), put_event_selectors(ADVANCED_NO_KMS, T.format("13:00"))])
+    assert row.kms_logging == "excluded"
+    [warning] = row.warnings
+    assert "KMS events excluded from logging by user/Mallory" in warning
+    assert "an advanced event selector on eventSource" in warning
+    assert warning.endswith("still in effect in the loaded events.")
+
+
+def test_advanced_exclusion_undone_by_advanced_selectors(tmp_path):
+    records = [put_event_selectors(ADVANCED_NO_KMS, T.format("13:00")), put_event_selectors(ADVANCED_ALL, T.format("14:00"), who="Alice")]
+    row, _index = summary_of(tmp_path, records)
+    assert row.kms_logging == "logged"
+    [warning] = row.warnings
+    assert "undone by user/Alice" in warning and "2024-05-01 14:00:00 UTC" in warning
+
+
+def test_stop_logging(tmp_path):
+    records = [create_trail(), trail_config("StopLogging", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00"))]
+    row, _index = summary_of(tmp_path, records)
+    assert row.kms_logging == "stopped"
+    assert row.warnings == ["Logging stopped by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC; not restarted in the loaded events."]
+
+
+def test_stop_logging_undone(tmp_path):
+    records = [
+        trail_config("StartLogging", identity=iam_user("Alice"), ip="192.0.2.10", time=T.format("16:00")),
+        trail_config("StopLogging", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00")),
+    ]
+    row, _index = summary_of(tmp_path, records)  # replayed in time order, not file order
+    assert row.kms_logging == "logged"
+    assert row.warnings == [
+        "Logging was stopped by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC; "
+        "undone by user/Alice from 192.0.2.10 at 2024-05-01 16:00:00 UTC."
+    ]
+
+
+def test_failed_attempts_are_warned_about_but_change_nothing(tmp_path):
+    records = [
+        create_trail(),
+        trail_config("StopLogging", identity=iam_user("Mallory"), time=T.format("13:00"), ip="192.0.2.66", error="AccessDenied"),
+        put_event_selectors(EXCLUDE_KMS, T.format("13:01"), error="AccessDenied"),
+    ]
+    row, _index = summary_of(tmp_path, records)
+    assert row.kms_logging == "logged"
+    assert row.warnings == [
+        "user/Mallory from 192.0.2.66 tried to stop logging at 2024-05-01 13:00:00 UTC and failed (AccessDenied).",
+        "user/Mallory from 192.0.2.66 tried to change its event selectors at 2024-05-01 13:01:00 UTC and failed (AccessDenied).",
+    ]
+
+
+def test_deleted_trail(tmp_path):
+    records = [create_trail(), trail_config("DeleteTrail", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00"))]
+    row, _index = summary_of(tmp_path, records)
+    assert row.kms_logging == "stopped"
+    assert "Trail deleted by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC." in row.warnings
+
+
+def test_unknown_without_configuration_or_delivered_kms_events(tmp_path):
+    row, _index = summary_of(tmp_path, [trail_config("PutInsightSelectors", request={"trailName": TRAIL, "insightSelectors": []})])
+    assert row.kms_logging == "unknown"
+    assert row.warnings == []
+
+
+def test_warned_trails_come_first(tmp_path):
+    records = [
+        create_trail("quiet-trail", bucket="quiet"),
+        create_trail("loud-trail", bucket="loud"),
+        trail_config("StopLogging", "loud-trail", time=T.format("13:00")),
+    ]
+    index = load(write(tmp_path / "config.json", cloudtrail_file(records)))
+    labels = [row.label for row in summarise_trails(index)]
+    assert labels[0] == "loud-trail"
+    assert labels.index("quiet-trail") > 0
+
+
+@pytest.mark.parametrize(
+    "selectors, state",
+    [
+        (ALL_MANAGEMENT, "logged"),
+        (EXCLUDE_KMS, "excluded"),
+        ({"eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}]}, "write-only"),
+        ({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]}, "excluded"),
+        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": [KMS_SOURCE]}]}, "excluded"),
+        (ADVANCED_NO_KMS, "excluded"),
+        (ADVANCED_ALL, "logged"),
+        ({"advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}]}, "excluded"),
+        ({}, "unknown"),
+    ],
+)
+def test_selector_state(selectors, state):
+    assert selector_state(selectors, {})[0] == state
+
+
+def test_trails_command_reports_the_warning(tmp_path):
+    path = write(tmp_path / "config.json", cloudtrail_file([create_trail(), put_event_selectors(EXCLUDE_KMS, T.format("13:00"))]))
+    result = run_cli("trails", path, "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    [trail] = [row for row in json_lines(result.stdout) if row["kind"] == "trail"]
+    assert trail["trail"] == TRAIL
+    assert trail["kms_logging"] == "excluded"
+    assert trail["log_key"] == LOG_KEY
+    assert trail["location"] == "s3://org-trail-bucket"
+    assert len(trail["warnings"]) == 1 and "user/Mallory" in trail["warnings"][0]
