@@ -93,9 +93,10 @@ def _load(args) -> "tuple":
             sys.exit(2)
         paths = ["-"]
     files, problems = sources.discover(paths)
-    for problem in problems:
-        _say(problem)
     index = EventIndex()
+    for label, reason in problems:
+        _say(f"skipped {label}: {reason}")
+        index.report.skipped.append((label, reason))
 
     def report(batch) -> None:
         if batch.error:
@@ -178,7 +179,7 @@ def _explorer(argv: list[str]) -> int:
         extra = []
     from .ui.app import run
 
-    return run(paths, extra_files=extra, filter_text=args.filter, title_hint="demo" if args.demo else None)
+    return run(paths, extra_files=extra, filter_text=args.filter)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,58 @@
+"""The kmstui application: a thin shell around the explorer screen."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from ..core import loader
+from ..core.index import EventIndex
+from ..core.sources import SourceFile
+from .explorer import ExplorerScreen
+from .modals import HelpScreen
+
+
+class KmsApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "kmstui"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        sources: list[str] | None = None,
+        *,
+        extra_files: list[SourceFile] | None = None,
+        filter_text: str = "",
+        index: EventIndex | None = None,
+    ):
+        super().__init__()
+        self.explorer = ExplorerScreen(sources, extra_files=extra_files, filter_text=filter_text, index=index)
+
+    @property
+    def index(self) -> EventIndex:
+        return self.explorer.index
+
+    def on_mount(self) -> None:
+        self.push_screen(self.explorer)
+
+    async def settled(self) -> None:
+        """Wait until loading is over and the newest filter result is on screen (for tests)."""
+        await self.explorer.settled()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run(sources: list[str], extra_files: list[SourceFile] | None = None, filter_text: str = "") -> int:
+    app = KmsApp(sources, extra_files=extra_files, filter_text=filter_text)
+    try:
+        app.run()
+    finally:
+        loader.shutdown()
+    return app.return_code or 0

@@ -1,0 +1,293 @@
+"""The detail view of one event: who, what, when, where; its encryption context; the full record."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content, Span
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..core.index import EventIndex
+from ..core.model import Event, alias_name, is_alias, key_id
+from ..core.sources import SourceError
+from ..core.summary import key_aliases
+from ..core.text import clean
+from ..core.timeutil import NO_TIME, short
+from .jsonview import plain_json, render_json
+from .panes import EventsPane
+
+LABEL = "bold $text-secondary"
+MUTED = "$text-muted"
+ERROR = "bold $text-error"
+OK = "$text-success"
+ACCENT = "bold $text-accent"
+CONTEXT_KEY = "bold $text-warning"
+
+
+def quote(value: str) -> str:
+    """A filter value: quoted when it holds spaces or commas (quotes themselves cannot be)."""
+    if '"' in value:
+        value = max(value.split('"'), key=len)
+    if any(c.isspace() or c == "," for c in value):
+        return f'"{value}"'
+    return value
+
+
+def _ago(seconds: int, newest: int) -> str:
+    if seconds == NO_TIME or newest == NO_TIME or newest < seconds:
+        return ""
+    delta = newest - seconds
+    if delta == 0:
+        return "the newest event"
+    days, rest = divmod(delta, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours or days:
+        parts.append(f"{hours}h")
+    parts.append(f"{minutes}m" if (hours or days) else f"{minutes}m {secs}s")
+    return " ".join(parts) + " before the newest event"
+
+
+class _Lines:
+    """Builds a Content from labelled lines of untrusted text."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+        self.spans: list[Span] = []
+        self.length = 0
+
+    def add(self, text: str, style: str | None = None) -> _Lines:
+        """Append untrusted text (cleaned); a trailing newline is kept as a line break."""
+        text = clean(text.removesuffix("\n")) + ("\n" if text.endswith("\n") else "")
+        if style:
+            self.spans.append(Span(self.length, self.length + len(text), style))
+        self.parts.append(text)
+        self.length += len(text)
+        return self
+
+    def line(self, label: str, *pieces: tuple[str, str | None]) -> _Lines:
+        self.add(f" {label:<9}", LABEL)
+        for text, style in pieces:
+            self.add(text, style)
+        return self.add("\n")
+
+    def content(self) -> Content:
+        return Content("".join(self.parts).rstrip("\n"), self.spans, strip_control_codes=False)
+
+
+def summary_content(event: Event, index: EventIndex) -> Content:
+    lines = _Lines()
+    lines.add(f" {event.name}", ACCENT)
+    kind = " · ".join(
+        p
+        for p in (
+            event.source,
+            event.event_type or "",
+            {True: "read-only", False: "changes state", None: ""}[event.read_only],
+        )
+        if p
+    )
+    lines.add(f"   {kind}\n", MUTED)
+    when = short(event.time) + (" UTC" if event.time != NO_TIME else "")
+    ago = _ago(event.time, index.snapshot.newest)
+    lines.line("When", (when, None), (f"   {ago}" if ago else "", MUTED))
+    principal = event.principal
+    detail = " · ".join(p for p in (principal.identity_type, f"account {principal.account}" if principal.account else "") if p)
+    lines.line(
+        "Who",
+        (principal.short, ACCENT if principal.cross_account else None),
+        (f"   {detail}" if detail else "", MUTED),
+    )
+    if principal.cross_account:
+        lines.line("", (f"cross-account: the caller's account {principal.account} differs from {event.account}", ERROR))
+    if principal.arn:
+        lines.line("", (principal.arn, MUTED))
+    if principal.invoked_by and principal.invoked_by != principal.short:
+        lines.line("", (f"through {principal.invoked_by}", MUTED))
+    lines.line(
+        "Where",
+        (event.region or "?", None),
+        (f" · account {event.account}" if event.account else "", None),
+        (f" · from {event.source_ip}" if event.source_ip else "", None),
+    )
+    if event.user_agent:
+        lines.line("Agent", (event.user_agent[:300] + ("…" if len(event.user_agent) > 300 else ""), MUTED))
+    aliases = key_aliases(index)
+    for position, key in enumerate(event.keys or ("",)):
+        if not key:
+            lines.line("Key", ("(none named)", MUTED))
+            continue
+        if is_alias(key):
+            lines.line("Key" if position == 0 else "", (alias_name(key), None), ("   alias not tied to a key by the loaded events", MUTED))
+            continue
+        code = index.vocab["key"].find(key) or 0
+        names = index.alias_names_at(code, event.time)
+        current = aliases.get(code, ([], []))[0]
+        lines.line("Key" if position == 0 else "", (", ".join(names) + "  " if names else "", ACCENT), (key, None))
+        if current and current != names:
+            lines.line("", (f"now called {', '.join(current)}", MUTED))
+    for alias in event.aliases:
+        lines.line("Alias", (alias_name(alias), None), ("   named in the request", MUTED))
+    if event.error_code:
+        lines.line("Result", (event.error_code, ERROR))
+        if event.error_message:
+            lines.line("", (event.error_message[:600], None))
+    else:
+        lines.line("Result", ("success", OK))
+    lines.line("Event id", (event.event_id or "(none)", MUTED))
+    lines.line("From", (event.origin, MUTED))
+    return lines.content()
+
+
+def context_content(event: Event) -> Content:
+    lines = _Lines()
+    if not event.contexts:
+        lines.add(" Encryption context", LABEL).add("   none in this event", MUTED)
+        return lines.content()
+    for label, pairs in event.contexts:
+        if label or len(event.contexts) > 1:
+            lines.add(f" {label or 'request'}\n", LABEL)
+        width = min(28, max(len(k) for k, _ in pairs))
+        for key, value in pairs:
+            shown = value if len(value) <= 600 else value[:600] + f"… ({len(value) - 600:,} more characters)"
+            lines.add(f"   {key:<{width}}", CONTEXT_KEY).add("  ").add(shown, None).add("\n")
+    return lines.content()
+
+
+class PivotMenu(ModalScreen[str | None]):
+    """Choose what to filter the events by."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, choices: list[tuple[str, str]]):
+        super().__init__()
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        menu = OptionList(*[Option(Content(clean(label)), id=str(i)) for i, (label, _) in enumerate(self.choices)])
+        menu.border_title = "Filter the events by"
+        yield menu
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        self.dismiss(self.choices[int(message.option.id)][1])
+
+
+class DetailScreen(Screen[str | None]):
+    """One event in full. Dismissed with a pivot filter, or None to go back."""
+
+    BINDINGS = [
+        Binding("escape,q", "back", "Back"),
+        Binding("n", "step(1)", "Next"),
+        Binding("p", "step(-1)", "Previous"),
+        Binding("c", "copy", "Copy record"),
+        Binding("k", "pivot('key')", "By key"),
+        Binding("u", "pivot('principal')", "By principal"),
+        Binding("i", "pivot('ip')", "By IP"),
+        Binding("x", "pivot('context')", "By context"),
+        Binding("f", "pivot('menu')", "Filter by…"),
+        Binding("question_mark,f1", "app.help", "Help"),
+    ]
+
+    def __init__(self, index: EventIndex, pane: EventsPane, position: int):
+        super().__init__()
+        self.index = index
+        self.pane = pane
+        self.position = position
+        self.event: Event | None = None
+        self.record: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(id="detail-summary")
+            yield Static(id="detail-context")
+            yield Static(id="detail-record")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        row = self.pane.row_of(self.position)
+        if row is None:
+            return
+        self.event = event = self.index.event(row)
+        self.sub_title = f"{self.position + 1:,} of {len(self.pane.rows):,}"
+        self.query_one("#detail-summary", Static).update(summary_content(event, self.index))
+        self.query_one("#detail-context", Static).update(context_content(event))
+        record_view = self.query_one("#detail-record", Static)
+        try:
+            self.record = self.index.record(row)
+            record_view.update(render_json(self.record))
+        except SourceError as error:
+            self.record = None
+            record_view.update(Content.styled(f"The original record cannot be read again: {error}.", ERROR))
+        record_view.border_title = "Record"
+        self.query_one("#detail-context", Static).border_title = "Encryption context"
+        self.query_one("#detail-summary", Static).border_title = f"Event {self.position + 1:,} of {len(self.pane.rows):,}"
+        self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_step(self, delta: int) -> None:
+        target = self.position + delta
+        if 0 <= target < len(self.pane.rows):
+            self.position = target
+            self.pane.move_to(target)
+            self.show()
+        else:
+            self.notify("No more events that way.", timeout=2)
+
+    def action_copy(self) -> None:
+        if self.record is None:
+            self.notify("The original record cannot be read again, so there is nothing to copy.", severity="warning", markup=False)
+            return
+        text = plain_json(self.record)
+        self.app.copy_to_clipboard(text)
+        self.notify(f"Copied the record ({len(text.encode()):,} bytes) to the clipboard.", markup=False)
+
+    def _pivots(self) -> dict[str, list[tuple[str, str]]]:
+        event = self.event
+        choices: dict[str, list[tuple[str, str]]] = {"key": [], "principal": [], "ip": [], "context": []}
+        if event is None:
+            return choices
+        for key in event.keys:
+            if is_alias(key):
+                choices["key"].append((f"alias  {alias_name(key)}", f"alias:{quote(alias_name(key))}"))
+            else:
+                choices["key"].append((f"key  {key}", f"key:{quote(key_id(key))}"))
+        for alias in event.aliases:
+            choices["key"].append((f"alias  {alias_name(alias)}", f"alias:{quote(alias_name(alias))}"))
+        if event.principal.short and event.principal.short != "(unknown)":
+            choices["principal"].append((f"principal  {event.principal.short}", f"principal:{quote(event.principal.short)}"))
+        if event.source_ip:
+            choices["ip"].append((f"source IP  {event.source_ip}", f"ip:{quote(event.source_ip)}"))
+        for _label, pairs in event.contexts:
+            for key, value in pairs:
+                choices["context"].append((f"context  {key} = {value[:80]}", f"ctx:{quote(f'{key}={value}')}"))
+        return choices
+
+    def action_pivot(self, what: str) -> None:
+        choices = self._pivots()
+        if what == "menu":
+            options = choices["key"] + choices["principal"] + choices["ip"] + choices["context"]
+            options.append((f"event  {self.event.name}", f"event:{quote(self.event.name)}") if self.event else ("", ""))
+            if self.event and self.event.error_code:
+                options.append((f"error  {self.event.error_code}", f"error:{quote(self.event.error_code)}"))
+        else:
+            options = choices[what]
+        options = [o for o in options if o[1]]
+        if not options:
+            self.notify(f"This event names no {what}.", timeout=3, markup=False)
+        elif len(options) == 1:
+            self.dismiss(options[0][1])
+        else:
+            self.app.push_screen(PivotMenu(options), self._picked)
+
+    def _picked(self, term: str | None) -> None:
+        if term:
+            self.dismiss(term)

@@ -1,0 +1,417 @@
+"""The explorer screen: trails, keys and events over an index that loads in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content, Span
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from ..core import loader, query
+from ..core.index import EventIndex
+from ..core.loader import Progress
+from ..core.sources import SourceFile, discover
+from ..core.summary import summarise_keys
+from ..core.text import clean
+from ..core.trails import TrailSummary, summarise_trails
+from .detail import DetailScreen
+from .messages import IndexChanged, LoadFinished, LoadProgressed, QueryDone, QueryFailed, QueryResult
+from .modals import LoadSummaryScreen
+from .panes import EventsPane, KeysPane, TrailsPane
+from .table import VirtualTable
+
+
+class FilterInput(Input):
+    BINDINGS = [Binding("escape", "leave", "Back to events", show=False)]
+
+    def action_leave(self) -> None:
+        self.screen.action_focus_pane("events")
+
+
+class ExplorerScreen(Screen[None]):
+    """Trails, keys and events, the filter bar and the status line."""
+
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("escape", "escape", "Clear", show=False),
+        Binding("1", "focus_pane('trails')", "Trails", show=False),
+        Binding("2", "focus_pane('keys')", "Keys", show=False),
+        Binding("3", "focus_pane('events')", "Events", show=False),
+        Binding("l", "load_summary", "Load summary"),
+    ]
+
+    def __init__(
+        self,
+        sources: list[str] | None = None,
+        *,
+        extra_files: list[SourceFile] | None = None,
+        filter_text: str = "",
+        index: EventIndex | None = None,
+    ):
+        super().__init__()
+        self.sources = list(sources or [])
+        self.extra_files = list(extra_files or [])
+        self.index = index or EventIndex()
+        self.filter = query.parse(filter_text) if filter_text else query.Filter()
+        self.filter_text = filter_text
+        self.load_running = False
+        self.load_progress: Progress | None = None
+        self._cancel = threading.Event()
+        self._request = 0
+        self._applied = 0
+        self._trails_generation = -1
+        self._debounce: Timer | None = None
+        self.result: QueryResult | None = None
+        self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="top"):
+            yield TrailsPane(id="trails")
+            yield KeysPane(id="keys")
+        yield EventsPane(self.index, id="events")
+        with Vertical(id="bottom"):
+            with Horizontal(id="loadbar"):
+                yield ProgressBar(id="progress", show_eta=False)
+                yield Static(id="progress-text")
+            with Horizontal(id="filterbar"):
+                yield Static("/", id="filter-prompt")
+                yield FilterInput(
+                    value=self.filter_text,
+                    placeholder="filter: error:AccessDenied  key:1234abcd  ctx:aws:s3:arn=bucket  since:2h   (? help)",
+                    id="filter",
+                    select_on_focus=False,
+                )
+            yield Static(id="filter-error")
+            yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for pane, title in (("trails", "Trails"), ("keys", "Keys"), ("events", "Events")):
+            self.query_one(f"#{pane}").border_title = title
+        self.query_one("#events").focus()
+        self.query_one("#loadbar").display = False
+        self.query_one("#filter-error").display = False
+        self.update_status()
+        if self.sources or self.extra_files:
+            self.load_running = True
+            self.load_sources()
+        else:
+            self.index.refresh()
+            self.request_query()
+
+    # ------------------------------------------------------------------ loading
+
+    async def wait_for(self, predicate) -> None:
+        """Wait until ``predicate()`` holds, checked each time a result is shown or loading ends."""
+        async with self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def settled(self) -> None:
+        """Wait until loading is over and the newest filter result is on screen."""
+        await self.wait_for(lambda: not self.load_running and self._applied == self._request)
+
+    async def _notify_changed(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    @work(thread=True, exclusive=True, group="load", description="Loading sources", exit_on_error=False)
+    def load_sources(self) -> None:
+        files, problems = discover(self.sources)
+        for label, reason in problems:
+            self.index.report.skipped.append((label, reason))
+        files = files + self.extra_files
+        last_post = 0.0
+        generation = self.index.snapshot.generation
+
+        def progressed(progress: Progress) -> None:
+            nonlocal last_post, generation
+            now = time.monotonic()
+            if self.index.snapshot.generation != generation:
+                generation = self.index.snapshot.generation
+                self.post_message(IndexChanged(generation))
+            if not progress.finished and now - last_post >= 0.1:
+                last_post = now
+                self.post_message(LoadProgressed(_copy(progress)))
+
+        progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
+        try:
+            progress = loader.load(self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3)
+        finally:
+            self.post_message(LoadFinished(_copy(progress)))
+
+    def on_load_finished(self, message: LoadFinished) -> None:
+        self.load_running = False
+        self.load_progress = progress = message.progress
+        self.query_one("#loadbar").display = False
+        report = self.index.report
+        if report.skipped:
+            count = len(report.skipped)
+            self.notify(
+                f"{count} source{'s' if count != 1 else ''} skipped: press l for the load summary.",
+                severity="warning",
+                markup=False,
+            )
+        if progress.cancelled:
+            self.notify("Loading stopped: showing what arrived.", markup=False)
+        self.request_query()
+
+    def on_load_progressed(self, message: LoadProgressed) -> None:
+        if not self.load_running:
+            return
+        self.load_progress = progress = message.progress
+        self.query_one("#loadbar").display = True
+        self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
+        self.query_one("#progress-text", Static).update(
+            Content(
+                f" {progress.files_done:,} of {progress.files_total:,} files · {progress.records:,} records · "
+                f"{progress.rate:,.0f} records/s · Esc stops"
+            )
+        )
+        self.update_status()
+
+    def on_index_changed(self, message: IndexChanged) -> None:
+        self.request_query()
+
+    # ------------------------------------------------------------------ querying
+
+    def request_query(self, delay: float = 0.0) -> None:
+        """Ask for fresh results; a newer request makes older ones stale."""
+        self._request += 1
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+        request = self._request
+        if delay:
+            self._debounce = self.set_timer(delay, lambda: self._start_query(request))
+        else:
+            self._start_query(request)
+
+    def _start_query(self, request: int) -> None:
+        if request != self._request:
+            return
+        trails = self.query_one(TrailsPane)
+        keys = self.query_one(KeysPane)
+        self.run_query(request, self.filter, trails.selected, keys.selected)
+
+    @work(thread=True, exclusive=True, group="query", description="Filtering", exit_on_error=False)
+    def run_query(self, request: int, compiled: query.Filter, trail: TrailSummary | None, key: int | None) -> None:
+        worker = get_current_worker()
+        started = time.perf_counter()
+        index = self.index
+        try:
+            with index.reading():
+                snapshot = index.snapshot
+                trails = None
+                if snapshot.generation != self._trails_generation:
+                    trails = summarise_trails(index)
+                extra = [query.narrow_to_trail(trail)] if trail is not None else []
+                in_scope = compiled.rows(index, snapshot, extra)
+                if worker.is_cancelled:
+                    return
+                keys = summarise_keys(index, in_scope)
+                rows = in_scope
+                if key is not None:
+                    narrow = query.narrow_to_key(key)(index, snapshot)
+                    rows = in_scope[narrow[in_scope]]
+        except Exception as error:  # keep the explorer alive; say what went wrong
+            self.post_message(QueryFailed(request, f"{type(error).__name__}: {error}"))
+            return
+        if worker.is_cancelled:
+            return
+        seconds = time.perf_counter() - started
+        self.post_message(QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation)))
+
+    async def on_query_done(self, message: QueryDone) -> None:
+        result = message.result
+        if result.request < self._applied:
+            return  # an older answer arriving late
+        self._applied = result.request
+        self.result = result
+        if result.trails is not None:
+            self._trails_generation = result.generation
+            self.query_one(TrailsPane).show(result.trails)
+        self.query_one(KeysPane).show(result.keys)
+        events = self.query_one(EventsPane)
+        keep = events.row_of(events.cursor)
+        position = 0
+        if keep is not None and len(result.rows):
+            found = np.flatnonzero(result.rows == keep)
+            position = int(found[0]) if len(found) else 0
+        events.show(result.rows, position)
+        self.update_status()
+        await self._notify_changed()
+
+    async def on_query_failed(self, message: QueryFailed) -> None:
+        self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)
+        self._applied = max(self._applied, message.request)
+        await self._notify_changed()
+
+    # ------------------------------------------------------------------ filter bar
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, message: Input.Changed) -> None:
+        error_view = self.query_one("#filter-error", Static)
+        try:
+            compiled = query.parse(message.value)
+        except query.FilterError as error:
+            error_view.update(_error_content(message.value, error))
+            error_view.display = True
+            self.update_status()
+            return  # keep the previous result
+        error_view.display = False
+        self.filter = compiled
+        self.filter_text = message.value
+        self.request_query(delay=0.12)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self) -> None:
+        if not self.query_one("#filter-error").display:
+            self.action_focus_pane("events")
+
+    def set_filter(self, text: str) -> None:
+        """Replace the filter (a pivot from the detail view) and clear the selections."""
+        self.query_one(TrailsPane).selected = None
+        self.query_one(KeysPane).selected = None
+        filter_input = self.query_one("#filter", Input)
+        with filter_input.prevent(Input.Changed):
+            filter_input.value = text
+        self.query_one("#filter-error").display = False
+        self.filter = query.parse(text)
+        self.filter_text = text
+        self.query_one(EventsPane).move_to(0)
+        self.request_query()
+
+    # ------------------------------------------------------------------ selection
+
+    @on(VirtualTable.Activated, "#trails")
+    def trail_chosen(self, message: VirtualTable.Activated) -> None:
+        pane = self.query_one(TrailsPane)
+        trail = pane.current
+        if trail is None:
+            return
+        pane.selected = None if pane.selected is not None and pane.selected is trail else trail
+        self.query_one(KeysPane).selected = None
+        pane.refresh_rows()
+        self.request_query()
+
+    @on(VirtualTable.Activated, "#keys")
+    def key_chosen(self, message: VirtualTable.Activated) -> None:
+        pane = self.query_one(KeysPane)
+        key = pane.current
+        if key is None:
+            return
+        pane.selected = None if pane.selected == key.code else key.code
+        pane.refresh_rows()
+        self.request_query()
+        if pane.selected is not None:
+            self.query_one(EventsPane).move_to(0)
+
+    @on(VirtualTable.Activated, "#events")
+    def event_chosen(self, message: VirtualTable.Activated) -> None:
+        pane = self.query_one(EventsPane)
+        if pane.row_of(message.row) is None:
+            return
+        self.app.push_screen(DetailScreen(self.index, pane, message.row), self._detail_closed)
+
+    def _detail_closed(self, pivot: str | None) -> None:
+        self.query_one(EventsPane).focus()
+        if pivot:
+            self.set_filter(pivot)
+
+    @on(VirtualTable.CursorMoved, "#trails")
+    def trail_highlighted(self) -> None:
+        self.update_status()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_focus_pane(self, pane: str) -> None:
+        self.query_one(f"#{pane}").focus()
+
+    def action_escape(self) -> None:
+        if self.load_running:
+            self._cancel.set()
+            return
+        trails = self.query_one(TrailsPane)
+        keys = self.query_one(KeysPane)
+        if trails.selected is not None or keys.selected is not None:
+            trails.selected = None
+            keys.selected = None
+            trails.refresh_rows()
+            keys.refresh_rows()
+            self.request_query()
+
+    def action_load_summary(self) -> None:
+        sentences = self.index.report.sentences()
+        if self.load_running:
+            sentences.insert(0, "Still loading: these are the figures so far.")
+        self.app.push_screen(LoadSummaryScreen(sentences))
+
+    # ------------------------------------------------------------------ status line
+
+    def update_status(self) -> None:
+        parts: list[tuple[str, str | None]] = []
+        result = self.result
+        if result is not None:
+            parts.append((f"{len(result.rows):,}", "bold"))
+            parts.append((f" of {result.total:,} events · {len(result.keys):,} keys", None))
+        elif self.load_running:
+            parts.append(("Loading…", None))
+        trails = self.query_one(TrailsPane)
+        keys = self.query_one(KeysPane)
+        if self.filter_text.strip():
+            parts.append(("  filter ", "$text-muted"))
+            parts.append((self.filter_text.strip()[:60], "$text-accent"))
+        if trails.selected is not None:
+            parts.append(("  trail ", "$text-muted"))
+            parts.append((trails.selected.label[:40], "$text-success"))
+        if keys.selected is not None:
+            key = next((k for k in keys.keys if k.code == keys.selected), None)
+            parts.append(("  key ", "$text-muted"))
+            parts.append(((key.display if key else "selected")[:40], "$text-success"))
+        skipped = len(self.index.report.skipped)
+        if skipped:
+            parts.append((f"  {skipped} skipped (l)", "$text-warning"))
+        if self.query_one("#filter-error").display:
+            parts.append(("  filter not applied", "$text-error"))
+        highlighted = trails.current if trails.has_focus else None
+        if highlighted is not None and highlighted.warnings:
+            parts = [("⚠ " + highlighted.warnings[0], "$text-warning")]
+        self.query_one("#status", Static).update(_assemble(parts))
+
+    def on_descendant_focus(self) -> None:
+        self.update_status()
+
+
+def _copy(progress: Progress) -> Progress:
+    return Progress(**progress.__dict__)
+
+
+def _assemble(parts: list[tuple[str, str | None]]) -> Content:
+    text = ""
+    spans = []
+    for piece, style in parts:
+        piece = clean(piece)
+        if style:
+            spans.append(Span(len(text) + 1, len(text) + 1 + len(piece), style))
+        text += piece
+    return Content(" " + text, spans, strip_control_codes=False)
+
+
+def _error_content(text: str, error: query.FilterError) -> Content:
+    message = clean(f"  {error}")
+    return Content(message, [Span(0, len(message), "$text-error")], strip_control_codes=False)

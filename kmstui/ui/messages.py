@@ -1,0 +1,60 @@
+"""Typed messages from the explorer's workers to its screen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from textual.message import Message
+
+from ..core.loader import Progress
+from ..core.summary import KeySummary
+from ..core.trails import TrailSummary
+
+
+class LoadProgressed(Message):
+    """Files, records and rate so far; ``finished`` on the last one."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class LoadFinished(Message):
+    """Loading ended (completed or cancelled); the index holds everything that arrived."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class IndexChanged(Message):
+    """The index was refreshed: more events, new derived state."""
+
+    def __init__(self, generation: int) -> None:
+        super().__init__()
+        self.generation = generation
+
+
+@dataclass
+class QueryResult:
+    request: int  # the request it answers; older ones are dropped
+    rows: np.ndarray  # event rows, newest first
+    keys: list[KeySummary]
+    trails: list[TrailSummary] | None  # None when unchanged
+    total: int  # events in the index
+    seconds: float
+    generation: int  # the index refresh it was computed on
+
+
+class QueryDone(Message):
+    def __init__(self, result: QueryResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class QueryFailed(Message):
+    def __init__(self, request: int, message: str) -> None:
+        super().__init__()
+        self.request = request
+        self.message = message

@@ -1,0 +1,229 @@
+"""The three panes: trails, keys and events, each a :class:`VirtualTable` over core data."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual.binding import Binding
+
+from ..core.index import EventIndex
+from ..core.model import alias_name, key_id
+from ..core.summary import KeySummary
+from ..core.timeutil import short
+from ..core.trails import EXCLUDED, LOGGED, STOPPED, TrailSummary
+from .table import Cell, Column, VirtualTable
+
+# Events a responder wants to see at a glance: they destroy, hide or redirect.
+NOTABLE = frozenset(
+    {
+        "ScheduleKeyDeletion", "DisableKey", "DeleteAlias", "UpdateAlias", "PutKeyPolicy",
+        "DeleteImportedKeyMaterial", "DisableKeyRotation", "CreateGrant", "RevokeGrant",
+        "StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail", "DeleteKey",
+        "ReplicateKey", "UpdatePrimaryRegion", "DeleteCustomKeyStore", "DisconnectCustomKeyStore",
+    }
+)
+
+
+def short_key(arn: str) -> str:
+    """A key id short enough for a column: ``1234abcd…`` (aliases as they are)."""
+    ident = key_id(arn)
+    if ident.startswith("alias/"):
+        return ident
+    if ident.startswith("mrk-"):
+        return ident[:12] + "…"
+    return ident[:8] + "…" if len(ident) > 9 else ident
+
+
+class EventsPane(VirtualTable):
+    """Matching events, newest first: a view of the result rows, drawn line by line."""
+
+    BINDINGS = [Binding("enter", "activate", "Open event")]
+    columns = [
+        Column("TIME (UTC)", 19, priority=10),
+        Column("EVENT", 12, flex=2, priority=9, max_width=36, ideal=20),
+        Column("PRINCIPAL", 12, flex=3, priority=8, ideal=18),
+        Column("KEY", 10, flex=2, priority=7, max_width=36, ideal=16),
+        Column("ERROR", 9, flex=2, priority=6, max_width=28, ideal=14),
+        Column("SOURCE IP", 13, flex=1, priority=5, max_width=24, ideal=15),
+        Column("REGION", 9, priority=3, max_width=14, flex=1, ideal=14),
+    ]
+    empty_text = "No events match."
+    NARROW = 100  # below this width, times drop the year: 11-20 02:41:07
+
+    def __init__(self, index: EventIndex, **kwargs):
+        super().__init__(**kwargs)
+        self.index = index
+        self.rows = np.zeros(0, dtype=np.int64)
+        self._key_labels: dict[int, str] = {}
+
+    def show(self, rows: np.ndarray, cursor: int | None = None) -> None:
+        self.rows = rows
+        self._key_labels = {}
+        self.reset(len(rows), cursor)
+
+    def row_of(self, position: int) -> int | None:
+        """The index row at a position in the list."""
+        if 0 <= position < len(self.rows):
+            return int(self.rows[position])
+        return None
+
+    def _key_label(self, row: int) -> tuple[str, str | None]:
+        """The alias the event named, else the key's alias at the time, else a short key id."""
+        columns = self.index.columns
+        alias = int(columns["alias"].data[row])
+        if alias:
+            return alias_name(self.index.vocab["alias"].values[alias]), None
+        key = int(columns["key0"].data[row])
+        if not key:
+            return "", None
+        names = self.index.alias_names_at(key, int(columns["time"].data[row]))
+        if names:
+            return names[0], None
+        label = self._key_labels.get(key)
+        if label is None:
+            label = self._key_labels[key] = short_key(self.index.vocab["key"].values[key])
+        return label, None
+
+    def column_width(self, index: int, column: Column) -> int:
+        if index == 0 and self.size.width < self.NARROW:
+            return 14
+        return column.width
+
+    def cells(self, position: int) -> list[Cell]:
+        row = int(self.rows[position])
+        columns = self.index.columns
+        vocab = self.index.vocab
+        name = vocab["name"].values[columns["name"].data[row]] or ""
+        principal = vocab["principal"].values[columns["principal"].data[row]]
+        who = principal[0] if principal else "(unknown)"
+        error = vocab["errcode"].values[columns["errcode"].data[row]] or ""
+        key, key_style = self._key_label(row)
+        when = short(int(columns["time"].data[row]))
+        return [
+            (when[5:] if self.size.width < self.NARROW else when, "vt--muted"),
+            (name, "vt--warning" if name in NOTABLE else None),
+            (f"⇄ {who}" if principal and principal[5] else who, "vt--accent" if principal and principal[5] else None),
+            (key, key_style),
+            (error, "vt--error"),
+            (vocab["ip"].values[columns["ip"].data[row]] or "", None),
+            (vocab["region"].values[columns["region"].data[row]] or "", "vt--muted"),
+        ]
+
+
+class KeysPane(VirtualTable):
+    """One row per key among the events in view; Enter narrows the events to it."""
+
+    BINDINGS = [Binding("enter", "activate", "Select key")]
+    columns = [
+        Column("KEY", 16, flex=3, priority=9),
+        Column("STATE", 5, priority=8),
+        Column("EVENTS", 6, priority=7, right=True),
+        Column("ERRORS", 6, priority=6, right=True),
+        Column("WHO", 3, priority=4, right=True),
+        Column("LAST USE", 11, priority=3),
+        Column("REGION", 9, priority=2, flex=1, max_width=14),
+    ]
+    empty_text = "No keys in these events."
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.keys: list[KeySummary] = []
+        self.selected: int | None = None  # key code
+
+    def show(self, keys: list[KeySummary]) -> None:
+        current = self.current
+        self.keys = keys
+        cursor = 0
+        if current is not None:
+            for position, key in enumerate(keys):
+                if key.code == current.code:
+                    cursor = position
+                    break
+        self.reset(len(keys), cursor)
+
+    @property
+    def current(self) -> KeySummary | None:
+        return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
+
+    def column_width(self, index: int, column: Column) -> int:
+        if column.title == "STATE":  # as wide as the longest state shown: PENDING DELETION when a key is
+            return max([column.width] + [len(k.state.state) for k in self.keys if k.state])
+        return column.width
+
+    def cells(self, position: int) -> list[Cell]:
+        key = self.keys[position]
+        marker = "▶ " if key.code == self.selected else ""
+        state = key.state.state if key.state else ""
+        state_style = "vt--warning" if state in ("pending deletion", "deleted", "disabled") else "vt--muted"
+        label = key.display
+        if len(key.aliases) > 1:
+            label += f" +{len(key.aliases) - 1}"
+        return [
+            (marker + label, "vt--selected" if marker else ("vt--muted" if key.unresolved else None)),
+            (state.upper() if state in ("pending deletion", "deleted") else state, state_style),
+            (f"{key.events:,}", None),
+            (f"{key.errors:,}" if key.errors else "·", "vt--error" if key.errors else "vt--muted"),
+            (f"{key.principals:,}", None),
+            (short(key.last_seen)[5:16], "vt--muted"),
+            (key.region or "", "vt--muted"),
+        ]
+
+
+class TrailsPane(VirtualTable):
+    """Trails and other sources; a trail that stopped logging KMS carries its warnings."""
+
+    BINDINGS = [Binding("enter", "activate", "Select trail")]
+    columns = [
+        Column("TRAIL / SOURCE", 12, flex=3, priority=9),
+        Column("KMS", 8, priority=8),
+        Column("EVENTS", 6, priority=7, right=True),
+    ]
+    empty_text = "No sources loaded yet."
+    has_notes = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.trails: list[TrailSummary] = []
+        self.selected: TrailSummary | None = None
+
+    def show(self, trails: list[TrailSummary]) -> None:
+        current = self.current
+        self.trails = trails
+        cursor = 0
+        if current is not None:
+            for position, trail in enumerate(trails):
+                if same_trail(trail, current):
+                    cursor = position
+                    break
+        if self.selected is not None:
+            self.selected = next((t for t in trails if same_trail(t, self.selected)), None)
+        self.reset(len(trails), cursor)
+
+    @property
+    def current(self) -> TrailSummary | None:
+        return self.trails[self.cursor] if 0 <= self.cursor < len(self.trails) else None
+
+    def cells(self, position: int) -> list[Cell]:
+        trail = self.trails[position]
+        selected = self.selected is not None and same_trail(trail, self.selected)
+        marker = "▶ " if selected else ("⚠ " if trail.warnings else "  ")
+        state = trail.kms_logging
+        state_text = {EXCLUDED: "EXCLUDED", STOPPED: "STOPPED", LOGGED: "logged"}.get(state)
+        if state_text is None:
+            state_text = "unknown" if trail.kind in ("trail", "delivery") else trail.kind
+        if state in (EXCLUDED, STOPPED):
+            state_style = "vt--error"
+        elif trail.warnings:
+            state_style = "vt--warning"
+        else:
+            state_style = "vt--muted"
+        label_style = "vt--selected" if selected else ("vt--warning" if trail.warnings else None)
+        return [(marker + trail.label, label_style), (state_text, state_style), (f"{trail.events:,}", None)]
+
+    def notes(self, position: int) -> list[Cell]:
+        if position >= len(self.trails):
+            return []
+        return [(note, "vt--note") for note in self.trails[position].notes]
+
+
+def same_trail(a: TrailSummary, b: TrailSummary) -> bool:
+    return (a.kind, a.arn or a.label) == (b.kind, b.arn or b.label)

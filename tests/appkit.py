@@ -1,0 +1,58 @@
+"""Building and driving the explorer in tests: one place, so every test does it the same way."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual.keys import _character_to_key
+from textual.widget import Widget
+
+from kmstui.cli import demo_path
+from kmstui.ui.app import KmsApp
+from kmstui.ui.explorer import ExplorerScreen
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+HOSTILE = DATA / "hostile.jsonl"
+DEMO = demo_path()
+CORPUS = ROOT.parent / "shared" / "corpus" / "aws-docs"
+
+# Snapshots and pilot tests see the same colours everywhere.
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+
+def make_app(*sources: Path | str, filter_text: str = "") -> KmsApp:
+    """The explorer on these sources, with paths shown relative to the repository."""
+    labels = [os.path.relpath(source, ROOT) if Path(source).is_absolute() else str(source) for source in sources]
+    return KmsApp(labels, filter_text=filter_text)
+
+
+def explorer(app: KmsApp) -> ExplorerScreen:
+    return app.explorer
+
+
+async def settle(pilot) -> None:
+    """Wait for loading and filtering to finish and the result to be drawn (no sleeps).
+
+    Pending messages first (a key press may not have reached its handler yet), then the
+    newest result, then one more round so that it is drawn."""
+    await pilot.pause()
+    await pilot.app.settled()
+    await pilot.pause()
+
+
+async def type_text(pilot, text: str) -> None:
+    """Type text key by key, as a user does (punctuation by its key name)."""
+    await pilot.press(*[_character_to_key(ch) if not ch.isalnum() else ch for ch in text])
+
+
+def lines(widget: Widget) -> list[str]:
+    """The text of every line the widget draws now: what the user sees."""
+    return [widget.render_line(y).text for y in range(widget.scrollable_content_region.height)]
+
+
+def text_of(widget: Widget) -> str:
+    """The plain text of a Static-like widget."""
+    rendered = widget.render()
+    return getattr(rendered, "plain", str(rendered))
