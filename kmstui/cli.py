@@ -182,8 +182,27 @@ def _explorer(argv: list[str]) -> int:
     return run(paths, extra_files=extra, filter_text=args.filter)
 
 
+def _attach_filter(argv: list[str]) -> list[str]:
+    """``-f -error:*`` as ``--filter=-error:*``: a filter may start with a dash (negation),
+    which argparse would otherwise take for an option."""
+    out: list[str] = []
+    arguments = iter(argv)
+    for arg in arguments:
+        if arg in ("-f", "--filter"):
+            value = next(arguments, None)
+            if value is None or value.startswith("--"):  # no value given: let argparse say so
+                out.append("--filter")
+                if value is not None:
+                    out.append(value)
+            else:
+                out.append(f"--filter={value}")
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = _attach_filter(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in HEADLESS:
             return _headless(argv[0], argv[1:])

@@ -198,6 +198,8 @@ def test_context_value_holding_an_equals_sign(tmp_path):
         ("since:2024-05-01T10:00Z until:2024-05-01T11:00Z", {"alice_decrypt", "admin_encrypt"}),
         ("since:2024-05-01", set(RECORDS)),
         ("since:2024-05-02", set()),
+        ("until:2024-05-01", set(RECORDS)),  # a date alone: until the end of that day
+        ("until:2024-04-30", set()),
         ("since:1h", {"service", "stop", "rotate"}),  # back from the newest event (13:30)
         ("since:90m", {"schedule", "service", "stop", "rotate"}),
         ("since:3600s", {"service", "stop", "rotate"}),

@@ -22,10 +22,10 @@ FOREVER = 2**63 - 1
 
 
 class AliasHistory:
-    def __init__(self, bindings: dict[tuple[int, int, str], list[int]]):
-        """``bindings``: (alias code, key code or 0, kind) -> [first time, last time]."""
+    def __init__(self, bindings: dict[tuple[int, int, str, int], list[int]]):
+        """``bindings``: (alias code, key code or 0, kind, when) -> [first time, last time]."""
         points: dict[int, list[tuple[int, int, str]]] = {}
-        for (alias, key, kind), (first, last) in bindings.items():
+        for (alias, key, kind, _when), (first, last) in bindings.items():
             if kind == "before":  # held until the change: an observation a second earlier
                 kind, first, last = "observed", first - 1, last - 1
             entries = points.setdefault(alias, [])

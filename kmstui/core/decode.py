@@ -233,7 +233,7 @@ def _decode_records(batch: Batch, records: list) -> None:
     eid_overflow = batch.event_id_overflow
     ignored = batch.ignored
     principal_cache: dict = {}
-    bindings: dict[tuple[int, int, str], list[int]] = {}
+    bindings: dict[tuple[int, int, str, int], list[int]] = {}
     decode = _record_decoder.decode
     bad_records = 0
 
@@ -382,7 +382,7 @@ def _decode_records(batch: Batch, records: list) -> None:
         "eid": np.array(c_eid, dtype=f"S{EVENT_ID_WIDTH}"),
     }
     batch.vocab = {name: list(codes) for name, codes in vocab.items()}
-    batch.alias_bindings = [(a, k, kind, first, last) for (a, k, kind), (first, last) in bindings.items()]
+    batch.alias_bindings = [(a, k, kind, first, last) for (a, k, kind, _), (first, last) in bindings.items()]
 
 
 _LAYOUT = (0x20, 0x0A, 0x0D, 0x09)  # whitespace right after "{": a pretty-printed record
@@ -500,6 +500,12 @@ def _key_arn(value: str, region: str | None, account: str | None, partition: str
 def _add_reference(value, region, account, partition, keys: list, aliases: list) -> None:
     if not isinstance(value, str):
         return
+    if not value.startswith(("arn:", "alias/")):
+        # A bare key id: CloudTrail's resources usually give its full ARN (and the right
+        # region, which can differ from the event's); prefer that to building one.
+        suffix = f":key/{value.strip()}"
+        if any(known.endswith(suffix) for known in keys):
+            return
     arn = _key_arn(value, region, account, partition)
     if arn is None:
         return
@@ -512,7 +518,10 @@ def _add_reference(value, region, account, partition, keys: list, aliases: list)
 
 
 def _note(bindings: dict, binding: tuple, time: int) -> None:
-    """Remember the first and last time an alias binding was seen."""
+    """Remember an alias binding: every change with its own time; an observation by the
+    first and last time it was seen."""
+    alias, key, kind = binding
+    binding = (alias, key, kind, 0 if kind == "observed" else time)
     span = bindings.get(binding)
     if span is None:
         bindings[binding] = [time, time]

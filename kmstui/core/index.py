@@ -242,7 +242,7 @@ class EventIndex:
         self.extra_keys: dict[int, tuple[int, ...]] = {}
         self.event_id_overflow: dict[int, str] = {}
         self.trail_changes: list[TrailChange] = []
-        self.alias_bindings: dict[tuple[int, int, str], list[int]] = {}
+        self.alias_bindings: dict[tuple[int, int, str, int], list[int]] = {}  # (alias, key, kind, when) -> span
         self.log_files: list[tuple[int, str]] = []
         self.alias_only: list[int] = []  # rows that named an alias but no key
         self.alias_history = AliasHistory({})
@@ -319,7 +319,8 @@ class EventIndex:
             change.principal = int(principal_remap[change.principal])
             self.trail_changes.append(change)
         for alias, key, kind, first, last in batch.alias_bindings:
-            binding = (int(alias_remap[alias]), int(key_remap[key]), kind)
+            # changes are kept one by one (an alias can move back and forth), observations as a span
+            binding = (int(alias_remap[alias]), int(key_remap[key]), kind, 0 if kind == "observed" else first)
             span = self.alias_bindings.get(binding)
             if span is None:
                 self.alias_bindings[binding] = [first, last]

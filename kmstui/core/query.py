@@ -332,18 +332,20 @@ def _field(name: str, value: str, index: EventIndex, snapshot: Snapshot) -> np.n
         table = index.contexts.matching(key, rest) if equals else index.contexts.matching_any(value)
         return table[_column(index, "ctx", n)]
     if name in ("since", "until"):
-        moment = _moment(value, snapshot)
+        moment = _moment(value, snapshot, end_of_day=name == "until")
         time = _column(index, "time", n)
         return (time >= moment) & (time != NO_TIME) if name == "since" else (time <= moment) & (time != NO_TIME)
     raise FilterError(f"unknown field {name!r}", 0)  # pragma: no cover - the tokenizer prevents it
 
 
-def _moment(value: str, snapshot: Snapshot) -> int:
+def _moment(value: str, snapshot: Snapshot, end_of_day: bool = False) -> int:
     span = parse_span(value)
     if span is not None:
         return (snapshot.newest if snapshot.newest != NO_TIME else 0) - span
-    parsed = parse_iso(value)
-    return int(parsed.timestamp())
+    parsed = int(parse_iso(value).timestamp())
+    if end_of_day and len(value.strip()) == 10:  # until:2026-11-20 includes that day
+        parsed += 86399
+    return parsed
 
 
 def trail_mask(index: EventIndex, n: int, trails) -> np.ndarray:
