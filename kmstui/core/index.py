@@ -223,6 +223,7 @@ class Snapshot:
     alive: np.ndarray  # bool per row: not a folded duplicate
     generation: int
     newest: int  # time of the newest event, NO_TIME when empty
+    oldest: int = NO_TIME  # time of the oldest event with a time
 
 
 _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
@@ -347,11 +348,10 @@ class EventIndex:
             time = self.columns["time"].data[:n]
             rows = np.flatnonzero(alive)[::-1]  # later rows first among equal times
             order = rows[np.argsort(-time[rows], kind="stable")]
-            newest = int(time[order[0]]) if len(order) else NO_TIME
-            if newest == NO_TIME and len(order):
-                valid = time[time != NO_TIME]
-                newest = int(valid.max()) if len(valid) else NO_TIME
-            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest)
+            valid = time[order[time[order] != NO_TIME]] if len(order) else time[:0]
+            newest = int(valid[0]) if len(valid) else NO_TIME
+            oldest = int(valid[-1]) if len(valid) else NO_TIME
+            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest, oldest)
             return self.snapshot
 
     def _fold_duplicates(self, n: int) -> tuple[np.ndarray, int]:

@@ -89,11 +89,13 @@ class KeySummary:
 
     @property
     def display(self) -> str:
-        """Alias when known, else the key id."""
+        """Alias when known; else the key id, and the alias it had (a moved alias is a clue)."""
         if self.aliases:
             return self.aliases[0]
         if self.unresolved:
             return f"{self.key_id} (unresolved)"
+        if self.former_aliases:
+            return f"{self.key_id[:8]}… was {self.former_aliases[0]}"
         return self.key_id
 
 

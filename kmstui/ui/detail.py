@@ -10,6 +10,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ..core.effects import describe
 from ..core.index import EventIndex
 from ..core.model import Event, alias_name, is_alias, key_id
 from ..core.sources import SourceError
@@ -17,7 +18,7 @@ from ..core.summary import key_aliases
 from ..core.text import clean
 from ..core.timeutil import NO_TIME, short
 from .jsonview import plain_json, render_json
-from .panes import EventsPane
+from .panes import NOTABLE, EventsPane
 
 LABEL = "bold $text-secondary"
 MUTED = "$text-muted"
@@ -25,6 +26,7 @@ ERROR = "bold $text-error"
 OK = "$text-success"
 ACCENT = "bold $text-accent"
 CONTEXT_KEY = "bold $text-warning"
+EFFECT = "bold $text-warning"
 
 
 def quote(value: str) -> str:
@@ -53,12 +55,15 @@ def _ago(seconds: int, newest: int) -> str:
 
 
 class _Lines:
-    """Builds a Content from labelled lines of untrusted text."""
+    """Builds a Content from labelled lines of untrusted text, wrapped with a hanging indent."""
 
-    def __init__(self):
+    LABEL_WIDTH = 10
+
+    def __init__(self, width: int = 100):
         self.parts: list[str] = []
         self.spans: list[Span] = []
         self.length = 0
+        self.width = max(30, width)
 
     def add(self, text: str, style: str | None = None) -> _Lines:
         """Append untrusted text (cleaned); a trailing newline is kept as a line break."""
@@ -69,18 +74,43 @@ class _Lines:
         self.length += len(text)
         return self
 
+    def _raw(self, text: str) -> None:
+        """Layout of our own (line breaks, indents): not record text, so not cleaned."""
+        self.parts.append(text)
+        self.length += len(text)
+
     def line(self, label: str, *pieces: tuple[str, str | None]) -> _Lines:
-        self.add(f" {label:<9}", LABEL)
+        """`` Label     value``: the value wraps under itself, never under the label."""
+        self.add(f" {label:<{self.LABEL_WIDTH - 1}}", LABEL)
+        room = self.width - self.LABEL_WIDTH - 1  # a cell spare: the widget must never wrap it again
+        column = 0
         for text, style in pieces:
-            self.add(text, style)
+            text = clean(text)
+            while text:
+                if column >= room:
+                    self._raw("\n" + " " * self.LABEL_WIDTH)
+                    column = 0
+                    text = text.lstrip(" ")
+                    if not text:
+                        break
+                take = text[: room - column]
+                full = False
+                if len(text) > room - column:  # break at a space when there is one in reach
+                    space = take.rfind(" ")
+                    if space > (room - column) // 3:
+                        take = take[: space + 1]
+                        full = True
+                self.add(take, style)
+                column = room if full else column + len(take)
+                text = text[len(take) :]
         return self.add("\n")
 
     def content(self) -> Content:
         return Content("".join(self.parts).rstrip("\n"), self.spans, strip_control_codes=False)
 
 
-def summary_content(event: Event, index: EventIndex) -> Content:
-    lines = _Lines()
+def summary_content(event: Event, index: EventIndex, record: dict | None = None, width: int = 100) -> Content:
+    lines = _Lines(width)
     lines.add(f" {event.name}", ACCENT)
     kind = " · ".join(
         p
@@ -92,6 +122,8 @@ def summary_content(event: Event, index: EventIndex) -> Content:
         if p
     )
     lines.add(f"   {kind}\n", MUTED)
+    for effect in describe(record) if record else ():
+        lines.line("Effect", (effect, EFFECT if not event.error_code and event.name in NOTABLE else None))
     when = short(event.time) + (" UTC" if event.time != NO_TIME else "")
     ago = _ago(event.time, index.snapshot.newest)
     lines.line("When", (when, None), (f"   {ago}" if ago else "", MUTED))
@@ -215,9 +247,6 @@ class DetailScreen(Screen[str | None]):
         if row is None:
             return
         self.event = event = self.index.event(row)
-        self.sub_title = f"{self.position + 1:,} of {len(self.pane.rows):,}"
-        self.query_one("#detail-summary", Static).update(summary_content(event, self.index))
-        self.query_one("#detail-context", Static).update(context_content(event))
         record_view = self.query_one("#detail-record", Static)
         try:
             self.record = self.index.record(row)
@@ -225,10 +254,23 @@ class DetailScreen(Screen[str | None]):
         except SourceError as error:
             self.record = None
             record_view.update(Content.styled(f"The original record cannot be read again: {error}.", ERROR))
+        self._render_summary()
+        self.query_one("#detail-context", Static).update(context_content(event))
         record_view.border_title = "Record"
         self.query_one("#detail-context", Static).border_title = "Encryption context"
         self.query_one("#detail-summary", Static).border_title = f"Event {self.position + 1:,} of {len(self.pane.rows):,}"
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def _render_summary(self, again: bool = True) -> None:
+        summary = self.query_one("#detail-summary", Static)
+        width = summary.content_region.width or self.app.size.width - 10
+        summary.update(summary_content(self.event, self.index, self.record, width))
+        if again and not summary.content_region.width:  # not laid out yet: once more when it is
+            self.call_after_refresh(self._render_summary, False)
+
+    def on_resize(self) -> None:
+        if self.event is not None:
+            self._render_summary()
 
     def action_back(self) -> None:
         self.dismiss(None)

@@ -6,7 +6,6 @@ import asyncio
 import threading
 import time
 
-import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -243,13 +242,7 @@ class ExplorerScreen(Screen[None]):
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
         self.query_one(KeysPane).show(result.keys)
-        events = self.query_one(EventsPane)
-        keep = events.row_of(events.cursor)
-        position = 0
-        if keep is not None and len(result.rows):
-            found = np.flatnonzero(result.rows == keep)
-            position = int(found[0]) if len(found) else 0
-        events.show(result.rows, position)
+        self.query_one(EventsPane).show(result.rows)
         self.update_status()
         await self._notify_changed()
 

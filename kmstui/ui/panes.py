@@ -23,6 +23,12 @@ NOTABLE = frozenset(
 )
 
 
+def compact(text: str) -> str:
+    """Table text without what every row would repeat: ``service:s3`` for
+    ``service:s3.amazonaws.com`` (the detail view and the filter keep the full text)."""
+    return text.replace(".amazonaws.com", "")
+
+
 def short_key(arn: str) -> str:
     """A key id short enough for a column: ``1234abcd…`` (aliases as they are)."""
     ident = key_id(arn)
@@ -38,13 +44,13 @@ class EventsPane(VirtualTable):
 
     BINDINGS = [Binding("enter", "activate", "Open event")]
     columns = [
-        Column("TIME (UTC)", 19, priority=10),
-        Column("EVENT", 12, flex=2, priority=9, max_width=36, ideal=20),
-        Column("PRINCIPAL", 12, flex=3, priority=8, ideal=18),
-        Column("KEY", 10, flex=2, priority=7, max_width=36, ideal=16),
-        Column("ERROR", 9, flex=2, priority=6, max_width=28, ideal=14),
-        Column("SOURCE IP", 13, flex=1, priority=5, max_width=24, ideal=15),
-        Column("REGION", 9, priority=3, max_width=14, flex=1, ideal=14),
+        Column("TIME (UTC)", 19, priority=10, max_width=19),
+        Column("EVENT", 15, flex=2, priority=9, max_width=36, ideal=20, grow=3),
+        Column("PRINCIPAL", 16, flex=3, priority=8, ideal=24, grow=1),
+        Column("KEY", 13, flex=2, priority=7, max_width=36, ideal=18, grow=2),
+        Column("ERROR", 10, flex=2, priority=6, max_width=28, ideal=16, grow=4),
+        Column("SOURCE IP", 13, flex=1, priority=5, max_width=24, ideal=15, grow=5),
+        Column("REGION", 9, priority=3, max_width=14, flex=1, ideal=14, grow=6),
     ]
     empty_text = "No events match."
     NARROW = 100  # below this width, times drop the year: 11-20 02:41:07
@@ -55,10 +61,17 @@ class EventsPane(VirtualTable):
         self.rows = np.zeros(0, dtype=np.int64)
         self._key_labels: dict[int, str] = {}
 
-    def show(self, rows: np.ndarray, cursor: int | None = None) -> None:
+    def show(self, rows: np.ndarray) -> None:
+        """New result rows. The cursor stays on its event, or at the top when it was there
+        (newest first: the top follows new events, like tail -f)."""
+        keep = self.row_of(self.cursor) if self.cursor > 0 else None
+        position = 0
+        if keep is not None and len(rows):
+            found = np.flatnonzero(rows == keep)
+            position = int(found[0]) if len(found) else 0
         self.rows = rows
         self._key_labels = {}
-        self.reset(len(rows), cursor)
+        self.reset(len(rows), position)
 
     def row_of(self, position: int) -> int | None:
         """The index row at a position in the list."""
@@ -83,8 +96,14 @@ class EventsPane(VirtualTable):
             label = self._key_labels[key] = short_key(self.index.vocab["key"].values[key])
         return label, None
 
+    def _short_times(self) -> bool:
+        """Times without the year when every event is in one year, or when space is short."""
+        snapshot = self.index.snapshot
+        one_year = short(snapshot.oldest)[:4] == short(snapshot.newest)[:4]
+        return one_year or self.size.width < self.NARROW
+
     def column_width(self, index: int, column: Column) -> int:
-        if index == 0 and self.size.width < self.NARROW:
+        if index == 0 and self._short_times():
             return 14
         return column.width
 
@@ -95,16 +114,16 @@ class EventsPane(VirtualTable):
         name = vocab["name"].values[columns["name"].data[row]] or ""
         principal = vocab["principal"].values[columns["principal"].data[row]]
         who = principal[0] if principal else "(unknown)"
-        error = vocab["errcode"].values[columns["errcode"].data[row]] or ""
+        error = compact(vocab["errcode"].values[columns["errcode"].data[row]] or "").removesuffix("Exception")
         key, key_style = self._key_label(row)
         when = short(int(columns["time"].data[row]))
         return [
-            (when[5:] if self.size.width < self.NARROW else when, "vt--muted"),
+            (when[5:] if self._short_times() else when, "vt--muted"),
             (name, "vt--warning" if name in NOTABLE else None),
-            (f"⇄ {who}" if principal and principal[5] else who, "vt--accent" if principal and principal[5] else None),
+            (compact(f"⇄ {who}" if principal and principal[5] else who), "vt--accent" if principal and principal[5] else None),
             (key, key_style),
             (error, "vt--error"),
-            (vocab["ip"].values[columns["ip"].data[row]] or "", None),
+            (compact(vocab["ip"].values[columns["ip"].data[row]] or ""), None),
             (vocab["region"].values[columns["region"].data[row]] or "", "vt--muted"),
         ]
 
@@ -130,7 +149,7 @@ class KeysPane(VirtualTable):
         self.selected: int | None = None  # key code
 
     def show(self, keys: list[KeySummary]) -> None:
-        current = self.current
+        current = self.current if self.cursor > 0 or self.selected is not None else None
         self.keys = keys
         cursor = 0
         if current is not None:

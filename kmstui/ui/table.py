@@ -10,6 +10,7 @@ control characters and drawn as plain text, never markup.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -37,7 +38,8 @@ class Column:
     priority: int = 5  # the lowest priorities are left out first when narrow
     right: bool = False  # right-aligned (numbers)
     max_width: int | None = None
-    ideal: int | None = None  # grown to this first, most important column first, before flex shares the rest
+    ideal: int | None = None  # grown to this (in ``grow`` order) before flex shares the rest
+    grow: int = 0  # order of growing toward the ideal: lower first
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -124,6 +126,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._layout: list[tuple[int, Column, int]] = []  # (column index, column, width)
         self._layout_width = -1
         self._generation = 0
+        self._wrapped: dict[int, list[Cell]] = {}
 
     # ------------------------------------------------------------------ subclass API
 
@@ -153,12 +156,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._strips.clear()
         self._layout_width = -1
         if self.has_notes:
-            line_rows: list[int] = []
-            row_lines: list[int] = []
-            for row in range(rows):
-                row_lines.append(len(line_rows))
-                line_rows.extend([row] * (1 + len(self.notes(row))))
-            self._line_rows, self._row_lines = line_rows, row_lines
+            self._wrap_notes()
         lines = self._line_count()
         self.virtual_size = Size(self.size.width, lines + 1)
         target = self.cursor if cursor is None else cursor
@@ -167,6 +165,23 @@ class VirtualTable(ScrollView, can_focus=True):
         if cursor is not None:
             self._scroll_cursor_into_view()
         self.refresh()
+
+    def _wrap_notes(self) -> None:
+        """Lay out note lines, wrapped to the width: row -> first line, line -> row."""
+        width = max(10, self.scrollable_content_region.width - 4)
+        line_rows: list[int] = []
+        row_lines: list[int] = []
+        self._wrapped: dict[int, list[Cell]] = {}
+        for row in range(self._rows):
+            row_lines.append(len(line_rows))
+            wrapped = [
+                (piece, style)
+                for text, style in self.notes(row)
+                for piece in (textwrap.wrap(clip(text, 2000), width, subsequent_indent="  ") or [""])
+            ]
+            self._wrapped[row] = wrapped
+            line_rows.extend([row] * (1 + len(wrapped)))
+        self._line_rows, self._row_lines = line_rows, row_lines
 
     def _line_count(self) -> int:
         if self._line_rows is not None and self.has_notes:
@@ -200,7 +215,7 @@ class VirtualTable(ScrollView, can_focus=True):
             used += need
         sizes = {index: least[index] for index, _ in chosen}
         spare = max(0, width - used)
-        for index, column in chosen:  # still in priority order
+        for index, column in sorted(chosen, key=lambda item: item[1].grow):
             if column.ideal and spare:
                 grow = min(spare, max(0, column.ideal - sizes[index]))
                 sizes[index] += grow
@@ -221,6 +236,8 @@ class VirtualTable(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._layout_width = -1
         self._strips.clear()
+        if self.has_notes:
+            self._wrap_notes()
         self.virtual_size = Size(self.size.width, self._line_count() + 1)
 
     # ------------------------------------------------------------------ drawing
@@ -250,7 +267,7 @@ class VirtualTable(ScrollView, can_focus=True):
             if sub == 0:
                 strip = self._row_strip(row, width, is_cursor)
             else:
-                text, style = self.notes(row)[sub - 1]
+                text, style = self._wrapped[row][sub - 1]
                 strip = self._text_strip("   " + text, style or "vt--note", width, is_cursor)
             self._strips[key] = strip
         return strip
