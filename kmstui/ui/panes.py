@@ -45,10 +45,10 @@ class EventsPane(VirtualTable):
     BINDINGS = [Binding("enter", "activate", "Open event")]
     columns = [
         Column("TIME (UTC)", 19, priority=10, max_width=19),
-        Column("EVENT", 15, flex=2, priority=9, max_width=36, ideal=20, grow=3),
-        Column("PRINCIPAL", 16, flex=3, priority=8, ideal=24, grow=1),
-        Column("KEY", 13, flex=2, priority=7, max_width=36, ideal=18, grow=2),
-        Column("ERROR", 10, flex=2, priority=6, max_width=28, ideal=16, grow=4),
+        Column("EVENT", 15, flex=2, priority=9, max_width=36, ideal=20, grow=2),
+        Column("PRINCIPAL", 16, flex=3, priority=8, ideal=20, grow=1),
+        Column("KEY", 13, flex=2, priority=7, max_width=36, ideal=18, grow=3),
+        Column("ERROR", 12, flex=2, priority=6, max_width=28, ideal=16, grow=4),  # AccessDenied whole
         Column("SOURCE IP", 13, flex=1, priority=5, max_width=24, ideal=15, grow=5),
         Column("REGION", 9, priority=3, max_width=14, flex=1, ideal=14, grow=6),
     ]
