@@ -198,6 +198,7 @@ class ExplorerScreen(Screen[None]):
             self._start_query(request)
 
     def _start_query(self, request: int) -> None:
+        self._debounce = None
         if request != self._request:
             return
         trails = self.query_one(TrailsPane)
@@ -270,8 +271,11 @@ class ExplorerScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_submitted(self) -> None:
-        if not self.query_one("#filter-error").display:
-            self.action_focus_pane("events")
+        if self.query_one("#filter-error").display:
+            return
+        if self._debounce is not None:  # Enter means now: do not wait for the typing pause
+            self.request_query()
+        self.action_focus_pane("events")
 
     def set_filter(self, text: str) -> None:
         """Replace the filter (a pivot from the detail view) and clear the selections."""
