@@ -99,10 +99,11 @@ def _load(args) -> "tuple":
         index.report.skipped.append((label, reason))
 
     def report(batch) -> None:
-        if batch.error:
-            _say(f"skipped {batch.source}: {batch.error}")
-        for problem in batch.problems:
-            _say(f"{batch.source}: {problem}")
+        for source in batch.sources:
+            if source.error:
+                _say(f"skipped {source.label}: {source.error}")
+            for problem in source.problems:
+                _say(f"{source.label}: {problem}")
 
     loader.load(index, files, on_batch=report, refresh_every=None)
     loader.shutdown()

@@ -25,24 +25,27 @@ import numpy as np
 
 from . import model
 from .aliases import AliasHistory
-from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, TrailChange
+from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
 from .sources import Delivery, SourceError, read_source, split_records
 from .timeutil import NO_TIME
 from .vocab import Vocabulary
 
+# Codes of columns with few distinct values start as uint16 and widen themselves if a
+# load ever brings more than 65,535 (2 bytes an event each, on a tight memory budget).
+_NARROW = ("name", "evsource", "evtype", "region", "account", "errcode", "trail")
 _COLUMN_TYPES = {
     "time": np.int64,
     "origin": np.uint32,
     "ordinal": np.uint32,
     "rawlen": np.uint32,
-    **{name: np.uint32 for name in STRING_COLUMNS},
+    **{name: (np.uint16 if name in _NARROW else np.uint32) for name in STRING_COLUMNS},
     "principal": np.uint32,
     "readonly": np.int8,
     "key0": np.uint32,
     "key1": np.uint32,
     "alias": np.uint32,
     "ctx": np.uint32,
-    "trail": np.uint32,
+    "trail": np.uint16,
     "eid": np.dtype(f"S{EVENT_ID_WIDTH}"),
 }
 
@@ -57,6 +60,9 @@ class _Column:
         self.size = 0
 
     def extend(self, values: np.ndarray) -> None:
+        data = self.data
+        if data.dtype == np.uint16 and len(values) and int(values.max()) > 0xFFFF:
+            self.data = data.astype(np.uint32)  # more distinct values than a uint16 holds
         end = self.size + len(values)
         if end > len(self.data):
             grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
@@ -120,69 +126,60 @@ class Contexts:
     Context set ``c`` owns pairs ``offsets[c]:offsets[c+1]`` of the pair arrays
     (label, key, value). Keys and labels are few and dictionary-encoded; values
     (S3 object ARNs, secret versions) are often unique, so they are kept once per
-    batch in a plain list, never in a per-value dict.
+    batch in a plain list, never in a per-value dict. Batches arrive flattened
+    (:class:`~kmstui.core.decode.ContextPart`) and are appended as array chunks.
     """
 
     def __init__(self):
         self.labels = Vocabulary()
         self.keys = Vocabulary()
         self.values: list[str] = [""]
-        self._offsets = [0, 0]  # context 0 is "no context"
-        self._pair_label: list[int] = []
-        self._pair_key: list[int] = []
-        self._pair_value: list[int] = []
+        self._size = 0  # context sets, not counting 0 ("no context")
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # counts, label, key, value
         self._arrays = None
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return self._size + 1
 
-    def add_batch(self, context_sets: list) -> np.ndarray:
-        """Global codes for a batch's context sets (entry 0 is None)."""
-        codes = np.zeros(len(context_sets), dtype=np.uint32)
-        local_values: dict[str, int] = {}
-        values = self.values
-        for local, context_set in enumerate(context_sets):
-            if not context_set:
-                continue
-            for label, pairs in context_set:
-                label_code = self.labels.code(label)
-                for key, value in pairs:
-                    value_code = local_values.get(value)
-                    if value_code is None:
-                        value_code = local_values[value] = len(values)
-                        values.append(value)
-                    self._pair_label.append(label_code)
-                    self._pair_key.append(self.keys.code(key))
-                    self._pair_value.append(value_code)
-            codes[local] = len(self._offsets) - 1
-            self._offsets.append(len(self._pair_key))
-        self._arrays = None
+    def add(self, part: ContextPart) -> np.ndarray:
+        """Global codes for a batch's local context codes (entry 0 is "no context")."""
+        count = len(part.counts)
+        codes = np.zeros(count + 1, dtype=np.uint32)
+        codes[1:] = np.arange(self._size + 1, self._size + 1 + count, dtype=np.uint32)
+        if count:
+            self._chunks.append(
+                (
+                    part.counts,
+                    self.labels.remap(part.labels)[part.label],
+                    self.keys.remap(part.keys)[part.key],
+                    part.value + np.uint32(len(self.values)),
+                )
+            )
+            self.values.extend(part.values)
+            self._size += count
+            self._arrays = None
         return codes
 
     def arrays(self):
         """(offsets, label, key, value) as numpy arrays, rebuilt only after growth."""
-        arrays = self._arrays
-        if arrays is None or len(arrays[0]) != len(self._offsets):
-            count = len(self._offsets)
-            pairs = self._offsets[-1]
-            arrays = self._arrays = (
-                np.array(self._offsets[:count], dtype=np.int64),
-                np.array(self._pair_label[:pairs], dtype=np.uint32),
-                np.array(self._pair_key[:pairs], dtype=np.uint32),
-                np.array(self._pair_value[:pairs], dtype=np.uint32),
-            )
-        return arrays
+        if self._arrays is None:
+            if len(self._chunks) > 1:  # fold the chunks so the next growth copies less
+                self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]
+            counts, label, key, value = self._chunks[0] if self._chunks else (np.zeros(0, np.uint32),) * 4
+            offsets = np.zeros(self._size + 2, dtype=np.int64)
+            np.cumsum(counts, out=offsets[2:])
+            self._arrays = (offsets, label, key, value)
+        return self._arrays
 
     def get(self, code: int) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         """The labelled context set for a code, as ((label, ((key, value), ...)), ...)."""
         if code == 0:
             return ()
-        start, end = self._offsets[code], self._offsets[code + 1]
+        offsets, label, key, value = self.arrays()
         grouped: dict[str, list[tuple[str, str]]] = {}
-        for i in range(start, end):
-            label = self.labels.values[self._pair_label[i]]
-            grouped.setdefault(label, []).append((self.keys.values[self._pair_key[i]], self.values[self._pair_value[i]]))
-        return tuple((label, tuple(pairs)) for label, pairs in grouped.items())
+        for i in range(int(offsets[code]), int(offsets[code + 1])):
+            grouped.setdefault(self.labels.values[label[i]], []).append((self.keys.values[key[i]], self.values[value[i]]))
+        return tuple((name, tuple(pairs)) for name, pairs in grouped.items())
 
     def matching(self, key: str | None, value: str | None) -> np.ndarray:
         """Lookup table over context codes: some pair whose key contains ``key`` and whose
@@ -232,7 +229,7 @@ _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
 class EventIndex:
     def __init__(self):
         self.vocab: dict[str, Vocabulary] = {name: Vocabulary() for name in STRING_COLUMNS}
-        self.vocab["principal"] = Vocabulary(lambda p: f"{p[0]} {p[1] or ''}")
+        self.vocab["principal"] = Vocabulary(lambda p: f"{p[0]} {p[1]}" if p[1] else p[0])
         self.vocab["type"] = Vocabulary()  # identity types, derived from principals for `type:`
         self.vocab["key"] = Vocabulary()
         self.vocab["alias"] = Vocabulary()
@@ -254,6 +251,13 @@ class EventIndex:
 
     # ------------------------------------------------------------------ loading
 
+    def prepare_search(self) -> None:
+        """Build the filters' search texts now (off the UI thread), so the first filter is fast."""
+        with self._lock:
+            for vocab in self.vocab.values():
+                vocab.search_texts()
+            self.contexts.keys.search_texts()
+
     def reading(self) -> threading.RLock:
         """Hold while iterating the index's maps (a loader thread may be adding)."""
         return self._lock
@@ -269,26 +273,26 @@ class EventIndex:
 
     def _add(self, batch: Batch) -> None:
         report = self.report
-        if batch.error is not None:
-            report.skipped.append((batch.source, batch.error))
-            return
-        if batch.format == "digest":
-            report.digests += 1
-            return
-        report.files_loaded += 1
-        report.records += batch.records
-        report.ignored.update(batch.ignored)
-        report.problems.extend((batch.source, p) for p in batch.problems)
-        origin_code = len(self.origins)
-        stamp = None
-        try:
-            info = os.stat(batch.path)
-            stamp = (info.st_size, info.st_mtime_ns)
-        except OSError:
-            pass
-        self.origins.append(
-            Origin(batch.source, batch.path, batch.format, batch.delivery, batch.records, batch.n, stamp=stamp)
-        )
+        origin_remap = np.zeros(max(len(batch.sources), 1), dtype=np.uint32)
+        for local, source in enumerate(batch.sources):
+            if source.error is not None:
+                report.skipped.append((source.label, source.error))
+                continue
+            if source.format == "digest":
+                report.digests += 1
+                continue
+            report.files_loaded += 1
+            report.records += source.records
+            report.ignored.update(source.ignored)
+            report.problems.extend((source.label, p) for p in source.problems)
+            stamp = None
+            try:
+                info = os.stat(source.path)
+                stamp = (info.st_size, info.st_mtime_ns)
+            except OSError:
+                pass
+            origin_remap[local] = len(self.origins)
+            self.origins.append(Origin(source.label, source.path, source.format, source.delivery, source.records, source.events, stamp=stamp))
         n = batch.n
         if n == 0:
             return
@@ -296,18 +300,15 @@ class EventIndex:
         report.kept += n
         remaps = {name: self.vocab[name].remap(batch.vocab[name]) for name in STRING_COLUMNS}
         principal_remap = self.vocab["principal"].remap(batch.vocab["principal"])
-        for principal in batch.vocab["principal"][1:]:
-            self.vocab["type"].code(principal[2])
+        self.vocab["type"].remap(list({principal[2] for principal in batch.vocab["principal"][1:]}))
         remaps["principal"] = principal_remap
+        remaps["origin"] = origin_remap
         remaps["key0"] = remaps["key1"] = key_remap = self.vocab["key"].remap(batch.vocab["key"])
         remaps["alias"] = alias_remap = self.vocab["alias"].remap(batch.vocab["alias"])
         remaps["trail"] = trail_remap = self.vocab["trail"].remap(batch.vocab["trail"])
-        remaps["ctx"] = self.contexts.add_batch(batch.vocab["ctx"])
+        remaps["ctx"] = self.contexts.add(batch.contexts)
         columns = batch.columns
         for name, column in self.columns.items():
-            if name == "origin":
-                column.extend(np.full(n, origin_code, dtype=np.uint32))
-                continue
             values = columns[name]
             remap = remaps.get(name)
             column.extend(remap[values] if remap is not None else values)
@@ -395,12 +396,21 @@ class EventIndex:
             if id(group) in seen:
                 continue
             seen.add(id(group))
+            for row in group:
+                if rawlen[row] == 0:  # not measured at load (a delivered log file): measure now
+                    rawlen[row] = self._measure(row)
             keep = max(group, key=lambda r: (int(rawlen[r]), -r))
             for row in group:
                 if row != keep:
                     alive[row] = False
                     duplicates += 1
         return alive, duplicates
+
+    def _measure(self, row: int) -> int:
+        try:
+            return record_length(self.raw(row))
+        except (SourceError, OSError):
+            return 1  # cannot be read again: count it the thinnest copy
 
     def _resolve_aliases(self) -> None:
         """Give events that named only an alias the key the alias pointed to at that time
@@ -441,6 +451,16 @@ class EventIndex:
         history = self.alias_history
         return {key: history.named(key) for key in history.keys()}
 
+    def principal(self, code: int) -> tuple:
+        """(short, arn, identity type, caller account, invoked by) of a principal code, with an
+        assumed role's ARN rebuilt where the vocabulary left it out."""
+        principal = self.vocab["principal"].values[code] or ("(unknown)", None, None, None, None)
+        if principal[1] is None and principal[3]:
+            arn = assumed_role_arn(principal[0], principal[3])
+            if arn is not None:
+                principal = (principal[0], arn, *principal[2:])
+        return principal
+
     def alias_names_at(self, key: int, time: int) -> list[str]:
         """``alias/name`` of each alias that pointed to the key at that time."""
         values = self.vocab["alias"].values
@@ -450,7 +470,8 @@ class EventIndex:
         """One event, materialised for display or export."""
         c = {name: column.data for name, column in self.columns.items()}
         v = self.vocab
-        principal = v["principal"].values[int(c["principal"][row])] or ("(unknown)", None, None, None, None, False)
+        principal = self.principal(int(c["principal"][row]))
+        account = v["account"].values[int(c["account"][row])]
         key_codes = self.keys_of(row)
         keys = tuple(v["key"].values[k] for k in key_codes)
         alias = int(c["alias"][row])
@@ -465,8 +486,8 @@ class EventIndex:
             source=v["evsource"].values[int(c["evsource"][row])] or "",
             event_type=v["evtype"].values[int(c["evtype"][row])],
             region=v["region"].values[int(c["region"][row])],
-            account=v["account"].values[int(c["account"][row])],
-            principal=model.Principal(*principal),
+            account=account,
+            principal=model.Principal(*principal, cross_account=bool(principal[3] and account and principal[3] != account)),
             source_ip=v["ip"].values[int(c["ip"][row])],
             user_agent=v["agent"].values[int(c["agent"][row])],
             error_code=v["errcode"].values[int(c["errcode"][row])],

@@ -1,8 +1,9 @@
 """Loading sources into an index: in this process for small inputs, on every core for big ones.
 
 Decoding is CPU-bound Python (msgspec does not release the GIL), so large loads use
-worker processes; each returns a compact :class:`~kmstui.core.decode.Batch` and this
-process merges them in submission order, which keeps codes and row order
+worker processes; each decodes a group of files into one compact
+:class:`~kmstui.core.decode.Batch` (what repeats across the files is sent once) and
+this process merges them in submission order, which keeps codes and row order
 deterministic. Progress is reported as it goes, the index is refreshed now and then
 so the explorer can show the first events early, and a cancel keeps what arrived.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable
 
@@ -75,6 +78,13 @@ def _tasks(files: list[SourceFile], sizes: list[int]) -> list[list[int]]:
 _pool: ProcessPoolExecutor | None = None
 
 
+def _can_spawn() -> bool:
+    """Workers re-import the main module; from ``python -c`` or standard input they cannot."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return getattr(main, "__spec__", None) is not None or (path is not None and os.path.exists(path))
+
+
 def _executor(workers: int) -> ProcessPoolExecutor:
     """A process pool started from a clean forkserver (safe with the UI's threads running)."""
     global _pool
@@ -83,6 +93,17 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         context.set_forkserver_preload(["kmstui.core.decode"])
         _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     return _pool
+
+
+def _trim_heap() -> None:
+    """Give back to the system the heap that merging batches left in pieces (glibc only):
+    about 70 bytes an event after a large load."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def shutdown() -> None:
@@ -114,7 +135,7 @@ def load(
         index.add(batch)
         if on_batch is not None:
             on_batch(batch)
-        progress.files_done += 1
+        progress.files_done += len(batch.sources)
         progress.bytes_done += size
         progress.records += batch.records
         progress.events += batch.n
@@ -127,14 +148,14 @@ def load(
         if on_progress is not None:
             on_progress(progress)
 
-    parallel = workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES
+    parallel = workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn()
     try:
         if not parallel:
             for source, size in zip(files, sizes):
                 if cancelled():
                     progress.cancelled = True
                     break
-                take(load_many([(source.path, source.label)])[0], size)
+                take(load_many([(source.path, source.label)]), size)
         else:
             pool = _executor(workers)
             pending: deque[tuple[Future, list[int]]] = deque()
@@ -153,16 +174,32 @@ def load(
                         future.cancel()
                         break
                     try:
-                        batches = future.result(timeout=0.1)
+                        batch = future.result(timeout=0.1)
                         break
                     except TimeoutError:
                         continue
+                    except BrokenProcessPool:
+                        # A worker died (killed, out of memory, or it could not start here):
+                        # finish in this process, slower but complete.
+                        shutdown()
+                        batch = None
+                        break
                 if progress.cancelled:
                     break
-                for batch, i in zip(batches, chosen):
-                    take(batch, sizes[i])
+                if batch is None:
+                    rest = chosen + [i for _, more in pending for i in more] + [i for more in tasks for i in more]
+                    pending.clear()
+                    tasks.clear()
+                    for i in rest:
+                        if cancelled():
+                            progress.cancelled = True
+                            break
+                        take(load_many([(files[i].path, files[i].label)]), sizes[i])
+                    break
+                take(batch, sum(sizes[i] for i in chosen))
     finally:
         index.refresh()
+        _trim_heap()
         progress.elapsed = time.perf_counter() - start
         progress.finished = True
         if on_progress is not None:

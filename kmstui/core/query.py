@@ -19,6 +19,7 @@ values of a column (a lookup table) rather than event by event.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -262,10 +263,19 @@ def _event_ids(index: EventIndex, needle: str, n: int) -> np.ndarray:
     return mask
 
 
+def _accounts(index: EventIndex, value: str, n: int) -> np.ndarray:
+    """The account that owns the event, or the caller's account."""
+    needle = value.lower()
+    callers = index.vocab["principal"].matching_where(lambda p: needle in (p[3] or "").lower())
+    return _lut(index, "account", "account", value, n) | callers[_column(index, "principal", n)]
+
+
 def _any_text(index: EventIndex, n: int, needle: str) -> np.ndarray:
     mask = _lut(index, "name", "name", needle, n)
-    for vocab in ("principal", "ip", "agent", "errcode", "errmsg", "region", "account"):
+    mask |= _lut(index, "principal", "principal", _principal_needle(needle), n)
+    for vocab in ("ip", "agent", "errcode", "errmsg", "region"):
         mask |= _lut(index, vocab, vocab, needle, n)
+    mask |= _accounts(index, needle, n)
     mask |= _keys_mask(index, _key_table(index, needle), n)
     mask |= _lut(index, "alias", "alias", needle, n)
     mask |= index.contexts.matching_any(needle)[_column(index, "ctx", n)]
@@ -273,12 +283,24 @@ def _any_text(index: EventIndex, n: int, needle: str) -> np.ndarray:
     return mask
 
 
+_ASSUMED_ROLE = re.compile(r"(?:arn:[\w-]+:sts::\d{12}:)?assumed-role/([^/]+)(?:/(.+))?$", re.IGNORECASE)
+
+
+def _principal_needle(value: str) -> str:
+    """A pasted assumed-role ARN searches as the short form it is shown as: role/Name (session)."""
+    match = _ASSUMED_ROLE.match(value)
+    if match is None:
+        return value
+    role, session = match.groups()
+    return f"role/{role} ({session})" if session else f"role/{role}"
+
+
 def _field(name: str, value: str, index: EventIndex, snapshot: Snapshot) -> np.ndarray:
     n = snapshot.n
     if name == "event":
         return _lut(index, "name", "name", value, n)
     if name == "principal":
-        return _lut(index, "principal", "principal", value, n)
+        return _lut(index, "principal", "principal", _principal_needle(value), n)
     if name == "type":
         needle = value.lower()
         table = index.vocab["principal"].matching_where(lambda p: needle in (p[2] or "").lower())
@@ -298,9 +320,7 @@ def _field(name: str, value: str, index: EventIndex, snapshot: Snapshot) -> np.n
     if name == "region":
         return _lut(index, "region", "region", value, n)
     if name == "account":
-        needle = value.lower()
-        callers = index.vocab["principal"].matching_where(lambda p: needle in (p[3] or "").lower())
-        return _lut(index, "account", "account", value, n) | callers[_column(index, "principal", n)]
+        return _accounts(index, value, n)
     if name == "error":
         if value == "*":
             return _column(index, "errcode", n) != 0

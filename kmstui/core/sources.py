@@ -24,9 +24,23 @@ import msgspec
 import orjson
 
 try:  # ISA-L gunzip is about twice as fast as zlib; fall back where it is not installed.
-    from isal.igzip import decompress as _gunzip
+    from isal.igzip import decompress as _gunzip_stream
+    from isal.isal_zlib import decompress as _inflate
 except ImportError:  # pragma: no cover - isal is a declared dependency
-    from gzip import decompress as _gunzip
+    from gzip import decompress as _gunzip_stream
+    from zlib import decompress as _inflate
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Gunzip in one call (a third faster than the stream reader); files of several gzip
+    members, or whose trailer disagrees, go through the stream reader, which handles them."""
+    try:
+        out = _inflate(data, 31)
+    except Exception:
+        out = None
+    if out is not None and len(data) >= 18 and len(out) % 2**32 == int.from_bytes(data[-4:], "little"):
+        return out
+    return _gunzip_stream(data)
 
 GZIP_MAGIC = b"\x1f\x8b"
 

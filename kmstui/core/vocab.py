@@ -35,16 +35,22 @@ class Vocabulary:
         return self._codes.get(value)
 
     def remap(self, local_values: list) -> np.ndarray:
-        """Global codes for a batch's local vocabulary (local code -> global code)."""
-        code = self.code
-        return np.fromiter((code(v) for v in local_values), dtype=np.uint32, count=len(local_values))
+        """Global codes for a batch's local vocabulary (local code -> global code): the new
+        values are found in one pass, then every code is looked up by ``map``, in C."""
+        codes = self._codes
+        for value in [v for v in local_values if v not in codes]:
+            if value not in codes:  # the batch's own list has no repeats, but stay safe
+                codes[value] = len(self.values)
+                self.values.append(value)
+        return np.fromiter(map(codes.__getitem__, local_values), dtype=np.uint32, count=len(local_values))
 
     def search_texts(self) -> list[str]:
-        """Lowercase search text of every value, extended as the vocabulary grows."""
+        """Lowercase search text of every value, extended as the vocabulary grows. A text
+        that is lowercase already is the same object, so it costs no memory twice."""
         texts = self._search
         if len(texts) < len(self.values):
             text = self._text
-            texts.extend((text(v) or "").lower() for v in self.values[len(texts) :])
+            texts.extend(map(_lowered, (text(v) or "" for v in self.values[len(texts) :])))
         return texts
 
     def matching(self, needle: str) -> np.ndarray:
@@ -65,3 +71,8 @@ class Vocabulary:
         if hits:
             table[hits] = True
         return table
+
+
+def _lowered(text: str) -> str:
+    lower = text.lower()
+    return text if lower == text else lower

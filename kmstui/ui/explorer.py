@@ -24,7 +24,7 @@ from ..core.summary import summarise_keys
 from ..core.text import clean
 from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
-from .messages import IndexChanged, LoadFinished, LoadProgressed, QueryDone, QueryFailed, QueryResult
+from .messages import EventsReady, IndexChanged, LoadFinished, LoadProgressed, QueryDone, QueryFailed, QueryResult
 from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
@@ -67,7 +67,10 @@ class ExplorerScreen(Screen[None]):
         self.load_progress: Progress | None = None
         self._cancel = threading.Event()
         self._request = 0
-        self._applied = 0
+        self._applied = 0  # the newest request whose summaries are shown
+        self._shown = 0  # the newest request whose events are shown
+        self._total = 0  # events in the index when they were shown
+        self.timings: dict[str, float] = {}  # when the index was ready, when its events were shown
         self._trails_generation = -1
         self._debounce: Timer | None = None
         self.result: QueryResult | None = None
@@ -107,7 +110,9 @@ class ExplorerScreen(Screen[None]):
             self.load_running = True
             self.load_sources()
         else:
-            self.index.refresh()
+            if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
+                self.index.refresh()
+            self.timings["index_ready"] = time.perf_counter()
             self.request_query()
 
     # ------------------------------------------------------------------ loading
@@ -147,11 +152,13 @@ class ExplorerScreen(Screen[None]):
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
             progress = loader.load(self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3)
+            self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.load_running = False
+        self.timings["index_ready"] = time.perf_counter()
         self.load_progress = progress = message.progress
         self.query_one("#loadbar").display = False
         report = self.index.report
@@ -207,24 +214,24 @@ class ExplorerScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="query", description="Filtering", exit_on_error=False)
     def run_query(self, request: int, compiled: query.Filter, trail: TrailSummary | None, key: int | None) -> None:
+        """The events first (they are what the user looks at), then the key and trail summaries."""
         worker = get_current_worker()
         started = time.perf_counter()
         index = self.index
         try:
             with index.reading():
                 snapshot = index.snapshot
-                trails = None
-                if snapshot.generation != self._trails_generation:
-                    trails = summarise_trails(index)
                 extra = [query.narrow_to_trail(trail)] if trail is not None else []
                 in_scope = compiled.rows(index, snapshot, extra)
-                if worker.is_cancelled:
-                    return
-                keys = summarise_keys(index, in_scope)
                 rows = in_scope
                 if key is not None:
                     narrow = query.narrow_to_key(key)(index, snapshot)
                     rows = in_scope[narrow[in_scope]]
+                if worker.is_cancelled:
+                    return
+                self.post_message(EventsReady(request, rows, len(snapshot.order)))
+                keys = summarise_keys(index, in_scope)
+                trails = summarise_trails(index) if snapshot.generation != self._trails_generation else None
         except Exception as error:  # keep the explorer alive; say what went wrong
             self.post_message(QueryFailed(request, f"{type(error).__name__}: {error}"))
             return
@@ -232,6 +239,16 @@ class ExplorerScreen(Screen[None]):
             return
         seconds = time.perf_counter() - started
         self.post_message(QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation)))
+
+    def on_events_ready(self, message: EventsReady) -> None:
+        if message.request < self._shown:
+            return  # an older answer arriving late
+        self._shown = message.request
+        self.query_one(EventsPane).show(message.rows)
+        if "events_shown" not in self.timings:
+            self.timings["events_shown"] = time.perf_counter()
+        self._total = message.total
+        self.update_status()
 
     async def on_query_done(self, message: QueryDone) -> None:
         result = message.result
@@ -243,7 +260,6 @@ class ExplorerScreen(Screen[None]):
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
         self.query_one(KeysPane).show(result.keys)
-        self.query_one(EventsPane).show(result.rows)
         self.update_status()
         await self._notify_changed()
 
@@ -362,14 +378,13 @@ class ExplorerScreen(Screen[None]):
 
     def update_status(self) -> None:
         parts: list[tuple[str, str | None]] = []
-        result = self.result
-        if result is not None:
-            parts.append((f"{len(result.rows):,}", "bold"))
-            parts.append((f" of {result.total:,} events · {len(result.keys):,} keys", None))
-        elif self.load_running:
-            parts.append(("Loading…", None))
         trails = self.query_one(TrailsPane)
         keys = self.query_one(KeysPane)
+        if self._shown:
+            parts.append((f"{self.query_one(EventsPane).row_count:,}", "bold"))
+            parts.append((f" of {self._total:,} events · {keys.row_count:,} keys", None))
+        elif self.load_running:
+            parts.append(("Loading…", None))
         if self.filter_text.strip():
             parts.append(("  filter ", "$text-muted"))
             parts.append((self.filter_text.strip()[:60], "$text-accent"))

@@ -47,6 +47,17 @@ class QueryResult:
     generation: int  # the index refresh it was computed on
 
 
+class EventsReady(Message):
+    """The matching events, sent ahead of the key and trail summaries: the events pane
+    shows them at once, the summaries follow."""
+
+    def __init__(self, request: int, rows: np.ndarray, total: int) -> None:
+        super().__init__()
+        self.request = request
+        self.rows = rows
+        self.total = total
+
+
 class QueryDone(Message):
     def __init__(self, result: QueryResult) -> None:
         super().__init__()

@@ -114,13 +114,15 @@ class EventsPane(VirtualTable):
         name = vocab["name"].values[columns["name"].data[row]] or ""
         principal = vocab["principal"].values[columns["principal"].data[row]]
         who = principal[0] if principal else "(unknown)"
+        account = vocab["account"].values[columns["account"].data[row]]
+        cross = bool(principal and principal[3] and account and principal[3] != account)
         error = compact(vocab["errcode"].values[columns["errcode"].data[row]] or "").removesuffix("Exception")
         key, key_style = self._key_label(row)
         when = short(int(columns["time"].data[row]))
         return [
             (when[5:] if self._short_times() else when, "vt--muted"),
             (name, "vt--warning" if name in NOTABLE else None),
-            (compact(f"⇄ {who}" if principal and principal[5] else who), "vt--accent" if principal and principal[5] else None),
+            (compact(f"⇄ {who}" if cross else who), "vt--accent" if cross else None),
             (key, key_style),
             (error, "vt--error"),
             (compact(vocab["ip"].values[columns["ip"].data[row]] or ""), None),

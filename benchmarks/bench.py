@@ -1,0 +1,266 @@
+"""The benchmark: a million CloudTrail records, kmstui against DuckDB and jq, memory, filters, rendering.
+
+    python benchmarks/bench.py              # full: 1,000,000 records, 3 runs each
+    python benchmarks/bench.py --records 200000 --runs 1 --no-jq
+
+The synthetic trail is generated once into .bench-cache/ (benchmarks/synth.py,
+deterministic). Load times are measured side by side in one run and reported as ratios,
+because the machines are noisy and absolute seconds alone prove nothing. A peer that is
+not installed is skipped, and the table says so. Needs the [bench] extra for DuckDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.synth import generate  # noqa: E402
+
+CACHE = ROOT / ".bench-cache"
+TARGETS = {
+    "duckdb": 1.5,  # kmstui at least 1.5x faster than DuckDB
+    "jq": 5.0,  # and 5x faster than zcat | jq
+    "bytes_per_event": 400,
+    "field_filter_ms": 50,
+    "text_filter_ms": 300,
+    "first_paint_ms": 100,
+    "repaint_ms": 50,
+}
+
+
+def _data(records: int) -> Path:
+    target = CACHE / f"trail-{records}"
+    marker = target / ".complete"
+    if not marker.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        print(f"generating {records:,} records into {target} (once) ...", flush=True)
+        generate(target, records)
+        marker.write_text("ok")
+    return target
+
+
+def _timed(command: list[str] | str, shell: bool = False) -> tuple[float, str, int]:
+    """Wall seconds, standard output, and peak RSS (KB) of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    result = subprocess.run(command, shell=shell, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"failed: {command}\n{result.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, result.stdout.strip(), max(peak, before)
+
+
+def measure_load(data: Path, runs: int, with_jq: bool) -> dict:
+    kmstui = [sys.executable, "-m", "kmstui", "events", str(data), "--count", "-q"]
+    glob = str(data / "**" / "*.json.gz")
+    duck_query = (
+        f"select count(*) from (select unnest(Records) as r from read_json('{glob}')) "
+        "where r.eventSource = 'kms.amazonaws.com'"
+    )
+    duck = [sys.executable, "-c", f"import duckdb; duckdb.sql(\"SET enable_progress_bar = false\"); print(duckdb.sql({duck_query!r}).fetchall()[0][0])"]
+    jq = (
+        f"find {data} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat "
+        "| jq -c '.Records[] | select(.eventSource == \"kms.amazonaws.com\")' | wc -l"
+    )
+    peers = {"kmstui": kmstui}
+    notes = []
+    try:
+        import duckdb  # noqa: F401
+
+        peers["duckdb"] = duck
+    except ImportError:
+        notes.append("DuckDB is not installed (pip install -e '.[bench]'): skipped")
+    if with_jq and shutil.which("jq") and shutil.which("zcat"):
+        peers["jq"] = jq
+    elif with_jq:
+        notes.append("jq or zcat is not installed: skipped")
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    answers = {}
+    peak = 0
+    for run in range(runs):
+        for name, command in peers.items():  # interleaved, so that noise hits all alike
+            if name == "jq" and run > 0 and runs > 1 and len(times["jq"]) >= 1 and times["jq"][0] > 60:
+                continue  # one jq run is enough when it takes minutes
+            elapsed, out, rss = _timed(command, shell=isinstance(command, str))
+            times[name].append(elapsed)
+            answers[name] = out
+            if name == "kmstui":
+                peak = max(peak, rss)
+    if len(set(answers.values())) != 1:
+        notes.append(f"the answers differ: {answers}")
+    return {"times": times, "answers": answers, "notes": notes, "peak_rss_kb": peak}
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def measure_index(data: Path, runs: int) -> tuple[dict, object]:
+    """Load in this process: memory per event, then filter latencies on the index."""
+    from kmstui.core import loader, query
+    from kmstui.core.index import EventIndex
+    from kmstui.core.sources import discover
+
+    gc.collect()
+    idle = _rss()
+    files, _ = discover([str(data)])
+    index = EventIndex()
+    started = time.perf_counter()
+    loader.load(index, files, refresh_every=None)
+    loaded = time.perf_counter() - started
+    loader.shutdown()
+    gc.collect()
+    events = len(index.snapshot.order)
+    bytes_per_event = (_rss() - idle) / max(events, 1)
+
+    some_key = index.vocab["key"].values[int(index.columns["key0"].data[0])].rsplit("/", 1)[-1]
+    principal = index.vocab["principal"].values[int(index.columns["principal"].data[0])][0].split(" ")[0]
+    filters = {
+        "event:Decrypt": "field",
+        f"key:{some_key[:8]}": "field",
+        f"principal:{principal}": "field",
+        "error:*": "field",
+        "readonly:false": "field",
+        "AccessDenied": "text",
+        "payments": "text",
+        "ctx:aws:s3:arn=org-data-07": "text",
+        "ctx:SecretARN": "text",
+        "-error:* event:GenerateDataKey since:1h": "field",
+    }
+    latencies = {}
+    for expression, kind in filters.items():
+        compiled = query.parse(expression)
+        samples = []
+        for _ in range(max(runs, 3)):
+            start = time.perf_counter()
+            rows = compiled.rows(index)
+            samples.append((time.perf_counter() - start) * 1000)
+        latencies[expression] = (kind, statistics.median(samples), max(samples), len(rows))
+    return {"events": events, "bytes_per_event": bytes_per_event, "load_in_process_s": loaded, "filters": latencies}, index
+
+
+def measure_render(index, runs: int) -> dict:
+    """Through the real app: from the index being ready to the events pane showing its first
+    screen (the query, the pane, every visible line drawn), then page down, end and home:
+    the binding's action and every visible line of the pane drawn again. Textual's pilot
+    waits for the process to go idle between keys (about 90 ms whatever the app does), so
+    the work is timed inside the app rather than around pilot.press."""
+    from kmstui.ui.app import KmsApp
+    from kmstui.ui.panes import EventsPane
+
+    def draw(pane) -> None:
+        for y in range(pane.size.height):
+            pane.render_line(y)
+
+    async def run() -> dict:
+        app = KmsApp(index=index)
+        results: dict[str, list[float]] = {"first paint": [], "page down": [], "end": [], "home": []}
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = app.explorer
+            await screen.wait_for(lambda: screen._shown > 0)
+            pane = screen.query_one(EventsPane)
+            assert pane.row_count == len(index.snapshot.order)
+            start = time.perf_counter()
+            draw(pane)
+            drawn = time.perf_counter()
+            results["first paint"].append((screen.timings["events_shown"] - screen.timings["index_ready"] + drawn - start) * 1000)
+            await app.settled()
+            for _ in range(max(runs, 3) * 3):
+                for action, argument, name in ((pane.action_page, 1, "page down"), (pane.action_edge, 1, "end"), (pane.action_edge, 0, "home")):
+                    start = time.perf_counter()
+                    action(argument)
+                    draw(pane)
+                    results[name].append((time.perf_counter() - start) * 1000)
+                await pilot.pause()
+        return {name: (statistics.median(v), max(v)) for name, v in results.items()}
+
+    return asyncio.run(run())
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GB, Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-jq", action="store_true", help="skip jq (it takes over a minute a run)")
+    args = parser.parse_args()
+
+    data = _data(args.records)
+    load = measure_load(data, args.runs, not args.no_jq)
+    index_figures, index = measure_index(data, args.runs)
+    render = measure_render(index, args.runs)
+
+    times = load["times"]
+    ours = statistics.median(times["kmstui"])
+    lines = [
+        f"kmstui benchmark, {date.today().isoformat()}, {_machine()}",
+        f"{args.records:,} CloudTrail records in {len(list(data.rglob('*.json.gz')))} gzipped files; "
+        f"{index_figures['events']:,} KMS events kept",
+        "",
+        "| measure | result | target |",
+        "|---|---|---|",
+        f"| load, `kmstui events DIR --count` | {ours:.2f} s median of {len(times['kmstui'])} "
+        f"({args.records / ours:,.0f} records/s) | |",
+    ]
+    for peer in ("duckdb", "jq"):
+        if peer in times:
+            theirs = statistics.median(times[peer])
+            ratio = theirs / ours
+            verdict = "met" if ratio >= TARGETS[peer] else "NOT met"
+            label = "DuckDB read_json + unnest + count" if peer == "duckdb" else "zcat | jq select | wc -l"
+            lines.append(
+                f"| {label} | {theirs:.2f} s: kmstui is {ratio:.2f}x faster | >= {TARGETS[peer]}x ({verdict}) |"
+            )
+    bpe = index_figures["bytes_per_event"]
+    lines.append(f"| peak RSS of the load | {load['peak_rss_kb'] / 1024:,.0f} MB | |")
+    lines.append(
+        f"| memory per indexed event, above idle | {bpe:,.0f} bytes | <= {TARGETS['bytes_per_event']} "
+        f"({'met' if bpe <= TARGETS['bytes_per_event'] else 'NOT met'}) |"
+    )
+    for expression, (kind, median, worst, count) in index_figures["filters"].items():
+        limit = TARGETS["field_filter_ms" if kind == "field" else "text_filter_ms"]
+        lines.append(
+            f"| filter `{expression}` ({count:,} events) | {median:.0f} ms median, {worst:.0f} ms worst | "
+            f"<= {limit} ms ({'met' if worst <= limit else 'NOT met'}) |"
+        )
+    for name, (median, worst) in render.items():
+        limit = TARGETS["first_paint_ms" if name == "first paint" else "repaint_ms"]
+        lines.append(
+            f"| render: {name} | {median:.0f} ms median, {worst:.0f} ms worst | <= {limit} ms "
+            f"({'met' if worst <= limit else 'NOT met'}) |"
+        )
+    for note in load["notes"]:
+        lines.append(f"\nNote: {note}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""A synthetic organisation trail for the benchmark: deterministic, in the S3 delivery layout.
+
+``generate(directory, records=1_000_000, seed=7)`` writes
+``AWSLogs/o-<org>/<account>/CloudTrail/<region>/2026/11/20/*.json.gz``, 2,000 records
+a file, about 1.2 KB a record, about 60% of them KMS: S3 (SSE-KMS, with and without
+bucket keys), EBS, Secrets Manager, Lambda, DynamoDB and direct application calls, each
+with its realistic encryption context (many unique, as S3 object ARNs are), CloudTrail's
+own log-file encryption, a little key management, and errors (AccessDenied, throttling,
+disabled keys). The rest are the other services an organisation trail carries. Files are
+written by two processes; the same seed always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import uuid
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+PER_FILE = 2000
+ORG = "o-a1b2c3d4e5"
+ACCOUNTS = ["111122223333", "444455556666", "777788889999"]
+REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
+START = datetime(2026, 11, 20, tzinfo=timezone.utc)
+TLS = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"}
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class World:
+    """The organisation: accounts, roles, keys and aliases, the same for every file."""
+
+    def __init__(self, seed: int):
+        rng = random.Random(seed)
+        self.keys = []  # (account, region, key id, alias or None)
+        for account in ACCOUNTS:
+            for region in REGIONS:
+                for n in range(12):
+                    alias = f"alias/{['app', 'data', 'logs', 'backup', 'ebs', 'secrets', 'lake', 'queue'][n % 8]}-{n}" if n < 9 else None
+                    self.keys.append((account, region, _uuid(rng), alias))
+        self.roles = [f"{team}-{kind}" for team in ("payments", "search", "billing", "ml", "web", "etl", "ops", "auth")
+                      for kind in ("api", "worker", "batch", "cron")]
+        self.users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+        self.buckets = [f"org-data-{i:02d}" for i in range(40)]
+        self.volumes = [f"vol-0{rng.getrandbits(64):016x}" for _ in range(3000)]
+        self.instances = [f"i-0{rng.getrandbits(64):016x}" for _ in range(800)]
+        self.secrets = [f"prod/{t}/{n}" for t in ("payments", "search", "auth", "db") for n in ("db", "api-key", "token", "cert")]
+        self.tables = [f"table-{i}" for i in range(60)]
+        self.functions = [f"fn-{i}" for i in range(120)]
+        self.ips = [f"10.{rng.randrange(0, 64)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(600)]
+        self.agents = [
+            "aws-sdk-java/2.25.12 Linux/5.10.219-208.866.amzn2.x86_64 Java/17.0.11 vendor/Amazon.com_Inc.",
+            "Boto3/1.34.120 md/Botocore#1.34.120 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.11.9",
+            "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.3 md/GOOS#linux md/GOARCH#amd64 api/kms#1.31.1",
+            "aws-cli/2.17.9 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard",
+        ]
+
+
+def _role_identity(world: World, rng: random.Random, account: str, role: str, invoked_by: str | None = None) -> dict:
+    session = rng.choice(world.instances) if role.endswith(("api", "worker")) else f"{role}-{rng.randrange(1000):04d}"
+    role_id = f"AROA{zlib.crc32(f'{account}/{role}'.encode()):010d}"  # stable across processes, unlike hash()
+    identity = {
+        "type": "AssumedRole",
+        "principalId": f"{role_id}:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
+        "accessKeyId": f"ASIA{rng.getrandbits(64):016X}",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            },
+            "attributes": {"creationDate": "2026-11-19T23:12:48Z"},
+        },
+    }
+    if invoked_by:
+        identity["invokedBy"] = invoked_by
+    return identity
+
+
+def _base(rng, when, source, name, region, account, identity, ip, agent) -> dict:
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": when,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": ip,
+        "userAgent": agent,
+        "requestParameters": None,
+        "responseElements": None,
+        "requestID": _uuid(rng),
+        "eventID": _uuid(rng),
+        "readOnly": True,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+
+
+def _kms(world: World, rng: random.Random, when: str, account: str, region: str, trail_file: str) -> dict:
+    keys = [k for k in world.keys if k[0] == account and k[1] == region]
+    key_account, key_region, key_id, alias = rng.choice(keys)
+    arn = f"arn:aws:kms:{key_region}:{key_account}:key/{key_id}"
+    kind = rng.random()
+    name = rng.choice(["Decrypt", "Decrypt", "GenerateDataKey"])
+    key_ref = arn
+    ip = agent = None
+    if kind < 0.30:  # S3 SSE-KMS; a third without bucket keys: a context per object
+        bucket = rng.choice(world.buckets)
+        target = f"arn:aws:s3:::{bucket}" if rng.random() < 0.66 else f"arn:aws:s3:::{bucket}/{rng.choice(['raw', 'out', 'tmp'])}/{rng.getrandbits(48):012x}.parquet"
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "s3.amazonaws.com")
+        context = {"aws:s3:arn": target}
+        ip = agent = "s3.amazonaws.com"
+    elif kind < 0.45:  # EBS
+        volume = rng.choice(world.volumes)
+        name = rng.choice(["Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "Decrypt"])
+        identity = _role_identity(world, rng, account, "aws:ec2-infrastructure", None)
+        context = {"aws:ebs:id": volume}
+        ip = agent = "ec2.amazonaws.com"
+    elif kind < 0.55:  # Secrets Manager
+        secret = rng.choice(world.secrets)
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "secretsmanager.amazonaws.com")
+        context = {"SecretARN": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf", "SecretVersionId": _uuid(rng)}
+        ip = agent = "secretsmanager.amazonaws.com"
+    elif kind < 0.62:  # Lambda environment variables
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "lambda.amazonaws.com")
+        context = {"aws:lambda:FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{rng.choice(world.functions)}"}
+        ip = agent = "lambda.amazonaws.com"
+    elif kind < 0.70:  # DynamoDB
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "dynamodb.amazonaws.com")
+        context = {"aws:dynamodb:tableName": rng.choice(world.tables), "aws:dynamodb:subscriberId": account}
+        ip = agent = "dynamodb.amazonaws.com"
+    elif kind < 0.74:  # CloudTrail's own log encryption: the trail's one key
+        key_account, key_region, key_id, alias = world.keys[0]
+        arn = key_ref = f"arn:aws:kms:{key_region}:{key_account}:key/{key_id}"
+        identity = {"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}
+        name = "GenerateDataKey"
+        context = {
+            "aws:cloudtrail:arn": f"arn:aws:cloudtrail:us-east-1:{ACCOUNTS[0]}:trail/org-trail",
+            "aws:s3:arn": f"arn:aws:s3:::org-cloudtrail-logs/AWSLogs/{ORG}/{account}/CloudTrail/{region}/2026/11/20/{trail_file}",
+        }
+        ip = agent = "cloudtrail.amazonaws.com"
+    else:  # applications calling KMS directly, often by alias
+        identity = _role_identity(world, rng, account, rng.choice(world.roles))
+        name = rng.choice(["Encrypt", "Decrypt", "GenerateDataKey", "Decrypt", "DescribeKey", "Sign", "GenerateMac"])
+        context = {"tenant": f"t-{rng.randrange(5000):04d}", "purpose": rng.choice(["card-vault", "session", "export", "pii"])}
+        ip, agent = rng.choice(world.ips), rng.choice(world.agents)
+        if alias and rng.random() < 0.5:
+            key_ref = alias
+    if rng.random() < 0.01:  # a little key management
+        name = rng.choice(["CreateAlias", "UpdateKeyDescription", "TagResource", "EnableKeyRotation", "PutKeyPolicy"])
+        identity = {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": f"arn:aws:iam::{account}:user/{rng.choice(world.users)}",
+                    "accountId": account, "accessKeyId": "AKIAEXAMPLE", "userName": "x"}
+        context = None
+        ip, agent = rng.choice(world.ips), rng.choice(world.agents)
+    record = _base(rng, when, "kms.amazonaws.com", name, region, account, identity, ip, agent)
+    request = {"keyId": key_ref, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    if context:
+        request["encryptionContext"] = context
+    if name == "CreateGrant":
+        request = {"keyId": arn, "granteePrincipal": f"{account}:aws:ec2-infrastructure:{rng.choice(world.instances)}",
+                   "constraints": {"encryptionContextSubset": context}, "operations": ["Decrypt"]}
+    elif name.startswith("GenerateDataKey"):
+        request["keySpec"] = "AES_256"
+    record["requestParameters"] = request
+    record["resources"] = [{"accountId": key_account, "type": "AWS::KMS::Key", "ARN": arn}]
+    record["readOnly"] = name not in ("CreateGrant", "CreateAlias", "UpdateKeyDescription", "TagResource", "EnableKeyRotation", "PutKeyPolicy")
+    if ip not in ("s3.amazonaws.com", "ec2.amazonaws.com", "secretsmanager.amazonaws.com", "lambda.amazonaws.com",
+                  "dynamodb.amazonaws.com", "cloudtrail.amazonaws.com"):
+        record["tlsDetails"] = {**TLS, "clientProvidedHostHeader": f"kms.{region}.amazonaws.com"}
+    roll = rng.random()
+    if roll < 0.02:
+        record["errorCode"] = "AccessDenied"
+        record["errorMessage"] = (f"User: {identity.get('arn', 'unknown')} is not authorized to perform: kms:{name} on resource: "
+                                  f"{arn} because no identity-based policy allows the kms:{name} action")
+    elif roll < 0.025:
+        record["errorCode"] = "ThrottlingException"
+        record["errorMessage"] = "Rate exceeded"
+    elif roll < 0.027:
+        record["errorCode"] = "DisabledException"
+        record["errorMessage"] = f"{arn} is disabled."
+    return record
+
+
+_OTHER = [
+    ("s3.amazonaws.com", "GetObject", True), ("s3.amazonaws.com", "PutObject", False), ("ec2.amazonaws.com", "DescribeInstances", True),
+    ("sts.amazonaws.com", "AssumeRole", True), ("iam.amazonaws.com", "GetRole", True), ("lambda.amazonaws.com", "Invoke", False),
+    ("dynamodb.amazonaws.com", "DescribeTable", True), ("logs.amazonaws.com", "CreateLogStream", False),
+]
+
+
+def _other(world: World, rng: random.Random, when: str, account: str, region: str) -> dict:
+    source, name, read_only = rng.choice(_OTHER)
+    identity = _role_identity(world, rng, account, rng.choice(world.roles))
+    record = _base(rng, when, source, name, region, account, identity, rng.choice(world.ips), rng.choice(world.agents))
+    if source == "s3.amazonaws.com":
+        bucket = rng.choice(world.buckets)
+        record["requestParameters"] = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", "key": f"raw/{rng.getrandbits(48):012x}.parquet"}
+        record["additionalEventData"] = {"SignatureVersion": "SigV4", "bytesTransferredIn": 0, "bytesTransferredOut": rng.randrange(10**6)}
+        record["resources"] = [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/raw/x"}, {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}]
+        record["eventCategory"] = "Data"
+        record["managementEvent"] = False
+    elif source == "ec2.amazonaws.com":
+        record["requestParameters"] = {"instancesSet": {"items": [{"instanceId": rng.choice(world.instances)}]}, "filterSet": {}}
+    else:
+        record["requestParameters"] = {"roleArn": f"arn:aws:iam::{account}:role/{rng.choice(world.roles)}", "roleSessionName": f"s-{rng.randrange(10**6)}"}
+    record["readOnly"] = read_only
+    record["tlsDetails"] = {**TLS, "clientProvidedHostHeader": f"{source.split('.')[0]}.{region}.amazonaws.com"}
+    return record
+
+
+def _write_file(args) -> int:
+    directory, number, seed, kms_share = args
+    rng = random.Random(seed * 1_000_003 + number)
+    world = World(seed)
+    account = ACCOUNTS[number % len(ACCOUNTS)]
+    region = REGIONS[(number // len(ACCOUNTS)) % len(REGIONS)]
+    stamp = START + timedelta(minutes=5 * (number // (len(ACCOUNTS) * len(REGIONS))))
+    name = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%MZ}_{rng.getrandbits(64):016X}.json.gz"
+    trail_file = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%MZ}_{rng.getrandbits(64):016X}.json.gz"
+    records = []
+    for i in range(PER_FILE):
+        when = (stamp + timedelta(seconds=i * 300 // PER_FILE)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if rng.random() < kms_share:
+            records.append(_kms(world, rng, when, account, region, trail_file))
+        else:
+            records.append(_other(world, rng, when, account, region))
+    path = Path(directory, "AWSLogs", ORG, account, "CloudTrail", region, f"{stamp:%Y/%m/%d}", name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps({"Records": records}, separators=(",", ":")).encode()
+    path.write_bytes(gzip.compress(data, 6, mtime=0))
+    return len(data)
+
+
+def generate(directory: str | os.PathLike, records: int = 1_000_000, seed: int = 7, kms_share: float = 0.6, workers: int = 2) -> int:
+    """Write the trail; returns the uncompressed bytes written."""
+    files = (records + PER_FILE - 1) // PER_FILE
+    jobs = [(str(directory), n, seed, kms_share) for n in range(files)]
+    with ProcessPoolExecutor(workers) as pool:
+        return sum(pool.map(_write_file, jobs, chunksize=8))
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = sys.argv[1] if len(sys.argv) > 1 else ".bench-cache/trail-1m"
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    written = generate(target, count)
+    print(f"{count:,} records, {written / count:,.0f} bytes a record, in {target}")
