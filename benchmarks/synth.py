@@ -51,7 +51,10 @@ class World:
         self.buckets = [f"org-data-{i:02d}" for i in range(40)]
         self.volumes = [f"vol-0{rng.getrandbits(64):016x}" for _ in range(3000)]
         self.instances = [f"i-0{rng.getrandbits(64):016x}" for _ in range(800)]
+        # an instance runs under one instance profile: its role's sessions are its own instances
+        self.instances_of = {role: self.instances[i::len(self.roles)] for i, role in enumerate(self.roles)}
         self.secrets = [f"prod/{t}/{n}" for t in ("payments", "search", "auth", "db") for n in ("db", "api-key", "token", "cert")]
+        self.secret_versions = {secret: [_uuid(rng) for _ in range(2)] for secret in self.secrets}  # current and previous
         self.tables = [f"table-{i}" for i in range(60)]
         self.functions = [f"fn-{i}" for i in range(120)]
         self.ips = [f"10.{rng.randrange(0, 64)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(600)]
@@ -64,7 +67,10 @@ class World:
 
 
 def _role_identity(world: World, rng: random.Random, account: str, role: str, invoked_by: str | None = None) -> dict:
-    session = rng.choice(world.instances) if role.endswith(("api", "worker")) else f"{role}-{rng.randrange(1000):04d}"
+    if role.endswith(("api", "worker")):
+        session = rng.choice(world.instances_of.get(role) or world.instances)
+    else:  # batch and cron jobs: a session name per job run of the day
+        session = f"{role}-{rng.randrange(50):04d}"
     role_id = f"AROA{zlib.crc32(f'{account}/{role}'.encode()):010d}"  # stable across processes, unlike hash()
     identity = {
         "type": "AssumedRole",
@@ -133,7 +139,8 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
     elif kind < 0.55:  # Secrets Manager
         secret = rng.choice(world.secrets)
         identity = _role_identity(world, rng, account, rng.choice(world.roles), "secretsmanager.amazonaws.com")
-        context = {"SecretARN": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf", "SecretVersionId": _uuid(rng)}
+        context = {"SecretARN": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf",
+                   "SecretVersionId": rng.choice(world.secret_versions[secret])}
         ip = agent = "secretsmanager.amazonaws.com"
     elif kind < 0.62:  # Lambda environment variables
         identity = _role_identity(world, rng, account, rng.choice(world.roles), "lambda.amazonaws.com")

@@ -47,7 +47,8 @@ class TestLoading:
             assert shown[0].split()[:3] == ["2022-12-23", "19:26:54", "GenerateMac"]  # newest first
             assert "Decrypt" in shown[1] and "KMSInvalidStateException"[:10] in shown[1]
 
-    async def test_first_events_show_while_loading_and_escape_keeps_them(self, tmp_path):
+    @pytest.mark.parametrize("stop_key", ["escape", "ctrl+c"])
+    async def test_first_events_show_while_loading_and_escape_keeps_them(self, tmp_path, stop_key):
         """A source that blocks (a FIFO) holds the load open: the first file's events are
         already on screen, Escape stops the load, and what arrived stays."""
         write_records(tmp_path / "a-first.json", count=3)
@@ -64,7 +65,7 @@ class TestLoading:
                 await pilot.pause()  # let the screen draw it
                 assert screen.load_running
                 assert len(_event_lines(app)) == 3
-                await pilot.press("escape")
+                await pilot.press(stop_key)
                 writer.start()  # the loader finishes the blocked file, then sees the cancel
                 await settle(pilot)
                 assert not screen.load_running
@@ -250,6 +251,13 @@ class TestKeyboard:
             assert isinstance(app.screen, HelpScreen)
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
+
+    async def test_ctrl_c_quits_when_not_loading(self, corpus):
+        app = make_app(corpus)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+c")
+        assert app.return_code == 0
 
     async def test_q_quits(self, corpus):
         app = make_app(corpus)

@@ -28,7 +28,7 @@ from .aliases import AliasHistory
 from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
 from .sources import Delivery, SourceError, read_source, split_records
 from .timeutil import NO_TIME
-from .vocab import Vocabulary
+from .vocab import Vocabulary, lowered
 
 # Codes of columns with few distinct values start as uint16 and widen themselves if a
 # load ever brings more than 65,535 (2 bytes an event each, on a tight memory budget).
@@ -134,6 +134,7 @@ class Contexts:
         self.labels = Vocabulary()
         self.keys = Vocabulary()
         self.values: list[str] = [""]
+        self._search: list[str] = []
         self._size = 0  # context sets, not counting 0 ("no context")
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # counts, label, key, value
         self._arrays = None
@@ -171,6 +172,14 @@ class Contexts:
             self._arrays = (offsets, label, key, value)
         return self._arrays
 
+    def search_values(self) -> list[str]:
+        """Context values in lowercase for searching; a value that is lowercase already is
+        the same object (most are: ARNs, ids), so the list costs little memory."""
+        texts = self._search
+        if len(texts) < len(self.values):
+            texts.extend(map(lowered, self.values[len(texts) :]))
+        return texts
+
     def get(self, code: int) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         """The labelled context set for a code, as ((label, ((key, value), ...)), ...)."""
         if code == 0:
@@ -194,9 +203,9 @@ class Contexts:
             hit &= self.keys.matching(key)[pair_key]
         if value is not None:
             needle = value.lower()
-            values = self.values
+            values = self.search_values()
             value_table = np.zeros(len(values), dtype=bool)
-            found = [i for i, text in enumerate(values) if needle in text.lower()]
+            found = [i for i, text in enumerate(values) if needle in text]
             if found:
                 value_table[found] = True
             hit &= value_table[pair_value]
@@ -257,6 +266,7 @@ class EventIndex:
             for vocab in self.vocab.values():
                 vocab.search_texts()
             self.contexts.keys.search_texts()
+            self.contexts.search_values()
 
     def reading(self) -> threading.RLock:
         """Hold while iterating the index's maps (a loader thread may be adding)."""

@@ -50,7 +50,7 @@ class Vocabulary:
         texts = self._search
         if len(texts) < len(self.values):
             text = self._text
-            texts.extend(map(_lowered, (text(v) or "" for v in self.values[len(texts) :])))
+            texts.extend(map(lowered, (text(v) or "" for v in self.values[len(texts) :])))
         return texts
 
     def matching(self, needle: str) -> np.ndarray:
@@ -73,6 +73,7 @@ class Vocabulary:
         return table
 
 
-def _lowered(text: str) -> str:
+def lowered(text: str) -> str:
+    """``text`` in lowercase, as the same object when it is lowercase already."""
     lower = text.lower()
     return text if lower == text else lower

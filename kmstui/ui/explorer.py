@@ -43,6 +43,7 @@ class ExplorerScreen(Screen[None]):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "escape", "Clear", show=False),
+        Binding("ctrl+c", "interrupt", "Stop / quit", show=False, priority=True),
         Binding("1", "focus_pane('trails')", "Trails", show=False),
         Binding("2", "focus_pane('keys')", "Keys", show=False),
         Binding("3", "focus_pane('events')", "Events", show=False),
@@ -367,6 +368,13 @@ class ExplorerScreen(Screen[None]):
             trails.refresh_rows()
             keys.refresh_rows()
             self.request_query()
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C: stop a load and keep what arrived; otherwise quit, as in any terminal program."""
+        if self.load_running:
+            self._cancel.set()
+        else:
+            self.app.exit()
 
     def action_load_summary(self) -> None:
         sentences = self.index.report.sentences()
