@@ -236,7 +236,7 @@ def main() -> None:
             theirs = statistics.median(times[peer])
             ratio = theirs / ours
             verdict = "met" if ratio >= TARGETS[peer] else "NOT met"
-            label = "DuckDB read_json + unnest + count" if peer == "duckdb" else "zcat | jq select | wc -l"
+            label = "DuckDB read_json + unnest + count" if peer == "duckdb" else r"zcat \| jq select \| wc -l"
             lines.append(
                 f"| {label} | {theirs:.2f} s: kmstui is {ratio:.2f}x faster | >= {TARGETS[peer]}x ({verdict}) |"
             )

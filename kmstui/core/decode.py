@@ -164,6 +164,7 @@ class SourceInfo:
     ignored: Counter = field(default_factory=Counter)  # event source -> records not kept
     problems: list[str] = field(default_factory=list)  # partial damage, one sentence each
     error: str | None = None  # the source was skipped, and why
+    appendable: bool = False  # a file that grows (a LookupEvents cache): one origin however often it is added to
 
 
 @dataclass
@@ -181,8 +182,8 @@ class Batch:
     trail_changes: list[TrailChange] = field(default_factory=list)
     # (alias code, key code or 0, kind, first time, last time): what events taught about aliases
     alias_bindings: list[tuple[int, int, str, int, int]] = field(default_factory=list)
-    # CloudTrail's own use of a key to encrypt a log file: (trail code, S3 object ARN)
-    log_files: list[tuple[int, str]] = field(default_factory=list)
+    # CloudTrail's own use of a key to encrypt a log file: (trail code, S3 object ARN, time)
+    log_files: list[tuple[int, str, int]] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -208,12 +209,13 @@ STRING_COLUMNS = ("name", "evsource", "evtype", "region", "account", "ip", "agen
 VOCABS = (*STRING_COLUMNS, "principal", "key", "alias", "trail")
 
 
-def load_many(paths: list[tuple[str, str]]) -> Batch:
-    """Load several sources into one batch (the worker-process entry point). Never raises
-    for bad input: a source that cannot be read says why in its SourceInfo."""
+def load_many(paths: list[tuple]) -> Batch:
+    """Load several sources, given as (path, label) or (path, label, growing), into one batch
+    (the worker-process entry point). Never raises for bad input: a source that cannot be
+    read says why in its SourceInfo."""
     builder = _BatchBuilder()
-    for path, label in paths:
-        builder.add_file(path, label)
+    for path, label, *growing in paths:
+        builder.add_file(path, label, bool(growing and growing[0]))
     return builder.finish()
 
 
@@ -222,11 +224,13 @@ def load_file(path: str, label: str | None = None) -> Batch:
     return load_many([(path, label or path)])
 
 
-def decode_records(records: list, source: str, path: str) -> Batch:
-    """A Batch from raw records already in hand (LookupEvents pages, tests)."""
+def decode_records(records: list, source: str, path: str, first_ordinal: int = 0, appendable: bool = False,
+                   format: str = "records") -> Batch:
+    """A Batch from raw records already in hand (LookupEvents pages, tests). ``first_ordinal``
+    is the position of the first record in ``path``, where the detail view reads it again."""
     builder = _BatchBuilder()
-    info = SourceInfo(source, path, None, format="records")
-    builder.add_records(info, list(_one_by_one(records)), records, None)
+    info = SourceInfo(source, path, None, format=format, appendable=appendable)
+    builder.add_records(info, list(_one_by_one(records)), records, None, first_ordinal)
     return builder.finish()
 
 
@@ -295,8 +299,8 @@ class _BatchBuilder:
         self.chunks: dict[str, list[np.ndarray]] = {}
         self.rows = 0
 
-    def add_file(self, path: str, label: str) -> None:
-        info = SourceInfo(label, path, delivery_of(label))
+    def add_file(self, path: str, label: str, appendable: bool = False) -> None:
+        info = SourceInfo(label, path, delivery_of(label), appendable=appendable)
         try:
             data = read_source(path)
             typed = _typed(data) if data.startswith(b'{"Records":[') else None
@@ -322,7 +326,8 @@ class _BatchBuilder:
             self.add_records(info, typed, raws, data)
         except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
-            info = SourceInfo(label, path, info.delivery, error=f"could not be decoded ({type(error).__name__}: {error})")
+            info = SourceInfo(label, path, info.delivery, error=f"could not be decoded ({type(error).__name__}: {error})",
+                              appendable=appendable)
             self.batch.sources.append(info)
 
     def _mark(self) -> tuple:
@@ -345,7 +350,7 @@ class _BatchBuilder:
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
 
-    def add_records(self, info: SourceInfo, records: list, raws: list | None, data: bytes | None) -> None:
+    def add_records(self, info: SourceInfo, records: list, raws: list | None, data: bytes | None, first_ordinal: int = 0) -> None:
         """Add one source's typed records (None where a record could not be read)."""
         batch = self.batch
         vocab = self.vocab
@@ -383,7 +388,7 @@ class _BatchBuilder:
         columns = {
             "time": time_column,
             "origin": np.full(count, origin, dtype=np.uint32),
-            "ordinal": np.array(kept, dtype=np.uint32),
+            "ordinal": np.array(kept, dtype=np.uint32) + np.uint32(first_ordinal),
             "rawlen": _raw_lengths(raws, kept),
             "name": encode("name", [r.eventName for r in recs]),
             "evsource": encode("evsource", [r.eventSource for r in recs]),
@@ -448,7 +453,7 @@ class _BatchBuilder:
                         if trail_arn:
                             trail[row] = trails[trail_arn]
                             if s3_arn:
-                                batch.log_files.append((int(trail[row]), s3_arn))
+                                batch.log_files.append((int(trail[row]), s3_arn, int(time_column[row])))
             else:  # a CloudTrail configuration event
                 region = regions[row]
                 account = accounts[row]

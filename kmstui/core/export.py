@@ -131,7 +131,7 @@ def key_record(summary: KeySummary) -> dict:
         "key": summary.arn,
         "aliases": summary.aliases,
         "former_aliases": summary.former_aliases,
-        "state": summary.state.state if summary.state else None,
+        "state": summary.state_text or None,
         "events": summary.events,
         "errors": summary.errors,
         "principals": summary.principals,
@@ -154,7 +154,7 @@ def write_keys(out: IO[str], summaries: list[KeySummary], fmt: str) -> None:
                 [
                     s.arn,
                     ", ".join(s.aliases + [f"{a} (former)" for a in s.former_aliases]),
-                    s.state.state if s.state else "",
+                    s.state_text,
                     f"{s.events:,}",
                     f"{s.errors:,}",
                     f"{s.principals:,}",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import msgspec
 import numpy as np
@@ -84,6 +84,7 @@ class Origin:
     events: int = 0
     kind: str = ""  # set by the trails module: "delivery", "lookup", "file", "stdin"
     stamp: tuple[int, int] | None = None  # (size, mtime_ns) when loaded, to notice a changed file
+    appendable: bool = False  # grows as events arrive (a LookupEvents cache): not "changed" when it does
 
 
 @dataclass
@@ -250,15 +251,33 @@ class EventIndex:
         self.event_id_overflow: dict[int, str] = {}
         self.trail_changes: list[TrailChange] = []
         self.alias_bindings: dict[tuple[int, int, str, int], list[int]] = {}  # (alias, key, kind, when) -> span
-        self.log_files: list[tuple[int, str]] = []
+        self.log_files: list[tuple[int, str, int]] = []  # (trail code, S3 object ARN, time)
         self.alias_only: list[int] = []  # rows that named an alias but no key
         self.alias_history = AliasHistory({})
+        # From the AWS APIs, when kmstui has credentials (kmstui.core.live): the account's
+        # trails and keys, and its aliases as they are now.
+        self.live_trails: list = []
+        self.live_keys: dict[int, object] = {}  # key code -> LiveKey
+        self.live_aliases: dict[str, str] = {}  # alias ARN -> key ARN
         self.report = LoadReport()
         self.snapshot: Snapshot = _EMPTY
         self._lock = threading.RLock()
         self._raw_cache: dict[int, list] = {}
+        self._appendable: dict[str, int] = {}  # path -> origin code of a growing source
 
     # ------------------------------------------------------------------ loading
+
+    def set_live(self, trails: list, keys: list) -> None:
+        """The account's trails and keys from the AWS APIs; aliases resolve through them too."""
+        with self._lock:
+            self.live_trails = list(trails)
+            key_vocab = self.vocab["key"]
+            self.live_keys = {key_vocab.code(key.arn): key for key in keys if key.arn}
+            self.live_aliases = {
+                f"{key.arn.split(':key/')[0]}:{alias}": key.arn for key in keys if ":key/" in key.arn for alias in key.aliases
+            }
+            self.snapshot = replace(self.snapshot, generation=self.snapshot.generation + 1)
+        self.refresh()
 
     def prepare_search(self) -> None:
         """Build the filters' search texts now (off the UI thread), so the first filter is fast."""
@@ -295,14 +314,27 @@ class EventIndex:
             report.records += source.records
             report.ignored.update(source.ignored)
             report.problems.extend((source.label, p) for p in source.problems)
+            if source.appendable and source.path in self._appendable:
+                code = self._appendable[source.path]
+                origin_remap[local] = code
+                self.origins[code].records += source.records
+                self.origins[code].events += source.events
+                self._raw_cache.pop(code, None)  # it grew: read it again when asked
+                continue
             stamp = None
-            try:
-                info = os.stat(source.path)
-                stamp = (info.st_size, info.st_mtime_ns)
-            except OSError:
-                pass
+            if not source.appendable:
+                try:
+                    info = os.stat(source.path)
+                    stamp = (info.st_size, info.st_mtime_ns)
+                except OSError:
+                    pass
             origin_remap[local] = len(self.origins)
-            self.origins.append(Origin(source.label, source.path, source.format, source.delivery, source.records, source.events, stamp=stamp))
+            if source.appendable:
+                self._appendable[source.path] = len(self.origins)
+            self.origins.append(
+                Origin(source.label, source.path, source.format, source.delivery, source.records, source.events,
+                       stamp=stamp, appendable=source.appendable)
+            )
         n = batch.n
         if n == 0:
             return
@@ -339,8 +371,8 @@ class EventIndex:
             else:
                 span[0] = min(span[0], first)
                 span[1] = max(span[1], last)
-        for trail, s3_arn in batch.log_files:
-            self.log_files.append((int(trail_remap[trail]), s3_arn))
+        for trail, s3_arn, when in batch.log_files:
+            self.log_files.append((int(trail_remap[trail]), s3_arn, when))
         key0 = columns["key0"]
         alias = columns["alias"]
         only = np.flatnonzero((key0 == 0) & (alias != 0))
@@ -438,7 +470,8 @@ class EventIndex:
             alias = int(alias_column[row])
             resolved = history.key_of(alias, int(time[row]))
             if resolved is None:
-                resolved = key_vocab.code(alias_vocab.values[alias])  # the alias stands in for its key
+                live = self.live_aliases.get(alias_vocab.values[alias])  # where it points now, from ListAliases
+                resolved = key_vocab.code(live or alias_vocab.values[alias])  # or the alias stands in for its key
             key0[row] = resolved
 
     # ------------------------------------------------------------------ reading

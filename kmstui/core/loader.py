@@ -155,7 +155,7 @@ def load(
                 if cancelled():
                     progress.cancelled = True
                     break
-                take(load_many([(source.path, source.label)]), size)
+                take(load_many([(source.path, source.label, source.growing)]), size)
         else:
             pool = _executor(workers)
             pending: deque[tuple[Future, list[int]]] = deque()
@@ -163,7 +163,7 @@ def load(
             while tasks or pending:
                 while tasks and len(pending) < workers * 2:
                     chosen = tasks.popleft()
-                    future = pool.submit(load_many, [(files[i].path, files[i].label) for i in chosen])
+                    future = pool.submit(load_many, [(files[i].path, files[i].label, files[i].growing) for i in chosen])
                     pending.append((future, chosen))
                 future, chosen = pending.popleft()
                 while True:
@@ -194,7 +194,7 @@ def load(
                         if cancelled():
                             progress.cancelled = True
                             break
-                        take(load_many([(files[i].path, files[i].label)]), sizes[i])
+                        take(load_many([(files[i].path, files[i].label, files[i].growing)]), sizes[i])
                     break
                 take(batch, sum(sizes[i] for i in chosen))
     finally:

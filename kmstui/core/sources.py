@@ -60,6 +60,7 @@ class SourceFile:
     path: str
     label: str
     kind_hint: str = "file"  # "file" or "stdin"
+    growing: bool = False  # appended to while kmstui runs (a LookupEvents cache)
 
 
 def discover(args: list[str]) -> tuple[list[SourceFile], list[tuple[str, str]]]:

@@ -57,6 +57,18 @@ def key_states(index: EventIndex) -> dict[int, KeyState]:
     return states
 
 
+_LIVE_STATES = {
+    "Enabled": "enabled",
+    "Disabled": "disabled",
+    "PendingDeletion": "pending deletion",
+    "PendingReplicaDeletion": "pending deletion",
+    "PendingImport": "pending import",
+    "Unavailable": "unavailable",
+    "Creating": "creating",
+    "Updating": "updating",
+}
+
+
 @dataclass
 class KeySummary:
     code: int  # key vocabulary code
@@ -69,6 +81,18 @@ class KeySummary:
     first_seen: int = NO_TIME
     last_seen: int = NO_TIME
     state: KeyState | None = None  # from the loaded management events, when they say
+    live: object | None = None  # the key as DescribeKey describes it now (kmstui.core.live)
+
+    @property
+    def state_text(self) -> str:
+        """The key's state: from DescribeKey when kmstui has it, else from the loaded events."""
+        live = self.live
+        if live is not None and getattr(live, "state", None):
+            text = _LIVE_STATES.get(live.state, live.state)
+            if live.deletion_date is not None:
+                text += f" {live.deletion_date:%m-%d}"
+            return text
+        return self.state.state if self.state else ""
 
     @property
     def unresolved(self) -> bool:
@@ -110,8 +134,28 @@ def key_aliases(index: EventIndex) -> dict[int, tuple[list[str], list[str]]]:
     return result
 
 
-def summarise_keys(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
-    """One summary per key among ``rows``, busiest first."""
+def summarise_keys(index: EventIndex, rows: np.ndarray, unused: bool = False) -> list[KeySummary]:
+    """One summary per key among ``rows``, busiest first; with ``unused``, the account's keys
+    that no event touched follow (known from the AWS APIs)."""
+    summaries = _summarise(index, rows)
+    live = index.live_keys
+    if live:
+        seen = set()
+        for summary in summaries:
+            summary.live = live.get(summary.code)
+            seen.add(summary.code)
+        if unused:
+            values = index.vocab["key"].values
+            names = key_aliases(index)
+            for code, key in live.items():
+                if code not in seen:
+                    current, former = names.get(code, ([], []))
+                    aliases = list(dict.fromkeys([*current, *key.aliases]))
+                    summaries.append(KeySummary(code=code, arn=values[code], aliases=aliases, former_aliases=former, live=key))
+    return summaries
+
+
+def _summarise(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
     n = index.snapshot.n
     if len(rows) == 0:
         return []

@@ -27,7 +27,7 @@ import numpy as np
 from .decode import TrailChange
 from .index import EventIndex, Origin
 from .model import arn_account, arn_region, trail_name
-from .timeutil import short
+from .timeutil import NO_TIME, short
 
 
 def brief(seconds: int) -> str:
@@ -56,6 +56,8 @@ class TrailSummary:
     origins: frozenset[int] = frozenset()  # origin codes whose events it delivered
     trail_codes: frozenset[int] = frozenset()  # trail vocabulary codes it stands for
     files: int = 0
+    log_file_rates: dict[str, float] = field(default_factory=dict)  # delivering region -> log files encrypted a day
+    live: object | None = None  # the trail as the CloudTrail API describes it now (kmstui.core.live)
 
     @property
     def name(self) -> str | None:
@@ -343,7 +345,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     # else the bucket and prefix named in the trail's configuration or in those calls.
     file_to_trail: dict[str, str] = {}
     trail_locations: dict[str, set[str]] = {}
-    for code, s3_arn in index.log_files:
+    for code, s3_arn, _when in index.log_files:
         arn = trail_vocab[code]
         object_path = s3_arn.split(":::", 1)[-1]
         file_to_trail[posixpath.basename(object_path)] = arn
@@ -394,6 +396,11 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
         if any(kms_by_origin[c] for c in codes):
             row.kms_logging = LOGGED
 
+    for live in index.live_trails:
+        row = by_arn.setdefault(live.arn, TrailSummary(label=live.name, kind="trail", arn=live.arn))
+        row.live = live
+    rates = _log_file_rates(index, snapshot)
+
     for arn, row in by_arn.items():
         replay = replays.get(arn)
         if replay is not None:
@@ -413,6 +420,11 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             if code in log_key_by_code:
                 row.log_key = log_key_by_code[code][1] if not row.log_key or not row.log_key.startswith("arn:") else row.log_key
             row.log_key_calls += calls_by_code.get(code, 0)
+            for region, rate in rates.get(code, {}).items():
+                row.log_file_rates[region] = row.log_file_rates.get(region, 0.0) + rate
+        _describe_rates(row)
+        if row.live is not None:
+            _apply_live(row, row.live)
         rows.append(row)
 
     for code in others:
@@ -439,6 +451,61 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
         row.events = total
     rows.sort(key=lambda r: (not r.warnings, r.kind != "trail", r.kind != "delivery", r.label))
     return rows
+
+
+def _log_file_rates(index: EventIndex, snapshot) -> dict[int, dict[str, float]]:
+    """Trail code -> {delivering region: log files CloudTrail encrypted a day}, over the loaded
+    window. A multi-region trail encrypts every region's files with its one key, so the
+    region is read from the S3 object's path (.../CloudTrail/<region>/...)."""
+    if snapshot.newest == NO_TIME or snapshot.oldest == NO_TIME:
+        return {}
+    days = (snapshot.newest - snapshot.oldest) / 86400
+    if days < 1 / 24:  # under an hour of data says nothing about a rate
+        return {}
+    counts: dict[int, dict[str, int]] = {}
+    for code, s3_arn, _when in index.log_files:
+        parts = s3_arn.split("/CloudTrail/", 1)
+        region = parts[1].split("/", 1)[0] if len(parts) == 2 else "?"
+        per_region = counts.setdefault(code, {})
+        per_region[region] = per_region.get(region, 0) + 1
+    return {code: {region: count / days for region, count in per_region.items()} for code, per_region in counts.items()}
+
+
+def _describe_rates(row: TrailSummary) -> None:
+    """A note per region on CloudTrail's own key use, and a warning when it falls far short."""
+    for region, rate in sorted(row.log_file_rates.items()):
+        if rate < EXPECTED_LOG_FILES_PER_DAY / 2:
+            row.warnings.append(
+                f"CloudTrail encrypted only about {rate:,.0f} log files a day for {region} in the loaded events, where "
+                f"about {EXPECTED_LOG_FILES_PER_DAY} are expected (one every 5 minutes): log delivery, or the logging "
+                f"of KMS events, may have stopped for part of the time."
+            )
+            row.notes.append(f"{region}: {rate:,.0f} log files a day (expected ~{EXPECTED_LOG_FILES_PER_DAY})")
+
+
+def _apply_live(row: TrailSummary, live) -> None:
+    """What the CloudTrail API says now wins over what the events suggest."""
+    row.location = live.location or row.location
+    row.log_key = live.kms_key or row.log_key
+    if live.multi_region:
+        row.regions = sorted({*row.regions, "all regions"})
+    elif live.home_region not in row.regions:
+        row.regions = sorted({*row.regions, live.home_region})
+    if live.logging is False:
+        row.kms_logging = STOPPED
+        row.warnings.insert(0, f"Logging is off now (GetTrailStatus for {live.name}): the trail records nothing.")
+        row.notes.insert(0, "logging is off now")
+    elif live.selectors in ("excluded", "write-only"):
+        row.kms_logging = EXCLUDED
+        what = "Read-only KMS events (Decrypt, Encrypt, GenerateDataKey...)" if live.selectors == "write-only" else "KMS events"
+        row.warnings.insert(0, f"{what} are not logged now ({live.selectors_how}, from GetEventSelectors).")
+        row.notes.insert(0, f"KMS {'reads ' if live.selectors == 'write-only' else ''}excluded now")
+    elif live.selectors == "logged" and live.logging:
+        row.kms_logging = LOGGED
+    if live.delivery_error:
+        row.warnings.append(f"The last log delivery failed: {live.delivery_error}.")
+    for problem in live.problems:
+        row.warnings.append(problem)
 
 
 def _source_kind(origin: Origin) -> str:

@@ -167,20 +167,20 @@ class KeysPane(VirtualTable):
 
     def column_width(self, index: int, column: Column) -> int:
         if column.title == "STATE":  # as wide as the longest state shown: PENDING DELETION when a key is
-            return max([column.width] + [len(k.state.state) for k in self.keys if k.state])
+            return max([column.width] + [len(k.state_text) for k in self.keys])
         return column.width
 
     def cells(self, position: int) -> list[Cell]:
         key = self.keys[position]
         marker = "▶ " if key.code == self.selected else ""
-        state = key.state.state if key.state else ""
-        state_style = "vt--warning" if state in ("pending deletion", "deleted", "disabled") else "vt--muted"
+        state = key.state_text
+        state_style = "vt--warning" if state.startswith(("pending deletion", "deleted", "disabled")) else "vt--muted"
         label = key.display
         if len(key.aliases) > 1:
             label += f" +{len(key.aliases) - 1}"
         return [
             (marker + label, "vt--selected" if marker else ("vt--muted" if key.unresolved else None)),
-            (state.upper() if state in ("pending deletion", "deleted") else state, state_style),
+            (state.upper() if state.startswith(("pending deletion", "deleted")) else state, state_style),
             (f"{key.events:,}", None),
             (f"{key.errors:,}" if key.errors else "·", "vt--error" if key.errors else "vt--muted"),
             (f"{key.principals:,}", None),

@@ -1,0 +1,236 @@
+"""The live side: events from LookupEvents, and the account's trails and keys beside them.
+
+:class:`LiveLoader` is what the explorer and the headless commands use: ``prepare`` checks
+the credentials and regions and returns the cached events to show at once; ``fetch``
+loads the inventory and the newer events page by page, regions side by side, into the
+same index as local files; ``poll`` fetches what arrived since, for following live.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ..decode import decode_records
+from ..index import EventIndex
+from ..query import Filter
+from ..sources import SourceFile, private_dir
+from .errors import LiveError, check_regions, default_regions, sentence, session
+from .inventory import LiveKey, LiveTrail, fetch_keys, fetch_trails
+from .lookup import (
+    CLOUDTRAIL_SOURCE,
+    KMS_SOURCE,
+    Cache,
+    Plan,
+    clear_cache,
+    lookup_client,
+    pace_for,
+    pages,
+    plan,
+    records_of,
+    window,
+)
+
+__all__ = ["LiveLoader", "LiveOptions", "LiveProgress", "LiveError", "LiveKey", "LiveTrail", "clear_cache"]
+
+
+@dataclass
+class LiveOptions:
+    profile: str | None = None
+    regions: list[str] = field(default_factory=list)  # empty: the session's region
+    since: str | None = None  # a span back from now (1d) or a time; default one day
+    until: str | None = None
+    cache: bool = True
+    filter: Filter = field(default_factory=Filter)
+
+
+@dataclass
+class LiveProgress:
+    pages: int = 0
+    events: int = 0
+    started: float = field(default_factory=time.monotonic)
+    regions: int = 0
+    regions_done: int = 0
+    oldest: datetime | None = None  # how far back the pages have reached
+    start: datetime | None = None  # the window asked for
+    end: datetime | None = None
+    plans: dict[str, str] = field(default_factory=dict)  # region -> lookup attribute
+    note: str = ""  # e.g. waiting out throttling
+    finished: bool = False
+    cancelled: bool = False
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.events / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def fraction(self) -> float:
+        """How much of the window the newest-first pages have covered."""
+        if self.finished:
+            return 1.0
+        if not (self.start and self.end and self.oldest):
+            return 0.0
+        total = (self.end - self.start).total_seconds()
+        return min(1.0, max(0.0, (self.end - self.oldest).total_seconds() / total)) if total > 0 else 1.0
+
+    @property
+    def describe(self) -> str:
+        plans = sorted(set(self.plans.values()))
+        return ", ".join(plans) if plans else ""
+
+
+class LiveLoader:
+    """LookupEvents and the inventory, into an index. Thread-safe where the explorer needs it."""
+
+    def __init__(self, index: EventIndex, options: LiveOptions):
+        self.index = index
+        self.options = options
+        self.session = None
+        self.account: str | None = None
+        self.regions: list[str] = []
+        self.start: datetime | None = None
+        self.end: datetime | None = None
+        self.problems: list[str] = []  # what failed without stopping the rest, one sentence each
+        self.progress = LiveProgress()
+        self._caches: dict[tuple[str, str], Cache] = {}
+        self._lock = threading.Lock()
+        self._last_refresh = 0.0
+
+    # ------------------------------------------------------------------ before anything
+
+    def prepare(self) -> list[SourceFile]:
+        """Check credentials, regions and time range (LiveError when they will not do), and
+        return the cached events' files, to be shown at once."""
+        self.session = session(self.options.profile)
+        self.regions = check_regions(self.session, list(dict.fromkeys(self.options.regions)) or default_regions(self.session))
+        self.start, self.end = window(self.options.since, self.options.until)
+        try:
+            sts = self.session.client("sts", region_name=self.regions[0])
+            self.account = sts.get_caller_identity()["Account"]
+        except Exception as error:
+            raise LiveError(sentence(error, self.regions[0], "GetCallerIdentity")) from None
+        self.progress = LiveProgress(regions=len(self.regions), start=self.start, end=self.end)
+        files = []
+        for region in self.regions:
+            chosen = plan(self.options.filter, self.account, region)
+            self.progress.plans[region] = chosen.describe
+            for source in self._sources(chosen):
+                cache = self._cache(region, source)
+                if self.options.cache and cache.lines:
+                    files.append(SourceFile(str(cache.path), self._label(region, source), growing=True))
+        return files
+
+    def _sources(self, chosen: Plan) -> list[str]:
+        """The passes for a region: KMS events (by the plan), then trail configuration events."""
+        return [KMS_SOURCE, CLOUDTRAIL_SOURCE]
+
+    def _label(self, region: str, source: str) -> str:
+        kind = "trail configuration" if source == CLOUDTRAIL_SOURCE else "KMS"
+        return f"LookupEvents {region} ({kind})" if source == CLOUDTRAIL_SOURCE else f"LookupEvents {region}"
+
+    def _cache(self, region: str, source: str) -> Cache:
+        key = (region, source)
+        cache = self._caches.get(key)
+        if cache is None:
+            if self.options.cache:
+                cache = Cache.open(self.account, region, source)
+            else:  # not kept: a private file for this run only, for reading records again
+                cache = Cache(Path(private_dir()) / f"{self.account}-{region}-{source.split('.')[0]}.jsonl")
+            self._caches[key] = cache
+        return cache
+
+    # ------------------------------------------------------------------ fetching
+
+    def fetch_inventory(self, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """The account's trails and keys, for the trails and keys panes."""
+        problems: list[str] = []
+        trails = fetch_trails(self.session, self.regions, problems, cancelled)
+        keys = fetch_keys(self.session, self.regions, problems, cancelled)
+        self.problems.extend(problems)
+        for trail in trails:
+            self.problems.extend(trail.problems)
+        self.index.set_live(trails, keys)
+
+    def fetch(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
+              cancelled: Callable[[], bool] = lambda: False, inventory: bool = True) -> LiveProgress:
+        """Fetch the window's events in every region, side by side, and the inventory."""
+        threads = [threading.Thread(target=self._region, args=(region, on_progress, cancelled), daemon=True)
+                   for region in self.regions]
+        for thread in threads:
+            thread.start()
+        if inventory:
+            try:
+                self.fetch_inventory(cancelled)
+            except Exception as error:  # the inventory is extra: events still come
+                self.problems.append(sentence(error))
+        for thread in threads:
+            thread.join()
+        self.index.refresh()
+        self.progress.finished = True
+        self.progress.cancelled = cancelled()
+        on_progress(self.progress)
+        return self.progress
+
+    def poll(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
+             cancelled: Callable[[], bool] = lambda: False) -> int:
+        """Fetch what arrived since the last fetch (following live); the number of new events."""
+        before = self.progress.events
+        self.end = datetime.now(timezone.utc)
+        self.progress.finished = False
+        self.fetch(on_progress, cancelled, inventory=False)
+        return self.progress.events - before
+
+    def _region(self, region: str, on_progress, cancelled) -> None:
+        client = lookup_client(self.session, region)
+        pace = pace_for(self.account, region)
+        chosen = plan(self.options.filter, self.account, region)
+        try:
+            for source in self._sources(chosen):
+                attribute = chosen if source == KMS_SOURCE else Plan("EventSource", CLOUDTRAIL_SOURCE)
+                cache = self._cache(region, source)
+                use_cache = self.options.cache and attribute.cacheable
+                gaps = cache.missing(self.start, self.end) if use_cache else [(self.start, self.end)]
+                for start, end in gaps:
+                    for events in pages(client, attribute.attribute, start, end, pace, cancelled, self._note):
+                        self._take(region, source, cache, events, start, end, on_progress)
+                    if cancelled():
+                        return
+        except Exception as error:
+            self.problems.append(sentence(error, region, "LookupEvents"))
+        finally:
+            with self._lock:
+                self.progress.regions_done += 1
+
+    def _note(self, text: str) -> None:
+        self.progress.note = text
+
+    def _take(self, region: str, source: str, cache: Cache, events: list[dict], start, end, on_progress) -> None:
+        with self._lock:
+            first, fresh = cache.append(events, start, end)
+            self.progress.pages += 1
+            self.progress.note = ""
+            if events:
+                times = [e.get("EventTime") for e in events if e.get("EventTime")]
+                if times:
+                    oldest = min(datetime.fromisoformat(t) for t in times)
+                    if self.progress.oldest is None or oldest < self.progress.oldest:
+                        self.progress.oldest = oldest
+        if fresh:
+            batch = decode_records(records_of(fresh), self._label(region, source), str(cache.path), first_ordinal=first,
+                                   appendable=True, format="lookup-events")
+            self.index.add(batch)
+            with self._lock:
+                self.progress.events += batch.n
+        now = time.monotonic()
+        with self._lock:
+            refresh = now - self._last_refresh > 0.3
+            if refresh:
+                self._last_refresh = now
+        if refresh:
+            self.index.refresh()
+        on_progress(self.progress)
