@@ -39,6 +39,16 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
     parser.add_argument("--demo", action="store_true", help="load the bundled demo incident")
     parser.add_argument("-q", "--quiet", action="store_true", help="no load summary on standard error")
+    live = parser.add_argument_group(
+        "live AWS (credentials from the standard chain: AWS_PROFILE, SSO, environment, instance role)"
+    )
+    live.add_argument("--lookup", action="store_true", help="load events from CloudTrail LookupEvents, and the account's trails and keys")
+    live.add_argument("--region", action="append", default=[], metavar="R", help="a region to look up (repeat for several; default: the profile's)")
+    live.add_argument("--since", metavar="SPAN|TIME", help="from this long ago (15m, 2h, 7d) or this time (default: 1d; at most 90 days)")
+    live.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
+    live.add_argument("--profile", metavar="P", help="the AWS profile to use")
+    live.add_argument("--no-cache", action="store_true", help="neither read nor keep the local cache of looked-up events")
+    live.add_argument("--clear-cache", action="store_true", help="delete the cache of looked-up events, then exit")
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -52,6 +62,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         )
         _common(parser)
         parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="start with this filter")
+        parser.add_argument("--follow", type=int, metavar="SECONDS", help="with --lookup: fetch new events every SECONDS (F toggles)")
         parser.add_argument("--version", action="version", version=f"kmstui {__version__}")
         return parser
     parser = argparse.ArgumentParser(
@@ -87,9 +98,9 @@ def _load(args) -> "tuple":
     paths = list(args.sources)
     if args.demo:
         paths.append(str(demo_path()))
-    if not paths:
+    if not paths and not args.lookup:
         if sys.stdin.isatty():
-            _say("no sources given: name CloudTrail files or directories, pipe them in, or try --demo")
+            _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
             sys.exit(2)
         paths = ["-"]
     files, problems = sources.discover(paths)
@@ -97,6 +108,16 @@ def _load(args) -> "tuple":
     for label, reason in problems:
         _say(f"skipped {label}: {reason}")
         index.report.skipped.append((label, reason))
+    live = None
+    if args.lookup:
+        from .core.live import LiveError, LiveLoader
+
+        live = LiveLoader(index, live_options(args))
+        try:
+            files += live.prepare()
+        except LiveError as error:
+            _say(str(error))
+            sys.exit(2)
 
     def report(batch) -> None:
         for source in batch.sources:
@@ -107,7 +128,17 @@ def _load(args) -> "tuple":
 
     loader.load(index, files, on_batch=report, refresh_every=None)
     loader.shutdown()
-    if index.report.files_loaded == 0:
+    if live is not None:
+        live.fetch()
+        for problem in dict.fromkeys(live.problems):
+            _say(problem)
+        if not args.quiet:
+            progress = live.progress
+            _say(f"LookupEvents ({progress.describe}): {progress.events:,} new events in {progress.pages:,} pages.")
+        if live.progress.pages == 0 and index.report.files_loaded == 0:
+            _say("nothing could be loaded from AWS")
+            sys.exit(2)
+    elif index.report.files_loaded == 0:
         _say("nothing could be loaded" + (" (no readable sources)" if not files else ""))
         sys.exit(2)
     if not args.quiet:
@@ -117,8 +148,32 @@ def _load(args) -> "tuple":
     return index, summarise_trails(index)
 
 
+def live_options(args):
+    from .core import query
+    from .core.live import LiveOptions
+
+    return LiveOptions(
+        profile=args.profile,
+        regions=args.region,
+        since=args.since,
+        until=args.until,
+        cache=not args.no_cache,
+        filter=query.parse(getattr(args, "filter", "") or ""),
+    )
+
+
+def _clear_cache() -> int:
+    from .core.live import clear_cache
+
+    removed = clear_cache()
+    _say(f"removed {len(removed)} cached file{'s' if len(removed) != 1 else ''} of looked-up events")
+    return 0
+
+
 def _headless(command: str, argv: list[str]) -> int:
     args = _parser(command).parse_args(argv)
+    if args.clear_cache:
+        return _clear_cache()
     from .core import export, query
     from .core.summary import summarise_keys
 
@@ -142,12 +197,14 @@ def _headless(command: str, argv: list[str]) -> int:
         else:
             export.write_events(out, index, rows, trails, args.format)
     else:
-        export.write_keys(out, summarise_keys(index, rows), args.format)
+        export.write_keys(out, summarise_keys(index, rows, unused=compiled.empty), args.format)
     return 0
 
 
 def _explorer(argv: list[str]) -> int:
     args = _parser(None).parse_args(argv)
+    if args.clear_cache:
+        return _clear_cache()
     from .core import query
 
     try:
@@ -158,12 +215,12 @@ def _explorer(argv: list[str]) -> int:
     paths = list(args.sources)
     if args.demo:
         paths.append(str(demo_path()))
-    if not paths and sys.stdin.isatty():
-        _say("no sources given: name CloudTrail files or directories, pipe them in, or try --demo")
+    if not paths and not args.lookup and sys.stdin.isatty():
+        _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
         return 2
     from .core import sources
 
-    if not paths or "-" in paths:
+    if (not paths and not args.lookup) or "-" in paths:
         # Read the piped input first, then give the terminal back to the explorer as its keyboard.
         spooled = sources.spool_stdin()
         paths = [p for p in paths if p != "-"]
@@ -180,7 +237,8 @@ def _explorer(argv: list[str]) -> int:
         extra = []
     from .ui.app import run
 
-    return run(paths, extra_files=extra, filter_text=args.filter)
+    live = live_options(args) if args.lookup else None
+    return run(paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow)
 
 
 def _attach_filter(argv: list[str]) -> list[str]:

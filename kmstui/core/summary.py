@@ -142,8 +142,12 @@ def summarise_keys(index: EventIndex, rows: np.ndarray, unused: bool = False) ->
     if live:
         seen = set()
         for summary in summaries:
-            summary.live = live.get(summary.code)
+            summary.live = key = live.get(summary.code)
             seen.add(summary.code)
+            if key is not None:  # ListAliases says what the aliases are now; the events, what they were
+                summary.former_aliases = list(dict.fromkeys(
+                    [a for a in summary.aliases + summary.former_aliases if a not in key.aliases]))
+                summary.aliases = list(key.aliases)
         if unused:
             values = index.vocab["key"].values
             names = key_aliases(index)

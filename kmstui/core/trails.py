@@ -92,6 +92,8 @@ def selector_state(request: dict, response: dict) -> tuple[str, str]:
         return _advanced_state(advanced)
     if not isinstance(selectors, list):
         return "unknown", ""
+    if not selectors:  # no selectors of its own: a trail's default records every management event
+        return "logged", ""
     reads_kms = writes_kms = False
     excluded_by = ""
     management = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from textual.app import App
 from textual.binding import Binding
 
@@ -29,9 +31,13 @@ class KmsApp(App[int]):
         extra_files: list[SourceFile] | None = None,
         filter_text: str = "",
         index: EventIndex | None = None,
+        live=None,
+        follow: int | None = None,
     ):
         super().__init__()
-        self.explorer = ExplorerScreen(sources, extra_files=extra_files, filter_text=filter_text, index=index)
+        self.explorer = ExplorerScreen(
+            sources, extra_files=extra_files, filter_text=filter_text, index=index, live=live, follow=follow
+        )
 
     @property
     def index(self) -> EventIndex:
@@ -49,10 +55,13 @@ class KmsApp(App[int]):
             self.push_screen(HelpScreen())
 
 
-def run(sources: list[str], extra_files: list[SourceFile] | None = None, filter_text: str = "") -> int:
-    app = KmsApp(sources, extra_files=extra_files, filter_text=filter_text)
+def run(sources: list[str], extra_files: list[SourceFile] | None = None, filter_text: str = "", live=None,
+        follow: int | None = None) -> int:
+    app = KmsApp(sources, extra_files=extra_files, filter_text=filter_text, live=live, follow=follow)
     try:
         app.run()
     finally:
         loader.shutdown()
+        for message in app.explorer.messages:  # what went wrong with AWS, kept for the terminal too
+            print(f"kmstui: {message}", file=sys.stderr)
     return app.return_code or 0

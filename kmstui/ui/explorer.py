@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,13 +19,25 @@ from textual.worker import get_current_worker
 
 from ..core import loader, query
 from ..core.index import EventIndex
+from ..core.live import LiveError, LiveLoader, LiveOptions
+from ..core.timeutil import short
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
 from ..core.text import clean
 from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
-from .messages import EventsReady, IndexChanged, LoadFinished, LoadProgressed, QueryDone, QueryFailed, QueryResult
+from .messages import (
+    EventsReady,
+    IndexChanged,
+    LiveProblems,
+    LiveProgressed,
+    LoadFinished,
+    LoadProgressed,
+    QueryDone,
+    QueryFailed,
+    QueryResult,
+)
 from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
@@ -48,6 +61,7 @@ class ExplorerScreen(Screen[None]):
         Binding("2", "focus_pane('keys')", "Keys", show=False),
         Binding("3", "focus_pane('events')", "Events", show=False),
         Binding("l", "load_summary", "Load summary"),
+        Binding("F", "follow", "Follow", show=False),
     ]
 
     def __init__(
@@ -57,6 +71,8 @@ class ExplorerScreen(Screen[None]):
         extra_files: list[SourceFile] | None = None,
         filter_text: str = "",
         index: EventIndex | None = None,
+        live: LiveOptions | None = None,
+        follow: int | None = None,
     ):
         super().__init__()
         self.sources = list(sources or [])
@@ -72,6 +88,13 @@ class ExplorerScreen(Screen[None]):
         self._shown = 0  # the newest request whose events are shown
         self._total = 0  # events in the index when they were shown
         self.timings: dict[str, float] = {}  # when the index was ready, when its events were shown
+        self.live_options = live
+        self.live: LiveLoader | None = None
+        self.live_progress = None
+        self.following = False
+        self.follow_seconds = follow or 30
+        self._follow_at_start = follow is not None
+        self.messages: list[str] = []  # for standard error after the explorer closes
         self._trails_generation = -1
         self._debounce: Timer | None = None
         self.result: QueryResult | None = None
@@ -107,7 +130,7 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#loadbar").display = False
         self.query_one("#filter-error").display = False
         self.update_status()
-        if self.sources or self.extra_files:
+        if self.sources or self.extra_files or self.live_options is not None:
             self.load_running = True
             self.load_sources()
         else:
@@ -137,28 +160,118 @@ class ExplorerScreen(Screen[None]):
         for label, reason in problems:
             self.index.report.skipped.append((label, reason))
         files = files + self.extra_files
+        if self.live_options is not None:
+            self.live = LiveLoader(self.index, self.live_options)
+            try:
+                files += self.live.prepare()  # cached events: shown at once, newer ones fetched after
+            except LiveError as error:
+                self.live = None
+                self._live_problems([str(error)])
         last_post = 0.0
         generation = self.index.snapshot.generation
 
-        def progressed(progress: Progress) -> None:
-            nonlocal last_post, generation
-            now = time.monotonic()
+        def changed() -> None:
+            nonlocal generation
             if self.index.snapshot.generation != generation:
                 generation = self.index.snapshot.generation
                 self.post_message(IndexChanged(generation))
+
+        def progressed(progress: Progress) -> None:
+            nonlocal last_post
+            changed()
+            now = time.monotonic()
             if not progress.finished and now - last_post >= 0.1:
                 last_post = now
                 self.post_message(LoadProgressed(_copy(progress)))
 
+        def live_progressed(progress) -> None:
+            nonlocal last_post
+            changed()
+            now = time.monotonic()
+            if now - last_post >= 0.1:
+                last_post = now
+                self.post_message(LiveProgressed(replace(progress)))
+
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
             progress = loader.load(self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3)
+            if self.live is not None and not self._cancel.is_set():
+                live = self.live.fetch(live_progressed, self._cancel.is_set)
+                progress.cancelled = progress.cancelled or live.cancelled
+                if self.live.problems:
+                    self._live_problems(self.live.problems)
             self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
 
+    def _live_problems(self, sentences: list[str]) -> None:
+        sentences = list(dict.fromkeys(sentences))
+        for sentence in sentences:
+            self.index.report.problems.append(("AWS", sentence))
+        self.messages.extend(sentences)
+        self.post_message(LiveProblems(sentences))
+
+    def on_live_problems(self, message: LiveProblems) -> None:
+        first = message.sentences[0]
+        more = f" ({len(message.sentences) - 1} more: press l)" if len(message.sentences) > 1 else ""
+        self.notify(first + more, severity="error", timeout=12, markup=False)
+
+    def on_live_progressed(self, message: LiveProgressed) -> None:
+        progress = message.progress
+        self.live_progress = progress
+        if not self.load_running and not self.following:
+            return
+        self.query_one("#loadbar").display = True
+        self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
+        back = f" · back to {short(int(progress.oldest.timestamp()))[5:16]}" if progress.oldest else ""
+        note = f" · {progress.note}" if progress.note else ""
+        self.query_one("#progress-text", Static).update(
+            Content(
+                f" LookupEvents {progress.events:,} events · {progress.pages:,} pages · {progress.rate:,.0f}/s"
+                f"{back}{note} · Esc stops"
+            )
+        )
+        self.update_status()
+
+    # ------------------------------------------------------------------ following
+
+    def action_follow(self) -> None:
+        if self.live is None:
+            self.notify("Following needs --lookup: there is nothing live to follow.", markup=False)
+            return
+        self.following = not self.following
+        if self.following:
+            self.follow_events()
+            self.notify(f"Following: new events every {self.follow_seconds}s.", markup=False)
+        else:
+            self.workers.cancel_group(self, "follow")
+            self.query_one("#loadbar").display = False
+        self.update_status()
+
+    @work(thread=True, exclusive=True, group="follow", description="Following", exit_on_error=False)
+    def follow_events(self) -> None:
+        worker = get_current_worker()
+        generation = self.index.snapshot.generation
+        while not worker.is_cancelled:
+            deadline = time.monotonic() + self.follow_seconds
+            while time.monotonic() < deadline:
+                if worker.is_cancelled:
+                    return
+                time.sleep(0.2)
+            if self.load_running:
+                continue
+            self.live.problems.clear()
+            self.live.poll(lambda progress: self.post_message(LiveProgressed(replace(progress))), lambda: worker.is_cancelled)
+            if self.live.problems:
+                self._live_problems(self.live.problems)
+            if self.index.snapshot.generation != generation:
+                generation = self.index.snapshot.generation
+                self.post_message(IndexChanged(generation))
+
     def on_load_finished(self, message: LoadFinished) -> None:
         self.load_running = False
+        if self._follow_at_start and self.live is not None and not self.following:
+            self.action_follow()
         self.timings["index_ready"] = time.perf_counter()
         self.load_progress = progress = message.progress
         self.query_one("#loadbar").display = False
@@ -231,7 +344,7 @@ class ExplorerScreen(Screen[None]):
                 if worker.is_cancelled:
                     return
                 self.post_message(EventsReady(request, rows, len(snapshot.order)))
-                keys = summarise_keys(index, in_scope)
+                keys = summarise_keys(index, in_scope, unused=compiled.empty and trail is None)
                 trails = summarise_trails(index) if snapshot.generation != self._trails_generation else None
         except Exception as error:  # keep the explorer alive; say what went wrong
             self.post_message(QueryFailed(request, f"{type(error).__name__}: {error}"))
@@ -403,6 +516,11 @@ class ExplorerScreen(Screen[None]):
             key = next((k for k in keys.keys if k.code == keys.selected), None)
             parts.append(("  key ", "$text-muted"))
             parts.append(((key.display if key else "selected")[:40], "$text-success"))
+        if self.live is not None and self.live.progress.describe:
+            parts.append(("  LookupEvents ", "$text-muted"))
+            parts.append((self.live.progress.describe, None))
+        if self.following:
+            parts.append((f"  following every {self.follow_seconds}s", "$text-success"))
         skipped = len(self.index.report.skipped)
         if skipped:
             parts.append((f"  {skipped} skipped (l)", "$text-warning"))

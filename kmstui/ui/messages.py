@@ -28,6 +28,22 @@ class LoadFinished(Message):
         self.progress = progress
 
 
+class LiveProgressed(Message):
+    """LookupEvents pages arriving: events, pages, rate, how far back."""
+
+    def __init__(self, progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class LiveProblems(Message):
+    """What went wrong talking to AWS, one sentence each (the rest of the load goes on)."""
+
+    def __init__(self, sentences: list[str]) -> None:
+        super().__init__()
+        self.sentences = sentences
+
+
 class IndexChanged(Message):
     """The index was refreshed: more events, new derived state."""
 

@@ -15,9 +15,9 @@ import botocore.exceptions
 
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 
-# No retries inside botocore: kmstui paces LookupEvents itself (2 requests a second per
-# account and region) and a hidden retry would break that pace.
-CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=10, read_timeout=30)
+# No retries inside botocore (total_max_attempts counts the first try; max_attempts would
+# not): kmstui paces LookupEvents itself, and a hidden retry would break that pace.
+CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=30)
 
 
 class LiveError(Exception):

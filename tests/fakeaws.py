@@ -1,0 +1,686 @@
+"""Fake AWS endpoints for kmstui tests, so that no test ever talks to AWS.
+
+moto (in server mode, in this process) answers KMS, STS, S3 and the CloudTrail control plane
+(DescribeTrails, GetTrailStatus, GetEventSelectors, ...). moto does not implement CloudTrail
+LookupEvents, and boto3 has one CloudTrail endpoint, so `FakeCloudTrail` is that endpoint: it
+answers LookupEvents itself, from records the test seeds, with AWS's rules (newest first, pages
+of at most 50, one lookup attribute, NextToken bound to the parameters of the call that made it,
+a 90-day window), and forwards every other CloudTrail request unchanged to moto.
+
+    from fakeaws import aws_endpoints
+
+    def test_something(aws_endpoints):
+        aws_endpoints.cloudtrail.add_records("us-east-1", [record, ...])
+        aws_endpoints.client("kms").create_key()
+        ...  # kmstui, via the standard credential chain and AWS_ENDPOINT_URL_* variables
+
+Servers are started once per test session and reset for every test.
+"""
+
+from __future__ import annotations
+
+import atexit
+import bisect
+import http.client
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import pytest
+
+DEFAULT_ACCOUNT = "111122223333"
+DEFAULT_REGION = "us-east-1"
+TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+LOOKUP_EVENTS = "LookupEvents"
+ATTRIBUTE_KEYS = frozenset(
+    {"EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"}
+)
+RETENTION_SECONDS = 90 * 86400
+MAX_RESULTS = 50
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
+# Not relayed as they are: they describe one hop, and the body is re-sent with its own length.
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te", "trailer"}
+)
+
+
+class AwsError(Exception):
+    """An error answer in CloudTrail's JSON protocol: {"__type": code, "message": message}."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class LookupRequest:
+    """One LookupEvents request as the fake saw it."""
+
+    region: str
+    account: str
+    access_key: str
+    body: dict[str, Any]
+    throttled: bool = False
+    error: str | None = None  # the error code answered, if any (ThrottlingException included)
+    at: float = 0.0  # time.monotonic() on arrival
+    returned: int = 0  # number of events answered
+
+
+@dataclass
+class Call:
+    """Any request to the fake CloudTrail endpoint: LookupEvents or forwarded to moto."""
+
+    operation: str
+    region: str
+    account: str
+    access_key: str
+    forwarded: bool
+    status: int = 0
+
+
+@dataclass(order=True)
+class _Stored:
+    sort_key: tuple[float, int]  # (event time, insertion sequence); newest first = descending
+    event: dict[str, Any] = field(compare=False)
+
+
+def epoch_of(event_time: str) -> float:
+    """CloudTrail's eventTime ("2026-11-20T10:00:00Z", fractions allowed) in epoch seconds."""
+    return datetime.fromisoformat(event_time.replace("Z", "+00:00")).timestamp()
+
+
+def _username(identity: dict[str, Any]) -> str | None:
+    """The Username that LookupEvents shows for a userIdentity."""
+    if identity.get("userName"):
+        return identity["userName"]
+    kind = identity.get("type")
+    if kind == "Root":
+        return "root"
+    arn = identity.get("arn") or ""
+    if kind in ("AssumedRole", "FederatedUser", "IdentityCenterUser") and "/" in arn:
+        return arn.rsplit("/", 1)[1]  # the session name
+    if kind == "AWSService":
+        return identity.get("invokedBy")
+    return None
+
+
+def lookup_event(record: dict[str, Any]) -> dict[str, Any]:
+    """The LookupEvents response event that AWS builds for a CloudTrail record."""
+    identity = record.get("userIdentity") or {}
+    read_only = record.get("readOnly")
+    if isinstance(read_only, bool):
+        read_only = "true" if read_only else "false"
+    elif read_only is not None:
+        read_only = str(read_only).lower()
+    event = {
+        "EventId": record["eventID"],
+        "EventName": record.get("eventName"),
+        "ReadOnly": read_only,
+        "AccessKeyId": identity.get("accessKeyId"),
+        "EventTime": int(epoch_of(record["eventTime"])),
+        "EventSource": record.get("eventSource"),
+        "Username": _username(identity),
+        "Resources": [
+            {key: value for key, value in (("ResourceType", r.get("type")), ("ResourceName", r.get("ARN"))) if value}
+            for r in record.get("resources") or []
+        ],
+        "CloudTrailEvent": json.dumps(record),
+    }
+    return {key: value for key, value in event.items() if value is not None}
+
+
+def _matches(event: dict[str, Any], key: str, value: str) -> bool:
+    if key == "ResourceType":
+        return any(r.get("ResourceType") == value for r in event["Resources"])
+    if key == "ResourceName":
+        return any(r.get("ResourceName") == value for r in event["Resources"])
+    return event.get(key) == value
+
+
+def _as_epoch(value: float | int | datetime) -> float:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.timestamp()
+    return float(value)
+
+
+class FakeCloudTrail:
+    """A CloudTrail endpoint on 127.0.0.1 that answers LookupEvents and forwards the rest to moto.
+
+    The region of a request is that of its SigV4 credential scope; its account is
+    `accounts[access key]`, else `account_resolver(access key)` if set, else `default_account`.
+    """
+
+    def __init__(self, forward_to: str | None = None, default_account: str = DEFAULT_ACCOUNT):
+        self.forward_to = forward_to
+        self.default_account = default_account
+        self.accounts: dict[str, str] = {}
+        self.account_resolver: Callable[[str], str | None] | None = None
+        # NextToken must come back with every other parameter unchanged; MaxResults included.
+        self.bind_max_results = True
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.reset()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> "FakeCloudTrail":
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="FakeCloudTrail", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeCloudTrail":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def reset(self) -> None:
+        """Forget records, tokens, logs, throttling and queued failures (not the forward target)."""
+        with self._lock:
+            self._events: dict[tuple[str, str], list[_Stored]] = defaultdict(list)
+            self._seq = 0
+            self._tokens: dict[str, tuple[str, str, str, tuple[float, int]]] = {}
+            self._times: dict[tuple[str, str], list[float]] = defaultdict(list)
+            self._failures: deque[tuple[str, str, int, str | None]] = deque()
+            self._throttle_next = 0
+            self._throttle_every: int | None = None
+            self._throttle_operation: str | None = LOOKUP_EVENTS
+            self._throttle_count = 0
+            self._now: float | None = None
+            self.accounts.clear()
+            self.bind_max_results = True
+            self.requests: list[LookupRequest] = []
+            self.calls: list[Call] = []
+
+    # -- seeding and control --------------------------------------------------------------
+
+    def add_records(self, region: str, records: Iterable[dict[str, Any]], account: str = DEFAULT_ACCOUNT) -> None:
+        """Make these CloudTrail records visible to LookupEvents in this account and region."""
+        with self._lock:
+            bucket = self._events[(account, region)]
+            for record in records:
+                self._seq += 1
+                bucket.append(_Stored((epoch_of(record["eventTime"]), self._seq), lookup_event(record)))
+            bucket.sort(reverse=True)
+
+    def add_account(self, access_key: str, account: str) -> None:
+        """Requests signed with this access key belong to this account."""
+        self.accounts[access_key] = account
+
+    @property
+    def now(self) -> float:
+        """"Now" for the 90-day window, in epoch seconds: real time unless a test set it."""
+        return time.time() if self._now is None else self._now
+
+    @now.setter
+    def now(self, value: float | int | datetime | None) -> None:
+        self._now = None if value is None else _as_epoch(value)
+
+    def throttle(self, every: int | None = None, next: int = 0, operation: str | None = LOOKUP_EVENTS) -> None:
+        """Answer the next `next` requests, and every `every`-th request from now on, with
+        400 ThrottlingException "Rate exceeded". Only `operation` (None: any CloudTrail call).
+        throttle() with no arguments stops throttling."""
+        with self._lock:
+            self._throttle_next = next
+            self._throttle_every = every
+            self._throttle_operation = operation
+            self._throttle_count = 0
+
+    def fail_next(
+        self, code: str, message: str = "", status: int = 400, operation: str | None = None, count: int = 1
+    ) -> None:
+        """Answer the next `count` requests for `operation` (None: any CloudTrail call, forwarded
+        ones included) with {"__type": code, "message": message} and this HTTP status."""
+        with self._lock:
+            for _ in range(count):
+                self._failures.append((code, message, status, operation))
+
+    def expire_tokens(self) -> None:
+        """Every NextToken handed out so far becomes invalid (InvalidNextTokenException)."""
+        with self._lock:
+            self._tokens.clear()
+
+    # -- assertions -----------------------------------------------------------------------
+
+    def request_times(self, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION) -> list[float]:
+        """time.monotonic() of every LookupEvents request (throttled and failed ones too)."""
+        with self._lock:
+            return list(self._times.get((account, region), ()))
+
+    def max_rate(self, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION, window: float = 1.0) -> int:
+        """The most LookupEvents requests seen within any `window` seconds (half-open window)."""
+        times = sorted(self.request_times(account, region))
+        best = 0
+        for i, start in enumerate(times):
+            best = max(best, bisect.bisect_left(times, start + window, lo=i) - i)
+        return best
+
+    def lookups(self, region: str | None = None, account: str | None = None) -> list[LookupRequest]:
+        return [
+            r
+            for r in self.requests
+            if (region is None or r.region == region) and (account is None or r.account == account)
+        ]
+
+    # -- request handling -----------------------------------------------------------------
+
+    def account_for(self, access_key: str) -> str:
+        if access_key in self.accounts:
+            return self.accounts[access_key]
+        if self.account_resolver is not None:
+            resolved = self.account_resolver(access_key)
+            if resolved:
+                return resolved
+        return self.default_account
+
+    def _take_failure(self, operation: str) -> AwsError | None:
+        for i, (code, message, status, wanted) in enumerate(self._failures):
+            if wanted is None or wanted == operation:
+                del self._failures[i]
+                return AwsError(code, message, status)
+        return None
+
+    def _take_throttle(self, operation: str) -> bool:
+        if self._throttle_operation is not None and self._throttle_operation != operation:
+            return False
+        self._throttle_count += 1
+        if self._throttle_next > 0:
+            self._throttle_next -= 1
+            return True
+        return bool(self._throttle_every) and self._throttle_count % self._throttle_every == 0
+
+    def _before(self, operation: str) -> AwsError | None:
+        """A queued failure or throttling decision for this request, if any."""
+        with self._lock:
+            failure = self._take_failure(operation)
+            if failure is not None:
+                return failure
+            if self._take_throttle(operation):
+                return AwsError("ThrottlingException", "Rate exceeded", 400)
+        return None
+
+    def lookup_events(
+        self, account: str, region: str, access_key: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Answer one LookupEvents request (raises AwsError). body None: it was not a JSON object."""
+        entry = LookupRequest(region, account, access_key, body if body is not None else {}, at=time.monotonic())
+        with self._lock:
+            self.requests.append(entry)
+            self._times[(account, region)].append(entry.at)
+        try:
+            failure = self._before(LOOKUP_EVENTS)
+            if failure is not None:
+                raise failure
+            if body is None:
+                raise AwsError("SerializationException", "Request body is not a JSON object.")
+            answer = self._lookup(account, region, body)
+        except AwsError as error:
+            entry.error = error.code
+            entry.throttled = error.code == "ThrottlingException"
+            raise
+        entry.returned = len(answer["Events"])
+        return answer
+
+    def _lookup(self, account: str, region: str, body: dict[str, Any]) -> dict[str, Any]:
+        max_results = body.get("MaxResults", MAX_RESULTS)
+        if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS:
+            raise AwsError("InvalidMaxResultsException", "Value for MaxResults is invalid.")
+        attributes = body.get("LookupAttributes") or []
+        if not isinstance(attributes, list) or len(attributes) > 1:
+            raise AwsError(
+                "InvalidLookupAttributesException", "You cannot specify more than one lookup attribute."
+            )
+        for attribute in attributes:
+            if not isinstance(attribute, dict):
+                raise AwsError("InvalidLookupAttributesException", "Invalid LookupAttributes.")
+            key, value = attribute.get("AttributeKey"), attribute.get("AttributeValue")
+            if key not in ATTRIBUTE_KEYS:
+                raise AwsError("InvalidLookupAttributesException", f"Invalid AttributeKey: {key}.")
+            if not isinstance(value, str) or not 1 <= len(value) <= 2000:
+                raise AwsError("InvalidLookupAttributesException", "Invalid AttributeValue.")
+        start, end = body.get("StartTime"), body.get("EndTime")
+        for name, value in (("StartTime", start), ("EndTime", end)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise AwsError("SerializationException", f"{name} must be a timestamp in epoch seconds.")
+        if start is not None and end is not None and start > end:
+            raise AwsError("InvalidTimeRangeException", "Start time must be before end time.")
+        category = body.get("EventCategory")
+        if category not in (None, "insight"):
+            raise AwsError("InvalidEventCategoryException", f"Invalid EventCategory: {category}.")
+
+        bound = {k: v for k, v in body.items() if k != "NextToken" and (self.bind_max_results or k != "MaxResults")}
+        fingerprint = json.dumps(bound, sort_keys=True)
+        with self._lock:
+            after: tuple[float, int] | None = None
+            token = body.get("NextToken")
+            if token is not None:
+                saved = self._tokens.get(token)
+                if saved is None:
+                    raise AwsError("InvalidNextTokenException", "Invalid NextToken.")
+                if saved[:3] != (account, region, fingerprint):
+                    raise AwsError(
+                        "InvalidNextTokenException", "NextToken was used with parameters different from its call."
+                    )
+                after = saved[3]
+            if category == "insight":
+                return {"Events": []}
+            oldest = self.now - RETENTION_SECONDS
+            page: list[_Stored] = []
+            more = False
+            for stored in self._events.get((account, region), ()):  # newest first
+                if after is not None and stored.sort_key >= after:
+                    continue
+                when = stored.sort_key[0]
+                if when < oldest or (start is not None and when < start) or (end is not None and when > end):
+                    continue
+                if attributes and not _matches(stored.event, attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]):
+                    continue
+                if len(page) == max_results:
+                    more = True
+                    break
+                page.append(stored)
+            answer: dict[str, Any] = {"Events": [dict(s.event) for s in page]}
+            if more:
+                new_token = secrets.token_urlsafe(32)
+                self._tokens[new_token] = (account, region, fingerprint, page[-1].sort_key)
+                answer["NextToken"] = new_token
+            return answer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeCloudTrail
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms stalls
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response_only(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
+        self._send(
+            status,
+            [("x-amzn-RequestId", str(uuid.uuid4())), ("Content-Type", "application/x-amz-json-1.1")],
+            json.dumps(payload).encode(),
+        )
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        target = self.headers.get("X-Amz-Target") or ""
+        operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target or "?"
+        match = _CREDENTIAL.search(self.headers.get("Authorization") or "")
+        if not match:
+            self._send_json(403, {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"})
+            return
+        access_key, region = match.group(1), match.group(3)
+        fake = self.fake
+        account = fake.account_for(access_key)
+        call = Call(operation, region, account, access_key, forwarded=operation != LOOKUP_EVENTS)
+        with fake._lock:
+            fake.calls.append(call)
+        try:
+            if operation == LOOKUP_EVENTS:
+                try:
+                    request = json.loads(body or b"{}")
+                except ValueError:
+                    request = None
+                if not isinstance(request, dict):
+                    request = None
+                answer = fake.lookup_events(account, region, access_key, request)
+                call.status = 200
+                self._send_json(200, answer)
+                return
+            failure = fake._before(operation)
+            if failure is not None:
+                raise failure
+            call.status = self._forward(body)
+        except AwsError as error:
+            call.status = error.status
+            self._send_json(error.status, {"__type": error.code, "message": error.message})
+        except Exception as error:  # a bug in the fake: make it visible to the client
+            call.status = 500
+            self._send_json(500, {"__type": "InternalFailure", "message": f"fakeaws: {error!r}"})
+
+    def _forward(self, body: bytes) -> int:
+        target = self.fake.forward_to
+        if not target:
+            raise AwsError("UnknownOperationException", "FakeCloudTrail has nowhere to forward this request.")
+        parsed = urllib.parse.urlsplit(target)
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        try:
+            connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                connection.putheader(name, value)
+            connection.endheaders(body or None)
+            response = connection.getresponse()
+            payload = response.read()
+            headers = [(n, v) for n, v in response.getheaders() if n.lower() not in _HOP_BY_HOP]
+            self._send(response.status, headers, payload)
+            return response.status
+        finally:
+            connection.close()
+
+    do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+
+# -- moto ---------------------------------------------------------------------------------
+
+
+class _Servers:
+    """moto and the fake CloudTrail, started once per process (both run in daemon threads)."""
+
+    _lock = threading.Lock()
+    _instance: "_Servers | None" = None
+
+    def __init__(self) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto.start()
+        host, port = self.moto.get_host_and_port()
+        self.moto_url = f"http://{host}:{port}"
+        self.cloudtrail = FakeCloudTrail(forward_to=self.moto_url).start()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        self.cloudtrail.stop()
+        self.moto.stop()
+
+    @classmethod
+    def get(cls) -> "_Servers":
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+
+def reset_moto(moto_url: str) -> None:
+    request = urllib.request.Request(f"{moto_url}/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+def _moto_account(access_key: str) -> str | None:
+    """The account moto gives this access key (so AssumeRole into another account works for both)."""
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(access_key)
+
+
+_SESSION = None
+
+
+def _session():
+    """One boto3 session for the helper clients: it caches loaded service models, which makes a
+    client ten times cheaper. Everything else is explicit (keys, region, endpoint)."""
+    global _SESSION
+    import boto3
+
+    if _SESSION is None:
+        _SESSION = boto3.session.Session()
+    return _SESSION
+
+
+@dataclass
+class AwsEndpoints:
+    """What the `aws_endpoints` fixture yields."""
+
+    cloudtrail: FakeCloudTrail
+    moto_url: str
+
+    @property
+    def cloudtrail_url(self) -> str:
+        return self.cloudtrail.url
+
+    @property
+    def account(self) -> str:
+        return self.cloudtrail.default_account
+
+    def endpoint_for(self, service: str) -> str:
+        return self.cloudtrail.url if service == "cloudtrail" else self.moto_url
+
+    def client(self, service: str, region: str = DEFAULT_REGION, **kwargs: Any):
+        """A boto3 client against the fakes (CloudTrail: FakeCloudTrail; anything else: moto)."""
+        kwargs.setdefault("aws_access_key_id", "testing")
+        kwargs.setdefault("aws_secret_access_key", "testing")
+        return _session().client(service, region_name=region, endpoint_url=self.endpoint_for(service), **kwargs)
+
+    def reset(self) -> None:
+        reset_moto(self.moto_url)
+        self.cloudtrail.reset()
+
+    def create_trail(
+        self,
+        name: str = "management",
+        region: str = DEFAULT_REGION,
+        bucket: str | None = None,
+        multi_region: bool = True,
+        logging: bool = True,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """A trail in moto (creating its S3 bucket first, as moto requires): CreateTrail's answer."""
+        bucket = bucket or f"{name}-trail-logs-{self.account}"
+        s3 = self.client("s3", region)
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        cloudtrail = self.client("cloudtrail", region)
+        trail = cloudtrail.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=multi_region, **kwargs)
+        if logging:
+            cloudtrail.start_logging(Name=name)
+        return trail
+
+
+_SCRUBBED_ENV = (
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_CA_BUNDLE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_SDK_UA_APP_ID",
+    "MOTO_ACCOUNT_ID",
+)
+
+
+@pytest.fixture
+def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """moto + FakeCloudTrail, reset, with the environment pointing boto3 (and kmstui) at them.
+
+    Import it into a test module: `from fakeaws import aws_endpoints`."""
+    servers = _Servers.get()
+    endpoints = AwsEndpoints(servers.cloudtrail, servers.moto_url)
+    endpoints.reset()
+
+    # moto's account for the "testing" key (and any key it does not know) is ours, so that key
+    # ARNs from moto and the seeded CloudTrail records agree. Keys from STS AssumeRole into another
+    # account belong to that account, in moto and in the fake CloudTrail alike.
+    import moto.iam.models
+
+    monkeypatch.setattr(moto.iam.models, "DEFAULT_ACCOUNT_ID", servers.cloudtrail.default_account)
+    servers.cloudtrail.account_resolver = _moto_account
+
+    for name in _SCRUBBED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "aws-config"
+    credentials = tmp_path / "aws-credentials"
+    config.write_text("")
+    credentials.write_text("")
+    environment = {
+        "AWS_ENDPOINT_URL_CLOUDTRAIL": servers.cloudtrail.url,
+        "AWS_ENDPOINT_URL_KMS": servers.moto_url,
+        "AWS_ENDPOINT_URL_STS": servers.moto_url,
+        "AWS_ENDPOINT_URL_S3": servers.moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield endpoints
+    finally:
+        servers.cloudtrail.account_resolver = None
+        servers.cloudtrail.reset()

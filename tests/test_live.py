@@ -1,0 +1,259 @@
+"""kmstui --lookup against loopback AWS: moto for trails and keys, our own LookupEvents endpoint.
+
+No test here talks to AWS. boto3 reaches the fakes through the standard credential chain
+and the AWS_ENDPOINT_URL_* variables the aws_endpoints fixture sets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from fakeaws import aws_endpoints  # noqa: F401 - the fixture
+from records import ACCOUNT, KEY1, KEY2, alias_arn, key_arn, key_resource, kms, run_main, trail_config
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def at(minutes_ago: float) -> str:
+    return (NOW - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def decrypts(count: int, region: str = "us-east-1", key: str = KEY1, start: int = 1) -> list[dict]:
+    arn = key_arn(key, region=region)
+    return [kms("Decrypt", arn, time=at(start + i), region=region) for i in range(count)]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(monkeypatch, tmp_path):
+    """Each test its own cache directory (platformdirs honours XDG_CACHE_HOME)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "kmstui" / "lookup"
+
+
+def events(capsys, *args) -> tuple[int, list[dict], str]:
+    code, out, err = run_main(capsys, "events", "--lookup", "--format", "jsonl", *args)
+    return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
+
+
+class TestPaging:
+    def test_every_page_once_newest_first(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(230))
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert len(rows) == 230 and len({r["event_id"] for r in rows}) == 230
+        assert [r["time"] for r in rows] == sorted((r["time"] for r in rows), reverse=True)
+        kms_requests = [r for r in aws_endpoints.cloudtrail.lookups("us-east-1")
+                        if r.body["LookupAttributes"][0]["AttributeValue"] == "kms.amazonaws.com"]
+        assert len(kms_requests) == 5  # 50 a page
+        assert all(len(r.body["LookupAttributes"]) == 1 for r in aws_endpoints.cloudtrail.lookups())
+        assert "Traceback" not in err
+
+    def test_throttling_is_waited_out_and_never_an_error(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(120))
+        aws_endpoints.cloudtrail.throttle(every=2)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert len({r["event_id"] for r in rows}) == 120
+        assert any(r.throttled for r in aws_endpoints.cloudtrail.lookups())
+        assert "Throttl" not in err and "Rate exceeded" not in err
+
+    def test_regions_side_by_side_each_within_its_rate(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(110, "us-east-1"))
+        aws_endpoints.cloudtrail.add_records("eu-west-1", decrypts(60, "eu-west-1"))
+        code, rows, err = events(capsys, "--region", "us-east-1", "--region", "eu-west-1")
+        assert code == 0, err
+        assert {r["region"] for r in rows} == {"us-east-1", "eu-west-1"}
+        assert len(rows) == 170
+        for region in ("us-east-1", "eu-west-1"):
+            assert aws_endpoints.cloudtrail.max_rate(ACCOUNT, region) <= 2
+
+
+class TestPushdown:
+    def test_a_key_arn_is_asked_for_by_resource_name(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(30, key=KEY1) + decrypts(30, key=KEY2, start=100))
+        code, rows, err = events(capsys, "--region", "us-east-1", "--filter", f"key:{key_arn(KEY1)}")
+        assert code == 0, err
+        assert len(rows) == 30
+        attributes = [r.body["LookupAttributes"][0] for r in aws_endpoints.cloudtrail.lookups()]
+        assert {"AttributeKey": "ResourceName", "AttributeValue": key_arn(KEY1)} in attributes
+        assert "ResourceName=" in err
+
+    def test_a_key_id_becomes_the_exact_arn_with_the_account(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10, key=KEY1))
+        code, rows, err = events(capsys, "--region", "us-east-1", "--filter", f"key:{KEY1}")
+        assert code == 0, err
+        attributes = [r.body["LookupAttributes"][0] for r in aws_endpoints.cloudtrail.lookups()]
+        assert {"AttributeKey": "ResourceName", "AttributeValue": key_arn(KEY1)} in attributes
+
+    def test_an_exact_event_name_is_asked_for_by_event_name(self, aws_endpoints, capsys):
+        records = decrypts(20) + [kms("ScheduleKeyDeletion", key_arn(KEY2), time=at(200), read_only=False)]
+        aws_endpoints.cloudtrail.add_records("us-east-1", records)
+        code, rows, err = events(capsys, "--region", "us-east-1", "--filter", "event:ScheduleKeyDeletion")
+        assert code == 0, err
+        assert [r["event"] for r in rows] == ["ScheduleKeyDeletion"]
+        attributes = [r.body["LookupAttributes"][0] for r in aws_endpoints.cloudtrail.lookups()]
+        assert {"AttributeKey": "EventName", "AttributeValue": "ScheduleKeyDeletion"} in attributes
+
+    @pytest.mark.parametrize("expression", ["event:GenerateDataKey", "key:1234abcd", "-event:Decrypt", "event:Decrypt,Encrypt"])
+    def test_a_filter_the_server_cannot_match_exactly_stays_on_the_client(self, aws_endpoints, capsys, expression):
+        """GenerateDataKey is also part of GenerateDataKeyPair...; a partial key id is not an ARN."""
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(5))
+        code, _rows, err = events(capsys, "--region", "us-east-1", "--filter", expression)
+        assert code == 0, err
+        kms_lookups = [r for r in aws_endpoints.cloudtrail.lookups()
+                       if r.body["LookupAttributes"][0]["AttributeValue"] != "cloudtrail.amazonaws.com"]
+        assert kms_lookups and all(r.body["LookupAttributes"][0]["AttributeKey"] == "EventSource" for r in kms_lookups)
+
+
+class TestCache:
+    def test_first_run_writes_a_private_cache_and_the_next_asks_only_for_newer(self, aws_endpoints, capsys, private_cache):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(80, start=30))
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err and len(rows) == 80
+        files = sorted(private_cache.iterdir())
+        assert files, "a cache file per region and pass"
+        assert stat.S_IMODE(os.stat(private_cache).st_mode) == 0o700
+        for path in files:
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+        first = len(aws_endpoints.cloudtrail.lookups())
+
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(7, start=1))  # newer events arrive
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert len({r["event_id"] for r in rows}) == 87
+        later = aws_endpoints.cloudtrail.lookups()[first:]
+        kms_later = [r for r in later if r.body["LookupAttributes"][0]["AttributeValue"] == "kms.amazonaws.com"]
+        assert len(kms_later) == 1  # one page: only the window newer than the cache (with a small overlap)
+        start = datetime.fromtimestamp(kms_later[0].body["StartTime"], timezone.utc)
+        assert start > NOW - timedelta(minutes=30)
+
+    def test_no_cache_leaves_nothing_behind(self, aws_endpoints, capsys, private_cache):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        code, rows, err = events(capsys, "--region", "us-east-1", "--no-cache")
+        assert code == 0, err and len(rows) == 10
+        assert not private_cache.exists() or not any(private_cache.iterdir())
+
+    def test_clear_cache(self, aws_endpoints, capsys, private_cache):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        events(capsys, "--region", "us-east-1")
+        assert any(private_cache.iterdir())
+        code, _out, err = run_main(capsys, "--clear-cache")
+        assert code == 0 and "removed" in err
+        assert not any(private_cache.iterdir())
+
+    def test_the_detail_view_reads_records_back_from_the_cache(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
+        code, out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1", "--format", "raw")
+        assert code == 0, err
+        records = [json.loads(line) for line in out.splitlines()]
+        assert len(records) == 3 and all(r["eventName"] == "Decrypt" for r in records)
+
+
+class TestErrors:
+    def _one_sentence(self, code, err, *words):
+        assert code == 2
+        assert "Traceback" not in err
+        lines = [line for line in err.splitlines() if line.startswith("kmstui: ")]
+        assert lines, err
+        assert all(word in err for word in words), err
+
+    def test_no_credentials(self, aws_endpoints, capsys, monkeypatch):
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+        code, _out, err = run_main(capsys, "events", "--lookup")
+        self._one_sentence(code, err, "No AWS credentials found")
+
+    def test_expired_credentials(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
+        aws_endpoints.cloudtrail.fail_next("ExpiredTokenException", "The security token included in the request is expired",
+                                           status=403, count=20)  # every call: the credentials themselves expired
+        code, _out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1")
+        self._one_sentence(code, err, "The AWS credentials have expired")
+
+    def test_access_denied_on_lookup_events(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.fail_next("AccessDeniedException", "not authorized", status=400, operation="LookupEvents")
+        code, _out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1")
+        assert "Access denied to LookupEvents in us-east-1" in err and "cloudtrail:LookupEvents" in err
+        assert "Traceback" not in err
+
+    def test_unknown_region(self, aws_endpoints, capsys):
+        code, _out, err = run_main(capsys, "events", "--lookup", "--region", "mars-north-1")
+        self._one_sentence(code, err, "'mars-north-1' is not an AWS region")
+
+    def test_no_network(self, aws_endpoints, capsys, monkeypatch):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")  # nothing listens on the discard port
+        code, _out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1")
+        self._one_sentence(code, err, "cannot be reached")
+
+    def test_invalid_time_range(self, aws_endpoints, capsys):
+        code, _out, err = run_main(capsys, "events", "--lookup", "--since", "2h", "--until", at(60 * 24))
+        self._one_sentence(code, err, "time range")
+
+
+class TestTrails:
+    def test_kms_logging_states_from_the_api(self, aws_endpoints, capsys):
+        aws_endpoints.create_trail("all-good")
+        aws_endpoints.create_trail("no-kms")
+        ct = aws_endpoints.client("cloudtrail")
+        ct.put_event_selectors(
+            TrailName="no-kms",
+            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
+        )
+        aws_endpoints.create_trail("stopped", logging=False)
+        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        trails = {json.loads(line)["trail"].rsplit("/", 1)[-1]: json.loads(line) for line in out.splitlines()}
+        assert trails["all-good"]["kms_logging"] == "logged"
+        assert trails["no-kms"]["kms_logging"] == "excluded"
+        assert any("not logged now" in w for w in trails["no-kms"]["warnings"])
+        assert trails["stopped"]["kms_logging"] == "stopped"
+        assert any("Logging is off now" in w for w in trails["stopped"]["warnings"])
+
+    def test_cloudtrails_own_key_use_is_linked_to_the_trail(self, aws_endpoints, capsys):
+        trail = aws_endpoints.create_trail("encrypted")
+        trail_arn = trail["TrailARN"]
+        gdk = [
+            kms("GenerateDataKey", key_arn(KEY1), time=at(5 * i), identity={"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"},
+                request={"keySpec": "AES_256", "encryptionContext": {
+                    "aws:cloudtrail:arn": trail_arn,
+                    "aws:s3:arn": f"arn:aws:s3:::b/AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/20/f{i}.json.gz"}})
+            for i in range(1, 40)
+        ]
+        aws_endpoints.cloudtrail.add_records("us-east-1", gdk)
+        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        row = next(json.loads(line) for line in out.splitlines() if json.loads(line)["trail"] == trail_arn)
+        assert row["log_key"] == key_arn(KEY1)
+        assert row["log_key_calls"] == 39
+
+
+class TestKeys:
+    def test_keys_enriched_and_unused_ones_listed(self, aws_endpoints, capsys):
+        client = aws_endpoints.client("kms")
+        used = client.create_key(Description="payments data")["KeyMetadata"]
+        client.create_alias(AliasName="alias/payments", TargetKeyId=used["KeyId"])
+        doomed = client.create_key(Description="old")["KeyMetadata"]
+        client.schedule_key_deletion(KeyId=doomed["KeyId"], PendingWindowInDays=7)
+        idle = client.create_key(Description="nobody uses me")["KeyMetadata"]
+        aws_endpoints.cloudtrail.add_records("us-east-1", [kms("Decrypt", used["Arn"], time=at(3))])
+        code, out, err = run_main(capsys, "keys", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        keys = {json.loads(line)["key"]: json.loads(line) for line in out.splitlines()}
+        assert keys[used["Arn"]]["aliases"] == ["alias/payments"] and keys[used["Arn"]]["events"] == 1
+        assert keys[doomed["Arn"]]["state"].startswith("pending deletion")
+        assert keys[idle["Arn"]]["events"] == 0 and keys[idle["Arn"]]["state"] == "enabled"
+
+    def test_an_alias_only_event_resolves_through_the_live_alias_list(self, aws_endpoints, capsys):
+        client = aws_endpoints.client("kms")
+        key = client.create_key()["KeyMetadata"]
+        client.create_alias(AliasName="alias/app", TargetKeyId=key["KeyId"])
+        failed = kms("Decrypt", "alias/app", time=at(2), error="AccessDeniedException", resources=[])
+        aws_endpoints.cloudtrail.add_records("us-east-1", [failed])
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert rows[0]["keys"] == [key["Arn"]]
