@@ -208,6 +208,9 @@ class FakeCloudTrail:
 
     def reset(self) -> None:
         """Forget records, tokens, logs, throttling and queued failures (not the forward target)."""
+        held = getattr(self, "_released", None)
+        if held is not None:
+            held.set()  # nothing stays waiting across tests
         with self._lock:
             self._events: dict[tuple[str, str], list[_Stored]] = defaultdict(list)
             self._seq = 0
@@ -219,6 +222,9 @@ class FakeCloudTrail:
             self._throttle_operation: str | None = LOOKUP_EVENTS
             self._throttle_count = 0
             self._now: float | None = None
+            self._hold_after: int | None = None
+            self._released = threading.Event()
+            self._released.set()
             self.accounts.clear()
             self.bind_max_results = True
             self.requests: list[LookupRequest] = []
@@ -266,6 +272,18 @@ class FakeCloudTrail:
         with self._lock:
             for _ in range(count):
                 self._failures.append((code, message, status, operation))
+
+    def hold(self, after: int) -> None:
+        """Let `after` more LookupEvents requests through, then keep the rest waiting until
+        release(): a load caught half way, for a test to look at."""
+        with self._lock:
+            self._hold_after = after
+            self._released.clear()
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_after = None
+        self._released.set()
 
     def expire_tokens(self) -> None:
         """Every NextToken handed out so far becomes invalid (InvalidNextTokenException)."""
@@ -335,6 +353,12 @@ class FakeCloudTrail:
         self, account: str, region: str, access_key: str, body: dict[str, Any] | None
     ) -> dict[str, Any]:
         """Answer one LookupEvents request (raises AwsError). body None: it was not a JSON object."""
+        with self._lock:
+            held = self._hold_after is not None and self._hold_after <= 0
+            if self._hold_after is not None:
+                self._hold_after -= 1
+        if held:
+            self._released.wait(30)
         entry = LookupRequest(region, account, access_key, body if body is not None else {}, at=time.monotonic())
         with self._lock:
             self.requests.append(entry)

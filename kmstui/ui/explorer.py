@@ -185,12 +185,8 @@ class ExplorerScreen(Screen[None]):
                 self.post_message(LoadProgressed(_copy(progress)))
 
         def live_progressed(progress) -> None:
-            nonlocal last_post
-            changed()
-            now = time.monotonic()
-            if now - last_post >= 0.1:
-                last_post = now
-                self.post_message(LiveProgressed(replace(progress)))
+            changed()  # pages come at most twice a second a region: every one is shown
+            self.post_message(LiveProgressed(replace(progress)))
 
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
@@ -227,7 +223,8 @@ class ExplorerScreen(Screen[None]):
         note = f" · {progress.note}" if progress.note else ""
         self.query_one("#progress-text", Static).update(
             Content(
-                f" LookupEvents {progress.events:,} events · {progress.pages:,} pages · {progress.rate:,.0f}/s"
+                f" LookupEvents {progress.events:,} events · {progress.pages:,} page{'s' if progress.pages != 1 else ''}"
+                f" · {progress.rate:,.0f}/s"
                 f"{back}{note} · Esc stops"
             )
         )

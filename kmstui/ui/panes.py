@@ -207,7 +207,7 @@ class TrailsPane(VirtualTable):
         self.selected: TrailSummary | None = None
 
     def show(self, trails: list[TrailSummary]) -> None:
-        current = self.current
+        current = self.current if self.cursor > 0 else None  # untouched, the cursor stays on the first
         self.trails = trails
         cursor = 0
         if current is not None:

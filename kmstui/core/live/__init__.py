@@ -46,6 +46,7 @@ class LiveOptions:
     until: str | None = None
     cache: bool = True
     filter: Filter = field(default_factory=Filter)
+    now: datetime | None = None  # the present moment (the clock, unless a reproducible run fixes it)
 
 
 @dataclass
@@ -100,6 +101,7 @@ class LiveLoader:
         self._caches: dict[tuple[str, str], Cache] = {}
         self._lock = threading.Lock()
         self._last_refresh = 0.0
+        self.inventory_done = False
 
     # ------------------------------------------------------------------ before anything
 
@@ -108,7 +110,7 @@ class LiveLoader:
         return the cached events' files, to be shown at once."""
         self.session = session(self.options.profile)
         self.regions = check_regions(self.session, list(dict.fromkeys(self.options.regions)) or default_regions(self.session))
-        self.start, self.end = window(self.options.since, self.options.until)
+        self.start, self.end = window(self.options.since, self.options.until, self.options.now)
         try:
             sts = self.session.client("sts", region_name=self.regions[0])
             self.account = sts.get_caller_identity()["Account"]
@@ -155,6 +157,7 @@ class LiveLoader:
         for trail in trails:
             self.problems.extend(trail.problems)
         self.index.set_live(trails, keys)
+        self.inventory_done = True
 
     def fetch(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
               cancelled: Callable[[], bool] = lambda: False, inventory: bool = True) -> LiveProgress:
@@ -168,6 +171,7 @@ class LiveLoader:
                 self.fetch_inventory(cancelled)
             except Exception as error:  # the inventory is extra: events still come
                 self.problems.append(sentence(error))
+            on_progress(self.progress)  # the trails and keys panes can show it now
         for thread in threads:
             thread.join()
         self.index.refresh()
@@ -180,7 +184,7 @@ class LiveLoader:
              cancelled: Callable[[], bool] = lambda: False) -> int:
         """Fetch what arrived since the last fetch (following live); the number of new events."""
         before = self.progress.events
-        self.end = datetime.now(timezone.utc)
+        self.end = self.options.now or datetime.now(timezone.utc)
         self.progress.finished = False
         self.fetch(on_progress, cancelled, inventory=False)
         return self.progress.events - before
