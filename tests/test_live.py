@@ -214,6 +214,27 @@ class TestTrails:
         assert trails["stopped"]["kms_logging"] == "stopped"
         assert any("Logging is off now" in w for w in trails["stopped"]["warnings"])
 
+    def test_advanced_and_write_only_selectors(self, aws_endpoints, capsys):
+        aws_endpoints.create_trail("advanced")
+        aws_endpoints.create_trail("writes")
+        ct = aws_endpoints.client("cloudtrail")
+        ct.put_event_selectors(
+            TrailName="advanced",
+            AdvancedEventSelectors=[{"Name": "management without KMS", "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Management"]},
+                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}],
+        )
+        ct.put_event_selectors(
+            TrailName="writes", EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]
+        )
+        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        trails = {json.loads(line)["trail"].rsplit("/", 1)[-1]: json.loads(line) for line in out.splitlines()}
+        assert trails["advanced"]["kms_logging"] == "excluded"
+        assert any("advanced event selector" in w for w in trails["advanced"]["warnings"])
+        assert trails["writes"]["kms_logging"] == "excluded"
+        assert any(w.startswith("Read-only KMS events") for w in trails["writes"]["warnings"])
+
     def test_cloudtrails_own_key_use_is_linked_to_the_trail(self, aws_endpoints, capsys):
         trail = aws_endpoints.create_trail("encrypted")
         trail_arn = trail["TrailARN"]
@@ -247,6 +268,8 @@ class TestKeys:
         assert keys[used["Arn"]]["aliases"] == ["alias/payments"] and keys[used["Arn"]]["events"] == 1
         assert keys[doomed["Arn"]]["state"].startswith("pending deletion")
         assert keys[idle["Arn"]]["events"] == 0 and keys[idle["Arn"]]["state"] == "enabled"
+        assert keys[idle["Arn"]]["description"] == "nobody uses me"
+        assert keys[used["Arn"]]["manager"] == "CUSTOMER" and keys[used["Arn"]]["spec"] == "SYMMETRIC_DEFAULT"
 
     def test_an_alias_only_event_resolves_through_the_live_alias_list(self, aws_endpoints, capsys):
         client = aws_endpoints.client("kms")

@@ -21,7 +21,10 @@ EVENT_FIELDS = (
     "identity_type", "caller_account", "cross_account", "source_ip", "user_agent", "keys", "aliases",
     "context", "contexts", "error", "error_message", "read_only", "event_type", "trail", "origin",
 )
-KEY_FIELDS = ("key", "aliases", "former_aliases", "state", "events", "errors", "principals", "first_seen", "last_seen")
+KEY_FIELDS = (
+    "key", "aliases", "former_aliases", "state", "events", "errors", "principals", "first_seen", "last_seen",
+    "description", "spec", "usage", "manager", "multi_region",
+)
 TRAIL_FIELDS = (
     "trail", "kind", "events", "log_key", "log_key_calls", "kms_logging", "warnings",
     "location", "accounts", "regions", "files",
@@ -137,6 +140,12 @@ def key_record(summary: KeySummary) -> dict:
         "principals": summary.principals,
         "first_seen": iso(summary.first_seen),
         "last_seen": iso(summary.last_seen),
+        # from DescribeKey, with --lookup
+        "description": getattr(summary.live, "description", None),
+        "spec": getattr(summary.live, "spec", None),
+        "usage": getattr(summary.live, "usage", None),
+        "manager": getattr(summary.live, "manager", None),
+        "multi_region": getattr(summary.live, "multi_region", None),
     }
 
 

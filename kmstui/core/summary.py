@@ -95,6 +95,21 @@ class KeySummary:
         return self.state.state if self.state else ""
 
     @property
+    def details(self) -> str:
+        """What DescribeKey says of the key, in one line (empty without --lookup)."""
+        live = self.live
+        if live is None:
+            return ""
+        parts = [
+            " ".join(p for p in (live.spec, live.usage) if p),
+            {"AWS": "AWS managed", "CUSTOMER": "customer managed"}.get(live.manager or "", live.manager or ""),
+            "multi-Region" if live.multi_region else "",
+            f"deletion on {live.deletion_date:%Y-%m-%d}" if live.deletion_date else "",
+            live.description,
+        ]
+        return " · ".join(p for p in parts if p)
+
+    @property
     def unresolved(self) -> bool:
         """An alias no loaded event tied to a key: it stands in for the key."""
         return is_alias(self.arn)

@@ -455,7 +455,8 @@ class ExplorerScreen(Screen[None]):
             self.set_filter(pivot)
 
     @on(VirtualTable.CursorMoved, "#trails")
-    def trail_highlighted(self) -> None:
+    @on(VirtualTable.CursorMoved, "#keys")
+    def row_highlighted(self) -> None:
         self.update_status()
 
     # ------------------------------------------------------------------ actions
@@ -526,6 +527,9 @@ class ExplorerScreen(Screen[None]):
         highlighted = trails.current if trails.has_focus else None
         if highlighted is not None and highlighted.warnings:
             parts = [("⚠ " + highlighted.warnings[0], "$text-warning")]
+        key = keys.current if keys.has_focus else None
+        if key is not None and key.details:
+            parts = [(key.display + "  ", "bold"), (key.details, None)]
         self.query_one("#status", Static).update(_assemble(parts))
 
     def on_descendant_focus(self) -> None:
