@@ -11,16 +11,17 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
+SNAPSHOTS = ROOT / "tests" / "__snapshots__"
 SCREENSHOTS = ROOT / "assets" / "screenshots"
 
 # README picture -> the snapshot it is
 SHOWN = {
-    "explorer.svg": "TestMainScreen.test_demo_wide.svg",
-    "explorer-80x24.svg": "TestMainScreen.test_demo_80x24.svg",
-    "access-denied.svg": "TestFilteredView.test_access_denied_burst.svg",
-    "detail.svg": "TestDetailView.test_decrypt_with_encryption_context.svg",
-    "trail-warning.svg": "TestTrailWarning.test_excluded_trail_selected.svg",
+    "explorer.svg": "test_snapshots/TestMainScreen.test_demo_wide.svg",
+    "explorer-80x24.svg": "test_snapshots/TestMainScreen.test_demo_80x24.svg",
+    "access-denied.svg": "test_snapshots/TestFilteredView.test_access_denied_burst.svg",
+    "detail.svg": "test_snapshots/TestDetailView.test_decrypt_with_encryption_context.svg",
+    "trail-warning.svg": "test_snapshots/TestTrailWarning.test_excluded_trail_selected.svg",
+    "live-load.svg": "test_ui_live/TestLiveLoad.test_progress_while_pages_arrive.svg",
 }
 
 
