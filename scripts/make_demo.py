@@ -556,7 +556,6 @@ def invoices(rec: Recorder) -> None:
 
 def instance_credentials(rec: Recorder) -> None:
     """EC2 and Lambda refresh role credentials: sts AssumeRole by the service, every hour."""
-    rng = rec.rng
     t0 = START.replace(minute=0) - timedelta(hours=1)
     for hour in range(14):
         base = t0 + timedelta(hours=hour)

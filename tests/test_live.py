@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from fakeaws import aws_endpoints  # noqa: F401 - the fixture
-from records import ACCOUNT, KEY1, KEY2, alias_arn, key_arn, key_resource, kms, run_main, trail_config
+from records import ACCOUNT, KEY1, KEY2, key_arn, kms, run_main
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 

@@ -10,7 +10,7 @@ import numpy as np
 import orjson
 
 from .index import EventIndex
-from .model import Event, alias_name
+from .model import alias_name
 from .summary import KeySummary
 from .text import clip
 from .timeutil import iso, short
@@ -76,9 +76,6 @@ class EventWriter:
             "trail": self.trail_of_origin.get(origin) or event.subject_trail,
             "origin": event.origin,
         }
-
-    def event(self, row: int) -> Event:
-        return self.index.event(row)
 
 
 def write_events(out: IO[str], index: EventIndex, rows: np.ndarray, trails: list[TrailSummary], fmt: str) -> None:

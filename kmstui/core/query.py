@@ -26,8 +26,7 @@ from typing import Callable
 import numpy as np
 
 from .index import EventIndex, Snapshot
-from .model import alias_name
-from .timeutil import NO_TIME, parse_iso, parse_span, short
+from .timeutil import NO_TIME, parse_iso, parse_span
 
 FIELDS = {
     "event": "event name (Decrypt, ScheduleKeyDeletion...)",
@@ -401,12 +400,3 @@ def narrow_to_trail(trail) -> Callable:
         return trail_mask(index, snapshot.n, [trail])
 
     return narrow
-
-
-def describe_span(value: str, snapshot: Snapshot) -> str:
-    """A relative span in words, for the status line: ``2h before 2026-11-20 14:02:11``."""
-    return f"{value} before {short(snapshot.newest)} UTC"
-
-
-def display_alias(alias_arn: str) -> str:
-    return alias_name(alias_arn)

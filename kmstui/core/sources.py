@@ -59,7 +59,6 @@ class SourceFile:
 
     path: str
     label: str
-    kind_hint: str = "file"  # "file" or "stdin"
     growing: bool = False  # appended to while kmstui runs (a LookupEvents cache)
 
 
@@ -137,7 +136,7 @@ def spool_stdin(stream=None) -> SourceFile:
         while chunk := stream.read(1 << 20):
             out.write(chunk)
     os.chmod(path, 0o600)
-    return SourceFile(path, "(stdin)", "stdin")
+    return SourceFile(path, "(stdin)")
 
 
 # ---------------------------------------------------------------------------

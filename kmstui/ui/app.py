@@ -9,7 +9,6 @@ from textual.binding import Binding
 
 from ..core import loader
 from ..core.index import EventIndex
-from ..core.sources import SourceFile
 from .explorer import ExplorerScreen
 from .modals import HelpScreen
 
@@ -24,20 +23,10 @@ class KmsApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(
-        self,
-        sources: list[str] | None = None,
-        *,
-        extra_files: list[SourceFile] | None = None,
-        filter_text: str = "",
-        index: EventIndex | None = None,
-        live=None,
-        follow: int | None = None,
-    ):
+    def __init__(self, sources: list[str] | None = None, **options):
+        """``options`` are the explorer's: extra_files, filter_text, index, live, follow."""
         super().__init__()
-        self.explorer = ExplorerScreen(
-            sources, extra_files=extra_files, filter_text=filter_text, index=index, live=live, follow=follow
-        )
+        self.explorer = ExplorerScreen(sources, **options)
 
     @property
     def index(self) -> EventIndex:
@@ -55,9 +44,8 @@ class KmsApp(App[int]):
             self.push_screen(HelpScreen())
 
 
-def run(sources: list[str], extra_files: list[SourceFile] | None = None, filter_text: str = "", live=None,
-        follow: int | None = None) -> int:
-    app = KmsApp(sources, extra_files=extra_files, filter_text=filter_text, live=live, follow=follow)
+def run(sources: list[str], **options) -> int:
+    app = KmsApp(sources, **options)
     try:
         app.run()
     finally:

@@ -154,13 +154,7 @@ class KeysPane(VirtualTable):
     def show(self, keys: list[KeySummary]) -> None:
         current = self.current if self.cursor > 0 or self.selected is not None else None
         self.keys = keys
-        cursor = 0
-        if current is not None:
-            for position, key in enumerate(keys):
-                if key.code == current.code:
-                    cursor = position
-                    break
-        self.reset(len(keys), cursor)
+        self.reset(len(keys), self.keep(keys, current, lambda a, b: a.code == b.code))
 
     @property
     def current(self) -> KeySummary | None:
@@ -211,15 +205,9 @@ class TrailsPane(VirtualTable):
     def show(self, trails: list[TrailSummary]) -> None:
         current = self.current if self.cursor > 0 else None  # untouched, the cursor stays on the first
         self.trails = trails
-        cursor = 0
-        if current is not None:
-            for position, trail in enumerate(trails):
-                if same_trail(trail, current):
-                    cursor = position
-                    break
         if self.selected is not None:
             self.selected = next((t for t in trails if same_trail(t, self.selected)), None)
-        self.reset(len(trails), cursor)
+        self.reset(len(trails), self.keep(trails, current, same_trail))
 
     @property
     def current(self) -> TrailSummary | None:

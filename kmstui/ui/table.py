@@ -92,7 +92,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
 
-    class CursorMoved(Message):
+    class _RowMessage(Message):
         def __init__(self, table: VirtualTable, row: int) -> None:
             super().__init__()
             self.table = table
@@ -102,17 +102,11 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
-    class Activated(Message):
-        """Enter (or a click on the cursor row)."""
+    class CursorMoved(_RowMessage):
+        """The cursor is on another row."""
 
-        def __init__(self, table: VirtualTable, row: int) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
+    class Activated(_RowMessage):
+        """Enter (or a double click on the cursor row)."""
 
     columns: list[Column] = []
     empty_text = "Nothing to show."
@@ -341,6 +335,15 @@ class VirtualTable(ScrollView, can_focus=True):
         first = self._first_line(self.cursor)
         region = Region(0, first + 1, max(1, self.size.width), self._lines_of(self.cursor))
         self.scroll_to_region(region, spacing=Spacing(top=1), animate=False, force=True, immediate=True)
+
+    def keep(self, items: list, current, same) -> int:
+        """Where ``current`` (the row under the cursor before new data) is in ``items``: the
+        cursor stays on it as rows arrive, or goes to the top when it is gone."""
+        if current is not None:
+            for position, item in enumerate(items):
+                if same(item, current):
+                    return position
+        return 0
 
     def move_to(self, row: int) -> None:
         if self._rows:
