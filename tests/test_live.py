@@ -114,7 +114,8 @@ class TestCache:
     def test_first_run_writes_a_private_cache_and_the_next_asks_only_for_newer(self, aws_endpoints, capsys, private_cache):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(80, start=30))
         code, rows, err = events(capsys, "--region", "us-east-1")
-        assert code == 0, err and len(rows) == 80
+        assert code == 0, err
+        assert len(rows) == 80
         files = sorted(private_cache.iterdir())
         assert files, "a cache file per region and pass"
         assert stat.S_IMODE(os.stat(private_cache).st_mode) == 0o700
@@ -135,8 +136,21 @@ class TestCache:
     def test_no_cache_leaves_nothing_behind(self, aws_endpoints, capsys, private_cache):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
         code, rows, err = events(capsys, "--region", "us-east-1", "--no-cache")
-        assert code == 0, err and len(rows) == 10
+        assert code == 0, err
+        assert len(rows) == 10
         assert not private_cache.exists() or not any(private_cache.iterdir())
+
+    def test_a_pushed_down_lookup_never_writes_the_regions_cache(self, aws_endpoints, capsys, private_cache):
+        """One key's events (ResourceName) in the region's cache would make it claim a window
+        it does not hold: the next full lookup must still fetch every event."""
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(20, key=KEY1) + decrypts(20, key=KEY2, start=100))
+        code, rows, err = events(capsys, "--region", "us-east-1", "--filter", f"key:{key_arn(KEY1)}")
+        assert code == 0, err
+        assert len(rows) == 20
+        assert not list(private_cache.glob("*kms*")), "a pushed-down subset is kept for this run only"
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert len(rows) == 40
 
     def test_clear_cache(self, aws_endpoints, capsys, private_cache):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
@@ -280,3 +294,4 @@ class TestKeys:
         code, rows, err = events(capsys, "--region", "us-east-1")
         assert code == 0, err
         assert rows[0]["keys"] == [key["Arn"]]
+

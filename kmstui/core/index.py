@@ -565,9 +565,10 @@ class EventIndex:
             if (info.st_size, info.st_mtime_ns) != origin.stamp:
                 raise SourceError(f"{origin.label} changed since it was loaded")
         records = split_records(read_source(origin.path)).records
-        if len(self._raw_cache) >= 8:
-            self._raw_cache.pop(next(iter(self._raw_cache)))
-        self._raw_cache[origin_code] = records
+        with self._lock:  # a loader thread may be dropping a grown file's entry meanwhile
+            if len(self._raw_cache) >= 8:
+                self._raw_cache.pop(next(iter(self._raw_cache)), None)
+            self._raw_cache[origin_code] = records
         return records
 
     def record(self, row: int) -> dict:

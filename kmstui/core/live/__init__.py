@@ -121,28 +121,33 @@ class LiveLoader:
         for region in self.regions:
             chosen = plan(self.options.filter, self.account, region)
             self.progress.plans[region] = chosen.describe
-            for source in self._sources(chosen):
-                cache = self._cache(region, source)
-                if self.options.cache and cache.lines:
+            for source, attribute in self._passes(chosen):
+                cache = self._cache(region, source, attribute)
+                if self._persistent(attribute) and cache.lines:
                     files.append(SourceFile(str(cache.path), self._label(region, source), growing=True))
         return files
 
-    def _sources(self, chosen: Plan) -> list[str]:
-        """The passes for a region: KMS events (by the plan), then trail configuration events."""
-        return [KMS_SOURCE, CLOUDTRAIL_SOURCE]
+    def _passes(self, chosen: Plan) -> list[tuple[str, Plan]]:
+        """A region's passes: KMS events (by the plan), then trail configuration events."""
+        return [(KMS_SOURCE, chosen), (CLOUDTRAIL_SOURCE, Plan("EventSource", CLOUDTRAIL_SOURCE))]
+
+    def _persistent(self, attribute: Plan) -> bool:
+        """Only a whole pass is kept between runs: a pushed-down subset (one key's events)
+        in the region's cache would make it claim a window it does not hold."""
+        return self.options.cache and attribute.cacheable
 
     def _label(self, region: str, source: str) -> str:
         kind = "trail configuration" if source == CLOUDTRAIL_SOURCE else "KMS"
         return f"LookupEvents {region} ({kind})" if source == CLOUDTRAIL_SOURCE else f"LookupEvents {region}"
 
-    def _cache(self, region: str, source: str) -> Cache:
+    def _cache(self, region: str, source: str, attribute: Plan) -> Cache:
         key = (region, source)
         cache = self._caches.get(key)
         if cache is None:
-            if self.options.cache:
+            if self._persistent(attribute):
                 cache = Cache.open(self.account, region, source)
-            else:  # not kept: a private file for this run only, for reading records again
-                cache = Cache(Path(private_dir()) / f"{self.account}-{region}-{source.split('.')[0]}.jsonl")
+            else:  # this run only: a private file (for reading records again) that still knows what it holds
+                cache = Cache(Path(private_dir()) / f"{self.account}-{region}-{source.split('.')[0]}.jsonl", persist=False)
             self._caches[key] = cache
         return cache
 
@@ -194,12 +199,9 @@ class LiveLoader:
         pace = pace_for(self.account, region)
         chosen = plan(self.options.filter, self.account, region)
         try:
-            for source in self._sources(chosen):
-                attribute = chosen if source == KMS_SOURCE else Plan("EventSource", CLOUDTRAIL_SOURCE)
-                cache = self._cache(region, source)
-                use_cache = self.options.cache and attribute.cacheable
-                gaps = cache.missing(self.start, self.end) if use_cache else [(self.start, self.end)]
-                for start, end in gaps:
+            for source, attribute in self._passes(chosen):
+                cache = self._cache(region, source, attribute)
+                for start, end in cache.missing(self.start, self.end):  # what this run (or a cache) lacks
                     for events in pages(client, attribute.attribute, start, end, pace, cancelled, self._note):
                         self._take(region, source, cache, events, start, end, on_progress)
                     if cancelled():

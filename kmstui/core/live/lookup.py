@@ -193,6 +193,7 @@ class Cache:
     newest: datetime | None = None
     lines: int = 0
     recent_ids: set[str] = field(default_factory=set)  # ids near the newest edge, not to append twice
+    persist: bool = True  # keep what it covers between runs (a private per-run file does not)
 
     @classmethod
     def open(cls, account: str, region: str, source: str) -> Cache:
@@ -234,6 +235,8 @@ class Cache:
         return first, fresh
 
     def _save(self) -> None:
+        if not self.persist:
+            return
         meta = self.path.with_suffix(".meta.json")
         info = {
             "oldest": self.oldest.isoformat() if self.oldest else None,
