@@ -217,6 +217,9 @@ class ExplorerScreen(Screen[None]):
         self.live_progress = progress
         if not self.load_running and not self.following:
             return
+        if progress.finished and not self.load_running:  # a poll while following: done until the next
+            self.query_one("#loadbar").display = False
+            return
         self.query_one("#loadbar").display = True
         self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
         back = f" · back to {short(int(progress.oldest.timestamp()))[5:16]}" if progress.oldest else ""
