@@ -43,7 +43,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "live AWS (credentials from the standard chain: AWS_PROFILE, SSO, environment, instance role)"
     )
     live.add_argument("--lookup", action="store_true", help="load events from CloudTrail LookupEvents, and the account's trails and keys")
-    live.add_argument("--region", action="append", default=[], metavar="R", help="a region to look up (repeat for several; default: the profile's)")
+    live.add_argument("--region", action="append", default=[], metavar="R", help="a region to look up (repeat for several; all: every region enabled for the account; default: the profile's)")
     live.add_argument("--since", metavar="SPAN|TIME", help="from this long ago (15m, 2h, 7d) or this time (default: 1d; at most 90 days)")
     live.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
     live.add_argument("--profile", metavar="P", help="the AWS profile to use")

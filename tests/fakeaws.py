@@ -691,6 +691,7 @@ def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         "AWS_ENDPOINT_URL_CLOUDTRAIL": servers.cloudtrail.url,
         "AWS_ENDPOINT_URL_KMS": servers.moto_url,
         "AWS_ENDPOINT_URL_STS": servers.moto_url,
+        "AWS_ENDPOINT_URL_EC2": servers.moto_url,  # DescribeRegions, for --region all
         "AWS_ENDPOINT_URL_S3": servers.moto_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -295,3 +295,24 @@ class TestKeys:
         assert code == 0, err
         assert rows[0]["keys"] == [key["Arn"]]
 
+
+
+class TestAllRegions:
+    def test_region_all_reads_every_enabled_region(self, aws_endpoints, capsys):
+        """--region all: the account's regions from DescribeRegions, each looked up side by side."""
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3, "us-east-1"))
+        aws_endpoints.cloudtrail.add_records("ap-southeast-2", decrypts(2, "ap-southeast-2"))
+        listed = aws_endpoints.client("ec2").describe_regions()["Regions"]
+        enabled = {r["RegionName"] for r in listed if r.get("OptInStatus") != "not-opted-in"}
+        assert "me-south-1" not in enabled and len(enabled) > 10  # opt-in regions nobody opted into stay out
+        code, rows, err = events(capsys, "--region", "all")
+        assert code == 0, err
+        assert sorted(r["region"] for r in rows) == ["ap-southeast-2"] * 2 + ["us-east-1"] * 3
+        asked = {r.region for r in aws_endpoints.cloudtrail.lookups()}
+        assert asked == enabled
+
+    def test_without_describe_regions_it_says_what_to_do(self, aws_endpoints, capsys, monkeypatch):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9")
+        code, _out, err = run_main(capsys, "events", "--lookup", "--region", "all")
+        assert code == 2
+        assert "cannot be reached" in err and "Traceback" not in err

@@ -139,6 +139,10 @@ class ExplorerScreen(Screen[None]):
             self.timings["index_ready"] = time.perf_counter()
             self.request_query()
 
+    def on_unmount(self) -> None:
+        """Quitting stops a load still running: the app must not wait for it to finish."""
+        self._cancel.set()
+
     # ------------------------------------------------------------------ loading
 
     async def wait_for(self, predicate) -> None:

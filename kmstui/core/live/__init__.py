@@ -19,7 +19,7 @@ from ..decode import decode_records
 from ..index import EventIndex
 from ..query import Filter
 from ..sources import SourceFile, private_dir
-from .errors import LiveError, check_regions, default_regions, sentence, session
+from .errors import LiveError, check_regions, client, default_regions, enabled_regions, sentence, session
 from .inventory import LiveKey, LiveTrail, fetch_keys, fetch_trails
 from .lookup import (
     CLOUDTRAIL_SOURCE,
@@ -56,9 +56,9 @@ class LiveProgress:
     started: float = field(default_factory=time.monotonic)
     regions: int = 0
     regions_done: int = 0
-    oldest: datetime | None = None  # how far back the pages have reached
     start: datetime | None = None  # the window asked for
     end: datetime | None = None
+    reached: dict[str, datetime] = field(default_factory=dict)  # region -> how far back its KMS pages are
     plans: dict[str, str] = field(default_factory=dict)  # region -> lookup attribute
     note: str = ""  # e.g. waiting out throttling
     finished: bool = False
@@ -70,14 +70,24 @@ class LiveProgress:
         return self.events / elapsed if elapsed > 0 else 0.0
 
     @property
+    def oldest(self) -> datetime | None:
+        """How far back every region has been read (the least advanced region's pages)."""
+        if not self.reached or len(self.reached) < self.regions:
+            return None
+        return max(self.reached.values())
+
+    @property
     def fraction(self) -> float:
-        """How much of the window the newest-first pages have covered."""
+        """How much of the window the newest-first pages have covered, on average over the regions."""
         if self.finished:
             return 1.0
-        if not (self.start and self.end and self.oldest):
+        if not (self.start and self.end and self.regions):
             return 0.0
         total = (self.end - self.start).total_seconds()
-        return min(1.0, max(0.0, (self.end - self.oldest).total_seconds() / total)) if total > 0 else 1.0
+        if total <= 0:
+            return 1.0
+        covered = sum(min(1.0, max(0.0, (self.end - t).total_seconds() / total)) for t in self.reached.values())
+        return covered / self.regions
 
     @property
     def describe(self) -> str:
@@ -109,10 +119,14 @@ class LiveLoader:
         """Check credentials, regions and time range (LiveError when they will not do), and
         return the cached events' files, to be shown at once."""
         self.session = session(self.options.profile)
-        self.regions = check_regions(self.session, list(dict.fromkeys(self.options.regions)) or default_regions(self.session))
+        asked = list(dict.fromkeys(self.options.regions))
+        if "all" in asked:  # AWS's own list of the account's regions: nothing to check
+            self.regions = enabled_regions(self.session)
+        else:
+            self.regions = check_regions(self.session, asked or default_regions(self.session))
         self.start, self.end = window(self.options.since, self.options.until, self.options.now)
         try:
-            sts = self.session.client("sts", region_name=self.regions[0])
+            sts = client(self.session, "sts", self.regions[0])
             self.account = sts.get_caller_identity()["Account"]
         except Exception as error:
             raise LiveError(sentence(error, self.regions[0], "GetCallerIdentity")) from None
@@ -178,7 +192,10 @@ class LiveLoader:
                 self.problems.append(sentence(error))
             on_progress(self.progress)  # the trails and keys panes can show it now
         for thread in threads:
-            thread.join()
+            while thread.is_alive() and not cancelled():
+                thread.join(0.1)
+        # Stopped: a region still waiting for an answer finishes on its own (its thread is a
+        # daemon, and it adds nothing once it sees the cancel), so quitting never waits on AWS.
         self.index.refresh()
         self.progress.finished = True
         self.progress.cancelled = cancelled()
@@ -203,9 +220,14 @@ class LiveLoader:
                 cache = self._cache(region, source, attribute)
                 for start, end in cache.missing(self.start, self.end):  # what this run (or a cache) lacks
                     for events in pages(client, attribute.attribute, start, end, pace, cancelled, self._note):
+                        if cancelled():  # an answer that comes after the stop: not taken
+                            return
                         self._take(region, source, cache, events, start, end, on_progress)
                     if cancelled():
                         return
+                if source == KMS_SOURCE:
+                    with self._lock:  # the whole window is in hand (fetched now, or cached before)
+                        self.progress.reached[region] = self.start
         except Exception as error:
             self.problems.append(sentence(error, region, "LookupEvents"))
         finally:
@@ -220,12 +242,12 @@ class LiveLoader:
             first, fresh = cache.append(events, start, end)
             self.progress.pages += 1
             self.progress.note = ""
-            if events:
+            if source == KMS_SOURCE:  # the trail configuration pass is small: it does not count
                 times = [e.get("EventTime") for e in events if e.get("EventTime")]
                 if times:
                     oldest = min(datetime.fromisoformat(t) for t in times)
-                    if self.progress.oldest is None or oldest < self.progress.oldest:
-                        self.progress.oldest = oldest
+                    reached = self.progress.reached.get(region)
+                    self.progress.reached[region] = oldest if reached is None else min(reached, oldest)
         if fresh:
             batch = decode_records(records_of(fresh), self._label(region, source), str(cache.path), first_ordinal=first,
                                    appendable=True, format="lookup-events")

@@ -8,6 +8,7 @@ overrides such as ``AWS_ENDPOINT_URL_CLOUDTRAIL`` work because boto3 honours the
 from __future__ import annotations
 
 import re
+import threading
 
 import boto3
 import botocore.config
@@ -42,6 +43,26 @@ def session(profile: str | None = None) -> boto3.Session:
             "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
         )
     return made
+
+
+_CLIENTS = threading.Lock()
+
+
+def client(made: boto3.Session, service: str, region: str):
+    """A client for one region. Clients are thread-safe, a session is not: regions load side
+    by side, so clients are made one at a time."""
+    with _CLIENTS:
+        return made.client(service, region_name=region, config=CLIENT_CONFIG)
+
+
+def enabled_regions(made: boto3.Session) -> list[str]:
+    """The regions enabled for the account (ec2:DescribeRegions), for ``--region all``."""
+    region = made.region_name or "us-east-1"
+    try:
+        listed = client(made, "ec2", region).describe_regions()["Regions"]
+    except Exception as error:
+        raise LiveError(sentence(error, region, "DescribeRegions")) from None
+    return sorted(item["RegionName"] for item in listed if item.get("OptInStatus") != "not-opted-in")
 
 
 def check_regions(made: boto3.Session, regions: list[str]) -> list[str]:
@@ -106,6 +127,7 @@ def _permission(operation: str) -> str:
         "ListKeys": "kms:ListKeys",
         "ListAliases": "kms:ListAliases",
         "DescribeKey": "kms:DescribeKey",
+        "DescribeRegions": "ec2:DescribeRegions (or name the regions with --region)",
         "GetCallerIdentity": "nothing special (sts:GetCallerIdentity is always allowed)",
     }
     return services.get(operation, f"the permission for {operation}")

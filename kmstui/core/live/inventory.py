@@ -11,12 +11,16 @@ listed too: a key nobody uses is worth seeing.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from ..trails import selector_state
-from .errors import CLIENT_CONFIG, sentence
+from .errors import client, sentence
+
+
+INVENTORY_THREADS = 8  # regions asked side by side
 
 
 @dataclass
@@ -59,16 +63,19 @@ class LiveKey:
 
 def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False) -> list[LiveTrail]:
     """The account's trails seen from ``regions``, each with its status and selectors."""
-    found: dict[str, LiveTrail] = {}
-    for region in regions:
+
+    def describe(region: str, problems: list[str]) -> list[dict]:
         if cancelled():
-            break
-        client = made.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
+            return []
+        api = client(made, "cloudtrail", region)
         try:
-            listed = client.describe_trails(includeShadowTrails=True).get("trailList", [])
+            return api.describe_trails(includeShadowTrails=True).get("trailList", [])
         except Exception as error:
             problems.append(sentence(error, region, "DescribeTrails"))
-            continue
+            return []
+
+    found: dict[str, LiveTrail] = {}
+    for listed in each(regions, describe, problems):
         for item in listed:
             arn = item.get("TrailARN")
             if not arn or arn in found:
@@ -83,42 +90,46 @@ def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Calla
                 prefix=item.get("S3KeyPrefix"),
                 kms_key=item.get("KmsKeyId"),
             )
-    for trail in found.values():
+
+    def state(trail: LiveTrail, _problems: list[str]) -> None:  # a trail keeps its own
         if cancelled():
-            break
-        client = made.client("cloudtrail", region_name=trail.home_region, config=CLIENT_CONFIG)
+            return
+        api = client(made, "cloudtrail", trail.home_region)
         try:
-            status = client.get_trail_status(Name=trail.arn)
+            status = api.get_trail_status(Name=trail.arn)
             trail.logging = bool(status.get("IsLogging"))
             trail.delivery_error = status.get("LatestDeliveryError") or None
         except Exception as error:
             trail.problems.append(sentence(error, trail.home_region, "GetTrailStatus"))
         try:
-            selectors = client.get_event_selectors(TrailName=trail.arn)
+            selectors = api.get_event_selectors(TrailName=trail.arn)
             trail.selectors, trail.selectors_how = selector_state(selectors, {})
         except Exception as error:
             trail.problems.append(sentence(error, trail.home_region, "GetEventSelectors"))
+
+    each(list(found.values()), state, [])
     return list(found.values())
 
 
 def fetch_keys(made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False) -> list[LiveKey]:
     """Every key in ``regions`` with its aliases and metadata."""
-    keys: list[LiveKey] = []
-    for region in regions:
+
+    def region_keys(region: str, problems: list[str]) -> list[LiveKey]:
         if cancelled():
-            break
-        client = made.client("kms", region_name=region, config=CLIENT_CONFIG)
+            return []
+        api = client(made, "kms", region)
         try:
             aliases: dict[str, list[str]] = {}
-            for page in client.get_paginator("list_aliases").paginate():
+            for page in api.get_paginator("list_aliases").paginate():
                 for alias in page.get("Aliases", []):
                     target = alias.get("TargetKeyId")
                     if target:
                         aliases.setdefault(target, []).append(alias["AliasName"])
-            listed = [key for page in client.get_paginator("list_keys").paginate() for key in page.get("Keys", [])]
+            listed = [key for page in api.get_paginator("list_keys").paginate() for key in page.get("Keys", [])]
         except Exception as error:
             problems.append(sentence(error, region, "ListKeys"))
-            continue
+            return []
+        keys: list[LiveKey] = []
         for item in listed:
             if cancelled():
                 break
@@ -126,11 +137,11 @@ def fetch_keys(made, regions: list[str], problems: list[str], cancelled: Callabl
             arn = item.get("KeyArn") or ""
             key = LiveKey(arn=arn, region=region, account=arn.split(":")[4] if arn.count(":") >= 5 else "",
                           aliases=sorted(aliases.get(key_id, [])))
+            keys.append(key)
             try:
-                meta = client.describe_key(KeyId=arn or key_id)["KeyMetadata"]
+                meta = api.describe_key(KeyId=arn or key_id)["KeyMetadata"]
             except Exception as error:
                 problems.append(sentence(error, region, "DescribeKey"))
-                keys.append(key)
                 continue
             key.description = meta.get("Description") or ""
             key.state = meta.get("KeyState")
@@ -139,5 +150,24 @@ def fetch_keys(made, regions: list[str], problems: list[str], cancelled: Callabl
             key.usage = meta.get("KeyUsage")
             key.manager = meta.get("KeyManager")
             key.multi_region = bool(meta.get("MultiRegion"))
-            keys.append(key)
-    return keys
+        return keys
+
+    return [key for keys in each(regions, region_keys, problems) for key in keys]
+
+
+def each(items: list, work: Callable, problems: list[str]) -> list:
+    """``work(item, problems)`` on every item side by side (each region is its own endpoint
+    and rate limit); results, and the problems met, in the items' order."""
+
+    def run(item):
+        mine: list[str] = []
+        return work(item, mine), mine
+
+    if len(items) <= 1:
+        done = [run(item) for item in items]
+    else:
+        with ThreadPoolExecutor(max_workers=min(INVENTORY_THREADS, len(items)), thread_name_prefix="kmstui-inventory") as pool:
+            done = list(pool.map(run, items))
+    for _result, mine in done:
+        problems.extend(mine)
+    return [result for result, _mine in done]

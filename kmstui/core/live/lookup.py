@@ -28,7 +28,7 @@ import platformdirs
 
 from ..query import Filter
 from ..timeutil import parse_iso, parse_span
-from .errors import CLIENT_CONFIG, LiveError, sentence
+from .errors import LiveError, client, sentence
 
 PAGE_SIZE = 50
 REQUESTS_PER_SECOND = 2.0  # the LookupEvents quota per account and region
@@ -319,7 +319,7 @@ def records_of(events: list[dict]) -> list[bytes]:
 
 
 def lookup_client(made, region: str):
-    return made.client("cloudtrail", region_name=region, config=CLIENT_CONFIG)
+    return client(made, "cloudtrail", region)
 
 
 __all__ = ["Plan", "plan", "window", "Pace", "pace_for", "Cache", "cache_dir", "clear_cache", "pages",
