@@ -508,7 +508,8 @@ class ExplorerScreen(Screen[None]):
         keys = self.query_one(KeysPane)
         if self._shown:
             parts.append((f"{self.query_one(EventsPane).row_count:,}", "bold"))
-            parts.append((f" of {self._total:,} events · {keys.row_count:,} keys", None))
+            parts.append((f" of {self._total:,} event{'s' if self._total != 1 else ''}"
+                          f" · {keys.row_count:,} key{'s' if keys.row_count != 1 else ''}", None))
         elif self.load_running:
             parts.append(("Loading…", None))
         if self.filter_text.strip():
