@@ -295,6 +295,21 @@ class TestKeys:
         assert code == 0, err
         assert rows[0]["keys"] == [key["Arn"]]
 
+    def test_the_live_alias_names_the_keys_events(self, aws_endpoints, capsys):
+        """Events that name only the key ARN are found by alias: and labelled with it, as
+        the keys pane is: ListAliases is one more observation of where the alias points."""
+        client = aws_endpoints.client("kms")
+        key = client.create_key()["KeyMetadata"]
+        client.create_alias(AliasName="alias/payments", TargetKeyId=key["KeyId"])
+        aws_endpoints.cloudtrail.add_records("us-east-1", [kms("Decrypt", key["Arn"], time=at(5)),
+                                                           kms("Decrypt", key_arn(KEY2), time=at(4))])
+        code, rows, err = events(capsys, "--region", "us-east-1", "--filter", "alias:payments")
+        assert code == 0, err
+        assert [r["keys"] for r in rows] == [[key["Arn"]]]
+        code, out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1", "--format", "table")
+        assert code == 0, err
+        line = next(line for line in out.splitlines() if "Decrypt" in line and KEY2 not in line)
+        assert "alias/payments" in line, out
 
 
 class TestAllRegions:

@@ -255,10 +255,9 @@ class EventIndex:
         self.alias_only: list[int] = []  # rows that named an alias but no key
         self.alias_history = AliasHistory({})
         # From the AWS APIs, when kmstui has credentials (kmstui.core.live): the account's
-        # trails and keys, and its aliases as they are now.
+        # trails and keys (its aliases join the alias history).
         self.live_trails: list = []
         self.live_keys: dict[int, object] = {}  # key code -> LiveKey
-        self.live_aliases: dict[str, str] = {}  # alias ARN -> key ARN
         self.report = LoadReport()
         self.snapshot: Snapshot = _EMPTY
         self._lock = threading.RLock()
@@ -267,15 +266,23 @@ class EventIndex:
 
     # ------------------------------------------------------------------ loading
 
-    def set_live(self, trails: list, keys: list) -> None:
-        """The account's trails and keys from the AWS APIs; aliases resolve through them too."""
+    def set_live(self, trails: list, keys: list, listed_at: int) -> None:
+        """The account's trails and keys from the AWS APIs. ListAliases is one more thing the
+        alias history learns from: each alias pointed to its key at ``listed_at``, so alias-only
+        events, the events pane and ``alias:`` all resolve through it."""
         with self._lock:
             self.live_trails = list(trails)
             key_vocab = self.vocab["key"]
+            alias_vocab = self.vocab["alias"]
             self.live_keys = {key_vocab.code(key.arn): key for key in keys if key.arn}
-            self.live_aliases = {
-                f"{key.arn.split(':key/')[0]}:{alias}": key.arn for key in keys if ":key/" in key.arn for alias in key.aliases
-            }
+            for key in keys:
+                if ":key/" not in key.arn:
+                    continue
+                prefix = key.arn.split(":key/")[0]
+                for alias in key.aliases:
+                    binding = (alias_vocab.code(f"{prefix}:{alias}"), key_vocab.code(key.arn), "observed", 0)
+                    span = self.alias_bindings.setdefault(binding, [listed_at, listed_at])
+                    span[0], span[1] = min(span[0], listed_at), max(span[1], listed_at)
             self.snapshot = replace(self.snapshot, generation=self.snapshot.generation + 1)
         self.refresh()
 
@@ -469,9 +476,8 @@ class EventIndex:
         for row in self.alias_only:
             alias = int(alias_column[row])
             resolved = history.key_of(alias, int(time[row]))
-            if resolved is None:
-                live = self.live_aliases.get(alias_vocab.values[alias])  # where it points now, from ListAliases
-                resolved = key_vocab.code(live or alias_vocab.values[alias])  # or the alias stands in for its key
+            if resolved is None:  # the alias stands in for its key
+                resolved = key_vocab.code(alias_vocab.values[alias])
             key0[row] = resolved
 
     # ------------------------------------------------------------------ reading

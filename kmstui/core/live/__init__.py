@@ -175,7 +175,7 @@ class LiveLoader:
         self.problems.extend(problems)
         for trail in trails:
             self.problems.extend(trail.problems)
-        self.index.set_live(trails, keys)
+        self.index.set_live(trails, keys, listed_at=int(self.end.timestamp()))
         self.inventory_done = True
 
     def fetch(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
