@@ -136,3 +136,22 @@ class TestFollow:
             assert "ScheduleKeyDeletion" in lines(screen.query_one(EventsPane))[1]
             await pilot.press("F")
             assert not screen.following
+
+
+class TestSeveralRegions:
+    async def test_an_alias_in_every_region_says_which_region(self, aws_endpoints):
+        """alias/payments in two regions: the keys pane tells them apart, and the events pane
+        names each key's events by the alias ListAliases gives."""
+        for region in ("us-east-1", "eu-west-1"):
+            client = aws_endpoints.client("kms", region)
+            key = client.create_key()["KeyMetadata"]
+            client.create_alias(AliasName="alias/payments", TargetKeyId=key["KeyId"])
+            aws_endpoints.cloudtrail.add_records(region, [kms("Decrypt", key["Arn"], region=region, time="2026-11-20T05:00:00Z")])
+        aws_endpoints.cloudtrail.now = FIXED
+        app = KmsApp(live=LiveOptions(regions=["us-east-1", "eu-west-1"], now=FIXED))
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            keys = "\n".join(lines(app.explorer.query_one("#keys")))
+            assert "alias/payments · us-east-1" in keys and "alias/payments · eu-west-1" in keys, keys
+            events = lines(app.explorer.query_one(EventsPane))
+            assert sum("alias/payments" in line for line in events) == 2, events

@@ -130,6 +130,25 @@ class EventsPane(VirtualTable):
         ]
 
 
+def _distinct_labels(keys: list[KeySummary]) -> list[str]:
+    """Each key's label; an alias that names keys in several regions or accounts (every
+    region can have its alias/payments) says which: ``alias/payments · eu-west-1``."""
+    labels = [key.display for key in keys]
+    twins: dict[str, list[KeySummary]] = {}
+    for label, key in zip(labels, keys):
+        twins.setdefault(label, []).append(key)
+    for position, key in enumerate(keys):
+        same = twins[labels[position]]
+        if len(same) > 1:
+            where = key.region if len({k.region for k in same}) > 1 else key.account
+            if where:
+                labels[position] += f" · {where}"
+    return labels
+
+
+KEY_LABEL_ROOM = 30  # at most, for alias/payments · ap-southeast-2
+
+
 class KeysPane(VirtualTable):
     """One row per key among the events in view; Enter narrows the events to it."""
 
@@ -149,11 +168,13 @@ class KeysPane(VirtualTable):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.keys: list[KeySummary] = []
+        self._labels: list[str] = []
         self.selected: int | None = None  # key code
 
     def show(self, keys: list[KeySummary]) -> None:
         current = self.current if self.cursor > 0 or self.selected is not None else None
         self.keys = keys
+        self._labels = _distinct_labels(keys)
         self.reset(len(keys), self.keep(keys, current, lambda a, b: a.code == b.code))
 
     @property
@@ -163,6 +184,9 @@ class KeysPane(VirtualTable):
     def column_width(self, index: int, column: Column) -> int:
         if column.title == "STATE":  # as wide as the longest state shown: PENDING DELETION when a key is
             return max([column.width] + [len(k.state_text) for k in self.keys])
+        if column.title == "KEY" and any(" · " in label for label in self._labels):
+            # keys told apart by region or account: room for that, before the lesser columns
+            return min(KEY_LABEL_ROOM, max(len(label) for label in self._labels))
         return column.width
 
     def cells(self, position: int) -> list[Cell]:
@@ -170,7 +194,7 @@ class KeysPane(VirtualTable):
         marker = "▶ " if key.code == self.selected else ""
         state = key.state_text
         state_style = "vt--warning" if state.startswith(("pending deletion", "deleted", "disabled")) else "vt--muted"
-        label = key.display
+        label = self._labels[position]
         if len(key.aliases) > 1:
             label += f" +{len(key.aliases) - 1}"
         return [
