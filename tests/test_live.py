@@ -228,6 +228,13 @@ class TestTrails:
         assert trails["stopped"]["kms_logging"] == "stopped"
         assert any("Logging is off now" in w for w in trails["stopped"]["warnings"])
 
+    def test_a_lookup_source_is_named_by_its_region_not_its_cache_file(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
+        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert [(r["trail"], r["kind"], r["events"], r["location"]) for r in rows] == [("LookupEvents us-east-1", "lookup", 3, None)]
+
     def test_advanced_and_write_only_selectors(self, aws_endpoints, capsys):
         aws_endpoints.create_trail("advanced")
         aws_endpoints.create_trail("writes")

@@ -437,7 +437,8 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             TrailSummary(
                 label=origin.label if kind == "stdin" else posixpath.basename(origin.label.rstrip("/")) or origin.label,
                 kind=kind,
-                location=origin.path if kind != "stdin" else None,
+                # a LookupEvents region is named by its label; the cache file behind it is ours
+                location=None if kind == "stdin" or origin.appendable else origin.path,
                 origins=frozenset({code}),
                 files=1,
                 kms_logging=UNKNOWN,
