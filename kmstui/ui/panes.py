@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 from textual.binding import Binding
 
@@ -134,15 +136,16 @@ def _distinct_labels(keys: list[KeySummary]) -> list[str]:
     """Each key's label; an alias that names keys in several regions or accounts (every
     region can have its alias/payments) says which: ``alias/payments · eu-west-1``."""
     labels = [key.display for key in keys]
-    twins: dict[str, list[KeySummary]] = {}
+    regions: dict[str, set] = {}
     for label, key in zip(labels, keys):
-        twins.setdefault(label, []).append(key)
+        regions.setdefault(label, set()).add(key.region)
+    shared = Counter(labels)
     for position, key in enumerate(keys):
-        same = twins[labels[position]]
-        if len(same) > 1:
-            where = key.region if len({k.region for k in same}) > 1 else key.account
+        label = labels[position]
+        if shared[label] > 1:
+            where = key.region if len(regions[label]) > 1 else key.account
             if where:
-                labels[position] += f" · {where}"
+                labels[position] = f"{label} · {where}"
     return labels
 
 

@@ -19,7 +19,6 @@ from typing import Callable
 from ..trails import selector_state
 from .errors import client, sentence
 
-
 INVENTORY_THREADS = 8  # regions asked side by side
 
 
