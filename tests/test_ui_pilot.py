@@ -179,6 +179,7 @@ class TestDetail:
             assert isinstance(app.screen, DetailScreen)
             summary = text_of(app.screen.query_one("#detail-summary", Static))
             assert "Decrypt" in summary and "user/Alice" in summary and "KMSInvalidStateException" in summary
+            assert "29 days before the newest event" in summary  # a month back: days, not 29d 18h 59m
             context = text_of(app.screen.query_one("#detail-context", Static))
             assert "Department" in context and "Engineering" in context
             record = text_of(app.screen.query_one("#detail-record", Static))

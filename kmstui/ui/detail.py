@@ -47,10 +47,14 @@ def _ago(seconds: int, newest: int) -> str:
     days, rest = divmod(delta, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{days}d"] if days else []
-    if hours or days:
-        parts.append(f"{hours}h")
-    parts.append(f"{minutes}m" if (hours or days) else f"{minutes}m {secs}s")
+    if days >= 7:  # short: the exact time is on the same line
+        parts = [f"{days:,} days"]
+    elif days:
+        parts = [f"{days}d", f"{hours}h"]
+    elif hours:
+        parts = [f"{hours}h", f"{minutes}m"]
+    else:
+        parts = [f"{minutes}m", f"{secs}s"]
     return " ".join(parts) + " before the newest event"
 
 
