@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -228,6 +229,22 @@ class TestTrails:
         assert trails["stopped"]["kms_logging"] == "stopped"
         assert any("Logging is off now" in w for w in trails["stopped"]["warnings"])
 
+    def test_a_single_region_trail_in_another_region_is_still_seen(self, aws_endpoints, capsys, monkeypatch):
+        aws_endpoints.create_trail("eu-only", region="eu-west-1", multi_region=False)
+        aws_endpoints.client("cloudtrail", "eu-west-1").put_event_selectors(
+            TrailName="eu-only",
+            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
+        )
+        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        trails = {json.loads(line)["trail"].rsplit("/", 1)[-1]: json.loads(line) for line in out.splitlines()}
+        assert trails["eu-only"]["kms_logging"] == "excluded"
+        # Without ec2:DescribeRegions, the regions asked for are all there is, and nothing is said of it.
+        monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9")
+        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+        assert code == 0, err
+        assert "eu-only" not in out and "DescribeRegions" not in err and "reached" not in err
+
     def test_a_lookup_source_is_named_by_its_region_not_its_cache_file(self, aws_endpoints, capsys):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
         code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
@@ -338,3 +355,20 @@ class TestAllRegions:
         code, _out, err = run_main(capsys, "events", "--lookup", "--region", "all")
         assert code == 2
         assert "cannot be reached" in err and "Traceback" not in err
+
+
+class TestPace:
+    def test_a_late_wake_up_pushes_the_next_turn(self, monkeypatch):
+        """A thread that wakes late from its wait (a busy machine) must not make the next
+        request follow it at once: turns are spaced from when requests really went."""
+        from kmstui.core.live import lookup
+
+        real_sleep = time.sleep
+        monkeypatch.setattr(lookup.time, "sleep", lambda seconds: real_sleep(seconds * 4))  # oversleeps
+        pace = lookup.Pace(rate=10)  # turns 0.11 s apart
+        starts = []
+        for _ in range(4):
+            assert pace.wait(lambda: False)
+            starts.append(time.monotonic())
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert min(gaps) >= pace.interval * 0.99, gaps

@@ -112,6 +112,7 @@ class LiveLoader:
         self._lock = threading.Lock()
         self._last_refresh = 0.0
         self.inventory_done = False
+        self._enabled: list[str] | None = None  # the account's regions, once asked
 
     # ------------------------------------------------------------------ before anything
 
@@ -121,7 +122,7 @@ class LiveLoader:
         self.session = session(self.options.profile)
         asked = list(dict.fromkeys(self.options.regions))
         if "all" in asked:  # AWS's own list of the account's regions: nothing to check
-            self.regions = enabled_regions(self.session)
+            self.regions = self._enabled = enabled_regions(self.session)
         else:
             self.regions = check_regions(self.session, asked or default_regions(self.session))
         self.start, self.end = window(self.options.since, self.options.until, self.options.now)
@@ -170,13 +171,24 @@ class LiveLoader:
     def fetch_inventory(self, cancelled: Callable[[], bool] = lambda: False) -> None:
         """The account's trails and keys, for the trails and keys panes."""
         problems: list[str] = []
-        trails = fetch_trails(self.session, self.regions, problems, cancelled)
+        trails = fetch_trails(self.session, self._trail_regions(), problems, cancelled, asked=self.regions)
         keys = fetch_keys(self.session, self.regions, problems, cancelled)
         self.problems.extend(problems)
         for trail in trails:
             self.problems.extend(trail.problems)
         self.index.set_live(trails, keys, listed_at=int(self.end.timestamp()))
         self.inventory_done = True
+
+    def _trail_regions(self) -> list[str]:
+        """Trails are looked for in every enabled region (a single-region trail elsewhere that
+        leaves KMS out is still worth a warning), or in the regions asked for when the
+        account's region list cannot be had (no ec2:DescribeRegions: nothing to say about it)."""
+        if self._enabled is None:
+            try:
+                self._enabled = enabled_regions(self.session)
+            except LiveError:
+                self._enabled = []
+        return list(dict.fromkeys(self.regions + self._enabled))
 
     def fetch(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
               cancelled: Callable[[], bool] = lambda: False, inventory: bool = True) -> LiveProgress:

@@ -60,8 +60,11 @@ class LiveKey:
     multi_region: bool = False
 
 
-def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False) -> list[LiveTrail]:
-    """The account's trails seen from ``regions``, each with its status and selectors."""
+def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False,
+                 asked: list[str] | None = None) -> list[LiveTrail]:
+    """The account's trails seen from ``regions``, each with its status and selectors. A
+    failure is told only for the regions ``asked`` for (all, by default): elsewhere a policy
+    that keeps the account out of some regions is not the user's problem."""
 
     def describe(region: str, problems: list[str]) -> list[dict]:
         if cancelled():
@@ -70,7 +73,8 @@ def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Calla
         try:
             return api.describe_trails(includeShadowTrails=True).get("trailList", [])
         except Exception as error:
-            problems.append(sentence(error, region, "DescribeTrails"))
+            if asked is None or region in asked:
+                problems.append(sentence(error, region, "DescribeTrails"))
             return []
 
     found: dict[str, LiveTrail] = {}

@@ -155,6 +155,8 @@ class Pace:
             if cancelled():
                 return False
             time.sleep(min(0.05, left))
+        with self.lock:  # the request goes now, maybe later than its turn: the next waits from here
+            self.next = max(self.next, time.monotonic() + self.interval)
         return True
 
 
