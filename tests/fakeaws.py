@@ -350,16 +350,18 @@ class FakeCloudTrail:
         return None
 
     def lookup_events(
-        self, account: str, region: str, access_key: str, body: dict[str, Any] | None
+        self, account: str, region: str, access_key: str, body: dict[str, Any] | None, arrived: float | None = None
     ) -> dict[str, Any]:
-        """Answer one LookupEvents request (raises AwsError). body None: it was not a JSON object."""
+        """Answer one LookupEvents request (raises AwsError). body None: it was not a JSON object.
+        ``arrived``: when the request came in (now, if not given)."""
         with self._lock:
             held = self._hold_after is not None and self._hold_after <= 0
             if self._hold_after is not None:
                 self._hold_after -= 1
         if held:
             self._released.wait(30)
-        entry = LookupRequest(region, account, access_key, body if body is not None else {}, at=time.monotonic())
+        entry = LookupRequest(region, account, access_key, body if body is not None else {},
+                              at=arrived if arrived is not None else time.monotonic())
         with self._lock:
             self.requests.append(entry)
             self._times[(account, region)].append(entry.at)
@@ -468,6 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _handle(self) -> None:
+        arrived = time.monotonic()  # before anything else: the rate is measured at arrival, as AWS would
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         target = self.headers.get("X-Amz-Target") or ""
@@ -490,7 +493,7 @@ class _Handler(BaseHTTPRequestHandler):
                     request = None
                 if not isinstance(request, dict):
                     request = None
-                answer = fake.lookup_events(account, region, access_key, request)
+                answer = fake.lookup_events(account, region, access_key, request, arrived)
                 call.status = 200
                 self._send_json(200, answer)
                 return
