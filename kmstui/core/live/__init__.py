@@ -27,7 +27,6 @@ from .lookup import (
     Cache,
     Plan,
     clear_cache,
-    lookup_client,
     pace_for,
     pages,
     plan,
@@ -224,14 +223,14 @@ class LiveLoader:
         return self.progress.events - before
 
     def _region(self, region: str, on_progress, cancelled) -> None:
-        client = lookup_client(self.session, region)
+        api = client(self.session, "cloudtrail", region)
         pace = pace_for(self.account, region)
         chosen = plan(self.options.filter, self.account, region)
         try:
             for source, attribute in self._passes(chosen):
                 cache = self._cache(region, source, attribute)
                 for start, end in cache.missing(self.start, self.end):  # what this run (or a cache) lacks
-                    for events in pages(client, attribute.attribute, start, end, pace, cancelled, self._note):
+                    for events in pages(api, attribute.attribute, start, end, pace, cancelled, self._note):
                         if cancelled():  # an answer that comes after the stop: not taken
                             return
                         self._take(region, source, cache, events, start, end, on_progress)

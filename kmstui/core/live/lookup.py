@@ -28,7 +28,7 @@ import platformdirs
 
 from ..query import Filter
 from ..timeutil import parse_iso, parse_span
-from .errors import LiveError, client, sentence
+from .errors import LiveError, sentence
 
 PAGE_SIZE = 50
 REQUESTS_PER_SECOND = 2.0  # the LookupEvents quota per account and region
@@ -320,9 +320,5 @@ def records_of(events: list[dict]) -> list[bytes]:
     return out
 
 
-def lookup_client(made, region: str):
-    return client(made, "cloudtrail", region)
-
-
 __all__ = ["Plan", "plan", "window", "Pace", "pace_for", "Cache", "cache_dir", "clear_cache", "pages",
-           "records_of", "event_json", "lookup_client", "sentence", "KMS_SOURCE", "CLOUDTRAIL_SOURCE"]
+           "records_of", "event_json", "sentence", "KMS_SOURCE", "CLOUDTRAIL_SOURCE"]
