@@ -641,6 +641,14 @@ class AwsEndpoints:
             cloudtrail.start_logging(Name=name)
         return trail
 
+    def exclude_kms(self, name: str, region: str = DEFAULT_REGION) -> None:
+        """PutEventSelectors leaving KMS out of a trail's management events."""
+        self.client("cloudtrail", region).put_event_selectors(
+            TrailName=name,
+            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True,
+                             "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
+        )
+
 
 _SCRUBBED_ENV = (
     "AWS_SESSION_TOKEN",

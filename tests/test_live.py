@@ -36,6 +36,14 @@ def private_cache(monkeypatch, tmp_path):
     return tmp_path / "cache" / "kmstui" / "lookup"
 
 
+def trails_by_name(capsys) -> dict[str, dict]:
+    """`kmstui trails --lookup` in us-east-1, each row by the last part of its name."""
+    code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    return {row["trail"].rsplit("/", 1)[-1]: row for row in rows}
+
+
 def events(capsys, *args) -> tuple[int, list[dict], str]:
     code, out, err = run_main(capsys, "events", "--lookup", "--format", "jsonl", *args)
     return code, [json.loads(line) for line in out.splitlines() if line.strip()], err
@@ -214,15 +222,9 @@ class TestTrails:
     def test_kms_logging_states_from_the_api(self, aws_endpoints, capsys):
         aws_endpoints.create_trail("all-good")
         aws_endpoints.create_trail("no-kms")
-        ct = aws_endpoints.client("cloudtrail")
-        ct.put_event_selectors(
-            TrailName="no-kms",
-            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
-        )
+        aws_endpoints.exclude_kms("no-kms")
         aws_endpoints.create_trail("stopped", logging=False)
-        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
-        assert code == 0, err
-        trails = {json.loads(line)["trail"].rsplit("/", 1)[-1]: json.loads(line) for line in out.splitlines()}
+        trails = trails_by_name(capsys)
         assert trails["all-good"]["kms_logging"] == "logged"
         assert trails["no-kms"]["kms_logging"] == "excluded"
         assert any("not logged now" in w for w in trails["no-kms"]["warnings"])
@@ -231,14 +233,8 @@ class TestTrails:
 
     def test_a_single_region_trail_in_another_region_is_still_seen(self, aws_endpoints, capsys, monkeypatch):
         aws_endpoints.create_trail("eu-only", region="eu-west-1", multi_region=False)
-        aws_endpoints.client("cloudtrail", "eu-west-1").put_event_selectors(
-            TrailName="eu-only",
-            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
-        )
-        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
-        assert code == 0, err
-        trails = {json.loads(line)["trail"].rsplit("/", 1)[-1]: json.loads(line) for line in out.splitlines()}
-        assert trails["eu-only"]["kms_logging"] == "excluded"
+        aws_endpoints.exclude_kms("eu-only", "eu-west-1")
+        assert trails_by_name(capsys)["eu-only"]["kms_logging"] == "excluded"
         # Without ec2:DescribeRegions, the regions asked for are all there is, and nothing is said of it.
         monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", "http://127.0.0.1:9")
         code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
@@ -265,9 +261,7 @@ class TestTrails:
         ct.put_event_selectors(
             TrailName="writes", EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]
         )
-        code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
-        assert code == 0, err
-        trails = {json.loads(line)["trail"].rsplit("/", 1)[-1]: json.loads(line) for line in out.splitlines()}
+        trails = trails_by_name(capsys)
         assert trails["advanced"]["kms_logging"] == "excluded"
         assert any("advanced event selector" in w for w in trails["advanced"]["warnings"])
         assert trails["writes"]["kms_logging"] == "excluded"

@@ -106,11 +106,7 @@ class TestExcludedTrail:
     def test_a_trail_that_does_not_log_kms(self, aws_endpoints, snap_compare):
         seed(aws_endpoints, 30)
         aws_endpoints.create_trail("acme-main")
-        aws_endpoints.client("cloudtrail").put_event_selectors(
-            TrailName="acme-main",
-            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True,
-                             "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
-        )
+        aws_endpoints.exclude_kms("acme-main")
 
         async def run_before(pilot):
             await settle(pilot)
