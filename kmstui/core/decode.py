@@ -14,6 +14,7 @@ still does not fit takes a lenient path: one odd record never costs its file.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ import orjson
 
 from .sources import Delivery, SourceError, delivery_of, read_source, split_records
 from .timeutil import parse_event_time
+
+try:  # the C column scanner, built at install time when a compiler is at hand (hatch_build.py)
+    from . import _scan
+except ImportError:  # pragma: no cover - every file then takes the general path
+    _scan = None
 
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -109,6 +115,7 @@ _response_decoder = msgspec.json.Decoder(_KmsResponse)
 _details_decoder = msgspec.json.Decoder(_ServiceDetails)
 _context_decoder = msgspec.json.Decoder(dict)
 _string_context_decoder = msgspec.json.Decoder(dict[str, str])
+_string_contexts_decoder = msgspec.json.Decoder(list[dict[str, str]])
 
 
 class _Codes(dict):
@@ -283,10 +290,12 @@ class _Computed(dict):
 class _BatchBuilder:
     """Decodes files into one Batch, column by column.
 
-    For each file the kept records are picked out first, then each field is
-    dictionary-encoded in one pass (``map`` over a dict's lookup, in C), against
-    vocabularies shared by all the batch's files. Only references (keys, aliases,
-    contexts) need Python per record, and the common shape takes a short path.
+    A file first becomes columns: for each field it reads, a code per kept record and
+    the field's distinct values (the C scanner gives these for a delivered log file, in
+    one pass over its text; records already decoded are interned in Python). Everything
+    after works on distinct values, not on records: a value is decoded, resolved or
+    looked up once however many records repeat it, and numpy spreads the answers over
+    the rows. Only the rare events (alias changes, trail configuration) are read one by one.
     """
 
     def __init__(self):
@@ -301,12 +310,14 @@ class _BatchBuilder:
 
     def add_file(self, path: str, label: str, appendable: bool = False) -> None:
         info = SourceInfo(label, path, delivery_of(label), appendable=appendable)
+        scanned = typed = raws = None
         try:
             data = read_source(path)
-            typed = _typed(data) if data.startswith(b'{"Records":[') else None
-            if typed is not None:  # the common case, a delivered log file: one typed decode, no split
+            delivered = data.startswith(b'{"Records":[')
+            scanned = _scan_columns(data) if delivered else None
+            typed = _typed(data) if delivered and scanned is None else None
+            if scanned is not None or typed is not None:  # a delivered log file, the common case
                 info.format = "cloudtrail"
-                raws = None
             else:
                 split = split_records(data)
                 info.format = split.format
@@ -323,7 +334,10 @@ class _BatchBuilder:
             return
         mark = self._mark()
         try:
-            self.add_records(info, typed, raws, data)
+            if scanned is not None:
+                self._add_scanned(info, scanned, data)
+            else:
+                self.add_records(info, typed, raws, data)
         except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
             info = SourceInfo(label, path, info.delivery, error=f"could not be decoded ({type(error).__name__}: {error})",
@@ -350,12 +364,39 @@ class _BatchBuilder:
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
 
+    def _add_scanned(self, info: SourceInfo, scanned: tuple, data: bytes) -> None:
+        """Add a log file the scanner read: its records are picked out with numpy."""
+        count, spans, columns = scanned
+        source_codes, sources = columns["eventSource"]
+        name_codes, names = columns["eventName"]
+        keep = source_codes == _code_of(sources, KMS)
+        config = 0
+        trail_events = [code for code, name in enumerate(names) if name in TRAIL_EVENTS]
+        if trail_events and CLOUDTRAIL in sources:
+            is_config = (source_codes == sources.index(CLOUDTRAIL)) & np.isin(name_codes, trail_events)
+            config = int(np.count_nonzero(is_config))
+            keep |= is_config
+        for code, records in enumerate(np.bincount(source_codes, minlength=len(sources)).tolist()):
+            source = sources[code]
+            records -= config if source == CLOUDTRAIL else 0
+            if records and source != KMS:
+                info.ignored[source or "(no event source)"] += records
+        kept = np.flatnonzero(keep)
+        info.records = count
+        info.events = len(kept)
+        bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if config else None
+
+        def raw(i: int) -> bytes:
+            start, end = bounds[i]
+            return data[start:end]
+
+        # delivered log files are measured by the index when it must; one with configuration
+        # events is split anyway, and its lengths come free (as on the general path)
+        self._add_columns(info, {name: (codes[kept], values) for name, (codes, values) in columns.items()}, kept,
+                          raw if config else None, measured=bool(config))
+
     def add_records(self, info: SourceInfo, records: list, raws: list | None, data: bytes | None, first_ordinal: int = 0) -> None:
         """Add one source's typed records (None where a record could not be read)."""
-        batch = self.batch
-        vocab = self.vocab
-        origin = len(batch.sources)
-        base = self.rows
         bad = records.count(None)
         counts = Counter(r.eventSource for r in records if r is not None)
         kept = [i for i, r in enumerate(records) if r is not None and r.eventSource == KMS]
@@ -373,123 +414,178 @@ class _BatchBuilder:
         info.events = len(kept)
         if bad:
             info.problems.append(f"{bad} record{'s' if bad != 1 else ''} that are not JSON objects skipped")
+        columns = _typed_columns([records[i] for i in kept])
+        self._add_columns(info, columns, np.array(kept, dtype=np.int64), None if raws is None else raws.__getitem__,
+                          measured=raws is not None, first_ordinal=first_ordinal)
 
-        recs = [records[i] for i in kept]
-        count = len(recs)
+    def _add_columns(self, info: SourceInfo, columns: dict, kept: np.ndarray, raw, measured: bool, first_ordinal: int = 0) -> None:
+        """Add one source's kept records, given as columns (codes into distinct values, one
+        code per kept record). ``raw(i)`` is the text of the source's record ``i``."""
+        batch = self.batch
+        vocab = self.vocab
+        origin = len(batch.sources)
+        base = self.rows
+        count = len(kept)
 
-        def encode(name: str, values) -> np.ndarray:
-            return np.fromiter(map(vocab[name].__getitem__, values), dtype=np.uint32, count=count)
+        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32) -> np.ndarray:
+            codes, values = columns[field]
+            return _recode(codes, values, lookup or vocab[vocab_name].__getitem__, dtype)
 
-        regions = [r.awsRegion for r in recs]
-        accounts = [r.recipientAccountId for r in recs]
-        time_column = np.fromiter(map(self.times.__getitem__, [r.eventTime for r in recs]), dtype=np.int64, count=count)
-        principal_column = np.fromiter(map(self.principal_codes.__getitem__, [r.userIdentity for r in recs]), dtype=np.uint32, count=count)
+        time_column = encode("", "eventTime", self.times.__getitem__, np.int64)
+        principal_column = self._principals(columns)
+        id_codes, ids = columns["eventID"]
         overflow: dict[int, str] = {}
-        columns = {
+        out = {
             "time": time_column,
             "origin": np.full(count, origin, dtype=np.uint32),
-            "ordinal": np.array(kept, dtype=np.uint32) + np.uint32(first_ordinal),
-            "rawlen": _raw_lengths(raws, kept),
-            "name": encode("name", [r.eventName for r in recs]),
-            "evsource": encode("evsource", [r.eventSource for r in recs]),
-            "evtype": encode("evtype", [r.eventType for r in recs]),
-            "region": encode("region", regions),
-            "account": encode("account", accounts),
-            "ip": encode("ip", [r.sourceIPAddress for r in recs]),
-            "agent": encode("agent", [r.userAgent for r in recs]),
-            "errcode": encode("errcode", [r.errorCode or None for r in recs]),
-            "errmsg": encode("errmsg", [r.errorMessage or None for r in recs]),
-            "readonly": np.fromiter(map(_READ_ONLY.__getitem__, [r.readOnly for r in recs]), dtype=np.int8, count=count),
+            "ordinal": (kept + first_ordinal).astype(np.uint32),
+            "rawlen": (np.fromiter((record_length(raw(i)) for i in kept.tolist()), dtype=np.uint32, count=count)
+                       if measured else np.zeros(count, dtype=np.uint32)),
+            "name": encode("name", "eventName"),
+            "evsource": encode("evsource", "eventSource"),
+            "evtype": encode("evtype", "eventType"),
+            "region": encode("region", "awsRegion"),
+            "account": encode("account", "recipientAccountId"),
+            "ip": encode("ip", "sourceIPAddress"),
+            "agent": encode("agent", "userAgent"),
+            "errcode": encode("errcode", "errorCode", lambda v: vocab["errcode"][v or None]),
+            "errmsg": encode("errmsg", "errorMessage", lambda v: vocab["errmsg"][v or None]),
+            "readonly": encode("", "readOnly", _READ_ONLY.__getitem__, np.int8),
             "principal": principal_column,
-            "eid": _event_ids([r.eventID for r in recs], overflow),
+            "eid": _event_id_column(id_codes, ids, overflow),
         }
         for row, event_id in overflow.items():
             batch.event_id_overflow[base + row] = event_id
 
-        # References: keys, aliases, encryption contexts, trails. Per record, with caches.
-        keys, aliases, trails = (vocab[n] for n in ("key", "alias", "trail"))
-        contexts = self.contexts
-        bindings = self.bindings
+        def value(field: str, row: int):
+            codes, values = columns[field]
+            return values[codes[row]]
+
+        source_codes, sources = columns["eventSource"]
+        kms_rows = np.flatnonzero(source_codes == _code_of(sources, KMS))
+        error_codes, errors = columns["errorCode"]
+        failed = np.array([bool(error) for error in errors])[error_codes]
         key0 = np.zeros(count, dtype=np.uint32)
         key1 = np.zeros(count, dtype=np.uint32)
         alias = np.zeros(count, dtype=np.uint32)
-        ctx = np.zeros(count, dtype=np.uint32)
         trail = np.zeros(count, dtype=np.uint32)
-        for row, record in enumerate(recs):
-            params = record.requestParameters
-            if record.eventSource == KMS:
-                resources = record.resources
-                key_id = params.keyId if params is not None else None
-                if (  # most calls: one key, named in resources and again as the request's keyId
-                    resources is not None
-                    and len(resources) == 1
-                    and key_id == resources[0].ARN
-                    and type(key_id) is str
-                    and ":key/" in key_id
-                    and params.targetKeyId is None
-                    and params.sourceKeyId is None
-                    and params.destinationKeyId is None
-                    and params.primaryKeyArn is None
-                    and params.aliasName is None
-                    and len(record.responseElements) <= 4
-                    and len(record.serviceEventDetails) <= 4
-                ):
-                    key0[row] = keys[key_id]
-                    found_keys = None
-                else:
-                    region = regions[row]
-                    account = accounts[row]
-                    partition = _PARTITIONS[region]
-                    found_keys = []
-                    found_aliases: list[str] = []
-                    _kms_references(record, params, region, account, partition, found_keys, found_aliases)
-                    if record.eventName in ALIAS_CHANGES and not record.errorCode and params is not None:
-                        _alias_change(record, params, region, account, partition, found_keys, int(time_column[row]), aliases, keys, bindings)
-                if params is not None:
-                    code = contexts.of_request(params)
-                    if code:
-                        ctx[row] = code
-                        trail_arn, s3_arn = contexts.trail_info[code]
-                        if trail_arn:
-                            trail[row] = trails[trail_arn]
-                            if s3_arn:
-                                batch.log_files.append((int(trail[row]), s3_arn, int(time_column[row])))
-            else:  # a CloudTrail configuration event
-                region = regions[row]
-                account = accounts[row]
-                partition = _PARTITIONS[region]
-                found_keys = []
-                found_aliases = []
-                change = _trail_change(
-                    record, raws[kept[row]], base + row, int(time_column[row]), region, account, partition, int(principal_column[row])
-                )
-                if change is not None:
-                    trail[row] = trails[change.trail]
-                    batch.trail_changes.append(change)
-                    log_key = change.response.get("kmsKeyId") or change.request.get("kmsKeyId")
-                    if isinstance(log_key, str) and log_key:
-                        key_arn = _key_arn(log_key, region, account, partition)
-                        if key_arn:
-                            (found_aliases if ":alias/" in key_arn else found_keys).append(key_arn)
-            if found_keys is None:
+        self._resolve_references(columns, kms_rows, failed, time_column, key0, key1, alias, base)
+        ctx = self._resolve_contexts(columns, kms_rows, time_column, trail)
+
+        # CloudTrail configuration events: few, each read whole
+        keys, aliases, trails = (vocab[n] for n in ("key", "alias", "trail"))
+        for row in np.flatnonzero(source_codes != _code_of(sources, KMS)).tolist():
+            region = value("awsRegion", row)
+            account = value("recipientAccountId", row)
+            partition = _PARTITIONS[region]
+            change = _trail_change(value("eventName", row), value("errorCode", row), raw(int(kept[row])), base + row,
+                                   int(time_column[row]), region, account, partition, int(principal_column[row]))
+            if change is None:
                 continue
-            if found_keys:
-                key0[row] = keys[found_keys[0]]
-                if len(found_keys) > 1:
-                    key1[row] = keys[found_keys[1]]
-                    if len(found_keys) > 2:
-                        batch.extra_keys[base + row] = tuple(keys[k] for k in found_keys[2:])
-            if found_aliases:
-                alias[row] = code = aliases[found_aliases[0]]
-                if found_keys and not record.errorCode and record.eventName not in ALIAS_CHANGES:
-                    # a call that named the alias and its key: the alias pointed there then. The alias
-                    # calls themselves name old and new keys alike and are bindings of their own.
-                    _note(bindings, (code, keys[found_keys[0]], "observed"), int(time_column[row]))
-        columns.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
-        for name, column in columns.items():
+            trail[row] = trails[change.trail]
+            batch.trail_changes.append(change)
+            log_key = change.response.get("kmsKeyId") or change.request.get("kmsKeyId")
+            if isinstance(log_key, str) and log_key:
+                key_arn = _key_arn(log_key, region, account, partition)
+                if key_arn and ":alias/" in key_arn:
+                    alias[row] = aliases[key_arn]
+                elif key_arn:
+                    key0[row] = keys[key_arn]
+        out.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
+        for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
         batch.sources.append(info)
+
+    def _principals(self, columns: dict) -> np.ndarray:
+        """The principal column: resolved once per distinct combination of the identity's fields."""
+        fields = [columns[name] for name, _ in _IDENTITY_COLUMNS]
+        group, firsts = _combinations(fields)
+        identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields))
+        return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[group]
+
+    def _resolve_references(self, columns: dict, rows: np.ndarray, failed: np.ndarray, times: np.ndarray,
+                        key0: np.ndarray, key1: np.ndarray, alias: np.ndarray, base: int) -> None:
+        """Keys and aliases of KMS events: resolved once per distinct combination of the
+        fields that name them (a file has a few dozen), then spread over the rows."""
+        keys, aliases = self.vocab["key"], self.vocab["alias"]
+        fields = [(codes[rows], values) for codes, values in (columns[name] for name in _REFERENCE_FIELDS)]
+        combo_of, firsts_rows = _combinations(fields)
+        firsts = np.zeros((len(firsts_rows), 3), dtype=np.uint32)  # first key, second key, first alias
+        found: list[tuple[list, list]] = []
+        for c, first in enumerate(firsts_rows.tolist()):
+            resources, key_id, source, destination, target, primary, alias_name, response, details, region, account = (
+                values[codes[first]] for codes, values in fields
+            )
+            found_keys: list[str] = []
+            found_aliases: list[str] = []
+            _references(resources, (key_id, source, destination, target, primary), alias_name, response, details,
+                        region, account, _PARTITIONS[region], found_keys, found_aliases)
+            found.append((found_keys, found_aliases))
+            if found_keys:
+                firsts[c, 0] = keys[found_keys[0]]
+                if len(found_keys) > 1:
+                    firsts[c, 1] = keys[found_keys[1]]
+            if found_aliases:
+                firsts[c, 2] = aliases[found_aliases[0]]
+        key0[rows] = firsts[combo_of, 0]
+        key1[rows] = firsts[combo_of, 1]
+        alias[rows] = firsts[combo_of, 2]
+
+        name_codes, names = columns["eventName"]
+        changes = np.isin(name_codes, [code for code, name in enumerate(names) if name in ALIAS_CHANGES])
+        for c, (found_keys, found_aliases) in enumerate(found):
+            if len(found_keys) > 2:
+                extra = tuple(keys[k] for k in found_keys[2:])
+                for row in rows[combo_of == c].tolist():
+                    self.batch.extra_keys[base + row] = extra
+            if found_keys and found_aliases:
+                # calls that named an alias and its key: the alias pointed there then. The alias
+                # calls themselves name old and new keys alike and are bindings of their own.
+                seen = rows[combo_of == c]
+                seen = seen[~failed[seen] & ~changes[seen]]
+                if len(seen):
+                    binding = (int(firsts[c, 2]), int(firsts[c, 0]), "observed")
+                    _note(self.bindings, binding, int(times[seen].min()))
+                    _note(self.bindings, binding, int(times[seen].max()))
+        for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
+            row = int(rows[i])
+            name, alias_name, target, region, account = (
+                values[codes[row]] for codes, values in (columns[n] for n in ("eventName", "aliasName", "targetKeyId", "awsRegion", "recipientAccountId"))
+            )
+            _alias_change(name, alias_name, target, region, account, _PARTITIONS[region], found[combo_of[i]][0],
+                          int(times[row]), aliases, keys, self.bindings)
+
+    def _resolve_contexts(self, columns: dict, rows: np.ndarray, times: np.ndarray, trail: np.ndarray) -> np.ndarray:
+        """The encryption context column; CloudTrail's own log-file contexts also name their trail."""
+        contexts = self.contexts
+        ctx = np.zeros(len(times), dtype=np.uint32)
+        own_codes, owns = columns["encryptionContext"]
+        others = [columns[name] for name in ("sourceEncryptionContext", "destinationEncryptionContext", "constraints")]
+        plain = np.ones(len(rows), dtype=bool)
+        for codes, _ in others:
+            plain &= codes[rows] == 0
+        plain_rows = rows[plain]
+        used = np.unique(own_codes[plain_rows])
+        table = np.zeros(len(owns), dtype=np.uint32)
+        table[used] = contexts.of_plain_many([owns[code] for code in used.tolist()])
+        ctx[plain_rows] = table[own_codes[plain_rows]]
+        mixed_rows = rows[~plain]  # ReEncrypt, CreateGrant: labelled contexts
+        if len(mixed_rows):
+            fields = [(codes[mixed_rows], values) for codes, values in (columns["encryptionContext"], *others)]
+            group, firsts = _combinations(fields)
+            codes = [contexts.of_parts(*(values[codes[first]] for codes, values in fields)) for first in firsts.tolist()]
+            ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
+        trails = self.vocab["trail"]
+        logs = []
+        for code in np.intersect1d(ctx[rows], contexts.with_trail).tolist():  # CloudTrail's own log files
+            trail_arn, s3_arn = contexts.trail_info[code]
+            matching = rows[ctx[rows] == code]
+            trail[matching] = trails[trail_arn]
+            if s3_arn:
+                logs.extend((row, trails[trail_arn], s3_arn) for row in matching.tolist())
+        self.batch.log_files.extend((trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs))
+        return ctx
 
     def finish(self) -> Batch:
         batch = self.batch
@@ -500,11 +596,171 @@ class _BatchBuilder:
         return batch
 
 
+def _code_of(values: list, value) -> int:
+    """The code of ``value`` among a column's distinct values; -1 (no row's) when absent."""
+    try:
+        return values.index(value, 1)
+    except ValueError:
+        return -1
+
+
+def _recode(codes: np.ndarray, values: list, lookup, dtype=np.uint32) -> np.ndarray:
+    """A column in another code: ``lookup`` each distinct value the rows use, once."""
+    used = np.flatnonzero(np.bincount(codes, minlength=len(values)))
+    table = np.zeros(len(values), dtype=dtype)
+    table[used] = np.fromiter(map(lookup, [values[code] for code in used.tolist()]), dtype=dtype, count=len(used))
+    return table[codes]
+
+
+# ---------------------------------------------------------------------------
+# Columns: the fields kmstui reads, each as codes into its distinct values
+
+# (column, kind): the record's own fields
+_FIELDS = (
+    ("eventSource", "str"), ("eventName", "str"), ("eventTime", "str"), ("eventID", "str"), ("awsRegion", "str"),
+    ("sourceIPAddress", "str"), ("userAgent", "str"), ("errorCode", "str"), ("errorMessage", "str"),
+    ("readOnly", "bool"), ("eventType", "str"), ("recipientAccountId", "str"), ("resources", "resources"),
+    ("responseElements", "raw"), ("serviceEventDetails", "raw"),
+)
+# (column, kind) of the fields inside an object of the record: its principal, its request
+_IDENTITY_COLUMNS = tuple((f"userIdentity.{name}", "str") for name in _IDENTITY_FIELDS)
+_REQUEST_FIELDS = (
+    ("keyId", "any"), ("targetKeyId", "any"), ("sourceKeyId", "any"), ("destinationKeyId", "any"), ("primaryKeyArn", "any"),
+    ("aliasName", "any"), ("encryptionContext", "raw"), ("sourceEncryptionContext", "any"),
+    ("destinationEncryptionContext", "any"), ("constraints", "any"),
+)
+_NESTED = (("userIdentity", _IDENTITY_COLUMNS), ("requestParameters", _REQUEST_FIELDS))
+# what names keys and aliases, with where the event happened: resolved together
+_REFERENCE_FIELDS = ("resources", "keyId", "sourceKeyId", "destinationKeyId", "targetKeyId", "primaryKeyArn", "aliasName",
+                     "responseElements", "serviceEventDetails", "awsRegion", "recipientAccountId")
+
+
+def _scan_spec() -> tuple[tuple, tuple]:
+    """The scanner's fields, (name, parent index), and the (column, kind) each one fills (None
+    for an object scanned into)."""
+    fields = [(name.encode(), -1) for name, _ in _FIELDS]
+    columns: list = list(_FIELDS)
+    for parent, nested in _NESTED:
+        at = len(fields)
+        fields.append((parent.encode(), -1))
+        columns.append(None)
+        for column, kind in nested:
+            fields.append((column.rpartition(".")[2].encode(), at))
+            columns.append((column, kind))
+    return tuple(fields), tuple(columns)
+
+
+_SCAN_FIELDS, _SCANNED = _scan_spec()
+_VALUES = {kind: msgspec.json.Decoder(list[of]) for kind, of in
+           (("str", str), ("bool", bool), ("resources", list[_Resource]), ("any", Any))}
+
+
+def _scan_columns(data: bytes) -> tuple | None:
+    """A delivered log file as (record count, record spans, columns over every record), from
+    the C scanner: each field's distinct texts are decoded together, in one call. None when
+    the scanner is not built, or the file is not plain (then it is decoded the general way)."""
+    if _scan is None:
+        return None
+    scanned = _scan.scan(data, _SCAN_FIELDS)
+    if scanned is None:
+        return None
+    count, spans, found = scanned
+    columns = {}
+    for spec, column in zip(_SCANNED, found):
+        if spec is None:
+            continue
+        (name, kind), (codes, texts) = spec, column
+        if kind == "raw" or not texts:
+            values = texts
+        else:
+            try:
+                values = _VALUES[kind].decode(b"[" + b",".join(texts) + b"]")
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return None  # a field of an unexpected type: the general path is lenient with it
+        columns[name] = (np.frombuffer(codes, dtype=np.uint32), [None, *values])
+    return count, spans, columns
+
+
+def _typed_columns(records: list[_Record]) -> dict:
+    """Columns of records already decoded (every source but a plainly delivered log file)."""
+    columns = {name: _interned([getattr(record, name) for record in records], kind) for name, kind in _FIELDS}
+    for parent, nested in _NESTED:
+        objects = [getattr(record, parent) for record in records]
+        for column, kind in nested:
+            name = column.rpartition(".")[2]
+            columns[column] = _interned([None if o is None else getattr(o, name) for o in objects], kind)
+    return columns
+
+
+def _interned(items: list, kind: str) -> tuple[np.ndarray, list]:
+    """Codes into distinct values, the scanner's way: 0 is None (absent or null)."""
+    if kind == "raw":
+        items = [None if raw is None or raw == _NULL else bytes(raw) for raw in items]
+    index: dict = {None: 0}
+    if kind in ("str", "bool", "raw"):  # hashable, and of one type
+        codes = [index.setdefault(item, len(index)) for item in items]
+        return np.array(codes, dtype=np.uint32), list(index)
+    values: list = [None]
+    codes = []
+    for item in items:  # anything JSON holds: keyed by its text
+        key = item if item is None or type(item) is str else msgspec.json.encode(item)
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(values)
+            values.append(item)
+        codes.append(code)
+    return np.array(codes, dtype=np.uint32), values
+
+
+def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by the combination of their codes in ``columns``: (each row's group, a
+    row of each group), groups in the order they first occur."""
+    rows = len(columns[0][0]) if columns else 0
+    key = np.zeros(rows, dtype=np.int64)
+    stride = 1
+    for codes, values in columns:
+        if len(values) == 1:  # None throughout
+            continue
+        if stride > (1 << 62) // len(values):  # too many to number: hashed as tuples instead
+            groups: dict = {}
+            key = np.fromiter((groups.setdefault(combo, len(groups)) for combo in zip(*(c.tolist() for c, _ in columns))),
+                              dtype=np.int64, count=rows)
+            break
+        key += codes.astype(np.int64) * stride
+        stride *= len(values)
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[group.reshape(-1)], first[order]
+
+
+def _gather(values: list, codes: np.ndarray) -> list:
+    """The values of ``codes``, as a list."""
+    return list(map(values.__getitem__, codes.tolist()))
+
+
+def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> np.ndarray:
+    """Event ids as fixed 36-byte strings; odd ones (long, non-ASCII, upper case) kept whole in ``overflow``."""
+    joined = "".join(ids[1:]) if None not in ids[1:] else None
+    if joined is not None and joined.isascii() and joined == joined.lower() and max(map(len, ids[1:]), default=0) <= EVENT_ID_WIDTH:
+        plain = ["", *ids[1:]]  # the usual: every id a lower-case UUID
+    else:
+        plain = [event_id if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
+                 else "" for event_id in ids]
+    column = np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")[codes]
+    odd = [code for code, (event_id, kept) in enumerate(zip(ids, plain)) if event_id and not kept]
+    if odd:
+        for row in np.flatnonzero(np.isin(codes, odd)).tolist():
+            overflow[row] = ids[codes[row]]
+    return column
+
+
 _READ_ONLY = {None: -1, True: 1, False: 0}
 
 
 class _PrincipalCodes(dict):
-    """Identity struct -> principal code (identities are frozen structs: hashed in C)."""
+    """An identity's fields (a tuple, as _Identity orders them) -> principal code."""
 
     __slots__ = ("vocab",)
 
@@ -517,12 +773,12 @@ class _PrincipalCodes(dict):
         if principal is None:
             if len(_PRINCIPALS) > 200_000:  # bounded: a worker process sees many files
                 _PRINCIPALS.clear()
-            principal = _PRINCIPALS[ident] = _principal(ident)
+            principal = _PRINCIPALS[ident] = _principal(_Identity(*ident))
         code = self[ident] = self.vocab[principal]
         return code
 
 
-_PRINCIPALS: dict = {}  # identity -> principal, across the files one process decodes
+_PRINCIPALS: dict = {}  # identity fields -> principal, across the files one process decodes
 
 
 class _ContextBuilder:
@@ -535,43 +791,79 @@ class _ContextBuilder:
     def __init__(self):
         self.codes: dict = {}  # raw text, or a labelled tuple -> local code (from 1)
         self.trail_info: list[tuple[str | None, str | None]] = [(None, None)]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
+        self.with_trail: list[int] = []  # the codes whose trail_info names a trail
         self.counts: list[int] = []
         self.labels: list[str] = []
         self.keys: list[str] = []
         self.values: list[str] = []
 
-    def of_request(self, params: _KmsRequest) -> int:
-        """The local code of a request's contexts (0 for none)."""
-        raw = params.encryptionContext
-        plain = params.sourceEncryptionContext is None and params.destinationEncryptionContext is None and params.constraints is None
-        if plain:
-            if len(raw) <= 4:
-                return 0
-            text = bytes(raw)
-            code = self.codes.get(text)
-            if code is None:
-                try:  # the usual shape, string to string: appended in bulk
-                    context = _string_context_decoder.decode(text)
-                except (msgspec.ValidationError, msgspec.DecodeError):
-                    try:
-                        code = self._add([("", _context_decoder.decode(text))])
-                    except (msgspec.ValidationError, msgspec.DecodeError):
-                        code = 0
-                else:
-                    code = self._add_strings(context)
-                self.codes[text] = code
-            return code
-        own = None
-        if len(raw) > 4:
-            try:
-                own = _context_decoder.decode(raw)
+    def of_plain_many(self, raws: list) -> list[int]:
+        """Local codes for contexts given by their raw text (None for none); the new ones
+        are decoded together, in one call, and appended in bulk."""
+        codes = self.codes
+        new = [raw for raw in raws if raw is not None and len(raw) > 4 and raw not in codes]
+        if new:
+            try:  # the usual shape, string to string
+                contexts = _string_contexts_decoder.decode(b"[" + b",".join(new) + b"]")
             except (msgspec.ValidationError, msgspec.DecodeError):
-                own = None
-        constraints = params.constraints if isinstance(params.constraints, dict) else {}
+                for raw in new:
+                    codes[raw] = self._of_plain(raw)
+            else:
+                self._add_plain(new, contexts)
+        return [0 if raw is None or len(raw) <= 4 else codes[raw] for raw in raws]
+
+    def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]]) -> None:
+        first = len(self.counts) + 1
+        if all(contexts):
+            self.codes.update(zip(raws, range(first, first + len(raws))))
+        else:
+            code = first - 1
+            for raw, context in zip(raws, contexts):
+                code += bool(context)
+                self.codes[raw] = code if context else 0
+            contexts = [context for context in contexts if context]
+        sizes = list(map(len, contexts))
+        self.counts.extend(sizes)
+        self.labels.extend([""] * sum(sizes))
+        self.keys.extend(chain.from_iterable(contexts))
+        self.values.extend(chain.from_iterable(map(dict.values, contexts)))
+        self.trail_info.extend([(None, None)] * len(contexts))
+        for raw in raws:
+            if b'"aws:cloudtrail:arn"' in raw:  # CloudTrail encrypting one of its log files
+                code = self.codes[raw]
+                context = contexts[code - first]
+                trail = context.get("aws:cloudtrail:arn") or None
+                self.trail_info[code] = (trail, context.get("aws:s3:arn") or None)
+                if trail:
+                    self.with_trail.append(code)
+
+    def _of_plain(self, raw: bytes) -> int:
+        """One context that is not string to string: values are kept as their JSON text."""
+        try:
+            context = _string_context_decoder.decode(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            try:
+                return self._add([("", _context_decoder.decode(raw))])
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return 0
+        return self._add_strings(context)
+
+    def of_parts(self, own: bytes | None, source, destination, constraints) -> int:
+        """The local code of a request's labelled contexts: its own (raw text), ReEncrypt's
+        source and destination, CreateGrant's constraints (0 for none)."""
+        if source is None and destination is None and constraints is None:
+            return self.of_plain_many([own])[0]
+        decoded = None
+        if own is not None and len(own) > 4:
+            try:
+                decoded = _context_decoder.decode(own)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                decoded = None
+        constraints = constraints if isinstance(constraints, dict) else {}
         groups = [
-            ("", own),
-            ("source", params.sourceEncryptionContext),
-            ("destination", params.destinationEncryptionContext),
+            ("", decoded),
+            ("source", source),
+            ("destination", destination),
             ("grant constraint (subset)", constraints.get("encryptionContextSubset")),
             ("grant constraint (equals)", constraints.get("encryptionContextEquals")),
         ]
@@ -589,7 +881,7 @@ class _ContextBuilder:
         self.keys.extend(context)
         self.values.extend(context.values())
         self.counts.append(count)
-        self.trail_info.append((context.get("aws:cloudtrail:arn") or None, context.get("aws:s3:arn") or None))
+        self._note_trail(context.get("aws:cloudtrail:arn") or None, context.get("aws:s3:arn") or None)
         return len(self.counts)
 
     def _add(self, groups: list) -> int:
@@ -608,8 +900,14 @@ class _ContextBuilder:
         if not count:
             return 0
         self.counts.append(count)
-        self.trail_info.append((trail, s3))
+        self._note_trail(trail, s3)
         return len(self.counts)
+
+    def _note_trail(self, trail: str | None, s3: str | None) -> None:
+        """The trail and log file of the context just added (CloudTrail encrypting a log file)."""
+        if trail:
+            self.with_trail.append(len(self.trail_info))
+        self.trail_info.append((trail, s3))
 
     def part(self) -> ContextPart:
         part = ContextPart(counts=np.array(self.counts, dtype=np.uint32))
@@ -634,41 +932,16 @@ class _Partitions(dict):
 _PARTITIONS = _Partitions()
 
 
-def _raw_lengths(raws: list | None, kept: list[int]) -> np.ndarray:
-    """Each kept record's length, by which duplicates keep the fuller copy; 0 when the raw
-    records were not split out (a delivered log file: the index measures them if it must)."""
-    if raws is None:
-        return np.zeros(len(kept), dtype=np.uint32)
-    return np.fromiter((record_length(raws[i]) for i in kept), dtype=np.uint32, count=len(kept))
 
-
-def _event_ids(ids: list, overflow: dict[int, str]) -> np.ndarray:
-    """Event ids as fixed 36-byte strings; odd ones (long, non-ASCII, upper case) in ``overflow``."""
-    joined = "".join(ids) if None not in ids else None
-    if joined is not None and joined.isascii() and joined == joined.lower() and max(map(len, ids), default=0) <= EVENT_ID_WIDTH:
-        return np.array(ids, dtype=f"S{EVENT_ID_WIDTH}")
-    plain = []
-    for row, event_id in enumerate(ids):
-        if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower():
-            plain.append(event_id)
-        else:
-            plain.append("")
-            if event_id:
-                overflow[row] = event_id
-    return np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")
-
-
-def _alias_change(record, params, region, account, partition, found_keys, time, aliases, keys, bindings) -> None:
+def _alias_change(name, alias_name, target, region, account, partition, found_keys, time, aliases, keys, bindings) -> None:
     """What a successful CreateAlias, UpdateAlias or DeleteAlias teaches about its alias."""
-    alias_name = params.aliasName
     if not isinstance(alias_name, str) or not alias_name.startswith("alias/"):
         return
     alias_arn = f"arn:{partition}:kms:{region}:{account}:{alias_name}"
-    target = params.targetKeyId
     key_arn = _key_arn(target, region, account, partition) if isinstance(target, str) else None
     if key_arn is not None and ":alias/" in key_arn:
         key_arn = None
-    kind = "delete" if record.eventName == "DeleteAlias" else record.eventName
+    kind = "delete" if name == "DeleteAlias" else name
     _note(bindings, (aliases[alias_arn], keys[key_arn] if key_arn else 0, kind), time)
     # The record also names the key the alias left (UpdateAlias needs rights on both,
     # DeleteAlias names its key): where it pointed until this moment.
@@ -865,9 +1138,11 @@ def _note(bindings: dict, binding: tuple, time: int) -> None:
         span[1] = time
 
 
-def _kms_references(record: _Record, params: _KmsRequest | None, region, account, partition, keys: list, aliases: list) -> None:
-    """Collect every key and alias a KMS record names: resources, request, response, service details."""
-    resources = record.resources
+def _references(resources, key_values: tuple, alias_name, response: bytes | None, details: bytes | None,
+                region, account, partition, keys: list, aliases: list) -> None:
+    """Collect every key and alias a KMS record names: its resources; its request
+    (``key_values``: keyId, sourceKeyId, destinationKeyId, targetKeyId, primaryKeyArn, then
+    the alias name); its response and service details (raw text)."""
     if resources:
         for resource in resources:
             arn = resource.ARN
@@ -877,14 +1152,12 @@ def _kms_references(record: _Record, params: _KmsRequest | None, region, account
                         aliases.append(arn)
                 elif ":key/" in arn and arn not in keys:
                     keys.append(arn)
-    if params is not None:
-        for value in (params.keyId, params.sourceKeyId, params.destinationKeyId, params.targetKeyId, params.primaryKeyArn):
-            if value is not None and value not in keys:  # usually the ARN resources gave already
-                _add_reference(value, region, account, partition, keys, aliases)
-        if isinstance(params.aliasName, str) and params.aliasName.startswith("alias/"):
-            _add_reference(params.aliasName, region, account, partition, keys, aliases)
-    response = record.responseElements
-    if len(response) > 4:
+    for value in key_values:
+        if value is not None and value not in keys:  # usually the ARN resources gave already
+            _add_reference(value, region, account, partition, keys, aliases)
+    if isinstance(alias_name, str) and alias_name.startswith("alias/"):
+        _add_reference(alias_name, region, account, partition, keys, aliases)
+    if response is not None and len(response) > 4:
         try:
             answer = _response_decoder.decode(response)
         except (msgspec.ValidationError, msgspec.DecodeError):
@@ -895,8 +1168,7 @@ def _kms_references(record: _Record, params: _KmsRequest | None, region, account
             for metadata in (answer.keyMetadata, answer.replicaKeyMetadata):
                 if isinstance(metadata, dict):
                     _add_reference(metadata.get("arn"), region, account, partition, keys, aliases)
-    details = record.serviceEventDetails
-    if len(details) > 4:
+    if details is not None and len(details) > 4:
         try:
             _add_reference(_details_decoder.decode(details).keyId, region, account, partition, keys, aliases)
         except (msgspec.ValidationError, msgspec.DecodeError):
@@ -918,7 +1190,7 @@ def _pairs(context) -> tuple:
 # CloudTrail configuration events
 
 
-def _trail_change(record: _Record, raw, row, time, region, account, partition, principal) -> TrailChange | None:
+def _trail_change(name: str | None, error: str | None, raw, row, time, region, account, partition, principal) -> TrailChange | None:
     try:
         whole = orjson.loads(bytes(raw))
     except orjson.JSONDecodeError:
@@ -932,7 +1204,7 @@ def _trail_change(record: _Record, raw, row, time, region, account, partition, p
         return None
     if not trail.startswith("arn:"):
         trail = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{trail}"
-    return TrailChange(row, time, record.eventName or "", trail, request, response, record.errorCode or None, principal)
+    return TrailChange(row, time, name or "", trail, request, response, error or None, principal)
 
 
 __all__ = ["Batch", "SourceInfo", "TrailChange", "load_file", "decode_records", "load_many", "KMS", "CLOUDTRAIL", "SourceError"]

@@ -1,0 +1,688 @@
+/* A column scanner for CloudTrail log files: the loader's fast path.
+ *
+ * A delivered log file is one JSON object, {"Records": [record, ...]}. scan() walks it
+ * once and, for each field it is asked for, gives every record a code for that field's
+ * raw JSON text (0 when the field is absent or null) and the distinct texts in first-seen
+ * order. Python then decodes each distinct text once, however many records repeat it:
+ * the same principal, region, user agent or key comes back thousands of times a file.
+ *
+ * The input is untrusted. Every read is bounds-checked, nesting is limited, and the
+ * whole text is checked as strict JSON (strings, escapes, UTF-8, numbers, literals).
+ * Anything unusual (a record that is not an object, an escaped field name, a field
+ * inside one that is not an object, input over 4 GB) makes scan() return None, and
+ * the caller decodes the file the general way, which knows how to say what is wrong.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define MAX_DEPTH 64
+#define MAX_FIELDS 64
+#define NAME_BUCKETS 64 /* field names are shorter than this */
+
+typedef const unsigned char *pos;
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+#define HAS_ZERO(w) (((w) - ONES) & ~(w))  /* its high bits: set for a zero byte (and maybe above it) */
+
+/* ------------------------------------------------------------------ JSON */
+
+/* 1 for bytes that can stand in a string as they are: printable ASCII but " and \ */
+static unsigned char plain[256];
+
+static void init_tables(void) {
+    for (int c = 0x20; c < 0x80; c++)
+        plain[c] = 1;
+    plain['"'] = 0;
+    plain['\\'] = 0;
+}
+
+static inline pos skip_ws(pos p, pos end) {
+    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static inline int is_hex(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* One UTF-8 sequence of two to four bytes starting at p (its lead byte is >= 0x80):
+ * the position after it, or NULL if it is not well-formed (overlong, surrogate, too big). */
+static pos utf8_end(pos p, pos end) {
+    unsigned char c = p[0];
+    int n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 2;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 3;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return NULL;
+    }
+    if (end - p <= n)
+        return NULL;
+    if (p[1] < lo || p[1] > hi)
+        return NULL;
+    for (int i = 2; i <= n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return NULL;
+    return p + n + 1;
+}
+
+/* p is at an opening quote: the position after the closing one, or NULL. Sets *escaped
+ * when the string holds an escape (its raw bytes are then not its value). */
+static pos string_end(pos p, pos end, int *escaped) {
+    p++;
+    for (;;) {
+#ifdef __SSE2__
+        /* sixteen bytes at a time while none is special: ", \, a control character or
+         * non-ASCII (as signed bytes, both are below 0x20) */
+        while (end - p >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            int mask = _mm_movemask_epi8(hit);
+            if (mask) {
+                p += __builtin_ctz(mask);
+                break;
+            }
+            p += 16;
+        }
+#else
+        /* eight bytes at a time while none is special: ", \, a control character, non-ASCII.
+         * The lowest flagged byte is exact (a borrow only runs upwards): go straight to it. */
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            uint64_t special = (((w - ONES * 0x20) & ~w) | HAS_ZERO(w ^ (ONES * '"')) | HAS_ZERO(w ^ (ONES * '\\')) | w) & HIGHS;
+            if (special) {
+                p += __builtin_ctzll(special) >> 3;
+                break;
+            }
+            p += 8;
+        }
+#endif
+        while (p < end && plain[*p])
+            p++;
+        if (p >= end)
+            return NULL;
+        unsigned char c = *p;
+        if (c == '"')
+            return p + 1;
+        if (c == '\\') {
+            *escaped = 1;
+            if (end - p < 2)
+                return NULL;
+            c = p[1];
+            if (c == 'u') {
+                if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
+                    return NULL;
+                p += 6;
+            } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+                p += 2;
+            } else {
+                return NULL;
+            }
+        } else if (c >= 0x80) {
+            p = utf8_end(p, end);
+            if (p == NULL)
+                return NULL;
+        } else {
+            return NULL; /* a control character */
+        }
+    }
+}
+
+static pos digits_end(pos p, pos end) {
+    pos start = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    return p > start ? p : NULL;
+}
+
+static pos number_end(pos p, pos end) {
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end)
+        return NULL;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        p = digits_end(p, end);
+    else
+        return NULL;
+    if (p < end && *p == '.') {
+        p = digits_end(p + 1, end);
+        if (p == NULL)
+            return NULL;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        p = digits_end(p, end);
+    }
+    return p;
+}
+
+static pos literal_end(pos p, pos end, const char *word, Py_ssize_t len) {
+    return (end - p >= len && memcmp(p, word, len) == 0) ? p + len : NULL;
+}
+
+static pos value_end(pos p, pos end, int depth);
+
+/* p is just inside an object or array; the position after its closing bracket, or NULL. */
+static pos container_end(pos p, pos end, int depth, int object) {
+    unsigned char close = object ? '}' : ']';
+    p = skip_ws(p, end);
+    if (p < end && *p == close)
+        return p + 1;
+    for (;;) {
+        if (object) {
+            int escaped = 0;
+            if (p >= end || *p != '"')
+                return NULL;
+            p = string_end(p, end, &escaped);
+            if (p == NULL)
+                return NULL;
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+        }
+        p = value_end(p, end, depth + 1);
+        if (p == NULL)
+            return NULL;
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == close)
+            return p + 1;
+        if (*p != ',')
+            return NULL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+/* p is at the first byte of a value: the position after it, or NULL if it is not JSON. */
+static pos value_end(pos p, pos end, int depth) {
+    int escaped = 0;
+    if (p >= end)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return string_end(p, end, &escaped);
+    case '{':
+    case '[':
+        return depth >= MAX_DEPTH ? NULL : container_end(p + 1, end, depth, *p == '{');
+    case 't':
+        return literal_end(p, end, "true", 4);
+    case 'f':
+        return literal_end(p, end, "false", 5);
+    case 'n':
+        return literal_end(p, end, "null", 4);
+    default:
+        return number_end(p, end);
+    }
+}
+
+/* ------------------------------------------------------------------ columns */
+
+typedef struct {
+    uint64_t hash;
+    uint32_t code; /* 0: an empty slot */
+} Slot;
+
+typedef struct {
+    const char *name;
+    Py_ssize_t name_len;
+    int parent;   /* -1: a field of the record; else the field it lies in */
+    int children; /* fields inside this one: it is scanned into, not kept */
+    int same_length; /* the next field whose name is as long, or -1 */
+    /* this record's value: [start, start + len), len 0 when absent or null */
+    uint32_t start, len;
+    /* distinct values, code = index + 1 */
+    Slot *slots;
+    uint32_t mask, count, capacity;
+    uint32_t *starts, *lens;
+    uint32_t *codes; /* one per record */
+} Column;
+
+typedef struct {
+    pos data;
+    Column columns[MAX_FIELDS];
+    int ncolumns;
+    int by_length[NAME_BUCKETS]; /* the first field of each name length, or -1 */
+    uint32_t records, record_capacity;
+    uint32_t *spans; /* start and end of each record */
+} Scan;
+
+static uint64_t hash_bytes(pos p, uint32_t len) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
+    uint64_t word;
+    while (len >= 8) {
+        memcpy(&word, p, 8);
+        h = (h ^ word) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+        p += 8;
+        len -= 8;
+    }
+    word = 0;
+    for (uint32_t i = 0; i < len; i++)
+        word |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ word) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    return h;
+}
+
+/* The code of the column's current value, adding it if it is new; 0 for none. */
+static int intern(Scan *scan, Column *col, uint32_t *code) {
+    if (col->len == 0) {
+        *code = 0;
+        return 0;
+    }
+    pos value = scan->data + col->start;
+    uint64_t h = hash_bytes(value, col->len);
+    uint32_t i = (uint32_t)h & col->mask;
+    for (;;) {
+        Slot *slot = &col->slots[i];
+        if (slot->code == 0)
+            break;
+        uint32_t k = slot->code - 1;
+        if (slot->hash == h && col->lens[k] == col->len && memcmp(scan->data + col->starts[k], value, col->len) == 0) {
+            *code = slot->code;
+            return 0;
+        }
+        i = (i + 1) & col->mask;
+    }
+    if (col->count == col->capacity) {
+        uint32_t capacity = col->capacity ? col->capacity * 2 : 64;
+        uint32_t *starts = realloc(col->starts, capacity * sizeof(uint32_t));
+        if (starts == NULL)
+            return -1;
+        col->starts = starts;
+        uint32_t *lens = realloc(col->lens, capacity * sizeof(uint32_t));
+        if (lens == NULL)
+            return -1;
+        col->lens = lens;
+        col->capacity = capacity;
+    }
+    col->starts[col->count] = col->start;
+    col->lens[col->count] = col->len;
+    col->count++;
+    col->slots[i].hash = h;
+    col->slots[i].code = col->count;
+    *code = col->count;
+    if ((uint64_t)col->count * 2 > col->mask) { /* keep the table at most half full */
+        uint32_t size = (col->mask + 1) * 2;
+        Slot *slots = calloc(size, sizeof(Slot));
+        if (slots == NULL)
+            return -1;
+        for (uint32_t j = 0; j <= col->mask; j++) {
+            Slot old = col->slots[j];
+            if (old.code) {
+                uint32_t at = (uint32_t)old.hash & (size - 1);
+                while (slots[at].code)
+                    at = (at + 1) & (size - 1);
+                slots[at] = old;
+            }
+        }
+        free(col->slots);
+        col->slots = slots;
+        col->mask = size - 1;
+    }
+    return 0;
+}
+
+static void scan_free(Scan *scan) {
+    for (int f = 0; f < scan->ncolumns; f++) {
+        Column *col = &scan->columns[f];
+        free(col->slots);
+        free(col->starts);
+        free(col->lens);
+        free(col->codes);
+    }
+    free(scan->spans);
+}
+
+/* The field named by the key [k, k + len) among those whose parent is `parent`, or -1:
+ * only the fields of that name length are compared. */
+static inline int find_field(Scan *scan, int parent, pos k, Py_ssize_t len) {
+    if (len >= NAME_BUCKETS)
+        return -1;
+    for (int f = scan->by_length[len]; f >= 0; f = scan->columns[f].same_length) {
+        Column *col = &scan->columns[f];
+        if (col->parent == parent && col->name[0] == k[0] && memcmp(col->name, k, len) == 0)
+            return f;
+    }
+    return -1;
+}
+
+typedef enum { OK, UNUSUAL, NO_MEMORY } Outcome;
+
+/* The members of the object whose first byte is p (after "{"); keeps the spans of the
+ * fields whose parent is `parent`. Sets *after to the position after "}". */
+static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
+    p = skip_ws(p, end);
+    if (p < end && *p == '}') {
+        *after = p + 1;
+        return OK;
+    }
+    for (;;) {
+        int escaped = 0;
+        if (p >= end || *p != '"')
+            return UNUSUAL;
+        pos key = p + 1;
+        p = string_end(p, end, &escaped);
+        if (p == NULL || escaped) /* an escaped name could spell a field: let the general path judge */
+            return UNUSUAL;
+        int f = find_field(scan, parent, key, p - 1 - key);
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return UNUSUAL;
+        p = skip_ws(p + 1, end);
+        pos value = p;
+        if (f >= 0 && scan->columns[f].children) {
+            for (int c = 0; c < scan->ncolumns; c++) /* the last copy of a field wins, whole */
+                if (scan->columns[c].parent == f)
+                    scan->columns[c].len = 0;
+            if (p < end && *p == '{') {
+                Outcome outcome = members(scan, p + 1, end, f, &p);
+                if (outcome != OK)
+                    return outcome;
+            } else if ((p = literal_end(p, end, "null", 4)) == NULL) {
+                return UNUSUAL; /* fields asked for inside something that is not an object */
+            }
+        } else {
+            p = value_end(p, end, 2);
+            if (p == NULL)
+                return UNUSUAL;
+            if (f >= 0) {
+                Column *col = &scan->columns[f];
+                int null = (p - value == 4 && memcmp(value, "null", 4) == 0);
+                col->start = (uint32_t)(value - scan->data);
+                col->len = null ? 0 : (uint32_t)(p - value);
+            }
+        }
+        p = skip_ws(p, end);
+        if (p >= end)
+            return UNUSUAL;
+        if (*p == '}') {
+            *after = p + 1;
+            return OK;
+        }
+        if (*p != ',')
+            return UNUSUAL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+static Outcome add_record(Scan *scan) {
+    if (scan->records == scan->record_capacity) {
+        uint32_t capacity = scan->record_capacity ? scan->record_capacity * 2 : 1024;
+        if (capacity > UINT32_MAX / 2)
+            return NO_MEMORY;
+        uint32_t *spans = realloc(scan->spans, (size_t)capacity * 2 * sizeof(uint32_t));
+        if (spans == NULL)
+            return NO_MEMORY;
+        scan->spans = spans;
+        for (int f = 0; f < scan->ncolumns; f++) {
+            Column *col = &scan->columns[f];
+            if (col->children)
+                continue;
+            uint32_t *codes = realloc(col->codes, (size_t)capacity * sizeof(uint32_t));
+            if (codes == NULL)
+                return NO_MEMORY;
+            col->codes = codes;
+        }
+        scan->record_capacity = capacity;
+    }
+    for (int f = 0; f < scan->ncolumns; f++) {
+        Column *col = &scan->columns[f];
+        if (col->children)
+            continue;
+        if (intern(scan, col, &col->codes[scan->records]) < 0)
+            return NO_MEMORY;
+    }
+    scan->records++;
+    return OK;
+}
+
+/* The array of records whose first byte is p (after "["). */
+static Outcome records(Scan *scan, pos p, pos end, pos *after) {
+    p = skip_ws(p, end);
+    if (p < end && *p == ']') {
+        *after = p + 1;
+        return OK;
+    }
+    for (;;) {
+        if (p >= end || *p != '{')
+            return UNUSUAL;
+        for (int f = 0; f < scan->ncolumns; f++)
+            scan->columns[f].len = 0;
+        pos start = p;
+        Outcome outcome = members(scan, p + 1, end, -1, &p);
+        if (outcome != OK)
+            return outcome;
+        outcome = add_record(scan);
+        if (outcome != OK)
+            return outcome;
+        scan->spans[2 * (scan->records - 1)] = (uint32_t)(start - scan->data);
+        scan->spans[2 * (scan->records - 1) + 1] = (uint32_t)(p - scan->data);
+        p = skip_ws(p, end);
+        if (p >= end)
+            return UNUSUAL;
+        if (*p == ']') {
+            *after = p + 1;
+            return OK;
+        }
+        if (*p != ',')
+            return UNUSUAL;
+        p = skip_ws(p + 1, end);
+    }
+}
+
+/* The whole file: {"Records": [...]} with any other members skipped. */
+static Outcome scan_file(Scan *scan, pos p, pos end) {
+    int seen = 0;
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{')
+        return UNUSUAL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return UNUSUAL;
+    for (;;) {
+        int escaped = 0;
+        if (p >= end || *p != '"')
+            return UNUSUAL;
+        pos key = p + 1;
+        p = string_end(p, end, &escaped);
+        if (p == NULL || escaped)
+            return UNUSUAL;
+        int is_records = (p - 1 - key == 7 && memcmp(key, "Records", 7) == 0);
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return UNUSUAL;
+        p = skip_ws(p + 1, end);
+        if (is_records) {
+            if (seen || p >= end || *p != '[')
+                return UNUSUAL;
+            seen = 1;
+            Outcome outcome = records(scan, p + 1, end, &p);
+            if (outcome != OK)
+                return outcome;
+        } else {
+            p = value_end(p, end, 1);
+            if (p == NULL)
+                return UNUSUAL;
+        }
+        p = skip_ws(p, end);
+        if (p >= end)
+            return UNUSUAL;
+        if (*p == '}')
+            break;
+        if (*p != ',')
+            return UNUSUAL;
+        p = skip_ws(p + 1, end);
+    }
+    return (seen && skip_ws(p + 1, end) == end) ? OK : UNUSUAL;
+}
+
+/* ------------------------------------------------------------------ Python */
+
+static PyObject *as_bytes(const void *data, size_t size) {
+    return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+}
+
+static PyObject *scan_result(Scan *scan) {
+    PyObject *columns = PyList_New(0);
+    if (columns == NULL)
+        return NULL;
+    for (int f = 0; f < scan->ncolumns; f++) {
+        Column *col = &scan->columns[f];
+        if (col->children) {
+            if (PyList_Append(columns, Py_None) < 0)
+                goto fail;
+            continue;
+        }
+        PyObject *values = PyList_New(col->count);
+        if (values == NULL)
+            goto fail;
+        for (uint32_t k = 0; k < col->count; k++) {
+            PyObject *value = as_bytes(scan->data + col->starts[k], col->lens[k]);
+            if (value == NULL) {
+                Py_DECREF(values);
+                goto fail;
+            }
+            PyList_SET_ITEM(values, k, value);
+        }
+        PyObject *column = Py_BuildValue("(NN)", as_bytes(col->codes, (size_t)scan->records * sizeof(uint32_t)), values);
+        if (column == NULL)
+            goto fail;
+        int failed = PyList_Append(columns, column);
+        Py_DECREF(column);
+        if (failed < 0)
+            goto fail;
+    }
+    return Py_BuildValue("(INN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)), columns);
+fail:
+    Py_DECREF(columns);
+    return NULL;
+}
+
+PyDoc_STRVAR(scan_doc,
+"scan(data, fields) -> (count, spans, columns) or None\n\n"
+"Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
+"(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
+"field it lies in (which is scanned into, not kept). ``spans`` holds each record's start\n"
+"and end offsets, native uint32. Each column is (codes, values): a native uint32 code per\n"
+"record (0: absent or null) and the distinct raw JSON texts, code 1 first; None for a\n"
+"field that holds others. None when the text is anything but plain, strict JSON of that\n"
+"shape: the caller then decodes it the general way.");
+
+static PyObject *scan(PyObject *module, PyObject *args) {
+    Py_buffer buffer;
+    PyObject *fields;
+    Scan scan;
+    memset(&scan, 0, sizeof(scan));
+    for (int i = 0; i < NAME_BUCKETS; i++)
+        scan.by_length[i] = -1;
+    if (!PyArg_ParseTuple(args, "y*O:scan", &buffer, &fields))
+        return NULL;
+    PyObject *result = NULL;
+    PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
+    if (items == NULL)
+        goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    if (n > MAX_FIELDS) {
+        PyErr_SetString(PyExc_ValueError, "too many fields");
+        goto done;
+    }
+    for (Py_ssize_t f = 0; f < n; f++) {
+        Column *col = &scan.columns[f];
+        const char *name;
+        Py_ssize_t name_len;
+        int parent;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(items, f), "y#i", &name, &name_len, &parent))
+            goto done;
+        if (name_len >= NAME_BUCKETS) {
+            PyErr_SetString(PyExc_ValueError, "field name too long");
+            goto done;
+        }
+        if (parent < -1 || parent >= f || (parent >= 0 && scan.columns[parent].parent != -1)) {
+            PyErr_SetString(PyExc_ValueError, "a field's parent must be an earlier field of the record");
+            goto done;
+        }
+        col->name = name; /* borrowed: `items` keeps the bytes alive */
+        col->name_len = name_len;
+        col->parent = parent;
+        col->same_length = scan.by_length[name_len];
+        scan.by_length[name_len] = (int)f;
+        if (parent >= 0)
+            scan.columns[parent].children++;
+        scan.ncolumns++;
+    }
+    for (int f = 0; f < scan.ncolumns; f++) {
+        Column *col = &scan.columns[f];
+        if (col->children)
+            continue;
+        col->slots = calloc(128, sizeof(Slot));
+        if (col->slots == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        col->mask = 127;
+    }
+    if (buffer.len >= (Py_ssize_t)UINT32_MAX) { /* offsets are 32-bit */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    scan.data = buffer.buf;
+    Outcome outcome;
+    Py_BEGIN_ALLOW_THREADS
+    outcome = scan_file(&scan, scan.data, scan.data + buffer.len);
+    Py_END_ALLOW_THREADS
+    if (outcome == NO_MEMORY)
+        PyErr_NoMemory();
+    else if (outcome == UNUSUAL)
+        result = Py_NewRef(Py_None);
+    else
+        result = scan_result(&scan);
+done:
+    Py_XDECREF(items);
+    scan_free(&scan);
+    PyBuffer_Release(&buffer);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, scan_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "A column scanner for CloudTrail log files.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    init_tables();
+    return PyModule_Create(&module);
+}
