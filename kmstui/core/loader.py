@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -86,11 +87,16 @@ def _can_spawn() -> bool:
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
-    """A process pool started from a clean forkserver (safe with the UI's threads running)."""
+    """A process pool: forked straight from this process when it runs no other thread (the
+    headless commands: workers are ready at once), else started from a clean forkserver
+    (forking a process with threads running, as the explorer's, is not safe)."""
     global _pool
     if _pool is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["kmstui.core.decode"])
+        if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+        else:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["kmstui.core.decode"])
         _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     return _pool
 
