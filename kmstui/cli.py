@@ -89,11 +89,10 @@ def _say(message: str) -> None:
     print(f"kmstui: {message}", file=sys.stderr)
 
 
-def _load(args) -> "tuple":
-    """Discover and load the sources; returns (index, trails) or exits 2 when nothing loaded."""
+def _load(args) -> "EventIndex":
+    """Discover and load the sources; exits 2 when nothing loaded."""
     from .core import loader, sources
     from .core.index import EventIndex
-    from .core.trails import summarise_trails
 
     paths = list(args.sources)
     if args.demo:
@@ -145,7 +144,7 @@ def _load(args) -> "tuple":
         for sentence in index.report.sentences():
             if not sentence.startswith(("Skipped ", "In ")):  # already said, one line per file
                 _say(sentence)
-    return index, summarise_trails(index)
+    return index
 
 
 def live_options(args):
@@ -176,6 +175,7 @@ def _headless(command: str, argv: list[str]) -> int:
         return _clear_cache()
     from .core import export, query
     from .core.summary import summarise_keys
+    from .core.trails import summarise_trails
 
     expression = getattr(args, "filter", "")
     try:
@@ -185,17 +185,17 @@ def _headless(command: str, argv: list[str]) -> int:
         _say(f"  {expression}")
         _say("  " + " " * error.position + "^")
         return 2
-    index, trails = _load(args)
+    index = _load(args)
     out = sys.stdout
     if command == "trails":
-        export.write_trails(out, trails, args.format)
+        export.write_trails(out, summarise_trails(index), args.format)
         return 0
     rows = compiled.rows(index)
     if command == "events":
         if args.count:
             print(len(rows))
         else:
-            export.write_events(out, index, rows, trails, args.format)
+            export.write_events(out, index, rows, summarise_trails(index), args.format)
     else:
         export.write_keys(out, summarise_keys(index, rows, unused=compiled.empty), args.format)
     return 0
