@@ -35,14 +35,19 @@ class Vocabulary:
         return self._codes.get(value)
 
     def remap(self, local_values: list) -> np.ndarray:
-        """Global codes for a batch's local vocabulary (local code -> global code): the new
-        values are found in one pass, then every code is looked up by ``map``, in C."""
+        """Global codes for a batch's local vocabulary (local code -> global code): every value
+        is looked up once, by ``map`` (in C), and only the new ones are added one by one."""
         codes = self._codes
-        for value in [v for v in local_values if v not in codes]:
-            if value not in codes:  # the batch's own list has no repeats, but stay safe
-                codes[value] = len(self.values)
-                self.values.append(value)
-        return np.fromiter(map(codes.__getitem__, local_values), dtype=np.uint32, count=len(local_values))
+        found = list(map(codes.get, local_values))
+        if None in found:
+            for at, (value, code) in enumerate(zip(local_values, found)):
+                if code is None:
+                    code = codes.get(value)  # the batch's own list has no repeats, but stay safe
+                    if code is None:
+                        code = codes[value] = len(self.values)
+                        self.values.append(value)
+                    found[at] = code
+        return np.array(found, dtype=np.uint32)
 
     def search_texts(self) -> list[str]:
         """Lowercase search text of every value, extended as the vocabulary grows. A text
