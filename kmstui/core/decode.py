@@ -39,6 +39,9 @@ ALIAS_CHANGES = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
 
 _NULL = msgspec.Raw(b"null")
+# what msgspec raises for text it cannot read: bad JSON, a type it was not asked for, or bytes
+# that are not UTF-8 (a UnicodeDecodeError, not a DecodeError)
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
 
 
 class _Identity(msgspec.Struct, frozen=True, gc=False):  # frozen: hashable, a cache key as it is
@@ -246,7 +249,7 @@ def _typed(data: bytes) -> list[_Record] | None:
     type (the records are then decoded one by one, leniently where needed)."""
     try:
         return _envelope_decoder.decode(data).Records
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except _UNREADABLE:
         return None
 
 
@@ -269,7 +272,7 @@ def _one_by_one(raws: list):
             yield decode(raw)
         except msgspec.ValidationError:
             yield _lenient(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             yield None
 
 
@@ -413,7 +416,7 @@ class _BatchBuilder:
         info.records = len(records) - bad
         info.events = len(kept)
         if bad:
-            info.problems.append(f"{bad} record{'s' if bad != 1 else ''} that are not JSON objects skipped")
+            info.problems.append("1 record that is not a JSON object skipped" if bad == 1 else f"{bad} records that are not JSON objects skipped")
         columns = _typed_columns([records[i] for i in kept])
         self._add_columns(info, columns, np.array(kept, dtype=np.int64), None if raws is None else raws.__getitem__,
                           measured=raws is not None, first_ordinal=first_ordinal)
@@ -675,7 +678,7 @@ def _scan_columns(data: bytes) -> tuple | None:
         else:
             try:
                 values = _VALUES[kind].decode(b"[" + b",".join(texts) + b"]")
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except _UNREADABLE:
                 return None  # a field of an unexpected type: the general path is lenient with it
         columns[name] = (np.frombuffer(codes, dtype=np.uint32), [None, *values])
     return count, spans, columns
@@ -805,7 +808,7 @@ class _ContextBuilder:
         if new:
             try:  # the usual shape, string to string
                 contexts = _string_contexts_decoder.decode(b"[" + b",".join(new) + b"]")
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except _UNREADABLE:
                 for raw in new:
                     codes[raw] = self._of_plain(raw)
             else:
@@ -841,10 +844,10 @@ class _ContextBuilder:
         """One context that is not string to string: values are kept as their JSON text."""
         try:
             context = _string_context_decoder.decode(raw)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except _UNREADABLE:
             try:
                 return self._add([("", _context_decoder.decode(raw))])
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except _UNREADABLE:
                 return 0
         return self._add_strings(context)
 
@@ -857,7 +860,7 @@ class _ContextBuilder:
         if own is not None and len(own) > 4:
             try:
                 decoded = _context_decoder.decode(own)
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except _UNREADABLE:
                 decoded = None
         constraints = constraints if isinstance(constraints, dict) else {}
         groups = [
@@ -1160,7 +1163,7 @@ def _references(resources, key_values: tuple, alias_name, response: bytes | None
     if response is not None and len(response) > 4:
         try:
             answer = _response_decoder.decode(response)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except _UNREADABLE:
             answer = None
         if answer is not None:
             _add_reference(answer.keyId, region, account, partition, keys, aliases)
@@ -1171,7 +1174,7 @@ def _references(resources, key_values: tuple, alias_name, response: bytes | None
     if details is not None and len(details) > 4:
         try:
             _add_reference(_details_decoder.decode(details).keyId, region, account, partition, keys, aliases)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except _UNREADABLE:
             pass
 
 

@@ -582,7 +582,7 @@ class EventIndex:
         raw = self.raw(row)
         try:
             value = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             raise SourceError("the record read back is not valid JSON") from None
         if not isinstance(value, dict):
             raise SourceError("the record read back is not a JSON object")

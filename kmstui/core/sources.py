@@ -286,7 +286,7 @@ def _classify_into(split: Split, item, top_level: bool = False) -> bool:
     """Add what ``item`` holds to ``split``; False when it is none of the known shapes."""
     try:
         shape = _shape.decode(item)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         return False
     if shape.Records is not None:
         split.records.extend(shape.Records)
@@ -317,7 +317,7 @@ def _add_lookup_events(split: Split, events) -> None:
     for raw in events:
         try:
             event = _event_decoder.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             continue
         inner = event.get("CloudTrailEvent")
         if isinstance(inner, str):
