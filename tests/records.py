@@ -195,8 +195,9 @@ def other_service(name: str = "GetObject", source: str = "s3.amazonaws.com", **k
 
 
 def cloudtrail_file(records: list[dict], indent: int | None = None) -> bytes:
-    """A CloudTrail log file as delivered to S3."""
-    return json.dumps({"Records": records}, indent=indent).encode()
+    """A CloudTrail log file as delivered to S3: compact, unless ``indent`` asks otherwise."""
+    separators = (",", ":") if indent is None else None
+    return json.dumps({"Records": records}, indent=indent, separators=separators).encode()
 
 
 def lookup_event(rec: dict, with_cloudtrail_event: bool = True) -> dict:

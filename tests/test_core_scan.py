@@ -1,0 +1,221 @@
+"""The C column scanner: built where a compiler is, and never different from the general path.
+
+A delivered log file is read by the scanner (kmstui/core/_scan.c) when it can, and decoded
+the general way (msgspec, record by record where needed) when it cannot. Whatever the
+text, even broken or hostile, both ways must give the same batch: these tests load every
+input twice and compare what the batches say, value by value.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from kmstui.core import decode
+from kmstui.core.decode import STRING_COLUMNS, load_file
+from records import (
+    REPO,
+    alias_arn,
+    assumed_role,
+    aws_internal,
+    cloudtrail_file,
+    key_arn,
+    key_resource,
+    kms,
+    other_service,
+    record,
+    trail_config,
+    write,
+    KEY1,
+    KEY2,
+    KEY3,
+)
+
+CORPUS = REPO.parent / "shared/corpus/aws-docs"
+DEMO = REPO / "assets/demo"
+scanner = pytest.mark.skipif(decode._scan is None, reason="the column scanner is not built here")
+
+
+def _compiler() -> bool:
+    return bool(shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]))
+
+
+@pytest.mark.skipif(not _compiler(), reason="no C compiler: the scanner is optional")
+def test_the_scanner_is_built_where_a_compiler_is():
+    assert decode._scan is not None, "pip install should have compiled kmstui/core/_scan.c (see hatch_build.py)"
+
+
+def meaning(batch) -> dict:
+    """What a batch says, with every code replaced by its value."""
+    vocab = batch.vocab
+    columns = batch.columns
+    said: dict = {}
+    for name in (*STRING_COLUMNS, "principal"):
+        said[name] = [vocab[name][code] for code in columns.get(name, [])]
+    for name, table in (("key0", "key"), ("key1", "key"), ("alias", "alias"), ("trail", "trail")):
+        said[name] = [vocab[table][code] for code in columns.get(name, [])]
+    for name in ("time", "origin", "ordinal", "rawlen", "readonly", "eid"):
+        said[name] = list(columns.get(name, []))
+    part = batch.contexts
+    starts = [0, *part.counts.cumsum().tolist()]
+    pairs = [(part.labels[part.label[i]], part.keys[part.key[i]], part.values[part.value[i]]) for i in range(len(part.label))]
+    said["ctx"] = [pairs[starts[code - 1]:starts[code]] if code else [] for code in columns.get("ctx", [])]
+    said["extra_keys"] = {row: [vocab["key"][k] for k in keys] for row, keys in batch.extra_keys.items()}
+    said["overflow"] = dict(batch.event_id_overflow)
+    said["changes"] = [(c.row, c.time, c.action, c.trail, c.request, c.response, c.error, vocab["principal"][c.principal])
+                       for c in batch.trail_changes]
+    said["bindings"] = sorted(((vocab["alias"][a], vocab["key"][k], kind, first, last) for a, k, kind, first, last in batch.alias_bindings), key=repr)
+    said["log_files"] = [(vocab["trail"][t], s3, when) for t, s3, when in batch.log_files]
+    said["sources"] = [(s.format, s.records, s.events, dict(s.ignored), s.problems, s.error) for s in batch.sources]
+    return said
+
+
+def both_ways(path: Path, monkeypatch) -> tuple[dict, dict]:
+    scanned = meaning(load_file(str(path), "file"))
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "_scan", None)
+        general = meaning(load_file(str(path), "file"))
+    return scanned, general
+
+
+def assert_same(path: Path, monkeypatch) -> dict:
+    scanned, general = both_ways(path, monkeypatch)
+    for name in general:
+        assert scanned[name] == general[name], name
+    return scanned
+
+
+def delivered(records: list) -> bytes:
+    """A log file as CloudTrail delivers it: compact, one line."""
+    return json.dumps({"Records": records}, separators=(",", ":")).encode()
+
+
+SAMPLE = [
+    kms("Decrypt", key_arn(), request={"encryptionContext": {"aws:s3:arn": "arn:aws:s3:::bucket/object"}}),
+    kms("GenerateDataKey", key_arn(), request={"keyId": alias_arn("app"), "encryptionContext": {"tenant": "t-1", "n": "2"}},
+        identity=assumed_role("Worker", "session-9")),
+    kms("ReEncrypt", None, request={"sourceKeyId": key_arn(KEY1), "destinationKeyId": key_arn(KEY2),
+                                    "sourceEncryptionContext": {"a": "1"}, "destinationEncryptionContext": {"b": 2}},
+        resources=[key_resource(key_arn(KEY1)), key_resource(key_arn(KEY2)), key_resource(key_arn(KEY3))]),
+    kms("CreateGrant", key_arn(), request={"keyId": key_arn(), "constraints": {"encryptionContextSubset": {"dept": "it"}}}),
+    kms("UpdateAlias", None, request={"aliasName": "alias/app", "targetKeyId": KEY2},
+        resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY1)), key_resource(key_arn(KEY2))]),
+    kms("Decrypt", key_arn(), request={"keyId": "alias/app"}, resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY2))]),
+    kms("Decrypt", key_arn(), error="AccessDenied", message="not allowed \u2014 \u00e9t\u00e9 \"quoted\" \\ back"),
+    kms("DeleteExpiredKeyMaterial", None, event_type="AwsServiceEvent", identity=aws_internal(), details={"keyId": KEY1}),
+    kms("GenerateDataKey", key_arn(), request={"keySpec": "AES_256", "encryptionContext": {
+        "aws:cloudtrail:arn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main",
+        "aws:s3:arn": "arn:aws:s3:::logs/AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/x.json.gz"}},
+        identity={"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}),
+    trail_config("PutEventSelectors", request={"trailName": "main", "eventSelectors": [
+        {"readWriteType": "All", "includeManagementEvents": True, "excludeManagementEventSources": ["kms.amazonaws.com"]}]}),
+    other_service("GetObject"),
+    record("LookupEvents", source="cloudtrail.amazonaws.com"),
+    {**kms("Decrypt", key_arn()), "eventID": "NOT-A-UUID-\u00e9", "readOnly": True},
+    kms("CreateKey", None, response={"keyMetadata": {"arn": key_arn("new-key"), "creationDate": 1.7e9}}),
+]
+
+
+@scanner
+def test_the_scanner_reads_a_delivered_file_as_the_general_path_does(tmp_path, monkeypatch):
+    said = assert_same(write(tmp_path / "log.json", delivered(SAMPLE)), monkeypatch)
+    assert said["sources"][0][:3] == ("cloudtrail", len(SAMPLE), len(SAMPLE) - 2)
+    assert said["log_files"] and said["changes"] and said["extra_keys"] and said["overflow"]
+
+
+@scanner
+@pytest.mark.skipif(not DEMO.is_dir(), reason="no demo")
+def test_the_scanner_reads_the_demo_files_as_the_general_path_does(monkeypatch):
+    for path in sorted(DEMO.rglob("*.json.gz"))[:40]:
+        assert_same(path, monkeypatch)
+
+
+@scanner
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+def test_the_scanner_reads_every_corpus_record_as_the_general_path_does(tmp_path, monkeypatch):
+    records = []
+    for path in sorted(CORPUS.rglob("*.json")):
+        value = json.loads(path.read_text())
+        items = value if isinstance(value, list) else value.get("Records", [value]) if isinstance(value, dict) else []
+        records.extend(item for item in items if isinstance(item, dict) and "eventSource" in item)
+    assert len(records) > 20
+    said = assert_same(write(tmp_path / "corpus.json", delivered(records)), monkeypatch)
+    assert said["sources"][0][0] == "cloudtrail"
+
+
+GOOD = delivered(SAMPLE[:3])
+HOSTILE = [
+    GOOD[:-1],  # cut short
+    GOOD + b"x",  # something after the file
+    GOOD.replace(b'"eventSource"', b'"event\\u0053ource"', 1),  # an escaped field name
+    GOOD.replace(b'"Decrypt"', b'"De\\u0063rypt"', 1),  # an escaped value
+    GOOD.replace(b'"Decrypt"', b'"De\x01crypt"', 1),  # a control character
+    GOOD.replace(b'"Decrypt"', b'"De\xffcrypt"', 1),  # not UTF-8
+    GOOD.replace(b'"Decrypt"', b'"De\xed\xa0\x80crypt"', 1),  # a UTF-8 surrogate
+    GOOD.replace(b'"Decrypt"', b'"\\x41"', 1),  # a bad escape
+    GOOD.replace(b'"eventName":"Decrypt"', b'"eventName":7', 1),  # a field of another type
+    GOOD.replace(b'"eventName":"Decrypt"', b'"eventName":"Decrypt","eventName":"Encrypt"', 1),  # a field twice
+    GOOD.replace(b'"readOnly":true', b'"readOnly":"yes"', 1),
+    GOOD.replace(b'"requestParameters":{', b'"requestParameters":"{', 1),
+    GOOD.replace(b'"userIdentity":{', b'"userIdentity":[{', 1),
+    GOOD.replace(b'"eventVersion":"1.08"', b'"eventVersion":01', 1),  # a bad number
+    GOOD.replace(b'"eventVersion":"1.08"', b'"eventVersion":-1.5e+300', 1),
+    GOOD.replace(b'"eventVersion":"1.08"', b'"eventVersion":' + b"[" * 200 + b"]" * 200, 1),  # deep
+    GOOD.replace(b'"eventVersion":"1.08"', b'"eventVersion":tru', 1),
+    GOOD.replace(b'{"Records":[', b'{"Records":[null,', 1),  # a record that is not an object
+    GOOD.replace(b'{"Records":[', b'{"Other":{"a":[1,2]},"Records":[', 1),
+    b'{"Records":[]}',
+    b'{"Records":[{}]}',
+    b'{"Records":[{"eventSource":null,"requestParameters":null,"userIdentity":null}]}',
+    b'{"Records":[' + b",".join([b'{"eventSource":"kms.amazonaws.com","eventName":"Decrypt"}'] * 3000) + b"]}",
+    json.dumps({"Records": SAMPLE[:2]}, indent=2).encode(),
+]
+
+
+@scanner
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_broken_and_hostile_text_reads_the_same_either_way(tmp_path, monkeypatch, text):
+    assert_same(write(tmp_path / "log.json", text), monkeypatch)
+
+
+@scanner
+def test_a_thousand_random_mutations_read_the_same_either_way(tmp_path, monkeypatch):
+    """A cheap fuzzer, deterministic: flip, insert, delete and duplicate bytes of a small file."""
+    rng = random.Random(20261124)
+    alphabet = b'{}[]":,\\ 0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff'
+    path = tmp_path / "log.json"
+    for _ in range(1000):
+        text = bytearray(GOOD)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(text))
+            action = rng.random()
+            if action < 0.4:
+                text[at] = rng.choice(alphabet)
+            elif action < 0.7:
+                text.insert(at, rng.choice(alphabet))
+            elif action < 0.9:
+                del text[at]
+            else:
+                text[at:at] = text[at:at + rng.randint(1, 40)]
+        write(path, bytes(text))
+        assert_same(path, monkeypatch)
+
+
+@scanner
+def test_the_scanner_refuses_what_it_cannot_do():
+    scan = decode._scan.scan
+    assert scan(b'{"Records":[{"a":1}]}', [(b"a", -1)])[0] == 1
+    assert scan(b'[{"a":1}]', [(b"a", -1)]) is None  # not a log file: the general path says why
+    with pytest.raises(ValueError):
+        scan(b"{}", [(b"a", 0)])  # a parent must come first
+    with pytest.raises(ValueError):
+        scan(b"{}", [(b"a", -1), (b"b", 0), (b"c", 1)])  # one level deep only
+    with pytest.raises(ValueError):
+        scan(b"{}", [(b"x" * 100, -1)])
+    with pytest.raises(TypeError):
+        scan("text", [(b"a", -1)])
