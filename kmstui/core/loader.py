@@ -97,8 +97,22 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         else:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["kmstui.core.decode"])
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_keep_heap)
     return _pool
+
+
+def _keep_heap() -> None:
+    """In a worker: keep freed memory for the next file instead of giving it back to the system
+    (glibc only). Each file's few megabytes of text would otherwise be mapped afresh, and the
+    page faults cost about 2 ms a file, a tenth of decoding it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD: big buffers from the heap, not mmap
+        libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD: and the heap not trimmed after each
+    except (OSError, AttributeError):
+        pass
 
 
 def _trim_heap() -> None:
