@@ -89,7 +89,7 @@ def _say(message: str) -> None:
     print(f"kmstui: {message}", file=sys.stderr)
 
 
-def _load(args) -> "EventIndex":
+def _load(args):
     """Discover and load the sources; exits 2 when nothing loaded."""
     from .core import loader, sources
     from .core.index import EventIndex

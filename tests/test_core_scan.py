@@ -23,7 +23,6 @@ from records import (
     alias_arn,
     assumed_role,
     aws_internal,
-    cloudtrail_file,
     key_arn,
     key_resource,
     kms,
@@ -154,6 +153,9 @@ HOSTILE = [
     GOOD + b"x",  # something after the file
     GOOD.replace(b'"eventSource"', b'"event\\u0053ource"', 1),  # an escaped field name
     GOOD.replace(b'"Decrypt"', b'"De\\u0063rypt"', 1),  # an escaped value
+    GOOD.replace(b'"kms.amazonaws.com"', b'"kms.amazonaws.co\\u006d"', 1),  # the same source spelt two ways
+    GOOD.replace(b'"kms.amazonaws.com"', b'"KMS.amazonaws.com"', 1),
+    GOOD.replace(b'"eventSource":"kms.amazonaws.com"', b'"eventSource":["kms.amazonaws.com"]', 1),
     GOOD.replace(b'"Decrypt"', b'"De\x01crypt"', 1),  # a control character
     GOOD.replace(b'"Decrypt"', b'"De\xffcrypt"', 1),  # not UTF-8
     GOOD.replace(b'"Decrypt"', b'"De\xed\xa0\x80crypt"', 1),  # a UTF-8 surrogate
@@ -219,3 +221,13 @@ def test_the_scanner_refuses_what_it_cannot_do():
         scan(b"{}", [(b"x" * 100, -1)])
     with pytest.raises(TypeError):
         scan("text", [(b"a", -1)])
+    with pytest.raises(ValueError):
+        scan(b"{}", [(b"a", -1), (b"b", 0)], (1, [b'"x"']))  # keep names a field of the record
+
+
+@scanner
+def test_records_of_other_services_keep_only_their_source():
+    text = b'{"Records":[{"s":"kms","n":"A"},{"s":"s3","n":"B"},{"s":"k\\u006ds","n":"C"}]}'
+    count, _spans, (sources, names) = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
+    assert count == 3 and sources[1] == [b'"kms"', b'"s3"', b'"k\\u006ds"']
+    assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python

@@ -25,6 +25,13 @@
 #define MAX_DEPTH 64
 #define MAX_FIELDS 64
 #define NAME_BUCKETS 64 /* field names are shorter than this */
+#define MAX_KEPT 16
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 
 typedef const unsigned char *pos;
 
@@ -89,7 +96,7 @@ static pos utf8_end(pos p, pos end) {
 
 /* p is at an opening quote: the position after the closing one, or NULL. Sets *escaped
  * when the string holds an escape (its raw bytes are then not its value). */
-static pos string_end(pos p, pos end, int *escaped) {
+static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
     p++;
     for (;;) {
 #ifdef __SSE2__
@@ -273,6 +280,11 @@ typedef struct {
     int by_length[NAME_BUCKETS]; /* the first field of each name length, or -1 */
     uint32_t records, record_capacity;
     uint32_t *spans; /* start and end of each record */
+    /* records whose field `keep` has none of these raw texts get a code for that field only */
+    int keep;
+    Py_ssize_t nkept;
+    const char *kept[MAX_KEPT];
+    Py_ssize_t kept_len[MAX_KEPT];
 } Scan;
 
 static uint64_t hash_bytes(pos p, uint32_t len) {
@@ -455,11 +467,21 @@ static Outcome add_record(Scan *scan) {
         }
         scan->record_capacity = capacity;
     }
+    int whole = 1;
+    if (scan->keep >= 0) {
+        Column *col = &scan->columns[scan->keep];
+        pos value = scan->data + col->start;
+        whole = col->len > 0 && memchr(value, '\\', col->len) != NULL; /* escaped: let Python judge it */
+        for (Py_ssize_t i = 0; i < scan->nkept && !whole; i++)
+            whole = (col->len == scan->kept_len[i] && memcmp(value, scan->kept[i], col->len) == 0);
+    }
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
         if (col->children)
             continue;
-        if (intern(scan, col, &col->codes[scan->records]) < 0)
+        if (!whole && f != scan->keep)
+            col->codes[scan->records] = 0;
+        else if (intern(scan, col, &col->codes[scan->records]) < 0)
             return NO_MEMORY;
     }
     scan->records++;
@@ -589,23 +611,26 @@ fail:
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, fields) -> (count, spans, columns) or None\n\n"
+"scan(data, fields, keep=None) -> (count, spans, columns) or None\n\n"
 "Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
 "(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
 "field it lies in (which is scanned into, not kept). ``spans`` holds each record's start\n"
 "and end offsets, native uint32. Each column is (codes, values): a native uint32 code per\n"
 "record (0: absent or null) and the distinct raw JSON texts, code 1 first; None for a\n"
-"field that holds others. None when the text is anything but plain, strict JSON of that\n"
-"shape: the caller then decodes it the general way.");
+"field that holds others. ``keep`` is (field index, raw texts): a record whose field has\n"
+"none of those texts (and no escape) gets a code for that field alone, 0 for the rest.\n"
+"None when the text is anything but plain, strict JSON of that shape: the caller then\n"
+"decodes it the general way.");
 
 static PyObject *scan(PyObject *module, PyObject *args) {
     Py_buffer buffer;
-    PyObject *fields;
+    PyObject *fields, *keep = Py_None, *kept = NULL;
     Scan scan;
     memset(&scan, 0, sizeof(scan));
+    scan.keep = -1;
     for (int i = 0; i < NAME_BUCKETS; i++)
         scan.by_length[i] = -1;
-    if (!PyArg_ParseTuple(args, "y*O:scan", &buffer, &fields))
+    if (!PyArg_ParseTuple(args, "y*O|O:scan", &buffer, &fields, &keep))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -640,6 +665,25 @@ static PyObject *scan(PyObject *module, PyObject *args) {
             scan.columns[parent].children++;
         scan.ncolumns++;
     }
+    if (keep != Py_None) {
+        PyObject *texts;
+        if (!PyArg_ParseTuple(keep, "iO", &scan.keep, &texts))
+            goto done;
+        kept = PySequence_Fast(texts, "keep's texts must be a sequence");
+        if (kept == NULL)
+            goto done;
+        scan.nkept = PySequence_Fast_GET_SIZE(kept);
+        if (scan.keep < 0 || scan.keep >= scan.ncolumns || scan.columns[scan.keep].parent != -1 || scan.nkept > MAX_KEPT) {
+            PyErr_SetString(PyExc_ValueError, "keep must name a field of the record, with at most 16 texts");
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < scan.nkept; i++) {
+            char *text;
+            if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(kept, i), &text, &scan.kept_len[i]) < 0)
+                goto done;
+            scan.kept[i] = text; /* borrowed: `kept` keeps the bytes alive */
+        }
+    }
     for (int f = 0; f < scan.ncolumns; f++) {
         Column *col = &scan.columns[f];
         if (col->children)
@@ -667,6 +711,7 @@ static PyObject *scan(PyObject *module, PyObject *args) {
     else
         result = scan_result(&scan);
 done:
+    Py_XDECREF(kept);
     Py_XDECREF(items);
     scan_free(&scan);
     PyBuffer_Release(&buffer);

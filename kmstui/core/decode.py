@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 
 from .sources import Delivery, SourceError, delivery_of, read_source, split_records
-from .timeutil import parse_event_time
+from .timeutil import parse_event_times
 
 try:  # the C column scanner, built at install time when a compiler is at hand (hatch_build.py)
     from . import _scan
@@ -276,20 +276,6 @@ def _one_by_one(raws: list):
             yield None
 
 
-class _Computed(dict):
-    """A cache that computes what it lacks: ``cache[key]`` calls ``make(key)`` once."""
-
-    __slots__ = ("make",)
-
-    def __init__(self, make):
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, key):
-        value = self[key] = self.make(key)
-        return value
-
-
 class _BatchBuilder:
     """Decodes files into one Batch, column by column.
 
@@ -304,7 +290,6 @@ class _BatchBuilder:
     def __init__(self):
         self.batch = Batch()
         self.vocab = {name: _Codes() for name in VOCABS}
-        self.times = _Computed(parse_event_time)
         self.principal_codes = _PrincipalCodes(self.vocab["principal"])
         self.contexts = _ContextBuilder()
         self.bindings: dict[tuple[int, int, str, int], list[int]] = {}
@@ -372,11 +357,11 @@ class _BatchBuilder:
         count, spans, columns = scanned
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
-        keep = source_codes == _code_of(sources, KMS)
+        keep = _rows_of(source_codes, sources, KMS)
         config = 0
-        trail_events = [code for code, name in enumerate(names) if name in TRAIL_EVENTS]
+        trail_events = _codes_of(names, TRAIL_EVENTS)
         if trail_events and CLOUDTRAIL in sources:
-            is_config = (source_codes == sources.index(CLOUDTRAIL)) & np.isin(name_codes, trail_events)
+            is_config = _rows_of(source_codes, sources, CLOUDTRAIL) & np.isin(name_codes, trail_events)
             config = int(np.count_nonzero(is_config))
             keep |= is_config
         for code, records in enumerate(np.bincount(source_codes, minlength=len(sources)).tolist()):
@@ -434,7 +419,8 @@ class _BatchBuilder:
             codes, values = columns[field]
             return _recode(codes, values, lookup or vocab[vocab_name].__getitem__, dtype)
 
-        time_column = encode("", "eventTime", self.times.__getitem__, np.int64)
+        time_codes, times = columns["eventTime"]
+        time_column = _recode(time_codes, times, None, np.int64, parse_event_times)
         principal_column = self._principals(columns)
         id_codes, ids = columns["eventID"]
         overflow: dict[int, str] = {}
@@ -465,7 +451,8 @@ class _BatchBuilder:
             return values[codes[row]]
 
         source_codes, sources = columns["eventSource"]
-        kms_rows = np.flatnonzero(source_codes == _code_of(sources, KMS))
+        is_kms = _rows_of(source_codes, sources, KMS)
+        kms_rows = np.flatnonzero(is_kms)
         error_codes, errors = columns["errorCode"]
         failed = np.array([bool(error) for error in errors])[error_codes]
         key0 = np.zeros(count, dtype=np.uint32)
@@ -477,7 +464,7 @@ class _BatchBuilder:
 
         # CloudTrail configuration events: few, each read whole
         keys, aliases, trails = (vocab[n] for n in ("key", "alias", "trail"))
-        for row in np.flatnonzero(source_codes != _code_of(sources, KMS)).tolist():
+        for row in np.flatnonzero(~is_kms).tolist():
             region = value("awsRegion", row)
             account = value("recipientAccountId", row)
             partition = _PARTITIONS[region]
@@ -536,7 +523,7 @@ class _BatchBuilder:
         alias[rows] = firsts[combo_of, 2]
 
         name_codes, names = columns["eventName"]
-        changes = np.isin(name_codes, [code for code, name in enumerate(names) if name in ALIAS_CHANGES])
+        changes = np.isin(name_codes, _codes_of(names, ALIAS_CHANGES))
         for c, (found_keys, found_aliases) in enumerate(found):
             if len(found_keys) > 2:
                 extra = tuple(keys[k] for k in found_keys[2:])
@@ -599,19 +586,24 @@ class _BatchBuilder:
         return batch
 
 
-def _code_of(values: list, value) -> int:
-    """The code of ``value`` among a column's distinct values; -1 (no row's) when absent."""
-    try:
-        return values.index(value, 1)
-    except ValueError:
-        return -1
+def _codes_of(values: list, wanted) -> list[int]:
+    """The codes of a column whose value is in ``wanted`` (several, when the raw texts differ:
+    an escape spells the same value another way)."""
+    return [code for code, value in enumerate(values) if code and value in wanted]
 
 
-def _recode(codes: np.ndarray, values: list, lookup, dtype=np.uint32) -> np.ndarray:
-    """A column in another code: ``lookup`` each distinct value the rows use, once."""
+def _rows_of(codes: np.ndarray, values: list, value: str) -> np.ndarray:
+    """Which rows have ``value``, as a mask."""
+    return np.isin(codes, _codes_of(values, (value,)))
+
+
+def _recode(codes: np.ndarray, values: list, lookup, dtype=np.uint32, lookup_all=None) -> np.ndarray:
+    """A column in another code: ``lookup`` each distinct value the rows use, once (or
+    ``lookup_all`` all of them together)."""
     used = np.flatnonzero(np.bincount(codes, minlength=len(values)))
     table = np.zeros(len(values), dtype=dtype)
-    table[used] = np.fromiter(map(lookup, [values[code] for code in used.tolist()]), dtype=dtype, count=len(used))
+    wanted = [values[code] for code in used.tolist()]
+    table[used] = lookup_all(wanted) if lookup_all else np.fromiter(map(lookup, wanted), dtype=dtype, count=len(used))
     return table[codes]
 
 
@@ -654,6 +646,8 @@ def _scan_spec() -> tuple[tuple, tuple]:
 
 
 _SCAN_FIELDS, _SCANNED = _scan_spec()
+# only KMS and CloudTrail records are read whole; of the others the scanner keeps the event source, to count them
+_SCAN_KEEP = ([name for name, _ in _FIELDS].index("eventSource"), (orjson.dumps(KMS), orjson.dumps(CLOUDTRAIL)))
 _VALUES = {kind: msgspec.json.Decoder(list[of]) for kind, of in
            (("str", str), ("bool", bool), ("resources", list[_Resource]), ("any", Any))}
 
@@ -664,7 +658,7 @@ def _scan_columns(data: bytes) -> tuple | None:
     the scanner is not built, or the file is not plain (then it is decoded the general way)."""
     if _scan is None:
         return None
-    scanned = _scan.scan(data, _SCAN_FIELDS)
+    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP)
     if scanned is None:
         return None
     count, spans, found = scanned
