@@ -155,6 +155,8 @@ HOSTILE = [
     GOOD.replace(b'"Decrypt"', b'"De\\u0063rypt"', 1),  # an escaped value
     GOOD.replace(b'"kms.amazonaws.com"', b'"kms.amazonaws.co\\u006d"', 1),  # the same source spelt two ways
     GOOD.replace(b'"kms.amazonaws.com"', b'"KMS.amazonaws.com"', 1),
+    delivered([trail_config("StopLogging"), trail_config("StartLogging", "other"), other_service("LookupEvents", "cloudtrail.amazonaws.com")])
+    .replace(b'"cloudtrail.amazonaws.com"', b'"cloudtrail.amazonaws.co\\u006d"', 1),  # CloudTrail spelt two ways
     GOOD.replace(b'"eventSource":"kms.amazonaws.com"', b'"eventSource":["kms.amazonaws.com"]', 1),
     GOOD.replace(b'"Decrypt"', b'"De\x01crypt"', 1),  # a control character
     GOOD.replace(b'"Decrypt"', b'"De\xffcrypt"', 1),  # not UTF-8
