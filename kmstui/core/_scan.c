@@ -57,6 +57,20 @@ static inline pos skip_ws(pos p, pos end) {
     return p;
 }
 
+/* After a member or an element: 1 at the closing bracket (*p moves past it), 0 at a comma
+ * (*p moves to what follows it), -1 at anything else. */
+static inline int next_item(pos *p, pos end, unsigned char close) {
+    pos q = skip_ws(*p, end);
+    if (q < end && *q == close) {
+        *p = q + 1;
+        return 1;
+    }
+    if (q >= end || *q != ',')
+        return -1;
+    *p = skip_ws(q + 1, end);
+    return 0;
+}
+
 static inline int is_hex(unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -196,6 +210,24 @@ static pos literal_end(pos p, pos end, const char *word, Py_ssize_t len) {
 
 static pos value_end(pos p, pos end, int depth);
 
+/* A member's `"name":` at p: the position of its value, or NULL if it is not one. The name
+ * is [*name, *name + *len); *name is NULL when it holds an escape (its bytes are not it). */
+static pos member_name(pos p, pos end, pos *name, Py_ssize_t *len) {
+    int escaped = 0;
+    if (p >= end || *p != '"')
+        return NULL;
+    pos start = p + 1;
+    p = string_end(p, end, &escaped);
+    if (p == NULL)
+        return NULL;
+    *name = escaped ? NULL : start;
+    *len = p - 1 - start;
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':')
+        return NULL;
+    return skip_ws(p + 1, end);
+}
+
 /* p is just inside an object or array; the position after its closing bracket, or NULL. */
 static pos container_end(pos p, pos end, int depth, int object) {
     unsigned char close = object ? '}' : ']';
@@ -204,28 +236,18 @@ static pos container_end(pos p, pos end, int depth, int object) {
         return p + 1;
     for (;;) {
         if (object) {
-            int escaped = 0;
-            if (p >= end || *p != '"')
-                return NULL;
-            p = string_end(p, end, &escaped);
+            pos name;
+            Py_ssize_t len;
+            p = member_name(p, end, &name, &len);
             if (p == NULL)
                 return NULL;
-            p = skip_ws(p, end);
-            if (p >= end || *p != ':')
-                return NULL;
-            p = skip_ws(p + 1, end);
         }
         p = value_end(p, end, depth + 1);
         if (p == NULL)
             return NULL;
-        p = skip_ws(p, end);
-        if (p >= end)
-            return NULL;
-        if (*p == close)
-            return p + 1;
-        if (*p != ',')
-            return NULL;
-        p = skip_ws(p + 1, end);
+        int next = next_item(&p, end, close);
+        if (next != 0)
+            return next > 0 ? p : NULL;
     }
 }
 
@@ -399,18 +421,12 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
         return OK;
     }
     for (;;) {
-        int escaped = 0;
-        if (p >= end || *p != '"')
+        pos name;
+        Py_ssize_t len;
+        p = member_name(p, end, &name, &len);
+        if (p == NULL || name == NULL) /* an escaped name could spell a field: let the general path judge */
             return UNUSUAL;
-        pos key = p + 1;
-        p = string_end(p, end, &escaped);
-        if (p == NULL || escaped) /* an escaped name could spell a field: let the general path judge */
-            return UNUSUAL;
-        int f = find_field(scan, parent, key, p - 1 - key);
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return UNUSUAL;
-        p = skip_ws(p + 1, end);
+        int f = find_field(scan, parent, name, len);
         pos value = p;
         if (f >= 0 && scan->columns[f].children) {
             for (int c = 0; c < scan->ncolumns; c++) /* the last copy of a field wins, whole */
@@ -434,16 +450,11 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 col->len = null ? 0 : (uint32_t)(p - value);
             }
         }
-        p = skip_ws(p, end);
-        if (p >= end)
-            return UNUSUAL;
-        if (*p == '}') {
-            *after = p + 1;
-            return OK;
+        int next = next_item(&p, end, '}');
+        if (next != 0) {
+            *after = p;
+            return next > 0 ? OK : UNUSUAL;
         }
-        if (*p != ',')
-            return UNUSUAL;
-        p = skip_ws(p + 1, end);
     }
 }
 
@@ -509,16 +520,11 @@ static Outcome records(Scan *scan, pos p, pos end, pos *after) {
             return outcome;
         scan->spans[2 * (scan->records - 1)] = (uint32_t)(start - scan->data);
         scan->spans[2 * (scan->records - 1) + 1] = (uint32_t)(p - scan->data);
-        p = skip_ws(p, end);
-        if (p >= end)
-            return UNUSUAL;
-        if (*p == ']') {
-            *after = p + 1;
-            return OK;
+        int next = next_item(&p, end, ']');
+        if (next != 0) {
+            *after = p;
+            return next > 0 ? OK : UNUSUAL;
         }
-        if (*p != ',')
-            return UNUSUAL;
-        p = skip_ws(p + 1, end);
     }
 }
 
@@ -532,18 +538,12 @@ static Outcome scan_file(Scan *scan, pos p, pos end) {
     if (p < end && *p == '}')
         return UNUSUAL;
     for (;;) {
-        int escaped = 0;
-        if (p >= end || *p != '"')
+        pos name;
+        Py_ssize_t len;
+        p = member_name(p, end, &name, &len);
+        if (p == NULL || name == NULL)
             return UNUSUAL;
-        pos key = p + 1;
-        p = string_end(p, end, &escaped);
-        if (p == NULL || escaped)
-            return UNUSUAL;
-        int is_records = (p - 1 - key == 7 && memcmp(key, "Records", 7) == 0);
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return UNUSUAL;
-        p = skip_ws(p + 1, end);
+        int is_records = (len == 7 && memcmp(name, "Records", 7) == 0);
         if (is_records) {
             if (seen || p >= end || *p != '[')
                 return UNUSUAL;
@@ -556,16 +556,12 @@ static Outcome scan_file(Scan *scan, pos p, pos end) {
             if (p == NULL)
                 return UNUSUAL;
         }
-        p = skip_ws(p, end);
-        if (p >= end)
+        int next = next_item(&p, end, '}');
+        if (next < 0)
             return UNUSUAL;
-        if (*p == '}')
-            break;
-        if (*p != ',')
-            return UNUSUAL;
-        p = skip_ws(p + 1, end);
+        if (next > 0)
+            return (seen && skip_ws(p, end) == end) ? OK : UNUSUAL;
     }
-    return (seen && skip_ws(p + 1, end) == end) ? OK : UNUSUAL;
 }
 
 /* ------------------------------------------------------------------ Python */
@@ -622,7 +618,7 @@ PyDoc_STRVAR(scan_doc,
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
 "decodes it the general way.");
 
-static PyObject *scan(PyObject *module, PyObject *args) {
+static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer buffer;
     PyObject *fields, *keep = Py_None, *kept = NULL;
     Scan scan;
