@@ -14,7 +14,7 @@ from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
 
 from appkit import CORPUS, DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
-from records import cloudtrail_file, kms, write
+from records import REPO, cloudtrail_file, kms, write
 
 SIZE = (120, 36)
 
@@ -46,6 +46,24 @@ class TestLoading:
             shown = _event_lines(app)
             assert shown[0].split()[:3] == ["2022-12-23", "19:26:54", "GenerateMac"]  # newest first
             assert "Decrypt" in shown[1] and "KMSInvalidStateException"[:10] in shown[1]
+
+    async def test_a_large_load_runs_in_worker_processes_under_the_explorer(self, monkeypatch):
+        """The demo loaded as a big trail is: by worker processes, started from inside the
+        running app (where sys.stderr is Textual's capture, with no file descriptor)."""
+        from kmstui.core import loader
+
+        monkeypatch.setattr(loader, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(loader, "TASK_BYTES", 64 << 10)
+        loader.shutdown()
+        app = make_app(REPO / "assets" / "demo")
+        try:
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(pilot)
+                assert loader._pool is not None, "the load should have used worker processes"
+                status = text_of(app.screen.query_one("#status", Static))
+                assert status.strip().startswith("997 of 997 events")
+        finally:
+            loader.shutdown()
 
     @pytest.mark.parametrize("stop_key", ["escape", "ctrl+c"])
     async def test_first_events_show_while_loading_and_escape_keeps_them(self, tmp_path, stop_key):

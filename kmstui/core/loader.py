@@ -92,6 +92,7 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     (forking a process with threads running, as the explorer's, is not safe)."""
     global _pool
     if _pool is None:
+        _start_resource_tracker()
         if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
         else:
@@ -99,6 +100,28 @@ def _executor(workers: int) -> ProcessPoolExecutor:
             context.set_forkserver_preload(["kmstui.core.decode"])
         _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_keep_heap)
     return _pool
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker where it can start. It is handed the
+    descriptor of sys.stderr, and in the explorer sys.stderr is Textual's capture of
+    prints, whose descriptor is -1: the start then fails ("bad value(s) in fds_to_keep")
+    and no worker could ever run. There it is given /dev/null, which also keeps anything
+    it might say off the screen."""
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        usable = False
+    if usable:
+        return
+    from multiprocessing import resource_tracker
+
+    with open(os.devnull, "w") as quiet:
+        saved, sys.stderr = sys.stderr, quiet
+        try:
+            resource_tracker.ensure_running()
+        finally:
+            sys.stderr = saved
 
 
 def _keep_heap() -> None:
@@ -168,16 +191,20 @@ def load(
         if on_progress is not None:
             on_progress(progress)
 
-    parallel = workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn()
+    pool = None
+    if workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn():
+        try:
+            pool = _executor(workers)
+        except (OSError, ValueError):  # no processes to be had here: load in this one, slower but whole
+            pool = None
     try:
-        if not parallel:
+        if pool is None:
             for source, size in zip(files, sizes):
                 if cancelled():
                     progress.cancelled = True
                     break
                 take(load_many([(source.path, source.label, source.growing)]), size)
         else:
-            pool = _executor(workers)
             pending: deque[tuple[Future, list[int]]] = deque()
             tasks = deque(_tasks(files, sizes))
             while tasks or pending:
