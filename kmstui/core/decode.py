@@ -691,10 +691,10 @@ def _interned(items: list, kind: str) -> tuple[np.ndarray, list]:
     """Codes into distinct values, the scanner's way: 0 is None (absent or null)."""
     if kind == "raw":
         items = [None if raw is None or raw == _NULL else bytes(raw) for raw in items]
-    index: dict = {None: 0}
     if kind in ("str", "bool", "raw"):  # hashable, and of one type
-        codes = [index.setdefault(item, len(index)) for item in items]
-        return np.array(codes, dtype=np.uint32), list(index)
+        vocabulary = _Codes()
+        return np.fromiter(map(vocabulary.__getitem__, items), dtype=np.uint32, count=len(items)), list(vocabulary)
+    index: dict = {None: 0}
     values: list = [None]
     codes = []
     for item in items:  # anything JSON holds: keyed by its text
