@@ -271,18 +271,12 @@ class TestKeyboard:
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
 
-    async def test_ctrl_c_quits_when_not_loading(self, corpus):
+    @pytest.mark.parametrize("key", ["ctrl+c", "q"])
+    async def test_quits_when_not_loading(self, corpus, key):
         app = make_app(corpus)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
-            await pilot.press("ctrl+c")
-        assert app.return_code == 0
-
-    async def test_q_quits(self, corpus):
-        app = make_app(corpus)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            await pilot.press("q")
+            await pilot.press(key)
         assert app.return_code == 0
 
 
