@@ -358,28 +358,24 @@ class _BatchBuilder:
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
         keep = _rows_of(source_codes, sources, KMS)
-        trail_events = _codes_of(names, TRAIL_EVENTS)
-        config = _rows_of(source_codes, sources, CLOUDTRAIL) & np.isin(name_codes, trail_events) if trail_events else None
-        if config is not None and config.any():
-            keep |= config
-        else:
-            config = None
+        config = _rows_of(source_codes, sources, CLOUDTRAIL) & np.isin(name_codes, _codes_of(names, TRAIL_EVENTS))
+        keep |= config
         for code, records in enumerate(np.bincount(source_codes[~keep], minlength=len(sources)).tolist()):
             if records:
                 info.ignored[sources[code] or "(no event source)"] += records
         kept = np.flatnonzero(keep)
         info.records = count
         info.events = len(kept)
-        bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if config is not None else None
+        # Configuration events are read whole, from their spans; a file with some is measured
+        # too, as the general path does (the others are measured by the index when it must).
+        bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if config.any() else None
 
         def raw(i: int) -> bytes:
             start, end = bounds[i]
             return data[start:end]
 
-        # delivered log files are measured by the index when it must; one with configuration
-        # events is split anyway, and its lengths come free (as on the general path)
         self._add_columns(info, {name: (codes[kept], values) for name, (codes, values) in columns.items()}, kept,
-                          raw if bounds else None, measured=bounds is not None)
+                          raw if bounds is not None else None, measured=bounds is not None)
 
     def add_records(self, info: SourceInfo, records: list, raws: list | None, data: bytes | None, first_ordinal: int = 0) -> None:
         """Add one source's typed records (None where a record could not be read)."""
