@@ -41,7 +41,10 @@ class ScannerBuildHook(BuildHookInterface):
             subprocess.run(command, check=True, capture_output=True, text=True)
         except (OSError, subprocess.CalledProcessError) as error:
             detail = getattr(error, "stderr", "") or str(error)
-            print(f"kmstui: the column scanner was not built, loading will be slower ({detail.strip()[:300]})", file=sys.stderr)
+            print(
+                f"kmstui: the column scanner was not built, loading will be slower ({detail.strip()[:300]})",
+                file=sys.stderr,
+            )
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True

@@ -72,7 +72,11 @@ def measure_load(data: Path, runs: int, with_jq: bool) -> dict:
         f"select count(*) from (select unnest(Records) as r from read_json('{glob}')) "
         "where r.eventSource = 'kms.amazonaws.com'"
     )
-    duck = [sys.executable, "-c", f"import duckdb; duckdb.sql(\"SET enable_progress_bar = false\"); print(duckdb.sql({duck_query!r}).fetchall()[0][0])"]
+    duck = [
+        sys.executable,
+        "-c",
+        f'import duckdb; duckdb.sql("SET enable_progress_bar = false"); print(duckdb.sql({duck_query!r}).fetchall()[0][0])',
+    ]
     jq = (
         f"find {data} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat "
         "| jq -c '.Records[] | select(.eventSource == \"kms.amazonaws.com\")' | wc -l"
@@ -153,7 +157,12 @@ def measure_index(data: Path, runs: int) -> tuple[dict, object]:
             rows = compiled.rows(index)
             samples.append((time.perf_counter() - start) * 1000)
         latencies[expression] = (kind, statistics.median(samples), max(samples), len(rows))
-    return {"events": events, "bytes_per_event": bytes_per_event, "load_in_process_s": loaded, "filters": latencies}, index
+    return {
+        "events": events,
+        "bytes_per_event": bytes_per_event,
+        "load_in_process_s": loaded,
+        "filters": latencies,
+    }, index
 
 
 def measure_render(index, runs: int) -> dict:
@@ -180,10 +189,16 @@ def measure_render(index, runs: int) -> dict:
             start = time.perf_counter()
             draw(pane)
             drawn = time.perf_counter()
-            results["first paint"].append((screen.timings["events_shown"] - screen.timings["index_ready"] + drawn - start) * 1000)
+            results["first paint"].append(
+                (screen.timings["events_shown"] - screen.timings["index_ready"] + drawn - start) * 1000
+            )
             await app.settled()
             for _ in range(max(runs, 3) * 3):
-                for action, argument, name in ((pane.action_page, 1, "page down"), (pane.action_edge, 1, "end"), (pane.action_edge, 0, "home")):
+                for action, argument, name in (
+                    (pane.action_page, 1, "page down"),
+                    (pane.action_edge, 1, "end"),
+                    (pane.action_edge, 0, "home"),
+                ):
                     start = time.perf_counter()
                     action(argument)
                     draw(pane)

@@ -43,18 +43,29 @@ class World:
         for account in ACCOUNTS:
             for region in REGIONS:
                 for n in range(12):
-                    alias = f"alias/{['app', 'data', 'logs', 'backup', 'ebs', 'secrets', 'lake', 'queue'][n % 8]}-{n}" if n < 9 else None
+                    alias = (
+                        f"alias/{['app', 'data', 'logs', 'backup', 'ebs', 'secrets', 'lake', 'queue'][n % 8]}-{n}"
+                        if n < 9
+                        else None
+                    )
                     self.keys.append((account, region, _uuid(rng), alias))
-        self.roles = [f"{team}-{kind}" for team in ("payments", "search", "billing", "ml", "web", "etl", "ops", "auth")
-                      for kind in ("api", "worker", "batch", "cron")]
+        self.roles = [
+            f"{team}-{kind}"
+            for team in ("payments", "search", "billing", "ml", "web", "etl", "ops", "auth")
+            for kind in ("api", "worker", "batch", "cron")
+        ]
         self.users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
         self.buckets = [f"org-data-{i:02d}" for i in range(40)]
         self.volumes = [f"vol-0{rng.getrandbits(64):016x}" for _ in range(3000)]
         self.instances = [f"i-0{rng.getrandbits(64):016x}" for _ in range(800)]
         # an instance runs under one instance profile: its role's sessions are its own instances
-        self.instances_of = {role: self.instances[i::len(self.roles)] for i, role in enumerate(self.roles)}
-        self.secrets = [f"prod/{t}/{n}" for t in ("payments", "search", "auth", "db") for n in ("db", "api-key", "token", "cert")]
-        self.secret_versions = {secret: [_uuid(rng) for _ in range(2)] for secret in self.secrets}  # current and previous
+        self.instances_of = {role: self.instances[i :: len(self.roles)] for i, role in enumerate(self.roles)}
+        self.secrets = [
+            f"prod/{t}/{n}" for t in ("payments", "search", "auth", "db") for n in ("db", "api-key", "token", "cert")
+        ]
+        self.secret_versions = {
+            secret: [_uuid(rng) for _ in range(2)] for secret in self.secrets
+        }  # current and previous
         self.tables = [f"table-{i}" for i in range(60)]
         self.functions = [f"fn-{i}" for i in range(120)]
         self.ips = [f"10.{rng.randrange(0, 64)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(600)]
@@ -126,7 +137,11 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
     ip = agent = None
     if kind < 0.30:  # S3 SSE-KMS; a third without bucket keys: a context per object
         bucket = rng.choice(world.buckets)
-        target = f"arn:aws:s3:::{bucket}" if rng.random() < 0.66 else f"arn:aws:s3:::{bucket}/{rng.choice(['raw', 'out', 'tmp'])}/{rng.getrandbits(48):012x}.parquet"
+        target = (
+            f"arn:aws:s3:::{bucket}"
+            if rng.random() < 0.66
+            else f"arn:aws:s3:::{bucket}/{rng.choice(['raw', 'out', 'tmp'])}/{rng.getrandbits(48):012x}.parquet"
+        )
         identity = _role_identity(world, rng, account, rng.choice(world.roles), "s3.amazonaws.com")
         context = {"aws:s3:arn": target}
         ip = agent = "s3.amazonaws.com"
@@ -139,12 +154,16 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
     elif kind < 0.55:  # Secrets Manager
         secret = rng.choice(world.secrets)
         identity = _role_identity(world, rng, account, rng.choice(world.roles), "secretsmanager.amazonaws.com")
-        context = {"SecretARN": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf",
-                   "SecretVersionId": rng.choice(world.secret_versions[secret])}
+        context = {
+            "SecretARN": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf",
+            "SecretVersionId": rng.choice(world.secret_versions[secret]),
+        }
         ip = agent = "secretsmanager.amazonaws.com"
     elif kind < 0.62:  # Lambda environment variables
         identity = _role_identity(world, rng, account, rng.choice(world.roles), "lambda.amazonaws.com")
-        context = {"aws:lambda:FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{rng.choice(world.functions)}"}
+        context = {
+            "aws:lambda:FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{rng.choice(world.functions)}"
+        }
         ip = agent = "lambda.amazonaws.com"
     elif kind < 0.70:  # DynamoDB
         identity = _role_identity(world, rng, account, rng.choice(world.roles), "dynamodb.amazonaws.com")
@@ -163,14 +182,23 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
     else:  # applications calling KMS directly, often by alias
         identity = _role_identity(world, rng, account, rng.choice(world.roles))
         name = rng.choice(["Encrypt", "Decrypt", "GenerateDataKey", "Decrypt", "DescribeKey", "Sign", "GenerateMac"])
-        context = {"tenant": f"t-{rng.randrange(5000):04d}", "purpose": rng.choice(["card-vault", "session", "export", "pii"])}
+        context = {
+            "tenant": f"t-{rng.randrange(5000):04d}",
+            "purpose": rng.choice(["card-vault", "session", "export", "pii"]),
+        }
         ip, agent = rng.choice(world.ips), rng.choice(world.agents)
         if alias and rng.random() < 0.5:
             key_ref = alias
     if rng.random() < 0.01:  # a little key management
         name = rng.choice(["CreateAlias", "UpdateKeyDescription", "TagResource", "EnableKeyRotation", "PutKeyPolicy"])
-        identity = {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": f"arn:aws:iam::{account}:user/{rng.choice(world.users)}",
-                    "accountId": account, "accessKeyId": "AKIAEXAMPLE", "userName": "x"}
+        identity = {
+            "type": "IAMUser",
+            "principalId": "AIDAEXAMPLE",
+            "arn": f"arn:aws:iam::{account}:user/{rng.choice(world.users)}",
+            "accountId": account,
+            "accessKeyId": "AKIAEXAMPLE",
+            "userName": "x",
+        }
         context = None
         ip, agent = rng.choice(world.ips), rng.choice(world.agents)
     record = _base(rng, when, "kms.amazonaws.com", name, region, account, identity, ip, agent)
@@ -178,21 +206,40 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
     if context:
         request["encryptionContext"] = context
     if name == "CreateGrant":
-        request = {"keyId": arn, "granteePrincipal": f"{account}:aws:ec2-infrastructure:{rng.choice(world.instances)}",
-                   "constraints": {"encryptionContextSubset": context}, "operations": ["Decrypt"]}
+        request = {
+            "keyId": arn,
+            "granteePrincipal": f"{account}:aws:ec2-infrastructure:{rng.choice(world.instances)}",
+            "constraints": {"encryptionContextSubset": context},
+            "operations": ["Decrypt"],
+        }
     elif name.startswith("GenerateDataKey"):
         request["keySpec"] = "AES_256"
     record["requestParameters"] = request
     record["resources"] = [{"accountId": key_account, "type": "AWS::KMS::Key", "ARN": arn}]
-    record["readOnly"] = name not in ("CreateGrant", "CreateAlias", "UpdateKeyDescription", "TagResource", "EnableKeyRotation", "PutKeyPolicy")
-    if ip not in ("s3.amazonaws.com", "ec2.amazonaws.com", "secretsmanager.amazonaws.com", "lambda.amazonaws.com",
-                  "dynamodb.amazonaws.com", "cloudtrail.amazonaws.com"):
+    record["readOnly"] = name not in (
+        "CreateGrant",
+        "CreateAlias",
+        "UpdateKeyDescription",
+        "TagResource",
+        "EnableKeyRotation",
+        "PutKeyPolicy",
+    )
+    if ip not in (
+        "s3.amazonaws.com",
+        "ec2.amazonaws.com",
+        "secretsmanager.amazonaws.com",
+        "lambda.amazonaws.com",
+        "dynamodb.amazonaws.com",
+        "cloudtrail.amazonaws.com",
+    ):
         record["tlsDetails"] = {**TLS, "clientProvidedHostHeader": f"kms.{region}.amazonaws.com"}
     roll = rng.random()
     if roll < 0.02:
         record["errorCode"] = "AccessDenied"
-        record["errorMessage"] = (f"User: {identity.get('arn', 'unknown')} is not authorized to perform: kms:{name} on resource: "
-                                  f"{arn} because no identity-based policy allows the kms:{name} action")
+        record["errorMessage"] = (
+            f"User: {identity.get('arn', 'unknown')} is not authorized to perform: kms:{name} on resource: "
+            f"{arn} because no identity-based policy allows the kms:{name} action"
+        )
     elif roll < 0.025:
         record["errorCode"] = "ThrottlingException"
         record["errorMessage"] = "Rate exceeded"
@@ -203,9 +250,14 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
 
 
 _OTHER = [
-    ("s3.amazonaws.com", "GetObject", True), ("s3.amazonaws.com", "PutObject", False), ("ec2.amazonaws.com", "DescribeInstances", True),
-    ("sts.amazonaws.com", "AssumeRole", True), ("iam.amazonaws.com", "GetRole", True), ("lambda.amazonaws.com", "Invoke", False),
-    ("dynamodb.amazonaws.com", "DescribeTable", True), ("logs.amazonaws.com", "CreateLogStream", False),
+    ("s3.amazonaws.com", "GetObject", True),
+    ("s3.amazonaws.com", "PutObject", False),
+    ("ec2.amazonaws.com", "DescribeInstances", True),
+    ("sts.amazonaws.com", "AssumeRole", True),
+    ("iam.amazonaws.com", "GetRole", True),
+    ("lambda.amazonaws.com", "Invoke", False),
+    ("dynamodb.amazonaws.com", "DescribeTable", True),
+    ("logs.amazonaws.com", "CreateLogStream", False),
 ]
 
 
@@ -215,15 +267,32 @@ def _other(world: World, rng: random.Random, when: str, account: str, region: st
     record = _base(rng, when, source, name, region, account, identity, rng.choice(world.ips), rng.choice(world.agents))
     if source == "s3.amazonaws.com":
         bucket = rng.choice(world.buckets)
-        record["requestParameters"] = {"bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", "key": f"raw/{rng.getrandbits(48):012x}.parquet"}
-        record["additionalEventData"] = {"SignatureVersion": "SigV4", "bytesTransferredIn": 0, "bytesTransferredOut": rng.randrange(10**6)}
-        record["resources"] = [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/raw/x"}, {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}]
+        record["requestParameters"] = {
+            "bucketName": bucket,
+            "Host": f"{bucket}.s3.{region}.amazonaws.com",
+            "key": f"raw/{rng.getrandbits(48):012x}.parquet",
+        }
+        record["additionalEventData"] = {
+            "SignatureVersion": "SigV4",
+            "bytesTransferredIn": 0,
+            "bytesTransferredOut": rng.randrange(10**6),
+        }
+        record["resources"] = [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/raw/x"},
+            {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+        ]
         record["eventCategory"] = "Data"
         record["managementEvent"] = False
     elif source == "ec2.amazonaws.com":
-        record["requestParameters"] = {"instancesSet": {"items": [{"instanceId": rng.choice(world.instances)}]}, "filterSet": {}}
+        record["requestParameters"] = {
+            "instancesSet": {"items": [{"instanceId": rng.choice(world.instances)}]},
+            "filterSet": {},
+        }
     else:
-        record["requestParameters"] = {"roleArn": f"arn:aws:iam::{account}:role/{rng.choice(world.roles)}", "roleSessionName": f"s-{rng.randrange(10**6)}"}
+        record["requestParameters"] = {
+            "roleArn": f"arn:aws:iam::{account}:role/{rng.choice(world.roles)}",
+            "roleSessionName": f"s-{rng.randrange(10**6)}",
+        }
     record["readOnly"] = read_only
     record["tlsDetails"] = {**TLS, "clientProvidedHostHeader": f"{source.split('.')[0]}.{region}.amazonaws.com"}
     return record
@@ -252,7 +321,9 @@ def _write_file(args) -> int:
     return len(data)
 
 
-def generate(directory: str | os.PathLike, records: int = 1_000_000, seed: int = 7, kms_share: float = 0.6, workers: int = 2) -> int:
+def generate(
+    directory: str | os.PathLike, records: int = 1_000_000, seed: int = 7, kms_share: float = 0.6, workers: int = 2
+) -> int:
     """Write the trail; returns the uncompressed bytes written."""
     files = (records + PER_FILE - 1) // PER_FILE
     jobs = [(str(directory), n, seed, kms_share) for n in range(files)]

@@ -42,12 +42,28 @@ def _common(parser: argparse.ArgumentParser) -> None:
     live = parser.add_argument_group(
         "live AWS (credentials from the standard chain: AWS_PROFILE, SSO, environment, instance role)"
     )
-    live.add_argument("--lookup", action="store_true", help="load events from CloudTrail LookupEvents, and the account's trails and keys")
-    live.add_argument("--region", action="append", default=[], metavar="R", help="a region to look up (repeat for several; all: every region enabled for the account; default: the profile's)")
-    live.add_argument("--since", metavar="SPAN|TIME", help="from this long ago (15m, 2h, 7d) or this time (default: 1d; at most 90 days)")
+    live.add_argument(
+        "--lookup",
+        action="store_true",
+        help="load events from CloudTrail LookupEvents, and the account's trails and keys",
+    )
+    live.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a region to look up (repeat for several; all: every region enabled for the account; default: the profile's)",
+    )
+    live.add_argument(
+        "--since",
+        metavar="SPAN|TIME",
+        help="from this long ago (15m, 2h, 7d) or this time (default: 1d; at most 90 days)",
+    )
     live.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
     live.add_argument("--profile", metavar="P", help="the AWS profile to use")
-    live.add_argument("--no-cache", action="store_true", help="neither read nor keep the local cache of looked-up events")
+    live.add_argument(
+        "--no-cache", action="store_true", help="neither read nor keep the local cache of looked-up events"
+    )
     live.add_argument("--clear-cache", action="store_true", help="delete the cache of looked-up events, then exit")
 
 
@@ -62,7 +78,9 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         )
         _common(parser)
         parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="start with this filter")
-        parser.add_argument("--follow", type=int, metavar="SECONDS", help="with --lookup: fetch new events every SECONDS (F toggles)")
+        parser.add_argument(
+            "--follow", type=int, metavar="SECONDS", help="with --lookup: fetch new events every SECONDS (F toggles)"
+        )
         parser.add_argument("--version", action="version", version=f"kmstui {__version__}")
         return parser
     parser = argparse.ArgumentParser(
@@ -76,7 +94,11 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(parser)
-    formats = {"events": ["jsonl", "csv", "table", "raw"], "keys": ["jsonl", "csv", "table"], "trails": ["jsonl", "csv", "table"]}
+    formats = {
+        "events": ["jsonl", "csv", "table", "raw"],
+        "keys": ["jsonl", "csv", "table"],
+        "trails": ["jsonl", "csv", "table"],
+    }
     parser.add_argument("--format", choices=formats[command], default="table", help="output format (default: table)")
     if command != "trails":
         parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="only events matching this filter")

@@ -187,7 +187,9 @@ def hexid(rng: random.Random, n: int) -> str:
 
 def arrivals(rng: random.Random, start: datetime, end: datetime, per_minute) -> list[datetime]:
     """Poisson arrivals between start and end; per_minute(t) is the rate (thinning)."""
-    peak = max(per_minute(start + timedelta(minutes=m)) for m in range(0, int((end - start).total_seconds() // 60) + 1, 5))
+    peak = max(
+        per_minute(start + timedelta(minutes=m)) for m in range(0, int((end - start).total_seconds() // 60) + 1, 5)
+    )
     out = []
     t = start
     while True:
@@ -441,10 +443,25 @@ class Recorder:
         if direct is None:
             direct = not invoked and identity.get("type") not in ("AWSService", None)
         return self.add(
-            t, account, region, "kms.amazonaws.com", name, identity, ip, agent, request, response,
-            read_only=read_only, resources=resources, error=error, request_id=request_id,
-            vpc_endpoint=vpc_endpoint, tls_host=f"kms.{region}.amazonaws.com" if direct else None,
-            shared=identity.get("type") == "AWSService", event_type=event_type, service_details=service_details,
+            t,
+            account,
+            region,
+            "kms.amazonaws.com",
+            name,
+            identity,
+            ip,
+            agent,
+            request,
+            response,
+            read_only=read_only,
+            resources=resources,
+            error=error,
+            request_id=request_id,
+            vpc_endpoint=vpc_endpoint,
+            tls_host=f"kms.{region}.amazonaws.com" if direct else None,
+            shared=identity.get("type") == "AWSService",
+            event_type=event_type,
+            service_details=service_details,
         )
 
 
@@ -490,9 +507,14 @@ def payments_app(rec: Recorder) -> None:
         if not decrypt:
             key = PAYMENTS_NEW if t >= UPDATE_ALIAS else PAYMENTS
             rec.kms(
-                t, "GenerateDataKey", identity, ip, JAVA_AGENT,
+                t,
+                "GenerateDataKey",
+                identity,
+                ip,
+                JAVA_AGENT,
                 {"keyId": PAYMENTS.alias, "encryptionContext": context, "keySpec": "AES_256"},
-                [key], vpc_endpoint=KMS_VPC_ENDPOINT,
+                [key],
+                vpc_endpoint=KMS_VPC_ENDPOINT,
             )
             continue
         # Decrypt: data written before the alias moved was encrypted under the original key.
@@ -500,9 +522,15 @@ def payments_app(rec: Recorder) -> None:
         if t >= UPDATE_ALIAS and rng.random() < 0.2 and t not in retries:
             key = PAYMENTS_NEW
         rec.kms(
-            t, "Decrypt", identity, ip, JAVA_AGENT,
+            t,
+            "Decrypt",
+            identity,
+            ip,
+            JAVA_AGENT,
             {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context},
-            [key], vpc_endpoint=KMS_VPC_ENDPOINT, error=state_error(key, t),
+            [key],
+            vpc_endpoint=KMS_VPC_ENDPOINT,
+            error=state_error(key, t),
         )
 
 
@@ -515,9 +543,20 @@ def secrets_app(rec: Recorder) -> None:
             while t < END:
                 identity = payments_identity(instance, t)
                 rec.add(
-                    t, A, "us-east-1", "secretsmanager.amazonaws.com", "GetSecretValue", identity, instance[1],
-                    JAVA_AGENT, {"secretId": name}, None, read_only=True,
-                    resources=None, vpc_endpoint=None, tls_host="secretsmanager.us-east-1.amazonaws.com",
+                    t,
+                    A,
+                    "us-east-1",
+                    "secretsmanager.amazonaws.com",
+                    "GetSecretValue",
+                    identity,
+                    instance[1],
+                    JAVA_AGENT,
+                    {"secretId": name},
+                    None,
+                    read_only=True,
+                    resources=None,
+                    vpc_endpoint=None,
+                    tls_host="secretsmanager.us-east-1.amazonaws.com",
                 )
                 secrets_decrypt(rec, t, invoked_by("secretsmanager.amazonaws.com", identity), name)
                 t += timedelta(minutes=every, seconds=rng.randrange(-20, 21))
@@ -525,7 +564,11 @@ def secrets_app(rec: Recorder) -> None:
 
 def secrets_decrypt(rec: Recorder, t: datetime, identity: dict, name: str) -> Event:
     return rec.kms(
-        t, "Decrypt", identity, "secretsmanager.amazonaws.com", "secretsmanager.amazonaws.com",
+        t,
+        "Decrypt",
+        identity,
+        "secretsmanager.amazonaws.com",
+        "secretsmanager.amazonaws.com",
         {
             "encryptionContext": {"SecretARN": secret_arn(name), "SecretVersionId": SECRET_IDS[name][1]},
             "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
@@ -551,7 +594,16 @@ def invoices(rec: Recorder) -> None:
         else:
             request = {"encryptionAlgorithm": "SYMMETRIC_DEFAULT", "encryptionContext": context}
             name = "Decrypt"
-        rec.kms(t, name, identity, "s3.amazonaws.com", "s3.amazonaws.com", request, [PAYMENTS], error=state_error(PAYMENTS, t))
+        rec.kms(
+            t,
+            name,
+            identity,
+            "s3.amazonaws.com",
+            "s3.amazonaws.com",
+            request,
+            [PAYMENTS],
+            error=state_error(PAYMENTS, t),
+        )
 
 
 def instance_credentials(rec: Recorder) -> None:
@@ -572,7 +624,14 @@ def assume_role(rec: Recorder, t, account, region, service, role: Role, session,
     rng = rec.rng
     expires = t + timedelta(hours=hours)
     rec.add(
-        t, account, region, "sts.amazonaws.com", "AssumeRole", service_identity(service), service, service,
+        t,
+        account,
+        region,
+        "sts.amazonaws.com",
+        "AssumeRole",
+        service_identity(service),
+        service,
+        service,
         {"roleArn": role.arn, "roleSessionName": session},
         {
             "credentials": {
@@ -605,16 +664,33 @@ def monitoring(rec: Recorder, account: str, region: str, role: Role, every: int,
         identity = assumed(role, "monitoring-poller", session_window(t, 0))  # hourly credentials
         host = f"ec2.{region}.amazonaws.com"
         rec.add(
-            t, account, region, "ec2.amazonaws.com", "DescribeInstances", identity, MONITOR_IP,
+            t,
+            account,
+            region,
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            identity,
+            MONITOR_IP,
             GO_AGENT.format(api="ec2#1.173.0"),
             {"instancesSet": {}, "filterSet": {}, "maxResults": 1000},
-            None, read_only=True, tls_host=host,
+            None,
+            read_only=True,
+            tls_host=host,
         )
         if n % volumes == 1:
             rec.add(
-                t + timedelta(seconds=rng.randrange(2, 9)), account, region, "ec2.amazonaws.com", "DescribeVolumes",
-                identity, MONITOR_IP, GO_AGENT.format(api="ec2#1.173.0"),
-                {"volumeSet": {}, "filterSet": {}, "maxResults": 500}, None, read_only=True, tls_host=host,
+                t + timedelta(seconds=rng.randrange(2, 9)),
+                account,
+                region,
+                "ec2.amazonaws.com",
+                "DescribeVolumes",
+                identity,
+                MONITOR_IP,
+                GO_AGENT.format(api="ec2#1.173.0"),
+                {"volumeSet": {}, "filterSet": {}, "maxResults": 500},
+                None,
+                read_only=True,
+                tls_host=host,
             )
         n += 1
 
@@ -632,15 +708,51 @@ def terraform_a(rec: Recorder) -> None:
             "lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64"
         )
         t = start
-        rec.add(t, A, "us-east-1", "sts.amazonaws.com", "GetCallerIdentity", identity, ip, agent, None, None,
-                read_only=True, tls_host="sts.us-east-1.amazonaws.com")
+        rec.add(
+            t,
+            A,
+            "us-east-1",
+            "sts.amazonaws.com",
+            "GetCallerIdentity",
+            identity,
+            ip,
+            agent,
+            None,
+            None,
+            read_only=True,
+            tls_host="sts.us-east-1.amazonaws.com",
+        )
         for role in ("payments-api", "invoice-renderer", "db-backup-runner"):
             t += timedelta(seconds=rng.randrange(1, 4))
-            rec.add(t, A, "us-east-1", "iam.amazonaws.com", "GetRole", identity, ip, agent, {"roleName": role}, None,
-                    read_only=True, tls_host="iam.amazonaws.com")
+            rec.add(
+                t,
+                A,
+                "us-east-1",
+                "iam.amazonaws.com",
+                "GetRole",
+                identity,
+                ip,
+                agent,
+                {"roleName": role},
+                None,
+                read_only=True,
+                tls_host="iam.amazonaws.com",
+            )
             t += timedelta(seconds=rng.randrange(0, 3))
-            rec.add(t, A, "us-east-1", "iam.amazonaws.com", "ListRolePolicies", identity, ip, agent, {"roleName": role},
-                    None, read_only=True, tls_host="iam.amazonaws.com")
+            rec.add(
+                t,
+                A,
+                "us-east-1",
+                "iam.amazonaws.com",
+                "ListRolePolicies",
+                identity,
+                ip,
+                agent,
+                {"roleName": role},
+                None,
+                read_only=True,
+                tls_host="iam.amazonaws.com",
+            )
         for key in (PAYMENTS, SECRETS):
             t += timedelta(seconds=rng.randrange(1, 3))
             rec.kms(t, "DescribeKey", identity, ip, agent, {"keyId": key.arn}, [key])
@@ -655,16 +767,47 @@ def jdoe_evening(rec: Recorder) -> None:
     kmstui learns the aliases of the us-east-1 keys (alias in the request, key in resources)."""
     t = at("18:04:12")
     agent = lambda command: cli_agent(command, JDOE_AGENT_OS)  # noqa: E731
-    rec.add(t, A, "us-east-1", "sts.amazonaws.com", "GetCallerIdentity", jdoe(), OFFICE_IP,
-            agent("sts.get-caller-identity"), None, None, read_only=True, tls_host="sts.us-east-1.amazonaws.com")
-    rec.add(at("18:04:31"), A, "us-east-1", "kms.amazonaws.com", "ListAliases", jdoe(), OFFICE_IP,
-            agent("kms.list-aliases"), None, None, read_only=True, tls_host="kms.us-east-1.amazonaws.com")
+    rec.add(
+        t,
+        A,
+        "us-east-1",
+        "sts.amazonaws.com",
+        "GetCallerIdentity",
+        jdoe(),
+        OFFICE_IP,
+        agent("sts.get-caller-identity"),
+        None,
+        None,
+        read_only=True,
+        tls_host="sts.us-east-1.amazonaws.com",
+    )
+    rec.add(
+        at("18:04:31"),
+        A,
+        "us-east-1",
+        "kms.amazonaws.com",
+        "ListAliases",
+        jdoe(),
+        OFFICE_IP,
+        agent("kms.list-aliases"),
+        None,
+        None,
+        read_only=True,
+        tls_host="kms.us-east-1.amazonaws.com",
+    )
     for offset, key in ((52, PAYMENTS), (70, SECRETS), (95, CT_LOGS)):
         t = at("18:04:00") + timedelta(seconds=offset)
         rec.kms(t, "DescribeKey", jdoe(), OFFICE_IP, agent("kms.describe-key"), {"keyId": key.alias}, [key])
     t = at("18:06:14")
-    rec.kms(t, "GetKeyRotationStatus", jdoe(), OFFICE_IP, agent("kms.get-key-rotation-status"),
-            {"keyId": PAYMENTS.key_id}, [PAYMENTS])
+    rec.kms(
+        t,
+        "GetKeyRotationStatus",
+        jdoe(),
+        OFFICE_IP,
+        agent("kms.get-key-rotation-status"),
+        {"keyId": PAYMENTS.key_id},
+        [PAYMENTS],
+    )
     t = at("18:07:02")
     rec.kms(t, "ListGrants", jdoe(), OFFICE_IP, agent("kms.list-grants"), {"keyId": SECRETS.key_id}, [SECRETS])
 
@@ -675,7 +818,9 @@ def backups_eu(rec: Recorder) -> None:
     for hour in range(12):
         start = START + timedelta(hours=hour, minutes=15, seconds=rng.randrange(0, 40))
         task = hexid(rng, 32)
-        assume_role(rec, start - timedelta(seconds=3), A, "eu-west-1", "ecs-tasks.amazonaws.com", BACKUP_RUNNER, task, 6)
+        assume_role(
+            rec, start - timedelta(seconds=3), A, "eu-west-1", "ecs-tasks.amazonaws.com", BACKUP_RUNNER, task, 6
+        )
         identity = assumed(BACKUP_RUNNER, task, start - timedelta(seconds=3))
         ip = f"10.31.{rng.randrange(1, 4)}.{rng.randrange(10, 250)}"
         rec.kms(start, "DescribeKey", identity, ip, BOTO_AGENT, {"keyId": BACKUPS.alias}, [BACKUPS])
@@ -685,8 +830,13 @@ def backups_eu(rec: Recorder) -> None:
             t += timedelta(seconds=rng.randrange(20, 75))
             context = {"aws:s3:arn": f"arn:aws:s3:::acme-backups-eu/{folder}/part-{part:04d}.dump.zst"}
             rec.kms(
-                t, "GenerateDataKey", invoked_by("s3.amazonaws.com", identity), "s3.amazonaws.com", "s3.amazonaws.com",
-                {"keyId": BACKUPS.arn, "encryptionContext": context, "keySpec": "AES_256"}, [BACKUPS],
+                t,
+                "GenerateDataKey",
+                invoked_by("s3.amazonaws.com", identity),
+                "s3.amazonaws.com",
+                "s3.amazonaws.com",
+                {"keyId": BACKUPS.arn, "encryptionContext": context, "keySpec": "AES_256"},
+                [BACKUPS],
             )
     # Continuous WAL archiving (wal-g) to the same bucket: one object, one data key, every few minutes.
     segment = 0xA2B * 256 + 0xC0  # WAL file names: timeline, log, segment (00-FF with 16 MB segments)
@@ -696,14 +846,27 @@ def backups_eu(rec: Recorder) -> None:
         name = f"00000001{segment // 256:08X}{segment % 256:08X}"
         context = {"aws:s3:arn": f"arn:aws:s3:::acme-backups-eu/pg/payments/wal_005/{name}.zst"}
         rec.kms(
-            t, "GenerateDataKey", invoked_by("s3.amazonaws.com", identity), "s3.amazonaws.com", "s3.amazonaws.com",
-            {"keyId": BACKUPS.arn, "encryptionContext": context, "keySpec": "AES_256"}, [BACKUPS],
+            t,
+            "GenerateDataKey",
+            invoked_by("s3.amazonaws.com", identity),
+            "s3.amazonaws.com",
+            "s3.amazonaws.com",
+            {"keyId": BACKUPS.arn, "encryptionContext": context, "keySpec": "AES_256"},
+            [BACKUPS],
         )
     # Automatic rotation of the backups key came due tonight.
     rec.kms(
-        at("21:07:33"), "RotateKey", {"accountId": A, "invokedBy": "AWS Internal"}, "AWS Internal", "AWS Internal",
-        None, [BACKUPS], read_only=False, event_type="AwsServiceEvent",
-        service_details={"keyId": BACKUPS.key_id}, request_id=None,
+        at("21:07:33"),
+        "RotateKey",
+        {"accountId": A, "invokedBy": "AWS Internal"},
+        "AWS Internal",
+        "AWS Internal",
+        None,
+        [BACKUPS],
+        read_only=False,
+        event_type="AwsServiceEvent",
+        service_details={"keyId": BACKUPS.key_id},
+        request_id=None,
     )
 
 
@@ -716,8 +879,9 @@ def glue_lake(rec: Recorder) -> None:
     rng = rec.rng
     for hour in range(12):
         start = START + timedelta(hours=hour, minutes=5, seconds=rng.randrange(0, 50))
-        assume_role(rec, start - timedelta(seconds=2), B, "eu-west-1", "glue.amazonaws.com", GLUE_ETL,
-                    "GlueJobRunnerSession", 1)
+        assume_role(
+            rec, start - timedelta(seconds=2), B, "eu-west-1", "glue.amazonaws.com", GLUE_ETL, "GlueJobRunnerSession", 1
+        )
         identity = assumed(GLUE_ETL, "GlueJobRunnerSession", start - timedelta(seconds=2))
         ip = f"10.40.{rng.randrange(0, 4)}.{rng.randrange(10, 250)}"
         rec.kms(start, "DescribeKey", identity, ip, GLUE_AGENT, {"keyId": LAKE.alias}, [LAKE])
@@ -728,22 +892,55 @@ def glue_lake(rec: Recorder) -> None:
             t += timedelta(seconds=rng.randrange(4, 30))
             if part % 2 == 0:  # the Bucket Key is cached for a while: not every read decrypts
                 rec.kms(
-                    t, "Decrypt", invoked_by("s3.amazonaws.com", identity), "s3.amazonaws.com", "s3.amazonaws.com",
-                    {"encryptionAlgorithm": "SYMMETRIC_DEFAULT",
-                     "encryptionContext": {"aws:s3:arn": "arn:aws:s3:::analytics-lake-raw"}},
+                    t,
+                    "Decrypt",
+                    invoked_by("s3.amazonaws.com", identity),
+                    "s3.amazonaws.com",
+                    "s3.amazonaws.com",
+                    {
+                        "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+                        "encryptionContext": {"aws:s3:arn": "arn:aws:s3:::analytics-lake-raw"},
+                    },
                     [LAKE],
                 )
-            s3_object(rec, t, B, "eu-west-1", "GetObject", identity, ip, "analytics-lake-raw",
-                      f"events/{hour_dir}/part-{part:05d}.snappy.parquet", rng.randrange(4_000_000, 60_000_000))
+            s3_object(
+                rec,
+                t,
+                B,
+                "eu-west-1",
+                "GetObject",
+                identity,
+                ip,
+                "analytics-lake-raw",
+                f"events/{hour_dir}/part-{part:05d}.snappy.parquet",
+                rng.randrange(4_000_000, 60_000_000),
+            )
         t += timedelta(seconds=rng.randrange(60, 240))
         rec.kms(
-            t, "GenerateDataKey", invoked_by("s3.amazonaws.com", identity), "s3.amazonaws.com", "s3.amazonaws.com",
-            {"keyId": LAKE.arn, "encryptionContext": {"aws:s3:arn": "arn:aws:s3:::analytics-lake-curated"},
-             "keySpec": "AES_256"},
+            t,
+            "GenerateDataKey",
+            invoked_by("s3.amazonaws.com", identity),
+            "s3.amazonaws.com",
+            "s3.amazonaws.com",
+            {
+                "keyId": LAKE.arn,
+                "encryptionContext": {"aws:s3:arn": "arn:aws:s3:::analytics-lake-curated"},
+                "keySpec": "AES_256",
+            },
             [LAKE],
         )
-        s3_object(rec, t, B, "eu-west-1", "PutObject", identity, ip, "analytics-lake-curated",
-                  f"sessions/{hour_dir}/part-00000.snappy.parquet", rng.randrange(2_000_000, 9_000_000))
+        s3_object(
+            rec,
+            t,
+            B,
+            "eu-west-1",
+            "PutObject",
+            identity,
+            ip,
+            "analytics-lake-curated",
+            f"sessions/{hour_dir}/part-00000.snappy.parquet",
+            rng.randrange(2_000_000, 9_000_000),
+        )
 
 
 def s3_object(rec: Recorder, t, account, region, name, identity, ip, bucket, key, size) -> None:
@@ -751,10 +948,22 @@ def s3_object(rec: Recorder, t, account, region, name, identity, ip, bucket, key
     host = f"{bucket}.s3.{region}.amazonaws.com"
     reading = name == "GetObject"
     rec.add(
-        t, account, region, "s3.amazonaws.com", name, identity, ip, GLUE_AGENT,
+        t,
+        account,
+        region,
+        "s3.amazonaws.com",
+        name,
+        identity,
+        ip,
+        GLUE_AGENT,
         {"bucketName": bucket, "Host": host, "key": key},
-        None if reading else {"x-amz-server-side-encryption": "aws:kms", "x-amz-server-side-encryption-aws-kms-key-id": LAKE.arn,
-                              "x-amz-server-side-encryption-bucket-key-enabled": "true"},
+        None
+        if reading
+        else {
+            "x-amz-server-side-encryption": "aws:kms",
+            "x-amz-server-side-encryption-aws-kms-key-id": LAKE.arn,
+            "x-amz-server-side-encryption-bucket-key-enabled": "true",
+        },
         read_only=reading,
         resources=[
             {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
@@ -795,30 +1004,60 @@ def ebs_batch(rec: Recorder) -> None:
         ip = f"10.60.{rng.randrange(0, 3)}.{rng.randrange(10, 250)}"
         agent = BOTO_AGENT
         rec.add(
-            start, B, region, "ec2.amazonaws.com", "RunInstances", identity, ip, agent,
+            start,
+            B,
+            region,
+            "ec2.amazonaws.com",
+            "RunInstances",
+            identity,
+            ip,
+            agent,
             {
                 "instancesSet": {"items": [{"imageId": "ami-0c4d5e6f7a8b9c0d1", "minCount": 1, "maxCount": 1}]},
                 "instanceType": "c7i.2xlarge",
-                "blockDeviceMapping": {"items": [{"deviceName": "/dev/xvda", "ebs": {
-                    "volumeSize": 200, "deleteOnTermination": True, "volumeType": "gp3", "encrypted": True,
-                    "kmsKeyId": EBS.alias}}]},
+                "blockDeviceMapping": {
+                    "items": [
+                        {
+                            "deviceName": "/dev/xvda",
+                            "ebs": {
+                                "volumeSize": 200,
+                                "deleteOnTermination": True,
+                                "volumeType": "gp3",
+                                "encrypted": True,
+                                "kmsKeyId": EBS.alias,
+                            },
+                        }
+                    ]
+                },
                 "launchTemplate": {"launchTemplateName": "batch-worker", "version": "$Latest"},
             },
             {
                 "requestId": new_uuid(rng),
                 "reservationId": "r-0" + hexid(rng, 16),
                 "ownerId": B,
-                "instancesSet": {"items": [{"instanceId": instance, "imageId": "ami-0c4d5e6f7a8b9c0d1",
-                                            "instanceState": {"code": 0, "name": "pending"},
-                                            "instanceType": "c7i.2xlarge"}]},
+                "instancesSet": {
+                    "items": [
+                        {
+                            "instanceId": instance,
+                            "imageId": "ami-0c4d5e6f7a8b9c0d1",
+                            "instanceState": {"code": 0, "name": "pending"},
+                            "instanceType": "c7i.2xlarge",
+                        }
+                    ]
+                },
             },
-            read_only=False, tls_host=f"ec2.{region}.amazonaws.com",
+            read_only=False,
+            tls_host=f"ec2.{region}.amazonaws.com",
         )
         via_ec2 = invoked_by("ec2.amazonaws.com", identity)
         t = start + timedelta(seconds=1)
         rec.kms(t, "DescribeKey", via_ec2, "ec2.amazonaws.com", "ec2.amazonaws.com", {"keyId": EBS.alias}, [EBS])
         rec.kms(
-            t, "CreateGrant", via_ec2, "ec2.amazonaws.com", "ec2.amazonaws.com",
+            t,
+            "CreateGrant",
+            via_ec2,
+            "ec2.amazonaws.com",
+            "ec2.amazonaws.com",
             {
                 "keyId": EBS.arn,
                 "granteePrincipal": f"{B}:aws:ec2-infrastructure:{instance}",
@@ -826,11 +1065,17 @@ def ebs_batch(rec: Recorder) -> None:
                 "operations": ["Decrypt"],
                 "retiringPrincipal": "ec2.ap-southeast-2.amazonaws.com",
             },
-            [EBS], response={"grantId": hexid(rng, 64), "keyId": EBS.arn}, read_only=False,
+            [EBS],
+            response={"grantId": hexid(rng, 64), "keyId": EBS.arn},
+            read_only=False,
         )
         t += timedelta(seconds=1)
         rec.kms(
-            t, "GenerateDataKeyWithoutPlaintext", via_ec2, "ec2.amazonaws.com", "ec2.amazonaws.com",
+            t,
+            "GenerateDataKeyWithoutPlaintext",
+            via_ec2,
+            "ec2.amazonaws.com",
+            "ec2.amazonaws.com",
             {"keyId": EBS.arn, "encryptionContext": {"aws:ebs:id": volume}, "numberOfBytes": 64},
             [EBS],
         )
@@ -843,16 +1088,26 @@ def ebs_batch(rec: Recorder) -> None:
             "accountId": B,
             "accessKeyId": access_key(B, "ec2-infrastructure", instance),
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": infra.role_id, "arn": infra.arn, "accountId": B,
-                                  "userName": infra.name},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": infra.role_id,
+                    "arn": infra.arn,
+                    "accountId": B,
+                    "userName": infra.name,
+                },
                 "webIdFederationData": {},
                 "attributes": {"creationDate": stamp(t - timedelta(seconds=2)), "mfaAuthenticated": "false"},
             },
         }
         rec.kms(
-            t, "Decrypt", infra_identity, "AWS Internal", "AWS Internal",
+            t,
+            "Decrypt",
+            infra_identity,
+            "AWS Internal",
+            "AWS Internal",
             {"encryptionContext": {"aws:ebs:id": volume}, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
-            [EBS], direct=False,
+            [EBS],
+            direct=False,
         )
         running.append((start + timedelta(minutes=rng.randrange(35, 55), seconds=rng.randrange(60)), instance))
     for t, instance in running:
@@ -861,11 +1116,29 @@ def ebs_batch(rec: Recorder) -> None:
         session = f"batch-scheduler-{hexid(rng, 8)}"
         identity = assumed(BATCH_LAUNCHER, session, t - timedelta(seconds=4))
         rec.add(
-            t, B, region, "ec2.amazonaws.com", "TerminateInstances", identity, f"10.60.1.{rng.randrange(10, 250)}",
-            BOTO_AGENT, {"instancesSet": {"items": [{"instanceId": instance}]}},
-            {"requestId": new_uuid(rng), "instancesSet": {"items": [{"instanceId": instance,
-             "currentState": {"code": 32, "name": "shutting-down"}, "previousState": {"code": 16, "name": "running"}}]}},
-            read_only=False, tls_host=f"ec2.{region}.amazonaws.com",
+            t,
+            B,
+            region,
+            "ec2.amazonaws.com",
+            "TerminateInstances",
+            identity,
+            f"10.60.1.{rng.randrange(10, 250)}",
+            BOTO_AGENT,
+            {"instancesSet": {"items": [{"instanceId": instance}]}},
+            {
+                "requestId": new_uuid(rng),
+                "instancesSet": {
+                    "items": [
+                        {
+                            "instanceId": instance,
+                            "currentState": {"code": 32, "name": "shutting-down"},
+                            "previousState": {"code": 16, "name": "running"},
+                        }
+                    ]
+                },
+            },
+            read_only=False,
+            tls_host=f"ec2.{region}.amazonaws.com",
         )
 
 
@@ -881,7 +1154,14 @@ def analytics_trail_config(rec: Recorder) -> None:
         "lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 api/cloudtrail#1.42.3"
     )
     rec.add(
-        t, B, "eu-west-1", "cloudtrail.amazonaws.com", "UpdateTrail", identity, "192.0.2.171", agent,
+        t,
+        B,
+        "eu-west-1",
+        "cloudtrail.amazonaws.com",
+        "UpdateTrail",
+        identity,
+        "192.0.2.171",
+        agent,
         {"name": "analytics-trail", "snsTopicName": "cloudtrail-delivery"},
         {
             "name": "analytics-trail",
@@ -895,7 +1175,8 @@ def analytics_trail_config(rec: Recorder) -> None:
             "logFileValidationEnabled": False,
             "isOrganizationTrail": False,
         },
-        read_only=False, tls_host="cloudtrail.eu-west-1.amazonaws.com",
+        read_only=False,
+        tls_host="cloudtrail.eu-west-1.amazonaws.com",
     )
 
 
@@ -930,22 +1211,65 @@ def incident(rec: Recorder) -> None:
             f"User: {VENDOR_ARN} is not authorized to perform: kms:{name} on resource: {key.arn} "
             f"because no resource-based policy allows the kms:{name} action"
         )
-        rec.kms(t, name, vendor_identity(), ATTACKER_IP, cli_agent(command), request, [key],
-                account=A, error=("AccessDenied", message))
+        rec.kms(
+            t,
+            name,
+            vendor_identity(),
+            ATTACKER_IP,
+            cli_agent(command),
+            request,
+            [key],
+            account=A,
+            error=("AccessDenied", message),
+        )
 
     # 2. j.doe's AdminSSO session, now used from the attacker's address.
     def cli(command):
         return cli_agent(command)
 
-    rec.add(at("02:30:48"), A, "us-east-1", "sts.amazonaws.com", "GetCallerIdentity", jdoe(), ATTACKER_IP,
-            cli("sts.get-caller-identity"), None, None, read_only=True, tls_host="sts.us-east-1.amazonaws.com")
-    rec.add(at("02:31:02"), A, "us-east-1", "secretsmanager.amazonaws.com", "ListSecrets", jdoe(), ATTACKER_IP,
-            cli("secretsmanager.list-secrets"), {"filters": [{"key": "name", "values": ["prod/"]}]}, None,
-            read_only=True, tls_host="secretsmanager.us-east-1.amazonaws.com")
+    rec.add(
+        at("02:30:48"),
+        A,
+        "us-east-1",
+        "sts.amazonaws.com",
+        "GetCallerIdentity",
+        jdoe(),
+        ATTACKER_IP,
+        cli("sts.get-caller-identity"),
+        None,
+        None,
+        read_only=True,
+        tls_host="sts.us-east-1.amazonaws.com",
+    )
+    rec.add(
+        at("02:31:02"),
+        A,
+        "us-east-1",
+        "secretsmanager.amazonaws.com",
+        "ListSecrets",
+        jdoe(),
+        ATTACKER_IP,
+        cli("secretsmanager.list-secrets"),
+        {"filters": [{"key": "name", "values": ["prod/"]}]},
+        None,
+        read_only=True,
+        tls_host="secretsmanager.us-east-1.amazonaws.com",
+    )
     for t, name in SECRET_READS:
-        rec.add(t, A, "us-east-1", "secretsmanager.amazonaws.com", "GetSecretValue", jdoe(), ATTACKER_IP,
-                cli("secretsmanager.get-secret-value"), {"secretId": name}, None, read_only=True,
-                tls_host="secretsmanager.us-east-1.amazonaws.com")
+        rec.add(
+            t,
+            A,
+            "us-east-1",
+            "secretsmanager.amazonaws.com",
+            "GetSecretValue",
+            jdoe(),
+            ATTACKER_IP,
+            cli("secretsmanager.get-secret-value"),
+            {"secretId": name},
+            None,
+            read_only=True,
+            tls_host="secretsmanager.us-east-1.amazonaws.com",
+        )
         secrets_decrypt(rec, t, invoked_by("secretsmanager.amazonaws.com", jdoe()), name)
 
     # 3. A new key, and the alias moved to it.
@@ -953,15 +1277,28 @@ def incident(rec: Recorder) -> None:
         "Version": "2012-10-17",
         "Id": "key-consolepolicy-3",
         "Statement": [
-            {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:aws:iam::{A}:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Sid": "Allow use of the key", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
-             "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*"},
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "Allow use of the key",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+            },
         ],
     }
     rec.kms(
-        CREATE_KEY, "CreateKey", jdoe(), ATTACKER_IP, cli("kms.create-key"),
+        CREATE_KEY,
+        "CreateKey",
+        jdoe(),
+        ATTACKER_IP,
+        cli("kms.create-key"),
         {
             "description": "temp",
             "policy": json.dumps(policy, indent=2),
@@ -973,35 +1310,54 @@ def incident(rec: Recorder) -> None:
             "multiRegion": False,
         },
         [PAYMENTS_NEW],
-        response={"keyMetadata": {
-            "aWSAccountId": A,
-            "keyId": PAYMENTS_NEW.key_id,
-            "arn": PAYMENTS_NEW.arn,
-            "creationDate": console_date(CREATE_KEY),
-            "enabled": True,
-            "description": "temp",
-            "keyUsage": "ENCRYPT_DECRYPT",
-            "keyState": "Enabled",
-            "origin": "AWS_KMS",
-            "keyManager": "CUSTOMER",
-            "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
-            "keySpec": "SYMMETRIC_DEFAULT",
-            "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
-            "multiRegion": False,
-        }},
+        response={
+            "keyMetadata": {
+                "aWSAccountId": A,
+                "keyId": PAYMENTS_NEW.key_id,
+                "arn": PAYMENTS_NEW.arn,
+                "creationDate": console_date(CREATE_KEY),
+                "enabled": True,
+                "description": "temp",
+                "keyUsage": "ENCRYPT_DECRYPT",
+                "keyState": "Enabled",
+                "origin": "AWS_KMS",
+                "keyManager": "CUSTOMER",
+                "customerMasterKeySpec": "SYMMETRIC_DEFAULT",
+                "keySpec": "SYMMETRIC_DEFAULT",
+                "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"],
+                "multiRegion": False,
+            }
+        },
         read_only=False,
     )
     rec.kms(
-        UPDATE_ALIAS, "UpdateAlias", jdoe(), ATTACKER_IP, cli("kms.update-alias"),
+        UPDATE_ALIAS,
+        "UpdateAlias",
+        jdoe(),
+        ATTACKER_IP,
+        cli("kms.update-alias"),
         {"aliasName": PAYMENTS.alias, "targetKeyId": PAYMENTS_NEW.key_id},
-        [PAYMENTS.alias_arn, PAYMENTS_NEW.arn], read_only=False,
+        [PAYMENTS.alias_arn, PAYMENTS_NEW.arn],
+        read_only=False,
     )
 
     # 4. The original key disabled, then scheduled for deletion.
-    rec.kms(DISABLE_KEY, "DisableKey", jdoe(), ATTACKER_IP, cli("kms.disable-key"), {"keyId": PAYMENTS.key_id},
-            [PAYMENTS], read_only=False)
     rec.kms(
-        SCHEDULE_DELETION, "ScheduleKeyDeletion", jdoe(), ATTACKER_IP, cli("kms.schedule-key-deletion"),
+        DISABLE_KEY,
+        "DisableKey",
+        jdoe(),
+        ATTACKER_IP,
+        cli("kms.disable-key"),
+        {"keyId": PAYMENTS.key_id},
+        [PAYMENTS],
+        read_only=False,
+    )
+    rec.kms(
+        SCHEDULE_DELETION,
+        "ScheduleKeyDeletion",
+        jdoe(),
+        ATTACKER_IP,
+        cli("kms.schedule-key-deletion"),
         {"keyId": PAYMENTS.key_id, "pendingWindowInDays": 7},
         [PAYMENTS],
         response={
@@ -1015,23 +1371,55 @@ def incident(rec: Recorder) -> None:
 
     # 5. KMS events excluded from the trail.
     host = "cloudtrail.us-east-1.amazonaws.com"
-    rec.add(at("02:43:12"), A, "us-east-1", "cloudtrail.amazonaws.com", "DescribeTrails", jdoe(), ATTACKER_IP,
-            cli("cloudtrail.describe-trails"), {"trailNameList": [], "includeShadowTrails": True}, None,
-            read_only=True, tls_host=host)
-    rec.add(at("02:43:51"), A, "us-east-1", "cloudtrail.amazonaws.com", "GetEventSelectors", jdoe(), ATTACKER_IP,
-            cli("cloudtrail.get-event-selectors"), {"trailName": "acme-main"}, None, read_only=True, tls_host=host)
-    selectors = [{
-        "readWriteType": "All",
-        "includeManagementEvents": True,
-        "dataResources": [],
-        "excludeManagementEventSources": ["kms.amazonaws.com"],
-    }]
     rec.add(
-        PUT_SELECTORS, A, "us-east-1", "cloudtrail.amazonaws.com", "PutEventSelectors", jdoe(), ATTACKER_IP,
+        at("02:43:12"),
+        A,
+        "us-east-1",
+        "cloudtrail.amazonaws.com",
+        "DescribeTrails",
+        jdoe(),
+        ATTACKER_IP,
+        cli("cloudtrail.describe-trails"),
+        {"trailNameList": [], "includeShadowTrails": True},
+        None,
+        read_only=True,
+        tls_host=host,
+    )
+    rec.add(
+        at("02:43:51"),
+        A,
+        "us-east-1",
+        "cloudtrail.amazonaws.com",
+        "GetEventSelectors",
+        jdoe(),
+        ATTACKER_IP,
+        cli("cloudtrail.get-event-selectors"),
+        {"trailName": "acme-main"},
+        None,
+        read_only=True,
+        tls_host=host,
+    )
+    selectors = [
+        {
+            "readWriteType": "All",
+            "includeManagementEvents": True,
+            "dataResources": [],
+            "excludeManagementEventSources": ["kms.amazonaws.com"],
+        }
+    ]
+    rec.add(
+        PUT_SELECTORS,
+        A,
+        "us-east-1",
+        "cloudtrail.amazonaws.com",
+        "PutEventSelectors",
+        jdoe(),
+        ATTACKER_IP,
         cli("cloudtrail.put-event-selectors"),
         {"trailName": "acme-main", "eventSelectors": selectors},
         {"trailARN": ACME_TRAIL, "eventSelectors": json.loads(json.dumps(selectors))},
-        read_only=False, tls_host=host,
+        read_only=False,
+        tls_host=host,
     )
 
 
@@ -1080,7 +1468,10 @@ def cloudtrail_log_keys(rec: Recorder, files: list[LogFile]) -> None:
         if t >= END:
             continue
         rec.kms(
-            t, "GenerateDataKey", service_identity("cloudtrail.amazonaws.com"), "cloudtrail.amazonaws.com",
+            t,
+            "GenerateDataKey",
+            service_identity("cloudtrail.amazonaws.com"),
+            "cloudtrail.amazonaws.com",
             "cloudtrail.amazonaws.com",
             {
                 "keySpec": "AES_256",
@@ -1090,7 +1481,8 @@ def cloudtrail_log_keys(rec: Recorder, files: list[LogFile]) -> None:
                 },
                 "keyId": CT_LOGS.arn,
             },
-            [CT_LOGS], account=A,
+            [CT_LOGS],
+            account=A,
         )
 
 
@@ -1116,7 +1508,8 @@ def lookup_event(record: dict) -> dict:
     elif identity.get("userName"):
         event["Username"] = identity["userName"]
     event["Resources"] = [
-        {"ResourceType": r.get("type", "AWS::KMS::Key"), "ResourceName": r["ARN"]} for r in record.get("resources") or []
+        {"ResourceType": r.get("type", "AWS::KMS::Key"), "ResourceName": r["ARN"]}
+        for r in record.get("resources") or []
     ]
     event["CloudTrailEvent"] = dumps(record)
     return event
@@ -1125,8 +1518,21 @@ def lookup_event(record: dict) -> dict:
 def build(out: Path) -> dict:
     recorders = {
         name: Recorder(name)
-        for name in ("payments", "secrets", "invoices", "credentials", "monitor", "terraform", "jdoe", "backups",
-                     "glue", "ebs", "trailconfig", "incident", "cloudtrail")
+        for name in (
+            "payments",
+            "secrets",
+            "invoices",
+            "credentials",
+            "monitor",
+            "terraform",
+            "jdoe",
+            "backups",
+            "glue",
+            "ebs",
+            "trailconfig",
+            "incident",
+            "cloudtrail",
+        )
     }
     payments_app(recorders["payments"])
     secrets_app(recorders["secrets"])
@@ -1193,8 +1599,12 @@ def build(out: Path) -> dict:
         stats["kms"] += kms
 
     history = [
-        e for e in events
-        if e.account == A and e.region == "us-east-1" and e.source == "kms.amazonaws.com" and LOOKUP_FROM <= e.time < LOOKUP_TO
+        e
+        for e in events
+        if e.account == A
+        and e.region == "us-east-1"
+        and e.source == "kms.amazonaws.com"
+        and LOOKUP_FROM <= e.time < LOOKUP_TO
     ]
     history.reverse()  # newest first, as lookup-events returns them
     text = json.dumps({"Events": [lookup_event(e.record) for e in history]}, indent=4) + "\n"
@@ -1204,8 +1614,13 @@ def build(out: Path) -> dict:
     stats["lookup_bytes"] = len(text.encode())
     stats["bytes"] += stats["lookup_bytes"]
     stats["incident"] = [
-        (stamp(e.time), e.record["eventSource"].split(".")[0], e.record["eventName"], e.record["eventID"],
-         e.record.get("errorCode") or "")
+        (
+            stamp(e.time),
+            e.record["eventSource"].split(".")[0],
+            e.record["eventName"],
+            e.record["eventID"],
+            e.record.get("errorCode") or "",
+        )
         for e in recorders["incident"].events
     ]
     return stats
@@ -1224,9 +1639,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.verbose:
         for where, per in sorted(stats["per"].items()):
-            print(f"  {where:28} {per['files']:4} files {per['records']:5} records {per['kms']:5} KMS {per['bytes']:8,} bytes",
-                  file=sys.stderr)
-        print(f"  KMS events of account A after 02:44:30 left out of acme-main: {stats['not_delivered']}", file=sys.stderr)
+            print(
+                f"  {where:28} {per['files']:4} files {per['records']:5} records {per['kms']:5} KMS {per['bytes']:8,} bytes",
+                file=sys.stderr,
+            )
+        print(
+            f"  KMS events of account A after 02:44:30 left out of acme-main: {stats['not_delivered']}", file=sys.stderr
+        )
         print(f"  lookup file: {stats['lookup_events']} events, {stats['lookup_bytes']:,} bytes", file=sys.stderr)
         for row in stats["incident"]:
             print("  " + "  ".join(row), file=sys.stderr)

@@ -247,7 +247,7 @@ class FakeCloudTrail:
 
     @property
     def now(self) -> float:
-        """"Now" for the 90-day window, in epoch seconds: real time unless a test set it."""
+        """ "Now" for the 90-day window, in epoch seconds: real time unless a test set it."""
         return time.time() if self._now is None else self._now
 
     @now.setter
@@ -360,8 +360,13 @@ class FakeCloudTrail:
                 self._hold_after -= 1
         if held:
             self._released.wait(30)
-        entry = LookupRequest(region, account, access_key, body if body is not None else {},
-                              at=arrived if arrived is not None else time.monotonic())
+        entry = LookupRequest(
+            region,
+            account,
+            access_key,
+            body if body is not None else {},
+            at=arrived if arrived is not None else time.monotonic(),
+        )
         with self._lock:
             self.requests.append(entry)
             self._times[(account, region)].append(entry.at)
@@ -385,9 +390,7 @@ class FakeCloudTrail:
             raise AwsError("InvalidMaxResultsException", "Value for MaxResults is invalid.")
         attributes = body.get("LookupAttributes") or []
         if not isinstance(attributes, list) or len(attributes) > 1:
-            raise AwsError(
-                "InvalidLookupAttributesException", "You cannot specify more than one lookup attribute."
-            )
+            raise AwsError("InvalidLookupAttributesException", "You cannot specify more than one lookup attribute.")
         for attribute in attributes:
             if not isinstance(attribute, dict):
                 raise AwsError("InvalidLookupAttributesException", "Invalid LookupAttributes.")
@@ -431,7 +434,9 @@ class FakeCloudTrail:
                 when = stored.sort_key[0]
                 if when < oldest or (start is not None and when < start) or (end is not None and when > end):
                     continue
-                if attributes and not _matches(stored.event, attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]):
+                if attributes and not _matches(
+                    stored.event, attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]
+                ):
                     continue
                 if len(page) == max_results:
                     more = True
@@ -477,7 +482,9 @@ class _Handler(BaseHTTPRequestHandler):
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else target or "?"
         match = _CREDENTIAL.search(self.headers.get("Authorization") or "")
         if not match:
-            self._send_json(403, {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"})
+            self._send_json(
+                403, {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"}
+            )
             return
         access_key, region = match.group(1), match.group(3)
         fake = self.fake
@@ -645,8 +652,13 @@ class AwsEndpoints:
         """PutEventSelectors leaving KMS out of a trail's management events."""
         self.client("cloudtrail", region).put_event_selectors(
             TrailName=name,
-            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True,
-                             "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
+            EventSelectors=[
+                {
+                    "ReadWriteType": "All",
+                    "IncludeManagementEvents": True,
+                    "ExcludeManagementEventSources": ["kms.amazonaws.com"],
+                }
+            ],
         )
 
 

@@ -178,9 +178,15 @@ def kms(name: str = "Decrypt", key: str | None = None, *, request: dict | None =
     return record(name, source=KMS, request=request or None, resources=resources, **kwargs)
 
 
-def trail_config(name: str, trail: str = "main-trail", *, request: dict | None = None, response: dict | None = None, **kwargs) -> dict:
+def trail_config(
+    name: str, trail: str = "main-trail", *, request: dict | None = None, response: dict | None = None, **kwargs
+) -> dict:
     """A CloudTrail configuration record (CreateTrail, StopLogging, PutEventSelectors...)."""
-    arn = trail if trail.startswith("arn:") else trail_arn(trail, kwargs.get("region", REGION), kwargs.get("account", ACCOUNT))
+    arn = (
+        trail
+        if trail.startswith("arn:")
+        else trail_arn(trail, kwargs.get("region", REGION), kwargs.get("account", ACCOUNT))
+    )
     if request is None:
         request = {"trailName": arn} if name in ("PutEventSelectors", "PutInsightSelectors") else {"name": arn}
     return record(name, source=CLOUDTRAIL, request=request, response=response, read_only=False, **kwargs)
@@ -246,7 +252,14 @@ def write(path: Path, data) -> Path:
     return path
 
 
-def delivery_path(base: Path, account: str = ACCOUNT, region: str = REGION, day: str = "2024/05/01", stamp: str = "20240501T1200Z", tag: str = "abc") -> Path:
+def delivery_path(
+    base: Path,
+    account: str = ACCOUNT,
+    region: str = REGION,
+    day: str = "2024/05/01",
+    stamp: str = "20240501T1200Z",
+    tag: str = "abc",
+) -> Path:
     """Where CloudTrail would put a log file under a local copy of its bucket."""
     name = f"{account}_CloudTrail_{region}_{stamp}_{tag}.json.gz"
     return Path(base, "AWSLogs", account, "CloudTrail", region, day, name)

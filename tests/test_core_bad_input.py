@@ -188,7 +188,9 @@ def hostile_records() -> list[dict]:
         kms("Verify", key_arn(KEY1), agent=ANSI_AGENT, ip="\x1b[2J10.0.0.1", error="\x1b]0;pwned\x07Denied"),
         kms("ReEncrypt", key_arn(KEY1), identity=iam_user("\x1b[5mblink")),
         kms("DescribeKey", key_arn(KEY1), read_only="true", resources={"ARN": "not a list"}),
-        kms("ListGrants", key_arn(KEY1), request={"keyId": key_arn(KEY1), "encryptionContext": {"n": 5, "o": {"x": 1}}}),
+        kms(
+            "ListGrants", key_arn(KEY1), request={"keyId": key_arn(KEY1), "encryptionContext": {"n": 5, "o": {"x": 1}}}
+        ),
         record("CreateKey", response={"keyMetadata": "a string"}, region=["us-east-1"]),
         kms("Encrypt", key_arn(KEY1), requestParameters="just a string", responseElements=7, serviceEventDetails=[1]),
     ]
@@ -219,7 +221,11 @@ def test_hostile_values_load_without_crashing(tmp_path):
 
 def test_hostile_values_through_every_output_format(tmp_path, capsys):
     path = write(tmp_path / "hostile.json", cloudtrail_file(hostile_records()))
-    for command, formats in (("events", ("jsonl", "csv", "table", "raw")), ("keys", ("jsonl", "csv", "table")), ("trails", ("jsonl", "csv", "table"))):
+    for command, formats in (
+        ("events", ("jsonl", "csv", "table", "raw")),
+        ("keys", ("jsonl", "csv", "table")),
+        ("trails", ("jsonl", "csv", "table")),
+    ):
         for fmt in formats:
             code, out, err = run_main(capsys, command, path, "--format", fmt)
             assert code == 0, (command, fmt, err)
@@ -230,7 +236,14 @@ def test_hostile_values_through_every_output_format(tmp_path, capsys):
 
 
 def test_table_makes_control_characters_visible(tmp_path):
-    rec = kms("Verify", key_arn(KEY1), agent=ANSI_AGENT, ip="\x1b[2J10.0.0.1", error="\x1b]0;pwned\x07Denied", identity=iam_user("\x1b[5mblink"))
+    rec = kms(
+        "Verify",
+        key_arn(KEY1),
+        agent=ANSI_AGENT,
+        ip="\x1b[2J10.0.0.1",
+        error="\x1b]0;pwned\x07Denied",
+        identity=iam_user("\x1b[5mblink"),
+    )
     path = write(tmp_path / "hostile.json", cloudtrail_file([rec]))
     result = run_cli("events", path, "--format", "table")
     assert result.returncode == 0, result.stderr

@@ -40,8 +40,10 @@ DECRYPT = kms(
     agent="aws-cli/2.15.0",
     time="2024-05-01T22:00:00+10:00",
 )
-CREATE_ALIAS = kms("CreateAlias", request={"aliasName": "alias/payments", "targetKeyId": KEY1}, time=T.format("09:00"), read_only=False)
-ENCRYPT = kms("Encrypt", "alias/payments", time=T.format("11:00"), agent="=HYPERLINK(\"http://evil\")")
+CREATE_ALIAS = kms(
+    "CreateAlias", request={"aliasName": "alias/payments", "targetKeyId": KEY1}, time=T.format("09:00"), read_only=False
+)
+ENCRYPT = kms("Encrypt", "alias/payments", time=T.format("11:00"), agent='=HYPERLINK("http://evil")')
 STOP = trail_config("StopLogging", "main-trail", time=T.format("13:00"))
 ALL = [CREATE_ALIAS, ENCRYPT, DECRYPT, STOP]
 
@@ -118,7 +120,9 @@ def test_events_csv(logs, capsys):
 
 def test_events_csv_cells_cannot_run_as_formulas(tmp_path, capsys):
     hostile = [
-        kms("Decrypt", key_arn(KEY1), agent='=HYPERLINK("http://evil","x")', ip="+1+1", error="-2+3", message="@SUM(A1)"),
+        kms(
+            "Decrypt", key_arn(KEY1), agent='=HYPERLINK("http://evil","x")', ip="+1+1", error="-2+3", message="@SUM(A1)"
+        ),
         kms("Encrypt", key_arn(KEY1), agent="\t=cmd", request={"encryptionContext": {"=k": "=v"}}),
     ]
     code, out, err = run_main(capsys, "events", write(tmp_path / "h.json", cloudtrail_file(hostile)), "--format", "csv")
@@ -127,7 +131,7 @@ def test_events_csv_cells_cannot_run_as_formulas(tmp_path, capsys):
         for cell in row:
             assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), row
     table = {row["event"]: row for row in csv.DictReader(io.StringIO(out))}
-    assert table["Decrypt"]["user_agent"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert table["Decrypt"]["user_agent"] == '\'=HYPERLINK("http://evil","x")'
     assert table["Decrypt"]["source_ip"] == "'+1+1"
     assert table["Decrypt"]["error"] == "'-2+3"
     assert table["Decrypt"]["error_message"] == "'@SUM(A1)"
@@ -205,7 +209,10 @@ def test_keys_csv_and_table(logs, capsys):
 
 
 def test_keys_show_former_aliases(tmp_path, capsys):
-    recs = [CREATE_ALIAS, kms("UpdateAlias", request={"aliasName": "alias/payments", "targetKeyId": KEY2}, time=T.format("10:00"))]
+    recs = [
+        CREATE_ALIAS,
+        kms("UpdateAlias", request={"aliasName": "alias/payments", "targetKeyId": KEY2}, time=T.format("10:00")),
+    ]
     path = write(tmp_path / "log.json", cloudtrail_file(recs))
     code, out, _err = run_main(capsys, "keys", path, "--format", "jsonl")
     keys = {k["key"]: k for k in json_lines(out)}
@@ -224,7 +231,12 @@ def test_trails_in_every_format(logs, capsys):
     assert trail["kms_logging"] == "stopped"
     assert trail["warnings"] and "Logging stopped by user/Alice" in trail["warnings"][0]
     delivery = next(r for r in rows if r["kind"] == "delivery")
-    assert (delivery["files"], delivery["accounts"], delivery["regions"], delivery["kms_logging"]) == (1, [ACCOUNT], ["us-east-1"], "logged")
+    assert (delivery["files"], delivery["accounts"], delivery["regions"], delivery["kms_logging"]) == (
+        1,
+        [ACCOUNT],
+        ["us-east-1"],
+        "logged",
+    )
 
     code, out, _err = run_main(capsys, "trails", logs, "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))

@@ -18,7 +18,15 @@ from records import json_lines, load, run_cli, run_main
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/aws-docs"
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
-TRAIL_EVENTS = {"CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging", "PutEventSelectors", "PutInsightSelectors"}
+TRAIL_EVENTS = {
+    "CreateTrail",
+    "UpdateTrail",
+    "DeleteTrail",
+    "StartLogging",
+    "StopLogging",
+    "PutEventSelectors",
+    "PutInsightSelectors",
+}
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
 
@@ -163,7 +171,11 @@ def test_headless_commands_succeed_on_the_corpus(index, capsys):
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "skipped" not in result.stderr
     assert len(json_lines(result.stdout)) == len(index.snapshot.order)
-    for command, formats in (("events", ("csv", "table", "raw")), ("keys", ("jsonl", "csv", "table")), ("trails", ("jsonl", "csv", "table"))):
+    for command, formats in (
+        ("events", ("csv", "table", "raw")),
+        ("keys", ("jsonl", "csv", "table")),
+        ("trails", ("jsonl", "csv", "table")),
+    ):
         for fmt in formats:
             code, out, err = run_main(capsys, command, CORPUS, "--format", fmt)
             assert code == 0, (command, fmt, err)

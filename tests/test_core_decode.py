@@ -29,7 +29,15 @@ from records import (
     trail_config,
 )
 
-TRAIL_EVENTS = ["CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging", "PutEventSelectors", "PutInsightSelectors"]
+TRAIL_EVENTS = [
+    "CreateTrail",
+    "UpdateTrail",
+    "DeleteTrail",
+    "StartLogging",
+    "StopLogging",
+    "PutEventSelectors",
+    "PutInsightSelectors",
+]
 
 
 # ---------------------------------------------------------------------------
@@ -82,7 +90,11 @@ def test_record_without_event_source_is_counted_as_such(tmp_path):
         {"response": {"keyMetadata": {"keyId": KEY1, "arn": key_arn(KEY1)}}},
         {"details": {"keyId": KEY1}, "identity": aws_internal(), "event_type": "AwsServiceEvent"},
     ],
-    ids=lambda where: "/".join(f"{k}.{next(iter(v))}" if isinstance(v, dict) else k for k, v in where.items() if k in ("resources", "request", "response", "details")),
+    ids=lambda where: "/".join(
+        f"{k}.{next(iter(v))}" if isinstance(v, dict) else k
+        for k, v in where.items()
+        if k in ("resources", "request", "response", "details")
+    ),
 )
 def test_each_place_a_key_is_named(tmp_path, where):
     index = load_records(tmp_path, [record("SomeKmsCall", **where)])
@@ -140,7 +152,9 @@ def test_alias_resolved_through_create_alias(tmp_path):
 
 def test_alias_arn_in_request_is_resolved_too(tmp_path):
     recs = [
-        kms("CreateAlias", request={"aliasName": "alias/app", "targetKeyId": key_arn(KEY1)}, time="2024-05-01T10:00:00Z"),
+        kms(
+            "CreateAlias", request={"aliasName": "alias/app", "targetKeyId": key_arn(KEY1)}, time="2024-05-01T10:00:00Z"
+        ),
         kms("Encrypt", alias_arn("app"), time="2024-05-01T11:00:00Z"),
     ]
     index = load_records(tmp_path, recs)
@@ -167,11 +181,23 @@ def test_alias_resolution_follows_update_alias_in_time(tmp_path):
 def test_alias_resolution_when_the_alias_moves_back_and_forth(tmp_path):
     moves = [(KEY1, "10"), (KEY2, "12"), (KEY1, "14"), (KEY2, "16")]
     recs = [
-        kms("UpdateAlias" if i else "CreateAlias", request={"aliasName": "alias/app", "targetKeyId": key}, time=f"2024-05-01T{hour}:00:00Z")
+        kms(
+            "UpdateAlias" if i else "CreateAlias",
+            request={"aliasName": "alias/app", "targetKeyId": key},
+            time=f"2024-05-01T{hour}:00:00Z",
+        )
         for i, (key, hour) in enumerate(moves)
     ]
     uses = {f"{int(hour) + 1:02d}": key for key, hour in moves}
-    recs += [kms("Encrypt", "alias/app", time=f"2024-05-01T{hour}:00:00Z", event_id=f"00000000-0000-4000-9000-0000000000{hour}") for hour in uses]
+    recs += [
+        kms(
+            "Encrypt",
+            "alias/app",
+            time=f"2024-05-01T{hour}:00:00Z",
+            event_id=f"00000000-0000-4000-9000-0000000000{hour}",
+        )
+        for hour in uses
+    ]
     index = load_records(tmp_path, recs)
     for hour, key in uses.items():
         event = only(index, f"id:00000000-0000-4000-9000-0000000000{hour}")
@@ -181,11 +207,23 @@ def test_alias_resolution_when_the_alias_moves_back_and_forth(tmp_path):
 def test_alias_resolution_when_the_alias_moves_back_and_forth_three_times(tmp_path):
     moves = [(KEY1, "10"), (KEY2, "12"), (KEY1, "14"), (KEY2, "16"), (KEY1, "18"), (KEY2, "20")]
     recs = [
-        kms("UpdateAlias" if i else "CreateAlias", request={"aliasName": "alias/app", "targetKeyId": key}, time=f"2024-05-01T{hour}:00:00Z")
+        kms(
+            "UpdateAlias" if i else "CreateAlias",
+            request={"aliasName": "alias/app", "targetKeyId": key},
+            time=f"2024-05-01T{hour}:00:00Z",
+        )
         for i, (key, hour) in enumerate(moves)
     ]
     uses = {f"{int(hour) + 1:02d}": key for key, hour in moves}
-    recs += [kms("Encrypt", "alias/app", time=f"2024-05-01T{hour}:00:00Z", event_id=f"00000000-0000-4000-9000-0000000000{hour}") for hour in uses]
+    recs += [
+        kms(
+            "Encrypt",
+            "alias/app",
+            time=f"2024-05-01T{hour}:00:00Z",
+            event_id=f"00000000-0000-4000-9000-0000000000{hour}",
+        )
+        for hour in uses
+    ]
     index = load_records(tmp_path, recs)
     wrong = {
         hour: only(index, f"id:00000000-0000-4000-9000-0000000000{hour}").keys
@@ -238,7 +276,12 @@ def test_delete_alias_makes_the_alias_former(tmp_path, with_create):
     alias is no longer current on that key."""
     recs = [
         kms("CreateAlias", request={"aliasName": "alias/app", "targetKeyId": KEY1}, time="2024-05-01T10:00:00Z"),
-        kms("DeleteAlias", request={"aliasName": "alias/app"}, resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY1))], time="2024-05-01T12:00:00Z"),
+        kms(
+            "DeleteAlias",
+            request={"aliasName": "alias/app"},
+            resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY1))],
+            time="2024-05-01T12:00:00Z",
+        ),
     ]
     index = load_records(tmp_path, recs if with_create else recs[1:])
     [summary] = summarise_keys(index, index.snapshot.order)
@@ -269,7 +312,12 @@ def test_update_alias_naming_the_old_key_in_resources_moves_the_alias(tmp_path, 
 
 def test_failed_create_alias_teaches_nothing(tmp_path):
     recs = [
-        kms("CreateAlias", request={"aliasName": "alias/app", "targetKeyId": KEY1}, error="AccessDeniedException", time="2024-05-01T10:00:00Z"),
+        kms(
+            "CreateAlias",
+            request={"aliasName": "alias/app", "targetKeyId": KEY1},
+            error="AccessDeniedException",
+            time="2024-05-01T10:00:00Z",
+        ),
         kms("Encrypt", "alias/app", time="2024-05-01T11:00:00Z"),
     ]
     index = load_records(tmp_path, recs)
@@ -366,10 +414,17 @@ def test_reencrypt_source_and_destination_contexts_are_labelled(tmp_path):
 
 @pytest.mark.parametrize(
     "constraint, label",
-    [("encryptionContextSubset", "grant constraint (subset)"), ("encryptionContextEquals", "grant constraint (equals)")],
+    [
+        ("encryptionContextSubset", "grant constraint (subset)"),
+        ("encryptionContextEquals", "grant constraint (equals)"),
+    ],
 )
 def test_create_grant_constraints_are_labelled(tmp_path, constraint, label):
-    request = {"keyId": key_arn(), "granteePrincipal": "arn:aws:iam::111122223333:role/App", "constraints": {constraint: {"aws:ebs:id": "vol-123"}}}
+    request = {
+        "keyId": key_arn(),
+        "granteePrincipal": "arn:aws:iam::111122223333:role/App",
+        "constraints": {constraint: {"aws:ebs:id": "vol-123"}},
+    }
     index = load_records(tmp_path, [kms("CreateGrant", request=request)])
     assert only(index).contexts == ((label, (("aws:ebs:id", "vol-123"),)),)
 
@@ -395,7 +450,10 @@ def test_event_times_are_stored_as_utc(tmp_path, written, utc):
     assert only(index).iso_time == utc
 
 
-@pytest.mark.parametrize("written", ["yesterday", "2024-13-01T00:00:00Z", "2024-05-01T25:00:00Z", "2024-05-01T12:61:00Z", "2024-05-01T12:00:99Z", ""])
+@pytest.mark.parametrize(
+    "written",
+    ["yesterday", "2024-13-01T00:00:00Z", "2024-05-01T25:00:00Z", "2024-05-01T12:61:00Z", "2024-05-01T12:00:99Z", ""],
+)
 def test_unreadable_time_is_kept_without_a_time(tmp_path, written):
     index = load_records(tmp_path, [kms("Decrypt", time=written), kms("Encrypt")])
     assert only(index, "event:Decrypt").iso_time is None
@@ -403,7 +461,14 @@ def test_unreadable_time_is_kept_without_a_time(tmp_path, written):
 
 
 def test_events_are_newest_first(tmp_path):
-    recs = [kms(name, time=t) for name, t in (("B", "2024-05-01T11:00:00Z"), ("C", "2024-05-01T12:00:00+00:00"), ("A", "2024-05-01T10:00:00Z"))]
+    recs = [
+        kms(name, time=t)
+        for name, t in (
+            ("B", "2024-05-01T11:00:00Z"),
+            ("C", "2024-05-01T12:00:00+00:00"),
+            ("A", "2024-05-01T10:00:00Z"),
+        )
+    ]
     index = load_records(tmp_path, recs)
     assert [e.name for e in events(index)] == ["C", "B", "A"]
 

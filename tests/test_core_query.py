@@ -32,7 +32,12 @@ BILLING = "arn:aws:s3:::billing-bucket/invoices/2024.pdf"
 
 # name -> record; the names are what the tests talk about.
 RECORDS = {
-    "create_alias": kms("CreateAlias", request={"aliasName": "alias/payments", "targetKeyId": KEY2}, time=T.format("09:00"), read_only=False),
+    "create_alias": kms(
+        "CreateAlias",
+        request={"aliasName": "alias/payments", "targetKeyId": KEY2},
+        time=T.format("09:00"),
+        read_only=False,
+    ),
     "alice_decrypt": kms(
         "Decrypt",
         key_arn(KEY1),
@@ -41,7 +46,9 @@ RECORDS = {
         ip="203.0.113.7",
         agent="aws-cli/2.15.0 Python/3.11 exec-env/CloudShell",
     ),
-    "admin_encrypt": kms("Encrypt", "alias/payments", identity=assumed_role("Admin", "s1"), time=T.format("11:00"), ip="10.1.2.3"),
+    "admin_encrypt": kms(
+        "Encrypt", "alias/payments", identity=assumed_role("Admin", "s1"), time=T.format("11:00"), ip="10.1.2.3"
+    ),
     "denied": kms(
         "Decrypt",
         key_arn(KEY1),
@@ -52,7 +59,9 @@ RECORDS = {
         ip="198.51.100.99",
         agent="Boto3/1.34.0 Python/3.12",
     ),
-    "schedule": kms("ScheduleKeyDeletion", KEY3, identity=root(), region="eu-west-1", time=T.format("12:00"), read_only=False),
+    "schedule": kms(
+        "ScheduleKeyDeletion", KEY3, identity=root(), region="eu-west-1", time=T.format("12:00"), read_only=False
+    ),
     "service": kms(
         "GenerateDataKey",
         key_arn(KEY1),
@@ -62,7 +71,9 @@ RECORDS = {
         ip="s3.amazonaws.com",
         agent="s3.amazonaws.com",
     ),
-    "stop": trail_config("StopLogging", "main-trail", identity=iam_user("Mallory"), time=T.format("13:00"), ip="192.0.2.66"),
+    "stop": trail_config(
+        "StopLogging", "main-trail", identity=iam_user("Mallory"), time=T.format("13:00"), ip="192.0.2.66"
+    ),
     "rotate": record(
         "RotateKey",
         identity=aws_internal(),
@@ -89,7 +100,16 @@ def match(index, expr: str) -> set[str]:
 
 def test_empty_filter_matches_everything_newest_first(index):
     found = [NAME_OF_ID[index.event(row).event_id] for row in rows(index, "")]
-    assert found == ["rotate", "stop", "service", "schedule", "denied", "admin_encrypt", "alice_decrypt", "create_alias"]
+    assert found == [
+        "rotate",
+        "stop",
+        "service",
+        "schedule",
+        "denied",
+        "admin_encrypt",
+        "alice_decrypt",
+        "create_alias",
+    ]
     assert parse("   ").empty
 
 

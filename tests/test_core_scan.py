@@ -62,13 +62,20 @@ def meaning(batch) -> dict:
         said[name] = list(columns.get(name, []))
     part = batch.contexts
     starts = [0, *part.counts.cumsum().tolist()]
-    pairs = [(part.labels[part.label[i]], part.keys[part.key[i]], part.values[part.value[i]]) for i in range(len(part.label))]
-    said["ctx"] = [pairs[starts[code - 1]:starts[code]] if code else [] for code in columns.get("ctx", [])]
+    pairs = [
+        (part.labels[part.label[i]], part.keys[part.key[i]], part.values[part.value[i]]) for i in range(len(part.label))
+    ]
+    said["ctx"] = [pairs[starts[code - 1] : starts[code]] if code else [] for code in columns.get("ctx", [])]
     said["extra_keys"] = {row: [vocab["key"][k] for k in keys] for row, keys in batch.extra_keys.items()}
     said["overflow"] = dict(batch.event_id_overflow)
-    said["changes"] = [(c.row, c.time, c.action, c.trail, c.request, c.response, c.error, vocab["principal"][c.principal])
-                       for c in batch.trail_changes]
-    said["bindings"] = sorted(((vocab["alias"][a], vocab["key"][k], kind, first, last) for a, k, kind, first, last in batch.alias_bindings), key=repr)
+    said["changes"] = [
+        (c.row, c.time, c.action, c.trail, c.request, c.response, c.error, vocab["principal"][c.principal])
+        for c in batch.trail_changes
+    ]
+    said["bindings"] = sorted(
+        ((vocab["alias"][a], vocab["key"][k], kind, first, last) for a, k, kind, first, last in batch.alias_bindings),
+        key=repr,
+    )
     said["log_files"] = [(vocab["trail"][t], s3, when) for t, s3, when in batch.log_files]
     said["sources"] = [(s.format, s.records, s.events, dict(s.ignored), s.problems, s.error) for s in batch.sources]
     return said
@@ -96,23 +103,69 @@ def delivered(records: list) -> bytes:
 
 SAMPLE = [
     kms("Decrypt", key_arn(), request={"encryptionContext": {"aws:s3:arn": "arn:aws:s3:::bucket/object"}}),
-    kms("GenerateDataKey", key_arn(), request={"keyId": alias_arn("app"), "encryptionContext": {"tenant": "t-1", "n": "2"}},
-        identity=assumed_role("Worker", "session-9")),
-    kms("ReEncrypt", None, request={"sourceKeyId": key_arn(KEY1), "destinationKeyId": key_arn(KEY2),
-                                    "sourceEncryptionContext": {"a": "1"}, "destinationEncryptionContext": {"b": 2}},
-        resources=[key_resource(key_arn(KEY1)), key_resource(key_arn(KEY2)), key_resource(key_arn(KEY3))]),
-    kms("CreateGrant", key_arn(), request={"keyId": key_arn(), "constraints": {"encryptionContextSubset": {"dept": "it"}}}),
-    kms("UpdateAlias", None, request={"aliasName": "alias/app", "targetKeyId": KEY2},
-        resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY1)), key_resource(key_arn(KEY2))]),
-    kms("Decrypt", key_arn(), request={"keyId": "alias/app"}, resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY2))]),
-    kms("Decrypt", key_arn(), error="AccessDenied", message="not allowed \u2014 \u00e9t\u00e9 \"quoted\" \\ back"),
-    kms("DeleteExpiredKeyMaterial", None, event_type="AwsServiceEvent", identity=aws_internal(), details={"keyId": KEY1}),
-    kms("GenerateDataKey", key_arn(), request={"keySpec": "AES_256", "encryptionContext": {
-        "aws:cloudtrail:arn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main",
-        "aws:s3:arn": "arn:aws:s3:::logs/AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/x.json.gz"}},
-        identity={"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}),
-    trail_config("PutEventSelectors", request={"trailName": "main", "eventSelectors": [
-        {"readWriteType": "All", "includeManagementEvents": True, "excludeManagementEventSources": ["kms.amazonaws.com"]}]}),
+    kms(
+        "GenerateDataKey",
+        key_arn(),
+        request={"keyId": alias_arn("app"), "encryptionContext": {"tenant": "t-1", "n": "2"}},
+        identity=assumed_role("Worker", "session-9"),
+    ),
+    kms(
+        "ReEncrypt",
+        None,
+        request={
+            "sourceKeyId": key_arn(KEY1),
+            "destinationKeyId": key_arn(KEY2),
+            "sourceEncryptionContext": {"a": "1"},
+            "destinationEncryptionContext": {"b": 2},
+        },
+        resources=[key_resource(key_arn(KEY1)), key_resource(key_arn(KEY2)), key_resource(key_arn(KEY3))],
+    ),
+    kms(
+        "CreateGrant",
+        key_arn(),
+        request={"keyId": key_arn(), "constraints": {"encryptionContextSubset": {"dept": "it"}}},
+    ),
+    kms(
+        "UpdateAlias",
+        None,
+        request={"aliasName": "alias/app", "targetKeyId": KEY2},
+        resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY1)), key_resource(key_arn(KEY2))],
+    ),
+    kms(
+        "Decrypt",
+        key_arn(),
+        request={"keyId": "alias/app"},
+        resources=[key_resource(alias_arn("app")), key_resource(key_arn(KEY2))],
+    ),
+    kms("Decrypt", key_arn(), error="AccessDenied", message='not allowed \u2014 \u00e9t\u00e9 "quoted" \\ back'),
+    kms(
+        "DeleteExpiredKeyMaterial", None, event_type="AwsServiceEvent", identity=aws_internal(), details={"keyId": KEY1}
+    ),
+    kms(
+        "GenerateDataKey",
+        key_arn(),
+        request={
+            "keySpec": "AES_256",
+            "encryptionContext": {
+                "aws:cloudtrail:arn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main",
+                "aws:s3:arn": "arn:aws:s3:::logs/AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/x.json.gz",
+            },
+        },
+        identity={"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"},
+    ),
+    trail_config(
+        "PutEventSelectors",
+        request={
+            "trailName": "main",
+            "eventSelectors": [
+                {
+                    "readWriteType": "All",
+                    "includeManagementEvents": True,
+                    "excludeManagementEventSources": ["kms.amazonaws.com"],
+                }
+            ],
+        },
+    ),
     other_service("GetObject"),
     record("LookupEvents", source="cloudtrail.amazonaws.com"),
     {**kms("Decrypt", key_arn()), "eventID": "NOT-A-UUID-\u00e9", "readOnly": True},
@@ -155,8 +208,13 @@ HOSTILE = [
     GOOD.replace(b'"Decrypt"', b'"De\\u0063rypt"', 1),  # an escaped value
     GOOD.replace(b'"kms.amazonaws.com"', b'"kms.amazonaws.co\\u006d"', 1),  # the same source spelt two ways
     GOOD.replace(b'"kms.amazonaws.com"', b'"KMS.amazonaws.com"', 1),
-    delivered([trail_config("StopLogging"), trail_config("StartLogging", "other"), other_service("LookupEvents", "cloudtrail.amazonaws.com")])
-    .replace(b'"cloudtrail.amazonaws.com"', b'"cloudtrail.amazonaws.co\\u006d"', 1),  # CloudTrail spelt two ways
+    delivered(
+        [
+            trail_config("StopLogging"),
+            trail_config("StartLogging", "other"),
+            other_service("LookupEvents", "cloudtrail.amazonaws.com"),
+        ]
+    ).replace(b'"cloudtrail.amazonaws.com"', b'"cloudtrail.amazonaws.co\\u006d"', 1),  # CloudTrail spelt two ways
     GOOD.replace(b'"eventSource":"kms.amazonaws.com"', b'"eventSource":["kms.amazonaws.com"]', 1),
     GOOD.replace(b'"Decrypt"', b'"De\x01crypt"', 1),  # a control character
     GOOD.replace(b'"Decrypt"', b'"De\xffcrypt"', 1),  # not UTF-8
@@ -205,7 +263,7 @@ def test_a_thousand_random_mutations_read_the_same_either_way(tmp_path, monkeypa
             elif action < 0.9:
                 del text[at]
             else:
-                text[at:at] = text[at:at + rng.randint(1, 40)]
+                text[at:at] = text[at : at + rng.randint(1, 40)]
         write(path, bytes(text))
         assert_same(path, monkeypatch)
 

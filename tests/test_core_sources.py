@@ -76,7 +76,12 @@ def test_lookup_events_single_page_reads_the_cloudtrail_event_strings(tmp_path, 
 
 
 def test_lookup_events_pages_pretty_printed_one_after_another(tmp_path, three):
-    text = json.dumps(lookup_page(three[:2], "token-1"), indent=4) + "\n" + json.dumps(lookup_page(three[2:]), indent=4) + "\n"
+    text = (
+        json.dumps(lookup_page(three[:2], "token-1"), indent=4)
+        + "\n"
+        + json.dumps(lookup_page(three[2:]), indent=4)
+        + "\n"
+    )
     path = write(tmp_path / "pages.json", text)
     expect_loaded(path, three, "lookup-events")
 

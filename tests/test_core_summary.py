@@ -28,7 +28,12 @@ T = "2024-05-01T{}:00Z"
 @pytest.fixture(scope="module")
 def index(tmp_path_factory):
     recs = [
-        kms("CreateAlias", request={"aliasName": "alias/app", "targetKeyId": KEY1}, time=T.format("09:00"), read_only=False),
+        kms(
+            "CreateAlias",
+            request={"aliasName": "alias/app", "targetKeyId": KEY1},
+            time=T.format("09:00"),
+            read_only=False,
+        ),
         kms("Decrypt", key_arn(KEY1), time=T.format("10:00")),
         kms("Decrypt", key_arn(KEY1), identity=iam_user("Bob"), error="AccessDeniedException", time=T.format("11:00")),
         kms("Encrypt", key_arn(KEY1), time=T.format("12:00")),
@@ -40,8 +45,18 @@ def index(tmp_path_factory):
             read_only=False,
         ),
         kms("Encrypt", "alias/app", identity=assumed_role("Admin", "s1"), time=T.format("14:00")),
-        kms("CreateAlias", request={"aliasName": "alias/one", "targetKeyId": KEY3}, time=T.format("08:00"), read_only=False),
-        kms("CreateAlias", request={"aliasName": "alias/two", "targetKeyId": KEY3}, time=T.format("08:30"), read_only=False),
+        kms(
+            "CreateAlias",
+            request={"aliasName": "alias/one", "targetKeyId": KEY3},
+            time=T.format("08:00"),
+            read_only=False,
+        ),
+        kms(
+            "CreateAlias",
+            request={"aliasName": "alias/two", "targetKeyId": KEY3},
+            time=T.format("08:30"),
+            read_only=False,
+        ),
         kms("Sign", "alias/unknown", time=T.format("15:00")),
     ]
     return load(write(tmp_path_factory.mktemp("keys") / "log.json", cloudtrail_file(recs)))
@@ -116,7 +131,9 @@ def test_first_and_last_seen_follow_the_filter(index):
 
 def test_events_with_three_keys_count_for_each(tmp_path):
     rec = kms("ReEncrypt", request={"sourceKeyId": KEY1, "destinationKeyId": KEY2}, response={"keyId": key_arn(KEY3)})
-    index = load(write(tmp_path / "log.json", cloudtrail_file([rec, kms("Decrypt", key_arn(KEY3), identity=iam_user("Bob"))])))
+    index = load(
+        write(tmp_path / "log.json", cloudtrail_file([rec, kms("Decrypt", key_arn(KEY3), identity=iam_user("Bob"))]))
+    )
     rows = summaries(index)
     assert {arn: s.events for arn, s in rows.items()} == {key_arn(KEY1): 1, key_arn(KEY2): 1, key_arn(KEY3): 2}
     assert rows[key_arn(KEY3)].principals == 2

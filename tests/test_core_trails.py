@@ -37,37 +37,73 @@ def by_label(index) -> dict[str, object]:
     return {row.label: row for row in summarise_trails(index)}
 
 
-def cloudtrail_log_key_use(log_file: str, bucket: str = "org-trail-bucket", trail: str = TRAIL, time: str = T.format("12:05")) -> dict:
+def cloudtrail_log_key_use(
+    log_file: str, bucket: str = "org-trail-bucket", trail: str = TRAIL, time: str = T.format("12:05")
+) -> dict:
     """CloudTrail's own GenerateDataKey for a log file it is about to write (SSE-KMS)."""
     return kms(
         "GenerateDataKey",
         LOG_KEY,
         identity=aws_service("cloudtrail.amazonaws.com"),
-        request={"keySpec": "AES_256", "encryptionContext": {"aws:cloudtrail:arn": trail, "aws:s3:arn": f"arn:aws:s3:::{bucket}/{log_file}"}},
+        request={
+            "keySpec": "AES_256",
+            "encryptionContext": {"aws:cloudtrail:arn": trail, "aws:s3:arn": f"arn:aws:s3:::{bucket}/{log_file}"},
+        },
         ip="cloudtrail.amazonaws.com",
         agent="cloudtrail.amazonaws.com",
         time=time,
     )
 
 
-def create_trail(name="main-trail", bucket="org-trail-bucket", prefix=None, kms_key=LOG_KEY, time=T.format("08:00"), who="Alice"):
+def create_trail(
+    name="main-trail", bucket="org-trail-bucket", prefix=None, kms_key=LOG_KEY, time=T.format("08:00"), who="Alice"
+):
     request = {"name": name, "s3BucketName": bucket, "isMultiRegionTrail": True}
     if prefix:
         request["s3KeyPrefix"] = prefix
     if kms_key:
         request["kmsKeyId"] = kms_key
-    response = {**request, "trailARN": trail_arn(name), "includeGlobalServiceEvents": True, "logFileValidationEnabled": False}
-    return trail_config("CreateTrail", name, request=request, response=response, time=time, identity=iam_user(who), ip="192.0.2.10")
+    response = {
+        **request,
+        "trailARN": trail_arn(name),
+        "includeGlobalServiceEvents": True,
+        "logFileValidationEnabled": False,
+    }
+    return trail_config(
+        "CreateTrail", name, request=request, response=response, time=time, identity=iam_user(who), ip="192.0.2.10"
+    )
 
 
-def put_event_selectors(selectors: dict, time: str, who: str = "Mallory", ip: str = "192.0.2.66", error: str | None = None) -> dict:
+def put_event_selectors(
+    selectors: dict, time: str, who: str = "Mallory", ip: str = "192.0.2.66", error: str | None = None
+) -> dict:
     request = {"trailName": "main-trail", **selectors}
     response = None if error else {"trailARN": TRAIL, **selectors}
-    return trail_config("PutEventSelectors", request=request, response=response, time=time, identity=iam_user(who), ip=ip, error=error)
+    return trail_config(
+        "PutEventSelectors", request=request, response=response, time=time, identity=iam_user(who), ip=ip, error=error
+    )
 
 
-EXCLUDE_KMS = {"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True, "dataResources": [], "excludeManagementEventSources": [KMS_SOURCE := "kms.amazonaws.com"]}]}
-ALL_MANAGEMENT = {"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": True, "dataResources": [], "excludeManagementEventSources": []}]}
+EXCLUDE_KMS = {
+    "eventSelectors": [
+        {
+            "readWriteType": "All",
+            "includeManagementEvents": True,
+            "dataResources": [],
+            "excludeManagementEventSources": [KMS_SOURCE := "kms.amazonaws.com"],
+        }
+    ]
+}
+ALL_MANAGEMENT = {
+    "eventSelectors": [
+        {
+            "readWriteType": "All",
+            "includeManagementEvents": True,
+            "dataResources": [],
+            "excludeManagementEventSources": [],
+        }
+    ]
+}
 ADVANCED_NO_KMS = {
     "advancedEventSelectors": [
         {
@@ -79,7 +115,11 @@ ADVANCED_NO_KMS = {
         }
     ]
 }
-ADVANCED_ALL = {"advancedEventSelectors": [{"name": "All management", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]}]}
+ADVANCED_ALL = {
+    "advancedEventSelectors": [
+        {"name": "All management", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]}
+    ]
+}
 
 
 def summary_of(tmp_path, records, name="config.json"):
@@ -96,7 +136,10 @@ def summary_of(tmp_path, records, name="config.json"):
 def test_trail_from_the_s3_delivery_path(tmp_path):
     bucket = tmp_path / "copy" / "org-trail-bucket"
     write(delivery_path(bucket, region="us-east-1", tag="a"), gz(cloudtrail_file([kms("Decrypt", key_arn(KEY1))])))
-    write(delivery_path(bucket, region="eu-west-1", tag="b"), gz(cloudtrail_file([kms("Encrypt", key_arn(KEY1, region="eu-west-1"), region="eu-west-1")])))
+    write(
+        delivery_path(bucket, region="eu-west-1", tag="b"),
+        gz(cloudtrail_file([kms("Encrypt", key_arn(KEY1, region="eu-west-1"), region="eu-west-1")])),
+    )
     index = load(tmp_path / "copy")
     [row] = summarise_trails(index)
     assert row.kind == "delivery"
@@ -116,7 +159,10 @@ def test_delivery_name_without_the_folder_layout(tmp_path):
 
 
 def test_trail_from_cloudtrails_own_key_use(tmp_path):
-    records = [cloudtrail_log_key_use("AWSLogs/x.json.gz"), cloudtrail_log_key_use("AWSLogs/y.json.gz", time=T.format("12:10"))]
+    records = [
+        cloudtrail_log_key_use("AWSLogs/x.json.gz"),
+        cloudtrail_log_key_use("AWSLogs/y.json.gz", time=T.format("12:10")),
+    ]
     row, _index = summary_of(tmp_path, records)
     assert (row.label, row.arn) == ("main-trail", TRAIL)
     assert row.log_key == LOG_KEY
@@ -136,7 +182,11 @@ def test_trail_from_configuration_events(tmp_path):
 
 
 def test_configuration_by_bare_trail_name_and_by_arn_is_one_trail(tmp_path):
-    records = [create_trail(), trail_config("StopLogging", "main-trail", request={"name": "main-trail"}, time=T.format("09:00")), trail_config("StartLogging", TRAIL, time=T.format("10:00"))]
+    records = [
+        create_trail(),
+        trail_config("StopLogging", "main-trail", request={"name": "main-trail"}, time=T.format("09:00")),
+        trail_config("StartLogging", TRAIL, time=T.format("10:00")),
+    ]
     row, _index = summary_of(tmp_path, records)
     assert row.events == 3
 
@@ -229,7 +279,10 @@ def test_exclusion_by_an_advanced_event_selector(tmp_path):
 
 
 def test_advanced_exclusion_undone_by_advanced_selectors(tmp_path):
-    records = [put_event_selectors(ADVANCED_NO_KMS, T.format("13:00")), put_event_selectors(ADVANCED_ALL, T.format("14:00"), who="Alice")]
+    records = [
+        put_event_selectors(ADVANCED_NO_KMS, T.format("13:00")),
+        put_event_selectors(ADVANCED_ALL, T.format("14:00"), who="Alice"),
+    ]
     row, _index = summary_of(tmp_path, records)
     assert row.kms_logging == "logged"
     [warning] = row.warnings
@@ -237,10 +290,15 @@ def test_advanced_exclusion_undone_by_advanced_selectors(tmp_path):
 
 
 def test_stop_logging(tmp_path):
-    records = [create_trail(), trail_config("StopLogging", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00"))]
+    records = [
+        create_trail(),
+        trail_config("StopLogging", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00")),
+    ]
     row, _index = summary_of(tmp_path, records)
     assert row.kms_logging == "stopped"
-    assert row.warnings == ["Logging stopped by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC; not restarted in the loaded events."]
+    assert row.warnings == [
+        "Logging stopped by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC; not restarted in the loaded events."
+    ]
 
 
 def test_stop_logging_undone(tmp_path):
@@ -259,7 +317,9 @@ def test_stop_logging_undone(tmp_path):
 def test_failed_attempts_are_warned_about_but_change_nothing(tmp_path):
     records = [
         create_trail(),
-        trail_config("StopLogging", identity=iam_user("Mallory"), time=T.format("13:00"), ip="192.0.2.66", error="AccessDenied"),
+        trail_config(
+            "StopLogging", identity=iam_user("Mallory"), time=T.format("13:00"), ip="192.0.2.66", error="AccessDenied"
+        ),
         put_event_selectors(EXCLUDE_KMS, T.format("13:01"), error="AccessDenied"),
     ]
     row, _index = summary_of(tmp_path, records)
@@ -271,14 +331,19 @@ def test_failed_attempts_are_warned_about_but_change_nothing(tmp_path):
 
 
 def test_deleted_trail(tmp_path):
-    records = [create_trail(), trail_config("DeleteTrail", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00"))]
+    records = [
+        create_trail(),
+        trail_config("DeleteTrail", identity=iam_user("Mallory"), ip="192.0.2.66", time=T.format("13:00")),
+    ]
     row, _index = summary_of(tmp_path, records)
     assert row.kms_logging == "stopped"
     assert "Trail deleted by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC." in row.warnings
 
 
 def test_unknown_without_configuration_or_delivered_kms_events(tmp_path):
-    row, _index = summary_of(tmp_path, [trail_config("PutInsightSelectors", request={"trailName": TRAIL, "insightSelectors": []})])
+    row, _index = summary_of(
+        tmp_path, [trail_config("PutInsightSelectors", request={"trailName": TRAIL, "insightSelectors": []})]
+    )
     assert row.kms_logging == "unknown"
     assert row.warnings == []
 
@@ -302,10 +367,24 @@ def test_warned_trails_come_first(tmp_path):
         (EXCLUDE_KMS, "excluded"),
         ({"eventSelectors": [{"readWriteType": "WriteOnly", "includeManagementEvents": True}]}, "write-only"),
         ({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": False}]}, "excluded"),
-        ({"EventSelectors": [{"ReadWriteType": "All", "IncludeManagementEvents": True, "ExcludeManagementEventSources": [KMS_SOURCE]}]}, "excluded"),
+        (
+            {
+                "EventSelectors": [
+                    {
+                        "ReadWriteType": "All",
+                        "IncludeManagementEvents": True,
+                        "ExcludeManagementEventSources": [KMS_SOURCE],
+                    }
+                ]
+            },
+            "excluded",
+        ),
         (ADVANCED_NO_KMS, "excluded"),
         (ADVANCED_ALL, "logged"),
-        ({"advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}]}, "excluded"),
+        (
+            {"advancedEventSelectors": [{"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}]},
+            "excluded",
+        ),
         ({}, "unknown"),
     ],
 )
@@ -314,7 +393,9 @@ def test_selector_state(selectors, state):
 
 
 def test_trails_command_reports_the_warning(tmp_path):
-    path = write(tmp_path / "config.json", cloudtrail_file([create_trail(), put_event_selectors(EXCLUDE_KMS, T.format("13:00"))]))
+    path = write(
+        tmp_path / "config.json", cloudtrail_file([create_trail(), put_event_selectors(EXCLUDE_KMS, T.format("13:00"))])
+    )
     result = run_cli("trails", path, "--format", "jsonl")
     assert result.returncode == 0, result.stderr
     [trail] = [row for row in json_lines(result.stdout) if row["kind"] == "trail"]

@@ -291,8 +291,11 @@ def test_errors_on_demand(trail):
     assert len(client.lookup_events(MaxResults=2)["Events"]) == 2  # one failure each
 
     # Failures can target one operation, forwarded ones included.
-    fake.fail_next("UnrecognizedClientException", "The security token included in the request is invalid.",
-                   operation="DescribeTrails")
+    fake.fail_next(
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        operation="DescribeTrails",
+    )
     assert client.lookup_events(MaxResults=1)["Events"]
     with pytest.raises(ClientError) as raised:
         client.describe_trails()
@@ -312,8 +315,10 @@ def test_unsigned_and_malformed_requests(aws_endpoints):
     assert raised.value.code == 403
     assert json.loads(raised.value.read())["__type"] == "MissingAuthenticationTokenException"
 
-    signed = lookup | {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIDX/20261120/eu-west-1/cloudtrail/aws4_request, "
-                                        "SignedHeaders=host, Signature=0"}
+    signed = lookup | {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKIDX/20261120/eu-west-1/cloudtrail/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    }
     request = urllib.request.Request(aws_endpoints.cloudtrail_url, data=b"[1]", headers=signed, method="POST")
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=5)

@@ -56,8 +56,11 @@ class TestPaging:
         assert code == 0, err
         assert len(rows) == 230 and len({r["event_id"] for r in rows}) == 230
         assert [r["time"] for r in rows] == sorted((r["time"] for r in rows), reverse=True)
-        kms_requests = [r for r in aws_endpoints.cloudtrail.lookups("us-east-1")
-                        if r.body["LookupAttributes"][0]["AttributeValue"] == "kms.amazonaws.com"]
+        kms_requests = [
+            r
+            for r in aws_endpoints.cloudtrail.lookups("us-east-1")
+            if r.body["LookupAttributes"][0]["AttributeValue"] == "kms.amazonaws.com"
+        ]
         assert len(kms_requests) == 5  # 50 a page
         assert all(len(r.body["LookupAttributes"]) == 1 for r in aws_endpoints.cloudtrail.lookups())
         assert "Traceback" not in err
@@ -108,19 +111,26 @@ class TestPushdown:
         attributes = [r.body["LookupAttributes"][0] for r in aws_endpoints.cloudtrail.lookups()]
         assert {"AttributeKey": "EventName", "AttributeValue": "ScheduleKeyDeletion"} in attributes
 
-    @pytest.mark.parametrize("expression", ["event:GenerateDataKey", "key:1234abcd", "-event:Decrypt", "event:Decrypt,Encrypt"])
+    @pytest.mark.parametrize(
+        "expression", ["event:GenerateDataKey", "key:1234abcd", "-event:Decrypt", "event:Decrypt,Encrypt"]
+    )
     def test_a_filter_the_server_cannot_match_exactly_stays_on_the_client(self, aws_endpoints, capsys, expression):
         """GenerateDataKey is also part of GenerateDataKeyPair...; a partial key id is not an ARN."""
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(5))
         code, _rows, err = events(capsys, "--region", "us-east-1", "--filter", expression)
         assert code == 0, err
-        kms_lookups = [r for r in aws_endpoints.cloudtrail.lookups()
-                       if r.body["LookupAttributes"][0]["AttributeValue"] != "cloudtrail.amazonaws.com"]
+        kms_lookups = [
+            r
+            for r in aws_endpoints.cloudtrail.lookups()
+            if r.body["LookupAttributes"][0]["AttributeValue"] != "cloudtrail.amazonaws.com"
+        ]
         assert kms_lookups and all(r.body["LookupAttributes"][0]["AttributeKey"] == "EventSource" for r in kms_lookups)
 
 
 class TestCache:
-    def test_first_run_writes_a_private_cache_and_the_next_asks_only_for_newer(self, aws_endpoints, capsys, private_cache):
+    def test_first_run_writes_a_private_cache_and_the_next_asks_only_for_newer(
+        self, aws_endpoints, capsys, private_cache
+    ):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(80, start=30))
         code, rows, err = events(capsys, "--region", "us-east-1")
         assert code == 0, err
@@ -193,13 +203,16 @@ class TestErrors:
 
     def test_expired_credentials(self, aws_endpoints, capsys):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
-        aws_endpoints.cloudtrail.fail_next("ExpiredTokenException", "The security token included in the request is expired",
-                                           status=403, count=20)  # every call: the credentials themselves expired
+        aws_endpoints.cloudtrail.fail_next(
+            "ExpiredTokenException", "The security token included in the request is expired", status=403, count=20
+        )  # every call: the credentials themselves expired
         code, _out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1")
         self._one_sentence(code, err, "The AWS credentials have expired")
 
     def test_access_denied_on_lookup_events(self, aws_endpoints, capsys):
-        aws_endpoints.cloudtrail.fail_next("AccessDeniedException", "not authorized", status=400, operation="LookupEvents")
+        aws_endpoints.cloudtrail.fail_next(
+            "AccessDeniedException", "not authorized", status=400, operation="LookupEvents"
+        )
         code, _out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1")
         assert "Access denied to LookupEvents in us-east-1" in err and "cloudtrail:LookupEvents" in err
         assert "Traceback" not in err
@@ -246,7 +259,9 @@ class TestTrails:
         code, out, err = run_main(capsys, "trails", "--lookup", "--region", "us-east-1", "--format", "jsonl")
         assert code == 0, err
         rows = [json.loads(line) for line in out.splitlines()]
-        assert [(r["trail"], r["kind"], r["events"], r["location"]) for r in rows] == [("LookupEvents us-east-1", "lookup", 3, None)]
+        assert [(r["trail"], r["kind"], r["events"], r["location"]) for r in rows] == [
+            ("LookupEvents us-east-1", "lookup", 3, None)
+        ]
 
     def test_advanced_and_write_only_selectors(self, aws_endpoints, capsys):
         aws_endpoints.create_trail("advanced")
@@ -254,9 +269,15 @@ class TestTrails:
         ct = aws_endpoints.client("cloudtrail")
         ct.put_event_selectors(
             TrailName="advanced",
-            AdvancedEventSelectors=[{"Name": "management without KMS", "FieldSelectors": [
-                {"Field": "eventCategory", "Equals": ["Management"]},
-                {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}],
+            AdvancedEventSelectors=[
+                {
+                    "Name": "management without KMS",
+                    "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["Management"]},
+                        {"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]},
+                    ],
+                }
+            ],
         )
         ct.put_event_selectors(
             TrailName="writes", EventSelectors=[{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}]
@@ -271,10 +292,19 @@ class TestTrails:
         trail = aws_endpoints.create_trail("encrypted")
         trail_arn = trail["TrailARN"]
         gdk = [
-            kms("GenerateDataKey", key_arn(KEY1), time=at(5 * i), identity={"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"},
-                request={"keySpec": "AES_256", "encryptionContext": {
-                    "aws:cloudtrail:arn": trail_arn,
-                    "aws:s3:arn": f"arn:aws:s3:::b/AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/20/f{i}.json.gz"}})
+            kms(
+                "GenerateDataKey",
+                key_arn(KEY1),
+                time=at(5 * i),
+                identity={"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"},
+                request={
+                    "keySpec": "AES_256",
+                    "encryptionContext": {
+                        "aws:cloudtrail:arn": trail_arn,
+                        "aws:s3:arn": f"arn:aws:s3:::b/AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/20/f{i}.json.gz",
+                    },
+                },
+            )
             for i in range(1, 40)
         ]
         aws_endpoints.cloudtrail.add_records("us-east-1", gdk)
@@ -319,8 +349,9 @@ class TestKeys:
         client = aws_endpoints.client("kms")
         key = client.create_key()["KeyMetadata"]
         client.create_alias(AliasName="alias/payments", TargetKeyId=key["KeyId"])
-        aws_endpoints.cloudtrail.add_records("us-east-1", [kms("Decrypt", key["Arn"], time=at(5)),
-                                                           kms("Decrypt", key_arn(KEY2), time=at(4))])
+        aws_endpoints.cloudtrail.add_records(
+            "us-east-1", [kms("Decrypt", key["Arn"], time=at(5)), kms("Decrypt", key_arn(KEY2), time=at(4))]
+        )
         code, rows, err = events(capsys, "--region", "us-east-1", "--filter", "alias:payments")
         assert code == 0, err
         assert [r["keys"] for r in rows] == [[key["Arn"]]]

@@ -55,8 +55,14 @@ class TestLiveLoad:
 
         async def run_before(pilot):
             screen = pilot.app.explorer
-            await screen.wait_for(lambda: screen._shown and screen.live and screen.live.inventory_done
-                                  and screen.query_one(EventsPane).row_count == 50)
+            await screen.wait_for(
+                lambda: (
+                    screen._shown
+                    and screen.live
+                    and screen.live.inventory_done
+                    and screen.query_one(EventsPane).row_count == 50
+                )
+            )
             await screen.wait_for(lambda: screen._applied == screen._request)
             await pilot.pause()
 
@@ -142,7 +148,9 @@ class TestSeveralRegions:
             client = aws_endpoints.client("kms", region)
             key = client.create_key()["KeyMetadata"]
             client.create_alias(AliasName="alias/payments", TargetKeyId=key["KeyId"])
-            aws_endpoints.cloudtrail.add_records(region, [kms("Decrypt", key["Arn"], region=region, time="2026-11-20T05:00:00Z")])
+            aws_endpoints.cloudtrail.add_records(
+                region, [kms("Decrypt", key["Arn"], region=region, time="2026-11-20T05:00:00Z")]
+            )
         aws_endpoints.cloudtrail.now = FIXED
         app = KmsApp(live=LiveOptions(regions=["us-east-1", "eu-west-1"], now=FIXED))
         async with app.run_test(size=SIZE) as pilot:

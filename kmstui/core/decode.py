@@ -33,7 +33,15 @@ except ImportError:  # pragma: no cover - every file then takes the general path
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 TRAIL_EVENTS = frozenset(
-    {"CreateTrail", "UpdateTrail", "DeleteTrail", "StartLogging", "StopLogging", "PutEventSelectors", "PutInsightSelectors"}
+    {
+        "CreateTrail",
+        "UpdateTrail",
+        "DeleteTrail",
+        "StartLogging",
+        "StopLogging",
+        "PutEventSelectors",
+        "PutInsightSelectors",
+    }
 )
 ALIAS_CHANGES = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
@@ -108,8 +116,19 @@ class _ServiceDetails(msgspec.Struct, gc=False):
     keyId: Any = None
 
 
-_SCALARS = ("eventSource", "eventName", "eventTime", "eventID", "awsRegion", "sourceIPAddress", "userAgent",
-            "errorCode", "errorMessage", "eventType", "recipientAccountId")
+_SCALARS = (
+    "eventSource",
+    "eventName",
+    "eventTime",
+    "eventID",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "eventType",
+    "recipientAccountId",
+)
 _IDENTITY_FIELDS = tuple(_Identity.__struct_fields__)
 
 _record_decoder = msgspec.json.Decoder(_Record)
@@ -234,8 +253,9 @@ def load_file(path: str, label: str | None = None) -> Batch:
     return load_many([(path, label or path)])
 
 
-def decode_records(records: list, source: str, path: str, first_ordinal: int = 0, appendable: bool = False,
-                   format: str = "records") -> Batch:
+def decode_records(
+    records: list, source: str, path: str, first_ordinal: int = 0, appendable: bool = False, format: str = "records"
+) -> Batch:
     """A Batch from raw records already in hand (LookupEvents pages, tests). ``first_ordinal``
     is the position of the first record in ``path``, where the detail view reads it again."""
     builder = _BatchBuilder()
@@ -328,13 +348,24 @@ class _BatchBuilder:
                 self.add_records(info, typed, raws, data)
         except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
-            info = SourceInfo(label, path, info.delivery, error=f"could not be decoded ({type(error).__name__}: {error})",
-                              appendable=appendable)
+            info = SourceInfo(
+                label,
+                path,
+                info.delivery,
+                error=f"could not be decoded ({type(error).__name__}: {error})",
+                appendable=appendable,
+            )
             self.batch.sources.append(info)
 
     def _mark(self) -> tuple:
         batch = self.batch
-        return (self.rows, {k: len(v) for k, v in self.chunks.items()}, len(batch.trail_changes), len(batch.log_files), len(batch.sources))
+        return (
+            self.rows,
+            {k: len(v) for k, v in self.chunks.items()},
+            len(batch.trail_changes),
+            len(batch.log_files),
+            len(batch.sources),
+        )
 
     def _rollback(self, mark: tuple) -> None:
         rows, chunks, changes, logs, sources = mark
@@ -374,16 +405,27 @@ class _BatchBuilder:
             start, end = bounds[i]
             return data[start:end]
 
-        self._add_columns(info, {name: (codes[kept], values) for name, (codes, values) in columns.items()}, kept,
-                          raw if bounds is not None else None, measured=bounds is not None)
+        self._add_columns(
+            info,
+            {name: (codes[kept], values) for name, (codes, values) in columns.items()},
+            kept,
+            raw if bounds is not None else None,
+            measured=bounds is not None,
+        )
 
-    def add_records(self, info: SourceInfo, records: list, raws: list | None, data: bytes | None, first_ordinal: int = 0) -> None:
+    def add_records(
+        self, info: SourceInfo, records: list, raws: list | None, data: bytes | None, first_ordinal: int = 0
+    ) -> None:
         """Add one source's typed records (None where a record could not be read)."""
         bad = records.count(None)
         counts = Counter(r.eventSource for r in records if r is not None)
         kept = [i for i, r in enumerate(records) if r is not None and r.eventSource == KMS]
         if counts.get(CLOUDTRAIL):
-            config = [i for i, r in enumerate(records) if r is not None and r.eventSource == CLOUDTRAIL and r.eventName in TRAIL_EVENTS]
+            config = [
+                i
+                for i, r in enumerate(records)
+                if r is not None and r.eventSource == CLOUDTRAIL and r.eventName in TRAIL_EVENTS
+            ]
             counts[CLOUDTRAIL] -= len(config)
             kept = sorted(kept + config)
             if raws is None and config:  # configuration events are read whole: find their raw records
@@ -395,12 +437,24 @@ class _BatchBuilder:
         info.records = len(records) - bad
         info.events = len(kept)
         if bad:
-            info.problems.append("1 record that is not a JSON object skipped" if bad == 1 else f"{bad} records that are not JSON objects skipped")
+            info.problems.append(
+                "1 record that is not a JSON object skipped"
+                if bad == 1
+                else f"{bad} records that are not JSON objects skipped"
+            )
         columns = _typed_columns([records[i] for i in kept])
-        self._add_columns(info, columns, np.array(kept, dtype=np.int64), None if raws is None else raws.__getitem__,
-                          measured=raws is not None, first_ordinal=first_ordinal)
+        self._add_columns(
+            info,
+            columns,
+            np.array(kept, dtype=np.int64),
+            None if raws is None else raws.__getitem__,
+            measured=raws is not None,
+            first_ordinal=first_ordinal,
+        )
 
-    def _add_columns(self, info: SourceInfo, columns: dict, kept: np.ndarray, raw, measured: bool, first_ordinal: int = 0) -> None:
+    def _add_columns(
+        self, info: SourceInfo, columns: dict, kept: np.ndarray, raw, measured: bool, first_ordinal: int = 0
+    ) -> None:
         """Add one source's kept records, given as columns (codes into distinct values, one
         code per kept record). ``raw(i)`` is the text of the source's record ``i``."""
         batch = self.batch
@@ -422,8 +476,11 @@ class _BatchBuilder:
             "time": time_column,
             "origin": np.full(count, origin, dtype=np.uint32),
             "ordinal": (kept + first_ordinal).astype(np.uint32),
-            "rawlen": (np.fromiter((record_length(raw(i)) for i in kept.tolist()), dtype=np.uint32, count=count)
-                       if measured else np.zeros(count, dtype=np.uint32)),
+            "rawlen": (
+                np.fromiter((record_length(raw(i)) for i in kept.tolist()), dtype=np.uint32, count=count)
+                if measured
+                else np.zeros(count, dtype=np.uint32)
+            ),
             "name": encode("name", "eventName"),
             "evsource": encode("evsource", "eventSource"),
             "evtype": encode("evtype", "eventType"),
@@ -462,8 +519,17 @@ class _BatchBuilder:
             region = value("awsRegion", row)
             account = value("recipientAccountId", row)
             partition = _PARTITIONS[region]
-            change = _trail_change(value("eventName", row), value("errorCode", row), raw(int(kept[row])), base + row,
-                                   int(time_column[row]), region, account, partition, int(principal_column[row]))
+            change = _trail_change(
+                value("eventName", row),
+                value("errorCode", row),
+                raw(int(kept[row])),
+                base + row,
+                int(time_column[row]),
+                region,
+                account,
+                partition,
+                int(principal_column[row]),
+            )
             if change is None:
                 continue
             trail[row] = trails[change.trail]
@@ -488,8 +554,17 @@ class _BatchBuilder:
         identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields))
         return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[group]
 
-    def _resolve_references(self, columns: dict, rows: np.ndarray, failed: np.ndarray, times: np.ndarray,
-                        key0: np.ndarray, key1: np.ndarray, alias: np.ndarray, base: int) -> None:
+    def _resolve_references(
+        self,
+        columns: dict,
+        rows: np.ndarray,
+        failed: np.ndarray,
+        times: np.ndarray,
+        key0: np.ndarray,
+        key1: np.ndarray,
+        alias: np.ndarray,
+        base: int,
+    ) -> None:
         """Keys and aliases of KMS events: resolved once per distinct combination of the
         fields that name them (a file has a few dozen), then spread over the rows."""
         keys, aliases = self.vocab["key"], self.vocab["alias"]
@@ -503,8 +578,18 @@ class _BatchBuilder:
             )
             found_keys: list[str] = []
             found_aliases: list[str] = []
-            _references(resources, (key_id, source, destination, target, primary), alias_name, response, details,
-                        region, account, _PARTITIONS[region], found_keys, found_aliases)
+            _references(
+                resources,
+                (key_id, source, destination, target, primary),
+                alias_name,
+                response,
+                details,
+                region,
+                account,
+                _PARTITIONS[region],
+                found_keys,
+                found_aliases,
+            )
             found.append((found_keys, found_aliases))
             if found_keys:
                 firsts[c, 0] = keys[found_keys[0]]
@@ -535,10 +620,24 @@ class _BatchBuilder:
         for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (
-                values[codes[row]] for codes, values in (columns[n] for n in ("eventName", "aliasName", "targetKeyId", "awsRegion", "recipientAccountId"))
+                values[codes[row]]
+                for codes, values in (
+                    columns[n] for n in ("eventName", "aliasName", "targetKeyId", "awsRegion", "recipientAccountId")
+                )
             )
-            _alias_change(name, alias_name, target, region, account, _PARTITIONS[region], found[combo_of[i]][0],
-                          int(times[row]), aliases, keys, self.bindings)
+            _alias_change(
+                name,
+                alias_name,
+                target,
+                region,
+                account,
+                _PARTITIONS[region],
+                found[combo_of[i]][0],
+                int(times[row]),
+                aliases,
+                keys,
+                self.bindings,
+            )
 
     def _resolve_contexts(self, columns: dict, rows: np.ndarray, times: np.ndarray, trail: np.ndarray) -> np.ndarray:
         """The encryption context column; CloudTrail's own log-file contexts also name their trail."""
@@ -558,7 +657,9 @@ class _BatchBuilder:
         if len(mixed_rows):
             fields = [(codes[mixed_rows], values) for codes, values in (columns["encryptionContext"], *others)]
             group, firsts = _combinations(fields)
-            codes = [contexts.of_parts(*(values[codes[first]] for codes, values in fields)) for first in firsts.tolist()]
+            codes = [
+                contexts.of_parts(*(values[codes[first]] for codes, values in fields)) for first in firsts.tolist()
+            ]
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs = []
@@ -606,22 +707,51 @@ def _recode(codes: np.ndarray, values: list, lookup, dtype=np.uint32, lookup_all
 
 # (column, kind): the record's own fields
 _FIELDS = (
-    ("eventSource", "str"), ("eventName", "str"), ("eventTime", "str"), ("eventID", "str"), ("awsRegion", "str"),
-    ("sourceIPAddress", "str"), ("userAgent", "str"), ("errorCode", "str"), ("errorMessage", "str"),
-    ("readOnly", "bool"), ("eventType", "str"), ("recipientAccountId", "str"), ("resources", "resources"),
-    ("responseElements", "raw"), ("serviceEventDetails", "raw"),
+    ("eventSource", "str"),
+    ("eventName", "str"),
+    ("eventTime", "str"),
+    ("eventID", "str"),
+    ("awsRegion", "str"),
+    ("sourceIPAddress", "str"),
+    ("userAgent", "str"),
+    ("errorCode", "str"),
+    ("errorMessage", "str"),
+    ("readOnly", "bool"),
+    ("eventType", "str"),
+    ("recipientAccountId", "str"),
+    ("resources", "resources"),
+    ("responseElements", "raw"),
+    ("serviceEventDetails", "raw"),
 )
 # (column, kind) of the fields inside an object of the record: its principal, its request
 _IDENTITY_COLUMNS = tuple((f"userIdentity.{name}", "str") for name in _IDENTITY_FIELDS)
 _REQUEST_FIELDS = (
-    ("keyId", "any"), ("targetKeyId", "any"), ("sourceKeyId", "any"), ("destinationKeyId", "any"), ("primaryKeyArn", "any"),
-    ("aliasName", "any"), ("encryptionContext", "raw"), ("sourceEncryptionContext", "any"),
-    ("destinationEncryptionContext", "any"), ("constraints", "any"),
+    ("keyId", "any"),
+    ("targetKeyId", "any"),
+    ("sourceKeyId", "any"),
+    ("destinationKeyId", "any"),
+    ("primaryKeyArn", "any"),
+    ("aliasName", "any"),
+    ("encryptionContext", "raw"),
+    ("sourceEncryptionContext", "any"),
+    ("destinationEncryptionContext", "any"),
+    ("constraints", "any"),
 )
 _NESTED = (("userIdentity", _IDENTITY_COLUMNS), ("requestParameters", _REQUEST_FIELDS))
 # what names keys and aliases, with where the event happened: resolved together
-_REFERENCE_FIELDS = ("resources", "keyId", "sourceKeyId", "destinationKeyId", "targetKeyId", "primaryKeyArn", "aliasName",
-                     "responseElements", "serviceEventDetails", "awsRegion", "recipientAccountId")
+_REFERENCE_FIELDS = (
+    "resources",
+    "keyId",
+    "sourceKeyId",
+    "destinationKeyId",
+    "targetKeyId",
+    "primaryKeyArn",
+    "aliasName",
+    "responseElements",
+    "serviceEventDetails",
+    "awsRegion",
+    "recipientAccountId",
+)
 
 
 def _scan_spec() -> tuple[tuple, tuple]:
@@ -642,8 +772,10 @@ def _scan_spec() -> tuple[tuple, tuple]:
 _SCAN_FIELDS, _SCANNED = _scan_spec()
 # only KMS and CloudTrail records are read whole; of the others the scanner keeps the event source, to count them
 _SCAN_KEEP = ([name for name, _ in _FIELDS].index("eventSource"), (orjson.dumps(KMS), orjson.dumps(CLOUDTRAIL)))
-_VALUES = {kind: msgspec.json.Decoder(list[of]) for kind, of in
-           (("str", str), ("bool", bool), ("resources", list[_Resource]), ("any", Any))}
+_VALUES = {
+    kind: msgspec.json.Decoder(list[of])
+    for kind, of in (("str", str), ("bool", bool), ("resources", list[_Resource]), ("any", Any))
+}
 
 
 def _scan_columns(data: bytes) -> tuple | None:
@@ -714,8 +846,11 @@ def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, n
             continue
         if stride > (1 << 62) // len(values):  # too many to number: hashed as tuples instead
             groups: dict = {}
-            key = np.fromiter((groups.setdefault(combo, len(groups)) for combo in zip(*(c.tolist() for c, _ in columns))),
-                              dtype=np.int64, count=rows)
+            key = np.fromiter(
+                (groups.setdefault(combo, len(groups)) for combo in zip(*(c.tolist() for c, _ in columns))),
+                dtype=np.int64,
+                count=rows,
+            )
             break
         key += codes.astype(np.int64) * stride
         stride *= len(values)
@@ -734,11 +869,20 @@ def _gather(values: list, codes: np.ndarray) -> list:
 def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> np.ndarray:
     """Event ids as fixed 36-byte strings; odd ones (long, non-ASCII, upper case) kept whole in ``overflow``."""
     joined = "".join(ids[1:]) if None not in ids[1:] else None
-    if joined is not None and joined.isascii() and joined == joined.lower() and max(map(len, ids[1:]), default=0) <= EVENT_ID_WIDTH:
+    if (
+        joined is not None
+        and joined.isascii()
+        and joined == joined.lower()
+        and max(map(len, ids[1:]), default=0) <= EVENT_ID_WIDTH
+    ):
         plain = ["", *ids[1:]]  # the usual: every id a lower-case UUID
     else:
-        plain = [event_id if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
-                 else "" for event_id in ids]
+        plain = [
+            event_id
+            if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
+            else ""
+            for event_id in ids
+        ]
     column = np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")[codes]
     odd = [code for code, (event_id, kept) in enumerate(zip(ids, plain)) if event_id and not kept]
     if odd:
@@ -781,7 +925,9 @@ class _ContextBuilder:
 
     def __init__(self):
         self.codes: dict = {}  # raw text, or a labelled tuple -> local code (from 1)
-        self.trail_info: list[tuple[str | None, str | None]] = [(None, None)]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
+        self.trail_info: list[tuple[str | None, str | None]] = [
+            (None, None)
+        ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
         self.with_trail: list[int] = []  # the codes whose trail_info names a trail
         self.counts: list[int] = []
         self.labels: list[str] = []
@@ -858,7 +1004,9 @@ class _ContextBuilder:
             ("grant constraint (subset)", constraints.get("encryptionContextSubset")),
             ("grant constraint (equals)", constraints.get("encryptionContextEquals")),
         ]
-        identity = tuple((label, tuple(_pairs(context))) for label, context in groups if isinstance(context, dict) and context)
+        identity = tuple(
+            (label, tuple(_pairs(context))) for label, context in groups if isinstance(context, dict) and context
+        )
         code = self.codes.get(identity)
         if code is None:
             code = self.codes[identity] = self._add(groups)
@@ -923,8 +1071,9 @@ class _Partitions(dict):
 _PARTITIONS = _Partitions()
 
 
-
-def _alias_change(name, alias_name, target, region, account, partition, found_keys, time, aliases, keys, bindings) -> None:
+def _alias_change(
+    name, alias_name, target, region, account, partition, found_keys, time, aliases, keys, bindings
+) -> None:
     """What a successful CreateAlias, UpdateAlias or DeleteAlias teaches about its alias."""
     if not isinstance(alias_name, str) or not alias_name.startswith("alias/"):
         return
@@ -982,7 +1131,9 @@ def _lenient(raw) -> _Record | None:
     item = value.get("userIdentity")
     if item is not None:
         value["userIdentity"] = (
-            {k: _as_text(item.get(k)) for k in _IDENTITY_FIELDS if item.get(k) is not None} if isinstance(item, dict) else None
+            {k: _as_text(item.get(k)) for k in _IDENTITY_FIELDS if item.get(k) is not None}
+            if isinstance(item, dict)
+            else None
         )
     if not isinstance(value.get("requestParameters"), (dict, type(None))):
         value["requestParameters"] = None
@@ -1129,8 +1280,18 @@ def _note(bindings: dict, binding: tuple, time: int) -> None:
         span[1] = time
 
 
-def _references(resources, key_values: tuple, alias_name, response: bytes | None, details: bytes | None,
-                region, account, partition, keys: list, aliases: list) -> None:
+def _references(
+    resources,
+    key_values: tuple,
+    alias_name,
+    response: bytes | None,
+    details: bytes | None,
+    region,
+    account,
+    partition,
+    keys: list,
+    aliases: list,
+) -> None:
     """Collect every key and alias a KMS record names: its resources; its request
     (``key_values``: keyId, sourceKeyId, destinationKeyId, targetKeyId, primaryKeyArn, then
     the alias name); its response and service details (raw text)."""
@@ -1181,7 +1342,9 @@ def _pairs(context) -> tuple:
 # CloudTrail configuration events
 
 
-def _trail_change(name: str | None, error: str | None, raw, row, time, region, account, partition, principal) -> TrailChange | None:
+def _trail_change(
+    name: str | None, error: str | None, raw, row, time, region, account, partition, principal
+) -> TrailChange | None:
     try:
         whole = orjson.loads(bytes(raw))
     except orjson.JSONDecodeError:
@@ -1198,4 +1361,14 @@ def _trail_change(name: str | None, error: str | None, raw, row, time, region, a
     return TrailChange(row, time, name or "", trail, request, response, error or None, principal)
 
 
-__all__ = ["Batch", "SourceInfo", "TrailChange", "load_file", "decode_records", "load_many", "KMS", "CLOUDTRAIL", "SourceError"]
+__all__ = [
+    "Batch",
+    "SourceInfo",
+    "TrailChange",
+    "load_file",
+    "decode_records",
+    "load_many",
+    "KMS",
+    "CLOUDTRAIL",
+    "SourceError",
+]

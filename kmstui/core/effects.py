@@ -69,7 +69,9 @@ def describe(record: dict) -> list[str]:
         out.append(sentence + ".")
     elif name in ("RetireGrant", "RevokeGrant"):
         grant = request.get("grantId") or _get(record, "additionalEventData", "grantId")
-        out.append(f"Grant {'retired' if name == 'RetireGrant' else 'revoked'}" + (f": {_text(grant)[:16]}…" if grant else "."))
+        out.append(
+            f"Grant {'retired' if name == 'RetireGrant' else 'revoked'}" + (f": {_text(grant)[:16]}…" if grant else ".")
+        )
     elif name in ("EnableKeyRotation", "DisableKeyRotation"):
         out.append(f"Automatic key rotation {'enabled' if name.startswith('Enable') else 'disabled'}.")
     elif name == "ImportKeyMaterial":
@@ -80,7 +82,12 @@ def describe(record: dict) -> list[str]:
         spec = request.get("keySpec") or metadata.get("keySpec")
         usage = request.get("keyUsage") or metadata.get("keyUsage")
         details = ", ".join(_text(v) for v in (spec, usage, request.get("origin")) if v)
-        out.append("Key created" + (f" ({details})" if details else "") + ("; multi-Region" if request.get("multiRegion") else "") + ".")
+        out.append(
+            "Key created"
+            + (f" ({details})" if details else "")
+            + ("; multi-Region" if request.get("multiRegion") else "")
+            + "."
+        )
     elif name == "PutEventSelectors":
         state, how = selector_state(request, response)
         trail = request.get("trailName") or response.get("trailARN")
@@ -91,7 +98,9 @@ def describe(record: dict) -> list[str]:
         }.get(state, "Event selectors changed")
         out.append(f"{sentence}" + (f" ({how})" if how else "") + (f": {_text(trail)}." if trail else "."))
     elif name == "StopLogging":
-        out.append(f"Logging stopped for {_text(request.get('name', 'the trail'))}: nothing is recorded until StartLogging.")
+        out.append(
+            f"Logging stopped for {_text(request.get('name', 'the trail'))}: nothing is recorded until StartLogging."
+        )
     elif name == "StartLogging":
         out.append(f"Logging started for {_text(request.get('name', 'the trail'))}.")
     elif name == "DeleteTrail":

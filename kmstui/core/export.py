@@ -17,17 +17,58 @@ from .timeutil import iso, short
 from .trails import TrailSummary
 
 EVENT_FIELDS = (
-    "event_id", "time", "event", "source", "region", "account", "principal", "principal_arn",
-    "identity_type", "caller_account", "cross_account", "source_ip", "user_agent", "keys", "aliases",
-    "context", "contexts", "error", "error_message", "read_only", "event_type", "trail", "origin",
+    "event_id",
+    "time",
+    "event",
+    "source",
+    "region",
+    "account",
+    "principal",
+    "principal_arn",
+    "identity_type",
+    "caller_account",
+    "cross_account",
+    "source_ip",
+    "user_agent",
+    "keys",
+    "aliases",
+    "context",
+    "contexts",
+    "error",
+    "error_message",
+    "read_only",
+    "event_type",
+    "trail",
+    "origin",
 )
 KEY_FIELDS = (
-    "key", "aliases", "former_aliases", "state", "events", "errors", "principals", "first_seen", "last_seen",
-    "description", "spec", "usage", "manager", "multi_region",
+    "key",
+    "aliases",
+    "former_aliases",
+    "state",
+    "events",
+    "errors",
+    "principals",
+    "first_seen",
+    "last_seen",
+    "description",
+    "spec",
+    "usage",
+    "manager",
+    "multi_region",
 )
 TRAIL_FIELDS = (
-    "trail", "kind", "events", "log_key", "log_key_calls", "kms_logging", "warnings",
-    "location", "accounts", "regions", "files",
+    "trail",
+    "kind",
+    "events",
+    "log_key",
+    "log_key_calls",
+    "kms_logging",
+    "warnings",
+    "location",
+    "accounts",
+    "regions",
+    "files",
 )
 
 
@@ -234,7 +275,10 @@ def _write_csv(out: IO[str], fields: Iterable[str], records: Iterable[dict]) -> 
 def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]], wrap_first: bool = False) -> None:
     """An aligned text table; every cell cleaned of control characters and clipped."""
     rows = [
-        [clip(str(cell), 2000 if wrap_first and i == 0 and str(cell).startswith("  ! ") else 80) for i, cell in enumerate(row)]
+        [
+            clip(str(cell), 2000 if wrap_first and i == 0 and str(cell).startswith("  ! ") else 80)
+            for i, cell in enumerate(row)
+        ]
         for row in rows
     ]
     widths = [len(h) for h in header]

@@ -107,11 +107,17 @@ class LoadReport:
             f"source{'s' if self.files_loaded != 1 else ''} ({self.records:,} records read)."
         ]
         if self.duplicates:
-            out.append(f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''} (same id, name and time).")
+            out.append(
+                f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''} (same id, name and time)."
+            )
         if self.ignored:
-            parts = ", ".join(f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in self.ignored.most_common(6))
+            parts = ", ".join(
+                f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in self.ignored.most_common(6)
+            )
             more = len(self.ignored) - 6
-            out.append(f"Not kept: {sum(self.ignored.values()):,} events of other services ({parts}{f', {more} more' if more > 0 else ''}).")
+            out.append(
+                f"Not kept: {sum(self.ignored.values()):,} events of other services ({parts}{f', {more} more' if more > 0 else ''})."
+            )
         if self.digests:
             out.append(f"Ignored {self.digests:,} CloudTrail digest file{'s' if self.digests != 1 else ''}.")
         for label, reason in self.skipped:
@@ -188,7 +194,9 @@ class Contexts:
         offsets, label, key, value = self.arrays()
         grouped: dict[str, list[tuple[str, str]]] = {}
         for i in range(int(offsets[code]), int(offsets[code + 1])):
-            grouped.setdefault(self.labels.values[label[i]], []).append((self.keys.values[key[i]], self.values[value[i]]))
+            grouped.setdefault(self.labels.values[label[i]], []).append(
+                (self.keys.values[key[i]], self.values[value[i]])
+            )
         return tuple((name, tuple(pairs)) for name, pairs in grouped.items())
 
     def matching(self, key: str | None, value: str | None) -> np.ndarray:
@@ -339,8 +347,16 @@ class EventIndex:
             if source.appendable:
                 self._appendable[source.path] = len(self.origins)
             self.origins.append(
-                Origin(source.label, source.path, source.format, source.delivery, source.records, source.events,
-                       stamp=stamp, appendable=source.appendable)
+                Origin(
+                    source.label,
+                    source.path,
+                    source.format,
+                    source.delivery,
+                    source.records,
+                    source.events,
+                    stamp=stamp,
+                    appendable=source.appendable,
+                )
             )
         n = batch.n
         if n == 0:
@@ -536,7 +552,9 @@ class EventIndex:
             event_type=v["evtype"].values[int(c["evtype"][row])],
             region=v["region"].values[int(c["region"][row])],
             account=account,
-            principal=model.Principal(*principal, cross_account=bool(principal[3] and account and principal[3] != account)),
+            principal=model.Principal(
+                *principal, cross_account=bool(principal[3] and account and principal[3] != account)
+            ),
             source_ip=v["ip"].values[int(c["ip"][row])],
             user_agent=v["agent"].values[int(c["agent"][row])],
             error_code=v["errcode"].values[int(c["errcode"][row])],

@@ -139,7 +139,9 @@ def _tokenize(text: str) -> list[Term]:
             elif candidate != "arn":
                 suggestion = difflib.get_close_matches(candidate, FIELDS, n=1)
                 hint = f" (did you mean {suggestion[0]}?)" if suggestion else f" (fields: {', '.join(FIELDS)})"
-                quote = ' To search for text with a colon, put it in double quotes: "aws:s3:arn".' if not suggestion else ""
+                quote = (
+                    ' To search for text with a colon, put it in double quotes: "aws:s3:arn".' if not suggestion else ""
+                )
                 raise FilterError(f"unknown field {candidate!r}{hint}.{quote}", i)
         values, i = _read_value(text, i, start, split_commas=field_name is not None)
         raw = text[start:i]
@@ -339,8 +341,9 @@ def _field(name: str, value: str, index: EventIndex, snapshot: Snapshot) -> np.n
 
         needle = value.lower()
         rows = [
-            t for t in summarise_trails(index) if needle in t.label.lower() or needle in (t.arn or "").lower()
-            or needle in (t.location or "").lower()
+            t
+            for t in summarise_trails(index)
+            if needle in t.label.lower() or needle in (t.arn or "").lower() or needle in (t.location or "").lower()
         ]
         return trail_mask(index, n, rows)
     if name == "readonly":

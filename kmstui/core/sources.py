@@ -42,6 +42,7 @@ def _gunzip(data: bytes) -> bytes:
         return out
     return _gunzip_stream(data)
 
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 

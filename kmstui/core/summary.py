@@ -144,7 +144,11 @@ def key_aliases(index: EventIndex) -> dict[int, tuple[list[str], list[str]]]:
     result = {}
     for key, entries in index.aliases_by_key().items():
         current = list(dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if now))
-        former = [name for name in dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if not now) if name not in current]
+        former = [
+            name
+            for name in dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if not now)
+            if name not in current
+        ]
         result[key] = (current, former)
     return result
 
@@ -160,8 +164,9 @@ def summarise_keys(index: EventIndex, rows: np.ndarray, unused: bool = False) ->
             summary.live = key = live.get(summary.code)
             seen.add(summary.code)
             if key is not None:  # ListAliases says what the aliases are now; the events, what they were
-                summary.former_aliases = list(dict.fromkeys(
-                    [a for a in summary.aliases + summary.former_aliases if a not in key.aliases]))
+                summary.former_aliases = list(
+                    dict.fromkeys([a for a in summary.aliases + summary.former_aliases if a not in key.aliases])
+                )
                 summary.aliases = list(key.aliases)
         if unused:
             values = index.vocab["key"].values
@@ -170,7 +175,9 @@ def summarise_keys(index: EventIndex, rows: np.ndarray, unused: bool = False) ->
                 if code not in seen:
                     current, former = names.get(code, ([], []))
                     aliases = list(dict.fromkeys([*current, *key.aliases]))
-                    summaries.append(KeySummary(code=code, arn=values[code], aliases=aliases, former_aliases=former, live=key))
+                    summaries.append(
+                        KeySummary(code=code, arn=values[code], aliases=aliases, former_aliases=former, live=key)
+                    )
     return summaries
 
 

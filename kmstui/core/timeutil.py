@@ -47,7 +47,11 @@ def parse_event_times(texts: list) -> np.ndarray:
     """``parse_event_time`` of many texts: those of CloudTrail's own shape
     (``2026-11-20T10:00:00Z``) checked and converted by numpy together, the rest one by one."""
     times = np.empty(len(texts), dtype=np.int64)
-    usual = [i for i, text in enumerate(texts) if text and len(text) == 20 and text[19] == "Z" and text[10] == "T" and text.isascii()]
+    usual = [
+        i
+        for i, text in enumerate(texts)
+        if text and len(text) == 20 and text[19] == "Z" and text[10] == "T" and text.isascii()
+    ]
     seconds = _usual_times([texts[i] for i in usual])
     if seconds is None:
         usual = []
@@ -68,7 +72,9 @@ def _usual_times(texts: list[str]) -> np.ndarray | None:
     chars = np.array([text[:19] for text in texts], dtype="S19")
     grid = chars.view(np.uint8).reshape(-1, 19)
     digits = grid[:, _DIGITS] - np.uint8(48)  # bytes below "0" wrap around to above 9
-    if not ((digits <= 9).all() and (grid[:, _SEPARATORS] == _SEPARATOR_BYTES).all() and digits[:, :4].any(axis=1).all()):
+    if not (
+        (digits <= 9).all() and (grid[:, _SEPARATORS] == _SEPARATOR_BYTES).all() and digits[:, :4].any(axis=1).all()
+    ):
         return None
     try:  # numpy checks the ranges (month, day of the month, hour...) as date.fromisoformat does
         return chars.astype("datetime64[s]").astype(np.int64)

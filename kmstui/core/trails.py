@@ -34,6 +34,7 @@ def brief(seconds: int) -> str:
     """``11-20 02:44`` (UTC), for the trails pane."""
     return short(seconds)[5:16]
 
+
 LOGGED, EXCLUDED, STOPPED, UNKNOWN = "logged", "excluded", "stopped", "unknown"
 KMS = "kms.amazonaws.com"
 EXPECTED_LOG_FILES_PER_DAY = 288  # one per region about every 5 minutes
@@ -245,10 +246,14 @@ class _Replay:
             if state in ("excluded", "write-only"):
                 if not self.excluded or self.excluded[3] != state:
                     if self.excluded:
-                        self._close(self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when)
+                        self._close(
+                            self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when
+                        )
                     self.excluded = (self.who(change), when, how, state, f"{brief(change.time)} by {self.name(change)}")
             elif state == "logged" and self.excluded:
-                self._close(self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when)
+                self._close(
+                    self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when
+                )
                 self.excluded = None
 
     def _close(self, opened: str, note: str, change: TrailChange, when: str) -> None:
@@ -374,8 +379,12 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
                     break
 
     rows: list[TrailSummary] = []
-    counts_by_origin = np.bincount(origin_column[alive], minlength=len(index.origins)) if n else np.zeros(len(index.origins), int)
-    counts_by_trail = np.bincount(trail_column[alive], minlength=len(trail_vocab)) if n else np.zeros(len(trail_vocab), int)
+    counts_by_origin = (
+        np.bincount(origin_column[alive], minlength=len(index.origins)) if n else np.zeros(len(index.origins), int)
+    )
+    counts_by_trail = (
+        np.bincount(trail_column[alive], minlength=len(trail_vocab)) if n else np.zeros(len(trail_vocab), int)
+    )
     kms_by_origin = (
         np.bincount(origin_column[alive & (evsource == kms_code)], minlength=len(index.origins))
         if n and kms_code
@@ -420,7 +429,9 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             row.regions = [arn_region(arn)]
         for code in row.trail_codes:
             if code in log_key_by_code:
-                row.log_key = log_key_by_code[code][1] if not row.log_key or not row.log_key.startswith("arn:") else row.log_key
+                row.log_key = (
+                    log_key_by_code[code][1] if not row.log_key or not row.log_key.startswith("arn:") else row.log_key
+                )
             row.log_key_calls += calls_by_code.get(code, 0)
             for region, rate in rates.get(code, {}).items():
                 row.log_file_rates[region] = row.log_file_rates.get(region, 0.0) + rate
@@ -500,7 +511,11 @@ def _apply_live(row: TrailSummary, live) -> None:
         row.notes.insert(0, "logging is off now")
     elif live.selectors in ("excluded", "write-only"):
         row.kms_logging = EXCLUDED
-        what = "Read-only KMS events (Decrypt, Encrypt, GenerateDataKey...)" if live.selectors == "write-only" else "KMS events"
+        what = (
+            "Read-only KMS events (Decrypt, Encrypt, GenerateDataKey...)"
+            if live.selectors == "write-only"
+            else "KMS events"
+        )
         row.warnings.insert(0, f"{what} are not logged now ({live.selectors_how}, from GetEventSelectors).")
         row.notes.insert(0, f"KMS {'reads ' if live.selectors == 'write-only' else ''}excluded now")
     elif live.selectors == "logged" and live.logging:
@@ -524,4 +539,3 @@ def _folder_label(prefix: str) -> str:
     if parts and parts[-1] == "AWSLogs":
         parts = parts[:-1]
     return "/".join(parts[-2:]) or prefix
-

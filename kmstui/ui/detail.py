@@ -132,7 +132,9 @@ def summary_content(event: Event, index: EventIndex, record: dict | None = None,
     ago = _ago(event.time, index.snapshot.newest)
     lines.line("When", (when, None), (f"   {ago}" if ago else "", MUTED))
     principal = event.principal
-    detail = " · ".join(p for p in (principal.identity_type, f"account {principal.account}" if principal.account else "") if p)
+    detail = " · ".join(
+        p for p in (principal.identity_type, f"account {principal.account}" if principal.account else "") if p
+    )
     lines.line(
         "Who",
         (principal.short, ACCENT if principal.cross_account else None),
@@ -158,7 +160,11 @@ def summary_content(event: Event, index: EventIndex, record: dict | None = None,
             lines.line("Key", ("(none named)", MUTED))
             continue
         if is_alias(key):
-            lines.line("Key" if position == 0 else "", (alias_name(key), None), ("   alias not tied to a key by the loaded events", MUTED))
+            lines.line(
+                "Key" if position == 0 else "",
+                (alias_name(key), None),
+                ("   alias not tied to a key by the loaded events", MUTED),
+            )
             continue
         code = index.vocab["key"].find(key) or 0
         names = index.alias_names_at(code, event.time)
@@ -262,7 +268,9 @@ class DetailScreen(Screen[str | None]):
         self.query_one("#detail-context", Static).update(context_content(event))
         record_view.border_title = "Record"
         self.query_one("#detail-context", Static).border_title = "Encryption context"
-        self.query_one("#detail-summary", Static).border_title = f"Event {self.position + 1:,} of {len(self.pane.rows):,}"
+        self.query_one(
+            "#detail-summary", Static
+        ).border_title = f"Event {self.position + 1:,} of {len(self.pane.rows):,}"
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
 
     def _render_summary(self, again: bool = True) -> None:
@@ -290,7 +298,11 @@ class DetailScreen(Screen[str | None]):
 
     def action_copy(self) -> None:
         if self.record is None:
-            self.notify("The original record cannot be read again, so there is nothing to copy.", severity="warning", markup=False)
+            self.notify(
+                "The original record cannot be read again, so there is nothing to copy.",
+                severity="warning",
+                markup=False,
+            )
             return
         text = plain_json(self.record)
         self.app.copy_to_clipboard(text)
@@ -309,7 +321,9 @@ class DetailScreen(Screen[str | None]):
         for alias in event.aliases:
             choices["key"].append((f"alias  {alias_name(alias)}", f"alias:{quote(alias_name(alias))}"))
         if event.principal.short and event.principal.short != "(unknown)":
-            choices["principal"].append((f"principal  {event.principal.short}", f"principal:{quote(event.principal.short)}"))
+            choices["principal"].append(
+                (f"principal  {event.principal.short}", f"principal:{quote(event.principal.short)}")
+            )
         if event.source_ip:
             choices["ip"].append((f"source IP  {event.source_ip}", f"ip:{quote(event.source_ip)}"))
         for _label, pairs in event.contexts:

@@ -194,7 +194,9 @@ class ExplorerScreen(Screen[None]):
 
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
-            progress = loader.load(self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3)
+            progress = loader.load(
+                self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3
+            )
             if self.live is not None and not self._cancel.is_set():
                 live = self.live.fetch(live_progressed, self._cancel.is_set)
                 progress.cancelled = progress.cancelled or live.cancelled
@@ -265,7 +267,9 @@ class ExplorerScreen(Screen[None]):
             if self.load_running:
                 continue
             self.live.problems.clear()
-            self.live.poll(lambda progress: self.post_message(LiveProgressed(replace(progress))), lambda: worker.is_cancelled)
+            self.live.poll(
+                lambda progress: self.post_message(LiveProgressed(replace(progress))), lambda: worker.is_cancelled
+            )
             if self.live.problems:
                 self._live_problems(self.live.problems)
             if self.index.snapshot.generation != generation:
@@ -356,7 +360,9 @@ class ExplorerScreen(Screen[None]):
         if worker.is_cancelled:
             return
         seconds = time.perf_counter() - started
-        self.post_message(QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation)))
+        self.post_message(
+            QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation))
+        )
 
     def on_events_ready(self, message: EventsReady) -> None:
         if message.request < self._shown:
@@ -508,8 +514,13 @@ class ExplorerScreen(Screen[None]):
         keys = self.query_one(KeysPane)
         if self._shown:
             parts.append((f"{self.query_one(EventsPane).row_count:,}", "bold"))
-            parts.append((f" of {self._total:,} event{'s' if self._total != 1 else ''}"
-                          f" · {keys.row_count:,} key{'s' if keys.row_count != 1 else ''}", None))
+            parts.append(
+                (
+                    f" of {self._total:,} event{'s' if self._total != 1 else ''}"
+                    f" · {keys.row_count:,} key{'s' if keys.row_count != 1 else ''}",
+                    None,
+                )
+            )
         elif self.load_running:
             parts.append(("Loading…", None))
         if self.filter_text.strip():

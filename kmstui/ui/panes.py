@@ -17,10 +17,24 @@ from .table import Cell, Column, VirtualTable
 # Events a responder wants to see at a glance: they destroy, hide or redirect.
 NOTABLE = frozenset(
     {
-        "ScheduleKeyDeletion", "DisableKey", "DeleteAlias", "UpdateAlias", "PutKeyPolicy",
-        "DeleteImportedKeyMaterial", "DisableKeyRotation", "CreateGrant", "RevokeGrant",
-        "StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail", "DeleteKey",
-        "ReplicateKey", "UpdatePrimaryRegion", "DeleteCustomKeyStore", "DisconnectCustomKeyStore",
+        "ScheduleKeyDeletion",
+        "DisableKey",
+        "DeleteAlias",
+        "UpdateAlias",
+        "PutKeyPolicy",
+        "DeleteImportedKeyMaterial",
+        "DisableKeyRotation",
+        "CreateGrant",
+        "RevokeGrant",
+        "StopLogging",
+        "DeleteTrail",
+        "PutEventSelectors",
+        "UpdateTrail",
+        "DeleteKey",
+        "ReplicateKey",
+        "UpdatePrimaryRegion",
+        "DeleteCustomKeyStore",
+        "DisconnectCustomKeyStore",
     }
 )
 

@@ -161,7 +161,9 @@ class LiveLoader:
             if self._persistent(attribute):
                 cache = Cache.open(self.account, region, source)
             else:  # this run only: a private file (for reading records again) that still knows what it holds
-                cache = Cache(Path(private_dir()) / f"{self.account}-{region}-{source.split('.')[0]}.jsonl", persist=False)
+                cache = Cache(
+                    Path(private_dir()) / f"{self.account}-{region}-{source.split('.')[0]}.jsonl", persist=False
+                )
             self._caches[key] = cache
         return cache
 
@@ -189,11 +191,17 @@ class LiveLoader:
                 self._enabled = []
         return list(dict.fromkeys(self.regions + self._enabled))
 
-    def fetch(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
-              cancelled: Callable[[], bool] = lambda: False, inventory: bool = True) -> LiveProgress:
+    def fetch(
+        self,
+        on_progress: Callable[[LiveProgress], None] = lambda p: None,
+        cancelled: Callable[[], bool] = lambda: False,
+        inventory: bool = True,
+    ) -> LiveProgress:
         """Fetch the window's events in every region, side by side, and the inventory."""
-        threads = [threading.Thread(target=self._region, args=(region, on_progress, cancelled), daemon=True)
-                   for region in self.regions]
+        threads = [
+            threading.Thread(target=self._region, args=(region, on_progress, cancelled), daemon=True)
+            for region in self.regions
+        ]
         for thread in threads:
             thread.start()
         if inventory:
@@ -213,8 +221,11 @@ class LiveLoader:
         on_progress(self.progress)
         return self.progress
 
-    def poll(self, on_progress: Callable[[LiveProgress], None] = lambda p: None,
-             cancelled: Callable[[], bool] = lambda: False) -> int:
+    def poll(
+        self,
+        on_progress: Callable[[LiveProgress], None] = lambda p: None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> int:
         """Fetch what arrived since the last fetch (following live); the number of new events."""
         before = self.progress.events
         self.end = self.options.now or datetime.now(timezone.utc)
@@ -260,8 +271,14 @@ class LiveLoader:
                     reached = self.progress.reached.get(region)
                     self.progress.reached[region] = oldest if reached is None else min(reached, oldest)
         if fresh:
-            batch = decode_records(records_of(fresh), self._label(region, source), str(cache.path), first_ordinal=first,
-                                   appendable=True, format="lookup-events")
+            batch = decode_records(
+                records_of(fresh),
+                self._label(region, source),
+                str(cache.path),
+                first_ordinal=first,
+                appendable=True,
+                format="lookup-events",
+            )
             self.index.add(batch)
             with self._lock:
                 self.progress.events += batch.n

@@ -18,7 +18,9 @@ _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 
 # No retries inside botocore (total_max_attempts counts the first try; max_attempts would
 # not): kmstui paces LookupEvents itself, and a hidden retry would break that pace.
-CLIENT_CONFIG = botocore.config.Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=30)
+CLIENT_CONFIG = botocore.config.Config(
+    retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=10, read_timeout=30
+)
 
 
 class LiveError(Exception):
@@ -94,8 +96,15 @@ def sentence(error: BaseException, region: str | None = None, action: str | None
         return "The AWS SSO session has expired or was never started: run aws sso login."
     if isinstance(error, botocore.exceptions.TokenRetrievalError):
         return "The AWS SSO session has expired: run aws sso login."
-    if isinstance(error, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-                          botocore.exceptions.ConnectionClosedError, botocore.exceptions.ReadTimeoutError)):
+    if isinstance(
+        error,
+        (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ConnectionClosedError,
+            botocore.exceptions.ReadTimeoutError,
+        ),
+    ):
         return f"AWS cannot be reached{where}: check the network connection (and the region name)."
     if isinstance(error, botocore.exceptions.ClientError):
         code = error.response.get("Error", {}).get("Code", "")
@@ -103,8 +112,14 @@ def sentence(error: BaseException, region: str | None = None, action: str | None
         operation = action or getattr(error, "operation_name", "") or "the call"
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"):
             return "The AWS credentials have expired: sign in again (aws sso login) or refresh them."
-        if code in ("UnrecognizedClientException", "InvalidClientTokenId", "InvalidAccessKeyId", "AuthFailure",
-                    "SignatureDoesNotMatch", "IncompleteSignature"):
+        if code in (
+            "UnrecognizedClientException",
+            "InvalidClientTokenId",
+            "InvalidAccessKeyId",
+            "AuthFailure",
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+        ):
             return "AWS does not accept these credentials (unknown access key or bad signature): check the profile."
         if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized"):
             return f"Access denied to {operation}{where}: the credentials need {_permission(operation)}."

@@ -60,8 +60,13 @@ class LiveKey:
     multi_region: bool = False
 
 
-def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False,
-                 asked: list[str] | None = None) -> list[LiveTrail]:
+def fetch_trails(
+    made,
+    regions: list[str],
+    problems: list[str],
+    cancelled: Callable[[], bool] = lambda: False,
+    asked: list[str] | None = None,
+) -> list[LiveTrail]:
     """The account's trails seen from ``regions``, each with its status and selectors. A
     failure is told only for the regions ``asked`` for (all, by default): elsewhere a policy
     that keeps the account out of some regions is not the user's problem."""
@@ -114,7 +119,9 @@ def fetch_trails(made, regions: list[str], problems: list[str], cancelled: Calla
     return list(found.values())
 
 
-def fetch_keys(made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False) -> list[LiveKey]:
+def fetch_keys(
+    made, regions: list[str], problems: list[str], cancelled: Callable[[], bool] = lambda: False
+) -> list[LiveKey]:
     """Every key in ``regions`` with its aliases and metadata."""
 
     def region_keys(region: str, problems: list[str]) -> list[LiveKey]:
@@ -138,8 +145,12 @@ def fetch_keys(made, regions: list[str], problems: list[str], cancelled: Callabl
                 break
             key_id = item.get("KeyId")
             arn = item.get("KeyArn") or ""
-            key = LiveKey(arn=arn, region=region, account=arn.split(":")[4] if arn.count(":") >= 5 else "",
-                          aliases=sorted(aliases.get(key_id, [])))
+            key = LiveKey(
+                arn=arn,
+                region=region,
+                account=arn.split(":")[4] if arn.count(":") >= 5 else "",
+                aliases=sorted(aliases.get(key_id, [])),
+            )
             keys.append(key)
             try:
                 meta = api.describe_key(KeyId=arn or key_id)["KeyMetadata"]
@@ -169,7 +180,9 @@ def each(items: list, work: Callable, problems: list[str]) -> list:
     if len(items) <= 1:
         done = [run(item) for item in items]
     else:
-        with ThreadPoolExecutor(max_workers=min(INVENTORY_THREADS, len(items)), thread_name_prefix="kmstui-inventory") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(INVENTORY_THREADS, len(items)), thread_name_prefix="kmstui-inventory"
+        ) as pool:
             done = list(pool.map(run, items))
     for _result, mine in done:
         problems.extend(mine)

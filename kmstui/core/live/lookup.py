@@ -276,8 +276,15 @@ def event_json(event: dict) -> dict:
     return out
 
 
-def pages(client, attribute: dict, start: datetime, end: datetime, pace: Pace, cancelled: Callable[[], bool],
-          on_wait: Callable[[str], None] | None = None) -> Iterator[list[dict]]:
+def pages(
+    client,
+    attribute: dict,
+    start: datetime,
+    end: datetime,
+    pace: Pace,
+    cancelled: Callable[[], bool],
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[list[dict]]:
     """LookupEvents pages, newest first. NextToken goes with the unchanged parameters of the
     first call; throttling is waited out with backoff and never raised."""
     params = {"LookupAttributes": [attribute], "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE}
@@ -295,7 +302,12 @@ def pages(client, attribute: dict, start: datetime, end: datetime, pace: Pace, c
                 break
             except botocore.exceptions.ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
-                if code not in ("ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"):
+                if code not in (
+                    "ThrottlingException",
+                    "Throttling",
+                    "TooManyRequestsException",
+                    "RequestLimitExceeded",
+                ):
                     raise
                 if on_wait is not None:
                     on_wait(f"throttled by AWS: waiting {backoff:.0f}s")
@@ -320,5 +332,19 @@ def records_of(events: list[dict]) -> list[bytes]:
     return out
 
 
-__all__ = ["Plan", "plan", "window", "Pace", "pace_for", "Cache", "cache_dir", "clear_cache", "pages",
-           "records_of", "event_json", "sentence", "KMS_SOURCE", "CLOUDTRAIL_SOURCE"]
+__all__ = [
+    "Plan",
+    "plan",
+    "window",
+    "Pace",
+    "pace_for",
+    "Cache",
+    "cache_dir",
+    "clear_cache",
+    "pages",
+    "records_of",
+    "event_json",
+    "sentence",
+    "KMS_SOURCE",
+    "CLOUDTRAIL_SOURCE",
+]
