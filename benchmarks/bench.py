@@ -75,7 +75,8 @@ def measure_load(data: Path, runs: int, with_jq: bool) -> dict:
     duck = [
         sys.executable,
         "-c",
-        f'import duckdb; duckdb.sql("SET enable_progress_bar = false"); print(duckdb.sql({duck_query!r}).fetchall()[0][0])',
+        'import duckdb; duckdb.sql("SET enable_progress_bar = false"); '
+        f"print(duckdb.sql({duck_query!r}).fetchall()[0][0])",
     ]
     jq = (
         f"find {data} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat "

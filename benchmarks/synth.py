@@ -19,14 +19,14 @@ import random
 import uuid
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PER_FILE = 2000
 ORG = "o-a1b2c3d4e5"
 ACCOUNTS = ["111122223333", "444455556666", "777788889999"]
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
-START = datetime(2026, 11, 20, tzinfo=timezone.utc)
+START = datetime(2026, 11, 20, tzinfo=UTC)
 TLS = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"}
 
 
@@ -73,7 +73,8 @@ class World:
             "aws-sdk-java/2.25.12 Linux/5.10.219-208.866.amzn2.x86_64 Java/17.0.11 vendor/Amazon.com_Inc.",
             "Boto3/1.34.120 md/Botocore#1.34.120 ua/2.0 os/linux#5.10 md/arch#x86_64 lang/python#3.11.9",
             "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.3 md/GOOS#linux md/GOARCH#amd64 api/kms#1.31.1",
-            "aws-cli/2.17.9 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard",
+            "aws-cli/2.17.9 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.9 "
+            "md/pyimpl#CPython cfg/retry-mode#standard",
         ]
 
 
@@ -176,7 +177,8 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
         name = "GenerateDataKey"
         context = {
             "aws:cloudtrail:arn": f"arn:aws:cloudtrail:us-east-1:{ACCOUNTS[0]}:trail/org-trail",
-            "aws:s3:arn": f"arn:aws:s3:::org-cloudtrail-logs/AWSLogs/{ORG}/{account}/CloudTrail/{region}/2026/11/20/{trail_file}",
+            "aws:s3:arn": f"arn:aws:s3:::org-cloudtrail-logs/AWSLogs/{ORG}/{account}/CloudTrail/{region}"
+            f"/2026/11/20/{trail_file}",
         }
         ip = agent = "cloudtrail.amazonaws.com"
     else:  # applications calling KMS directly, often by alias

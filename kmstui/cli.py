@@ -52,7 +52,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="R",
-        help="a region to look up (repeat for several; all: every region enabled for the account; default: the profile's)",
+        help="a region to look up (repeat for several; all: every region enabled for the account; "
+        "default: the profile's)",
     )
     live.add_argument(
         "--since",

@@ -39,13 +39,13 @@ import string
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "assets" / "demo"
 
-UTC = timezone.utc
+UTC = UTC
 START = datetime(2026, 11, 19, 18, 0, 0, tzinfo=UTC)
 END = datetime(2026, 11, 20, 6, 0, 0, tzinfo=UTC)
 NIGHT = datetime(2026, 11, 20, 0, 0, 0, tzinfo=UTC)  # traffic is quieter from here on
@@ -1560,7 +1560,7 @@ def build(out: Path) -> dict:
     events.sort(key=lambda e: (e.time, order[id(e)]))
 
     by_slot: dict[tuple, LogFile] = {}
-    for log, minutes in [(f, 5) for f in acme_files] + [(f, 15) for f in analytics_files]:
+    for log, _minutes in [(f, 5) for f in acme_files] + [(f, 15) for f in analytics_files]:
         by_slot[(log.account, log.region, log.slot_end)] = log
     not_delivered = 0
     for event in events:
@@ -1640,7 +1640,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         for where, per in sorted(stats["per"].items()):
             print(
-                f"  {where:28} {per['files']:4} files {per['records']:5} records {per['kms']:5} KMS {per['bytes']:8,} bytes",
+                f"  {where:28} {per['files']:4} files {per['records']:5} records"
+                f" {per['kms']:5} KMS {per['bytes']:8,} bytes",
                 file=sys.stderr,
             )
         print(

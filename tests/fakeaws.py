@@ -7,8 +7,6 @@ answers LookupEvents itself, from records the test seeds, with AWS's rules (newe
 of at most 50, one lookup attribute, NextToken bound to the parameters of the call that made it,
 a 90-day window), and forwards every other CloudTrail request unchanged to moto.
 
-    from fakeaws import aws_endpoints
-
     def test_something(aws_endpoints):
         aws_endpoints.cloudtrail.add_records("us-east-1", [record, ...])
         aws_endpoints.client("kms").create_key()
@@ -31,11 +29,12 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import pytest
 
@@ -154,7 +153,7 @@ def _matches(event: dict[str, Any], key: str, value: str) -> bool:
 def _as_epoch(value: float | int | datetime) -> float:
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value.timestamp()
     return float(value)
 
@@ -180,7 +179,7 @@ class FakeCloudTrail:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> "FakeCloudTrail":
+    def start(self) -> FakeCloudTrail:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
@@ -194,7 +193,7 @@ class FakeCloudTrail:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeCloudTrail":
+    def __enter__(self) -> FakeCloudTrail:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -544,7 +543,7 @@ class _Servers:
     """moto and the fake CloudTrail, started once per process (both run in daemon threads)."""
 
     _lock = threading.Lock()
-    _instance: "_Servers | None" = None
+    _instance: _Servers | None = None
 
     def __init__(self) -> None:
         import logging
@@ -564,7 +563,7 @@ class _Servers:
         self.moto.stop()
 
     @classmethod
-    def get(cls) -> "_Servers":
+    def get(cls) -> _Servers:
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls()
@@ -691,7 +690,7 @@ _SCRUBBED_ENV = (
 def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """moto + FakeCloudTrail, reset, with the environment pointing boto3 (and kmstui) at them.
 
-    Import it into a test module: `from fakeaws import aws_endpoints`."""
+    tests/conftest.py makes it available to every test module."""
     servers = _Servers.get()
     endpoints = AwsEndpoints(servers.cloudtrail, servers.moto_url)
     endpoints.reset()

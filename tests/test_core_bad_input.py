@@ -10,6 +10,7 @@ import pytest
 
 from kmstui.core.decode import load_file
 from kmstui.core.text import clean, clip
+
 from records import (
     KEY1,
     cloudtrail_file,

@@ -215,10 +215,11 @@ def test_keys_show_former_aliases(tmp_path, capsys):
     ]
     path = write(tmp_path / "log.json", cloudtrail_file(recs))
     code, out, _err = run_main(capsys, "keys", path, "--format", "jsonl")
+    assert code == 0
     keys = {k["key"]: k for k in json_lines(out)}
     assert keys[key_arn(KEY1)]["former_aliases"] == ["alias/payments"]
     assert keys[key_arn(KEY2)]["aliases"] == ["alias/payments"]
-    code, out, _err = run_main(capsys, "keys", path, "--format", "table")
+    _code, out, _err = run_main(capsys, "keys", path, "--format", "table")
     assert "alias/payments (former)" in next(line for line in out.splitlines() if line.startswith(key_arn(KEY1)))
 
 

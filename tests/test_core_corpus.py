@@ -13,6 +13,7 @@ import pytest
 
 from kmstui.core.decode import load_file
 from kmstui.core.timeutil import iso, parse_event_time
+
 from records import json_lines, load, run_cli, run_main
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/aws-docs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kmstui.core.summary import summarise_keys
+
 from records import (
     ACCOUNT,
     CLOUDTRAIL,

@@ -7,6 +7,7 @@ import json
 
 from kmstui.core.export import EventWriter
 from kmstui.core.trails import summarise_trails
+
 from records import (
     KEY1,
     cloudtrail_file,

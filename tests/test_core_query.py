@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kmstui.core.query import FilterError, parse
+
 from records import (
     KEY1,
     KEY2,

@@ -18,7 +18,11 @@ import pytest
 
 from kmstui.core import decode
 from kmstui.core.decode import STRING_COLUMNS, load_file
+
 from records import (
+    KEY1,
+    KEY2,
+    KEY3,
     REPO,
     alias_arn,
     assumed_role,
@@ -30,9 +34,6 @@ from records import (
     record,
     trail_config,
     write,
-    KEY1,
-    KEY2,
-    KEY3,
 )
 
 CORPUS = REPO.parent / "shared/corpus/aws-docs"

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from kmstui.core.decode import load_file
+
 from records import (
     KEY1,
     KEY2,

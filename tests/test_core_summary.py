@@ -7,6 +7,7 @@ import pytest
 from kmstui.core.query import parse
 from kmstui.core.summary import summarise_keys
 from kmstui.core.timeutil import iso
+
 from records import (
     KEY1,
     KEY2,

@@ -7,6 +7,7 @@ import pytest
 
 from kmstui.core.export import EventWriter
 from kmstui.core.trails import selector_state, summarise_trails
+
 from records import (
     ACCOUNT,
     KEY1,
@@ -55,8 +56,11 @@ def cloudtrail_log_key_use(
     )
 
 
+CREATED_AT = T.format("08:00")
+
+
 def create_trail(
-    name="main-trail", bucket="org-trail-bucket", prefix=None, kms_key=LOG_KEY, time=T.format("08:00"), who="Alice"
+    name="main-trail", bucket="org-trail-bucket", prefix=None, kms_key=LOG_KEY, time=CREATED_AT, who="Alice"
 ):
     request = {"name": name, "s3BucketName": bucket, "isMultiRegionTrail": True}
     if prefix:
@@ -265,7 +269,8 @@ def test_exclusion_undone(tmp_path):
     assert row.kms_logging == "logged"
     assert row.warnings == [
         "KMS events excluded from logging by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC "
-        "(PutEventSelectors, ExcludeManagementEventSources); undone by user/Alice from 192.0.2.10 at 2024-05-01 15:30:00 UTC."
+        "(PutEventSelectors, ExcludeManagementEventSources); "
+        "undone by user/Alice from 192.0.2.10 at 2024-05-01 15:30:00 UTC."
     ]
 
 
@@ -297,7 +302,8 @@ def test_stop_logging(tmp_path):
     row, _index = summary_of(tmp_path, records)
     assert row.kms_logging == "stopped"
     assert row.warnings == [
-        "Logging stopped by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC; not restarted in the loaded events."
+        "Logging stopped by user/Mallory from 192.0.2.66 at 2024-05-01 13:00:00 UTC; "
+        "not restarted in the loaded events."
     ]
 
 
@@ -326,7 +332,8 @@ def test_failed_attempts_are_warned_about_but_change_nothing(tmp_path):
     assert row.kms_logging == "logged"
     assert row.warnings == [
         "user/Mallory from 192.0.2.66 tried to stop logging at 2024-05-01 13:00:00 UTC and failed (AccessDenied).",
-        "user/Mallory from 192.0.2.66 tried to change its event selectors at 2024-05-01 13:01:00 UTC and failed (AccessDenied).",
+        "user/Mallory from 192.0.2.66 tried to change its event selectors at 2024-05-01 13:01:00 UTC "
+        "and failed (AccessDenied).",
     ]
 
 

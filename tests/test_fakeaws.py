@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from fakeaws import DEFAULT_ACCOUNT, aws_endpoints, lookup_event  # noqa: F401 (aws_endpoints: fixture)
+from fakeaws import DEFAULT_ACCOUNT, lookup_event
 
-NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 KEY1 = f"arn:aws:kms:us-east-1:{DEFAULT_ACCOUNT}:key/11111111-1111-1111-1111-111111111111"
 KEY2 = f"arn:aws:kms:us-east-1:{DEFAULT_ACCOUNT}:key/22222222-2222-2222-2222-222222222222"
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})  # "max_attempts" would mean retries
@@ -406,7 +406,7 @@ def test_kms_and_sts_against_moto(aws_endpoints):
     assert aliases["alias/payments"] == key["KeyId"]
     pending = kms.describe_key(KeyId=doomed["Arn"])["KeyMetadata"]
     assert (pending["KeyState"], pending["Enabled"]) == ("PendingDeletion", False)
-    assert pending["DeletionDate"] > datetime.now(timezone.utc) + timedelta(days=6)
+    assert pending["DeletionDate"] > datetime.now(UTC) + timedelta(days=6)
     assert kms.describe_key(KeyId="alias/payments")["KeyMetadata"]["KeyId"] == key["KeyId"]
     assert aws_endpoints.client("sts").get_caller_identity()["Account"] == DEFAULT_ACCOUNT
 

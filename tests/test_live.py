@@ -6,18 +6,18 @@ and the AWS_ENDPOINT_URL_* variables the aws_endpoints fixture sets.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import stat
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fakeaws import aws_endpoints  # noqa: F401 - the fixture
 from records import ACCOUNT, KEY1, KEY2, key_arn, kms, run_main
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def at(minutes_ago: float) -> str:
@@ -97,13 +97,13 @@ class TestPushdown:
 
     def test_a_key_id_becomes_the_exact_arn_with_the_account(self, aws_endpoints, capsys):
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10, key=KEY1))
-        code, rows, err = events(capsys, "--region", "us-east-1", "--filter", f"key:{KEY1}")
+        code, _rows, err = events(capsys, "--region", "us-east-1", "--filter", f"key:{KEY1}")
         assert code == 0, err
         attributes = [r.body["LookupAttributes"][0] for r in aws_endpoints.cloudtrail.lookups()]
         assert {"AttributeKey": "ResourceName", "AttributeValue": key_arn(KEY1)} in attributes
 
     def test_an_exact_event_name_is_asked_for_by_event_name(self, aws_endpoints, capsys):
-        records = decrypts(20) + [kms("ScheduleKeyDeletion", key_arn(KEY2), time=at(200), read_only=False)]
+        records = [*decrypts(20), kms("ScheduleKeyDeletion", key_arn(KEY2), time=at(200), read_only=False)]
         aws_endpoints.cloudtrail.add_records("us-east-1", records)
         code, rows, err = events(capsys, "--region", "us-east-1", "--filter", "event:ScheduleKeyDeletion")
         assert code == 0, err
@@ -149,7 +149,7 @@ class TestCache:
         later = aws_endpoints.cloudtrail.lookups()[first:]
         kms_later = [r for r in later if r.body["LookupAttributes"][0]["AttributeValue"] == "kms.amazonaws.com"]
         assert len(kms_later) == 1  # one page: only the window newer than the cache (with a small overlap)
-        start = datetime.fromtimestamp(kms_later[0].body["StartTime"], timezone.utc)
+        start = datetime.fromtimestamp(kms_later[0].body["StartTime"], UTC)
         assert start > NOW - timedelta(minutes=30)
 
     def test_no_cache_leaves_nothing_behind(self, aws_endpoints, capsys, private_cache):
@@ -214,6 +214,7 @@ class TestErrors:
             "AccessDeniedException", "not authorized", status=400, operation="LookupEvents"
         )
         code, _out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1")
+        assert code == 2
         assert "Access denied to LookupEvents in us-east-1" in err and "cloudtrail:LookupEvents" in err
         assert "Traceback" not in err
 
@@ -395,5 +396,5 @@ class TestPace:
         for _ in range(4):
             assert pace.wait(lambda: False)
             starts.append(time.monotonic())
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= pace.interval * 0.99, gaps

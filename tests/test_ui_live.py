@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from textual.widgets import Static
 
-from appkit import lines, settle, text_of
-from fakeaws import aws_endpoints  # noqa: F401 - the fixture
-from records import KEY1, KEY2, key_arn, kms
 from kmstui.core.live import LiveOptions, LiveProgress
 from kmstui.ui.app import KmsApp
 from kmstui.ui.modals import LoadSummaryScreen
 from kmstui.ui.panes import EventsPane
 
-FIXED = datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc)  # the present, for reproducible screens
+from appkit import lines, settle, text_of
+from records import KEY1, KEY2, key_arn, kms
+
+FIXED = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # the present, for reproducible screens
 SIZE = (120, 36)
 
 

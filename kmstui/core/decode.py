@@ -14,8 +14,8 @@ still does not fit takes a lenient path: one odd record never costs its file.
 from __future__ import annotations
 
 from collections import Counter
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import msgspec
@@ -551,7 +551,7 @@ class _BatchBuilder:
         """The principal column: resolved once per distinct combination of the identity's fields."""
         fields = [columns[name] for name, _ in _IDENTITY_COLUMNS]
         group, firsts = _combinations(fields)
-        identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields))
+        identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields), strict=True)
         return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[group]
 
     def _resolve_references(
@@ -789,7 +789,7 @@ def _scan_columns(data: bytes) -> tuple | None:
         return None
     count, spans, found = scanned
     columns = {}
-    for spec, column in zip(_SCANNED, found):
+    for spec, column in zip(_SCANNED, found, strict=True):
         if spec is None:
             continue
         (name, kind), (codes, texts) = spec, column
@@ -847,7 +847,10 @@ def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, n
         if stride > (1 << 62) // len(values):  # too many to number: hashed as tuples instead
             groups: dict = {}
             key = np.fromiter(
-                (groups.setdefault(combo, len(groups)) for combo in zip(*(c.tolist() for c, _ in columns))),
+                (
+                    groups.setdefault(combo, len(groups))
+                    for combo in zip(*(c.tolist() for c, _ in columns), strict=True)
+                ),
                 dtype=np.int64,
                 count=rows,
             )
@@ -884,7 +887,7 @@ def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> 
             for event_id in ids
         ]
     column = np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")[codes]
-    odd = [code for code, (event_id, kept) in enumerate(zip(ids, plain)) if event_id and not kept]
+    odd = [code for code, (event_id, kept) in enumerate(zip(ids, plain, strict=True)) if event_id and not kept]
     if odd:
         for row in np.flatnonzero(np.isin(codes, odd)).tolist():
             overflow[row] = ids[codes[row]]
@@ -952,10 +955,10 @@ class _ContextBuilder:
     def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]]) -> None:
         first = len(self.counts) + 1
         if all(contexts):
-            self.codes.update(zip(raws, range(first, first + len(raws))))
+            self.codes.update(zip(raws, range(first, first + len(raws)), strict=True))
         else:
             code = first - 1
-            for raw, context in zip(raws, contexts):
+            for raw, context in zip(raws, contexts, strict=True):
                 code += bool(context)
                 self.codes[raw] = code if context else 0
             contexts = [context for context in contexts if context]
@@ -1362,13 +1365,13 @@ def _trail_change(
 
 
 __all__ = [
+    "CLOUDTRAIL",
+    "KMS",
     "Batch",
+    "SourceError",
     "SourceInfo",
     "TrailChange",
-    "load_file",
     "decode_records",
+    "load_file",
     "load_many",
-    "KMS",
-    "CLOUDTRAIL",
-    "SourceError",
 ]

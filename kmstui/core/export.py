@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 import numpy as np
 import orjson
@@ -288,10 +289,10 @@ def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]
                 continue
             widths[i] = max(widths[i], len(cell))
     buffer = io.StringIO()
-    buffer.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
+    buffer.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         if wrap_first and row[0].startswith("  ! "):
             buffer.write(row[0] + "\n")
             continue
-        buffer.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+        buffer.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write(buffer.getvalue())

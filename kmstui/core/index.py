@@ -108,7 +108,8 @@ class LoadReport:
         ]
         if self.duplicates:
             out.append(
-                f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''} (same id, name and time)."
+                f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''}"
+                " (same id, name and time)."
             )
         if self.ignored:
             parts = ", ".join(
@@ -116,7 +117,8 @@ class LoadReport:
             )
             more = len(self.ignored) - 6
             out.append(
-                f"Not kept: {sum(self.ignored.values()):,} events of other services ({parts}{f', {more} more' if more > 0 else ''})."
+                f"Not kept: {sum(self.ignored.values()):,} events of other services"
+                f" ({parts}{f', {more} more' if more > 0 else ''})."
             )
         if self.digests:
             out.append(f"Ignored {self.digests:,} CloudTrail digest file{'s' if self.digests != 1 else ''}.")
@@ -172,7 +174,7 @@ class Contexts:
         """(offsets, label, key, value) as numpy arrays, rebuilt only after growth."""
         if self._arrays is None:
             if len(self._chunks) > 1:  # fold the chunks so the next growth copies less
-                self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]
+                self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks, strict=True))]
             counts, label, key, value = self._chunks[0] if self._chunks else (np.zeros(0, np.uint32),) * 4
             offsets = np.zeros(self._size + 2, dtype=np.int64)
             np.cumsum(counts, out=offsets[2:])

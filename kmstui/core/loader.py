@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Callable
 
 from .decode import Batch, load_many
 from .index import EventIndex
@@ -198,7 +198,7 @@ def load(
             pool = None
     try:
         if pool is None:
-            for source, size in zip(files, sizes):
+            for source, size in zip(files, sizes, strict=True):
                 if cancelled():
                     progress.cancelled = True
                     break

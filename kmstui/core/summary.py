@@ -14,7 +14,6 @@ from .index import EventIndex
 from .model import alias_name, arn_account, arn_region, is_alias, key_id
 from .timeutil import NO_TIME
 
-
 # What management events say about a key's state. CancelKeyDeletion leaves a key
 # disabled, as KMS does.
 STATE_CHANGES = {

@@ -6,7 +6,7 @@ Events are stored as whole seconds since the epoch, UTC, in an int64 column.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def parse_iso(text: str) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -111,14 +111,14 @@ def iso(seconds: int) -> str | None:
     """ISO 8601 UTC with ``Z``, as in CloudTrail; None for NO_TIME."""
     if seconds == NO_TIME:
         return None
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def short(seconds: int) -> str:
     """How the panes show a time: ``2026-11-20 14:02:11`` (always UTC)."""
     if seconds == NO_TIME:
         return "(no time)"
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 _SPAN = re.compile(r"^(\d+)\s*([smhdw])$", re.IGNORECASE)

@@ -7,7 +7,7 @@ for a million events in a few milliseconds.
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class Vocabulary:
         codes = self._codes
         found = list(map(codes.get, local_values))
         if None in found:
-            for at, (value, code) in enumerate(zip(local_values, found)):
+            for at, (value, code) in enumerate(zip(local_values, found, strict=True)):
                 if code is None:
                     code = codes.get(value)  # the batch's own list has no repeats, but stay safe
                     if code is None:

@@ -20,11 +20,11 @@ from textual.worker import get_current_worker
 from ..core import loader, query
 from ..core.index import EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions
-from ..core.timeutil import short
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
 from ..core.text import clean
+from ..core.timeutil import short
 from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
 from .messages import (
@@ -232,7 +232,8 @@ class ExplorerScreen(Screen[None]):
         note = f" · {progress.note}" if progress.note else ""
         self.query_one("#progress-text", Static).update(
             Content(
-                f" LookupEvents {progress.events:,} events · {progress.pages:,} page{'s' if progress.pages != 1 else ''}"
+                f" LookupEvents {progress.events:,} events"
+                f" · {progress.pages:,} page{'s' if progress.pages != 1 else ''}"
                 f" · {progress.rate:,.0f}/s"
                 f"{back}{note} · Esc stops"
             )

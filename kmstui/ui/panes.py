@@ -151,7 +151,7 @@ def _distinct_labels(keys: list[KeySummary]) -> list[str]:
     region can have its alias/payments) says which: ``alias/payments · eu-west-1``."""
     labels = [key.display for key in keys]
     regions: dict[str, set] = {}
-    for label, key in zip(labels, keys):
+    for label, key in zip(labels, keys, strict=True):
         regions.setdefault(label, set()).add(key.region)
     shared = Counter(labels)
     for position, key in enumerate(keys):

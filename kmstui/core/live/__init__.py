@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from ..decode import decode_records
 from ..index import EventIndex
@@ -34,7 +34,7 @@ from .lookup import (
     window,
 )
 
-__all__ = ["LiveLoader", "LiveOptions", "LiveProgress", "LiveError", "LiveKey", "LiveTrail", "clear_cache"]
+__all__ = ["LiveError", "LiveKey", "LiveLoader", "LiveOptions", "LiveProgress", "LiveTrail", "clear_cache"]
 
 
 @dataclass
@@ -228,7 +228,7 @@ class LiveLoader:
     ) -> int:
         """Fetch what arrived since the last fetch (following live); the number of new events."""
         before = self.progress.events
-        self.end = self.options.now or datetime.now(timezone.utc)
+        self.end = self.options.now or datetime.now(UTC)
         self.progress.finished = False
         self.fetch(on_progress, cancelled, inventory=False)
         return self.progress.events - before

@@ -11,10 +11,10 @@ listed too: a key nobody uses is worth seeing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from ..trails import selector_state
 from .errors import client, sentence

@@ -18,10 +18,10 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterator
 
 import botocore.exceptions
 import platformdirs
@@ -49,7 +49,8 @@ KMS_EVENTS = frozenset(
     ImportKeyMaterial ListAliases ListGrants ListKeyPolicies ListKeyRotations ListKeys ListResourceTags
     ListRetirableGrants PutKeyPolicy ReEncrypt ReplicateKey RetireGrant RevokeGrant RotateKeyOnDemand
     ScheduleKeyDeletion Sign TagResource UntagResource UpdateAlias UpdateCustomKeyStore UpdateKeyDescription
-    UpdatePrimaryRegion Verify VerifyMac DeleteExpiredKeyMaterial DeleteKey RotateKey SynchronizeMultiRegionKey""".split()
+    UpdatePrimaryRegion Verify VerifyMac DeleteExpiredKeyMaterial DeleteKey RotateKey
+    SynchronizeMultiRegionKey""".split()
 )
 
 
@@ -100,7 +101,7 @@ def _key_arn(value: str, account: str | None, region: str) -> str | None:
     """The exact key ARN a key: filter names in this region, or None (ResourceName is exact)."""
     if value.startswith("arn:") and ":key/" in value:
         return value if value.split(":")[3] == region else None
-    looks_like_id = len(value) == 36 and value.count("-") == 4 or (value.startswith("mrk-") and len(value) == 36)
+    looks_like_id = (len(value) == 36 and value.count("-") == 4) or (value.startswith("mrk-") and len(value) == 36)
     if looks_like_id and account:
         return f"arn:aws:kms:{region}:{account}:key/{value}"
     return None
@@ -108,7 +109,7 @@ def _key_arn(value: str, account: str | None, region: str) -> str | None:
 
 def window(since: str | None, until: str | None, now: datetime | None = None) -> tuple[datetime, datetime]:
     """The [start, end] to ask for: ``since`` a span back from now or a time; at most 90 days."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     end = now
     if until:
         end = _moment(until, now, "--until")
@@ -272,7 +273,7 @@ def event_json(event: dict) -> dict:
     out = dict(event)
     when = out.get("EventTime")
     if isinstance(when, datetime):
-        out["EventTime"] = when.astimezone(timezone.utc).isoformat()
+        out["EventTime"] = when.astimezone(UTC).isoformat()
     return out
 
 
@@ -333,18 +334,18 @@ def records_of(events: list[dict]) -> list[bytes]:
 
 
 __all__ = [
-    "Plan",
-    "plan",
-    "window",
-    "Pace",
-    "pace_for",
+    "CLOUDTRAIL_SOURCE",
+    "KMS_SOURCE",
     "Cache",
+    "Pace",
+    "Plan",
     "cache_dir",
     "clear_cache",
-    "pages",
-    "records_of",
     "event_json",
+    "pace_for",
+    "pages",
+    "plan",
+    "records_of",
     "sentence",
-    "KMS_SOURCE",
-    "CLOUDTRAIL_SOURCE",
+    "window",
 ]

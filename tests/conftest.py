@@ -1,0 +1,3 @@
+"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py) is available to every test module."""
+
+pytest_plugins = ("fakeaws",)
