@@ -173,7 +173,21 @@ def measure_render(index, runs: int) -> dict:
     waits for the process to go idle between keys (about 90 ms whatever the app does), so
     the work is timed inside the app rather than around pilot.press."""
     from kmstui.ui.app import KmsApp
+    from kmstui.ui.explorer import ExplorerScreen
     from kmstui.ui.panes import EventsPane
+
+    # When the explorer first asks for the events of the ready index, and when it first shows them.
+    marks: dict[str, float] = {}
+
+    def marked(name: str, method):
+        def wrapped(self, *args, **kwargs):
+            marks.setdefault(name, time.perf_counter())
+            return method(self, *args, **kwargs)
+
+        return wrapped
+
+    ExplorerScreen.request_query = marked("index_ready", ExplorerScreen.request_query)  # type: ignore[method-assign]
+    EventsPane.show = marked("events_shown", EventsPane.show)  # type: ignore[method-assign]
 
     def draw(pane) -> None:
         for y in range(pane.size.height):
@@ -190,9 +204,7 @@ def measure_render(index, runs: int) -> dict:
             start = time.perf_counter()
             draw(pane)
             drawn = time.perf_counter()
-            results["first paint"].append(
-                (screen.timings["events_shown"] - screen.timings["index_ready"] + drawn - start) * 1000
-            )
+            results["first paint"].append((marks["events_shown"] - marks["index_ready"] + drawn - start) * 1000)
             await app.settled()
             for _ in range(max(runs, 3) * 3):
                 for action, argument, name in (

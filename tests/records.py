@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 from kmstui.core import loader
+from kmstui.core.decode import Batch, SourceInfo, load_many
 from kmstui.core.index import EventIndex
 from kmstui.core.query import parse
-from kmstui.core.sources import discover
+from kmstui.core.sources import SourceFile, discover
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -267,6 +268,12 @@ def delivery_path(
 
 # ---------------------------------------------------------------------------
 # Loading and querying
+
+
+def load_file(path: str, label: str | None = None) -> tuple[Batch, SourceInfo]:
+    """One file decoded on its own, as a loader worker would: the batch and what it said of the file."""
+    batch = load_many([SourceFile(path, label or path)])
+    return batch, batch.sources[0]
 
 
 def load(*paths) -> EventIndex:

@@ -8,7 +8,6 @@ import os
 
 import pytest
 
-from kmstui.core.decode import load_file
 from kmstui.core.text import clean, clip
 
 from records import (
@@ -21,6 +20,7 @@ from records import (
     key_arn,
     kms,
     load,
+    load_file,
     only,
     record,
     run_cli,
@@ -55,9 +55,9 @@ BAD_FILES = {
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
 def test_bad_file_is_skipped_with_a_reason(tmp_path, name):
     data, reason = BAD_FILES[name]
-    batch = load_file(str(write(tmp_path / name, data)))
-    assert batch.error is not None
-    assert reason.lower() in batch.error.lower()
+    batch, source = load_file(str(write(tmp_path / name, data)))
+    assert source.error is not None
+    assert reason.lower() in source.error.lower()
     assert batch.n == 0
 
 
@@ -200,8 +200,8 @@ def hostile_records() -> list[dict]:
 def test_hostile_values_load_without_crashing(tmp_path):
     records = hostile_records()
     path = write(tmp_path / "hostile.json", cloudtrail_file(records))
-    batch = load_file(str(path))
-    assert batch.error is None, batch.error
+    _batch, source = load_file(str(path))
+    assert source.error is None, source.error
     index = load(path)
     assert ids(index) == {r["eventID"] for r in records}
     for row in range(index.size):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from kmstui.core import decode
-from kmstui.core.decode import STRING_COLUMNS, load_file
+from kmstui.core.decode import STRING_COLUMNS
 
 from records import (
     KEY1,
@@ -30,6 +30,7 @@ from records import (
     key_arn,
     key_resource,
     kms,
+    load_file,
     other_service,
     record,
     trail_config,
@@ -74,19 +75,22 @@ def meaning(batch) -> dict:
         for c in batch.trail_changes
     ]
     said["bindings"] = sorted(
-        ((vocab["alias"][a], vocab["key"][k], kind, first, last) for a, k, kind, first, last in batch.alias_bindings),
+        (
+            (vocab["alias"][b.alias], vocab["key"][b.key], b.kind, b.when, first, last)
+            for b, (first, last) in batch.alias_bindings
+        ),
         key=repr,
     )
-    said["log_files"] = [(vocab["trail"][t], s3, when) for t, s3, when in batch.log_files]
+    said["log_files"] = [(vocab["trail"][f.trail], f.s3_arn, f.time) for f in batch.log_files]
     said["sources"] = [(s.format, s.records, s.events, dict(s.ignored), s.problems, s.error) for s in batch.sources]
     return said
 
 
 def both_ways(path: Path, monkeypatch) -> tuple[dict, dict]:
-    scanned = meaning(load_file(str(path), "file"))
+    scanned = meaning(load_file(str(path), "file")[0])
     with monkeypatch.context() as patch:
         patch.setattr(decode, "_scan", None)
-        general = meaning(load_file(str(path), "file"))
+        general = meaning(load_file(str(path), "file")[0])
     return scanned, general
 
 

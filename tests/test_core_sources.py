@@ -6,8 +6,6 @@ import json
 
 import pytest
 
-from kmstui.core.decode import load_file
-
 from records import (
     KEY1,
     KEY2,
@@ -19,6 +17,7 @@ from records import (
     key_arn,
     kms,
     load,
+    load_file,
     lookup_event,
     lookup_page,
     run_cli,
@@ -37,9 +36,9 @@ def three():
 
 
 def expect_loaded(path, records, fmt):
-    batch = load_file(str(path))
-    assert batch.error is None, batch.error
-    assert batch.format == fmt
+    batch, source = load_file(str(path))
+    assert source.error is None, source.error
+    assert source.format == fmt
     assert batch.records == len(records)
     assert batch.n == len(records)
     index = load(path)

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import bisect
 
+from .model import AliasBinding
+
 NEVER = -(2**63)
 FOREVER = 2**63 - 1
 
 
 class AliasHistory:
-    def __init__(self, bindings: dict[tuple[int, int, str, int], list[int]]):
-        """``bindings``: (alias code, key code or 0, kind, when) -> [first time, last time]."""
-        points: dict[int, list[tuple[int, int, str]]] = {}
-        for (alias, key, kind, _when), (first, last) in bindings.items():
+    def __init__(self, bindings: dict[AliasBinding, list[int]]):
+        """``bindings``: what was learned -> [first time, last time] it was seen."""
+        points: dict[int, list[tuple[int, int, str]]] = {}  # alias -> [(time, key, kind)]
+        for binding, (first, last) in bindings.items():
+            alias, key, kind = binding.alias, binding.key, binding.kind
             if kind == "before":  # held until the change: an observation a second earlier
                 kind, first, last = "observed", first - 1, last - 1
             entries = points.setdefault(alias, [])

@@ -22,7 +22,8 @@ import msgspec
 import numpy as np
 import orjson
 
-from .sources import Delivery, SourceError, delivery_of, read_source, split_records
+from .model import UNKNOWN_IDENTITY, AliasBinding, Identity, LogFile, Place
+from .sources import Delivery, SourceError, SourceFile, delivery_of, read_source, split_records
 from .timeutil import parse_event_times
 
 try:  # the C column scanner, built at install time when a compiler is at hand (hatch_build.py)
@@ -209,24 +210,15 @@ class Batch:
     extra_keys: dict[int, tuple[int, ...]] = field(default_factory=dict)
     event_id_overflow: dict[int, str] = field(default_factory=dict)
     trail_changes: list[TrailChange] = field(default_factory=list)
-    # (alias code, key code or 0, kind, first time, last time): what events taught about aliases
-    alias_bindings: list[tuple[int, int, str, int, int]] = field(default_factory=list)
-    # CloudTrail's own use of a key to encrypt a log file: (trail code, S3 object ARN, time)
-    log_files: list[tuple[int, str, int]] = field(default_factory=list)
+    # what the events taught about aliases, each with the first and last time it was seen
+    alias_bindings: list[tuple[AliasBinding, list[int]]] = field(default_factory=list)
+    # CloudTrail's own use of a key to encrypt a log file
+    log_files: list[LogFile] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         column = self.columns.get("time")
         return 0 if column is None else len(column)
-
-    # The single-source view, for one file loaded on its own.
-    @property
-    def error(self) -> str | None:
-        return self.sources[0].error if len(self.sources) == 1 else None
-
-    @property
-    def format(self) -> str:
-        return self.sources[0].format if len(self.sources) == 1 else "batch"
 
     @property
     def records(self) -> int:
@@ -238,19 +230,13 @@ STRING_COLUMNS = ("name", "evsource", "evtype", "region", "account", "ip", "agen
 VOCABS = (*STRING_COLUMNS, "principal", "key", "alias", "trail")
 
 
-def load_many(paths: list[tuple]) -> Batch:
-    """Load several sources, given as (path, label) or (path, label, growing), into one batch
-    (the worker-process entry point). Never raises for bad input: a source that cannot be
-    read says why in its SourceInfo."""
+def load_many(files: list[SourceFile]) -> Batch:
+    """Load several sources into one batch (the worker-process entry point). Never raises
+    for bad input: a source that cannot be read says why in its SourceInfo."""
     builder = _BatchBuilder()
-    for path, label, *growing in paths:
-        builder.add_file(path, label, bool(growing and growing[0]))
+    for source in files:
+        builder.add_file(source.path, source.label, source.growing)
     return builder.finish()
-
-
-def load_file(path: str, label: str | None = None) -> Batch:
-    """Read one source into a Batch."""
-    return load_many([(path, label or path)])
 
 
 def decode_records(
@@ -312,7 +298,7 @@ class _BatchBuilder:
         self.vocab = {name: _Codes() for name in VOCABS}
         self.principal_codes = _PrincipalCodes(self.vocab["principal"])
         self.contexts = _ContextBuilder()
-        self.bindings: dict[tuple[int, int, str, int], list[int]] = {}
+        self.bindings: dict[AliasBinding, list[int]] = {}
         self.chunks: dict[str, list[np.ndarray]] = {}
         self.rows = 0
 
@@ -516,18 +502,14 @@ class _BatchBuilder:
         # CloudTrail configuration events: few, each read whole
         keys, aliases, trails = (vocab[n] for n in ("key", "alias", "trail"))
         for row in np.flatnonzero(~is_kms).tolist():
-            region = value("awsRegion", row)
-            account = value("recipientAccountId", row)
-            partition = _PARTITIONS[region]
+            place = _PLACES[value("awsRegion", row), value("recipientAccountId", row)]
             change = _trail_change(
                 value("eventName", row),
                 value("errorCode", row),
                 raw(int(kept[row])),
                 base + row,
                 int(time_column[row]),
-                region,
-                account,
-                partition,
+                place,
                 int(principal_column[row]),
             )
             if change is None:
@@ -536,7 +518,7 @@ class _BatchBuilder:
             batch.trail_changes.append(change)
             log_key = change.response.get("kmsKeyId") or change.request.get("kmsKeyId")
             if isinstance(log_key, str) and log_key:
-                key_arn = _key_arn(log_key, region, account, partition)
+                key_arn = _key_arn(log_key, place)
                 if key_arn and ":alias/" in key_arn:
                     alias[row] = aliases[key_arn]
                 elif key_arn:
@@ -584,9 +566,7 @@ class _BatchBuilder:
                 alias_name,
                 response,
                 details,
-                region,
-                account,
-                _PARTITIONS[region],
+                _PLACES[region, account],
                 found_keys,
                 found_aliases,
             )
@@ -614,9 +594,9 @@ class _BatchBuilder:
                 seen = rows[combo_of == c]
                 seen = seen[~failed[seen] & ~changes[seen]]
                 if len(seen):
-                    binding = (int(firsts[c, 2]), int(firsts[c, 0]), "observed")
-                    _note(self.bindings, binding, int(times[seen].min()))
-                    _note(self.bindings, binding, int(times[seen].max()))
+                    alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
+                    _note(self.bindings, alias_code, key_code, "observed", int(times[seen].min()))
+                    _note(self.bindings, alias_code, key_code, "observed", int(times[seen].max()))
         for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (
@@ -629,9 +609,7 @@ class _BatchBuilder:
                 name,
                 alias_name,
                 target,
-                region,
-                account,
-                _PARTITIONS[region],
+                _PLACES[region, account],
                 found[combo_of[i]][0],
                 int(times[row]),
                 aliases,
@@ -669,7 +647,9 @@ class _BatchBuilder:
             trail[matching] = trails[trail_arn]
             if s3_arn:
                 logs.extend((row, trails[trail_arn], s3_arn) for row in matching.tolist())
-        self.batch.log_files.extend((trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs))
+        self.batch.log_files.extend(
+            LogFile(trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs)
+        )
         return ctx
 
     def finish(self) -> Batch:
@@ -677,7 +657,7 @@ class _BatchBuilder:
         batch.columns = {name: np.concatenate(chunks) for name, chunks in self.chunks.items()} if self.rows else {}
         batch.vocab = {name: list(codes) for name, codes in self.vocab.items()}
         batch.contexts = self.contexts.part()
-        batch.alias_bindings = [(a, k, kind, first, last) for (a, k, kind, _), (first, last) in self.bindings.items()]
+        batch.alias_bindings = list(self.bindings.items())
         return batch
 
 
@@ -1065,32 +1045,43 @@ def _text_or_none(value) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class _Partitions(dict):
-    def __missing__(self, region):
-        value = self[region] = _partition(region)
-        return value
+class _Places(dict):
+    """(region, account) -> :class:`Place`, the partition worked out once per region."""
+
+    def __missing__(self, where: tuple[str | None, str | None]) -> Place:
+        region, account = where
+        place = self[where] = Place(region, account, _partition(region))
+        return place
 
 
-_PARTITIONS = _Partitions()
+_PLACES = _Places()
 
 
 def _alias_change(
-    name, alias_name, target, region, account, partition, found_keys, time, aliases, keys, bindings
+    name: str,
+    alias_name: object,
+    target: object,
+    place: Place,
+    found_keys: list[str],
+    time: int,
+    aliases: _Codes,
+    keys: _Codes,
+    bindings: dict[AliasBinding, list[int]],
 ) -> None:
     """What a successful CreateAlias, UpdateAlias or DeleteAlias teaches about its alias."""
     if not isinstance(alias_name, str) or not alias_name.startswith("alias/"):
         return
-    alias_arn = f"arn:{partition}:kms:{region}:{account}:{alias_name}"
-    key_arn = _key_arn(target, region, account, partition) if isinstance(target, str) else None
+    alias_arn = place.arn("kms", alias_name)
+    key_arn = _key_arn(target, place) if isinstance(target, str) else None
     if key_arn is not None and ":alias/" in key_arn:
         key_arn = None
     kind = "delete" if name == "DeleteAlias" else name
-    _note(bindings, (aliases[alias_arn], keys[key_arn] if key_arn else 0, kind), time)
+    _note(bindings, aliases[alias_arn], keys[key_arn] if key_arn else 0, kind, time)
     # The record also names the key the alias left (UpdateAlias needs rights on both,
     # DeleteAlias names its key): where it pointed until this moment.
     for previous in found_keys:
         if previous != key_arn:
-            _note(bindings, (aliases[alias_arn], keys[previous], "before"), time)
+            _note(bindings, aliases[alias_arn], keys[previous], "before", time)
             break
 
 
@@ -1162,11 +1153,11 @@ def _as_text(value) -> str | None:
 # Principals
 
 
-def _principal(ident: _Identity | None) -> tuple:
-    """(short, arn, identity type, caller account, invoked by) for the principal vocabulary.
+def _principal(ident: _Identity | None) -> Identity:
+    """The principal vocabulary's entry for a record's userIdentity.
     Whether a call crosses accounts depends on the event too: the index works it out."""
     if ident is None:
-        return ("(unknown)", None, None, None, None)
+        return UNKNOWN_IDENTITY
     kind = _shared(ident.type)
     arn = ident.arn
     account = _shared(ident.accountId)
@@ -1178,7 +1169,7 @@ def _principal(ident: _Identity | None) -> tuple:
             short = f"role/{role} ({session})" if session else f"role/{role}"
             if session and account and arn == assumed_role_arn(short, account):
                 arn = None  # rebuilt from the short form when wanted: a session-unique string less to keep
-            return (short, arn, kind, account, invoked)
+            return Identity(short, arn, kind, account, invoked)
     if kind == "Root" or (arn and arn.endswith(":root")):
         short = "root"
     elif kind == "AWSService":
@@ -1193,7 +1184,7 @@ def _principal(ident: _Identity | None) -> tuple:
         short = invoked
     else:
         short = ident.userName or ident.principalId or invoked or "(unknown)"
-    return (short, arn, kind, account, invoked)
+    return Identity(short, arn, kind, account, invoked)
 
 
 _SHARED: dict[str, str] = {}
@@ -1237,7 +1228,7 @@ def _short_from_arn(arn: str) -> str:
 # Keys and aliases
 
 
-def _key_arn(value: str, region: str | None, account: str | None, partition: str) -> str | None:
+def _key_arn(value: str, place: Place) -> str | None:
     """A key or alias ARN for a key reference as written in a request."""
     value = value.strip()
     if not value:
@@ -1245,11 +1236,11 @@ def _key_arn(value: str, region: str | None, account: str | None, partition: str
     if value.startswith("arn:"):
         return value
     if value.startswith("alias/"):
-        return f"arn:{partition}:kms:{region}:{account}:{value}"
-    return f"arn:{partition}:kms:{region}:{account}:key/{value}"
+        return place.arn("kms", value)
+    return place.arn("kms", f"key/{value}")
 
 
-def _add_reference(value, region, account, partition, keys: list, aliases: list) -> None:
+def _add_reference(value: object, place: Place, keys: list[str], aliases: list[str]) -> None:
     if not isinstance(value, str):
         return
     if not value.startswith(("arn:", "alias/")):
@@ -1258,7 +1249,7 @@ def _add_reference(value, region, account, partition, keys: list, aliases: list)
         suffix = f":key/{value.strip()}"
         if any(known.endswith(suffix) for known in keys):
             return
-    arn = _key_arn(value, region, account, partition)
+    arn = _key_arn(value, place)
     if arn is None:
         return
     if ":alias/" in arn:
@@ -1269,11 +1260,10 @@ def _add_reference(value, region, account, partition, keys: list, aliases: list)
             keys.append(arn)
 
 
-def _note(bindings: dict, binding: tuple, time: int) -> None:
+def _note(bindings: dict[AliasBinding, list[int]], alias: int, key: int, kind: str, time: int) -> None:
     """Remember an alias binding: every change with its own time; an observation by the
     first and last time it was seen."""
-    alias, key, kind = binding
-    binding = (alias, key, kind, 0 if kind == "observed" else time)
+    binding = AliasBinding(alias, key, kind, 0 if kind == "observed" else time)
     span = bindings.get(binding)
     if span is None:
         bindings[binding] = [time, time]
@@ -1289,11 +1279,9 @@ def _references(
     alias_name,
     response: bytes | None,
     details: bytes | None,
-    region,
-    account,
-    partition,
-    keys: list,
-    aliases: list,
+    place: Place,
+    keys: list[str],
+    aliases: list[str],
 ) -> None:
     """Collect every key and alias a KMS record names: its resources; its request
     (``key_values``: keyId, sourceKeyId, destinationKeyId, targetKeyId, primaryKeyArn, then
@@ -1309,23 +1297,23 @@ def _references(
                     keys.append(arn)
     for value in key_values:
         if value is not None and value not in keys:  # usually the ARN resources gave already
-            _add_reference(value, region, account, partition, keys, aliases)
+            _add_reference(value, place, keys, aliases)
     if isinstance(alias_name, str) and alias_name.startswith("alias/"):
-        _add_reference(alias_name, region, account, partition, keys, aliases)
+        _add_reference(alias_name, place, keys, aliases)
     if response is not None and len(response) > 4:
         try:
             answer = _response_decoder.decode(response)
         except _UNREADABLE:
             answer = None
         if answer is not None:
-            _add_reference(answer.keyId, region, account, partition, keys, aliases)
-            _add_reference(answer.sourceKeyId, region, account, partition, keys, aliases)
+            _add_reference(answer.keyId, place, keys, aliases)
+            _add_reference(answer.sourceKeyId, place, keys, aliases)
             for metadata in (answer.keyMetadata, answer.replicaKeyMetadata):
                 if isinstance(metadata, dict):
-                    _add_reference(metadata.get("arn"), region, account, partition, keys, aliases)
+                    _add_reference(metadata.get("arn"), place, keys, aliases)
     if details is not None and len(details) > 4:
         try:
-            _add_reference(_details_decoder.decode(details).keyId, region, account, partition, keys, aliases)
+            _add_reference(_details_decoder.decode(details).keyId, place, keys, aliases)
         except _UNREADABLE:
             pass
 
@@ -1346,7 +1334,7 @@ def _pairs(context) -> tuple:
 
 
 def _trail_change(
-    name: str | None, error: str | None, raw, row, time, region, account, partition, principal
+    name: str | None, error: str | None, raw: bytes | memoryview, row: int, time: int, place: Place, principal: int
 ) -> TrailChange | None:
     try:
         whole = orjson.loads(bytes(raw))
@@ -1360,7 +1348,7 @@ def _trail_change(
     if not isinstance(trail, str) or not trail:
         return None
     if not trail.startswith("arn:"):
-        trail = f"arn:{partition}:cloudtrail:{region}:{account}:trail/{trail}"
+        trail = place.arn("cloudtrail", f"trail/{trail}")
     return TrailChange(row, time, name or "", trail, request, response, error or None, principal)
 
 
@@ -1372,6 +1360,5 @@ __all__ = [
     "SourceInfo",
     "TrailChange",
     "decode_records",
-    "load_file",
     "load_many",
 ]

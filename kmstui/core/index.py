@@ -249,8 +249,8 @@ _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
 class EventIndex:
     def __init__(self):
         self.vocab: dict[str, Vocabulary] = {name: Vocabulary() for name in STRING_COLUMNS}
-        self.vocab["principal"] = Vocabulary(lambda p: f"{p[0]} {p[1]}" if p[1] else p[0])
-        self.vocab["type"] = Vocabulary()  # identity types, derived from principals for `type:`
+        # a principal is searched by its short form and its ARN
+        self.vocab["principal"] = Vocabulary(lambda p: f"{p.short} {p.arn}" if p.arn else p.short)
         self.vocab["key"] = Vocabulary()
         self.vocab["alias"] = Vocabulary()
         self.vocab["trail"] = Vocabulary()
@@ -260,8 +260,8 @@ class EventIndex:
         self.extra_keys: dict[int, tuple[int, ...]] = {}
         self.event_id_overflow: dict[int, str] = {}
         self.trail_changes: list[TrailChange] = []
-        self.alias_bindings: dict[tuple[int, int, str, int], list[int]] = {}  # (alias, key, kind, when) -> span
-        self.log_files: list[tuple[int, str, int]] = []  # (trail code, S3 object ARN, time)
+        self.alias_bindings: dict[model.AliasBinding, list[int]] = {}  # -> [first, last] time seen
+        self.log_files: list[model.LogFile] = []
         self.alias_only: list[int] = []  # rows that named an alias but no key
         self.alias_history = AliasHistory({})
         # From the AWS APIs, when kmstui has credentials (kmstui.core.live): the account's
@@ -290,7 +290,9 @@ class EventIndex:
                     continue
                 prefix = key.arn.split(":key/")[0]
                 for alias in key.aliases:
-                    binding = (alias_vocab.code(f"{prefix}:{alias}"), key_vocab.code(key.arn), "observed", 0)
+                    binding = model.AliasBinding(
+                        alias_vocab.code(f"{prefix}:{alias}"), key_vocab.code(key.arn), "observed", 0
+                    )
                     span = self.alias_bindings.setdefault(binding, [listed_at, listed_at])
                     span[0], span[1] = min(span[0], listed_at), max(span[1], listed_at)
             self.snapshot = replace(self.snapshot, generation=self.snapshot.generation + 1)
@@ -367,7 +369,6 @@ class EventIndex:
         report.kept += n
         remaps = {name: self.vocab[name].remap(batch.vocab[name]) for name in STRING_COLUMNS}
         principal_remap = self.vocab["principal"].remap(batch.vocab["principal"])
-        self.vocab["type"].remap(list({principal[2] for principal in batch.vocab["principal"][1:]}))
         remaps["principal"] = principal_remap
         remaps["origin"] = origin_remap
         remaps["key0"] = remaps["key1"] = key_remap = self.vocab["key"].remap(batch.vocab["key"])
@@ -387,17 +388,17 @@ class EventIndex:
             change.row += base
             change.principal = int(principal_remap[change.principal])
             self.trail_changes.append(change)
-        for alias, key, kind, first, last in batch.alias_bindings:
+        for learned, (first, last) in batch.alias_bindings:
             # changes are kept one by one (an alias can move back and forth), observations as a span
-            binding = (int(alias_remap[alias]), int(key_remap[key]), kind, 0 if kind == "observed" else first)
+            binding = learned._replace(alias=int(alias_remap[learned.alias]), key=int(key_remap[learned.key]))
             span = self.alias_bindings.get(binding)
             if span is None:
                 self.alias_bindings[binding] = [first, last]
             else:
                 span[0] = min(span[0], first)
                 span[1] = max(span[1], last)
-        for trail, s3_arn, when in batch.log_files:
-            self.log_files.append((int(trail_remap[trail]), s3_arn, when))
+        for log_file in batch.log_files:
+            self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
         key0 = columns["key0"]
         alias = columns["alias"]
         only = np.flatnonzero((key0 == 0) & (alias != 0))
@@ -518,15 +519,15 @@ class EventIndex:
         history = self.alias_history
         return {key: history.named(key) for key in history.keys()}
 
-    def principal(self, code: int) -> tuple:
-        """(short, arn, identity type, caller account, invoked by) of a principal code, with an
-        assumed role's ARN rebuilt where the vocabulary left it out."""
-        principal = self.vocab["principal"].values[code] or ("(unknown)", None, None, None, None)
-        if principal[1] is None and principal[3]:
-            arn = assumed_role_arn(principal[0], principal[3])
+    def principal(self, code: int) -> model.Identity:
+        """A principal code's identity, with an assumed role's ARN rebuilt where the vocabulary
+        left it out."""
+        identity: model.Identity = self.vocab["principal"].values[code] or model.UNKNOWN_IDENTITY
+        if identity.arn is None and identity.account:
+            arn = assumed_role_arn(identity.short, identity.account)
             if arn is not None:
-                principal = (principal[0], arn, *principal[2:])
-        return principal
+                identity = identity._replace(arn=arn)
+        return identity
 
     def alias_names_at(self, key: int, time: int) -> list[str]:
         """``alias/name`` of each alias that pointed to the key at that time."""
@@ -554,9 +555,7 @@ class EventIndex:
             event_type=v["evtype"].values[int(c["evtype"][row])],
             region=v["region"].values[int(c["region"][row])],
             account=account,
-            principal=model.Principal(
-                *principal, cross_account=bool(principal[3] and account and principal[3] != account)
-            ),
+            principal=model.Principal.of(principal, account),
             source_ip=v["ip"].values[int(c["ip"][row])],
             user_agent=v["agent"].values[int(c["agent"][row])],
             error_code=v["errcode"].values[int(c["errcode"][row])],

@@ -202,14 +202,14 @@ def load(
                 if cancelled():
                     progress.cancelled = True
                     break
-                take(load_many([(source.path, source.label, source.growing)]), size)
+                take(load_many([source]), size)
         else:
             pending: deque[tuple[Future, list[int]]] = deque()
             tasks = deque(_tasks(files, sizes))
             while tasks or pending:
                 while tasks and len(pending) < workers * 2:
                     chosen = tasks.popleft()
-                    future = pool.submit(load_many, [(files[i].path, files[i].label, files[i].growing) for i in chosen])
+                    future = pool.submit(load_many, [files[i] for i in chosen])
                     pending.append((future, chosen))
                 future, chosen = pending.popleft()
                 while True:
@@ -240,7 +240,7 @@ def load(
                         if cancelled():
                             progress.cancelled = True
                             break
-                        take(load_many([(files[i].path, files[i].label, files[i].growing)]), sizes[i])
+                        take(load_many([files[i]]), sizes[i])
                     break
                 take(batch, sum(sizes[i] for i in chosen))
     finally:

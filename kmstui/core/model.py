@@ -7,10 +7,57 @@ The index stores events as columns; :meth:`EventIndex.event` builds an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .timeutil import iso
 
 ContextSet = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+
+class Identity(NamedTuple):
+    """A principal as the principal vocabulary keeps it (one per distinct caller, shared by
+    its events). Whether a call crosses accounts depends on the event: see :class:`Principal`."""
+
+    short: str  # user/Alice, role/Admin (session), root, service:s3.amazonaws.com
+    arn: str | None  # None for an assumed role whose ARN the short form and account rebuild
+    identity_type: str | None  # IAMUser, AssumedRole, Root, AWSService, AWSAccount, ...
+    account: str | None  # the caller's account
+    invoked_by: str | None  # the AWS service that called on the principal's behalf
+
+    def crosses(self, account: str | None) -> bool:
+        """Whether a call by this identity, recorded in ``account``, came from another account."""
+        return bool(self.account and account and self.account != account)
+
+
+UNKNOWN_IDENTITY = Identity("(unknown)", None, None, None, None)
+
+
+class Place(NamedTuple):
+    """Where a record was written: what completes a bare key id, alias or trail name into an ARN."""
+
+    region: str | None
+    account: str | None  # recipientAccountId: the account that owns the event
+    partition: str  # aws, aws-cn, aws-us-gov, ...
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+
+class AliasBinding(NamedTuple):
+    """Something the events taught about an alias: it pointed to ``key`` (0: to nothing)."""
+
+    alias: int  # alias vocabulary code
+    key: int  # key vocabulary code, 0 for "points nowhere"
+    kind: str  # CreateAlias, UpdateAlias, delete, before (held until that change), observed
+    when: int  # the change's time; 0 for an observation, which is kept as one span
+
+
+class LogFile(NamedTuple):
+    """A log file CloudTrail encrypted for a trail (its own GenerateDataKey call)."""
+
+    trail: int  # trail vocabulary code
+    s3_arn: str  # the log file's S3 object ARN (aws:s3:arn)
+    time: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +74,11 @@ class Principal:
     @property
     def label(self) -> str:
         return f"{self.short} [cross-account {self.account}]" if self.cross_account else self.short
+
+    @classmethod
+    def of(cls, identity: Identity, account: str | None) -> Principal:
+        """The principal of an event recorded in ``account``."""
+        return cls(*identity, cross_account=identity.crosses(account))
 
 
 @dataclass(frozen=True, slots=True)

@@ -267,7 +267,7 @@ def _event_ids(index: EventIndex, needle: str, n: int) -> np.ndarray:
 def _accounts(index: EventIndex, value: str, n: int) -> np.ndarray:
     """The account that owns the event, or the caller's account."""
     needle = value.lower()
-    callers = index.vocab["principal"].matching_where(lambda p: needle in (p[3] or "").lower())
+    callers = index.vocab["principal"].matching_where(lambda p: needle in (p.account or "").lower())
     return _lut(index, "account", "account", value, n) | callers[_column(index, "principal", n)]
 
 
@@ -304,7 +304,7 @@ def _field(name: str, value: str, index: EventIndex, snapshot: Snapshot) -> np.n
         return _lut(index, "principal", "principal", _principal_needle(value), n)
     if name == "type":
         needle = value.lower()
-        table = index.vocab["principal"].matching_where(lambda p: needle in (p[2] or "").lower())
+        table = index.vocab["principal"].matching_where(lambda p: needle in (p.identity_type or "").lower())
         return table[_column(index, "principal", n)]
     if name == "key":
         return _keys_mask(index, _key_table(index, value), n)

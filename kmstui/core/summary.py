@@ -50,9 +50,9 @@ def key_states(index: EventIndex) -> dict[int, KeyState]:
     time = index.columns["time"].data
     for row in rows[np.argsort(time[rows], kind="stable")].tolist():
         name = names.values[index.columns["name"].data[row]]
-        principal = index.vocab["principal"].values[index.columns["principal"].data[row]]
+        who = index.principal(int(index.columns["principal"].data[row])).short
         for key in index.keys_of(row):
-            states[key] = KeyState(STATE_CHANGES[name], int(time[row]), name, principal[0] if principal else "")
+            states[key] = KeyState(STATE_CHANGES[name], int(time[row]), name, who)
     return states
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -169,14 +170,36 @@ def _admits(condition: dict, value: str) -> bool:
     return True
 
 
+class Episode(NamedTuple):
+    """A change that left the trail not logging KMS events (or some of them), while it lasts."""
+
+    who: str  # user/Mallory from 192.0.2.66
+    when: str  # 2024-05-01 13:00:00 UTC
+    note: str  # brief, for the trails pane: 05-01 13:00 by user/Mallory
+    time: int  # when it began, in seconds
+    state: str = STOPPED  # stopped, excluded or write-only
+    how: str = ""  # the setting that did it: ExcludeManagementEventSources, ReadWriteType WriteOnly, ...
+
+    def exclusion_sentence(self) -> str:
+        if self.state == "write-only":
+            return (
+                f"Read-only KMS events (Decrypt, Encrypt, GenerateDataKey...) excluded from logging by {self.who} "
+                f"at {self.when} (PutEventSelectors, {self.how})"
+            )
+        return f"KMS events excluded from logging by {self.who} at {self.when} (PutEventSelectors, {self.how})"
+
+    def exclusion_note(self) -> str:
+        return f"{'KMS reads' if self.state == 'write-only' else 'KMS'} excluded {self.note}"
+
+
 class _Replay:
     """The configuration history of one trail, replayed into a state and warning sentences."""
 
     def __init__(self, index: EventIndex):
         self.index = index
-        self.stopped: tuple | None = None  # (who, when) of the open stop
-        self.excluded: tuple | None = None  # (who, when, how, state) of the open exclusion
-        self.deleted: tuple | None = None
+        self.stopped: Episode | None = None  # the open stop
+        self.excluded: Episode | None = None  # the open exclusion
+        self.deleted: Episode | None = None
         self.selectors_known = False
         self.started = False
         self.log_key: str | None = None
@@ -189,13 +212,16 @@ class _Replay:
         self.notes.append(note)
 
     def name(self, change: TrailChange) -> str:
-        principal = self.index.vocab["principal"].values[change.principal]
-        return principal[0] if principal else "(unknown)"
+        return self.index.principal(change.principal).short
 
     def who(self, change: TrailChange) -> str:
         name = self.name(change)
         ip = self.index.event(change.row).source_ip
         return f"{name} from {ip}" if ip and ip != name else name
+
+    def episode(self, change: TrailChange, state: str = STOPPED, how: str = "") -> Episode:
+        when = short(change.time) + " UTC"
+        return Episode(self.who(change), when, f"{brief(change.time)} by {self.name(change)}", change.time, state, how)
 
     def apply(self, change: TrailChange) -> None:
         when = short(change.time) + " UTC"
@@ -233,59 +259,44 @@ class _Replay:
             self.started = True
             if self.stopped:
                 opened = self.stopped
-                self._close(f"Logging was stopped by {opened[0]} at {opened[1]}", f"stopped {opened[2]}", change, when)
+                self._close(
+                    f"Logging was stopped by {opened.who} at {opened.when}", f"stopped {opened.note}", change, when
+                )
                 self.stopped = None
         elif action == "StopLogging":
             if not self.stopped:
-                self.stopped = (self.who(change), when, f"{brief(change.time)} by {self.name(change)}")
+                self.stopped = self.episode(change)
         elif action == "DeleteTrail":
-            self.deleted = (self.who(change), when, f"{brief(change.time)} by {self.name(change)}")
+            self.deleted = self.episode(change)
         elif action == "PutEventSelectors":
             state, how = selector_state(change.request, change.response)
             self.selectors_known = state != "unknown"
             if state in ("excluded", "write-only"):
-                if not self.excluded or self.excluded[3] != state:
+                if not self.excluded or self.excluded.state != state:
                     if self.excluded:
-                        self._close(
-                            self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when
-                        )
-                    self.excluded = (self.who(change), when, how, state, f"{brief(change.time)} by {self.name(change)}")
+                        self._close(self.excluded.exclusion_sentence(), self.excluded.exclusion_note(), change, when)
+                    self.excluded = self.episode(change, state, how)
             elif state == "logged" and self.excluded:
-                self._close(
-                    self._exclusion_sentence(*self.excluded), self._exclusion_note(*self.excluded), change, when
-                )
+                self._close(self.excluded.exclusion_sentence(), self.excluded.exclusion_note(), change, when)
                 self.excluded = None
 
     def _close(self, opened: str, note: str, change: TrailChange, when: str) -> None:
         self.warn(f"{opened}; undone by {self.who(change)} at {when}.", f"{note}, undone {brief(change.time)}")
 
-    @staticmethod
-    def _exclusion_sentence(who: str, when: str, how: str, state: str, _note: str = "") -> str:
-        if state == "write-only":
-            return (
-                f"Read-only KMS events (Decrypt, Encrypt, GenerateDataKey...) excluded from logging by {who} "
-                f"at {when} (PutEventSelectors, {how})"
-            )
-        return f"KMS events excluded from logging by {who} at {when} (PutEventSelectors, {how})"
-
-    @staticmethod
-    def _exclusion_note(_who: str, _when: str, _how: str, state: str, note: str) -> str:
-        return f"{'KMS reads' if state == 'write-only' else 'KMS'} excluded {note}"
-
     def finish(self) -> str:
         """The current state; open episodes become warnings."""
         if self.excluded:
             self.warn(
-                self._exclusion_sentence(*self.excluded) + "; still in effect in the loaded events.",
-                self._exclusion_note(*self.excluded),
+                self.excluded.exclusion_sentence() + "; still in effect in the loaded events.",
+                self.excluded.exclusion_note(),
             )
         if self.stopped:
             self.warn(
-                f"Logging stopped by {self.stopped[0]} at {self.stopped[1]}; not restarted in the loaded events.",
-                f"logging stopped {self.stopped[2]}",
+                f"Logging stopped by {self.stopped.who} at {self.stopped.when}; not restarted in the loaded events.",
+                f"logging stopped {self.stopped.note}",
             )
         if self.deleted:
-            self.warn(f"Trail deleted by {self.deleted[0]} at {self.deleted[1]}.", f"deleted {self.deleted[2]}")
+            self.warn(f"Trail deleted by {self.deleted.who} at {self.deleted.when}.", f"deleted {self.deleted.note}")
         if self.deleted or self.stopped:
             return STOPPED
         if self.excluded:
@@ -352,9 +363,9 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     # else the bucket and prefix named in the trail's configuration or in those calls.
     file_to_trail: dict[str, str] = {}
     trail_locations: dict[str, set[str]] = {}
-    for code, s3_arn, _when in index.log_files:
-        arn = trail_vocab[code]
-        object_path = s3_arn.split(":::", 1)[-1]
+    for log_file in index.log_files:
+        arn = trail_vocab[log_file.trail]
+        object_path = log_file.s3_arn.split(":::", 1)[-1]
         file_to_trail[posixpath.basename(object_path)] = arn
         head = object_path.split("/AWSLogs/", 1)[0] if "/AWSLogs/" in object_path else None
         if head:
@@ -477,10 +488,10 @@ def _log_file_rates(index: EventIndex, snapshot) -> dict[int, dict[str, float]]:
     if days < 1 / 24:  # under an hour of data says nothing about a rate
         return {}
     counts: dict[int, dict[str, int]] = {}
-    for code, s3_arn, _when in index.log_files:
-        parts = s3_arn.split("/CloudTrail/", 1)
+    for log_file in index.log_files:
+        parts = log_file.s3_arn.split("/CloudTrail/", 1)
         region = parts[1].split("/", 1)[0] if len(parts) == 2 else "?"
-        per_region = counts.setdefault(code, {})
+        per_region = counts.setdefault(log_file.trail, {})
         per_region[region] = per_region.get(region, 0) + 1
     return {code: {region: count / days for region, count in per_region.items()} for code, per_region in counts.items()}
 

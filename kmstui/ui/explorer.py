@@ -87,7 +87,6 @@ class ExplorerScreen(Screen[None]):
         self._applied = 0  # the newest request whose summaries are shown
         self._shown = 0  # the newest request whose events are shown
         self._total = 0  # events in the index when they were shown
-        self.timings: dict[str, float] = {}  # when the index was ready, when its events were shown
         self.live_options = live
         self.live: LiveLoader | None = None
         self.live_progress = None
@@ -136,7 +135,6 @@ class ExplorerScreen(Screen[None]):
         else:
             if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
                 self.index.refresh()
-            self.timings["index_ready"] = time.perf_counter()
             self.request_query()
 
     def on_unmount(self) -> None:
@@ -281,7 +279,6 @@ class ExplorerScreen(Screen[None]):
         self.load_running = False
         if self._follow_at_start and self.live is not None and not self.following:
             self.action_follow()
-        self.timings["index_ready"] = time.perf_counter()
         self.load_progress = progress = message.progress
         self.query_one("#loadbar").display = False
         report = self.index.report
@@ -370,8 +367,6 @@ class ExplorerScreen(Screen[None]):
             return  # an older answer arriving late
         self._shown = message.request
         self.query_one(EventsPane).show(message.rows)
-        if "events_shown" not in self.timings:
-            self.timings["events_shown"] = time.perf_counter()
         self._total = message.total
         self.update_status()
 

@@ -128,10 +128,9 @@ class EventsPane(VirtualTable):
         columns = self.index.columns
         vocab = self.index.vocab
         name = vocab["name"].values[columns["name"].data[row]] or ""
-        principal = vocab["principal"].values[columns["principal"].data[row]]
-        who = principal[0] if principal else "(unknown)"
+        principal = self.index.principal(int(columns["principal"].data[row]))
         account = vocab["account"].values[columns["account"].data[row]]
-        cross = bool(principal and principal[3] and account and principal[3] != account)
+        who, cross = principal.short, principal.crosses(account)
         error = compact(vocab["errcode"].values[columns["errcode"].data[row]] or "").removesuffix("Exception")
         key, key_style = self._key_label(row)
         when = short(int(columns["time"].data[row]))
