@@ -16,8 +16,17 @@ alias's later name).
 from __future__ import annotations
 
 import bisect
+from typing import NamedTuple
 
 from .model import AliasBinding
+
+
+class AliasName(NamedTuple):
+    """An alias tied to a key by the events, and whether it still points there."""
+
+    alias: int  # alias vocabulary code
+    current: bool
+
 
 NEVER = -(2**63)
 FOREVER = 2**63 - 1
@@ -77,12 +86,12 @@ class AliasHistory:
         """The aliases pointing to the key at ``time``."""
         return [alias for start, end, alias in self._by_key.get(key, ()) if start <= time < end]
 
-    def named(self, key: int) -> list[tuple[int, bool]]:
+    def named(self, key: int) -> list[AliasName]:
         """Every alias ever tied to the key, with whether it still points there; current first."""
         seen: dict[int, bool] = {}
         for _start, end, alias in self._by_key.get(key, ()):
             seen[alias] = seen.get(alias, False) or end == FOREVER
-        return sorted(seen.items(), key=lambda item: not item[1])
+        return sorted((AliasName(alias, current) for alias, current in seen.items()), key=lambda a: not a.current)
 
     def keys(self):
         return self._by_key.keys()

@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 
 from . import model
-from .aliases import AliasHistory
+from .aliases import AliasHistory, AliasName
 from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
 from .sources import Delivery, SourceError, read_source, split_records
 from .timeutil import NO_TIME
@@ -194,8 +194,8 @@ class Contexts:
             texts.extend(map(lowered, self.values[len(texts) :]))
         return texts
 
-    def get(self, code: int) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
-        """The labelled context set for a code, as ((label, ((key, value), ...)), ...)."""
+    def get(self, code: int) -> model.ContextSet:
+        """The labelled context set for a code."""
         if code == 0:
             return ()
         offsets, label, key, value = self.arrays()
@@ -204,7 +204,7 @@ class Contexts:
             grouped.setdefault(self.labels.values[label[i]], []).append(
                 (self.keys.values[key[i]], self.values[value[i]])
             )
-        return tuple((name, tuple(pairs)) for name, pairs in grouped.items())
+        return tuple(model.LabelledContext(name, tuple(pairs)) for name, pairs in grouped.items())
 
     def matching(self, key: str | None, value: str | None) -> np.ndarray:
         """Lookup table over context codes: some pair whose key contains ``key`` and whose
@@ -523,8 +523,8 @@ class EventIndex:
         keys = tuple(k for k in (first, second) if k)
         return keys + self.extra_keys.get(row, ())
 
-    def aliases_by_key(self) -> dict[int, list[tuple[int, bool]]]:
-        """Key code -> [(alias code, still points there?)], current ones first."""
+    def aliases_by_key(self) -> dict[int, list[AliasName]]:
+        """Key code -> every alias ever tied to it, current ones first."""
         history = self.alias_history
         return {key: history.named(key) for key in history.keys()}
 

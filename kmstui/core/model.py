@@ -11,7 +11,16 @@ from typing import NamedTuple
 
 from .timeutil import iso
 
-ContextSet = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+
+class LabelledContext(NamedTuple):
+    """One encryption context of an event: the request's own (label ""), or a labelled one
+    (ReEncrypt's source and destination, a grant's constraints)."""
+
+    label: str
+    pairs: tuple[tuple[str, str], ...]  # (key, value), in the record's order
+
+
+ContextSet = tuple[LabelledContext, ...]
 
 
 class Identity(NamedTuple):
@@ -99,7 +108,7 @@ class Event:
     read_only: bool | None
     keys: tuple[str, ...]  # key ARNs (an unresolved alias stands in as its alias ARN)
     aliases: tuple[str, ...]  # alias ARNs the event named
-    contexts: ContextSet  # ((label, ((key, value), ...)), ...); label "" is the request's own
+    contexts: ContextSet
     origin: str  # the source it came from
     subject_trail: str | None  # the trail the event is about (configuration, CloudTrail's own key use)
 
@@ -108,7 +117,7 @@ class Event:
         """The main encryption context as an object: the request's own, else the first one."""
         if not self.contexts:
             return None
-        return dict(self.contexts[0][1])
+        return dict(self.contexts[0].pairs)
 
     @property
     def iso_time(self) -> str | None:

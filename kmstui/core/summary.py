@@ -7,7 +7,7 @@ with the filter on a million events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -141,18 +141,28 @@ class KeySummary:
         return self.key_id
 
 
-def key_aliases(index: EventIndex) -> dict[int, tuple[list[str], list[str]]]:
-    """Key code -> (current alias names, former alias names)."""
+class KeyAliases(NamedTuple):
+    """A key's alias names: those pointing to it now, and those that once did."""
+
+    current: list[str]
+    former: list[str]
+
+
+NO_ALIASES = KeyAliases([], [])
+
+
+def key_aliases(index: EventIndex) -> dict[int, KeyAliases]:
+    """Key code -> its alias names, now and before."""
     alias_values = index.vocab["alias"].values
     result = {}
     for key, entries in index.aliases_by_key().items():
-        current = list(dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if now))
+        current = list(dict.fromkeys(alias_name(alias_values[a.alias]) for a in entries if a.current))
         former = [
             name
-            for name in dict.fromkeys(alias_name(alias_values[a]) for a, now in entries if not now)
+            for name in dict.fromkeys(alias_name(alias_values[a.alias]) for a in entries if not a.current)
             if name not in current
         ]
-        result[key] = (current, former)
+        result[key] = KeyAliases(current, former)
     return result
 
 
@@ -176,7 +186,7 @@ def summarise_keys(index: EventIndex, rows: np.ndarray, unused: bool = False) ->
             names = key_aliases(index)
             for code, key in live.items():
                 if code not in seen:
-                    current, former = names.get(code, ([], []))
+                    current, former = names.get(code, NO_ALIASES)
                     aliases = list(dict.fromkeys([*current, *key.aliases]))
                     summaries.append(
                         KeySummary(code=code, arn=values[code], aliases=aliases, former_aliases=former, live=key)
@@ -236,7 +246,7 @@ def _summarise(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
     values = index.vocab["key"].values
     summaries = []
     for i, code in enumerate(codes.tolist()):
-        current, former = names.get(code, ([], []))
+        current, former = names.get(code, NO_ALIASES)
         summaries.append(
             KeySummary(
                 code=code,

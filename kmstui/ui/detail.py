@@ -168,7 +168,7 @@ def summary_content(event: Event, index: EventIndex, record: dict | None = None,
             continue
         code = index.vocab["key"].find(key) or 0
         names = index.alias_names_at(code, event.time)
-        current = aliases.get(code, ([], []))[0]
+        current = aliases[code].current if code in aliases else []
         lines.line("Key" if position == 0 else "", (", ".join(names) + "  " if names else "", ACCENT), (key, None))
         if current and current != names:
             lines.line("", (f"now called {', '.join(current)}", MUTED))
