@@ -13,8 +13,8 @@ from kmstui.ui.detail import DetailScreen
 from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
 
-from appkit import CORPUS, DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
-from records import REPO, cloudtrail_file, kms, write
+from appkit import DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
+from records import AWS_DOCS, REPO, cloudtrail_file, kms, outside_data_reason, write
 
 SIZE = (120, 36)
 
@@ -27,9 +27,9 @@ def write_records(path, count: int, start: int = 0) -> None:
 
 @pytest.fixture
 def corpus():
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not here")
-    return CORPUS
+    if not AWS_DOCS.is_dir():
+        pytest.skip(outside_data_reason(AWS_DOCS))
+    return AWS_DOCS
 
 
 def _event_lines(app) -> list[str]:
