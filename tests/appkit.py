@@ -16,7 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 HOSTILE = DATA / "hostile.jsonl"
 DEMO = demo_path()
-CORPUS = ROOT.parent / "shared" / "corpus" / "aws-docs"
 
 # Snapshots and pilot tests see the same colours everywhere.
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")

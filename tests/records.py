@@ -15,9 +15,12 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from kmstui.core import loader
 from kmstui.core.decode import Batch, SourceInfo, load_many
@@ -26,6 +29,25 @@ from kmstui.core.query import parse
 from kmstui.core.sources import SourceFile, discover
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Outside data: public CloudTrail records kept next to the repository, read in place and never
+# copied into it. Tests on them are extra checks; the project's own tests use the demo,
+# tests/data or the builders below, and run in a clone that has no ../shared.
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+AWS_DOCS = SHARED_CORPUS / "aws-docs"  # examples from AWS's documentation
+REAL = SHARED_CORPUS / "real"
+
+
+def outside_data_reason(folder: Path) -> str:
+    """Why an extra check on outside data did not run: which folder is missing."""
+    where = os.path.relpath(folder, REPO)
+    return f"outside data not here: {where} (extra check on public records; the project's own tests do not need it)"
+
+
+def needs_outside_data(folder: Path) -> pytest.MarkDecorator:
+    """Marks an extra check on outside data: skipped, saying so, where ``folder`` is not here."""
+    return pytest.mark.skipif(not folder.is_dir(), reason=outside_data_reason(folder))
+
 
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"

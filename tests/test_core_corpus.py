@@ -1,6 +1,6 @@
-"""The shared corpus of AWS documentation examples, where it is present next to the repository.
-
-It is read in place and never copied into the repository.
+"""Extra checks on outside data: the AWS documentation examples in ../shared/corpus/aws-docs,
+where that folder is next to the repository (see records.AWS_DOCS). They are read in place and
+never copied in; without them these tests skip, saying so.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import pytest
 
 from kmstui.core.timeutil import iso, parse_event_time
 
-from records import json_lines, load, load_file, run_cli, run_main
+from records import AWS_DOCS, json_lines, load, load_file, needs_outside_data, run_cli, run_main
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/aws-docs"
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 TRAIL_EVENTS = {
@@ -28,11 +27,11 @@ TRAIL_EVENTS = {
     "PutInsightSelectors",
 }
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no corpus at {CORPUS}")
+pytestmark = needs_outside_data(AWS_DOCS)
 
 
 def corpus_files() -> list[Path]:
-    return sorted(p for p in CORPUS.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in AWS_DOCS.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def corpus_records() -> list[dict]:
@@ -78,7 +77,7 @@ def records():
 
 @pytest.fixture(scope="module")
 def index():
-    return load(CORPUS)
+    return load(AWS_DOCS)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +166,7 @@ def test_raw_records_read_back(index, records):
 
 
 def test_headless_commands_succeed_on_the_corpus(index, capsys):
-    result = run_cli("events", CORPUS, "--format", "jsonl")
+    result = run_cli("events", AWS_DOCS, "--format", "jsonl")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr and "skipped" not in result.stderr
     assert len(json_lines(result.stdout)) == len(index.snapshot.order)
@@ -177,10 +176,10 @@ def test_headless_commands_succeed_on_the_corpus(index, capsys):
         ("trails", ("jsonl", "csv", "table")),
     ):
         for fmt in formats:
-            code, out, err = run_main(capsys, command, CORPUS, "--format", fmt)
+            code, out, err = run_main(capsys, command, AWS_DOCS, "--format", fmt)
             assert code == 0, (command, fmt, err)
             assert out.strip(), (command, fmt)
-    code, out, _err = run_main(capsys, "events", CORPUS, "--count", "--filter", "source:kms")
+    code, out, _err = run_main(capsys, "events", AWS_DOCS, "--count", "--filter", "source:kms")
     assert int(out) == sum(1 for row in index.snapshot.order.tolist() if index.event(row).source == KMS)
 
 

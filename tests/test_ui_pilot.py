@@ -5,16 +5,33 @@ from __future__ import annotations
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
 
+from kmstui.core.timeutil import short
 from kmstui.ui.detail import DetailScreen
 from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
 
-from appkit import CORPUS, DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
-from records import REPO, cloudtrail_file, kms, write
+from appkit import DATA, DEMO, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
+from records import (
+    KEY1,
+    KEY2,
+    REPO,
+    assumed_role,
+    cloudtrail_file,
+    events,
+    iam_user,
+    json_lines,
+    key_arn,
+    kms,
+    load,
+    rows,
+    run_cli,
+    write,
+)
 
 SIZE = (120, 36)
 
@@ -25,27 +42,82 @@ def write_records(path, count: int, start: int = 0) -> None:
     write(path, cloudtrail_file(records))
 
 
-@pytest.fixture
-def corpus():
-    if not CORPUS.is_dir():
-        pytest.skip("../shared/corpus is not here")
-    return CORPUS
+@pytest.fixture(scope="module")
+def demo():
+    """The demo as the core loads it, on its own: what the explorer should show of it."""
+    return load(DEMO)
+
+
+# The newest event, and a failed Decrypt 29 days 18h 59m 54s before it.
+NEWEST = "2024-05-30T19:26:54Z"
+MONTH_BACK = "2024-05-01T00:27:00Z"
+
+
+def incident(folder: Path) -> Path:
+    """Six events, newest first, shaped for the detail view: the second is a Decrypt by
+    user/Alice that failed a month before the newest event, from "AWS Internal", with an
+    encryption context of two pairs; DescribeKey and CreateKey follow it. Of the older two,
+    one shares only the context's Purpose pair and one only its Department pair."""
+    records = [
+        kms("GenerateMac", key=key_arn(KEY1), time=NEWEST, identity=assumed_role("Admin")),
+        kms(
+            "Decrypt",
+            key=key_arn(KEY2),
+            time=MONTH_BACK,
+            identity=iam_user("Alice"),
+            ip="AWS Internal",
+            request={"encryptionContext": {"Department": "Engineering", "Purpose": "Test"}},
+            error="KMSInvalidStateException",
+            message=f"{key_arn(KEY2)} is pending deletion.",
+        ),
+        kms("DescribeKey", key=key_arn(KEY1), time="2024-04-30T10:00:00Z", identity=assumed_role("Admin")),
+        kms(
+            "CreateKey",
+            time="2024-04-30T09:00:00Z",
+            identity=assumed_role("Admin"),
+            response={"keyMetadata": {"keyId": KEY1, "arn": key_arn(KEY1)}},
+        ),
+        kms(
+            "GenerateDataKey",
+            key=key_arn(KEY2),
+            time="2024-04-29T08:00:00Z",
+            request={"encryptionContext": {"Purpose": "Test"}},
+        ),
+        kms(
+            "Encrypt",
+            key=key_arn(KEY2),
+            time="2024-04-28T08:00:00Z",
+            request={"encryptionContext": {"Department": "Engineering"}},
+        ),
+    ]
+    write(folder / "incident.json", cloudtrail_file(records))
+    return folder
 
 
 def _event_lines(app) -> list[str]:
     return [line for line in lines(app.screen.query_one(EventsPane))[1:] if line.strip()]
 
 
+def _shown_as(event) -> list[str]:
+    """The first words of an event's line: its time, without the year (the demo's events are
+    all in one year), and its name."""
+    return [*short(event.time)[5:].split(), event.name]
+
+
 class TestLoading:
-    async def test_loads_and_counts(self, corpus):
-        app = make_app(corpus)
+    async def test_loads_and_counts(self, demo):
+        total = len(rows(demo))
+        expected = events(demo)  # newest first
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             status = text_of(app.screen.query_one("#status", Static))
-            assert status.strip().startswith("66 of 66 events")
+            assert status.strip().startswith(f"{total:,} of {total:,} events")
             shown = _event_lines(app)
-            assert shown[0].split()[:3] == ["2022-12-23", "19:26:54", "GenerateMac"]  # newest first
-            assert "Decrypt" in shown[1] and "KMSInvalidStateException"[:10] in shown[1]
+            assert len(shown) > 10 and any(e.error_code for e in expected[: len(shown)])
+            for line, event in zip(shown, expected, strict=False):
+                assert line.split()[:3] == _shown_as(event)
+                assert (event.error_code or "").removesuffix("Exception")[:8] in line  # the ERROR column
 
     async def test_a_large_load_runs_in_worker_processes_under_the_explorer(self, monkeypatch):
         """The demo loaded as a big trail is: by worker processes, started from inside the
@@ -110,54 +182,65 @@ class TestLoading:
 
 
 class TestFilter:
-    async def test_filter_applies_as_you_type(self, corpus):
-        app = make_app(corpus)
+    async def test_filter_applies_as_you_type(self, demo):
+        expected = len(rows(demo, "event:GetKeyRotationStatus"))
+        assert 1 < expected < 10  # a few events, all on screen
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("slash")
             assert isinstance(app.focused, Input)
-            await type_text(pilot, "event:ScheduleKeyDeletion")
+            await type_text(pilot, "event:GetKeyRotationStatus")
             await settle(pilot)
             shown = _event_lines(app)
-            assert len(shown) == 3 and all("ScheduleKeyDeletion" in line for line in shown)
+            assert len(shown) == expected and all("GetKeyRotationStatus" in line for line in shown)
             await pilot.press("enter")
             assert isinstance(app.focused, EventsPane)
 
-    async def test_bad_filter_says_where_and_keeps_the_result(self, corpus):
-        app = make_app(corpus)
+    async def test_bad_filter_says_where_and_keeps_the_result(self, demo):
+        failed = events(demo, "error:*")
+        assert 0 < len(failed) < len(rows(demo))
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("slash")
             await type_text(pilot, "error:*")
             await settle(pilot)
+            assert len(explorer(app).result.rows) == len(failed)
             before = _event_lines(app)
-            assert len(before) == 3
+            assert before and [line.split()[:3] for line in before] == [_shown_as(e) for e in failed[: len(before)]]
             await type_text(pilot, ' "unclosed')  # invalid from its first keystroke on
             await pilot.pause()
             error = app.screen.query_one("#filter-error", Static)
             assert error.display and "column 9: a double quote is not closed" in text_of(error)
-            assert _event_lines(app) == before
+            after = _event_lines(app)  # the error line below the filter may take a row from the pane
+            assert after and after == before[: len(after)]
+            assert len(explorer(app).result.rows) == len(failed)
             assert "filter not applied" in text_of(app.screen.query_one("#status", Static))
 
-    async def test_unknown_field_suggests_the_right_one(self, corpus):
-        app = make_app(corpus)
+    async def test_unknown_field_suggests_the_right_one(self, demo):
+        expected = len(rows(demo, "principal:invoice-renderer"))
+        assert 3 < expected < len(rows(demo))
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("slash")
-            await type_text(pilot, "principle:alice")
+            await type_text(pilot, "principle:invoice-renderer")
             await pilot.pause()
             error = app.screen.query_one("#filter-error", Static)
             assert "column 1: unknown field 'principle' (did you mean principal?)" in text_of(error)
-            await pilot.press("backspace", *["backspace"] * len("principle:alice"))
-            await type_text(pilot, "principal:alice")
+            await pilot.press(*["backspace"] * len("principle:invoice-renderer"))
+            await type_text(pilot, "principal:invoice-renderer")
             await settle(pilot)
             assert not error.display
-            assert len(_event_lines(app)) > 3
+            assert len(explorer(app).result.rows) == expected
+            shown = _event_lines(app)
+            assert len(shown) > 3 and all("role/invoice-render" in line for line in shown)
 
 
 class TestSelection:
-    async def test_key_narrows_events_and_escape_clears(self, corpus):
-        app = make_app(corpus)
+    async def test_key_narrows_events_and_escape_clears(self, demo):
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             screen = explorer(app)
@@ -166,31 +249,39 @@ class TestSelection:
             keys = app.screen.query_one(KeysPane)
             chosen = keys.keys[1]
             assert keys.selected == chosen.code
-            assert len(screen.result.rows) == chosen.events
+            assert 0 < chosen.events < len(rows(demo))
+            assert len(screen.result.rows) == chosen.events == len(rows(demo, f"key:{chosen.arn}"))
             assert "key " + chosen.display in text_of(app.screen.query_one("#status", Static))
             await pilot.press("escape")
             await settle(pilot)
             assert keys.selected is None
-            assert len(screen.result.rows) == 66
+            assert len(screen.result.rows) == len(rows(demo))
 
-    async def test_trail_narrows_keys_and_events(self, corpus):
-        app = make_app(corpus)
+    async def test_trail_narrows_keys_and_events(self, demo):
+        """The demo's second trail (another account's, in another region): its keys and events
+        are what the headless commands give for it."""
+        listed = run_cli("keys", "--demo", "--quiet", "--filter", "trail:analytics-trail", "--format", "jsonl")
+        expected_keys = [k["key"] for k in json_lines(listed.stdout)]
+        expected_events = len(rows(demo, "trail:analytics-trail"))
+        assert expected_keys and 0 < expected_events < len(rows(demo))
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("1")
             trails = app.screen.query_one(TrailsPane)
-            target = next(i for i, t in enumerate(trails.trails) if t.label == "cloudtrail-user-guide-examples.json")
+            target = next(i for i, t in enumerate(trails.trails) if t.name == "analytics-trail")
             for _ in range(target):
                 await pilot.press("down")
             await pilot.press("enter")
             await settle(pilot)
-            assert [k.key_id for k in app.screen.query_one(KeysPane).keys] == ["7944f0ec-EXAMPLE"]
-            assert len(_event_lines(app)) == 2
+            assert trails.selected is trails.trails[target]
+            assert [k.arn for k in app.screen.query_one(KeysPane).keys] == expected_keys
+            assert len(explorer(app).result.rows) == expected_events == trails.selected.events
 
 
 class TestDetail:
-    async def test_open_step_and_back_to_the_same_place(self, corpus):
-        app = make_app(corpus)
+    async def test_open_step_and_back_to_the_same_place(self, tmp_path):
+        app = make_app(incident(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("down", "enter")
@@ -210,8 +301,8 @@ class TestDetail:
             events = app.screen.query_one(EventsPane)
             assert events.cursor == 2 and app.focused is events
 
-    async def test_copy_puts_the_record_on_the_clipboard(self, corpus):
-        app = make_app(corpus)
+    async def test_copy_puts_the_record_on_the_clipboard(self, tmp_path):
+        app = make_app(incident(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("down", "enter", "c")
@@ -220,10 +311,10 @@ class TestDetail:
 
     @pytest.mark.parametrize(
         "key, expected",
-        [("u", "principal:user/Alice"), ("i", 'ip:"AWS Internal"'), ("k", "key:0987dcba-09fe-87dc-65ba-ab0987654321")],
+        [("u", "principal:user/Alice"), ("i", 'ip:"AWS Internal"'), ("k", f"key:{KEY2}")],
     )
-    async def test_pivots_filter_the_events(self, corpus, key, expected):
-        app = make_app(corpus)
+    async def test_pivots_filter_the_events(self, tmp_path, key, expected):
+        app = make_app(incident(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("down", "enter", key)
@@ -232,8 +323,8 @@ class TestDetail:
             assert app.screen.query_one("#filter", Input).value == expected
             assert explorer(app).filter_text == expected
 
-    async def test_context_pivot_offers_each_pair(self, corpus):
-        app = make_app(corpus)
+    async def test_context_pivot_offers_each_pair(self, tmp_path):
+        app = make_app(incident(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("down", "enter", "x")  # Department and Purpose: a choice
@@ -241,12 +332,12 @@ class TestDetail:
             await settle(pilot)
             assert explorer(app).filter_text == "ctx:Purpose=Test"
             shown = _event_lines(app)
-            assert shown and all("Decrypt" in line or "GenerateDataKey" in line for line in shown)
+            assert [line.split()[2] for line in shown] == ["Decrypt", "GenerateDataKey"]
 
 
 class TestKeyboard:
-    async def test_tab_and_numbers_move_between_panes(self, corpus):
-        app = make_app(corpus)
+    async def test_tab_and_numbers_move_between_panes(self, demo):
+        app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert isinstance(app.focused, EventsPane)
@@ -257,13 +348,13 @@ class TestKeyboard:
             await pilot.press("tab")
             assert isinstance(app.focused, EventsPane)
             await pilot.press("G")
-            assert app.focused.cursor == 65
+            assert app.focused.cursor == len(rows(demo)) - 1
             await pilot.press("g")
             assert app.focused.cursor == 0
 
     @pytest.mark.parametrize("key", ["question_mark", "f1"])
-    async def test_help(self, corpus, key):
-        app = make_app(corpus)
+    async def test_help(self, tmp_path, key):
+        app = make_app(incident(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press(key)
@@ -272,8 +363,8 @@ class TestKeyboard:
             assert not isinstance(app.screen, HelpScreen)
 
     @pytest.mark.parametrize("key", ["ctrl+c", "q"])
-    async def test_quits_when_not_loading(self, corpus, key):
-        app = make_app(corpus)
+    async def test_quits_when_not_loading(self, tmp_path, key):
+        app = make_app(incident(tmp_path))
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press(key)
