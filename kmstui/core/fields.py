@@ -9,6 +9,7 @@ through the distinct values of a column (a lookup table) wherever there is one.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, cast
@@ -167,15 +168,37 @@ def _principal(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndar
     return table[column(index, "principal", snapshot.n)]
 
 
+_PARTS: weakref.WeakKeyDictionary[Vocabulary, dict[str, tuple[Vocabulary, np.ndarray]]] = weakref.WeakKeyDictionary()
+
+
+def principal_part(index: EventIndex, part: str) -> tuple[Vocabulary, np.ndarray]:
+    """One part of every principal (``identity_type``, ``account``) as its own small
+    vocabulary, and the code of each principal's part in it: a filter on the part then looks
+    at a few distinct values, not at every principal (there is one per session). Built once,
+    extended as principals arrive."""
+    principals = index.vocab["principal"]
+    cache = _PARTS.setdefault(principals, {})
+    parts, codes = cache.get(part, (Vocabulary(), np.zeros(0, np.uint32)))
+    values = principals.values
+    if len(codes) < len(values):
+        more = [parts.code(getattr(v, part) if v is not None else None) for v in values[len(codes) :]]
+        codes = np.concatenate([codes, np.array(more, dtype=np.uint32)])
+        cache[part] = (parts, codes)
+    return parts, codes
+
+
+def _by_principal_part(index: EventIndex, snapshot: Snapshot, part: str, needle: Needle) -> np.ndarray:
+    parts, codes = principal_part(index, part)
+    return vocab_table(parts, needle)[codes][column(index, "principal", snapshot.n)]
+
+
 def _identity(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
-    table = index.vocab["principal"].matching_where(lambda p: needle.hit(_identity_of(p).identity_type))
-    return table[column(index, "principal", snapshot.n)]
+    return _by_principal_part(index, snapshot, "identity_type", needle)
 
 
 def _account(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     """The account that owns the event, or the caller's account."""
-    callers = index.vocab["principal"].matching_where(lambda p: needle.hit(_identity_of(p).account))
-    return _lut(index, snapshot, "account", needle) | callers[column(index, "principal", snapshot.n)]
+    return _lut(index, snapshot, "account", needle) | _by_principal_part(index, snapshot, "account", needle)
 
 
 def _error(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
@@ -412,6 +435,47 @@ def path_mask(index: EventIndex, snapshot: Snapshot, path: str, needle: Needle |
     return mask
 
 
+def _account_of(principal: object) -> str | None:
+    """The account of a principal as a grant names it: an ARN, ``ACCOUNT:...``, or an account id."""
+    if not isinstance(principal, str):
+        return None
+    if principal.startswith("arn:"):
+        return model.arn_account(principal)
+    head = principal.split(":", 1)[0]
+    return head if len(head) == 12 and head.isdigit() else None
+
+
+def _crossgrant(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
+    """Grants (CreateGrant) to a principal whose account is not the key's: the key's from the
+    request's key ARN, else from the key the event names, else the account that owns the event."""
+    n = snapshot.n
+    hits = []
+    keys, accounts = index.vocab["key"].values, index.vocab["account"].values
+    key0, account = column(index, "key0", n), column(index, "account", n)
+    for row, raw in index.parameter_items(n):
+        try:
+            request = msgspec.json.decode(raw)[0]
+        except (msgspec.DecodeError, IndexError):
+            continue
+        if not isinstance(request, dict):
+            continue
+        grantee = _account_of(request.get("granteePrincipal"))
+        if grantee is None:
+            continue
+        key_id = request.get("keyId")
+        owner = _account_of(key_id) if isinstance(key_id, str) and key_id.startswith("arn:") else None
+        if owner is None and key0[row]:
+            owner = model.arn_account(keys[key0[row]])
+        if owner is None:
+            owner = accounts[account[row]]
+        if owner is not None and grantee != owner:
+            hits.append(row)
+    mask = np.zeros(n, bool)
+    if hits:
+        mask[hits] = True
+    return mask if needle.lower in TRUE else ~mask & path_mask(index, snapshot, "req.granteePrincipal", None)
+
+
 def _has(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     name = FIELDS.get(needle.lower)
     path = name.path if name is not None and name.path else needle.text
@@ -442,7 +506,7 @@ _ALL = (
     Field("ip", "text", "source IP address (or the AWS service that called)", "203.0.113.7", _simple("ip")),
     Field("region", "text", "AWS region", "eu-west-1", _simple("region")),
     Field("account", "text", "account that owns the event, or the caller's account", "111122223333", _account),
-    Field("error", "text", "error code or message; error:* is any error", "AccessDenied", _error),
+    Field("error", "text", "error code or message; `error:*` is any error", "AccessDenied", _error),
     Field(
         "identity",
         "text",
@@ -480,7 +544,7 @@ _ALL = (
     Field(
         "ctx",
         "text",
-        "encryption context: KEY=VALUE (split at the first =), KEY or VALUE",
+        "encryption context: `KEY=VALUE` (split at the first `=`), `KEY` or `VALUE`",
         "aws:s3:arn=my-bucket",
         _context,
     ),
@@ -529,7 +593,7 @@ _ALL = (
     Field(
         "window",
         "number",
-        "ScheduleKeyDeletion: the waiting period in days; window<=7 compares",
+        "ScheduleKeyDeletion: the waiting period in days; `window<=7` compares",
         "7",
         _path_field("requestParameters.pendingWindowInDays"),
         path="requestParameters.pendingWindowInDays",
@@ -543,9 +607,16 @@ _ALL = (
         path="requestParameters.policyName",
     ),
     Field(
+        "crossgrant",
+        "boolean",
+        "CreateGrant to a principal of another account than the key's",
+        "true",
+        _crossgrant,
+    ),
+    Field(
         "has",
         "text",
-        "the record has a value at a path (or a field above that is a path)",
+        "a record path has a value (also `has:grantee`, and the other KMS fields)",
         "req.kmsKeyId",
         _has,
     ),
@@ -559,3 +630,32 @@ for _field in _ALL:
 
 def lookup(name: str) -> Field | None:
     return FIELDS.get(name.lower())
+
+
+def unique() -> list[Field]:
+    """Each field once, in the registry's order."""
+    return list(dict.fromkeys(FIELDS.values()))
+
+
+def markdown_table() -> str:
+    """The field table of the ``?`` help screen and the README (a test keeps both in step)."""
+    lines = ["| Field | Kind | Matches |", "|---|---|---|"]
+    for field in unique():
+        names = f"`{field.name}:{field.example}`"
+        if field.aliases:
+            names += " (also " + ", ".join(f"`{alias}:`" for alias in field.aliases) + ")"
+        lines.append(f"| {names} | {field.kind} | {field.help.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def help_text(width: int = 100) -> str:
+    """The fields for ``--help``: one line each, name and help."""
+    out = []
+    for field in unique():
+        names = "/".join((field.name, *field.aliases))
+        out.append(f"  {names + ':':<23} {field.help.replace('`', '')}"[:width])
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":  # python -m kmstui.core.fields: the table to paste into help.md and the README
+    print(markdown_table(), end="")
