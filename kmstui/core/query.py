@@ -439,8 +439,9 @@ def _term(term: Term, index: EventIndex, snapshot: Snapshot) -> np.ndarray:
         return fields.any_text(index, snapshot, Needle(term.values[0]))
     known = FIELDS.get(term.field)
     result = None
+    op = "=" if known is not None and known.kind == "number" and term.op in (":", ":=") else term.op
     for value in term.values:
-        needle = Needle(value, term.op)
+        needle = Needle(value, op)
         if known is not None:
             mask = known.evaluate(index, snapshot, needle)
         else:
