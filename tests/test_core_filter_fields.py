@@ -323,3 +323,12 @@ def test_help_lists_every_field(capsys):
     epilog = filter_epilog()
     for field in fields.unique():
         assert f"  {'/'.join((field.name, *field.aliases))}:" in epilog
+
+
+def test_a_name_spelled_with_an_escape_is_still_found(tmp_path):
+    """The path filter skips records whose bytes lack the name, unless an escape could hide it."""
+    data = cloudtrail_file([kms("ScheduleKeyDeletion", KEY1, request={"pendingWindowInDays": 7})])
+    data = data.replace(b'"pendingWindowInDays"', b'"\\u0070endingWindowInDays"')
+    index = load(write(tmp_path / "log.json", data))
+    assert len(rows(index, "window:7")) == 1
+    assert len(rows(index, "has:req.pendingWindowInDays")) == 1

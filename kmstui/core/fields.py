@@ -419,7 +419,12 @@ def path_mask(index: EventIndex, snapshot: Snapshot, path: str, needle: Needle |
     mask = np.zeros(n, bool)
     hits = []
     decode = msgspec.json.decode
+    # Most stored records do not hold the path's last name at all: a byte search says so before
+    # decoding (unless the record spells some name with an escape, which it must then decode).
+    name = msgspec.json.encode(names[-1])
     for row, raw in index.parameter_items(n):
+        if name not in raw and b"\\u" not in raw:
+            continue
         try:
             whole = decode(raw)
         except msgspec.DecodeError:
