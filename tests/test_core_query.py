@@ -432,6 +432,7 @@ def test_the_tree_as_parsed():
         ('principal:"role/Admin (s1)",root', 'principal:"role/Admin (s1)",root'),
         ("window<=7", "window<=7"),
         ("event:=DisableKey", "event:=DisableKey"),
+        ('"aws:s3:arn" "-x" "a b"', '"aws:s3:arn" "-x" "a b"'),
     ],
 )
 def test_described_as_understood(expr, described):

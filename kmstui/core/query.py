@@ -471,8 +471,10 @@ def _is_path_term(term: Term) -> bool:
 
 def _describe(node: Node, top: bool = False) -> str:
     if isinstance(node, Term):
-        if node.field is None:
-            return quote(node.values[0]) if node.values[0] not in ("",) else '""'
+        if node.field is None:  # a word: quoted, too, where it would read as a field or a negation
+            word = node.values[0]
+            typed = quote(word)
+            return f'"{typed}"' if typed == word and (":" in word or word.startswith("-")) else typed
         return f"{_shown(node.field)}{node.op}{','.join(quote(v) for v in node.values)}"
     if isinstance(node, Not):
         inner = node.node
