@@ -39,3 +39,16 @@ async def test_the_status_line_says_the_filter_as_understood():
         await settle(pilot)
         status = text_of(app.screen.query_one("#status", Static))
         assert "filter identity:AWSService OR requestParameters.keyId:x" in status
+
+
+async def test_the_event_pivot_asks_for_exactly_that_name():
+    app = make_app(DEMO)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # the newest event
+        name = app.screen.event.name
+        error = app.screen.event.error_code
+        await pilot.press("f", "end", *(["up"] if error else []), "enter")
+        await settle(pilot)
+        assert app.screen.query_one("#filter", Input).value == f"event:={name}"
+        assert all(e.name == name for e in (app.index.event(row) for row in app.screen.query_one(EventsPane).rows))

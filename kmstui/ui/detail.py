@@ -327,9 +327,12 @@ class DetailScreen(Screen[str | None]):
         choices = self._pivots()
         if what == "menu":
             options = choices["key"] + choices["principal"] + choices["ip"] + choices["context"]
-            options.append((f"event  {self.event.name}", f"event:{quote(self.event.name)}") if self.event else ("", ""))
+            # exactly this name and code: event:DisableKey would also be DisableKeyRotation
+            options.append(
+                (f"event  {self.event.name}", f"event:={quote(self.event.name)}") if self.event else ("", "")
+            )
             if self.event and self.event.error_code:
-                options.append((f"error  {self.event.error_code}", f"error:{quote(self.event.error_code)}"))
+                options.append((f"error  {self.event.error_code}", f"error:={quote(self.event.error_code)}"))
         else:
             options = choices[what]
         options = [o for o in options if o[1]]
