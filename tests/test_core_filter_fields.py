@@ -82,6 +82,7 @@ RECORDS = {
         request={"keySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT"},
         response={"keyMetadata": {"keyId": KEY2, "keySpec": "SYMMETRIC_DEFAULT", "enabled": True}},
     ),
+    "create_older": kms("CreateKey", request={"customerMasterKeySpec": "RSA_2048", "keyUsage": "ENCRYPT_DECRYPT"}),
     "schedule_7": kms("ScheduleKeyDeletion", KEY3, request={"pendingWindowInDays": 7}, identity=assumed_role("Admin")),
     "schedule_30": kms("ScheduleKeyDeletion", KEY2, request={"pendingWindowInDays": 30}),
     "schedule_7_denied": kms(
@@ -170,6 +171,11 @@ def crossgrant(rec: dict) -> bool:
     return account_of(grantee) != owner
 
 
+def spec(rec: dict) -> str:
+    """A CreateKey's key spec, under its name now or the one it had before."""
+    return req(rec).get("keySpec") or req(rec).get("customerMasterKeySpec") or ""
+
+
 def by_service(rec: dict) -> bool:
     return rec["userIdentity"].get("type") == "AWSService" or "invokedBy" in rec["userIdentity"]
 
@@ -190,8 +196,10 @@ REFERENCE: list[tuple[str, Callable[[dict], bool]]] = [
     ("operations:Decrypt", lambda r: any("decrypt" in o.lower() for o in req(r).get("operations", []))),
     ("operations:=Decrypt", lambda r: "Decrypt" in req(r).get("operations", [])),
     ("operations:encrypt", lambda r: any("encrypt" in o.lower() for o in req(r).get("operations", []))),
-    ("keyspec:RSA", lambda r: "RSA" in req(r).get("keySpec", "")),
-    ("keyspec:=SYMMETRIC_DEFAULT", lambda r: req(r).get("keySpec") == "SYMMETRIC_DEFAULT"),
+    ("keyspec:RSA", lambda r: "RSA" in spec(r)),
+    ("keyspec:=SYMMETRIC_DEFAULT", lambda r: spec(r) == "SYMMETRIC_DEFAULT"),
+    ("keyspec:=RSA_2048", lambda r: spec(r) == "RSA_2048"),
+    ("has:keyspec", lambda r: bool(spec(r))),
     ("keyusage:sign", lambda r: "SIGN" in req(r).get("keyUsage", "")),
     ("window:7", lambda r: req(r).get("pendingWindowInDays") == 7),
     ("window<=7", lambda r: req(r).get("pendingWindowInDays", 99) <= 7),

@@ -60,7 +60,7 @@ class Field:
     example: str  # a value, as in name:example
     evaluate: Evaluator
     aliases: tuple[str, ...] = ()
-    path: str | None = None  # a thin alias of a record path (requestParameters.x)
+    paths: tuple[str, ...] = ()  # a thin alias of record paths (requestParameters.x): any of them
 
 
 # ---------------------------------------------------------------------------
@@ -483,15 +483,24 @@ def _crossgrant(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.nda
 
 def _has(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     name = FIELDS.get(needle.lower)
-    path = name.path if name is not None and name.path else needle.text
-    return path_mask(index, snapshot, path, None)
+    paths = name.paths if name is not None and name.paths else (needle.text,)
+    return _any_path(index, snapshot, paths, None)
 
 
-def _path_field(path: str) -> Evaluator:
+def _any_path(index: EventIndex, snapshot: Snapshot, paths: tuple[str, ...], needle: Needle | None) -> np.ndarray:
+    mask = path_mask(index, snapshot, paths[0], needle)
+    for path in paths[1:]:
+        mask |= path_mask(index, snapshot, path, needle)
+    return mask
+
+
+def _path_alias(name: str, kind: Kind, help: str, example: str, *paths: str) -> Field:
+    """A KMS question as a field: the first of ``paths`` that a record has answers it."""
+
     def evaluate(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
-        return path_mask(index, snapshot, path, needle)
+        return _any_path(index, snapshot, paths, needle)
 
-    return evaluate
+    return Field(name, kind, help, example, evaluate, paths=paths)
 
 
 # ---------------------------------------------------------------------------
@@ -555,61 +564,55 @@ _ALL = (
     ),
     Field("since", "time", "ISO time, or a span (15m, 2h, 7d) back from the newest event", "2h", _since),
     Field("until", "time", "ISO time, or a span back from the newest event", "2026-11-20T10:00Z", _until),
-    Field(
+    _path_alias(
         "grantee",
         "text",
         "CreateGrant: the principal given the grant",
         "role/Reader",
-        _path_field("requestParameters.granteePrincipal"),
-        path="requestParameters.granteePrincipal",
+        "requestParameters.granteePrincipal",
     ),
-    Field(
+    _path_alias(
         "retiring",
         "text",
         "CreateGrant: the principal that may retire it",
         "role/Admin",
-        _path_field("requestParameters.retiringPrincipal"),
-        path="requestParameters.retiringPrincipal",
+        "requestParameters.retiringPrincipal",
     ),
-    Field(
+    _path_alias(
         "operations",
         "text",
         "CreateGrant: an operation granted",
         "Decrypt",
-        _path_field("requestParameters.operations"),
-        path="requestParameters.operations",
+        "requestParameters.operations",
     ),
-    Field(
+    _path_alias(
         "keyspec",
         "text",
-        "CreateKey: the key spec",
+        "CreateKey: the key spec (or the older customerMasterKeySpec)",
         "RSA_4096",
-        _path_field("requestParameters.keySpec"),
-        path="requestParameters.keySpec",
+        "requestParameters.keySpec",
+        "requestParameters.customerMasterKeySpec",
     ),
-    Field(
+    _path_alias(
         "keyusage",
         "text",
         "CreateKey: the key usage",
         "SIGN_VERIFY",
-        _path_field("requestParameters.keyUsage"),
-        path="requestParameters.keyUsage",
+        "requestParameters.keyUsage",
     ),
-    Field(
+    _path_alias(
         "window",
         "number",
         "ScheduleKeyDeletion: the waiting period in days; `window<=7` compares",
         "7",
-        _path_field("requestParameters.pendingWindowInDays"),
-        path="requestParameters.pendingWindowInDays",
+        "requestParameters.pendingWindowInDays",
     ),
-    Field(
+    _path_alias(
         "policyname",
         "text",
         "PutKeyPolicy: the policy name",
         "default",
-        _path_field("requestParameters.policyName"),
-        path="requestParameters.policyName",
+        "requestParameters.policyName",
     ),
     Field(
         "crossgrant",

@@ -333,7 +333,7 @@ def _check(term: Term) -> Term:
     elif name == "has":
         for value in term.values:
             target = fields.lookup(value)
-            if split_path(value) is None and (target is None or target.path is None):
+            if split_path(value) is None and (target is None or not target.paths):
                 raise FilterError(
                     f"has: takes a record path (req.kmsKeyId, resp.keyMetadata.keySpec), not {value!r}", position
                 )
@@ -466,7 +466,7 @@ def _is_path_term(term: Term) -> bool:
     if term.field is None:
         return False
     known = FIELDS.get(term.field)
-    return known is None or known.path is not None or known.name == "has"
+    return known is None or bool(known.paths) or known.name in ("has", "crossgrant")
 
 
 def _describe(node: Node, top: bool = False) -> str:
