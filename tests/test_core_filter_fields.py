@@ -340,3 +340,20 @@ def test_a_name_spelled_with_an_escape_is_still_found(tmp_path):
     index = load(write(tmp_path / "log.json", data))
     assert len(rows(index, "window:7")) == 1
     assert len(rows(index, "has:req.pendingWindowInDays")) == 1
+
+
+def test_principal_parts_follow_a_growing_index(tmp_path):
+    """identity: and account: keep a table per principal; principals that arrive later join it."""
+    from kmstui.core import loader
+    from kmstui.core.sources import discover
+
+    from records import iam_user, root
+
+    first = write(tmp_path / "a.json", cloudtrail_file([kms("Decrypt", KEY1, identity=iam_user("Ann"))]))
+    second = write(tmp_path / "b.json", cloudtrail_file([kms("DisableKey", KEY1, identity=root(OTHER_ACCOUNT))]))
+    index = load(first)
+    assert rows(index, "identity:Root") == [] and len(rows(index, f"account:{OTHER_ACCOUNT}")) == 0
+    files, _ = discover([str(second)])
+    loader.load(index, files, refresh_every=None)
+    assert [index.event(r).name for r in rows(index, "identity:Root")] == ["DisableKey"]
+    assert [index.event(r).name for r in rows(index, f"account:{OTHER_ACCOUNT}")] == ["DisableKey"]

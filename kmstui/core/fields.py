@@ -9,6 +9,7 @@ through the distinct values of a column (a lookup table) wherever there is one.
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -169,6 +170,7 @@ def _principal(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndar
 
 
 _PARTS: weakref.WeakKeyDictionary[Vocabulary, dict[str, tuple[Vocabulary, np.ndarray]]] = weakref.WeakKeyDictionary()
+_PARTS_LOCK = threading.Lock()  # a cancelled filtering thread may still be running beside a new one
 
 
 def principal_part(index: EventIndex, part: str) -> tuple[Vocabulary, np.ndarray]:
@@ -177,14 +179,15 @@ def principal_part(index: EventIndex, part: str) -> tuple[Vocabulary, np.ndarray
     at a few distinct values, not at every principal (there is one per session). Built once,
     extended as principals arrive."""
     principals = index.vocab["principal"]
-    cache = _PARTS.setdefault(principals, {})
-    parts, codes = cache.get(part, (Vocabulary(), np.zeros(0, np.uint32)))
-    values = principals.values
-    if len(codes) < len(values):
-        more = [parts.code(getattr(v, part) if v is not None else None) for v in values[len(codes) :]]
-        codes = np.concatenate([codes, np.array(more, dtype=np.uint32)])
-        cache[part] = (parts, codes)
-    return parts, codes
+    with _PARTS_LOCK:
+        cache = _PARTS.setdefault(principals, {})
+        parts, codes = cache.get(part, (Vocabulary(), np.zeros(0, np.uint32)))
+        values = principals.values
+        if len(codes) < len(values):
+            more = [parts.code(getattr(v, part) if v is not None else None) for v in values[len(codes) : len(values)]]
+            codes = np.concatenate([codes, np.array(more, dtype=np.uint32)])
+            cache[part] = (parts, codes)
+        return parts, codes
 
 
 def _by_principal_part(index: EventIndex, snapshot: Snapshot, part: str, needle: Needle) -> np.ndarray:
