@@ -39,6 +39,7 @@ async def test_the_status_line_says_the_filter_as_understood():
         await settle(pilot)
         status = text_of(app.screen.query_one("#status", Static))
         assert "filter identity:AWSService OR requestParameters.keyId:x" in status
+        assert "(record paths: calls that change something)" in status
 
 
 async def test_the_event_pivot_asks_for_exactly_that_name():

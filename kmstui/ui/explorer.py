@@ -523,6 +523,8 @@ class ExplorerScreen(Screen[None]):
         if understood:
             parts.append(("  filter ", "$text-muted"))
             parts.append((understood[:60], "$text-accent"))
+            if self.filter.needs_records:  # say why a Decrypt never matches req.something
+                parts.append(("  (record paths: calls that change something)", "$text-muted"))
         if trails.selected is not None:
             parts.append(("  trail ", "$text-muted"))
             parts.append((trails.selected.label[:40], "$text-success"))
