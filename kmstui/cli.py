@@ -15,16 +15,24 @@ SOURCES_HELP = (
     "CloudTrail log files (plain or .gz), `aws cloudtrail lookup-events` output, JSON Lines, "
     "or directories of them (read recursively); - reads standard input"
 )
-FILTER_EPILOG = """\
-filter language (terms are ANDed):
-  word                    substring of name, principal, key, alias, IP, agent, error, context, id...
-  field:value             fields: event principal key alias ip region account error type agent
-                          id trail source origin readonly; field:a,b is either
-  error:*                 any error          readonly:true|false
-  ctx:KEY=VALUE           encryption context (also ctx:KEY or ctx:VALUE)
-  since:2h until:ISO      ISO times, or spans (15m, 2h, 7d) back from the newest loaded event
-  -term                   negates           "double quotes" hold spaces
+FILTER_GRAMMAR = """\
+filter language (the same as the explorer's /):
+  word                    text anywhere: name, principal, key, alias, IP, agent, error, context, id...
+  field:value             the field contains it (any case); field:=value is the whole value, exactly
+  field:a,b               either value; window<=7 and req.x>=1 compare numbers
+  a b, a OR b, NOT a, -a  both; either; not (NOT binds tighter than AND, AND than OR)
+  (a OR b) c              parentheses group; "double quotes" hold spaces, commas, parentheses
+  req.NAME, resp.NAME     a path into requestParameters / responseElements (calls that change
+                          something, and trail configuration); has:req.NAME: it has a value
+fields:
 """
+
+
+def filter_epilog() -> str:
+    """The filter language for --help: the grammar, and each field from the registry."""
+    from .core.fields import help_text
+
+    return FILTER_GRAMMAR + help_text()
 
 
 def demo_path() -> Path:
@@ -74,7 +82,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             prog="kmstui",
             description=DESCRIPTION,
             epilog="headless commands: kmstui events|keys|trails [SOURCE ...] (see kmstui events --help)\n\n"
-            + FILTER_EPILOG,
+            + filter_epilog(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(parser)
@@ -91,7 +99,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
             "keys": "Print one row per KMS key: aliases, events, errors, principals, first and last use.",
             "trails": "Print one row per trail and source, and whether KMS events are logged.",
         }[command],
-        epilog=FILTER_EPILOG if command != "trails" else None,
+        epilog=filter_epilog() if command != "trails" else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common(parser)

@@ -310,3 +310,208 @@ def test_headless_filter_selects_events(tmp_path):
     result = run_cli("events", path, "--filter", "event:Decrypt -error:*", "--count")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+# ---------------------------------------------------------------------------
+# The grammar: OR, NOT, parentheses, precedence, exact values
+
+
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ("event:=Decrypt OR event:=Encrypt", {"alice_decrypt", "denied", "admin_encrypt"}),
+        ("alice OR mallory", {"alice_decrypt", "create_alias", "stop"}),
+        # AND binds tighter than OR: (schedule) OR (decrypt AND error)
+        ("event:ScheduleKeyDeletion OR event:Decrypt error:*", {"schedule", "denied"}),
+        ("event:ScheduleKeyDeletion OR event:Decrypt AND error:*", {"schedule", "denied"}),
+        ("(event:ScheduleKeyDeletion OR event:Decrypt) error:*", {"denied"}),
+        ("error:* event:Decrypt OR event:ScheduleKeyDeletion", {"schedule", "denied"}),
+        # NOT binds tighter than AND
+        ("NOT event:Decrypt readonly:true", {"admin_encrypt", "service"}),
+        ("-event:Decrypt readonly:true", {"admin_encrypt", "service"}),
+        ("NOT (event:Decrypt readonly:true)", set(RECORDS) - {"alice_decrypt", "denied"}),
+        ("-(event:Decrypt OR event:Encrypt)", set(RECORDS) - {"alice_decrypt", "denied", "admin_encrypt"}),
+        ("NOT NOT event:RotateKey", {"rotate"}),
+        ("--event:RotateKey", {"rotate"}),
+        # nesting
+        ("((source:cloudtrail StopLogging) OR (source:kms ScheduleKeyDeletion))", {"stop", "schedule"}),
+        (
+            "(source:cloudtrail (StopLogging OR DeleteTrail)) OR (source:kms ScheduleKeyDeletion)",
+            {"stop", "schedule"},
+        ),
+        ("((((rotatekey))))", {"rotate"}),
+        ("(alice OR root) -(event:CreateAlias)", {"alice_decrypt", "schedule"}),
+        # keywords are capitals; in lower case, or quoted, they are words
+        ("decrypt or encrypt", set()),
+        ('decrypt "OR"', {"denied"}),  # a word: "not authorized" holds it
+        ("alice AND decrypt", {"alice_decrypt"}),
+        # commas are OR within a field, next to OR across fields
+        ("event:StopLogging,RotateKey OR principal:root", {"stop", "rotate", "schedule"}),
+    ],
+)
+def test_boolean_grammar(index, expr, expected):
+    assert match(index, expr) == expected
+
+
+@pytest.mark.parametrize(
+    "expr, expected",
+    [
+        ("event:crypt", {"alice_decrypt", "denied", "admin_encrypt"}),  # substring stays the default
+        ("event:=Encrypt", {"admin_encrypt"}),
+        ("event:=encrypt", {"admin_encrypt"}),  # any case
+        ("event:=Encryp", set()),
+        ("event:=Decrypt,Encrypt", {"alice_decrypt", "denied", "admin_encrypt"}),
+        ("-event:=Decrypt readonly:true", {"admin_encrypt", "service"}),
+        ("principal:=role/Admin", set()),
+        ('principal:="role/Admin (s1)"', {"admin_encrypt"}),
+        ("principal:=arn:aws:sts::111122223333:assumed-role/Admin/s1", {"admin_encrypt"}),
+        ("principal:=arn:aws:iam::111122223333:user/Alice", {"alice_decrypt", "create_alias"}),
+        (f"key:={KEY1}", {"alice_decrypt", "denied", "service"}),
+        ("key:=1234abcd", set()),
+        (f"key:={key_arn(KEY2)}", {"create_alias", "admin_encrypt", "rotate"}),
+        ("key:=alias/payments", {"create_alias", "admin_encrypt", "rotate"}),
+        ("alias:=alias/payments", {"create_alias", "admin_encrypt", "rotate"}),
+        ("alias:=payments", set()),
+        ("error:=AccessDeniedException", {"denied"}),
+        ("error:=AccessDenied", set()),
+        ("identity:=Root", {"schedule"}),
+        ("type:=Root", {"schedule"}),
+        ("ip:=198.51.100.99", {"denied"}),
+        ("ip:=198.51.100.9", set()),
+        ("region:=eu-west-1", {"schedule"}),
+        ("source:=cloudtrail", set()),
+        ("source:=cloudtrail.amazonaws.com", {"stop"}),
+        (f"account:={OTHER_ACCOUNT}", {"denied"}),
+        ("account:=4444", set()),
+        ("ctx:=Department=Finance", {"alice_decrypt"}),
+        ("ctx:=Department=Fin", set()),
+        (f"ctx:=aws:s3:arn={BILLING}", {"alice_decrypt"}),
+        ("ctx:=aws:s3:arn=billing-bucket", set()),
+        ("ctx:=Finance", {"alice_decrypt"}),  # a whole value (or key) alone
+        ("ctx:=Finan", set()),
+        ("agent:=Boto3/1.34.0 Python/3.12", set()),  # a space ends the value...
+        ('agent:="Boto3/1.34.0 Python/3.12"', {"denied"}),  # ...unless quoted
+        ("readonly:=false", {"create_alias", "schedule", "stop", "rotate"}),
+    ],
+)
+def test_exact_values(index, expr, expected):
+    assert match(index, expr) == expected
+
+
+def test_exact_event_id(index):
+    event_id = RECORDS["schedule"]["eventID"]
+    assert match(index, f"id:={event_id}") == {"schedule"}
+    assert match(index, f"id:={event_id[:-1]}") == set()
+
+
+def test_the_tree_as_parsed():
+    from kmstui.core.query import All, Either, Not, Term
+
+    root = parse("a OR b c -(d OR NOT e)").root
+    assert isinstance(root, Either)
+    first, second = root.nodes
+    assert isinstance(first, Term) and first.values == ["a"]
+    assert isinstance(second, All)
+    b, c, negated = second.nodes
+    assert (b.values, c.values) == (["b"], ["c"])
+    assert isinstance(negated, Not) and isinstance(negated.node, Either)
+    assert isinstance(negated.node.nodes[1], Not)
+    assert parse('event:="Disable Key"').root == Term('event:="Disable Key"', False, "event", ["Disable Key"], 0, ":=")
+
+
+@pytest.mark.parametrize(
+    "expr, described",
+    [
+        ("event:Decrypt", "event:Decrypt"),
+        ("type:Root", "identity:Root"),
+        ("req.keyId:x", "requestParameters.keyId:x"),
+        ("a  OR  b c", "a OR b c"),
+        ("(a OR b) c", "(a OR b) c"),
+        ("NOT (a b)", "-(a b)"),
+        ("-(a OR b)", "-(a OR b)"),
+        ('principal:"role/Admin (s1)",root', 'principal:"role/Admin (s1)",root'),
+        ("window<=7", "window<=7"),
+        ("event:=DisableKey", "event:=DisableKey"),
+        ('"aws:s3:arn" "-x" "a b"', '"aws:s3:arn" "-x" "a b"'),
+    ],
+)
+def test_described_as_understood(expr, described):
+    assert parse(expr).describe() == described
+    assert parse(parse(expr).describe()).describe() == described  # the description parses back
+
+
+def test_top_level_terms_are_what_must_all_hold():
+    """The live lookup narrows by these: a term under OR must not count."""
+    assert [t.values for t in parse("event:Decrypt OR key:x").terms] == []
+    assert [(t.field, t.negate) for t in parse("event:Decrypt -key:x (a OR b)").terms] == [
+        ("event", False),
+        ("key", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    "value, typed",
+    [
+        ("Decrypt", "Decrypt"),
+        ("role/Admin (s1)", '"role/Admin (s1)"'),
+        ("a,b", '"a,b"'),
+        ("OR", '"OR"'),
+        ("=x", '"=x"'),
+        ("<7", '"<7"'),
+        ("k)", '"k)"'),
+        ('say "hi" there', '" there"'),
+        ("arn:aws:kms:us-east-1:111122223333:key/x", "arn:aws:kms:us-east-1:111122223333:key/x"),
+    ],
+)
+def test_quote_gives_what_parses_back(value, typed):
+    from kmstui.core.query import quote
+
+    assert quote(value) == typed
+    assert parse(f"ctx:{typed}").root.values == [max(value.split('"'), key=len)]
+
+
+@pytest.mark.parametrize(
+    "expr, position, words",
+    [
+        ("(event:Decrypt", 0, ["parenthesis is not closed"]),
+        ("a (b (c) d", 2, ["parenthesis is not closed"]),
+        ("event:Decrypt)", 13, ["closing parenthesis without an opening one"]),
+        ("a) OR (b", 1, ["closing parenthesis without an opening one"]),
+        ("()", 0, ["empty parentheses"]),
+        ("a ( ) b", 2, ["empty parentheses"]),
+        ("OR a", 0, ["OR needs a term before it"]),
+        ("a OR", 2, ["OR needs a term after it"]),
+        ("a OR OR b", 2, ["OR needs a term after it"]),
+        ("(a OR) b", 3, ["OR needs a term after it"]),
+        ("AND a", 0, ["AND needs a term before it"]),
+        ("a AND", 2, ["AND needs a term after it"]),
+        ("a NOT", 2, ["NOT needs a term after it"]),
+        ("(a -)", 3, ["needs a term after it"]),
+        ("a NOT OR b", 2, ["NOT needs a term after it"]),
+        ("event:(Decrypt OR Encrypt)", 6, ["takes values, not a group", "event:a,b"]),
+        ("event:<7", 0, ["event: is text", "compare numbers"]),
+        ("region>=2", 0, ["region: is text"]),
+        ("window<=soon", 0, ["takes one number"]),
+        ("window:week", 0, ["takes a number"]),
+        ("req.pendingWindowInDays>=x", 0, ["takes one number"]),
+        ("since:=2h", 0, ["since: takes a time"]),
+        ("has:keyId", 0, ["has: takes a record path"]),
+        ("req:x", 0, ["not a record path", "requestParameters.NAME"]),
+        ("a request.keyId:x", 2, ["unknown record path 'request.keyId'", "did you mean requestParameters"]),
+        ("error:=*", 0, ["any error"]),
+        ("eventtyp:AwsApiCall", 0, ["did you mean eventtype"]),
+        ("identty:Root", 0, ["did you mean identity"]),
+    ],
+)
+def test_bad_expressions_say_where_and_why(expr, position, words):
+    with pytest.raises(FilterError) as caught:
+        parse(expr)
+    error = caught.value
+    assert error.position == position, error
+    for word in words:
+        assert word.lower() in error.message.lower(), error.message
+
+
+def test_words_that_look_like_domains_or_arns_stay_words():
+    assert parse("s3.amazonaws.com:443").root.field is None
+    assert parse("arn:aws:kms:eu-west-1").root.field is None

@@ -71,6 +71,7 @@ def meaning(batch) -> dict:
     said["ctx"] = [pairs[starts[code - 1] : starts[code]] if code else [] for code in columns.get("ctx", [])]
     said["extra_keys"] = {row: [vocab["key"][k] for k in keys] for row, keys in batch.extra_keys.items()}
     said["overflow"] = dict(batch.event_id_overflow)
+    said["parameters"] = {row: json.loads(raw) for row, raw in batch.parameters.items()}
     said["changes"] = [
         (c.row, c.time, c.action, c.trail, c.request, c.response, c.error, vocab["principal"][c.principal])
         for c in batch.trail_changes

@@ -100,6 +100,7 @@ class _Record(msgspec.Struct, gc=False):
     errorMessage: str | None = None
     readOnly: bool | None = None
     eventType: str | None = None
+    eventCategory: str | None = None
     recipientAccountId: str | None = None
     userIdentity: _Identity | None = None
     requestParameters: _KmsRequest | None = None
@@ -134,6 +135,7 @@ _SCALARS = (
     "errorCode",
     "errorMessage",
     "eventType",
+    "eventCategory",
     "recipientAccountId",
 )
 _IDENTITY_FIELDS = tuple(_Identity.__struct_fields__)
@@ -220,6 +222,9 @@ class Batch:
     alias_bindings: list[tuple[AliasBinding, list[int]]] = field(default_factory=list)
     # CloudTrail's own use of a key to encrypt a log file
     log_files: list[LogFile] = field(default_factory=list)
+    # row -> JSON [requestParameters, responseElements] of a call that changes something (not
+    # read-only) or a configuration event: what the filter's record paths read
+    parameters: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -232,7 +237,7 @@ class Batch:
 
 
 # Vocabulary names, shared with the index.
-STRING_COLUMNS = ("name", "evsource", "evtype", "region", "account", "ip", "agent", "errcode", "errmsg")
+STRING_COLUMNS = ("name", "evsource", "evtype", "evcat", "region", "account", "ip", "agent", "errcode", "errmsg")
 VOCABS = (*STRING_COLUMNS, "principal", "key", "alias", "trail")
 
 
@@ -371,7 +376,7 @@ class _BatchBuilder:
         del batch.trail_changes[changes:]
         del batch.log_files[logs:]
         del batch.sources[sources:]
-        for mapping in (batch.extra_keys, batch.event_id_overflow):
+        for mapping in (batch.extra_keys, batch.event_id_overflow, batch.parameters):
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
 
@@ -383,6 +388,8 @@ class _BatchBuilder:
         keep = _rows_of(source_codes, sources, KMS)
         config = _rows_of(source_codes, sources, CLOUDTRAIL) & np.isin(name_codes, _codes_of(names, TRAIL_EVENTS))
         keep |= config
+        read_only_codes, read_only = columns["readOnly"]
+        changes = keep & ~np.isin(read_only_codes, [code for code, value in enumerate(read_only) if value is True])
         for code, records in enumerate(np.bincount(source_codes[~keep], minlength=len(sources)).tolist()):
             if records:
                 info.ignored[sources[code] or "(no event source)"] += records
@@ -391,7 +398,9 @@ class _BatchBuilder:
         info.events = len(kept)
         # Configuration events are read whole, from their spans; a file with some is measured
         # too, as the general path does (the others are measured by the index when it must).
-        bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if config.any() else None
+        # Calls that change something keep their parameters, read from their spans as well.
+        measured = bool(config.any())
+        bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if (changes | config).any() else None
 
         def raw(i: int) -> bytes:
             start, end = bounds[i]
@@ -402,7 +411,7 @@ class _BatchBuilder:
             {name: (codes[kept], values) for name, (codes, values) in columns.items()},
             kept,
             raw if bounds is not None else None,
-            measured=bounds is not None,
+            measured=measured,
         )
 
     def add_records(
@@ -412,6 +421,7 @@ class _BatchBuilder:
         bad = records.count(None)
         counts = Counter(r.eventSource for r in records if r is not None)
         kept = [i for i, r in enumerate(records) if r is not None and r.eventSource == KMS]
+        measured = raws is not None  # a delivered log file is measured when it has configuration events
         if counts.get(CLOUDTRAIL):
             config = [
                 i
@@ -420,8 +430,9 @@ class _BatchBuilder:
             ]
             counts[CLOUDTRAIL] -= len(config)
             kept = sorted(kept + config)
-            if raws is None and config:  # configuration events are read whole: find their raw records
-                raws = split_records(data).records
+            measured = measured or bool(config)
+        if raws is None and any(records[i].readOnly is not True or records[i].eventSource != KMS for i in kept):
+            raws = split_records(data).records  # configuration events are read whole, parameters kept
         counts.pop(KMS, None)
         for source, count in counts.items():
             if count:
@@ -440,7 +451,7 @@ class _BatchBuilder:
             columns,
             np.array(kept, dtype=np.int64),
             None if raws is None else raws.__getitem__,
-            measured=raws is not None,
+            measured=measured,
             first_ordinal=first_ordinal,
         )
 
@@ -476,6 +487,7 @@ class _BatchBuilder:
             "name": encode("name", "eventName"),
             "evsource": encode("evsource", "eventSource"),
             "evtype": encode("evtype", "eventType"),
+            "evcat": encode("evcat", "eventCategory"),
             "region": encode("region", "awsRegion"),
             "account": encode("account", "recipientAccountId"),
             "ip": encode("ip", "sourceIPAddress"),
@@ -530,6 +542,11 @@ class _BatchBuilder:
                 elif key_arn:
                     key0[row] = keys[key_arn]
         out.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
+        if raw is not None:
+            for row in np.flatnonzero(out["readonly"] != 1).tolist():
+                parameters = _parameters(raw(int(kept[row])))
+                if parameters is not None:
+                    batch.parameters[base + row] = parameters
         for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
@@ -667,6 +684,26 @@ class _BatchBuilder:
         return batch
 
 
+class _Parameters(msgspec.Struct, gc=False):
+    requestParameters: msgspec.Raw = _NULL
+    responseElements: msgspec.Raw = _NULL
+
+
+_parameters_decoder = msgspec.json.Decoder(_Parameters)
+
+
+def _parameters(raw: bytes) -> bytes | None:
+    """``[requestParameters, responseElements]`` of a record, as JSON; None when it has neither."""
+    try:
+        found = _parameters_decoder.decode(raw)
+    except _UNREADABLE:
+        return None
+    request, response = bytes(found.requestParameters), bytes(found.responseElements)
+    if request == b"null" and response == b"null":
+        return None
+    return b"[" + request + b"," + response + b"]"
+
+
 def _codes_of(values: list, wanted) -> list[int]:
     """The codes of a column whose value is in ``wanted`` (several, when the raw texts differ:
     an escape spells the same value another way)."""
@@ -704,6 +741,7 @@ _FIELDS = (
     ("errorMessage", "str"),
     ("readOnly", "bool"),
     ("eventType", "str"),
+    ("eventCategory", "str"),
     ("recipientAccountId", "str"),
     ("resources", "resources"),
     ("responseElements", "raw"),

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # live imports the core: at run time the core does not import
 
 # Codes of columns with few distinct values start as uint16 and widen themselves if a
 # load ever brings more than 65,535 (2 bytes an event each, on a tight memory budget).
-_NARROW = ("name", "evsource", "evtype", "region", "account", "errcode", "trail")
+_NARROW = ("name", "evsource", "evtype", "evcat", "region", "account", "errcode", "trail")
 _COLUMN_TYPES = {
     "time": np.int64,
     "origin": np.uint32,
@@ -268,6 +268,10 @@ class EventIndex:
         self.origins: list[Origin] = []
         self.extra_keys: dict[int, tuple[int, ...]] = {}
         self.event_id_overflow: dict[int, str] = {}
+        # the filter's record paths: [requestParameters, responseElements] as JSON, for calls
+        # that change something and configuration events only (read-only calls are most of a
+        # trail, and their parameters are the key and context columns already)
+        self.parameters: dict[int, bytes] = {}
         self.trail_changes: list[TrailChange] = []
         self.alias_bindings: dict[model.AliasBinding, list[int]] = {}  # -> [first, last] time seen
         self.log_files: list[model.LogFile] = []
@@ -393,6 +397,8 @@ class EventIndex:
             self.extra_keys[base + row] = tuple(int(key_remap[k]) for k in extra)
         for row, event_id in batch.event_id_overflow.items():
             self.event_id_overflow[base + row] = event_id
+        for row, parameters in batch.parameters.items():
+            self.parameters[base + row] = parameters
         for change in batch.trail_changes:
             change.row += base
             change.principal = int(principal_remap[change.principal])
@@ -516,6 +522,11 @@ class EventIndex:
             return overflow
         value = self.columns["eid"].data[row]
         return value.decode() if value else None
+
+    def parameter_items(self, n: int) -> list[tuple[int, bytes]]:
+        """(row, JSON [requestParameters, responseElements]) of the rows below ``n`` that keep them."""
+        with self._lock:
+            return [(row, raw) for row, raw in self.parameters.items() if row < n]
 
     def keys_of(self, row: int) -> tuple[int, ...]:
         first = int(self.columns["key0"].data[row])

@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 from ..core.effects import describe
 from ..core.index import EventIndex
 from ..core.model import Event, alias_name, is_alias, key_id
+from ..core.query import quote
 from ..core.sources import SourceError
 from ..core.summary import key_aliases
 from ..core.text import clean
@@ -27,15 +28,6 @@ OK = "$text-success"
 ACCENT = "bold $text-accent"
 CONTEXT_KEY = "bold $text-warning"
 EFFECT = "bold $text-warning"
-
-
-def quote(value: str) -> str:
-    """A filter value: quoted when it holds spaces or commas (quotes themselves cannot be)."""
-    if '"' in value:
-        value = max(value.split('"'), key=len)
-    if any(c.isspace() or c == "," for c in value):
-        return f'"{value}"'
-    return value
 
 
 def _ago(seconds: int, newest: int) -> str:
@@ -338,9 +330,12 @@ class DetailScreen(Screen[str | None]):
         choices = self._pivots()
         if what == "menu":
             options = choices["key"] + choices["principal"] + choices["ip"] + choices["context"]
-            options.append((f"event  {self.event.name}", f"event:{quote(self.event.name)}") if self.event else ("", ""))
+            # exactly this name and code: event:DisableKey would also be DisableKeyRotation
+            options.append(
+                (f"event  {self.event.name}", f"event:={quote(self.event.name)}") if self.event else ("", "")
+            )
             if self.event and self.event.error_code:
-                options.append((f"error  {self.event.error_code}", f"error:{quote(self.event.error_code)}"))
+                options.append((f"error  {self.event.error_code}", f"error:={quote(self.event.error_code)}"))
         else:
             options = choices[what]
         options = [o for o in options if o[1]]

@@ -526,9 +526,12 @@ class ExplorerScreen(Screen[None]):
             )
         elif self.load_running:
             parts.append(("Loading…", None))
-        if self.filter_text.strip():
+        understood = self.filter.describe()  # as parsed: canonical names, groups made plain
+        if understood:
             parts.append(("  filter ", "$text-muted"))
-            parts.append((self.filter_text.strip()[:60], "$text-accent"))
+            parts.append((understood[:60], "$text-accent"))
+            if self.filter.needs_records:  # say why a Decrypt never matches req.something
+                parts.append(("  (record paths: calls that change something)", "$text-muted"))
         if trails.selected is not None:
             parts.append(("  trail ", "$text-muted"))
             parts.append((trails.selected.label[:40], "$text-success"))
