@@ -65,6 +65,8 @@ class CacheDamaged(Exception):
 def private_folder(folder: Path) -> None:
     """Create ``folder`` (0700) or check that it is the user's own real directory."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.is_symlink():
+        raise CacheRefused(f"{folder} is a symbolic link")
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as error:
