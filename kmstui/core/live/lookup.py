@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,14 +147,25 @@ def _moment(text: str, now: datetime, flag: str) -> datetime:
 # Pacing
 
 
+@dataclass
+class Turn:
+    """One request's booked turn: ``id`` finds it again when its answer comes."""
+
+    id: str
+    at: float
+
+
 class Pace:
-    """At most ``rate`` requests a second for one account and region. With a ``path`` (a
-    private file per account and region) the turns are shared with every kmstui process of
-    the user on this machine: each books the next turn in the file, under a lock."""
+    """At most ``rate`` requests a second for one account and region, as AWS counts them: on
+    arrival. A request may arrive late (a busy machine, the network), so the one two turns
+    later waits a second from when the answer came back (the latest it can have arrived),
+    not only from when it went. With a ``path`` (a private file per account and region) the
+    turns are shared with every kmstui process of the user on this machine, under a lock."""
 
     def __init__(self, rate: float = REQUESTS_PER_SECOND, path: Path | None = None):
         self.interval = PACE_MARGIN / rate
-        self.next = 0.0
+        self.window = PACE_MARGIN * 2 / rate  # two requests at most in any such span
+        self.state: dict[str, Any] = {"next": 0.0, "recent": []}  # recent: [[turn id, latest arrival]]
         self.lock = threading.Lock()
         self.path = path
         self.fd: int | None = None
@@ -164,49 +176,82 @@ class Pace:
             except (CacheRefused, OSError):
                 self.fd = None  # this process paces itself alone
 
-    def _shared(self, update: Callable[[float], float]) -> None:
-        """self.next = update(the next turn known to every process), written back for them.
-        time.monotonic is the machine's clock since boot: the same in every process."""
-        fd = self.fd
-        if fd is None:
-            self.next = update(self.next)
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            self.next = update(self.next)
-            return
-        try:
-            try:
-                shared = float(os.pread(fd, 64, 0).decode().strip() or 0)
-            except (OSError, ValueError, UnicodeDecodeError):
-                shared = 0.0
-            if shared > time.monotonic() + MAX_AHEAD:  # from before a reboot, or nonsense
-                shared = 0.0
-            self.next = update(max(self.next, shared))
-            with contextlib.suppress(OSError):
-                os.pwrite(fd, f"{self.next:.6f}".encode().ljust(32), 0)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-
-    def wait(self, cancelled: Callable[[], bool]) -> bool:
-        """Wait for a turn; False when cancelled meanwhile."""
-        booked: list[float] = []
-
-        def book(known: float) -> float:
-            booked.append(max(time.monotonic(), known))
-            return booked[0] + self.interval
-
+    def _update(self, change: Callable[[dict[str, Any]], float | None]) -> float | None:
+        """Apply ``change`` to the pace state, shared through the file when there is one
+        (time.monotonic is the machine's clock since boot: the same in every process)."""
         with self.lock:
-            self._shared(book)
-        turn = booked[0]
+            fd = self.fd
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError:
+                    fd = None
+            try:
+                if fd is not None:
+                    self.state = self._read(fd)
+                result = change(self.state)
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        text = json.dumps(self.state).encode()
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, text, 0)
+                return result
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _read(self, fd: int) -> dict[str, Any]:
+        try:
+            state = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            after = float(state.get("next", 0.0))
+            recent: list[tuple[str, float]] = [(str(i), float(t)) for i, t in state.get("recent", [])][-2:]
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {"next": 0.0, "recent": []}
+        limit = time.monotonic() + MAX_AHEAD  # further ahead: from before a reboot, or nonsense
+        if after > limit or any(t > limit for _, t in recent):
+            return {"next": 0.0, "recent": []}
+        return {"next": after, "recent": [list(entry) for entry in recent]}
+
+    def wait(self, cancelled: Callable[[], bool]) -> Turn | None:
+        """Wait for a turn; None when cancelled meanwhile. Call done(turn) when answered."""
+        turn_id = secrets.token_hex(6)
+
+        def book(state: dict[str, Any]) -> float:
+            recent = state["recent"]
+            turn = max(time.monotonic(), state["next"])
+            if len(recent) >= 2:
+                turn = max(turn, recent[-2][1] + self.window)
+            state["next"] = turn + self.interval
+            state["recent"] = [*recent, [turn_id, turn]][-2:]
+            return turn
+
+        turn = self._update(book)
+        assert turn is not None
         while (left := turn - time.monotonic()) > 0:
             if cancelled():
-                return False
+                return None
             time.sleep(min(0.05, left))
-        with self.lock:  # the request goes now, maybe later than its turn: the next waits from here
-            self._shared(lambda known: max(known, time.monotonic() + self.interval))
-        return True
+
+        def went(state: dict[str, Any]) -> None:  # maybe later than its turn: the next waits from here
+            now = time.monotonic()
+            state["next"] = max(state["next"], now + self.interval)
+            for entry in state["recent"]:
+                if entry[0] == turn_id:
+                    entry[1] = max(entry[1], now)
+
+        self._update(went)
+        return Turn(turn_id, time.monotonic())
+
+    def done(self, turn: Turn) -> None:
+        """The answer came: the request arrived by now at the latest."""
+
+        def answered(state: dict[str, Any]) -> None:
+            now = time.monotonic()
+            for entry in state["recent"]:
+                if entry[0] == turn.id:
+                    entry[1] = max(entry[1], now)
+
+        self._update(answered)
 
 
 _paces: dict[tuple[str, str, Path], Pace] = {}
@@ -308,10 +353,14 @@ def pages(
         backoff = 1.0
         retries = 0
         while True:
-            if not pace.wait(cancelled):
+            turn = pace.wait(cancelled)
+            if turn is None:
                 return
             try:
-                response = client.lookup_events(**call)
+                try:
+                    response = client.lookup_events(**call)
+                finally:
+                    pace.done(turn)  # answered (or failed): it arrived by now at the latest
                 break
             except botocore.exceptions.ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
