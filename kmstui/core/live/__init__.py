@@ -188,6 +188,7 @@ class LiveLoader:
         self.problems.extend(problems)
         for trail in trails:
             self.problems.extend(trail.problems)
+        assert self.end is not None, "prepare() first"
         self.index.set_live(trails, keys, listed_at=int(self.end.timestamp()))
         self.inventory_done = True
 

@@ -33,6 +33,7 @@ import os
 import secrets
 import stat
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -170,6 +171,17 @@ def gaps(ranges: list[Range], start: datetime, end: datetime) -> list[Range]:
 # The shared file
 
 
+@dataclass
+class Meta:
+    """The commit record: which data file (generation), how much of it, its hash, what it holds."""
+
+    generation: str
+    size: int
+    lines: int
+    sha256: str
+    ranges: list[Range]
+
+
 class Store:
     """One account's, region's and pass's shared cache files, and this process's knowledge
     of them: what was committed when it last looked."""
@@ -186,7 +198,7 @@ class Store:
         self.ids: set[str] = set()
         self.ranges: list[Range] = []
 
-    def _read_meta(self) -> dict | None:
+    def _read_meta(self) -> Meta | None:
         """The commit record, None when there is none; CacheDamaged when it is unreadable."""
         try:
             fd = open_private(self.meta, os.O_RDONLY)
@@ -198,20 +210,16 @@ class Store:
             info = json.loads(text)
             if not isinstance(info, dict) or info.get("version") != VERSION:
                 raise ValueError
-            meta = {
-                "generation": str(info["generation"]),
-                "size": int(info["size"]),
-                "lines": int(info["lines"]),
-                "sha256": str(info["sha256"]),
-                "ranges": [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in info["ranges"]],
-            }
+            meta = Meta(
+                str(info["generation"]),
+                int(info["size"]),
+                int(info["lines"]),
+                str(info["sha256"]),
+                [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in info["ranges"]],
+            )
         except (ValueError, KeyError, TypeError):
             raise CacheDamaged from None
-        if (
-            meta["size"] < 0
-            or meta["lines"] < 0
-            or any(a.tzinfo is None or b.tzinfo is None for a, b in meta["ranges"])
-        ):
+        if meta.size < 0 or meta.lines < 0 or any(a.tzinfo is None or b.tzinfo is None for a, b in meta.ranges):
             raise CacheDamaged
         return meta
 
@@ -300,17 +308,17 @@ class Store:
                         damaged = True  # data without a commit record: nothing says what it is
                     self._reset(fd)
                     return damaged
-                self.generation = meta["generation"]
+                self.generation = meta.generation
                 try:
                     digest = hashlib.sha256()
-                    lines = self._read_lines(fd, 0, meta["size"], digest, sink)
-                    if digest.hexdigest() != meta["sha256"] or lines != meta["lines"]:
+                    lines = self._read_lines(fd, 0, meta.size, digest, sink)
+                    if digest.hexdigest() != meta.sha256 or lines != meta.lines:
                         raise CacheDamaged
                 except CacheDamaged:
                     clear_sink()
                     self._reset(fd)
                     return True
-                self.size, self.lines, self.digest, self.ranges = meta["size"], lines, digest, meta["ranges"]
+                self.size, self.lines, self.digest, self.ranges = meta.size, lines, digest, meta.ranges
                 if os.fstat(fd).st_size > self.size:  # a writer killed before its commit
                     os.ftruncate(fd, self.size)
                 return False
@@ -327,24 +335,24 @@ class Store:
                     meta = self._read_meta()
                 except CacheDamaged:
                     meta = None
-                if meta is None or meta["generation"] != self.generation or meta["size"] < self.size:
+                if meta is None or meta.generation != self.generation or meta.size < self.size:
                     raise CacheRefused(f"{self.data} was cleared or replaced meanwhile")
-                if meta["size"] > self.size:  # another process committed meanwhile: learn its ids
+                if meta.size > self.size:  # another process committed meanwhile: learn its ids
                     digest = self.digest.copy()
                     try:
-                        added = self._read_lines(fd, self.size, meta["size"], digest, lambda event_id, line: None)
+                        added = self._read_lines(fd, self.size, meta.size, digest, lambda event_id, line: None)
                     except CacheDamaged:
                         raise CacheRefused(f"{self.data} was altered meanwhile") from None
-                    if digest.hexdigest() != meta["sha256"]:
+                    if digest.hexdigest() != meta.sha256:
                         raise CacheRefused(f"{self.data} was altered meanwhile")
-                    self.digest, self.size, self.lines = digest, meta["size"], self.lines + added
-                ranges = merge(meta["ranges"] + self.ranges + ([claim] if claim else []))
+                    self.digest, self.size, self.lines = digest, meta.size, self.lines + added
+                ranges = merge(meta.ranges + self.ranges + ([claim] if claim else []))
                 new = []
                 for event_id, line in lines:
                     if event_id not in self.ids:
                         self.ids.add(event_id)
                         new.append(line)
-                if not new and ranges == meta["ranges"]:
+                if not new and ranges == meta.ranges:
                     self.ranges = ranges
                     return
                 if os.fstat(fd).st_size != self.size:  # a writer killed before its commit
