@@ -280,7 +280,9 @@ class TestCacheHonesty:
             out, err = process.communicate(timeout=120)
             assert process.returncode == 0, err
             assert len({json.loads(line)["event_id"] for line in out.splitlines()}) == 200
-        assert aws_endpoints.cloudtrail.max_rate(ACCOUNT, "us-east-1") <= 2  # 2 a second for both together
+        times = sorted(aws_endpoints.cloudtrail.request_times(ACCOUNT, "us-east-1"))
+        spacing = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+        assert aws_endpoints.cloudtrail.max_rate(ACCOUNT, "us-east-1") <= 2, spacing  # 2 a second for both together
         consistent(capsys, 200)
 
     def test_a_writer_killed_between_data_and_commit(self, aws_endpoints, capsys, private_cache):
@@ -623,3 +625,21 @@ class TestPace:
             starts.append(time.monotonic())
         gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= pace.interval * 0.99, gaps
+
+
+class TestRanges:
+    """What the cache asks for, given the time ranges it holds (the newest edge asked again)."""
+
+    def test_gaps_newest_first(self):
+        from kmstui.core.live.cache import OVERLAP, gaps
+
+        hour = timedelta(hours=1)
+        t = NOW
+        assert gaps([], t, t + 10 * hour) == [(t, t + 10 * hour)]
+        held = [(t + 2 * hour, t + 4 * hour), (t + 6 * hour, t + 8 * hour)]
+        assert gaps(held, t, t + 10 * hour) == [
+            (t + 8 * hour - OVERLAP, t + 10 * hour),
+            (t + 4 * hour, t + 6 * hour),
+            (t, t + 2 * hour),
+        ]
+        assert gaps([(t - hour, t + 20 * hour)], t, t + 10 * hour) == []
