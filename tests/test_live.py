@@ -643,3 +643,14 @@ class TestRanges:
             (t, t + 2 * hour),
         ]
         assert gaps([(t - hour, t + 20 * hour)], t, t + 10 * hour) == []
+
+    def test_a_cache_of_an_older_kmstui_starts_again_quietly(self, aws_endpoints, capsys, private_cache):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        private_cache.mkdir(parents=True, mode=0o700)
+        (private_cache / f"{KMS_CACHE}.jsonl").write_text('{"EventId": "old"}\n')
+        (private_cache / f"{KMS_CACHE}.meta.json").write_text(
+            json.dumps({"oldest": at(60), "newest": at(0), "lines": 1, "recent_ids": ["old"]})
+        )
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 10
+        assert "commit record" not in err and "not used" not in err

@@ -59,6 +59,10 @@ class CacheDamaged(Exception):
     """The cache's bytes do not match its commit record."""
 
 
+class CacheOutdated(CacheDamaged):
+    """A commit record of an older kmstui (no version): started again without a word."""
+
+
 # ---------------------------------------------------------------------------
 # Private files, opened as ssh opens its own
 
@@ -208,6 +212,8 @@ class Store:
             text = handle.read(1 << 24)
         try:
             info = json.loads(text)
+            if isinstance(info, dict) and "version" not in info and "oldest" in info:
+                raise CacheOutdated
             if not isinstance(info, dict) or info.get("version") != VERSION:
                 raise ValueError
             meta = Meta(
@@ -299,12 +305,15 @@ class Store:
             fd = open_private(self.data, os.O_RDWR | os.O_CREAT)
             try:
                 damaged = False
+                outdated = False
                 try:
                     meta = self._read_meta()
+                except CacheOutdated:
+                    meta, outdated = None, True
                 except CacheDamaged:
                     meta, damaged = None, True
                 if meta is None:
-                    if os.fstat(fd).st_size and not damaged:
+                    if os.fstat(fd).st_size and not (damaged or outdated):
                         damaged = True  # data without a commit record: nothing says what it is
                     self._reset(fd)
                     return damaged
