@@ -267,7 +267,8 @@ class TestCacheHonesty:
             wait_for(lambda: len(aws_endpoints.cloudtrail.lookups()) >= 2)
             time.sleep(0.5)  # the second page committed
             process.send_signal(stop)
-            process.communicate(timeout=30)
+            _out, err = process.communicate(timeout=30)
+            assert "Traceback" not in err
         finally:
             process.kill()
             aws_endpoints.cloudtrail.release()
