@@ -23,6 +23,8 @@ import http.client
 import json
 import re
 import secrets
+import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -89,6 +91,21 @@ class Call:
     access_key: str
     forwarded: bool
     status: int = 0
+
+
+@dataclass
+class Fault:
+    """A misbehaviour queued for LookupEvents: "error" (an AWS error answer), "body" (these
+    bytes, as they are), "reset" (the connection cut, no answer), "stall" (a late answer)."""
+
+    kind: str
+    after: int  # LookupEvents requests still to answer normally before this one applies
+    count: int  # requests it applies to
+    code: str = ""
+    message: str = ""
+    status: int = 200
+    body: bytes = b""
+    seconds: float = 0.0
 
 
 @dataclass(order=True)
@@ -210,12 +227,20 @@ class FakeCloudTrail:
         held = getattr(self, "_released", None)
         if held is not None:
             held.set()  # nothing stays waiting across tests
+        stalled = getattr(self, "_stalls", None)
+        if stalled is not None:
+            stalled.set()
+        self._stalls = threading.Event()  # set: stalled answers go at once
         with self._lock:
             self._events: dict[tuple[str, str], list[_Stored]] = defaultdict(list)
             self._seq = 0
             self._tokens: dict[str, tuple[str, str, str, tuple[float, int]]] = {}
             self._times: dict[tuple[str, str], list[float]] = defaultdict(list)
             self._failures: deque[tuple[str, str, int, str | None]] = deque()
+            self._faults: list[Fault] = []
+            self._loop: list[str] = []  # NextTokens handed out in a cycle (loop_tokens)
+            self._loop_turn = 0
+            self.ignore_time_range = False
             self._throttle_next = 0
             self._throttle_every: int | None = None
             self._throttle_operation: str | None = LOOKUP_EVENTS
@@ -264,13 +289,70 @@ class FakeCloudTrail:
             self._throttle_count = 0
 
     def fail_next(
-        self, code: str, message: str = "", status: int = 400, operation: str | None = None, count: int = 1
+        self,
+        code: str,
+        message: str = "",
+        status: int = 400,
+        operation: str | None = None,
+        count: int = 1,
+        after: int = 0,
     ) -> None:
         """Answer the next `count` requests for `operation` (None: any CloudTrail call, forwarded
-        ones included) with {"__type": code, "message": message} and this HTTP status."""
+        ones included) with {"__type": code, "message": message} and this HTTP status; with
+        `after`, only once that many LookupEvents requests have been answered (page three: after=2)."""
+        if after:
+            self._fault(Fault("error", after, count, code=code, message=message, status=status))
+            return
         with self._lock:
             for _ in range(count):
                 self._failures.append((code, message, status, operation))
+
+    def answer_next(self, body: bytes, status: int = 200, count: int = 1, after: int = 0) -> None:
+        """Answer LookupEvents requests with these bytes as they are (a body that is not JSON)."""
+        self._fault(Fault("body", after, count, body=body, status=status))
+
+    def reset_next(self, count: int = 1, after: int = 0) -> None:
+        """Reset the connection of LookupEvents requests instead of answering (TCP RST)."""
+        self._fault(Fault("reset", after, count))
+
+    def stall_next(self, seconds: float, count: int = 1, after: int = 0) -> None:
+        """Keep LookupEvents requests waiting `seconds` (at most 30, less after reset()) before
+        answering: longer than the client's read timeout, it times out."""
+        self._fault(Fault("stall", after, count, seconds=min(seconds, 30.0)))
+
+    def loop_tokens(self, cycle: int = 1) -> None:
+        """Every LookupEvents answer gives a NextToken from a cycle of `cycle` tokens (1: the
+        same token forever), and any of them is accepted, as a broken endpoint would."""
+        with self._lock:
+            self._loop = [f"loop-{i}-{secrets.token_hex(4)}" for i in range(cycle)]
+            self._loop_turn = 0
+
+    def add_events(self, region: str, events: Iterable[dict[str, Any]], account: str = DEFAULT_ACCOUNT) -> None:
+        """LookupEvents events stored as they are (EventTime in epoch seconds), for answers that
+        AWS would not build from a record (a CloudTrailEvent that is not a JSON object)."""
+        with self._lock:
+            bucket = self._events[(account, region)]
+            for event in events:
+                self._seq += 1
+                bucket.append(_Stored((float(event["EventTime"]), self._seq), dict(event)))
+            bucket.sort(reverse=True)
+
+    def _fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def _take_fault(self) -> Fault | None:
+        """The fault for this LookupEvents request, if any (every queued fault counts it)."""
+        with self._lock:
+            chosen = None
+            for fault in self._faults:
+                if fault.after > 0:
+                    fault.after -= 1
+                elif chosen is None and fault.count > 0:
+                    fault.count -= 1
+                    chosen = fault
+            self._faults = [f for f in self._faults if f.count > 0]
+            return chosen
 
     def hold(self, after: int) -> None:
         """Let `after` more LookupEvents requests through, then keep the rest waiting until
@@ -413,7 +495,9 @@ class FakeCloudTrail:
         with self._lock:
             after: tuple[float, int] | None = None
             token = body.get("NextToken")
-            if token is not None:
+            if token is not None and token in self._loop:
+                pass  # a looping endpoint takes its own tokens back and starts again
+            elif token is not None:
                 saved = self._tokens.get(token)
                 if saved is None:
                     raise AwsError("InvalidNextTokenException", "Invalid NextToken.")
@@ -431,7 +515,11 @@ class FakeCloudTrail:
                 if after is not None and stored.sort_key >= after:
                     continue
                 when = stored.sort_key[0]
-                if when < oldest or (start is not None and when < start) or (end is not None and when > end):
+                if when < oldest:
+                    continue
+                if not self.ignore_time_range and (
+                    (start is not None and when < start) or (end is not None and when > end)
+                ):
                     continue
                 if attributes and not _matches(
                     stored.event, attributes[0]["AttributeKey"], attributes[0]["AttributeValue"]
@@ -446,6 +534,9 @@ class FakeCloudTrail:
                 new_token = secrets.token_urlsafe(32)
                 self._tokens[new_token] = (account, region, fingerprint, page[-1].sort_key)
                 answer["NextToken"] = new_token
+            if self._loop:
+                answer["NextToken"] = self._loop[self._loop_turn % len(self._loop)]
+                self._loop_turn += 1
             return answer
 
 
@@ -462,9 +553,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:  # the client gave up (a stalled answer after its read timeout)
+            self.close_connection = True
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         self._send(
@@ -493,6 +587,9 @@ class _Handler(BaseHTTPRequestHandler):
             fake.calls.append(call)
         try:
             if operation == LOOKUP_EVENTS:
+                fault = fake._take_fault()
+                if fault is not None and self._misbehave(fault, call, account, region, access_key, arrived):
+                    return
                 try:
                     request = json.loads(body or b"{}")
                 except ValueError:
@@ -513,6 +610,31 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as error:  # a bug in the fake: make it visible to the client
             call.status = 500
             self._send_json(500, {"__type": "InternalFailure", "message": f"fakeaws: {error!r}"})
+
+    def _misbehave(self, fault: Fault, call: Call, account: str, region: str, access_key: str, arrived: float) -> bool:
+        """Act out a queued fault; True when the request is answered (or cut) by it."""
+        fake = self.fake
+        entry = LookupRequest(region, account, access_key, {}, error=fault.kind, at=arrived)
+        if fault.kind == "stall":
+            fake._stalls.wait(fault.seconds)
+            return False  # then answered as usual: the client has given up by then
+        with fake._lock:
+            fake.requests.append(entry)
+            fake._times[(account, region)].append(arrived)
+        if fault.kind == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            call.status = 0
+            return True
+        if fault.kind == "body":
+            call.status = fault.status
+            self._send(fault.status, [("x-amzn-RequestId", str(uuid.uuid4()))], fault.body)
+            return True
+        entry.error = fault.code
+        call.status = fault.status
+        self._send_json(fault.status, {"__type": fault.code, "message": fault.message})
+        return True
 
     def _forward(self, body: bytes) -> int:
         target = self.fake.forward_to

@@ -461,3 +461,58 @@ def test_accounts_follow_the_access_key(aws_endpoints):
     assert key["AWSAccountId"] == other
     assert [e["EventId"][-1] for e in aws_endpoints.client("cloudtrail").lookup_events()["Events"]] == ["1"]
     assert [r.account for r in fake.requests] == [other, other, DEFAULT_ACCOUNT]
+
+
+class TestFaults:
+    """The misbehaviours a test can queue, seen through plain boto3."""
+
+    def test_fail_after_some_pages(self, trail):
+        trail.cloudtrail.fail_next("InternalFailure", "boom", status=500, after=2)
+        client = trail.client("cloudtrail", config=NO_RETRY)
+        first = client.lookup_events(MaxResults=50)
+        second = client.lookup_events(MaxResults=50, NextToken=first["NextToken"])
+        with pytest.raises(ClientError) as raised:
+            client.lookup_events(MaxResults=50, NextToken=second["NextToken"])
+        assert error_of(raised)[:2] == ("InternalFailure", 500)
+
+    def test_a_body_that_is_not_json(self, trail):
+        trail.cloudtrail.answer_next(b"<html>oops</html>")
+        answer = trail.client("cloudtrail", config=NO_RETRY).lookup_events()
+        assert "Events" not in answer  # what botocore makes of it: no page at all
+
+    def test_a_reset_connection(self, trail):
+        from botocore.exceptions import ConnectionClosedError
+
+        trail.cloudtrail.reset_next()
+        with pytest.raises(ConnectionClosedError):
+            trail.client("cloudtrail", config=NO_RETRY).lookup_events()
+
+    def test_a_stalled_answer_times_out(self, trail):
+        from botocore.exceptions import ReadTimeoutError
+
+        trail.cloudtrail.stall_next(3)
+        config = NO_RETRY.merge(Config(read_timeout=0.5))
+        with pytest.raises(ReadTimeoutError):
+            trail.client("cloudtrail", config=config).lookup_events()
+
+    def test_looping_tokens(self, trail):
+        trail.cloudtrail.loop_tokens(cycle=2)
+        client = trail.client("cloudtrail", config=NO_RETRY)
+        tokens = []
+        token = None
+        for _ in range(4):
+            answer = client.lookup_events(MaxResults=50, **({"NextToken": token} if token else {}))
+            token = answer["NextToken"]
+            tokens.append(token)
+        assert tokens[0] == tokens[2] and tokens[1] == tokens[3] and tokens[0] != tokens[1]
+
+    def test_ignoring_the_time_range_and_raw_events(self, trail):
+        trail.cloudtrail.ignore_time_range = True
+        trail.cloudtrail.add_events(
+            "us-east-1", [{"EventId": "raw-1", "EventTime": epoch(NOW), "CloudTrailEvent": "[1, 2]"}]
+        )
+        answer = trail.client("cloudtrail", config=NO_RETRY).lookup_events(
+            StartTime=NOW - timedelta(days=30), EndTime=NOW - timedelta(days=29)
+        )
+        ids = [e["EventId"] for e in answer["Events"]]
+        assert "raw-1" in ids and len(ids) == 50

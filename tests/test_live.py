@@ -9,7 +9,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -187,6 +190,249 @@ class TestCache:
         assert code == 0, err
         records = [json.loads(line) for line in out.splitlines()]
         assert len(records) == 3 and all(r["eventName"] == "Decrypt" for r in records)
+
+
+KMS_CACHE = f"{ACCOUNT}-us-east-1-kms"  # the name of us-east-1's KMS cache files
+
+
+def kmstui_process(*args: str) -> subprocess.Popen:
+    """kmstui in a process of its own (the environment points it at the fakes)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kmstui", "events", "--lookup", "--region", "us-east-1", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)
+
+
+def consistent(capsys, count: int) -> list[dict]:
+    """A run's rows: `count` distinct events, and the raw record read back for each row is
+    that row's own (the cache's data and its record of it agree)."""
+    code, rows, err = events(capsys, "--region", "us-east-1")
+    assert code == 0, err
+    ids = [r["event_id"] for r in rows]
+    assert len(ids) == count and len(set(ids)) == count, err
+    code, out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1", "--format", "raw")
+    assert code == 0, err
+    assert [json.loads(line)["eventID"] for line in out.splitlines()] == ids
+    return rows
+
+
+class TestCacheHonesty:
+    """The cache claims only what it holds, whatever stops a run, and two runs never corrupt it."""
+
+    def test_a_500_on_page_three_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(300))
+        aws_endpoints.cloudtrail.fail_next("InternalFailure", "We encountered an internal error", 500, after=2)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 100
+        assert "LookupEvents in us-east-1 failed: InternalFailure" in err
+        consistent(capsys, 300)
+
+    def test_a_reset_connection_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(300))
+        aws_endpoints.cloudtrail.reset_next(after=2)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 100
+        assert "connection to AWS in us-east-1 was closed" in err and "Traceback" not in err
+        consistent(capsys, 300)
+
+    def test_a_read_timeout_says_so_and_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys):
+        from kmstui.core.index import EventIndex
+        from kmstui.core.live import LiveLoader, LiveOptions
+
+        seeded = decrypts(300)
+        aws_endpoints.cloudtrail.add_records("us-east-1", seeded)
+        aws_endpoints.cloudtrail.stall_next(5, after=2)
+        loader = LiveLoader(EventIndex(), LiveOptions(regions=["us-east-1"], read_timeout=1))
+        assert loader.prepare() == []
+        loader.fetch(inventory=False)
+        assert loader.progress.events == 100
+        assert loader.problems == ["LookupEvents in us-east-1 timed out: AWS did not answer in time; try again later."]
+        aws_endpoints.cloudtrail.reset()  # the stalled answer goes now
+        aws_endpoints.cloudtrail.add_records("us-east-1", seeded)
+        consistent(capsys, 300)
+
+    @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+    def test_a_run_stopped_half_way_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys, stop):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(300))
+        aws_endpoints.cloudtrail.hold(after=2)  # two pages, then the third waits
+        process = kmstui_process("--format", "jsonl")
+        try:
+            wait_for(lambda: len(aws_endpoints.cloudtrail.lookups()) >= 2)
+            time.sleep(0.5)  # the second page committed
+            process.send_signal(stop)
+            _out, err = process.communicate(timeout=30)
+            assert "Traceback" not in err
+        finally:
+            process.kill()
+            aws_endpoints.cloudtrail.release()
+        consistent(capsys, 300)
+
+    @pytest.mark.parametrize("fault", [None, "500"])
+    def test_two_processes_at_once_share_the_pace_and_the_cache(self, aws_endpoints, capsys, fault):
+        """Both write the cache at once; with a 500 on the third request one of them stops
+        half way: the other's whole range and its partial one leave no gap for the next."""
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(200))
+        if fault:
+            aws_endpoints.cloudtrail.fail_next("InternalFailure", "internal error", 500, after=2)
+        processes = [kmstui_process("--format", "jsonl") for _ in range(2)]
+        loaded = []
+        for process in processes:
+            out, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err
+            loaded.append(len({json.loads(line)["event_id"] for line in out.splitlines()}))
+        assert loaded == [200, 200] if not fault else 200 in loaded and min(loaded) < 200
+        times = sorted(aws_endpoints.cloudtrail.request_times(ACCOUNT, "us-east-1"))
+        spacing = [round(b - a, 3) for a, b in itertools.pairwise(times)]
+        assert aws_endpoints.cloudtrail.max_rate(ACCOUNT, "us-east-1") <= 2, spacing  # 2 a second for both together
+        consistent(capsys, 200)
+
+    def test_a_writer_killed_between_data_and_commit(self, aws_endpoints, capsys, private_cache):
+        """Lines appended to the data without a commit (a writer killed there) are not events."""
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(80, start=30))
+        events(capsys, "--region", "us-east-1")
+        foreign = kms("Decrypt", key_arn(KEY2), time=at(20))
+        with open(private_cache / f"{KMS_CACHE}.jsonl", "a") as data:
+            line = {"EventId": foreign["eventID"], "EventTime": at(20), "CloudTrailEvent": json.dumps(foreign)}
+            data.write(json.dumps(line) + "\n")
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(7, start=1))
+        rows = consistent(capsys, 87)
+        assert foreign["eventID"] not in {r["event_id"] for r in rows}
+
+    @pytest.mark.parametrize("damage", ["truncated", "garbage", "meta"])
+    def test_a_damaged_cache_is_noticed_and_fetched_again(self, aws_endpoints, capsys, private_cache, damage):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(80))
+        events(capsys, "--region", "us-east-1")
+        data = private_cache / f"{KMS_CACHE}.jsonl"
+        content = data.read_bytes()
+        if damage == "truncated":
+            data.write_bytes(content[: len(content) // 2])
+        elif damage == "garbage":
+            middle = len(content) // 2
+            data.write_bytes(content[:middle] + b"\0garbage\0" + content[middle + 9 :])
+        else:
+            (private_cache / f"{KMS_CACHE}.meta.json").write_text("{not json")
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len({r["event_id"] for r in rows}) == len(rows) == 80
+        assert "did not match their commit record (truncated or altered): fetched again" in err
+        consistent(capsys, 80)
+
+    @pytest.mark.parametrize("which", ["jsonl", "meta.json", "lock"])
+    def test_a_symlinked_cache_file_is_refused_and_its_target_untouched(
+        self, aws_endpoints, capsys, private_cache, tmp_path, which
+    ):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        victim = tmp_path / "victim"
+        victim.write_text("precious")
+        victim.chmod(0o644)
+        private_cache.mkdir(parents=True, mode=0o700)
+        (private_cache / f"{KMS_CACHE}.{which}").symlink_to(victim)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 10
+        assert f"The cache of LookupEvents events of us-east-1 is not used ({private_cache}" in err
+        assert "is a symbolic link" in err
+        assert victim.read_text() == "precious" and stat.S_IMODE(victim.stat().st_mode) == 0o644
+        consistent(capsys, 10)  # every run refuses it, and still loads
+
+    def test_a_symlinked_cache_folder_is_refused(self, aws_endpoints, capsys, private_cache, tmp_path):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir(mode=0o755)
+        private_cache.parent.mkdir(parents=True)
+        private_cache.symlink_to(elsewhere)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 10
+        assert f"is not used ({private_cache} is a symbolic link)" in err
+        assert not any(elsewhere.iterdir()) and stat.S_IMODE(elsewhere.stat().st_mode) == 0o755
+
+    @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+    def test_a_cache_file_of_another_user_is_refused(self, aws_endpoints, capsys, private_cache):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        events(capsys, "--region", "us-east-1")
+        meta = private_cache / f"{KMS_CACHE}.meta.json"
+        before = meta.read_bytes()
+        os.chown(meta, 65534, 65534)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 10
+        assert "belongs to another user" in err
+        assert meta.read_bytes() == before and meta.stat().st_uid == 65534
+
+    def test_a_cache_of_an_older_kmstui_starts_again_quietly(self, aws_endpoints, capsys, private_cache):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(10))
+        private_cache.mkdir(parents=True, mode=0o700)
+        (private_cache / f"{KMS_CACHE}.jsonl").write_text('{"EventId": "old"}\n')
+        (private_cache / f"{KMS_CACHE}.meta.json").write_text(
+            json.dumps({"oldest": at(60), "newest": at(0), "lines": 1, "recent_ids": ["old"]})
+        )
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 10
+        assert "commit record" not in err and "not used" not in err
+
+
+class TestLookupFaults:
+    def test_a_next_token_that_repeats_stops_with_a_sentence(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(120))
+        for cycle in (1, 3):
+            aws_endpoints.cloudtrail.loop_tokens(cycle)
+            process = kmstui_process("--format", "jsonl", "--no-cache")
+            try:
+                out, err = process.communicate(timeout=60)
+            finally:
+                process.kill()
+            assert process.returncode == 0, err
+            assert len({json.loads(line)["event_id"] for line in out.splitlines()}) == 50
+            assert "LookupEvents in us-east-1 sent a NextToken it had already sent (paging in a loop)" in err
+            assert len(aws_endpoints.cloudtrail.lookups()) <= 2 * (cycle + 1)  # both passes
+            aws_endpoints.cloudtrail.requests.clear()
+
+    def test_slow_down_is_waited_out_like_throttling(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(60))
+        aws_endpoints.cloudtrail.fail_next("SlowDown", "Please reduce your request rate.", 503, count=2, after=1)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert len({r["event_id"] for r in rows}) == 60
+        assert "SlowDown" not in err and "failed" not in err
+
+    def test_a_page_that_is_not_json_is_a_sentence_not_an_empty_page(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(120))
+        aws_endpoints.cloudtrail.answer_next(b"<html><body>Service Unavailable</body></html>", after=1)
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 50
+        assert "LookupEvents in us-east-1 answered with something that is not a page of events (not JSON)" in err
+        consistent(capsys, 120)  # and the cache does not claim what it never got
+
+    def test_a_cloudtrail_event_that_is_not_an_object_is_dropped_and_said(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
+        when = int((NOW - timedelta(minutes=10)).timestamp())
+        aws_endpoints.cloudtrail.add_events(
+            "us-east-1",
+            [
+                {"EventId": f"bad-{i}", "EventTime": when, "EventSource": "kms.amazonaws.com", "CloudTrailEvent": text}
+                for i, text in enumerate(["[1, 2]", "not json", '"a string"'])
+            ],
+        )
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0 and len(rows) == 3
+        assert "LookupEvents in us-east-1 sent 3 events whose CloudTrailEvent is not a JSON object: dropped." in err
+
+    def test_events_outside_the_time_range_are_dropped_and_counted(self, aws_endpoints, capsys):
+        aws_endpoints.cloudtrail.ignore_time_range = True  # an endpoint that answers more than asked
+        ahead = kms("Decrypt", key_arn(KEY2), time=(NOW + timedelta(days=365)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        behind = kms("Decrypt", key_arn(KEY2), time=at(3 * 24 * 60))
+        aws_endpoints.cloudtrail.add_records("us-east-1", [*decrypts(5), ahead, behind])
+        code, rows, err = events(capsys, "--region", "us-east-1", "--since", "1d")
+        assert code == 0 and len(rows) == 5
+        assert "LookupEvents in us-east-1 sent 2 events outside the time range asked for: dropped." in err
+        code, rows, err = events(capsys, "--region", "us-east-1", "--since", "1d", "--filter", "since:1h")
+        assert code == 0 and len(rows) == 5
 
 
 class TestErrors:
@@ -400,3 +646,21 @@ class TestPace:
             starts.append(time.monotonic())
         gaps = [b - a for a, b in itertools.pairwise(starts)]
         assert min(gaps) >= pace.interval * 0.99, gaps
+
+
+class TestRanges:
+    """What the cache asks for, given the time ranges it holds (the newest edge asked again)."""
+
+    def test_gaps_newest_first(self):
+        from kmstui.core.live.cache import OVERLAP, gaps
+
+        hour = timedelta(hours=1)
+        t = NOW
+        assert gaps([], t, t + 10 * hour) == [(t, t + 10 * hour)]
+        held = [(t + 2 * hour, t + 4 * hour), (t + 6 * hour, t + 8 * hour)]
+        assert gaps(held, t, t + 10 * hour) == [
+            (t + 8 * hour - OVERLAP, t + 10 * hour),
+            (t + 4 * hour, t + 6 * hour),
+            (t, t + 2 * hour),
+        ]
+        assert gaps([(t - hour, t + 20 * hour)], t, t + 10 * hour) == []

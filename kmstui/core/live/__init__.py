@@ -13,24 +13,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..decode import decode_records
 from ..index import EventIndex
 from ..query import Filter
-from ..sources import SourceFile, private_dir
+from ..sources import SourceFile
+from .cache import Cache
 from .errors import LiveError, check_regions, client, default_regions, enabled_regions, sentence, session
 from .inventory import LiveKey, LiveTrail, fetch_keys, fetch_trails
 from .lookup import (
     CLOUDTRAIL_SOURCE,
     KMS_SOURCE,
-    Cache,
+    SLACK,
     Plan,
     clear_cache,
+    event_time,
+    open_cache,
     pace_for,
     pages,
     plan,
     records_of,
+    run_cache,
+    screen,
     window,
 )
 
@@ -46,6 +50,7 @@ class LiveOptions:
     cache: bool = True
     filter: Filter = field(default_factory=Filter)
     now: datetime | None = None  # the present moment (the clock, unless a reproducible run fixes it)
+    read_timeout: float | None = None  # seconds to wait for an answer (None: the default, 30)
 
 
 @dataclass
@@ -112,6 +117,7 @@ class LiveLoader:
         self._last_refresh = 0.0
         self.inventory_done = False
         self._enabled: list[str] | None = None  # the account's regions, once asked
+        self._dropped: dict[tuple[str, str], int] = {}  # (region, why) -> events dropped from pages
 
     # ------------------------------------------------------------------ before anything
 
@@ -137,9 +143,15 @@ class LiveLoader:
             self.progress.plans[region] = chosen.describe
             for source, attribute in self._passes(chosen):
                 cache = self._cache(region, source, attribute)
-                if self._persistent(attribute) and cache.lines:
+                self._problems_of(cache)
+                if cache.lines:
                     files.append(SourceFile(str(cache.path), self._label(region, source), growing=True))
         return files
+
+    def _problems_of(self, cache: Cache) -> None:
+        with self._lock:
+            self.problems.extend(cache.problems)
+            cache.problems.clear()
 
     def _passes(self, chosen: Plan) -> list[tuple[str, Plan]]:
         """A region's passes: KMS events (by the plan), then trail configuration events."""
@@ -158,12 +170,11 @@ class LiveLoader:
         key = (region, source)
         cache = self._caches.get(key)
         if cache is None:
+            account = self.account or "unknown"
             if self._persistent(attribute):
-                cache = Cache.open(self.account, region, source)
+                cache = open_cache(account, region, source)
             else:  # this run only: a private file (for reading records again) that still knows what it holds
-                cache = Cache(
-                    Path(private_dir()) / f"{self.account}-{region}-{source.split('.')[0]}.jsonl", persist=False
-                )
+                cache = run_cache(account, region, source)
             self._caches[key] = cache
         return cache
 
@@ -177,6 +188,7 @@ class LiveLoader:
         self.problems.extend(problems)
         for trail in trails:
             self.problems.extend(trail.problems)
+        assert self.end is not None, "prepare() first"
         self.index.set_live(trails, keys, listed_at=int(self.end.timestamp()))
         self.inventory_done = True
 
@@ -233,41 +245,84 @@ class LiveLoader:
         self.fetch(on_progress, cancelled, inventory=False)
         return self.progress.events - before
 
-    def _region(self, region: str, on_progress, cancelled) -> None:
-        api = client(self.session, "cloudtrail", region)
-        pace = pace_for(self.account, region)
-        chosen = plan(self.options.filter, self.account, region)
+    def _region(self, region: str, on_progress: Callable[[LiveProgress], None], cancelled: Callable[[], bool]) -> None:
+        assert self.start is not None and self.end is not None
         try:
+            api = client(self.session, "cloudtrail", region, self.options.read_timeout)
+            pace = pace_for(self.account or "unknown", region)
+            chosen = plan(self.options.filter, self.account, region)
             for source, attribute in self._passes(chosen):
                 cache = self._cache(region, source, attribute)
                 for start, end in cache.missing(self.start, self.end):  # what this run (or a cache) lacks
-                    for events in pages(api, attribute.attribute, start, end, pace, cancelled, self._note):
+                    oldest: datetime | None = None  # the oldest event paged through, newest first
+                    for events, more in pages(
+                        api, attribute.attribute, start, end, pace, cancelled, self._note, region=region
+                    ):
                         if cancelled():  # an answer that comes after the stop: not taken
                             return
-                        self._take(region, source, cache, events, start, end, on_progress)
+                        kept, outside, broken = screen(events, start, end)
+                        times = [t for t in map(event_time, events) if t is not None and start - SLACK <= t]
+                        if times:
+                            oldest = min([*times, oldest] if oldest else times)
+                        # Held without a break from the end of the range down to the oldest event
+                        # paged (that second excepted: more events of it may be on the next page).
+                        claim = (start, end) if not more else (oldest + SLACK, end) if oldest else None
+                        self._count(region, "outside", outside)
+                        self._count(region, "broken", broken)
+                        self._take(region, source, cache, kept, claim, on_progress)
                     if cancelled():
                         return
                 if source == KMS_SOURCE:
                     with self._lock:  # the whole window is in hand (fetched now, or cached before)
                         self.progress.reached[region] = self.start
         except Exception as error:
-            self.problems.append(sentence(error, region, "LookupEvents"))
+            with self._lock:
+                self.problems.append(sentence(error, region, "LookupEvents"))
         finally:
+            self._say_dropped(region)
             with self._lock:
                 self.progress.regions_done += 1
+
+    def _count(self, region: str, why: str, count: int) -> None:
+        if count:
+            with self._lock:
+                self._dropped[(region, why)] = self._dropped.get((region, why), 0) + count
+
+    def _say_dropped(self, region: str) -> None:
+        with self._lock:
+            outside = self._dropped.pop((region, "outside"), 0)
+            broken = self._dropped.pop((region, "broken"), 0)
+            if outside:
+                self.problems.append(
+                    f"LookupEvents in {region} sent {_events(outside)} outside the time range asked for: dropped."
+                )
+            if broken:
+                self.problems.append(
+                    f"LookupEvents in {region} sent {_events(broken)} whose CloudTrailEvent is not a JSON object: "
+                    "dropped."
+                )
 
     def _note(self, text: str) -> None:
         self.progress.note = text
 
-    def _take(self, region: str, source: str, cache: Cache, events: list[dict], start, end, on_progress) -> None:
+    def _take(
+        self,
+        region: str,
+        source: str,
+        cache: Cache,
+        events: list[dict],
+        claim: tuple[datetime, datetime] | None,
+        on_progress: Callable[[LiveProgress], None],
+    ) -> None:
+        first, fresh = cache.take(events, claim, f"LookupEvents events of {region}")  # one thread per cache
+        self._problems_of(cache)
         with self._lock:
-            first, fresh = cache.append(events, start, end)
             self.progress.pages += 1
             self.progress.note = ""
             if source == KMS_SOURCE:  # the trail configuration pass is small: it does not count
-                times = [e.get("EventTime") for e in events if e.get("EventTime")]
+                times = [t for t in map(event_time, events) if t is not None]
                 if times:
-                    oldest = min(datetime.fromisoformat(t) for t in times)
+                    oldest = min(times)
                     reached = self.progress.reached.get(region)
                     self.progress.reached[region] = oldest if reached is None else min(reached, oldest)
         if fresh:
@@ -290,3 +345,7 @@ class LiveLoader:
         if refresh:
             self.index.refresh()
         on_progress(self.progress)
+
+
+def _events(count: int) -> str:
+    return f"{count:,} event" + ("" if count == 1 else "s")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 import boto3
 import botocore.config
 import botocore.exceptions
+
+from ..text import clean
 
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 
@@ -50,11 +53,14 @@ def session(profile: str | None = None) -> boto3.Session:
 _CLIENTS = threading.Lock()
 
 
-def client(made: boto3.Session, service: str, region: str):
+def client(made: boto3.Session, service: str, region: str, read_timeout: float | None = None) -> Any:
     """A client for one region. Clients are thread-safe, a session is not: regions load side
     by side, so clients are made one at a time."""
+    config = CLIENT_CONFIG
+    if read_timeout is not None:
+        config = config.merge(botocore.config.Config(read_timeout=read_timeout))
     with _CLIENTS:
-        return made.client(service, region_name=region, config=CLIENT_CONFIG)
+        return made.client(service, region_name=region, config=config)
 
 
 def enabled_regions(made: boto3.Session) -> list[str]:
@@ -96,19 +102,20 @@ def sentence(error: BaseException, region: str | None = None, action: str | None
         return "The AWS SSO session has expired or was never started: run aws sso login."
     if isinstance(error, botocore.exceptions.TokenRetrievalError):
         return "The AWS SSO session has expired: run aws sso login."
+    if isinstance(error, botocore.exceptions.ReadTimeoutError):
+        what = action or "The AWS call"
+        return f"{what}{where} timed out: AWS did not answer in time; try again later."
+    if isinstance(error, botocore.exceptions.ConnectionClosedError):
+        what = action or "the AWS call"
+        return f"The connection to AWS{where} was closed before it answered {what}: try again later."
     if isinstance(
         error,
-        (
-            botocore.exceptions.EndpointConnectionError,
-            botocore.exceptions.ConnectTimeoutError,
-            botocore.exceptions.ConnectionClosedError,
-            botocore.exceptions.ReadTimeoutError,
-        ),
+        (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
     ):
         return f"AWS cannot be reached{where}: check the network connection (and the region name)."
     if isinstance(error, botocore.exceptions.ClientError):
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
+        code = clean(str(error.response.get("Error", {}).get("Code", "")))[:200]  # AWS's words: never obeyed
+        message = clean(str(error.response.get("Error", {}).get("Message", "")))[:500]
         operation = action or getattr(error, "operation_name", "") or "the call"
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"):
             return "The AWS credentials have expired: sign in again (aws sso login) or refresh them."
@@ -129,8 +136,8 @@ def sentence(error: BaseException, region: str | None = None, action: str | None
             return f"The region{where} is not enabled for this account."
         return f"{operation}{where} failed: {code}{': ' + message if message else ''}."
     if isinstance(error, botocore.exceptions.BotoCoreError):
-        return f"The AWS call{where} failed: {error}."
-    return f"The AWS call{where} failed: {type(error).__name__}: {error}."
+        return f"The AWS call{where} failed: {clean(str(error))}."
+    return f"The AWS call{where} failed: {type(error).__name__}: {clean(str(error))}."
 
 
 def _permission(operation: str) -> str:

@@ -6,35 +6,44 @@ newest first, and 2 requests a second per account and region. kmstui asks for
 names one key or one event: then ``ResourceName`` (exact: a key ARN) or ``EventName``
 (exact) cuts the pages down on the server, the key first since it cuts more.
 
-Each region's events are kept in a cache file under the user's cache directory (0600 in a
-0700 folder), appended to as pages arrive: a later run shows them at once and asks only
-for what is newer. The cache file is also where the detail view reads a record again.
+Each region's events are kept in a cache (see :mod:`.cache`) as pages arrive: a later run
+shows them at once and asks only for what is missing. Pages are screened before they are
+kept: events outside the time range asked for, or whose CloudTrailEvent is not a JSON
+object, are dropped and counted; a NextToken seen before (paging in a loop) or an answer
+that is not a page of events stops the region with a sentence.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import botocore.exceptions
 import platformdirs
 
 from ..query import Filter
+from ..text import clean
 from ..timeutil import parse_iso, parse_span
+from .cache import Cache, CacheRefused, open_private, private_folder
 from .errors import LiveError, sentence
 
 PAGE_SIZE = 50
 REQUESTS_PER_SECOND = 2.0  # the LookupEvents quota per account and region
 PACE_MARGIN = 1.1  # requests leave 10% further apart: arrival jitter must not make three in a second
 HISTORY_DAYS = 90
-OVERLAP = timedelta(minutes=10)  # asked again at the edge of the cache: events arrive late
+SLACK = timedelta(seconds=1)  # events are timed to the second: a window edge is not exact
+MAX_AHEAD = 60.0  # a shared pace turn further ahead than this is stale (written before a reboot)
 KMS_SOURCE = "kms.amazonaws.com"
 CLOUDTRAIL_SOURCE = "cloudtrail.amazonaws.com"
 
@@ -138,36 +147,126 @@ def _moment(text: str, now: datetime, flag: str) -> datetime:
 # Pacing
 
 
+@dataclass
+class Turn:
+    """One request's booked turn: ``id`` finds it again when its answer comes."""
+
+    id: str
+    at: float
+
+
 class Pace:
-    """At most ``rate`` requests a second for one account and region."""
+    """At most ``rate`` requests a second for one account and region, as AWS counts them: on
+    arrival. A request may arrive late (a busy machine, the network), so the one two turns
+    later waits a second from when the answer came back (the latest it can have arrived),
+    not only from when it went. With a ``path`` (a private file per account and region) the
+    turns are shared with every kmstui process of the user on this machine, under a lock."""
 
-    def __init__(self, rate: float = REQUESTS_PER_SECOND):
+    def __init__(self, rate: float = REQUESTS_PER_SECOND, path: Path | None = None):
         self.interval = PACE_MARGIN / rate
-        self.next = 0.0
+        self.window = PACE_MARGIN * 2 / rate  # two requests at most in any such span
+        self.state: dict[str, Any] = {"next": 0.0, "recent": []}  # recent: [[turn id, latest arrival]]
         self.lock = threading.Lock()
+        self.path = path
+        self.fd: int | None = None
+        if path is not None:
+            try:
+                private_folder(path.parent)
+                self.fd = open_private(path, os.O_RDWR | os.O_CREAT)
+            except (CacheRefused, OSError):
+                self.fd = None  # this process paces itself alone
 
-    def wait(self, cancelled: Callable[[], bool]) -> bool:
-        """Wait for a turn; False when cancelled meanwhile."""
+    def _update(self, change: Callable[[dict[str, Any]], float | None]) -> float | None:
+        """Apply ``change`` to the pace state, shared through the file when there is one
+        (time.monotonic is the machine's clock since boot: the same in every process)."""
         with self.lock:
-            now = time.monotonic()
-            turn = max(now, self.next)
-            self.next = turn + self.interval
+            fd = self.fd
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError:
+                    fd = None
+            try:
+                if fd is not None:
+                    self.state = self._read(fd)
+                result = change(self.state)
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        text = json.dumps(self.state).encode()
+                        os.ftruncate(fd, 0)
+                        os.pwrite(fd, text, 0)
+                return result
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _read(self, fd: int) -> dict[str, Any]:
+        try:
+            state = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            after = float(state.get("next", 0.0))
+            recent: list[tuple[str, float]] = [(str(i), float(t)) for i, t in state.get("recent", [])][-2:]
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {"next": 0.0, "recent": []}
+        limit = time.monotonic() + MAX_AHEAD  # further ahead: from before a reboot, or nonsense
+        if after > limit or any(t > limit for _, t in recent):
+            return {"next": 0.0, "recent": []}
+        return {"next": after, "recent": [list(entry) for entry in recent]}
+
+    def wait(self, cancelled: Callable[[], bool]) -> Turn | None:
+        """Wait for a turn; None when cancelled meanwhile. Call done(turn) when answered."""
+        turn_id = secrets.token_hex(6)
+
+        def book(state: dict[str, Any]) -> float:
+            recent = state["recent"]
+            turn = max(time.monotonic(), state["next"])
+            if len(recent) >= 2:
+                turn = max(turn, recent[-2][1] + self.window)
+            state["next"] = turn + self.interval
+            state["recent"] = [*recent, [turn_id, turn]][-2:]
+            return turn
+
+        turn = self._update(book)
+        assert turn is not None
         while (left := turn - time.monotonic()) > 0:
             if cancelled():
-                return False
+                return None
             time.sleep(min(0.05, left))
-        with self.lock:  # the request goes now, maybe later than its turn: the next waits from here
-            self.next = max(self.next, time.monotonic() + self.interval)
-        return True
+
+        def went(state: dict[str, Any]) -> None:  # maybe later than its turn: the next waits from here
+            now = time.monotonic()
+            state["next"] = max(state["next"], now + self.interval)
+            for entry in state["recent"]:
+                if entry[0] == turn_id:
+                    entry[1] = max(entry[1], now)
+
+        self._update(went)
+        return Turn(turn_id, time.monotonic())
+
+    def done(self, turn: Turn) -> None:
+        """The answer came: the request arrived by now at the latest."""
+
+        def answered(state: dict[str, Any]) -> None:
+            now = time.monotonic()
+            for entry in state["recent"]:
+                if entry[0] == turn.id:
+                    entry[1] = max(entry[1], now)
+
+        self._update(answered)
 
 
-_paces: dict[tuple[str, str], Pace] = {}
+_paces: dict[tuple[str, str, Path], Pace] = {}
 _paces_lock = threading.Lock()
 
 
 def pace_for(account: str, region: str) -> Pace:
+    """The pace of LookupEvents for one account and region, shared by this process's threads
+    and, through a private file beside the cache, by every kmstui process of this user."""
+    path = Path(platformdirs.user_cache_dir("kmstui")) / "pace" / f"{account}-{region}.pace"
     with _paces_lock:
-        return _paces.setdefault((account, region), Pace())
+        pace = _paces.get((account, region, path))
+        if pace is None:
+            pace = _paces[(account, region, path)] = Pace(path=path)
+        return pace
 
 
 # ---------------------------------------------------------------------------
@@ -181,87 +280,25 @@ def cache_dir() -> Path:
 def clear_cache() -> list[Path]:
     """Remove every cached LookupEvents file; the paths removed."""
     folder = cache_dir()
-    removed = sorted(folder.glob("*")) if folder.is_dir() else []
+    removed = sorted(folder.glob("*")) if folder.is_dir() and not folder.is_symlink() else []
     for path in removed:
         path.unlink(missing_ok=True)
     return removed
 
 
-@dataclass
-class Cache:
-    """One region's cached events: a JSON Lines file of LookupEvents events, and what it covers."""
+def open_cache(account: str, region: str, source: str) -> Cache:
+    """The region's cache of one pass, shared between runs."""
+    name = f"{account}-{region}-{source.split('.')[0]}"
+    return Cache.open(cache_dir(), name, _describe(region, source))
 
-    path: Path
-    oldest: datetime | None = None
-    newest: datetime | None = None
-    lines: int = 0
-    recent_ids: set[str] = field(default_factory=set)  # ids near the newest edge, not to append twice
-    persist: bool = True  # keep what it covers between runs (a private per-run file does not)
 
-    @classmethod
-    def open(cls, account: str, region: str, source: str) -> Cache:
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(folder, 0o700)
-        path = folder / f"{account}-{region}-{source.split('.')[0]}.jsonl"
-        cache = cls(path)
-        meta = path.with_suffix(".meta.json")
-        if path.exists() and meta.exists():
-            try:
-                info = json.loads(meta.read_text())
-                cache.oldest = datetime.fromisoformat(info["oldest"])
-                cache.newest = datetime.fromisoformat(info["newest"])
-                cache.lines = int(info["lines"])
-                cache.recent_ids = set(info.get("recent_ids", []))
-            except (ValueError, KeyError, TypeError, OSError):
-                cache = cls(path)
-        if cache.lines == 0 and path.exists():
-            path.unlink()  # no trustworthy record of what it covers: start again
-        return cache
+def run_cache(account: str, region: str, source: str) -> Cache:
+    """A cache for this run only (--no-cache, or a pushed-down subset of the events)."""
+    return Cache(f"{account}-{region}-{source.split('.')[0]}")
 
-    def append(self, events: list[dict], start: datetime, end: datetime) -> tuple[int, list[dict]]:
-        """Append the events not cached yet: (line number of the first written, those written)."""
-        first = self.lines
-        fresh = [e for e in events if e.get("EventId") not in self.recent_ids]
-        if fresh:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as out:
-                for event in fresh:
-                    out.write(json.dumps(event, separators=(",", ":")) + "\n")
-            os.chmod(self.path, 0o600)
-            self.lines += len(fresh)
-        for event in fresh:
-            self.recent_ids.add(event.get("EventId"))
-        self.oldest = min(filter(None, (self.oldest, start)))
-        self.newest = max(filter(None, (self.newest, end)))
-        self._save()
-        return first, fresh
 
-    def _save(self) -> None:
-        if not self.persist:
-            return
-        meta = self.path.with_suffix(".meta.json")
-        info = {
-            "oldest": self.oldest.isoformat() if self.oldest else None,
-            "newest": self.newest.isoformat() if self.newest else None,
-            "lines": self.lines,
-            "recent_ids": sorted(i for i in self.recent_ids if i)[-2000:],
-        }
-        fd = os.open(meta, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(info, out)
-        os.chmod(meta, 0o600)
-
-    def missing(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """The parts of [start, end] the cache does not cover (with an overlap at its newest edge)."""
-        if self.oldest is None or self.newest is None or self.lines == 0:
-            return [(start, end)]
-        gaps = []
-        if end > self.newest - OVERLAP:
-            gaps.append((max(start, self.newest - OVERLAP), end))
-        if start < self.oldest:
-            gaps.append((start, min(end, self.oldest)))
-        return gaps
+def _describe(region: str, source: str) -> str:
+    return f"LookupEvents events of {region}" + (" (trail configuration)" if source == CLOUDTRAIL_SOURCE else "")
 
 
 # ---------------------------------------------------------------------------
@@ -277,39 +314,64 @@ def event_json(event: dict) -> dict:
     return out
 
 
+RETRIED = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",  # 503: slow down, as throttling says it
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+MAX_RETRIES = 10  # in a row, with backoff up to 30 s: a few minutes, then the region stops with a sentence
+
+
 def pages(
-    client,
+    client: Any,
     attribute: dict,
     start: datetime,
     end: datetime,
     pace: Pace,
     cancelled: Callable[[], bool],
     on_wait: Callable[[str], None] | None = None,
-) -> Iterator[list[dict]]:
-    """LookupEvents pages, newest first. NextToken goes with the unchanged parameters of the
-    first call; throttling is waited out with backoff and never raised."""
+    region: str = "",
+) -> Iterator[tuple[list[dict], bool]]:
+    """LookupEvents pages, newest first, each with whether more follow. NextToken goes with
+    the unchanged parameters of the first call; throttling and SlowDown are waited out with
+    backoff. A page that is no LookupEvents answer, or a NextToken seen before, is a LiveError."""
+    where = f" in {region}" if region else ""
     params = {"LookupAttributes": [attribute], "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE}
     token = None
+    seen: set[str] = set()
+    count = 0
     while True:
         call = dict(params)
         if token:
             call["NextToken"] = token
         backoff = 1.0
+        retries = 0
         while True:
-            if not pace.wait(cancelled):
+            turn = pace.wait(cancelled)
+            if turn is None:
                 return
             try:
-                response = client.lookup_events(**call)
+                try:
+                    response = client.lookup_events(**call)
+                finally:
+                    pace.done(turn)  # answered (or failed): it arrived by now at the latest
                 break
             except botocore.exceptions.ClientError as error:
                 code = error.response.get("Error", {}).get("Code", "")
-                if code not in (
-                    "ThrottlingException",
-                    "Throttling",
-                    "TooManyRequestsException",
-                    "RequestLimitExceeded",
-                ):
+                if code not in RETRIED:
                     raise
+                retries += 1
+                if retries > MAX_RETRIES:
+                    raise LiveError(
+                        f"LookupEvents{where} kept answering {clean(str(code))} after {MAX_RETRIES} tries "
+                        "with growing waits: older events of the time range were not fetched."
+                    ) from None
                 if on_wait is not None:
                     on_wait(f"throttled by AWS: waiting {backoff:.0f}s")
                 deadline = time.monotonic() + backoff * (0.5 + random.random())
@@ -318,10 +380,59 @@ def pages(
                         return
                     time.sleep(0.05)
                 backoff = min(backoff * 2, 30.0)
-        yield [event_json(e) for e in response.get("Events", [])]
+        events = response.get("Events") if isinstance(response, dict) else None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise LiveError(
+                f"LookupEvents{where} answered with something that is not a page of events (not JSON): "
+                f"stopped after {count} pages, older events of the time range were not fetched."
+            )
+        count += 1
         token = response.get("NextToken")
+        if token is not None and (not isinstance(token, str) or token in seen):
+            yield [event_json(e) for e in events], True  # older ones remain: not held
+            raise LiveError(
+                f"LookupEvents{where} sent a NextToken it had already sent (paging in a loop): "
+                f"stopped after {count} pages, older events of the time range were not fetched."
+            )
+        if token:
+            seen.add(token)
+        yield [event_json(e) for e in events], bool(token)
         if not token or cancelled():
             return
+
+
+def screen(events: list[dict], start: datetime, end: datetime) -> tuple[list[dict], int, int]:
+    """The events to keep from a page asked for [start, end]: (kept, how many fell outside
+    the time range, how many had a CloudTrailEvent that is not a JSON object). The time is
+    the record's own eventTime (what the index shows), else the page's EventTime."""
+    kept: list[dict] = []
+    outside = broken = 0
+    low, high = start - SLACK, end + SLACK
+    for event in events:
+        inner = event.get("CloudTrailEvent")
+        record = None
+        if isinstance(inner, str):
+            try:
+                record = json.loads(inner)
+            except ValueError:
+                record = None
+        if inner is not None and not isinstance(record, dict):
+            broken += 1
+            continue
+        when = parse_iso(record["eventTime"]) if record and isinstance(record.get("eventTime"), str) else None
+        if when is None and isinstance(event.get("EventTime"), str):
+            when = parse_iso(event["EventTime"])
+        if when is not None and not low <= when <= high:
+            outside += 1
+            continue
+        kept.append(event)
+    return kept, outside, broken
+
+
+def event_time(event: dict) -> datetime | None:
+    """A LookupEvents event's EventTime (what AWS pages by)."""
+    when = event.get("EventTime")
+    return parse_iso(when) if isinstance(when, str) else None
 
 
 def records_of(events: list[dict]) -> list[bytes]:
@@ -342,10 +453,14 @@ __all__ = [
     "cache_dir",
     "clear_cache",
     "event_json",
+    "event_time",
+    "open_cache",
     "pace_for",
     "pages",
     "plan",
     "records_of",
+    "run_cache",
+    "screen",
     "sentence",
     "window",
 ]
