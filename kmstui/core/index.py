@@ -98,6 +98,7 @@ class LoadReport:
     kept: int = 0
     ignored: Counter = field(default_factory=Counter)
     duplicates: int = 0
+    shared_ids: int = 0  # events kept although another event has their id, name and time
     digests: int = 0
 
     def sentences(self) -> list[str]:
@@ -110,6 +111,11 @@ class LoadReport:
             out.append(
                 f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''}"
                 " (same id, name and time)."
+            )
+        if self.shared_ids:
+            out.append(
+                f"Kept {self.shared_ids:,} events that share an id, name and time with another but differ in"
+                " outcome or content: CloudTrail's ids are unique, so one of each is not what CloudTrail wrote."
             )
         if self.ignored:
             parts = ", ".join(
@@ -241,6 +247,9 @@ class Snapshot:
     generation: int
     newest: int  # time of the newest event, NO_TIME when empty
     oldest: int = NO_TIME  # time of the oldest event with a time
+    # alive rows that share their id, name and time with another alive row that differs in
+    # outcome or content (genuine CloudTrail ids are unique: that is itself a finding)
+    shared_id: frozenset[int] = frozenset()
 
 
 _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
@@ -412,22 +421,25 @@ class EventIndex:
         with self._lock:
             n = self.size
             self._resolve_aliases()
-            alive, duplicates = self._fold_duplicates(n)
+            alive, duplicates, shared = self._fold_duplicates(n)
             self.report.duplicates = duplicates
+            self.report.shared_ids = len(shared)
             time = self.columns["time"].data[:n]
             rows = np.flatnonzero(alive)[::-1]  # later rows first among equal times
             order = rows[np.argsort(-time[rows], kind="stable")]
             valid = time[order[time[order] != NO_TIME]] if len(order) else time[:0]
             newest = int(valid[0]) if len(valid) else NO_TIME
             oldest = int(valid[-1]) if len(valid) else NO_TIME
-            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest, oldest)
+            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest, oldest, shared)
             return self.snapshot
 
-    def _fold_duplicates(self, n: int) -> tuple[np.ndarray, int]:
-        """The same event seen twice (same id, name and time) is kept once: the fuller copy."""
+    def _fold_duplicates(self, n: int) -> tuple[np.ndarray, int, frozenset[int]]:
+        """The same event seen twice (same id, name and time, and nothing that disagrees) is
+        kept once: the fuller copy. Copies that disagree in outcome or content are all kept,
+        and returned as sharing their id."""
         alive = np.ones(n, dtype=bool)
         if n < 2:
-            return alive, 0
+            return alive, 0, frozenset()
         eid = self.columns["eid"].data[:n]
         has_id = eid != b""
         # A 64-bit fingerprint of (id, name, time); equal fingerprints are then compared exactly.
@@ -446,8 +458,9 @@ class EventIndex:
         order = candidates[np.argsort(fingerprint[candidates], kind="stable")]
         same = fingerprint[order[1:]] == fingerprint[order[:-1]]
         if not same.any():
-            return alive, 0
+            return alive, 0, frozenset()
         duplicates = 0
+        shared: set[int] = set()
         rawlen = self.columns["rawlen"].data
         name = self.columns["name"].data
         time = self.columns["time"].data
@@ -467,12 +480,49 @@ class EventIndex:
             for row in group:
                 if rawlen[row] == 0:  # not measured at load (a delivered log file): measure now
                     rawlen[row] = self._measure(row)
-            keep = max(group, key=lambda r: (int(rawlen[r]), -r))
-            for row in group:
-                if row != keep:
-                    alive[row] = False
-                    duplicates += 1
-        return alive, duplicates
+            copies: list[list[int]] = []  # rows that agree with each other: copies of one event
+            for row in sorted(group):
+                for rows in copies:
+                    if all(self._agree(row, other) for other in rows):
+                        rows.append(row)
+                        break
+                else:
+                    copies.append([row])
+            for rows in copies:
+                keep = max(rows, key=lambda r: (int(rawlen[r]), -r))
+                if len(copies) > 1:
+                    shared.add(keep)
+                for row in rows:
+                    if row != keep:
+                        alive[row] = False
+                        duplicates += 1
+        return alive, duplicates, frozenset(shared)
+
+    _AGREE = ("key0", "key1", "alias", "trail", "ip", "agent", "region", "account", "errmsg")
+
+    def _agree(self, a: int, b: int) -> bool:
+        """Whether two records with one id, name and time can be copies of one event: the same
+        outcome (unless one copy is too thin to say: no principal), and nothing that both
+        copies have differs. A LookupEvents entry without its record is such a thin copy."""
+        columns = self.columns
+        identities = self.vocab["principal"].values
+        principal_a = identities[int(columns["principal"].data[a])]
+        principal_b = identities[int(columns["principal"].data[b])]
+        if principal_a is None or principal_b is None or not (principal_a.identity_type and principal_b.identity_type):
+            return True  # a thin copy (a LookupEvents entry without its record, a stub): nothing to compare
+        if principal_a != principal_b or columns["errcode"].data[a] != columns["errcode"].data[b]:
+            return False
+        for name in self._AGREE:
+            data = columns[name].data
+            if data[a] and data[b] and data[a] != data[b]:
+                return False
+        context_a, context_b = int(columns["ctx"].data[a]), int(columns["ctx"].data[b])
+        if context_a and context_b and self.contexts.get(context_a) != self.contexts.get(context_b):
+            return False
+        try:
+            return _consistent(self.record(a), self.record(b))
+        except (SourceError, OSError):
+            return True  # cannot be read again: the columns agreed
 
     def _measure(self, row: int) -> int:
         try:
@@ -566,6 +616,7 @@ class EventIndex:
             contexts=self.contexts.get(int(c["ctx"][row])),
             origin=origin.label,
             subject_trail=v["trail"].values[int(c["trail"][row])],
+            shares_id=row in self.snapshot.shared_id,
         )
 
     def raw(self, row: int) -> bytes:
@@ -606,3 +657,11 @@ class EventIndex:
         if not isinstance(value, dict):
             raise SourceError("the record read back is not a JSON object")
         return value
+
+
+def _consistent(a: object, b: object) -> bool:
+    """Whether two JSON values can be copies of one record: objects agree on every field both
+    have (one copy may lack fields, as a thinner export does); anything else is equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(_consistent(a[name], b[name]) for name in a.keys() & b.keys())
+    return a == b
