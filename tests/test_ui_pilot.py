@@ -42,7 +42,7 @@ class TestLoading:
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             status = text_of(app.screen.query_one("#status", Static))
-            assert status.strip().startswith("66 of 66 events")
+            assert status.strip().startswith("67 of 67 events")
             shown = _event_lines(app)
             assert shown[0].split()[:3] == ["2022-12-23", "19:26:54", "GenerateMac"]  # newest first
             assert "Decrypt" in shown[1] and "KMSInvalidStateException"[:10] in shown[1]
@@ -171,7 +171,7 @@ class TestSelection:
             await pilot.press("escape")
             await settle(pilot)
             assert keys.selected is None
-            assert len(screen.result.rows) == 66
+            assert len(screen.result.rows) == 67
 
     async def test_trail_narrows_keys_and_events(self, corpus):
         app = make_app(corpus)
@@ -202,13 +202,15 @@ class TestDetail:
             assert "Department" in context and "Engineering" in context
             record = text_of(app.screen.query_one("#detail-record", Static))
             assert '"encryptionContext": {' in record
+            await pilot.press("n")  # the successful Decrypt under the same id: kept, and said so
+            assert "differs: both are kept" in text_of(app.screen.query_one("#detail-summary", Static))
             await pilot.press("n", "n")
             assert "CreateKey" in text_of(app.screen.query_one("#detail-summary", Static))
             await pilot.press("p")
             assert "DescribeKey" in text_of(app.screen.query_one("#detail-summary", Static))
             await pilot.press("escape")
             events = app.screen.query_one(EventsPane)
-            assert events.cursor == 2 and app.focused is events
+            assert events.cursor == 3 and app.focused is events
 
     async def test_copy_puts_the_record_on_the_clipboard(self, corpus):
         app = make_app(corpus)
@@ -257,7 +259,7 @@ class TestKeyboard:
             await pilot.press("tab")
             assert isinstance(app.focused, EventsPane)
             await pilot.press("G")
-            assert app.focused.cursor == 65
+            assert app.focused.cursor == 66
             await pilot.press("g")
             assert app.focused.cursor == 0
 
