@@ -173,7 +173,7 @@ def test_events_count(logs, capsys, expr, count):
 def test_load_summary_goes_to_stderr_unless_quiet(logs):
     result = run_cli("events", logs, "--count")
     assert result.stdout == "4\n"
-    assert "kmstui: Loaded 4 KMS and trail events from 1 source" in result.stderr
+    assert "kmstui: Loaded 4 KMS or trail events from 1 source" in result.stderr
     quiet = run_cli("events", logs, "--count", "--quiet")
     assert quiet.stdout == "4\n" and quiet.stderr == ""
 

@@ -52,7 +52,7 @@ def test_same_event_in_two_files_is_kept_once(tmp_path):
     assert index.report.duplicates == 1
     assert index.report.kept == 3
     assert "Folded 1 duplicate event" in " ".join(index.report.sentences())
-    assert "Loaded 2 KMS and trail events" in index.report.sentences()[0]
+    assert "Loaded 2 KMS or trail events" in index.report.sentences()[0]
 
 
 def test_same_event_in_a_trail_file_and_a_lookup_events_file(tmp_path):
@@ -164,7 +164,7 @@ def test_a_successful_and_a_failed_copy_of_one_id_are_both_kept(tmp_path):
     assert index.report.shared_ids == 4
     summary = " ".join(index.report.sentences())
     assert "Kept 4 events that share an id, name and time with another but differ" in summary
-    assert "Loaded 4 KMS and trail events" in summary
+    assert "Loaded 4 KMS or trail events" in summary
     [trail] = [t for t in summarise_trails(index) if t.kind == "trail"]
     assert trail.kms_logging == "stopped"
     assert key_states(index)[index.vocab["key"].find(key_arn(KEY1))].state == "disabled"

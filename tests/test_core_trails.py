@@ -23,6 +23,7 @@ from records import (
     kms,
     load,
     lookup_page,
+    other_service,
     run_cli,
     trail_arn,
     trail_config,
@@ -244,6 +245,29 @@ def test_source_rows_for_stdin_lookup_events_and_plain_files(tmp_path):
     assert str(plain) in (rows["file"]["trail"], rows["file"]["location"])
     for row in rows.values():
         assert (row["events"], row["files"], row["kms_logging"]) == (1, 1, "unknown")
+
+
+def test_trails_come_first_and_files_of_records_fold_into_one_row_per_folder(tmp_path):
+    """A folder of detection-test files, as public rule repositories hold them: a few trails,
+    many files of records, most with no KMS or trail event at all."""
+    rules = tmp_path / "rules"
+    write(rules / "stop.jsonl", jsonl([trail_config("StopLogging", "lab-trail", identity=iam_user("Mallory"))]))
+    write(rules / "disable.jsonl", jsonl([kms("DisableKey", key_arn(KEY1))]))
+    for number in range(5):
+        write(rules / f"s3-{number}.jsonl", jsonl([other_service()]))
+    write(tmp_path / "samples" / "lookup.json", lookup_page([kms("Decrypt", key_arn(KEY2))]))
+    write(tmp_path / "samples" / "ec2.json", cloudtrail_file([other_service(source="ec2.amazonaws.com")]))
+    write(tmp_path / "empty" / "iam.json", cloudtrail_file([other_service(source="iam.amazonaws.com")]))
+    result = run_cli("trails", tmp_path, "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert [(r["kind"], r["trail"], r["files"], r["empty_files"], r["events"]) for r in rows] == [
+        ("trail", trail_arn("lab-trail"), 0, 0, 1),
+        ("lookup", str(tmp_path / "samples" / "lookup.json"), 1, 0, 1),
+        ("file", str(rules), 2, 5, 2),
+    ]
+    assert "(10 records read; 7 of them held none)" in result.stderr
+    assert "from 10 sources" in result.stderr
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
 
 from appkit import CORPUS, DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
-from records import REPO, cloudtrail_file, kms, write
+from records import KEY1, KEY2, REPO, cloudtrail_file, jsonl, key_arn, kms, other_service, write
 
 SIZE = (120, 36)
 
@@ -173,19 +173,36 @@ class TestSelection:
             assert keys.selected is None
             assert len(screen.result.rows) == 67
 
-    async def test_trail_narrows_keys_and_events(self, corpus):
-        app = make_app(corpus)
+    async def test_a_folder_row_narrows_keys_and_events_and_lists_its_files(self, tmp_path):
+        """Files of records are one row per folder (a file alone keeps its name); files with no
+        KMS or trail event are counted under their folder, not listed."""
+        write(tmp_path / "tests" / "one.json", cloudtrail_file([kms("Decrypt", key_arn(KEY1))]))
+        write(tmp_path / "tests" / "two.jsonl", jsonl([kms("Encrypt", key_arn(KEY1)), kms("Decrypt", key_arn(KEY1))]))
+        write(tmp_path / "tests" / "s3-only.json", cloudtrail_file([other_service()]))
+        write(tmp_path / "samples" / "three.json", cloudtrail_file([kms("Decrypt", key_arn(KEY2))]))
+        write(tmp_path / "samples" / "ec2-only.json", cloudtrail_file([other_service(source="ec2.amazonaws.com")]))
+        write(tmp_path / "nothing" / "iam-only.json", cloudtrail_file([other_service(source="iam.amazonaws.com")]))
+        app = make_app(tmp_path)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("1")
             trails = app.screen.query_one(TrailsPane)
-            target = next(i for i, t in enumerate(trails.trails) if t.label == "cloudtrail-user-guide-examples.json")
-            for _ in range(target):
-                await pilot.press("down")
+            assert [(t.label, t.files, t.empty_files) for t in trails.trails] == [
+                ("tests/", 2, 1),
+                ("three.json", 1, 1),
+            ]
+            await pilot.press("right")
+            shown = lines(trails)
+            assert any("▾" in line and "tests/" in line for line in shown)
+            assert any("one.json (1)" in line for line in shown) and any("two.jsonl (2)" in line for line in shown)
+            assert any("+ 1 file with no KMS or trail events" in line for line in shown)
+            assert not any("s3-only" in line or "iam-only" in line for line in shown)
             await pilot.press("enter")
             await settle(pilot)
-            assert [k.key_id for k in app.screen.query_one(KeysPane).keys] == ["7944f0ec-EXAMPLE"]
-            assert len(_event_lines(app)) == 2
+            assert [k.key_id for k in app.screen.query_one(KeysPane).keys] == [KEY1]
+            assert len(_event_lines(app)) == 3
+            await pilot.press("left")
+            assert not any("one.json" in line for line in lines(trails))
 
 
 class TestDetail:

@@ -70,6 +70,7 @@ TRAIL_FIELDS = (
     "accounts",
     "regions",
     "files",
+    "empty_files",
 )
 
 
@@ -227,6 +228,7 @@ def trail_record(trail: TrailSummary) -> dict:
         "accounts": trail.accounts,
         "regions": trail.regions,
         "files": trail.files,
+        "empty_files": trail.empty_files,
     }
 
 

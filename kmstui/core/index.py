@@ -97,15 +97,18 @@ class LoadReport:
     records: int = 0
     kept: int = 0
     ignored: Counter = field(default_factory=Counter)
+    empty: int = 0  # sources loaded that held no KMS or trail event
     duplicates: int = 0
     shared_ids: int = 0  # events kept although another event has their id, name and time
     digests: int = 0
 
     def sentences(self) -> list[str]:
         """The load summary, one sentence each."""
+        events = self.kept - self.duplicates
+        empty = f"; {self.empty:,} of them held none" if self.empty else ""
         out = [
-            f"Loaded {self.kept - self.duplicates:,} KMS and trail events from {self.files_loaded:,} "
-            f"source{'s' if self.files_loaded != 1 else ''} ({self.records:,} records read)."
+            f"Loaded {_count(events, 'KMS or trail event')} from {_count(self.files_loaded, 'source')} "
+            f"({_count(self.records, 'record')} read{empty})."
         ]
         if self.duplicates:
             out.append(
@@ -133,6 +136,11 @@ class LoadReport:
         for label, problem in self.problems:
             out.append(f"In {label}: {problem}.")
         return out
+
+
+def _count(number: int, thing: str) -> str:
+    """``1 record``, ``2 records``."""
+    return f"{number:,} {thing}{'s' if number != 1 else ''}"
 
 
 class Contexts:
@@ -339,6 +347,8 @@ class EventIndex:
                 report.digests += 1
                 continue
             report.files_loaded += 1
+            if not source.events and not (source.appendable and source.path in self._appendable):
+                report.empty += 1
             report.records += source.records
             report.ignored.update(source.ignored)
             report.problems.extend((source.label, p) for p in source.problems)

@@ -58,6 +58,8 @@ class TrailSummary:
     origins: frozenset[int] = frozenset()  # origin codes whose events it delivered
     trail_codes: frozenset[int] = frozenset()  # trail vocabulary codes it stands for
     files: int = 0
+    empty_files: int = 0  # of a folder of other sources: files that held no KMS or trail event (not listed)
+    members: list[str] = field(default_factory=list)  # of a folder of other sources: its files that held events
     log_file_rates: dict[str, float] = field(default_factory=dict)  # delivering region -> log files encrypted a day
     tampered: bool = False  # logging was stopped, KMS excluded or the trail deleted (even if undone)
     rate_warnings: int = 0  # how many of the warnings are doubts about the log-file rate, not changes seen
@@ -447,21 +449,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             _apply_live(row, row.live)
         rows.append(row)
 
-    for code in others:
-        origin = index.origins[code]
-        kind = _source_kind(origin)
-        origin.kind = kind
-        rows.append(
-            TrailSummary(
-                label=origin.label if kind == "stdin" else posixpath.basename(origin.label.rstrip("/")) or origin.label,
-                kind=kind,
-                # a LookupEvents region is named by its label; the cache file behind it is ours
-                location=None if kind == "stdin" or origin.appendable else origin.path,
-                origins=frozenset({code}),
-                files=1,
-                kms_logging=UNKNOWN,
-            )
-        )
+    rows.extend(_source_rows(index, others))
 
     # Sources that hold every event of their account and region over their time (delivered
     # log files, LookupEvents), as opposed to files of chosen records (samples, test events).
@@ -563,6 +551,53 @@ def _apply_live(row: TrailSummary, live) -> None:
         row.warnings.append(f"The last log delivery failed: {live.delivery_error}.")
     for problem in live.problems:
         row.warnings.append(problem)
+
+
+def _source_rows(index: EventIndex, codes: list[int]) -> list[TrailSummary]:
+    """Sources that are not delivered log files: one row per folder and kind (a file alone in
+    its folder is named itself); files that held no KMS or trail event are counted on their
+    folder's row, not listed, and a folder of only such files has no row."""
+    rows: list[TrailSummary] = []
+    folders: dict[tuple[str, str], list[Origin]] = {}
+    codes_of: dict[int, int] = {}
+    for code in codes:
+        origin = index.origins[code]
+        origin.kind = kind = _source_kind(origin)
+        codes_of[id(origin)] = code
+        if kind == "stdin" or origin.appendable or origin.path.startswith("lookup:"):
+            # standard input, a LookupEvents region (named by its label; the cache file behind it is ours)
+            rows.append(
+                TrailSummary(
+                    label=origin.label if kind == "stdin" else _base_name(origin.label),
+                    kind=kind,
+                    location=None,
+                    origins=frozenset({code}),
+                    files=1,
+                )
+            )
+            continue
+        folders.setdefault((kind, posixpath.dirname(origin.path)), []).append(origin)
+    for (kind, folder), origins in folders.items():
+        loaded = [o for o in origins if o.events]
+        if not loaded:
+            continue
+        alone = len(loaded) == 1
+        rows.append(
+            TrailSummary(
+                label=_base_name(loaded[0].label) if alone else _base_name(folder or ".") + "/",
+                kind=kind,
+                location=loaded[0].path if alone else folder,
+                origins=frozenset(codes_of[id(o)] for o in loaded),
+                files=len(loaded),
+                empty_files=len(origins) - len(loaded),
+                members=[] if alone else [f"{_base_name(o.label)} ({o.events:,})" for o in loaded],
+            )
+        )
+    return rows
+
+
+def _base_name(label: str) -> str:
+    return posixpath.basename(label.rstrip("/")) or label
 
 
 def _source_kind(origin: Origin) -> str:

@@ -228,7 +228,10 @@ class KeysPane(VirtualTable):
 class TrailsPane(VirtualTable):
     """Trails and other sources; a trail that stopped logging KMS carries its warnings."""
 
-    BINDINGS = [Binding("enter", "activate", "Select trail")]
+    BINDINGS = [
+        Binding("enter", "activate", "Select trail"),
+        Binding("right,left", "expand", "Files", show=False),
+    ]
     columns = [
         Column("TRAIL / SOURCE", 12, flex=3, priority=9),
         Column("KMS", 8, priority=8),
@@ -241,6 +244,7 @@ class TrailsPane(VirtualTable):
         super().__init__(**kwargs)
         self.trails: list[TrailSummary] = []
         self.selected: TrailSummary | None = None
+        self.expanded: set[str] = set()  # locations of folders whose files are listed
 
     def show(self, trails: list[TrailSummary]) -> None:
         current = self.current if self.cursor > 0 else None  # untouched, the cursor stays on the first
@@ -253,10 +257,22 @@ class TrailsPane(VirtualTable):
     def current(self) -> TrailSummary | None:
         return self.trails[self.cursor] if 0 <= self.cursor < len(self.trails) else None
 
+    def action_expand(self) -> None:
+        """List a folder's files under it, or fold them away again."""
+        trail = self.current
+        if trail is None or not trail.members or trail.location is None:
+            return
+        self.expanded.symmetric_difference_update({trail.location})
+        self.reset(len(self.trails))
+
+    def _is_expanded(self, trail: TrailSummary) -> bool:
+        return bool(trail.members) and trail.location in self.expanded
+
     def cells(self, position: int) -> list[Cell]:
         trail = self.trails[position]
         selected = self.selected is not None and same_trail(trail, self.selected)
-        marker = "▶ " if selected else ("⚠ " if trail.warnings else "  ")
+        folded = ("▾ " if self._is_expanded(trail) else "▸ ") if trail.members else "  "
+        marker = "▶ " if selected else ("⚠ " if trail.warnings else folded)
         state = trail.kms_logging
         state_text = {EXCLUDED: "EXCLUDED", STOPPED: "STOPPED", LOGGED: "logged"}.get(state)
         if state_text is None:
@@ -273,7 +289,17 @@ class TrailsPane(VirtualTable):
     def notes(self, position: int) -> list[Cell]:
         if position >= len(self.trails):
             return []
-        return [(note, "vt--note") for note in self.trails[position].notes]
+        trail = self.trails[position]
+        notes: list[Cell] = [(note, "vt--note") for note in trail.notes]
+        if self._is_expanded(trail):
+            notes += [(member, "vt--muted") for member in trail.members]
+            if trail.empty_files:
+                notes.append((f"+ {files(trail.empty_files)} with no KMS or trail events", "vt--muted"))
+        return notes
+
+
+def files(count: int) -> str:
+    return f"{count:,} file{'s' if count != 1 else ''}"
 
 
 def same_trail(a: TrailSummary, b: TrailSummary) -> bool:
