@@ -14,7 +14,19 @@ from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
 
 from appkit import CORPUS, DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
-from records import KEY1, KEY2, REPO, cloudtrail_file, jsonl, key_arn, kms, other_service, write
+from records import (
+    KEY1,
+    KEY2,
+    OTHER_ACCOUNT,
+    REPO,
+    cloudtrail_file,
+    jsonl,
+    key_arn,
+    kms,
+    other_service,
+    real_like,
+    write,
+)
 
 SIZE = (120, 36)
 
@@ -323,3 +335,39 @@ class TestHostileText:
 
 def test_data_dir_exists():
     assert DATA.is_dir()
+
+
+class TestRealLikeFolder:
+    """A folder like the public real-data corpus (tests/records.py: real_like)."""
+
+    @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+    async def test_keys_pane_keeps_state_and_events_and_tells_keys_apart(self, tmp_path, size):
+        app = make_app(real_like(tmp_path))
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            keys = app.screen.query_one(KeysPane)
+            header = lines(keys)[0]
+            assert "STATE" in header and "EVENTS" in header
+            width = keys.scrollable_content_region.width
+            rows = [keys._row_strip(row, width, False).text for row in range(len(keys.keys))]  # as scrolled to
+            assert len(rows) == 8
+            assert sum("PENDING DELETION" in row for row in rows) == 2
+            assert sum("DELETED" in row for row in rows) == 1
+            labels = [row[: header.index("STATE")].strip() for row in rows]
+            assert len(set(labels)) == len(labels), labels
+            assert any("ap-northe" in label for label in labels)
+            assert any(OTHER_ACCOUNT in label for label in labels) or size == (80, 24)
+
+    async def test_times_keep_the_year_at_80_columns_when_events_span_years(self, tmp_path):
+        app = make_app(real_like(tmp_path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            first = _event_lines(app)[0]
+            assert first.split()[:2] == ["2025-03-05", "12:02:00"], first
+
+    async def test_times_drop_the_year_when_events_are_in_one_year(self, tmp_path):
+        write_records(tmp_path / "log.json", 3)
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert _event_lines(app)[0].split()[0] == "05-01"
