@@ -98,11 +98,20 @@ def test_events_jsonl_has_every_field(logs):
     assert encrypt["read_only"] is True
 
 
-def test_events_jsonl_trail_names_the_trail_of_configuration_events(tmp_path, capsys):
+def test_events_jsonl_trail_fields_have_one_meaning_each(tmp_path, capsys):
+    """``trail`` is the trail whose delivered files held the event, ``subject_trail`` the trail
+    it acts on, whether the configuration event came in a delivered file or a file of records."""
     path = write(tmp_path / "config.json", cloudtrail_file([STOP]))
     code, out, _err = run_main(capsys, "events", path, "--format", "jsonl")
     assert code == 0
-    assert json_lines(out)[0]["trail"] == trail_arn("main-trail")
+    [record] = json_lines(out)
+    assert (record["trail"], record["subject_trail"]) == (None, trail_arn("main-trail"))
+    bucket = tmp_path / "copy" / "audit-bucket"
+    write(delivery_path(bucket), gz(cloudtrail_file([STOP, kms("Decrypt", key_arn(KEY1))])))
+    code, out, _err = run_main(capsys, "events", tmp_path / "copy", "--format", "jsonl")
+    stop, decrypt = sorted(json_lines(out), key=lambda r: r["event"], reverse=True)
+    assert stop["trail"] == decrypt["trail"] == str(bucket)
+    assert (stop["subject_trail"], decrypt["subject_trail"]) == (trail_arn("main-trail"), None)
 
 
 def test_events_csv(logs, capsys):

@@ -40,6 +40,7 @@ EVENT_FIELDS = (
     "read_only",
     "event_type",
     "trail",
+    "subject_trail",
     "origin",
 )
 KEY_FIELDS = (
@@ -116,7 +117,10 @@ class EventWriter:
             "error_message": event.error_message,
             "read_only": event.read_only,
             "event_type": event.event_type,
-            "trail": self.trail_of_origin.get(origin) or event.subject_trail,
+            # one meaning each: the trail whose delivered log files held the event (None when it
+            # came from elsewhere), and the trail the event acts on or is about
+            "trail": self.trail_of_origin.get(origin),
+            "subject_trail": event.subject_trail,
             "origin": event.origin,
         }
 
