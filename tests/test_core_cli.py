@@ -264,3 +264,20 @@ def test_unknown_format_is_a_usage_error(logs):
     result = run_cli("keys", logs, "--format", "raw")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_digest_file_alone_says_why_nothing_loaded(tmp_path, capsys):
+    digest = {
+        "awsAccountId": "111122223333",
+        "digestStartTime": "2024-05-01T11:00:00Z",
+        "digestEndTime": "2024-05-01T12:00:00Z",
+        "digestS3Bucket": "org-trail-bucket",
+        "digestPublicKeyFingerprint": "0123456789abcdef0123456789abcdef",
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "logFiles": [],
+    }
+    path = write(tmp_path / "111122223333_CloudTrail-Digest_us-east-1_main_20240501T120000Z.json.gz", gz(json.dumps(digest).encode()))
+    code, out, err = run_main(capsys, "events", path)
+    assert code == 2 and out == ""
+    assert "kmstui: nothing could be loaded: only CloudTrail digest files (1), which hold no events" in err
+    assert "Traceback" not in err
