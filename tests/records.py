@@ -347,7 +347,7 @@ def run_main(capsys, *args) -> tuple[int, str, str]:
 # A folder like the public real-data corpus (built here, never copied from it)
 
 MRK = "mrk-5a5a5a5a6b6b7c7c8d8d9e9e9e9e9e9e"  # a multi-Region key: one id in every region
-KEY3 = "4c4c4c4c-1111-4222-8333-444444444444"
+LAB_KEY = "4c4c4c4c-1111-4222-8333-444444444444"
 
 
 def real_like(folder: Path) -> Path:
@@ -360,7 +360,7 @@ def real_like(folder: Path) -> Path:
     stopped = trail_config("StopLogging", "lab-trail", event_id=stop_id, time="2019-01-01T00:00:00Z")
     failed = dict(stopped, errorCode="TrailNotFoundException", errorMessage="Unknown trail: lab-trail")
     write(rules / "cloudtrail_stopped.jsonl", jsonl([stopped, failed]))
-    disabled = kms("DisableKey", key_arn(KEY3), event_id=disable_id, time="2020-06-01T10:00:00Z")
+    disabled = kms("DisableKey", key_arn(LAB_KEY), event_id=disable_id, time="2020-06-01T10:00:00Z")
     refused = dict(disabled, errorCode="AccessDeniedException", errorMessage="not authorised")
     write(rules / "kms_key_disabled.jsonl", jsonl([disabled, refused]))
     for number, source in enumerate(("s3", "ec2", "iam", "ssm", "rds", "sts")):

@@ -276,7 +276,10 @@ def test_a_digest_file_alone_says_why_nothing_loaded(tmp_path, capsys):
         "digestSignatureAlgorithm": "SHA256withRSA",
         "logFiles": [],
     }
-    path = write(tmp_path / "111122223333_CloudTrail-Digest_us-east-1_main_20240501T120000Z.json.gz", gz(json.dumps(digest).encode()))
+    path = write(
+        tmp_path / "111122223333_CloudTrail-Digest_us-east-1_main_20240501T120000Z.json.gz",
+        gz(json.dumps(digest).encode()),
+    )
     code, out, err = run_main(capsys, "events", path)
     assert code == 2 and out == ""
     assert "kmstui: nothing could be loaded: only CloudTrail digest files (1), which hold no events" in err

@@ -371,3 +371,21 @@ class TestRealLikeFolder:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             assert _event_lines(app)[0].split()[0] == "05-01"
+
+
+class TestToasts:
+    async def test_the_skipped_file_toast_leaves_the_status_and_filter_lines_alone(self, tmp_path):
+        write_records(tmp_path / "log.json", 3)
+        write(tmp_path / "broken.json", b"{not json")
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.pause()
+            from textual.widgets._toast import Toast
+
+            toasts = list(app.screen.query(Toast))
+            assert toasts, "a toast says a source was skipped"
+            for toast in toasts:
+                for line in ("#status", "#filterbar"):
+                    region = app.screen.query_one(line).region
+                    assert not toast.region.overlaps(region), (line, toast.region, region)

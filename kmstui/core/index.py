@@ -120,15 +120,19 @@ class LoadReport:
                 f"Kept {self.shared_ids:,} events that share an id, name and time with another but differ in"
                 " outcome or content: CloudTrail's ids are unique, so one of each is not what CloudTrail wrote."
             )
-        if self.ignored:
+        services = Counter({source: count for source, count in self.ignored.items() if source != NO_EVENT_SOURCE})
+        unsourced = self.ignored.get(NO_EVENT_SOURCE, 0)
+        if services:
             parts = ", ".join(
-                f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in self.ignored.most_common(6)
+                f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in services.most_common(6)
             )
-            more = len(self.ignored) - 6
+            more = len(services) - 6
             out.append(
-                f"Not kept: {sum(self.ignored.values()):,} events of other services"
+                f"Not kept: {_count(sum(services.values()), 'event')} of other services"
                 f" ({parts}{f', {more} more' if more > 0 else ''})."
             )
+        if unsourced:  # CloudTrail Insights events, for one
+            out.append(f"Not kept: {_count(unsourced, 'record')} without an event source (Insights events, for one).")
         if self.digests:
             out.append(f"Ignored {self.digests:,} CloudTrail digest file{'s' if self.digests != 1 else ''}.")
         for label, reason in self.skipped:
@@ -136,6 +140,9 @@ class LoadReport:
         for label, problem in self.problems:
             out.append(f"In {label}: {problem}.")
         return out
+
+
+NO_EVENT_SOURCE = "(no event source)"  # how the loader counts a record without eventSource
 
 
 def _count(number: int, thing: str) -> str:
