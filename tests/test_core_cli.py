@@ -20,6 +20,7 @@ from records import (
     json_lines,
     key_arn,
     kms,
+    load,
     run_cli,
     run_main,
     trail_arn,
@@ -284,3 +285,7 @@ def test_a_digest_file_alone_says_why_nothing_loaded(tmp_path, capsys):
     assert code == 2 and out == ""
     assert "kmstui: nothing could be loaded: only CloudTrail digest files (1), which hold no events" in err
     assert "Traceback" not in err
+    index = load(path)  # the explorer's load summary says it too
+    assert "Ignored 1 CloudTrail digest file: digest files hold hashes of log files, not events." in (
+        index.report.sentences()
+    )

@@ -134,7 +134,10 @@ class LoadReport:
         if unsourced:  # CloudTrail Insights events, for one
             out.append(f"Not kept: {_count(unsourced, 'record')} without an event source (Insights events, for one).")
         if self.digests:
-            out.append(f"Ignored {self.digests:,} CloudTrail digest file{'s' if self.digests != 1 else ''}.")
+            out.append(
+                f"Ignored {_count(self.digests, 'CloudTrail digest file')}: digest files hold hashes of log files,"
+                " not events."
+            )
         for label, reason in self.skipped:
             out.append(f"Skipped {label}: {reason}.")
         for label, problem in self.problems:
