@@ -282,3 +282,24 @@ def test_records_that_share_an_id_but_differ_are_all_kept_and_marked(index, reco
         (e.event_id, e.name, e.iso_time) for e in map(index.event, index.snapshot.order.tolist()) if e.shares_id
     )
     assert marked == +Counter({key: count for key, count in shared.items() if count > 1})
+
+
+def test_every_successful_stop_or_delete_is_a_warning(index, records):
+    """Read plainly: each StopLogging or DeleteTrail that did not fail is a warning on a trail,
+    at its time (none may hide behind a failed copy under the same id)."""
+    from kmstui.core.trails import summarise_trails
+
+    warnings = [w for trail in summarise_trails(index) for w in trail.warnings]
+    said = {"StopLogging": ("Logging stopped by", "Logging was stopped by"), "DeleteTrail": ("Trail deleted by",)}
+    checked = 0
+    for rec in records:
+        name = rec.get("eventName")
+        if rec.get("eventSource") != CLOUDTRAIL or name not in said or rec.get("errorCode"):
+            continue
+        if not isinstance(rec.get("requestParameters"), dict) or not rec["requestParameters"].get("name"):
+            continue
+        when = iso(parse_event_time(rec["eventTime"])).replace("T", " ").replace("Z", " UTC")
+        assert any(w.startswith(said[name]) and when in w for w in warnings), (name, when)
+        checked += 1
+    if not checked:
+        pytest.skip("no successful StopLogging or DeleteTrail in this corpus")
