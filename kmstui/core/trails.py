@@ -9,8 +9,9 @@ A trail is known three ways from loaded data:
 
 These are joined where the data allows: CloudTrail's GenerateDataKey names the S3
 object it encrypts (``aws:s3:arn``), which is a loaded log file's name; a trail's
-configuration names its bucket and prefix. Everything else that was loaded (standard
-input, a LookupEvents file, a plain file of records) is a source row of its own.
+configuration names its bucket and prefix. Everything else that was loaded is a source
+row: standard input, a LookupEvents region, and files of records one row per folder and
+kind (files that held no KMS or trail event are counted there, not listed).
 
 The configuration events, replayed in time order, say whether KMS events are logged
 now, and every episode in which they were not becomes a warning sentence: who, when,
@@ -313,7 +314,8 @@ class _Replay:
 
 
 def summarise_trails(index: EventIndex) -> list[TrailSummary]:
-    """One row per trail and per other source, warnings first."""
+    """One row per trail and per other source: tampering first, then other warnings, then rate
+    doubts; trails before delivery folders before other sources."""
     snapshot = index.snapshot
     n = snapshot.n
     alive = snapshot.alive
