@@ -300,6 +300,7 @@ class EventIndex:
         self._lock = threading.RLock()
         self._raw_cache: dict[int, list] = {}
         self._appendable: dict[str, int] = {}  # path -> origin code of a growing source
+        self._agreement: dict[tuple[int, int], bool] = {}  # (row, row) -> copies of one event?
 
     # ------------------------------------------------------------------ loading
 
@@ -492,11 +493,12 @@ class EventIndex:
                 group = groups.setdefault(a, [a])
                 group.append(b)
                 groups[b] = group
-        seen = set()
-        for group in groups.values():
-            if id(group) in seen:
-                continue
-            seen.add(id(group))
+        origin = self.columns["origin"].data
+        unique = list({id(group): group for group in groups.values()}.values())
+        # by the sources their rows came from: records read again (to measure, to compare) come
+        # from the few sources last read, not from every source in turn
+        unique.sort(key=lambda group: sorted(int(origin[row]) for row in group))
+        for group in unique:
             for row in group:
                 if rawlen[row] == 0:  # not measured at load (a delivered log file): measure now
                     rawlen[row] = self._measure(row)
@@ -521,9 +523,18 @@ class EventIndex:
     _AGREE = ("key0", "key1", "alias", "trail", "ip", "agent", "region", "account", "errmsg")
 
     def _agree(self, a: int, b: int) -> bool:
-        """Whether two records with one id, name and time can be copies of one event: the same
-        outcome (unless one copy is too thin to say: no principal), and nothing that both
-        copies have differs. A LookupEvents entry without its record is such a thin copy."""
+        """Whether two records with one id, name and time can be copies of one event (decided
+        once per pair: rows and their records do not change, and refresh runs often)."""
+        pair = (a, b) if a < b else (b, a)
+        verdict = self._agreement.get(pair)
+        if verdict is None:
+            verdict = self._agreement[pair] = self._copies(a, b)
+        return verdict
+
+    def _copies(self, a: int, b: int) -> bool:
+        """The same outcome (unless one copy is too thin to say: no principal), and nothing
+        that both copies have differs. A LookupEvents entry without its record is such a thin
+        copy."""
         columns = self.columns
         identities = self.vocab["principal"].values
         principal_a = identities[int(columns["principal"].data[a])]
@@ -540,7 +551,7 @@ class EventIndex:
         if context_a and context_b and self.contexts.get(context_a) != self.contexts.get(context_b):
             return False
         try:
-            return _consistent(self.record(a), self.record(b))
+            return self.raw(a) == self.raw(b) or _consistent(self.record(a), self.record(b))
         except (SourceError, OSError):
             return True  # cannot be read again: the columns agreed
 
