@@ -460,12 +460,12 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     )
     times = index.columns["time"].data[:n]
     for row in rows:
-        mine = np.zeros(n, dtype=bool)
-        if row.origins:
-            mine |= np.isin(origin_column, list(row.origins))
-        if row.trail_codes:
-            mine |= np.isin(trail_column, list(row.trail_codes))
-        mine &= alive
+        origin_table = np.zeros(len(index.origins) + 1, dtype=bool)
+        origin_table[list(row.origins)] = True
+        trail_table = np.zeros(len(trail_vocab) + 1, dtype=bool)
+        trail_table[list(row.trail_codes)] = True
+        trail_table[0] = False
+        mine = (origin_table[origin_column] | trail_table[trail_column]) & alive
         row.events = int(mine.sum())
         if row.trail_codes and n:
             covered = times[mine & continuous[origin_column] & (times != NO_TIME)]
