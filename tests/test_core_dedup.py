@@ -160,6 +160,7 @@ def test_a_successful_and_a_failed_copy_of_one_id_are_both_kept(tmp_path):
         ("StopLogging", "InvalidTrailNameException"),
     ]
     assert all(e.shares_id for e in events(index))
+    assert all(record["shares_id"] for record in export(index))
     assert index.report.duplicates == 0
     assert index.report.shared_ids == 4
     summary = " ".join(index.report.sentences())
@@ -181,3 +182,4 @@ def test_copies_that_differ_in_content_are_both_kept(tmp_path):
     index = load_records(tmp_path / "again", [one, copy.deepcopy(one)])
     assert len(events(index)) == 1
     assert not events(index)[0].shares_id
+    assert export(index)[0]["shares_id"] is False

@@ -42,6 +42,7 @@ EVENT_FIELDS = (
     "trail",
     "subject_trail",
     "origin",
+    "shares_id",
 )
 KEY_FIELDS = (
     "key",
@@ -122,6 +123,7 @@ class EventWriter:
             "trail": self.trail_of_origin.get(origin),
             "subject_trail": event.subject_trail,
             "origin": event.origin,
+            "shares_id": event.shares_id,  # another loaded event has its id, name and time but differs
         }
 
 
