@@ -169,7 +169,11 @@ def _load(args):
             _say("nothing could be loaded from AWS")
             sys.exit(2)
     elif index.report.files_loaded == 0:
-        _say("nothing could be loaded" + (" (no readable sources)" if not files else ""))
+        digests = index.report.digests
+        if digests:  # a digest lists log files and their hashes: it holds no events
+            _say(f"nothing could be loaded: only CloudTrail digest files ({digests:,}), which hold no events")
+        else:
+            _say("nothing could be loaded" + (" (no readable sources)" if not files else ""))
         sys.exit(2)
     if not args.quiet:
         for sentence in index.report.sentences():

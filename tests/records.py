@@ -366,3 +366,65 @@ def run_main(capsys, *args) -> tuple[int, str, str]:
         code = exit.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# ---------------------------------------------------------------------------
+# A folder like the public real-data corpus (built here, never copied from it)
+
+MRK = "mrk-5a5a5a5a6b6b7c7c8d8d9e9e9e9e9e9e"  # a multi-Region key: one id in every region
+LAB_KEY = "4c4c4c4c-1111-4222-8333-444444444444"
+
+
+def real_like(folder: Path) -> Path:
+    """Public CloudTrail as it is found: detection-rule test files (most without any KMS or
+    trail event, some with a failed and a successful copy of one record under one id),
+    documentation examples years apart naming keys by full id in several regions and
+    accounts, and a trail's delivered log files."""
+    rules = folder / "rules"
+    stop_id, disable_id = "11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000002"
+    stopped = trail_config("StopLogging", "lab-trail", event_id=stop_id, time="2019-01-01T00:00:00Z")
+    failed = dict(stopped, errorCode="TrailNotFoundException", errorMessage="Unknown trail: lab-trail")
+    write(rules / "cloudtrail_stopped.jsonl", jsonl([stopped, failed]))
+    disabled = kms("DisableKey", key_arn(LAB_KEY), event_id=disable_id, time="2020-06-01T10:00:00Z")
+    refused = dict(disabled, errorCode="AccessDeniedException", errorMessage="not authorised")
+    write(rules / "kms_key_disabled.jsonl", jsonl([disabled, refused]))
+    for number, source in enumerate(("s3", "ec2", "iam", "ssm", "rds", "sts")):
+        write(rules / f"{source}_rule_{number}.jsonl", jsonl([other_service(source=f"{source}.amazonaws.com")]))
+    guide = folder / "guide"
+    write(
+        guide / "schedule-key-deletion.json",
+        kms("ScheduleKeyDeletion", key_arn(KEY1, "us-west-2"), region="us-west-2", time="2021-03-05T21:19:44Z"),
+    )
+    write(
+        guide / "mrk.jsonl",
+        jsonl(
+            [
+                kms("Decrypt", key_arn(MRK, "us-west-2"), region="us-west-2", time="2022-11-24T00:26:58Z"),
+                kms("Decrypt", key_arn(MRK, "ap-northeast-1"), region="ap-northeast-1", time="2022-11-24T00:27:58Z"),
+                kms("ScheduleKeyDeletion", key_arn(MRK, "us-west-2"), region="us-west-2", time="2022-11-25T09:00:00Z"),
+            ]
+        ),
+    )
+    write(
+        guide / "same-id.jsonl",
+        jsonl(
+            [
+                kms("DeleteKey", key_arn(KEY2, "eu-west-1"), region="eu-west-1", time="2023-01-01T00:00:00Z"),
+                kms("Encrypt", key_arn(KEY2, "us-east-1"), time="2023-01-02T00:00:00Z"),
+                kms(
+                    "Encrypt",
+                    key_arn(KEY2, "us-east-1", OTHER_ACCOUNT),
+                    account=OTHER_ACCOUNT,
+                    identity=iam_user("Bob", OTHER_ACCOUNT),
+                    time="2023-01-03T00:00:00Z",
+                ),
+            ]
+        ),
+    )
+    write(guide / "signin.json", other_service("ConsoleLogin", source="signin.amazonaws.com"))
+    trail = folder / "trail"
+    for hour in range(3):
+        stamp = f"20250305T{10 + hour:02d}00Z"
+        records = [kms("Decrypt", key_arn(KEY1), time=f"2025-03-05T{10 + hour:02d}:0{n}:00Z") for n in range(3)]
+        write(delivery_path(trail, day="2025/03/05", stamp=stamp, tag=f"h{hour}"), gz(cloudtrail_file(records)))
+    return folder

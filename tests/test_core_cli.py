@@ -20,6 +20,7 @@ from records import (
     json_lines,
     key_arn,
     kms,
+    load,
     run_cli,
     run_main,
     trail_arn,
@@ -98,11 +99,20 @@ def test_events_jsonl_has_every_field(logs):
     assert encrypt["read_only"] is True
 
 
-def test_events_jsonl_trail_names_the_trail_of_configuration_events(tmp_path, capsys):
+def test_events_jsonl_trail_fields_have_one_meaning_each(tmp_path, capsys):
+    """``trail`` is the trail whose delivered files held the event, ``subject_trail`` the trail
+    it acts on, whether the configuration event came in a delivered file or a file of records."""
     path = write(tmp_path / "config.json", cloudtrail_file([STOP]))
     code, out, _err = run_main(capsys, "events", path, "--format", "jsonl")
     assert code == 0
-    assert json_lines(out)[0]["trail"] == trail_arn("main-trail")
+    [record] = json_lines(out)
+    assert (record["trail"], record["subject_trail"]) == (None, trail_arn("main-trail"))
+    bucket = tmp_path / "copy" / "audit-bucket"
+    write(delivery_path(bucket), gz(cloudtrail_file([STOP, kms("Decrypt", key_arn(KEY1))])))
+    code, out, _err = run_main(capsys, "events", tmp_path / "copy", "--format", "jsonl")
+    stop, decrypt = sorted(json_lines(out), key=lambda r: r["event"], reverse=True)
+    assert stop["trail"] == decrypt["trail"] == str(bucket)
+    assert (stop["subject_trail"], decrypt["subject_trail"]) == (trail_arn("main-trail"), None)
 
 
 def test_events_csv(logs, capsys):
@@ -173,7 +183,7 @@ def test_events_count(logs, capsys, expr, count):
 def test_load_summary_goes_to_stderr_unless_quiet(logs):
     result = run_cli("events", logs, "--count")
     assert result.stdout == "4\n"
-    assert "kmstui: Loaded 4 KMS and trail events from 1 source" in result.stderr
+    assert "kmstui: Loaded 4 KMS or trail events from 1 source" in result.stderr
     quiet = run_cli("events", logs, "--count", "--quiet")
     assert quiet.stdout == "4\n" and quiet.stderr == ""
 
@@ -255,3 +265,27 @@ def test_unknown_format_is_a_usage_error(logs):
     result = run_cli("keys", logs, "--format", "raw")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_a_digest_file_alone_says_why_nothing_loaded(tmp_path, capsys):
+    digest = {
+        "awsAccountId": "111122223333",
+        "digestStartTime": "2024-05-01T11:00:00Z",
+        "digestEndTime": "2024-05-01T12:00:00Z",
+        "digestS3Bucket": "org-trail-bucket",
+        "digestPublicKeyFingerprint": "0123456789abcdef0123456789abcdef",
+        "digestSignatureAlgorithm": "SHA256withRSA",
+        "logFiles": [],
+    }
+    path = write(
+        tmp_path / "111122223333_CloudTrail-Digest_us-east-1_main_20240501T120000Z.json.gz",
+        gz(json.dumps(digest).encode()),
+    )
+    code, out, err = run_main(capsys, "events", path)
+    assert code == 2 and out == ""
+    assert "kmstui: nothing could be loaded: only CloudTrail digest files (1), which hold no events" in err
+    assert "Traceback" not in err
+    index = load(path)  # the explorer's load summary says it too
+    assert "Ignored 1 CloudTrail digest file: digest files hold hashes of log files, not events." in (
+        index.report.sentences()
+    )

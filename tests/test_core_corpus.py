@@ -1,6 +1,6 @@
-"""Extra checks on outside data: the AWS documentation examples in ../shared/corpus/aws-docs,
-where that folder is next to the repository (see records.AWS_DOCS). They are read in place and
-never copied in; without them these tests skip, saying so.
+"""The shared corpus of AWS documentation examples, where it is present next to the repository.
+
+It is read in place and never copied into the repository.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from kmstui.core.timeutil import iso, parse_event_time
 
-from records import AWS_DOCS, json_lines, load, load_file, needs_outside_data, run_cli, run_main
+from records import AWS_DOCS, REAL, json_lines, load, load_file, outside_data_reason, run_cli, run_main
 
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -27,34 +27,51 @@ TRAIL_EVENTS = {
     "PutInsightSelectors",
 }
 
-pytestmark = needs_outside_data(AWS_DOCS)
+
+@pytest.fixture(scope="module", params=[AWS_DOCS, REAL], ids=["aws-docs", "real"])
+def corpus(request) -> Path:
+    if not request.param.is_dir():
+        pytest.skip(outside_data_reason(request.param))
+    return request.param
 
 
-def corpus_files() -> list[Path]:
-    return sorted(p for p in AWS_DOCS.rglob("*") if p.is_file() and not p.name.startswith("."))
+def corpus_files(corpus: Path) -> list[Path]:
+    return sorted(p for p in corpus.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def corpus_records() -> list[dict]:
-    """Every record in the corpus, read independently of kmstui (plain json, gzip by magic)."""
+def read_plainly(path: Path) -> list[dict] | None:
+    """A file's records, read independently of kmstui (plain json, gzip by magic); None when
+    plain json cannot read it (not JSON, broken JSON); [] for a CloudTrail digest file."""
     import gzip
 
-    records = []
-    for path in corpus_files():
-        data = path.read_bytes()
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        value = json.loads(data)
+    except ValueError:
         try:
-            value = json.loads(data)
-        except ValueError:
             value = [json.loads(line) for line in data.splitlines() if line.strip()]
-        if isinstance(value, dict) and "Records" in value:
-            records.extend(value["Records"])
-        elif isinstance(value, dict) and "Events" in value:
-            records.extend(json.loads(e["CloudTrailEvent"]) for e in value["Events"])
-        elif isinstance(value, list):
-            records.extend(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and "digestPublicKeyFingerprint" in value:
+        return []
+    values = value if isinstance(value, list) else [value]
+    records = []
+    for item in values:
+        if isinstance(item, dict) and "Records" in item:
+            records.extend(item["Records"])
+        elif isinstance(item, dict) and "Events" in item:
+            records.extend(json.loads(e["CloudTrailEvent"]) if "CloudTrailEvent" in e else e for e in item["Events"])
         else:
-            records.append(value)
+            records.append(item)
+    return records
+
+
+def corpus_records(corpus: Path) -> list[dict]:
+    records = []
+    for path in corpus_files(corpus):
+        records.extend(read_plainly(path) or [])
     return records
 
 
@@ -67,44 +84,93 @@ def is_kept(rec: dict) -> bool:
     return source == KMS or (source == CLOUDTRAIL and rec.get("eventName") in TRAIL_EVENTS)
 
 
+def consistent(a: object, b: object) -> bool:
+    """Two JSON values that could be copies of one record: objects agree on the fields both have."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(consistent(a[k], b[k]) for k in a.keys() & b.keys())
+    return a == b
+
+
+def copies_of_one_event(a: dict, b: dict) -> bool:
+    """Same outcome (when both say who called) and nothing both have differs."""
+    typed = all(isinstance(r.get("userIdentity"), dict) and r["userIdentity"].get("type") for r in (a, b))
+    if typed and a.get("errorCode") != b.get("errorCode"):
+        return False
+    return consistent(a, b)
+
+
+def distinct_events(records: list[dict]) -> list[list[dict]]:
+    """Kept records with an id, grouped into events: copies of one event fold, records that
+    share an id but differ stay apart."""
+    events: list[list[dict]] = []
+    by_identity: dict[tuple, list[list[dict]]] = {}
+    for rec in records:
+        if not is_kept(rec) or not rec.get("eventID"):
+            continue
+        groups = by_identity.setdefault(identity(rec), [])
+        for group in groups:
+            if all(copies_of_one_event(rec, other) for other in group):
+                group.append(rec)
+                break
+        else:
+            groups.append([rec])
+            events.append(groups[-1])
+    return events
+
+
 @pytest.fixture(scope="module")
-def records():
-    found = corpus_records()
+def records(corpus):
+    found = corpus_records(corpus)
     if not found:
         pytest.skip("the corpus holds no records")
     return found
 
 
 @pytest.fixture(scope="module")
-def index():
-    return load(AWS_DOCS)
+def index(corpus):
+    return load(corpus)
 
 
 @pytest.fixture(scope="module")
 def by_identity(index):
-    """(event id, name, time) -> the indexed event."""
-    events = [index.event(row) for row in index.snapshot.order.tolist()]
-    table = {(e.event_id, e.name, e.iso_time): e for e in events}
-    assert len(table) == len(events), "two live events with the same id, name and time"
+    """(event id, name, time) -> [(indexed event, its record)] (more than one when they share an id)."""
+    table: dict[tuple, list] = {}
+    for row in index.snapshot.order.tolist():
+        event = index.event(row)
+        table.setdefault((event.event_id, event.name, event.iso_time), []).append((event, index.record(row)))
     return table
 
 
-def test_every_file_loads(index):
-    for path in corpus_files():
-        assert load_file(str(path))[1].error is None, path
-    assert index.report.skipped == []
-    assert index.report.files_loaded == len(corpus_files())
+def event_of(by_identity: dict, rec: dict):
+    """The indexed event a record is a copy of."""
+    found = [event for event, kept in by_identity[identity(rec)] if copies_of_one_event(rec, kept)]
+    assert found, identity(rec)
+    return found[0]
+
+
+def test_every_file_loads(corpus, index):
+    """Every file plain json reads loads; the others are skipped with a reason."""
+    unreadable = {str(p) for p in corpus_files(corpus) if read_plainly(p) is None}
+    digests = {str(p) for p in corpus_files(corpus) if read_plainly(p) == [] and "digest" in p.name}
+    for path in corpus_files(corpus):
+        if str(path) not in unreadable:
+            assert load_file(str(path))[1].error is None, path
+    assert {label for label, _reason in index.report.skipped} == unreadable
+    assert index.report.digests == len(digests)
+    assert index.report.files_loaded == len(corpus_files(corpus)) - len(unreadable) - len(digests)
 
 
 def test_counts_match_the_kms_and_trail_records_minus_duplicates(index, records):
     kept = [r for r in records if is_kept(r)]
-    with_id = Counter(identity(r) for r in kept if r.get("eventID"))
+    events = distinct_events(records)
     without_id = sum(1 for r in kept if not r.get("eventID"))
-    duplicates = sum(count - 1 for count in with_id.values())
+    duplicates = sum(len(copies) - 1 for copies in events)
+    shared = Counter(identity(copies[0]) for copies in events)
     assert index.report.records == len(records)
     assert index.report.kept == len(kept)
     assert index.report.duplicates == duplicates
-    assert len(index.snapshot.order) == len(with_id) + without_id
+    assert index.report.shared_ids == sum(count for count in shared.values() if count > 1)
+    assert len(index.snapshot.order) == len(events) + without_id
 
 
 def test_other_services_are_counted_by_source(index, records):
@@ -121,7 +187,7 @@ def test_every_resource_key_is_on_its_event(by_identity, records):
     for rec in records:
         if rec.get("eventSource") != KMS or not rec.get("eventID"):
             continue
-        event = by_identity[identity(rec)]
+        event = event_of(by_identity, rec)
         for resource in rec.get("resources") or []:
             arn = resource.get("ARN") or ""
             if ":key/" in arn:
@@ -135,7 +201,7 @@ def test_service_events_have_their_key(by_identity, records):
     names = {r["eventName"] for r in service_events}
     assert {"RotateKey", "DeleteKey"} & names, names
     for rec in service_events:
-        event = by_identity[identity(rec)]
+        event = event_of(by_identity, rec)
         assert event.event_type == "AwsServiceEvent"
         assert event.keys, (rec["eventName"], rec["eventID"])
         assert event.principal.short != "(unknown)"
@@ -147,7 +213,7 @@ def test_envelope_fields_match_the_records(by_identity, records):
     for rec in records:
         if not is_kept(rec) or not rec.get("eventID"):
             continue
-        event = by_identity[identity(rec)]
+        event = event_of(by_identity, rec)
         assert event.source == rec["eventSource"]
         assert event.region == rec.get("awsRegion")
         assert event.account == rec.get("recipientAccountId")
@@ -155,7 +221,11 @@ def test_envelope_fields_match_the_records(by_identity, records):
         if rec.get("readOnly") is not None:
             assert event.read_only is rec["readOnly"]
         context = (rec.get("requestParameters") or {}).get("encryptionContext")
-        if context and not any(r is not rec and identity(r) == identity(rec) for r in records):
+        if (
+            context
+            and rec["eventSource"] == KMS
+            and not any(r is not rec and identity(r) == identity(rec) for r in records)
+        ):
             assert event.context == {k: str(v) for k, v in context.items()}
 
 
@@ -165,10 +235,11 @@ def test_raw_records_read_back(index, records):
         assert json.dumps(index.record(row), sort_keys=True) in originals
 
 
-def test_headless_commands_succeed_on_the_corpus(index, capsys):
-    result = run_cli("events", AWS_DOCS, "--format", "jsonl")
+def test_headless_commands_succeed_on_the_corpus(corpus, index, capsys):
+    result = run_cli("events", corpus, "--format", "jsonl")
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr and "skipped" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("skipped") == len(index.report.skipped)
     assert len(json_lines(result.stdout)) == len(index.snapshot.order)
     for command, formats in (
         ("events", ("csv", "table", "raw")),
@@ -176,10 +247,10 @@ def test_headless_commands_succeed_on_the_corpus(index, capsys):
         ("trails", ("jsonl", "csv", "table")),
     ):
         for fmt in formats:
-            code, out, err = run_main(capsys, command, AWS_DOCS, "--format", fmt)
+            code, out, err = run_main(capsys, command, corpus, "--format", fmt)
             assert code == 0, (command, fmt, err)
             assert out.strip(), (command, fmt)
-    code, out, _err = run_main(capsys, "events", AWS_DOCS, "--count", "--filter", "source:kms")
+    code, out, _err = run_main(capsys, "events", corpus, "--count", "--filter", "source:kms")
     assert int(out) == sum(1 for row in index.snapshot.order.tolist() if index.event(row).source == KMS)
 
 
@@ -192,16 +263,40 @@ def field_count(value) -> int:
 
 
 def test_folded_duplicates_keep_the_fullest_copy(index, records):
-    groups: dict[tuple, list[dict]] = {}
-    for rec in records:
-        if is_kept(rec) and rec.get("eventID"):
-            groups.setdefault(identity(rec), []).append(rec)
-    duplicated = {key: copies for key, copies in groups.items() if len(copies) > 1}
+    duplicated = [copies for copies in distinct_events(records) if len(copies) > 1]
     if not duplicated:
         pytest.skip("no duplicated events in the corpus")
     for row in index.snapshot.order.tolist():
-        event = index.event(row)
-        copies = duplicated.get((event.event_id, event.name, event.iso_time))
-        if copies:
-            kept = index.record(row)
-            assert field_count(kept) == max(field_count(c) for c in copies), event.event_id
+        kept = index.record(row)
+        for copies in duplicated:
+            if any(c is kept or c == kept for c in copies):
+                assert field_count(kept) == max(field_count(c) for c in copies), identity(kept)
+
+
+def test_records_that_share_an_id_but_differ_are_all_kept_and_marked(index, records):
+    shared = Counter(identity(copies[0]) for copies in distinct_events(records))
+    marked = Counter(
+        (e.event_id, e.name, e.iso_time) for e in map(index.event, index.snapshot.order.tolist()) if e.shares_id
+    )
+    assert marked == +Counter({key: count for key, count in shared.items() if count > 1})
+
+
+def test_every_successful_stop_or_delete_is_a_warning(index, records):
+    """Read plainly: each StopLogging or DeleteTrail that did not fail is a warning on a trail,
+    at its time (none may hide behind a failed copy under the same id)."""
+    from kmstui.core.trails import summarise_trails
+
+    warnings = [w for trail in summarise_trails(index) for w in trail.warnings]
+    said = {"StopLogging": ("Logging stopped by", "Logging was stopped by"), "DeleteTrail": ("Trail deleted by",)}
+    checked = 0
+    for rec in records:
+        name = rec.get("eventName")
+        if rec.get("eventSource") != CLOUDTRAIL or name not in said or rec.get("errorCode"):
+            continue
+        if not isinstance(rec.get("requestParameters"), dict) or not rec["requestParameters"].get("name"):
+            continue
+        when = iso(parse_event_time(rec["eventTime"])).replace("T", " ").replace("Z", " UTC")
+        assert any(w.startswith(said[name]) and when in w for w in warnings), (name, when)
+        checked += 1
+    if not checked:
+        pytest.skip("no successful StopLogging or DeleteTrail in this corpus")

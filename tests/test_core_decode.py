@@ -13,21 +13,25 @@ from records import (
     KEY2,
     KEY3,
     OTHER_ACCOUNT,
+    TIME,
     alias_arn,
     assumed_role,
     aws_internal,
     aws_service,
+    cloudtrail_file,
     events,
     iam_user,
     key_arn,
     key_resource,
     kms,
+    load,
     load_records,
     only,
     other_service,
     record,
     root,
     trail_config,
+    write,
 )
 
 TRAIL_EVENTS = [
@@ -61,7 +65,7 @@ def test_kms_and_trail_configuration_events_are_kept_the_rest_counted(tmp_path):
     assert index.report.kept == len(kept)
     assert dict(index.report.ignored) == {"s3.amazonaws.com": 2, "ec2.amazonaws.com": 1, CLOUDTRAIL: 3}
     summary = " ".join(index.report.sentences())
-    assert f"Loaded {len(kept)} KMS and trail events from 1 source" in summary
+    assert f"Loaded {len(kept)} KMS or trail events from 1 source" in summary
     assert "6 events of other services" in summary
 
 
@@ -71,6 +75,25 @@ def test_record_without_event_source_is_counted_as_such(tmp_path):
     index = load_records(tmp_path, [rec, kms("Encrypt")])
     assert [e.name for e in events(index)] == ["Encrypt"]
     assert index.report.ignored == {"(no event source)": 1}
+
+
+def test_the_load_summary_reads_right_for_one_of_each(tmp_path):
+    """Insights events have no eventSource; one record, one event, one source: no "(1 records
+    read)", no "1 KMS and trail events", no "(2 (no event source))"."""
+    insights = [
+        {"eventVersion": "1.07", "eventTime": TIME, "eventID": f"insight-{n}", "eventType": "AwsCloudTrailInsight"}
+        for n in range(2)
+    ]
+    write(tmp_path / "one" / "log.json", cloudtrail_file([kms("Encrypt")]))
+    summary = load(tmp_path / "one").report.sentences()
+    assert summary == ["Loaded 1 KMS or trail event from 1 source (1 record read)."]
+    write(tmp_path / "two" / "log.json", cloudtrail_file([kms("Encrypt"), other_service(), *insights]))
+    summary = load(tmp_path / "two").report.sentences()
+    assert summary == [
+        "Loaded 1 KMS or trail event from 1 source (4 records read).",
+        "Not kept: 1 event of other services (1 s3).",
+        "Not kept: 2 records without an event source (Insights events, for one).",
+    ]
 
 
 # ---------------------------------------------------------------------------

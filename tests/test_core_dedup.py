@@ -1,4 +1,4 @@
-"""The same event seen twice (same id, name and time) is kept once: the fuller copy."""
+"""The same event seen twice (same id, name and time, nothing differing) is kept once: the fuller copy."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import copy
 import json
 
 from kmstui.core.export import EventWriter
+from kmstui.core.summary import key_states
 from kmstui.core.trails import summarise_trails
 
 from records import (
     KEY1,
+    KEY2,
     cloudtrail_file,
     events,
     gz,
@@ -21,8 +23,11 @@ from records import (
     load_records,
     lookup_event,
     lookup_page,
+    trail_config,
     write,
 )
+
+KEY_EVENT_ID = "aaaaaaaa-bbbb-4ccc-8ddd-000000000000"
 
 
 def full_and_thin():
@@ -47,7 +52,7 @@ def test_same_event_in_two_files_is_kept_once(tmp_path):
     assert index.report.duplicates == 1
     assert index.report.kept == 3
     assert "Folded 1 duplicate event" in " ".join(index.report.sentences())
-    assert "Loaded 2 KMS and trail events" in index.report.sentences()[0]
+    assert "Loaded 2 KMS or trail events" in index.report.sentences()[0]
 
 
 def test_same_event_in_a_trail_file_and_a_lookup_events_file(tmp_path):
@@ -134,3 +139,47 @@ def test_three_copies_fold_to_one(tmp_path):
     assert len(events(index)) == 1
     assert index.report.duplicates == 3
     assert len(events(index, "key:1234abcd")) == 1
+
+
+def test_a_successful_and_a_failed_copy_of_one_id_are_both_kept(tmp_path):
+    """Two different records under one id are a finding, not a duplicate: the successful
+    StopLogging must not vanish behind a longer failed one."""
+    event_id = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
+    stopped = trail_config("StopLogging", event_id=event_id)
+    failed = trail_config(
+        "StopLogging", event_id=event_id, error="InvalidTrailNameException", message="Trail name is not valid."
+    )
+    disabled = kms("DisableKey", key_arn(KEY1), event_id=KEY_EVENT_ID)
+    refused = kms("DisableKey", key_arn(KEY1), event_id=KEY_EVENT_ID, error="AccessDeniedException")
+    write(tmp_path / "log.jsonl", jsonl([stopped, failed, disabled, refused]))
+    index = load(tmp_path)
+    assert sorted((e.name, e.error_code or "") for e in events(index)) == [
+        ("DisableKey", ""),
+        ("DisableKey", "AccessDeniedException"),
+        ("StopLogging", ""),
+        ("StopLogging", "InvalidTrailNameException"),
+    ]
+    assert all(e.shares_id for e in events(index))
+    assert all(record["shares_id"] for record in export(index))
+    assert index.report.duplicates == 0
+    assert index.report.shared_ids == 4
+    summary = " ".join(index.report.sentences())
+    assert "Kept 4 events that share an id, name and time with another but differ" in summary
+    assert "Loaded 4 KMS or trail events" in summary
+    [trail] = [t for t in summarise_trails(index) if t.kind == "trail"]
+    assert trail.kms_logging == "stopped"
+    assert key_states(index)[index.vocab["key"].find(key_arn(KEY1))].state == "disabled"
+
+
+def test_copies_that_differ_in_content_are_both_kept(tmp_path):
+    event_id = "aaaaaaaa-bbbb-4ccc-8ddd-ffffffffffff"
+    one = kms("DisableKey", key_arn(KEY1), event_id=event_id)
+    other = kms("DisableKey", key_arn(KEY1), event_id=event_id, request={"keyId": key_arn(KEY2)})
+    index = load_records(tmp_path, [one, other])
+    assert len(events(index)) == 2
+    assert index.report.shared_ids == 2
+    # the same record twice is still one event, and shares nothing
+    index = load_records(tmp_path / "again", [one, copy.deepcopy(one)])
+    assert len(events(index)) == 1
+    assert not events(index)[0].shares_id
+    assert export(index)[0]["shares_id"] is False

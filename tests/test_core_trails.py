@@ -23,6 +23,7 @@ from records import (
     kms,
     load,
     lookup_page,
+    other_service,
     run_cli,
     trail_arn,
     trail_config,
@@ -246,6 +247,29 @@ def test_source_rows_for_stdin_lookup_events_and_plain_files(tmp_path):
         assert (row["events"], row["files"], row["kms_logging"]) == (1, 1, "unknown")
 
 
+def test_trails_come_first_and_files_of_records_fold_into_one_row_per_folder(tmp_path):
+    """A folder of detection-test files, as public rule repositories hold them: a few trails,
+    many files of records, most with no KMS or trail event at all."""
+    rules = tmp_path / "rules"
+    write(rules / "stop.jsonl", jsonl([trail_config("StopLogging", "lab-trail", identity=iam_user("Mallory"))]))
+    write(rules / "disable.jsonl", jsonl([kms("DisableKey", key_arn(KEY1))]))
+    for number in range(5):
+        write(rules / f"s3-{number}.jsonl", jsonl([other_service()]))
+    write(tmp_path / "samples" / "lookup.json", lookup_page([kms("Decrypt", key_arn(KEY2))]))
+    write(tmp_path / "samples" / "ec2.json", cloudtrail_file([other_service(source="ec2.amazonaws.com")]))
+    write(tmp_path / "empty" / "iam.json", cloudtrail_file([other_service(source="iam.amazonaws.com")]))
+    result = run_cli("trails", tmp_path, "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = json_lines(result.stdout)
+    assert [(r["kind"], r["trail"], r["files"], r["empty_files"], r["events"]) for r in rows] == [
+        ("trail", trail_arn("lab-trail"), 0, 0, 1),
+        ("lookup", str(tmp_path / "samples" / "lookup.json"), 1, 0, 1),
+        ("file", str(rules), 2, 5, 2),
+    ]
+    assert "(10 records read; 7 of them held none)" in result.stderr
+    assert "from 10 sources" in result.stderr
+
+
 # ---------------------------------------------------------------------------
 # Is KMS logged?
 
@@ -411,3 +435,82 @@ def test_trails_command_reports_the_warning(tmp_path):
     assert trail["log_key"] == LOG_KEY
     assert trail["location"] == "s3://org-trail-bucket"
     assert len(trail["warnings"]) == 1 and "user/Mallory" in trail["warnings"][0]
+
+
+# ---------------------------------------------------------------------------
+# CloudTrail's own log-file rate
+
+
+def delivered_trail(base, hours: float, regions: dict[str, float], start_hour: int = 12, day: str = "2024-05-01"):
+    """A trail's delivered log files every 5 minutes for ``hours``, each with a Decrypt and
+    CloudTrail's own GenerateDataKey for that moment's log file of each region, while that
+    region's files are still encrypted (``regions``: region -> hours they last)."""
+    for step in range(int(hours * 12)):
+        minutes = start_hour * 60 + step * 5
+        time = f"{day}T{minutes // 60:02d}:{minutes % 60:02d}:00Z"
+        stamp = f"{day.replace('-', '')}T{minutes // 60:02d}{minutes % 60:02d}Z"
+        records = [kms("Decrypt", key_arn(KEY1), time=time)]
+        for region, lasts in regions.items():
+            if step < lasts * 12:
+                name = f"{ACCOUNT}_CloudTrail_{region}_{stamp}_r{step}.json.gz"
+                path = f"AWSLogs/{ACCOUNT}/CloudTrail/{region}/{day.replace('-', '/')}/{name}"
+                records.append(cloudtrail_log_key_use(path, time=time))
+        write(delivery_path(base, stamp=stamp, tag=f"f{step}", day=day.replace("-", "/")), gz(cloudtrail_file(records)))
+
+
+def test_log_file_rate_is_measured_over_the_trails_own_span(tmp_path):
+    """Two hours of a trail at the expected rate, loaded with a file from a year before: the
+    year between says nothing about this trail's rate."""
+    delivered_trail(tmp_path / "org-trail-bucket", hours=2, regions={"us-east-1": 2, "eu-west-1": 2})
+    write(tmp_path / "old" / "sample.json", cloudtrail_file([kms("Decrypt", time="2023-05-01T12:00:00Z")]))
+    [row] = [r for r in summarise_trails(load(tmp_path)) if r.kind == "trail"]
+    assert row.files == 24
+    assert row.warnings == []
+    assert 250 < row.log_file_rates["us-east-1"] < 320
+
+
+def test_log_file_rate_warns_for_the_region_whose_files_stopped(tmp_path):
+    delivered_trail(tmp_path / "org-trail-bucket", hours=2, regions={"us-east-1": 2, "eu-west-1": 0.25})
+    [row] = [r for r in summarise_trails(load(tmp_path)) if r.kind == "trail"]
+    assert row.rate_warnings == 1
+    [warning] = row.warnings
+    assert warning.startswith(
+        "CloudTrail encrypted only about 38 log files a day for eu-west-1 "
+        "from 2024-05-01 12:00:00 to 2024-05-01 13:55:00 UTC"
+    )
+    assert "the span this trail's events cover" in warning
+
+
+def test_no_log_file_rate_from_files_of_chosen_records(tmp_path):
+    """Sample records (documentation, detection tests) years apart, and a log file named without
+    the delivery layout: no rate can be read from them, and no region '?'."""
+    records = [
+        cloudtrail_log_key_use("AWSLogs/x.json.gz", time="2019-01-01T00:00:00Z"),
+        cloudtrail_log_key_use(f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2024/05/01/y.json.gz"),
+    ]
+    row, _index = summary_of(tmp_path, records)
+    assert row.warnings == [] and row.notes == []
+    assert row.log_file_rates == {}
+
+
+def test_tampering_comes_before_doubts_about_the_rate(tmp_path):
+    delivered_trail(tmp_path / "org-trail-bucket", hours=2, regions={"us-east-1": 0.25})
+    records = [
+        create_trail("a-failed-trail", bucket="failed"),
+        trail_config("StopLogging", "a-failed-trail", time=T.format("13:00"), error="AccessDenied"),
+        create_trail("b-stopped-trail", bucket="b"),
+        trail_config("StopLogging", "b-stopped-trail", time=T.format("13:00")),
+        create_trail("c-excluded-trail", bucket="c"),
+        trail_config("StartLogging", "c-excluded-trail", time=T.format("13:00")),
+        trail_config(
+            "PutEventSelectors",
+            "c-excluded-trail",
+            request={"trailName": "c-excluded-trail", **EXCLUDE_KMS},
+            response={"trailARN": trail_arn("c-excluded-trail"), **EXCLUDE_KMS},
+            time=T.format("13:05"),
+        ),
+    ]
+    write(tmp_path / "config.json", cloudtrail_file(records))
+    rows = [row for row in summarise_trails(load(tmp_path)) if row.warnings]
+    assert [row.label for row in rows] == ["b-stopped-trail", "c-excluded-trail", "a-failed-trail", "main-trail"]
+    assert rows[-1].rate_warnings == 1

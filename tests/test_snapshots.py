@@ -9,6 +9,7 @@ import pytest
 from textual.widgets import Input
 
 from appkit import DEMO, HOSTILE, make_app, settle, type_text
+from records import real_like
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +75,19 @@ class TestTrailWarning:
         PutEventSelectors that did it, and the full warning in the status line."""
         run = _steps(("1", "enter"))
         assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+
+
+class TestRealLikeFolder:
+    """A folder like the public real-data corpus: trails first, folders of records as one row
+    each, keys told apart by region and account, STATE kept at 80x24, years kept."""
+
+    def test_wide(self, snap_compare, tmp_path):
+        app = make_app(real_like(tmp_path / "real"))
+        assert snap_compare(app, terminal_size=WIDE, run_before=_steps(("2", "G")))
+
+    def test_80x24(self, snap_compare, tmp_path):
+        app = make_app(real_like(tmp_path / "real"))
+        assert snap_compare(app, terminal_size=SMALL, run_before=_steps(("2",)))
 
 
 class TestHelpScreen:

@@ -19,15 +19,19 @@ from appkit import DATA, DEMO, HOSTILE, explorer, lines, make_app, settle, text_
 from records import (
     KEY1,
     KEY2,
+    OTHER_ACCOUNT,
     REPO,
     assumed_role,
     cloudtrail_file,
     events,
     iam_user,
     json_lines,
+    jsonl,
     key_arn,
     kms,
     load,
+    other_service,
+    real_like,
     rows,
     run_cli,
     write,
@@ -53,13 +57,25 @@ NEWEST = "2024-05-30T19:26:54Z"
 MONTH_BACK = "2024-05-01T00:27:00Z"
 
 
+SHARED_ID = "8c2a5d10-0000-4000-8000-00000000c0de"
+
+
 def incident(folder: Path) -> Path:
-    """Six events, newest first, shaped for the detail view: the second is a Decrypt by
+    """Seven events, newest first, shaped for the detail view: the second is a Decrypt by
     user/Alice that failed a month before the newest event, from "AWS Internal", with an
-    encryption context of two pairs; DescribeKey and CreateKey follow it. Of the older two,
-    one shares only the context's Purpose pair and one only its Department pair."""
+    encryption context of two pairs, and the third a successful one under the same event id;
+    DescribeKey and CreateKey follow. Of the older two, one shares only the context's
+    Purpose pair and one only its Department pair."""
     records = [
         kms("GenerateMac", key=key_arn(KEY1), time=NEWEST, identity=assumed_role("Admin")),
+        kms(  # a successful call under the same id: not a copy, so both are kept (and said so)
+            "Decrypt",
+            key=key_arn(KEY2),
+            time=MONTH_BACK,
+            identity=iam_user("Alice"),
+            ip="AWS Internal",
+            event_id=SHARED_ID,
+        ),
         kms(
             "Decrypt",
             key=key_arn(KEY2),
@@ -69,6 +85,7 @@ def incident(folder: Path) -> Path:
             request={"encryptionContext": {"Department": "Engineering", "Purpose": "Test"}},
             error="KMSInvalidStateException",
             message=f"{key_arn(KEY2)} is pending deletion.",
+            event_id=SHARED_ID,
         ),
         kms("DescribeKey", key=key_arn(KEY1), time="2024-04-30T10:00:00Z", identity=assumed_role("Admin")),
         kms(
@@ -278,6 +295,37 @@ class TestSelection:
             assert [k.arn for k in app.screen.query_one(KeysPane).keys] == expected_keys
             assert len(explorer(app).result.rows) == expected_events == trails.selected.events
 
+    async def test_a_folder_row_narrows_keys_and_events_and_lists_its_files(self, tmp_path):
+        """Files of records are one row per folder (a file alone keeps its name); files with no
+        KMS or trail event are counted under their folder, not listed."""
+        write(tmp_path / "tests" / "one.json", cloudtrail_file([kms("Decrypt", key_arn(KEY1))]))
+        write(tmp_path / "tests" / "two.jsonl", jsonl([kms("Encrypt", key_arn(KEY1)), kms("Decrypt", key_arn(KEY1))]))
+        write(tmp_path / "tests" / "s3-only.json", cloudtrail_file([other_service()]))
+        write(tmp_path / "samples" / "three.json", cloudtrail_file([kms("Decrypt", key_arn(KEY2))]))
+        write(tmp_path / "samples" / "ec2-only.json", cloudtrail_file([other_service(source="ec2.amazonaws.com")]))
+        write(tmp_path / "nothing" / "iam-only.json", cloudtrail_file([other_service(source="iam.amazonaws.com")]))
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("1")
+            trails = app.screen.query_one(TrailsPane)
+            assert [(t.label, t.files, t.empty_files) for t in trails.trails] == [
+                ("tests/", 2, 1),
+                ("three.json", 1, 1),
+            ]
+            await pilot.press("right")
+            shown = lines(trails)
+            assert any("▾" in line and "tests/" in line for line in shown)
+            assert any("one.json (1)" in line for line in shown) and any("two.jsonl (2)" in line for line in shown)
+            assert any("+ 1 file with no KMS or trail events" in line for line in shown)
+            assert not any("s3-only" in line or "iam-only" in line for line in shown)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert [k.key_id for k in app.screen.query_one(KeysPane).keys] == [KEY1]
+            assert len(_event_lines(app)) == 3
+            await pilot.press("left")
+            assert not any("one.json" in line for line in lines(trails))
+
 
 class TestDetail:
     async def test_open_step_and_back_to_the_same_place(self, tmp_path):
@@ -293,13 +341,15 @@ class TestDetail:
             assert "Department" in context and "Engineering" in context
             record = text_of(app.screen.query_one("#detail-record", Static))
             assert '"encryptionContext": {' in record
+            await pilot.press("n")  # the successful Decrypt under the same id: kept, and said so
+            assert "differs: both are kept" in text_of(app.screen.query_one("#detail-summary", Static))
             await pilot.press("n", "n")
             assert "CreateKey" in text_of(app.screen.query_one("#detail-summary", Static))
             await pilot.press("p")
             assert "DescribeKey" in text_of(app.screen.query_one("#detail-summary", Static))
             await pilot.press("escape")
             events = app.screen.query_one(EventsPane)
-            assert events.cursor == 2 and app.focused is events
+            assert events.cursor == 3 and app.focused is events
 
     async def test_copy_puts_the_record_on_the_clipboard(self, tmp_path):
         app = make_app(incident(tmp_path))
@@ -395,3 +445,57 @@ class TestHostileText:
 
 def test_data_dir_exists():
     assert DATA.is_dir()
+
+
+class TestRealLikeFolder:
+    """A folder like the public real-data corpus (tests/records.py: real_like)."""
+
+    @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+    async def test_keys_pane_keeps_state_and_events_and_tells_keys_apart(self, tmp_path, size):
+        app = make_app(real_like(tmp_path))
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            keys = app.screen.query_one(KeysPane)
+            header = lines(keys)[0]
+            assert "STATE" in header and "EVENTS" in header
+            width = keys.scrollable_content_region.width
+            rows = [keys._row_strip(row, width, False).text for row in range(len(keys.keys))]  # as scrolled to
+            assert len(rows) == 8
+            assert sum("PENDING DELETION" in row for row in rows) == 2
+            assert sum("DELETED" in row for row in rows) == 1
+            labels = [row[: header.index("STATE")].strip() for row in rows]
+            assert len(set(labels)) == len(labels), labels
+            assert any("ap-northe" in label for label in labels)
+            assert any(OTHER_ACCOUNT in label for label in labels) or size == (80, 24)
+
+    async def test_times_keep_the_year_at_80_columns_when_events_span_years(self, tmp_path):
+        app = make_app(real_like(tmp_path))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            first = _event_lines(app)[0]
+            assert first.split()[:2] == ["2025-03-05", "12:02:00"], first
+
+    async def test_times_drop_the_year_when_events_are_in_one_year(self, tmp_path):
+        write_records(tmp_path / "log.json", 3)
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert _event_lines(app)[0].split()[0] == "05-01"
+
+
+class TestToasts:
+    async def test_the_skipped_file_toast_leaves_the_status_and_filter_lines_alone(self, tmp_path):
+        write_records(tmp_path / "log.json", 3)
+        write(tmp_path / "broken.json", b"{not json")
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.pause()
+            from textual.widgets._toast import Toast
+
+            toasts = list(app.screen.query(Toast))
+            assert toasts, "a toast says a source was skipped"
+            for toast in toasts:
+                for line in ("#status", "#filterbar"):
+                    region = app.screen.query_one(line).region
+                    assert not toast.region.overlaps(region), (line, toast.region, region)

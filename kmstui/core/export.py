@@ -40,7 +40,9 @@ EVENT_FIELDS = (
     "read_only",
     "event_type",
     "trail",
+    "subject_trail",
     "origin",
+    "shares_id",
 )
 KEY_FIELDS = (
     "key",
@@ -70,6 +72,7 @@ TRAIL_FIELDS = (
     "accounts",
     "regions",
     "files",
+    "empty_files",
 )
 
 
@@ -115,8 +118,12 @@ class EventWriter:
             "error_message": event.error_message,
             "read_only": event.read_only,
             "event_type": event.event_type,
-            "trail": self.trail_of_origin.get(origin) or event.subject_trail,
+            # one meaning each: the trail whose delivered log files held the event (None when it
+            # came from elsewhere), and the trail the event acts on or is about
+            "trail": self.trail_of_origin.get(origin),
+            "subject_trail": event.subject_trail,
             "origin": event.origin,
+            "shares_id": event.shares_id,  # another loaded event has its id, name and time but differs
         }
 
 
@@ -227,6 +234,7 @@ def trail_record(trail: TrailSummary) -> dict:
         "accounts": trail.accounts,
         "regions": trail.regions,
         "files": trail.files,
+        "empty_files": trail.empty_files,
     }
 
 

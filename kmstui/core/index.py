@@ -101,36 +101,60 @@ class LoadReport:
     records: int = 0
     kept: int = 0
     ignored: Counter = field(default_factory=Counter)
+    empty: int = 0  # sources loaded that held no KMS or trail event
     duplicates: int = 0
+    shared_ids: int = 0  # events kept although another event has their id, name and time
     digests: int = 0
 
     def sentences(self) -> list[str]:
         """The load summary, one sentence each."""
+        events = self.kept - self.duplicates
+        empty = f"; {self.empty:,} of them held none" if self.empty else ""
         out = [
-            f"Loaded {self.kept - self.duplicates:,} KMS and trail events from {self.files_loaded:,} "
-            f"source{'s' if self.files_loaded != 1 else ''} ({self.records:,} records read)."
+            f"Loaded {_count(events, 'KMS or trail event')} from {_count(self.files_loaded, 'source')} "
+            f"({_count(self.records, 'record')} read{empty})."
         ]
         if self.duplicates:
             out.append(
                 f"Folded {self.duplicates:,} duplicate event{'s' if self.duplicates != 1 else ''}"
                 " (same id, name and time)."
             )
-        if self.ignored:
-            parts = ", ".join(
-                f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in self.ignored.most_common(6)
-            )
-            more = len(self.ignored) - 6
+        if self.shared_ids:
             out.append(
-                f"Not kept: {sum(self.ignored.values()):,} events of other services"
+                f"Kept {self.shared_ids:,} events that share an id, name and time with another but differ in"
+                " outcome or content: CloudTrail's ids are unique, so one of each is not what CloudTrail wrote."
+            )
+        services = Counter({source: count for source, count in self.ignored.items() if source != NO_EVENT_SOURCE})
+        unsourced = self.ignored.get(NO_EVENT_SOURCE, 0)
+        if services:
+            parts = ", ".join(
+                f"{count:,} {source.removesuffix('.amazonaws.com')}" for source, count in services.most_common(6)
+            )
+            more = len(services) - 6
+            out.append(
+                f"Not kept: {_count(sum(services.values()), 'event')} of other services"
                 f" ({parts}{f', {more} more' if more > 0 else ''})."
             )
+        if unsourced:  # CloudTrail Insights events, for one
+            out.append(f"Not kept: {_count(unsourced, 'record')} without an event source (Insights events, for one).")
         if self.digests:
-            out.append(f"Ignored {self.digests:,} CloudTrail digest file{'s' if self.digests != 1 else ''}.")
+            out.append(
+                f"Ignored {_count(self.digests, 'CloudTrail digest file')}: digest files hold hashes of log files,"
+                " not events."
+            )
         for label, reason in self.skipped:
             out.append(f"Skipped {label}: {reason}.")
         for label, problem in self.problems:
             out.append(f"In {label}: {problem}.")
         return out
+
+
+NO_EVENT_SOURCE = "(no event source)"  # how the loader counts a record without eventSource
+
+
+def _count(number: int, thing: str) -> str:
+    """``1 record``, ``2 records``."""
+    return f"{number:,} {thing}{'s' if number != 1 else ''}"
 
 
 class Contexts:
@@ -246,6 +270,9 @@ class Snapshot:
     generation: int
     newest: int  # time of the newest event, NO_TIME when empty
     oldest: int = NO_TIME  # time of the oldest event with a time
+    # alive rows that share their id, name and time with another alive row that differs in
+    # outcome or content (genuine CloudTrail ids are unique: that is itself a finding)
+    shared_id: frozenset[int] = frozenset()
 
 
 def _principal_text(identity: model.Identity) -> str:
@@ -286,6 +313,7 @@ class EventIndex:
         self._lock = threading.RLock()
         self._raw_cache: dict[int, list] = {}
         self._appendable: dict[str, int] = {}  # path -> origin code of a growing source
+        self._agreement: dict[tuple[int, int], bool] = {}  # (row, row) -> copies of one event?
 
     # ------------------------------------------------------------------ loading
 
@@ -343,6 +371,8 @@ class EventIndex:
                 report.digests += 1
                 continue
             report.files_loaded += 1
+            if not source.events and not (source.appendable and source.path in self._appendable):
+                report.empty += 1
             report.records += source.records
             report.ignored.update(source.ignored)
             report.problems.extend((source.label, p) for p in source.problems)
@@ -427,22 +457,25 @@ class EventIndex:
         with self._lock:
             n = self.size
             self._resolve_aliases()
-            alive, duplicates = self._fold_duplicates(n)
+            alive, duplicates, shared = self._fold_duplicates(n)
             self.report.duplicates = duplicates
+            self.report.shared_ids = len(shared)
             time = self.columns["time"].data[:n]
             rows = np.flatnonzero(alive)[::-1]  # later rows first among equal times
             order = rows[np.argsort(-time[rows], kind="stable")]
             valid = time[order[time[order] != NO_TIME]] if len(order) else time[:0]
             newest = int(valid[0]) if len(valid) else NO_TIME
             oldest = int(valid[-1]) if len(valid) else NO_TIME
-            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest, oldest)
+            self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest, oldest, shared)
             return self.snapshot
 
-    def _fold_duplicates(self, n: int) -> tuple[np.ndarray, int]:
-        """The same event seen twice (same id, name and time) is kept once: the fuller copy."""
+    def _fold_duplicates(self, n: int) -> tuple[np.ndarray, int, frozenset[int]]:
+        """The same event seen twice (same id, name and time, and nothing that disagrees) is
+        kept once: the fuller copy. Copies that disagree in outcome or content are all kept,
+        and returned as sharing their id."""
         alive = np.ones(n, dtype=bool)
         if n < 2:
-            return alive, 0
+            return alive, 0, frozenset()
         eid = self.columns["eid"].data[:n]
         has_id = eid != b""
         # A 64-bit fingerprint of (id, name, time); equal fingerprints are then compared exactly.
@@ -461,8 +494,9 @@ class EventIndex:
         order = candidates[np.argsort(fingerprint[candidates], kind="stable")]
         same = fingerprint[order[1:]] == fingerprint[order[:-1]]
         if not same.any():
-            return alive, 0
+            return alive, 0, frozenset()
         duplicates = 0
+        shared: set[int] = set()
         rawlen = self.columns["rawlen"].data
         name = self.columns["name"].data
         time = self.columns["time"].data
@@ -474,20 +508,67 @@ class EventIndex:
                 group = groups.setdefault(a, [a])
                 group.append(b)
                 groups[b] = group
-        seen = set()
-        for group in groups.values():
-            if id(group) in seen:
-                continue
-            seen.add(id(group))
+        origin = self.columns["origin"].data
+        unique = list({id(group): group for group in groups.values()}.values())
+        # by the sources their rows came from: records read again (to measure, to compare) come
+        # from the few sources last read, not from every source in turn
+        unique.sort(key=lambda group: sorted(int(origin[row]) for row in group))
+        for group in unique:
             for row in group:
                 if rawlen[row] == 0:  # not measured at load (a delivered log file): measure now
                     rawlen[row] = self._measure(row)
-            keep = max(group, key=lambda r: (int(rawlen[r]), -r))
-            for row in group:
-                if row != keep:
-                    alive[row] = False
-                    duplicates += 1
-        return alive, duplicates
+            copies: list[list[int]] = []  # rows that agree with each other: copies of one event
+            for row in sorted(group):
+                for rows in copies:
+                    if all(self._agree(row, other) for other in rows):
+                        rows.append(row)
+                        break
+                else:
+                    copies.append([row])
+            for rows in copies:
+                keep = max(rows, key=lambda r: (int(rawlen[r]), -r))
+                if len(copies) > 1:
+                    shared.add(keep)
+                for row in rows:
+                    if row != keep:
+                        alive[row] = False
+                        duplicates += 1
+        return alive, duplicates, frozenset(shared)
+
+    _AGREE = ("key0", "key1", "alias", "trail", "ip", "agent", "region", "account", "errmsg")
+
+    def _agree(self, a: int, b: int) -> bool:
+        """Whether two records with one id, name and time can be copies of one event (decided
+        once per pair: rows and their records do not change, and refresh runs often)."""
+        pair = (a, b) if a < b else (b, a)
+        verdict = self._agreement.get(pair)
+        if verdict is None:
+            verdict = self._agreement[pair] = self._copies(a, b)
+        return verdict
+
+    def _copies(self, a: int, b: int) -> bool:
+        """The same outcome (unless one copy is too thin to say: no principal), and nothing
+        that both copies have differs. A LookupEvents entry without its record is such a thin
+        copy."""
+        columns = self.columns
+        identities = self.vocab["principal"].values
+        principal_a = identities[int(columns["principal"].data[a])]
+        principal_b = identities[int(columns["principal"].data[b])]
+        if principal_a is None or principal_b is None or not (principal_a.identity_type and principal_b.identity_type):
+            return True  # a thin copy (a LookupEvents entry without its record, a stub): nothing to compare
+        if principal_a != principal_b or columns["errcode"].data[a] != columns["errcode"].data[b]:
+            return False
+        for name in self._AGREE:
+            data = columns[name].data
+            if data[a] and data[b] and data[a] != data[b]:
+                return False
+        context_a, context_b = int(columns["ctx"].data[a]), int(columns["ctx"].data[b])
+        if context_a and context_b and self.contexts.get(context_a) != self.contexts.get(context_b):
+            return False
+        try:
+            return self.raw(a) == self.raw(b) or _consistent(self.record(a), self.record(b))
+        except (SourceError, OSError):
+            return True  # cannot be read again: the columns agreed
 
     def _measure(self, row: int) -> int:
         try:
@@ -586,6 +667,7 @@ class EventIndex:
             contexts=self.contexts.get(int(c["ctx"][row])),
             origin=origin.label,
             subject_trail=v["trail"].values[int(c["trail"][row])],
+            shares_id=row in self.snapshot.shared_id,
         )
 
     def raw(self, row: int) -> bytes:
@@ -626,3 +708,11 @@ class EventIndex:
         if not isinstance(value, dict):
             raise SourceError("the record read back is not a JSON object")
         return value
+
+
+def _consistent(a: object, b: object) -> bool:
+    """Whether two JSON values can be copies of one record: objects agree on every field both
+    have (one copy may lack fields, as a thinner export does); anything else is equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(_consistent(a[name], b[name]) for name in a.keys() & b.keys())
+    return a == b

@@ -111,6 +111,7 @@ class Event:
     contexts: ContextSet
     origin: str  # the source it came from
     subject_trail: str | None  # the trail the event is about (configuration, CloudTrail's own key use)
+    shares_id: bool = False  # another loaded event has this id, name and time but differs from it
 
     @property
     def context(self) -> dict[str, str] | None:

@@ -9,8 +9,9 @@ A trail is known three ways from loaded data:
 
 These are joined where the data allows: CloudTrail's GenerateDataKey names the S3
 object it encrypts (``aws:s3:arn``), which is a loaded log file's name; a trail's
-configuration names its bucket and prefix. Everything else that was loaded (standard
-input, a LookupEvents file, a plain file of records) is a source row of its own.
+configuration names its bucket and prefix. Everything else that was loaded is a source
+row: standard input, a LookupEvents region, and files of records one row per folder and
+kind (files that held no KMS or trail event are counted there, not listed).
 
 The configuration events, replayed in time order, say whether KMS events are logged
 now, and every episode in which they were not becomes a warning sentence: who, when,
@@ -61,7 +62,11 @@ class TrailSummary:
     origins: frozenset[int] = frozenset()  # origin codes whose events it delivered
     trail_codes: frozenset[int] = frozenset()  # trail vocabulary codes it stands for
     files: int = 0
+    empty_files: int = 0  # of a folder of other sources: files that held no KMS or trail event (not listed)
+    members: list[str] = field(default_factory=list)  # of a folder of other sources: its files that held events
     log_file_rates: dict[str, float] = field(default_factory=dict)  # delivering region -> log files encrypted a day
+    tampered: bool = False  # logging was stopped, KMS excluded or the trail deleted (even if undone)
+    rate_warnings: int = 0  # how many of the warnings are doubts about the log-file rate, not changes seen
     live: LiveTrail | None = None  # the trail as the CloudTrail API describes it now (kmstui.core.live)
 
     @property
@@ -209,6 +214,7 @@ class _Replay:
         self.location: str | None = None
         self.warnings: list[str] = []
         self.notes: list[str] = []
+        self.tampered = False  # an episode of not logging KMS events began
 
     def warn(self, sentence: str, note: str) -> None:
         self.warnings.append(sentence)
@@ -223,6 +229,7 @@ class _Replay:
         return f"{name} from {ip}" if ip and ip != name else name
 
     def episode(self, change: TrailChange, state: str = STOPPED, how: str = "") -> Episode:
+        self.tampered = True
         when = short(change.time) + " UTC"
         return Episode(self.who(change), when, f"{brief(change.time)} by {self.name(change)}", change.time, state, how)
 
@@ -310,7 +317,8 @@ class _Replay:
 
 
 def summarise_trails(index: EventIndex) -> list[TrailSummary]:
-    """One row per trail and per other source, warnings first."""
+    """One row per trail and per other source: tampering first, then other warnings, then rate
+    doubts; trails before delivery folders before other sources."""
     snapshot = index.snapshot
     n = snapshot.n
     alive = snapshot.alive
@@ -393,12 +401,6 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
                     break
 
     rows: list[TrailSummary] = []
-    counts_by_origin = (
-        np.bincount(origin_column[alive], minlength=len(index.origins)) if n else np.zeros(len(index.origins), int)
-    )
-    counts_by_trail = (
-        np.bincount(trail_column[alive], minlength=len(trail_vocab)) if n else np.zeros(len(trail_vocab), int)
-    )
     kms_by_origin = (
         np.bincount(origin_column[alive & (evsource == kms_code)], minlength=len(index.origins))
         if n and kms_code
@@ -424,7 +426,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     for live in index.live_trails:
         row = by_arn.setdefault(live.arn, TrailSummary(label=live.name, kind="trail", arn=live.arn))
         row.live = live
-    rates = _log_file_rates(index, snapshot)
+    log_file_times = _log_file_times(index)
 
     for arn, row in by_arn.items():
         replay = replays.get(arn)
@@ -432,6 +434,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             state = replay.finish()
             row.warnings = replay.warnings
             row.notes = replay.notes
+            row.tampered = replay.tampered
             if state != UNKNOWN or row.kms_logging == UNKNOWN:
                 row.kms_logging = state if state != UNKNOWN else row.kms_logging
             if replay.location:
@@ -447,66 +450,81 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
                     log_key_by_code[code][1] if not row.log_key or not row.log_key.startswith("arn:") else row.log_key
                 )
             row.log_key_calls += calls_by_code.get(code, 0)
-            for region, rate in rates.get(code, {}).items():
-                row.log_file_rates[region] = row.log_file_rates.get(region, 0.0) + rate
-        _describe_rates(row)
         if row.live is not None:
             _apply_live(row, row.live)
         rows.append(row)
 
-    for code in others:
-        origin = index.origins[code]
-        kind = _source_kind(origin)
-        origin.kind = kind
-        rows.append(
-            TrailSummary(
-                label=origin.label if kind == "stdin" else posixpath.basename(origin.label.rstrip("/")) or origin.label,
-                kind=kind,
-                # a LookupEvents region is named by its label; the cache file behind it is ours
-                location=None if kind == "stdin" or origin.appendable else origin.path,
-                origins=frozenset({code}),
-                files=1,
-                kms_logging=UNKNOWN,
-            )
-        )
+    rows.extend(_source_rows(index, others))
 
+    # Sources that hold every event of their account and region over their time (delivered
+    # log files, LookupEvents), as opposed to files of chosen records (samples, test events).
+    continuous = np.array(
+        [o.delivery is not None or o.appendable or _source_kind(o) == "lookup" for o in index.origins] or [False]
+    )
+    times = index.columns["time"].data[:n]
     for row in rows:
-        total = sum(int(counts_by_origin[c]) for c in row.origins)
-        total += sum(int(counts_by_trail[c]) for c in row.trail_codes)
-        if row.origins and row.trail_codes:  # events both delivered by and about this trail count once
-            both = np.isin(origin_column, list(row.origins)) & np.isin(trail_column, list(row.trail_codes)) & alive
-            total -= int(both.sum())
-        row.events = total
-    rows.sort(key=lambda r: (not r.warnings, r.kind != "trail", r.kind != "delivery", r.label))
+        origin_table = np.zeros(len(index.origins) + 1, dtype=bool)
+        origin_table[list(row.origins)] = True
+        trail_table = np.zeros(len(trail_vocab) + 1, dtype=bool)
+        trail_table[list(row.trail_codes)] = True
+        trail_table[0] = False
+        mine = (origin_table[origin_column] | trail_table[trail_column]) & alive
+        row.events = int(mine.sum())
+        if row.trail_codes and n:
+            covered = times[mine & continuous[origin_column] & (times != NO_TIME)]
+            if len(covered):
+                _describe_rates(row, log_file_times, int(covered.min()), int(covered.max()))
+    rows.sort(key=_rank)
     return rows
 
 
-def _log_file_rates(index: EventIndex, snapshot) -> dict[int, dict[str, float]]:
-    """Trail code -> {delivering region: log files CloudTrail encrypted a day}, over the loaded
-    window. A multi-region trail encrypts every region's files with its one key, so the
-    region is read from the S3 object's path (.../CloudTrail/<region>/...)."""
-    if snapshot.newest == NO_TIME or snapshot.oldest == NO_TIME:
-        return {}
-    days = (snapshot.newest - snapshot.oldest) / 86400
-    if days < 1 / 24:  # under an hour of data says nothing about a rate
-        return {}
-    counts: dict[int, dict[str, int]] = {}
+def _rank(row: TrailSummary) -> tuple:
+    """Tampering seen first, then other warnings, then doubts about the log-file rate alone."""
+    if row.tampered or row.kms_logging in (STOPPED, EXCLUDED):
+        concern = 0
+    elif len(row.warnings) > row.rate_warnings:
+        concern = 1
+    elif row.warnings:
+        concern = 2
+    else:
+        concern = 3
+    return (concern, row.kind != "trail", row.kind != "delivery", row.label)
+
+
+def _log_file_times(index: EventIndex) -> dict[int, dict[str, list[int]]]:
+    """Trail code -> {delivering region: times CloudTrail encrypted a log file}. A multi-region
+    trail encrypts every region's files with its one key, so the region is read from the S3
+    object's path (.../CloudTrail/<region>/...); a file named otherwise has no region to count."""
+    times: dict[int, dict[str, list[int]]] = {}
     for log_file in index.log_files:
         parts = log_file.s3_arn.split("/CloudTrail/", 1)
-        region = parts[1].split("/", 1)[0] if len(parts) == 2 else "?"
-        per_region = counts.setdefault(log_file.trail, {})
-        per_region[region] = per_region.get(region, 0) + 1
-    return {code: {region: count / days for region, count in per_region.items()} for code, per_region in counts.items()}
+        region = parts[1].split("/", 1)[0] if len(parts) == 2 else ""
+        if region and log_file.time != NO_TIME:
+            times.setdefault(log_file.trail, {}).setdefault(region, []).append(log_file.time)
+    return times
 
 
-def _describe_rates(row: TrailSummary) -> None:
-    """A note per region on CloudTrail's own key use, and a warning when it falls far short."""
-    for region, rate in sorted(row.log_file_rates.items()):
+def _describe_rates(row: TrailSummary, log_file_times: dict[int, dict[str, list[int]]], start: int, end: int) -> None:
+    """Log files CloudTrail encrypted a day for the trail, per region, over the span its events
+    from delivered files or LookupEvents cover (files of chosen records say nothing of a
+    rate); a note each, and a warning when far short of the ~288 a day expected."""
+    days = (end - start) / 86400
+    if days < 1 / 24:  # under an hour of the trail's events says nothing about a rate
+        return
+    counts: dict[str, int] = {}
+    for code in row.trail_codes:
+        for region, when in log_file_times.get(code, {}).items():
+            counts[region] = counts.get(region, 0) + sum(1 for t in when if start <= t <= end)
+    for region, count in sorted(counts.items()):
+        rate = count / days
+        row.log_file_rates[region] = rate
         if rate < EXPECTED_LOG_FILES_PER_DAY / 2:
+            row.rate_warnings += 1
             row.warnings.append(
-                f"CloudTrail encrypted only about {rate:,.0f} log files a day for {region} in the loaded events, where "
-                f"about {EXPECTED_LOG_FILES_PER_DAY} are expected (one every 5 minutes): log delivery, or the logging "
-                f"of KMS events, may have stopped for part of the time."
+                f"CloudTrail encrypted only about {rate:,.0f} log files a day for {region} from {short(start)} to "
+                f"{short(end)} UTC (the span this trail's events cover), where about {EXPECTED_LOG_FILES_PER_DAY} are "
+                f"expected (one every 5 minutes): log delivery, or the logging of KMS events, may have stopped for "
+                f"part of the time."
             )
             row.notes.append(f"{region}: {rate:,.0f} log files a day (expected ~{EXPECTED_LOG_FILES_PER_DAY})")
 
@@ -538,6 +556,53 @@ def _apply_live(row: TrailSummary, live) -> None:
         row.warnings.append(f"The last log delivery failed: {live.delivery_error}.")
     for problem in live.problems:
         row.warnings.append(problem)
+
+
+def _source_rows(index: EventIndex, codes: list[int]) -> list[TrailSummary]:
+    """Sources that are not delivered log files: one row per folder and kind (a file alone in
+    its folder is named itself); files that held no KMS or trail event are counted on their
+    folder's row, not listed, and a folder of only such files has no row."""
+    rows: list[TrailSummary] = []
+    folders: dict[tuple[str, str], list[Origin]] = {}
+    codes_of: dict[int, int] = {}
+    for code in codes:
+        origin = index.origins[code]
+        origin.kind = kind = _source_kind(origin)
+        codes_of[id(origin)] = code
+        if kind == "stdin" or origin.appendable or origin.path.startswith("lookup:"):
+            # standard input, a LookupEvents region (named by its label; the cache file behind it is ours)
+            rows.append(
+                TrailSummary(
+                    label=origin.label if kind == "stdin" else _base_name(origin.label),
+                    kind=kind,
+                    location=None,
+                    origins=frozenset({code}),
+                    files=1,
+                )
+            )
+            continue
+        folders.setdefault((kind, posixpath.dirname(origin.path)), []).append(origin)
+    for (kind, folder), origins in folders.items():
+        loaded = [o for o in origins if o.events]
+        if not loaded:
+            continue
+        alone = len(loaded) == 1
+        rows.append(
+            TrailSummary(
+                label=_base_name(loaded[0].label) if alone else _base_name(folder or ".") + "/",
+                kind=kind,
+                location=loaded[0].path if alone else folder,
+                origins=frozenset(codes_of[id(o)] for o in loaded),
+                files=len(loaded),
+                empty_files=len(origins) - len(loaded),
+                members=[] if alone else [f"{_base_name(o.label)} ({o.events:,})" for o in loaded],
+            )
+        )
+    return rows
+
+
+def _base_name(label: str) -> str:
+    return posixpath.basename(label.rstrip("/")) or label
 
 
 def _source_kind(origin: Origin) -> str:

@@ -173,6 +173,8 @@ def summary_content(event: Event, index: EventIndex, record: dict | None = None,
     else:
         lines.line("Result", ("success", OK))
     lines.line("Event id", (event.event_id or "(none)", MUTED))
+    if event.shares_id:
+        lines.line("", ("another loaded event has this id, name and time but differs: both are kept", ERROR))
     lines.line("From", (event.origin, MUTED))
     return lines.content()
 

@@ -69,7 +69,6 @@ class EventsPane(VirtualTable):
         Column("REGION", 9, priority=3, max_width=14, flex=1, ideal=14, grow=6),
     ]
     empty_text = "No events match."
-    NARROW = 100  # below this width, times drop the year: 11-20 02:41:07
 
     def __init__(self, index: EventIndex, **kwargs):
         super().__init__(**kwargs)
@@ -113,10 +112,10 @@ class EventsPane(VirtualTable):
         return label, None
 
     def _short_times(self) -> bool:
-        """Times without the year when every event is in one year, or when space is short."""
+        """Times without the year when every event is in one year (whatever the width: a
+        date without its year misleads when the events span years)."""
         snapshot = self.index.snapshot
-        one_year = short(snapshot.oldest)[:4] == short(snapshot.newest)[:4]
-        return one_year or self.size.width < self.NARROW
+        return short(snapshot.oldest)[:4] == short(snapshot.newest)[:4]
 
     def column_width(self, index: int, column: Column) -> int:
         if index == 0 and self._short_times():
@@ -146,20 +145,39 @@ class EventsPane(VirtualTable):
 
 
 def _distinct_labels(keys: list[KeySummary]) -> list[str]:
-    """Each key's label; an alias that names keys in several regions or accounts (every
-    region can have its alias/payments) says which: ``alias/payments · eu-west-1``."""
+    """Each key's label; a label that names keys in several regions or accounts (every
+    region can have its alias/payments, a multi-Region key has one id in each) says which:
+    ``alias/payments · eu-west-1``, the account where the region does not tell them apart,
+    both where neither alone does."""
     labels = [key.display for key in keys]
-    regions: dict[str, set] = {}
+    groups: dict[str, list[KeySummary]] = {}
     for label, key in zip(labels, keys, strict=True):
-        regions.setdefault(label, set()).add(key.region)
-    shared = Counter(labels)
+        groups.setdefault(label, []).append(key)
     for position, key in enumerate(keys):
-        label = labels[position]
-        if shared[label] > 1:
-            where = key.region if len(regions[label]) > 1 else key.account
-            if where:
-                labels[position] = f"{label} · {where}"
+        group = groups[labels[position]]
+        if len(group) < 2:
+            continue
+        regions = Counter(k.region for k in group)
+        accounts = Counter(k.account for k in group)
+        if regions[key.region] == 1:
+            where = [key.region]
+        elif accounts[key.account] == 1:
+            where = [key.account]
+        else:
+            where = [key.region, key.account]
+        if any(where):
+            labels[position] = " · ".join([labels[position], *filter(None, where)])
     return labels
+
+
+def fit_keeping_suffix(label: str, width: int) -> str:
+    """``label`` in ``width`` cells, clipped before its `` · where`` rather than through it:
+    what tells two rows apart must stay visible."""
+    if len(label) <= width or " · " not in label:
+        return label
+    head, _, where = label.partition(" · ")
+    room = max(5, width - len(where) - 4)  # "…" and " · "; at least a recognisable start of the head
+    return f"{head[:room]}… · {where}"
 
 
 KEY_LABEL_ROOM = 30  # at most, for alias/payments · ap-southeast-2
@@ -197,13 +215,23 @@ class KeysPane(VirtualTable):
     def current(self) -> KeySummary | None:
         return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
 
+    def _state_width(self) -> int:
+        return max([self.columns[1].width] + [len(k.state_text) for k in self.keys])
+
     def column_width(self, index: int, column: Column) -> int:
         if column.title == "STATE":  # as wide as the longest state shown: PENDING DELETION when a key is
-            return max([column.width] + [len(k.state_text) for k in self.keys])
+            return self._state_width()
         if column.title == "KEY" and any(" · " in label for label in self._labels):
-            # keys told apart by region or account: room for that, before the lesser columns
-            return min(KEY_LABEL_ROOM, max(len(label) for label in self._labels))
+            # keys told apart by region or account: room for that, before the lesser columns,
+            # but never at the cost of STATE and EVENTS (a key pending deletion must show)
+            wanted = min(KEY_LABEL_ROOM, max(len(label) for label in self._labels))
+            room = self.scrollable_content_region.width - 1 - (self._state_width() + 1) - (self.columns[2].width + 1)
+            return max(column.width, min(wanted, room))
         return column.width
+
+    def _key_width(self) -> int:
+        width = self.scrollable_content_region.width
+        return next((size for _, column, size in self._compute_layout(width) if column.title == "KEY"), width)
 
     def cells(self, position: int) -> list[Cell]:
         key = self.keys[position]
@@ -213,6 +241,7 @@ class KeysPane(VirtualTable):
         label = self._labels[position]
         if len(key.aliases) > 1:
             label += f" +{len(key.aliases) - 1}"
+        label = fit_keeping_suffix(label, self._key_width() - len(marker))
         return [
             (marker + label, "vt--selected" if marker else ("vt--muted" if key.unresolved else None)),
             (state.upper() if state.startswith(("pending deletion", "deleted")) else state, state_style),
@@ -228,7 +257,10 @@ class KeysPane(VirtualTable):
 class TrailsPane(VirtualTable):
     """Trails and other sources; a trail that stopped logging KMS carries its warnings."""
 
-    BINDINGS = [Binding("enter", "activate", "Select trail")]
+    BINDINGS = [
+        Binding("enter", "activate", "Select trail"),
+        Binding("right,left", "expand", "Files", show=False),
+    ]
     columns = [
         Column("TRAIL / SOURCE", 12, flex=3, priority=9),
         Column("KMS", 8, priority=8),
@@ -241,6 +273,7 @@ class TrailsPane(VirtualTable):
         super().__init__(**kwargs)
         self.trails: list[TrailSummary] = []
         self.selected: TrailSummary | None = None
+        self.expanded: set[str] = set()  # locations of folders whose files are listed
 
     def show(self, trails: list[TrailSummary]) -> None:
         current = self.current if self.cursor > 0 else None  # untouched, the cursor stays on the first
@@ -253,10 +286,22 @@ class TrailsPane(VirtualTable):
     def current(self) -> TrailSummary | None:
         return self.trails[self.cursor] if 0 <= self.cursor < len(self.trails) else None
 
+    def action_expand(self) -> None:
+        """List a folder's files under it, or fold them away again."""
+        trail = self.current
+        if trail is None or not trail.members or trail.location is None:
+            return
+        self.expanded.symmetric_difference_update({trail.location})
+        self.reset(len(self.trails))
+
+    def _is_expanded(self, trail: TrailSummary) -> bool:
+        return bool(trail.members) and trail.location in self.expanded
+
     def cells(self, position: int) -> list[Cell]:
         trail = self.trails[position]
         selected = self.selected is not None and same_trail(trail, self.selected)
-        marker = "▶ " if selected else ("⚠ " if trail.warnings else "  ")
+        folded = ("▾ " if self._is_expanded(trail) else "▸ ") if trail.members else "  "
+        marker = "▶ " if selected else ("⚠ " if trail.warnings else folded)
         state = trail.kms_logging
         state_text = {EXCLUDED: "EXCLUDED", STOPPED: "STOPPED", LOGGED: "logged"}.get(state)
         if state_text is None:
@@ -273,7 +318,17 @@ class TrailsPane(VirtualTable):
     def notes(self, position: int) -> list[Cell]:
         if position >= len(self.trails):
             return []
-        return [(note, "vt--note") for note in self.trails[position].notes]
+        trail = self.trails[position]
+        notes: list[Cell] = [(note, "vt--note") for note in trail.notes]
+        if self._is_expanded(trail):
+            notes += [(member, "vt--muted") for member in trail.members]
+            if trail.empty_files:
+                notes.append((f"+ {files(trail.empty_files)} with no KMS or trail events", "vt--muted"))
+        return notes
+
+
+def files(count: int) -> str:
+    return f"{count:,} file{'s' if count != 1 else ''}"
 
 
 def same_trail(a: TrailSummary, b: TrailSummary) -> bool:
