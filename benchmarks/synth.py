@@ -8,6 +8,10 @@ with its realistic encryption context (many unique, as S3 object ARNs are), Clou
 own log-file encryption, a little key management, and errors (AccessDenied, throttling,
 disabled keys). The rest are the other services an organisation trail carries. Files are
 written by two processes; the same seed always gives the same bytes.
+
+It does not share tests/records.py's builders: those make one readable record at a time
+with every field a test may want, where this writes a million in seconds with fields
+drawn to a measured distribution (and must not change, or old figures stop comparing).
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ Deterministic: every random choice comes from random.Random streams seeded with 
 strings, there is no wall clock, gzip is written with mtime=0, and dicts are built in a
 fixed order. Running it twice gives byte-identical output. Plain stdlib only.
 
+It does not share tests/records.py's builders: the demo is a story whose every byte the
+snapshots and the README's pictures depend on, told with shapes (console sessions, SDK
+agents, service-invoked calls) that the tests do not need; records.py builds the
+smallest record a test needs, and benchmarks/synth.py a million of them at speed.
+
     python scripts/make_demo.py            # writes assets/demo/
     python scripts/make_demo.py --out DIR  # elsewhere (DIR is deleted and recreated)
 """

@@ -41,3 +41,26 @@ def test_core_and_cli_import_nothing_from_textual(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ")
+
+
+LIVE = textwrap.dedent(
+    """
+    import importlib, pkgutil, sys
+    import kmstui.core.live
+
+    names = ["kmstui.core.live"]
+    names += [info.name for info in pkgutil.walk_packages(kmstui.core.live.__path__, "kmstui.core.live.")]
+    for name in names:
+        importlib.import_module(name)
+    assert len(names) >= 4, names
+    leaked = sorted(m for m in sys.modules if m.startswith(("kmstui.ui", "textual")))
+    assert not leaked, leaked
+    print("ok", len(names))
+    """
+)
+
+
+def test_live_sources_import_nothing_from_the_ui():
+    result = subprocess.run([sys.executable, "-c", LIVE], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok ")

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from fakeaws import DEFAULT_ACCOUNT, lookup_event
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 KEY1 = f"arn:aws:kms:us-east-1:{DEFAULT_ACCOUNT}:key/11111111-1111-1111-1111-111111111111"
 KEY2 = f"arn:aws:kms:us-east-1:{DEFAULT_ACCOUNT}:key/22222222-2222-2222-2222-222222222222"

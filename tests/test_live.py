@@ -17,6 +17,8 @@ import pytest
 
 from records import ACCOUNT, KEY1, KEY2, key_arn, kms, run_main
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

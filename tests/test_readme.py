@@ -36,3 +36,38 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert len(commands) >= 2, "the README opens with two commands"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1].strip() in ci
+
+
+def _development_map() -> str:
+    section = README.split("## Development", 1)[1]
+    return re.search(r"```\n(.+?)\n```", section, re.S).group(1)
+
+
+def test_the_development_map_names_every_module():
+    shown = set(re.findall(r"[\w.]+\.(?:py|c|tcss|md)\b", _development_map()))
+    package = ROOT / "kmstui"
+    modules = {
+        path.name
+        for path in package.rglob("*")
+        if path.suffix in (".py", ".c", ".tcss", ".md") and path.name != "__init__.py"
+    }
+    assert modules - shown == set(), "modules missing from the README's Development map"
+    assert shown - modules - {"hatch_build.py", "make_demo.py", "update_screenshots.py", "bench.py", "synth.py"} == {
+        "records.py",
+        "fakeaws.py",
+    }, "the map names files that do not exist"
+
+
+def test_the_headless_fields_are_the_exported_ones():
+    from kmstui.core import export
+
+    headless = README.split("## Headless commands", 1)[1].split("\n## ", 1)[0]
+    for command, fields in (
+        ("events", export.EVENT_FIELDS),
+        ("keys", export.KEY_FIELDS),
+        ("trails", export.TRAIL_FIELDS),
+    ):
+        paragraph = headless.split(f"- `kmstui {command} ", 1)[1].split("\n- ", 1)[0]
+        named = re.findall(r"`(\w+)`", paragraph)
+        missing = [field for field in fields if field not in named]
+        assert not missing, f"the README's {command} fields lack {missing}"

@@ -10,6 +10,8 @@ from textual.widgets import Input
 
 from appkit import DEMO, HOSTILE, make_app, settle, type_text
 
+pytestmark = pytest.mark.slow
+
 WIDE = (120, 36)
 SMALL = (80, 24)
 

@@ -15,6 +15,8 @@ from kmstui.ui.panes import EventsPane
 from appkit import lines, settle, text_of
 from records import KEY1, KEY2, key_arn, kms
 
+pytestmark = pytest.mark.slow
+
 FIXED = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)  # the present, for reproducible screens
 SIZE = (120, 36)
 

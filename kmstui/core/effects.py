@@ -6,10 +6,17 @@ do not keep: the deletion date, the grant's operations, the selectors that hid K
 
 from __future__ import annotations
 
+from typing import Any
+
 from .trails import selector_state
 
 
-def _get(mapping, *path):
+def _object(value: object) -> dict[str, Any]:
+    """A record's member as an object, or an empty one when it is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
+def _get(mapping: object, *path: str) -> Any:
     for name in path:
         if not isinstance(mapping, dict):
             return None
@@ -26,8 +33,8 @@ def _text(value) -> str:
 def describe(record: dict) -> list[str]:
     """Sentences on the effect of a call; empty for calls that change nothing worth saying."""
     name = record.get("eventName")
-    request = record.get("requestParameters") if isinstance(record.get("requestParameters"), dict) else {}
-    response = record.get("responseElements") if isinstance(record.get("responseElements"), dict) else {}
+    request = _object(record.get("requestParameters"))
+    response = _object(record.get("responseElements"))
     failed = bool(record.get("errorCode"))
     out: list[str] = []
     if name == "ScheduleKeyDeletion":
@@ -78,7 +85,7 @@ def describe(record: dict) -> list[str]:
         valid_to = request.get("validTo")
         out.append("Key material imported" + (f", valid to {_text(valid_to)}." if valid_to else "."))
     elif name == "CreateKey":
-        metadata = response.get("keyMetadata") if isinstance(response.get("keyMetadata"), dict) else {}
+        metadata = _object(response.get("keyMetadata"))
         spec = request.get("keySpec") or metadata.get("keySpec")
         usage = request.get("keyUsage") or metadata.get("keyUsage")
         details = ", ".join(_text(v) for v in (spec, usage, request.get("origin")) if v)

@@ -19,6 +19,7 @@ import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -29,6 +30,9 @@ from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailCha
 from .sources import Delivery, SourceError, read_source, split_records
 from .timeutil import NO_TIME
 from .vocab import Vocabulary, lowered
+
+if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
+    from .live.inventory import LiveKey, LiveTrail
 
 # Codes of columns with few distinct values start as uint16 and widen themselves if a
 # load ever brings more than 65,535 (2 bytes an event each, on a tight memory budget).
@@ -140,8 +144,8 @@ class Contexts:
     """
 
     def __init__(self):
-        self.labels = Vocabulary()
-        self.keys = Vocabulary()
+        self.labels = Vocabulary[str]()
+        self.keys = Vocabulary[str]()
         self.values: list[str] = [""]
         self._search: list[str] = []
         self._size = 0  # context sets, not counting 0 ("no context")
@@ -174,7 +178,8 @@ class Contexts:
         """(offsets, label, key, value) as numpy arrays, rebuilt only after growth."""
         if self._arrays is None:
             if len(self._chunks) > 1:  # fold the chunks so the next growth copies less
-                self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks, strict=True))]
+                counts, label, key, value = (np.concatenate(parts) for parts in zip(*self._chunks, strict=True))
+                self._chunks = [(counts, label, key, value)]
             counts, label, key, value = self._chunks[0] if self._chunks else (np.zeros(0, np.uint32),) * 4
             offsets = np.zeros(self._size + 2, dtype=np.int64)
             np.cumsum(counts, out=offsets[2:])
@@ -243,14 +248,18 @@ class Snapshot:
     oldest: int = NO_TIME  # time of the oldest event with a time
 
 
+def _principal_text(identity: model.Identity) -> str:
+    """What a principal is searched by: its short form and its ARN."""
+    return f"{identity.short} {identity.arn}" if identity.arn else identity.short
+
+
 _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
 
 
 class EventIndex:
     def __init__(self):
-        self.vocab: dict[str, Vocabulary] = {name: Vocabulary() for name in STRING_COLUMNS}
-        # a principal is searched by its short form and its ARN
-        self.vocab["principal"] = Vocabulary(lambda p: f"{p.short} {p.arn}" if p.arn else p.short)
+        self.vocab: dict[str, Vocabulary[Any]] = {name: Vocabulary[str]() for name in STRING_COLUMNS}
+        self.vocab["principal"] = Vocabulary[model.Identity](_principal_text)
         self.vocab["key"] = Vocabulary()
         self.vocab["alias"] = Vocabulary()
         self.vocab["trail"] = Vocabulary()
@@ -270,8 +279,8 @@ class EventIndex:
         self.alias_history = AliasHistory({})
         # From the AWS APIs, when kmstui has credentials (kmstui.core.live): the account's
         # trails and keys (its aliases join the alias history).
-        self.live_trails: list = []
-        self.live_keys: dict[int, object] = {}  # key code -> LiveKey
+        self.live_trails: list[LiveTrail] = []
+        self.live_keys: dict[int, LiveKey] = {}  # key code -> the key as DescribeKey describes it
         self.report = LoadReport()
         self.snapshot: Snapshot = _EMPTY
         self._lock = threading.RLock()

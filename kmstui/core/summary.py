@@ -7,12 +7,16 @@ with the filter on a million events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .index import EventIndex
 from .model import alias_name, arn_account, arn_region, is_alias, key_id
 from .timeutil import NO_TIME
+
+if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
+    from .live.inventory import LiveKey
 
 # What management events say about a key's state. CancelKeyDeletion leaves a key
 # disabled, as KMS does.
@@ -80,13 +84,13 @@ class KeySummary:
     first_seen: int = NO_TIME
     last_seen: int = NO_TIME
     state: KeyState | None = None  # from the loaded management events, when they say
-    live: object | None = None  # the key as DescribeKey describes it now (kmstui.core.live)
+    live: LiveKey | None = None  # the key as DescribeKey describes it now (kmstui.core.live)
 
     @property
     def state_text(self) -> str:
         """The key's state: from DescribeKey when kmstui has it, else from the loaded events."""
         live = self.live
-        if live is not None and getattr(live, "state", None):
+        if live is not None and live.state:
             text = _LIVE_STATES.get(live.state, live.state)
             if live.deletion_date is not None:
                 text += f" {live.deletion_date:%m-%d}"
@@ -190,19 +194,21 @@ def _summarise(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
     owners = [rows, rows[key1 != 0]]
     if index.extra_keys:
         wanted = set(rows.tolist()) if len(index.extra_keys) < len(rows) else None
-        extra_keys, extra_rows = [], []
+        listed_keys: list[int] = []
+        listed_rows: list[int] = []
         for row, extra in index.extra_keys.items():
             if row < n and (wanted is None or row in wanted):
-                extra_keys.extend(extra)
-                extra_rows.extend([row] * len(extra))
-        if wanted is None and extra_rows:  # keep only rows in the selection
+                listed_keys.extend(extra)
+                listed_rows.extend([row] * len(extra))
+        extra_keys = np.array(listed_keys, dtype=np.uint32)
+        extra_rows = np.array(listed_rows, dtype=np.int64)
+        if wanted is None and listed_rows:  # keep only rows in the selection
             selected = np.zeros(n, bool)
             selected[rows] = True
-            keep = selected[np.array(extra_rows, dtype=np.int64)]
-            extra_keys = np.array(extra_keys, dtype=np.uint32)[keep]
-            extra_rows = np.array(extra_rows, dtype=np.int64)[keep]
-        keys.append(np.asarray(extra_keys, dtype=np.uint32))
-        owners.append(np.asarray(extra_rows, dtype=np.int64))
+            keep = selected[extra_rows]
+            extra_keys, extra_rows = extra_keys[keep], extra_rows[keep]
+        keys.append(extra_keys)
+        owners.append(extra_rows)
     key = np.concatenate(keys)
     owner = np.concatenate(owners)
     present = key != 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from .decode import TrailChange
 from .index import EventIndex, Origin
 from .model import arn_account, arn_region, trail_name
 from .timeutil import NO_TIME, short
+
+if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
+    from .live.inventory import LiveTrail
 
 
 def brief(seconds: int) -> str:
@@ -59,7 +62,7 @@ class TrailSummary:
     trail_codes: frozenset[int] = frozenset()  # trail vocabulary codes it stands for
     files: int = 0
     log_file_rates: dict[str, float] = field(default_factory=dict)  # delivering region -> log files encrypted a day
-    live: object | None = None  # the trail as the CloudTrail API describes it now (kmstui.core.live)
+    live: LiveTrail | None = None  # the trail as the CloudTrail API describes it now (kmstui.core.live)
 
     @property
     def name(self) -> str | None:

@@ -8,33 +8,38 @@ for a million events in a few milliseconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+V = TypeVar("V", bound=Hashable)
 
-class Vocabulary:
-    """Append-only value <-> code mapping; code 0 always means "none"."""
 
-    def __init__(self, text: Callable[[Hashable], str] | None = None):
-        self.values: list = [None]
-        self._codes: dict = {None: 0}
-        self._text = text or (lambda value: value)
+class Vocabulary(Generic[V]):
+    """Append-only value <-> code mapping; code 0 always means "none".
+
+    ``text`` gives the text a value is searched by (the value itself for strings)."""
+
+    def __init__(self, text: Callable[[V], str] | None = None):
+        self.values: list[Any] = [None]
+        self._codes: dict[V | None, int] = {None: 0}
+        self._text: Callable[[Any], str] = text or str
         self._search: list[str] = [""]  # lowercase search text per code, built lazily
 
     def __len__(self) -> int:
         return len(self.values)
 
-    def code(self, value) -> int:
+    def code(self, value: V) -> int:
         code = self._codes.get(value)
         if code is None:
             code = self._codes[value] = len(self.values)
             self.values.append(value)
         return code
 
-    def find(self, value) -> int | None:
+    def find(self, value: V) -> int | None:
         return self._codes.get(value)
 
-    def remap(self, local_values: list) -> np.ndarray:
+    def remap(self, local_values: list[V]) -> np.ndarray:
         """Global codes for a batch's local vocabulary (local code -> global code): every value
         is looked up once, by ``map`` (in C), and only the new ones are added one by one."""
         codes = self._codes
@@ -69,7 +74,7 @@ class Vocabulary:
         table[0] = False
         return table
 
-    def matching_where(self, predicate: Callable[[object], bool]) -> np.ndarray:
+    def matching_where(self, predicate: Callable[[V], bool]) -> np.ndarray:
         values = self.values
         table = np.zeros(len(values), dtype=bool)
         hits = [i for i in range(1, len(values)) if predicate(values[i])]

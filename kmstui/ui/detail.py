@@ -207,7 +207,8 @@ class PivotMenu(ModalScreen[str | None]):
         yield menu
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
-        self.dismiss(self.choices[int(message.option.id)][1])
+        if message.option.id is not None:
+            self.dismiss(self.choices[int(message.option.id)][1])
 
 
 class DetailScreen(Screen[str | None]):
@@ -267,6 +268,8 @@ class DetailScreen(Screen[str | None]):
 
     def _render_summary(self, again: bool = True) -> None:
         summary = self.query_one("#detail-summary", Static)
+        if self.event is None:
+            return
         width = summary.content_region.width or self.app.size.width - 10
         summary.update(summary_content(self.event, self.index, self.record, width))
         if again and not summary.content_region.width:  # not laid out yet: once more when it is

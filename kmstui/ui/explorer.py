@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from ..core import loader, query
 from ..core.index import EventIndex
-from ..core.live import LiveError, LiveLoader, LiveOptions
+from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
@@ -47,7 +47,9 @@ class FilterInput(Input):
     BINDINGS = [Binding("escape", "leave", "Back to events", show=False)]
 
     def action_leave(self) -> None:
-        self.screen.action_focus_pane("events")
+        screen = self.screen
+        if isinstance(screen, ExplorerScreen):
+            screen.action_focus_pane("events")
 
 
 class ExplorerScreen(Screen[None]):
@@ -256,7 +258,14 @@ class ExplorerScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="follow", description="Following", exit_on_error=False)
     def follow_events(self) -> None:
         worker = get_current_worker()
+        live = self.live
+        if live is None:
+            return
         generation = self.index.snapshot.generation
+
+        def progressed(progress: LiveProgress) -> None:
+            self.post_message(LiveProgressed(replace(progress)))
+
         while not worker.is_cancelled:
             deadline = time.monotonic() + self.follow_seconds
             while time.monotonic() < deadline:
@@ -265,12 +274,10 @@ class ExplorerScreen(Screen[None]):
                 time.sleep(0.2)
             if self.load_running:
                 continue
-            self.live.problems.clear()
-            self.live.poll(
-                lambda progress: self.post_message(LiveProgressed(replace(progress))), lambda: worker.is_cancelled
-            )
-            if self.live.problems:
-                self._live_problems(self.live.problems)
+            live.problems.clear()
+            live.poll(progressed, lambda: worker.is_cancelled)
+            if live.problems:
+                self._live_problems(live.problems)
             if self.index.snapshot.generation != generation:
                 generation = self.index.snapshot.generation
                 self.post_message(IndexChanged(generation))

@@ -165,7 +165,7 @@ class VirtualTable(ScrollView, can_focus=True):
         width = max(10, self.scrollable_content_region.width - 4)
         line_rows: list[int] = []
         row_lines: list[int] = []
-        self._wrapped: dict[int, list[Cell]] = {}
+        self._wrapped = {}
         for row in range(self._rows):
             row_lines.append(len(line_rows))
             wrapped = [
@@ -188,9 +188,10 @@ class VirtualTable(ScrollView, can_focus=True):
         return row
 
     def _lines_of(self, row: int) -> int:
-        if self._row_lines is not None and self.has_notes and row < len(self._row_lines):
-            end = self._row_lines[row + 1] if row + 1 < len(self._row_lines) else len(self._line_rows)
-            return end - self._row_lines[row]
+        row_lines, line_rows = self._row_lines, self._line_rows
+        if row_lines is not None and line_rows is not None and self.has_notes and row < len(row_lines):
+            end = row_lines[row + 1] if row + 1 < len(row_lines) else len(line_rows)
+            return end - row_lines[row]
         return 1
 
     # ------------------------------------------------------------------ layout
@@ -245,7 +246,7 @@ class VirtualTable(ScrollView, can_focus=True):
             if line == 0:
                 return self._text_strip(f" {self.empty_text}", "vt--muted", width)
             return Strip.blank(width, self.rich_style)
-        if self.has_notes and self._line_rows is not None:
+        if self.has_notes and self._line_rows is not None and self._row_lines is not None:
             if line >= len(self._line_rows):
                 return Strip.blank(width, self.rich_style)
             row = self._line_rows[line]
