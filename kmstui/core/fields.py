@@ -482,6 +482,12 @@ def _has(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     return path_mask(index, snapshot, path, None)
 
 
+def _new(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
+    from .novelty import evaluate
+
+    return evaluate(index, snapshot, needle.text)
+
+
 def _path_field(path: str) -> Evaluator:
     def evaluate(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
         return path_mask(index, snapshot, path, needle)
@@ -612,6 +618,14 @@ _ALL = (
         "CreateGrant to a principal of another account than the key's",
         "true",
         _crossgrant,
+    ),
+    Field(
+        "new",
+        "text",
+        "first use of its key by a principal, ip, agent, region or ctx key: since the filter's `since:`,"
+        " else ever (`new:any`: any of them)",
+        "principal",
+        _new,
     ),
     Field(
         "has",
