@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 from kmstui.ui.detail import DetailScreen
 from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
+from kmstui.ui.timeline import TimelineStrip
 
 from appkit import CORPUS, DATA, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
 from records import REPO, cloudtrail_file, kms, write
@@ -254,6 +255,8 @@ class TestKeyboard:
             assert isinstance(app.focused, TrailsPane)
             await pilot.press("tab")
             assert isinstance(app.focused, KeysPane)
+            await pilot.press("tab")
+            assert isinstance(app.focused, TimelineStrip)  # the timeline sits over the events
             await pilot.press("tab")
             assert isinstance(app.focused, EventsPane)
             await pilot.press("G")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from dataclasses import replace
 
+import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,18 +19,21 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from ..core import loader, query
+from ..core import group, loader, novelty, query
+from ..core import timeline as timelines
 from ..core.index import EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
 from ..core.text import clean
-from ..core.timeutil import short
+from ..core.timeutil import iso, short
 from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
+from .groups import GroupByScreen, GroupsPane
 from .messages import (
     EventsReady,
+    GroupsReady,
     IndexChanged,
     LiveProblems,
     LiveProgressed,
@@ -37,10 +42,12 @@ from .messages import (
     QueryDone,
     QueryFailed,
     QueryResult,
+    TimelineReady,
 )
 from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
+from .timeline import TimelineStrip
 
 
 class FilterInput(Input):
@@ -64,6 +71,8 @@ class ExplorerScreen(Screen[None]):
         Binding("3", "focus_pane('events')", "Events", show=False),
         Binding("l", "load_summary", "Load summary"),
         Binding("F", "follow", "Follow", show=False),
+        Binding("t", "focus_timeline", "Timeline", id="explorer.timeline"),
+        Binding("b", "group_by", "Group by", id="explorer.group_by"),
     ]
 
     def __init__(
@@ -100,6 +109,10 @@ class ExplorerScreen(Screen[None]):
         self._debounce: Timer | None = None
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
+        self.grouping: tuple[str, ...] | None = None  # the group-by shown in place of the events
+        self._zoom: list[str] = []  # filter texts before each narrowing on the timeline
+        self._drills: list[tuple[str, tuple[str, ...], tuple]] = []  # (filter, fields, row values) to go back to
+        self._keep_group_row: tuple | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -107,7 +120,9 @@ class ExplorerScreen(Screen[None]):
         with Horizontal(id="top"):
             yield TrailsPane(id="trails")
             yield KeysPane(id="keys")
+        yield TimelineStrip(id="timeline")
         yield EventsPane(self.index, id="events")
+        yield GroupsPane(id="groups")
         with Vertical(id="bottom"):
             with Horizontal(id="loadbar"):
                 yield ProgressBar(id="progress", show_eta=False)
@@ -130,6 +145,7 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#events").focus()
         self.query_one("#loadbar").display = False
         self.query_one("#filter-error").display = False
+        self.query_one(GroupsPane).display = False
         self.update_status()
         if self.sources or self.extra_files or self.live_options is not None:
             self.load_running = True
@@ -337,10 +353,19 @@ class ExplorerScreen(Screen[None]):
             return
         trails = self.query_one(TrailsPane)
         keys = self.query_one(KeysPane)
-        self.run_query(request, self.filter, trails.selected, keys.selected)
+        buckets = self.query_one(TimelineStrip).buckets_wanted
+        self.run_query(request, self.filter, trails.selected, keys.selected, buckets, self.grouping)
 
     @work(thread=True, exclusive=True, group="query", description="Filtering", exit_on_error=False)
-    def run_query(self, request: int, compiled: query.Filter, trail: TrailSummary | None, key: int | None) -> None:
+    def run_query(
+        self,
+        request: int,
+        compiled: query.Filter,
+        trail: TrailSummary | None,
+        key: int | None,
+        buckets: int = 76,
+        grouping: tuple[str, ...] | None = None,
+    ) -> None:
         """The events first (they are what the user looks at), then the key and trail summaries."""
         worker = get_current_worker()
         started = time.perf_counter()
@@ -357,6 +382,9 @@ class ExplorerScreen(Screen[None]):
                 if worker.is_cancelled:
                     return
                 self.post_message(EventsReady(request, rows, len(snapshot.order)))
+                self._answers(request, compiled, rows, buckets, grouping)
+                if worker.is_cancelled:
+                    return
                 keys = summarise_keys(index, in_scope, unused=compiled.empty and trail is None)
                 trails = summarise_trails(index) if snapshot.generation != self._trails_generation else None
         except Exception as error:  # keep the explorer alive; say what went wrong
@@ -368,6 +396,45 @@ class ExplorerScreen(Screen[None]):
         self.post_message(
             QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation))
         )
+
+    def _answers(
+        self, request: int, compiled: query.Filter, rows, buckets: int, grouping: tuple[str, ...] | None
+    ) -> None:
+        """The timeline, the marker of new events and the group-by, for the events in view (worker thread)."""
+        index = self.index
+        snapshot = index.snapshot
+        window = novelty.window_of(compiled.terms, snapshot)
+        line = timelines.build(index, rows, buckets, window.since, window.until)
+        if window.since is not None:
+            novel = novelty.new_any(index, snapshot, window.since)
+        else:
+            novel = np.zeros(0, bool)
+        self.post_message(TimelineReady(request, line, novel))
+        if grouping is not None:
+            self.post_message(GroupsReady(request, group.group(index, rows, grouping)))
+
+    def on_timeline_ready(self, message: TimelineReady) -> None:
+        if message.request < self._shown:
+            return  # an older answer arriving late
+        self.query_one(TimelineStrip).timeline = message.timeline
+        pane = self.query_one(EventsPane)
+        pane.novel = message.novel if len(message.novel) else None
+        pane.refresh_rows()
+
+    def on_groups_ready(self, message: GroupsReady) -> None:
+        if message.request < self._shown or self.grouping is None:
+            return
+        if message.grouping.fields != self.grouping:
+            return  # asked for before the fields changed
+        aliases = {}
+        if "key" in message.grouping.fields:
+            vocab = self.index.vocab["key"]
+            for code, entries in self.index.aliases_by_key().items():
+                current = [alias for alias, now in entries if now]
+                if current:
+                    aliases[vocab.values[code]] = self.index.vocab["alias"].values[current[0]]
+        keep, self._keep_group_row = self._keep_group_row, None
+        self.query_one(GroupsPane).show(message.grouping, aliases, keep)
 
     def on_events_ready(self, message: EventsReady) -> None:
         if message.request < self._shown:
@@ -433,6 +500,67 @@ class ExplorerScreen(Screen[None]):
         self.query_one(EventsPane).move_to(0)
         self.request_query()
 
+    def replace_filter(self, text: str) -> None:
+        """Put this text in the filter bar and apply it, keeping the trail and key selections."""
+        filter_input = self.query_one("#filter", Input)
+        with filter_input.prevent(Input.Changed):
+            filter_input.value = text
+        self.query_one("#filter-error").display = False
+        self.filter = query.parse(text)
+        self.filter_text = text
+        self.request_query()
+
+    # ------------------------------------------------------------------ timeline
+
+    def action_focus_timeline(self) -> None:
+        self.query_one(TimelineStrip).focus()
+
+    @on(TimelineStrip.Narrowed)
+    def timeline_narrowed(self, message: TimelineStrip.Narrowed) -> None:
+        """Enter on a bucket: its time as since:/until: in the filter, where it can be seen and edited."""
+        self._zoom.append(self.filter_text)
+        self.replace_filter(with_window(self.filter_text, message.since, message.until))
+
+    @on(TimelineStrip.Widened)
+    def timeline_widened(self) -> None:
+        if self._zoom:
+            self.replace_filter(self._zoom.pop())
+        elif WINDOW_TERM.search(self.filter_text):
+            self.replace_filter(without_window(self.filter_text))
+
+    # ------------------------------------------------------------------ group-by
+
+    def action_group_by(self) -> None:
+        current = ",".join(self.grouping) if self.grouping else ""
+        self.app.push_screen(GroupByScreen(current), self.show_grouping)
+
+    def show_grouping(self, fields: tuple[str, ...] | None) -> None:
+        """Group the events in view by these fields (None: the events again)."""
+        if fields is None and self.grouping is None:
+            return
+        self.grouping = fields
+        groups = self.query_one(GroupsPane)
+        events = self.query_one(EventsPane)
+        groups.display = fields is not None
+        events.display = fields is None
+        (groups if fields is not None else events).focus()
+        self.request_query()
+
+    @on(GroupsPane.Drilled)
+    def group_drilled(self, message: GroupsPane.Drilled) -> None:
+        """Enter on a row: its events, with the row's values added to the filter; Escape comes back."""
+        terms = group.drill_terms(message.fields, message.row)
+        self._drills.append((self.filter_text, message.fields, message.row.values))
+        self.show_grouping(None)
+        self.query_one(EventsPane).move_to(0)
+        self.replace_filter(" ".join(t for t in (self.filter_text.strip(), *terms) if t))
+
+    def _undrill(self) -> None:
+        text, fields, values = self._drills.pop()
+        self._keep_group_row = values
+        self.replace_filter(text)
+        self.show_grouping(fields)
+
     # ------------------------------------------------------------------ selection
 
     @on(VirtualTable.Activated, "#trails")
@@ -486,6 +614,12 @@ class ExplorerScreen(Screen[None]):
     def action_escape(self) -> None:
         if self.load_running:
             self._cancel.set()
+            return
+        if self.grouping is None and self._drills:
+            self._undrill()
+            return
+        if self.grouping is not None:
+            self.show_grouping(None)
             return
         trails = self.query_one(TrailsPane)
         keys = self.query_one(KeysPane)
@@ -557,6 +691,21 @@ class ExplorerScreen(Screen[None]):
 
     def on_descendant_focus(self) -> None:
         self.update_status()
+
+
+WINDOW_TERM = re.compile(r"(?<!\S)(?:since|until):\S+")
+
+
+def without_window(text: str) -> str:
+    """The filter without its top-level since: and until: terms."""
+    return " ".join(WINDOW_TERM.sub("", text).split())
+
+
+def with_window(text: str, since: int, until: int) -> str:
+    """The filter with since: and until: set to this span (replacing any it had)."""
+    rest = without_window(text)
+    window = f"since:{iso(since)} until:{iso(until)}"
+    return f"{rest} {window}" if rest else window
 
 
 def _copy(progress: Progress) -> Progress:
