@@ -482,6 +482,18 @@ def _has(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     return path_mask(index, snapshot, path, None)
 
 
+def _crossaccount(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
+    """Calls by a principal of another account than the one that owns the event (shown ⇄)."""
+    parts, per_principal = principal_part(index, "account")
+    owners = index.vocab["account"]
+    as_owner = np.array([(owners.find(v) or 0) if v else 0 for v in parts.values], dtype=np.int64)
+    principal = column(index, "principal", snapshot.n)
+    caller = per_principal[principal]
+    owner = column(index, "account", snapshot.n).astype(np.int64)
+    cross = (caller != 0) & (owner != 0) & (as_owner[caller] != owner)
+    return cross if needle.lower in TRUE else ~cross
+
+
 def _new(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     from .novelty import evaluate
 
@@ -618,6 +630,13 @@ _ALL = (
         "CreateGrant to a principal of another account than the key's",
         "true",
         _crossgrant,
+    ),
+    Field(
+        "crossaccount",
+        "boolean",
+        "a principal of another account than the event's (marked ⇄)",
+        "true",
+        _crossaccount,
     ),
     Field(
         "new",

@@ -14,6 +14,7 @@ events without a key are never new.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Iterable, Iterator
@@ -38,6 +39,19 @@ class _TermLike(Protocol):
 
     @property
     def values(self) -> list[str]: ...
+
+
+WINDOW_TERM = re.compile(r"(?<!\S)(?:since|until):\S+")
+
+
+def window_terms(text: str) -> list[str]:
+    """The since: and until: terms written in a filter's text."""
+    return WINDOW_TERM.findall(text)
+
+
+def without_window(text: str) -> str:
+    """The filter's text without its since: and until: terms."""
+    return " ".join(WINDOW_TERM.sub("", text).split())
 
 
 class Window(NamedTuple):

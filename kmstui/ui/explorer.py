@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from textual import on, work
@@ -19,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from ..core import group, loader, novelty, query
+from ..core import group, loader, novelty, query, views
 from ..core import timeline as timelines
 from ..core.index import EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
@@ -48,6 +49,7 @@ from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
 from .timeline import TimelineStrip
+from .viewlist import ViewsScreen
 
 
 class FilterInput(Input):
@@ -73,6 +75,7 @@ class ExplorerScreen(Screen[None]):
         Binding("F", "follow", "Follow", show=False),
         Binding("t", "focus_timeline", "Timeline", id="explorer.timeline"),
         Binding("b", "group_by", "Group by", id="explorer.group_by"),
+        Binding("v", "views", "Views", id="explorer.views"),
     ]
 
     def __init__(
@@ -113,6 +116,7 @@ class ExplorerScreen(Screen[None]):
         self._zoom: list[str] = []  # filter texts before each narrowing on the timeline
         self._drills: list[tuple[str, tuple[str, ...], tuple]] = []  # (filter, fields, row values) to go back to
         self._keep_group_row: tuple | None = None
+        self.views = views.Loaded(list(views.BUILT_IN), [], views.config_dir() / views.FILE_NAME)
 
     # ------------------------------------------------------------------ layout
 
@@ -146,6 +150,10 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#loadbar").display = False
         self.query_one("#filter-error").display = False
         self.query_one(GroupsPane).display = False
+        self.views = views.load()
+        for problem in self.views.problems:  # a broken views.toml is named, and the app goes on
+            self.notify(problem, severity="warning", timeout=15, markup=False)
+            self.messages.append(problem)
         self.update_status()
         if self.sources or self.extra_files or self.live_options is not None:
             self.load_running = True
@@ -525,8 +533,8 @@ class ExplorerScreen(Screen[None]):
     def timeline_widened(self) -> None:
         if self._zoom:
             self.replace_filter(self._zoom.pop())
-        elif WINDOW_TERM.search(self.filter_text):
-            self.replace_filter(without_window(self.filter_text))
+        elif novelty.window_terms(self.filter_text):
+            self.replace_filter(novelty.without_window(self.filter_text))
 
     # ------------------------------------------------------------------ group-by
 
@@ -545,6 +553,54 @@ class ExplorerScreen(Screen[None]):
         events.display = fields is None
         (groups if fields is not None else events).focus()
         self.request_query()
+
+    # ------------------------------------------------------------------ views
+
+    def action_views(self) -> None:
+        self.app.push_screen(ViewsScreen(self.views.views), self.apply_view)
+
+    def apply_view(self, view: views.View | None) -> None:
+        """A view's filter (keeping the current window) and its layout, shown and editable."""
+        if view is None:
+            return
+        self._drills.clear()
+        groups = self.query_one(GroupsPane)
+        if view.group_by:
+            with groups.prevent(VirtualTable.CursorMoved):
+                groups.set_reactive(GroupsPane.sort_column, view.sort)
+                groups.set_reactive(GroupsPane.descending, view.sort not in ("values", "first_seen"))
+        self.replace_filter(views.applied_filter(view, self.filter_text))
+        self.show_grouping(view.group_by or None)
+        if not view.group_by:
+            self.query_one(EventsPane).move_to(0)
+        self.notify(f"View: {view.title}", timeout=3, markup=False)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) for Textual's command palette: views, group-bys, pivots, panes."""
+        commands: list[tuple[str, str, Callable[[], object]]] = []
+        for view in self.views.views:
+            commands.append((f"View: {view.title}", view.about or view.filter, partial(self.apply_view, view)))
+        for fields in ("event,ip", "event,key", "key,principal", "principal,ctx", "principal", "error", "ip"):
+            parsed = group.parse_fields(fields)
+            commands.append(
+                (f"Group by {' × '.join(parsed)}", "the events in view, counted", partial(self.show_grouping, parsed))
+            )
+        commands.append(("Events (no grouping)", "the events list again", partial(self.show_grouping, None)))
+        for pane in ("trails", "keys", "timeline", "events"):
+            commands.append((f"Go to {pane}", f"focus the {pane} pane", partial(self.action_focus_pane, pane)))
+        events = self.query_one(EventsPane)
+        row = events.row_of(events.cursor)
+        if row is not None:
+            event = self.index.event(row)
+            pivots = [("principal", event.principal.short), ("key", event.keys[0] if event.keys else None)]
+            pivots += [("ip", event.source_ip), ("event", event.name)]
+            for name, value in pivots:
+                if value:
+                    term = f"{name}:={query.quote(value)}"
+                    commands.append(
+                        (f"Pivot: {term}", "filter by the highlighted event's " + name, partial(self.set_filter, term))
+                    )
+        return commands
 
     @on(GroupsPane.Drilled)
     def group_drilled(self, message: GroupsPane.Drilled) -> None:
@@ -693,17 +749,9 @@ class ExplorerScreen(Screen[None]):
         self.update_status()
 
 
-WINDOW_TERM = re.compile(r"(?<!\S)(?:since|until):\S+")
-
-
-def without_window(text: str) -> str:
-    """The filter without its top-level since: and until: terms."""
-    return " ".join(WINDOW_TERM.sub("", text).split())
-
-
 def with_window(text: str, since: int, until: int) -> str:
     """The filter with since: and until: set to this span (replacing any it had)."""
-    rest = without_window(text)
+    rest = novelty.without_window(text)
     window = f"since:{iso(since)} until:{iso(until)}"
     return f"{rest} {window}" if rest else window
 
