@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -235,8 +234,8 @@ def _headless(command: str, argv: list[str]) -> int:
 
         try:
             grouped = group.parse_fields(args.group_by)
-            if args.sort:
-                group.sort_rows([], args.sort)
+            if args.sort and args.sort not in group.SORTS:
+                raise group.GroupError(f"cannot sort by {args.sort!r}: sort by one of {', '.join(group.SORTS)}")
         except group.GroupError as error:
             _say(f"bad --group-by: {error}")
             return 2
@@ -255,7 +254,7 @@ def _headless(command: str, argv: list[str]) -> int:
         grouping = group.group(index, rows, grouped)
         if args.sort:
             ascending = args.sort in ("values", "first_seen")
-            grouping = replace(grouping, rows=group.sort_rows(grouping.rows, args.sort, descending=not ascending))
+            grouping = grouping.sorted(args.sort, descending=not ascending)
         export.write_groups(out, grouping, args.format)
     elif command == "events":
         if args.count:

@@ -135,6 +135,18 @@ def test_group_rows_sort_by_any_column(demo):
         group.sort_rows(grouping.rows, "colour")
 
 
+@pytest.mark.parametrize("names", [("principal",), ("event", "ip"), ("key", "principal")])
+def test_groupings_sort_as_their_rows_do(loaded, names):
+    """The arrays sorted with numpy give the rows a plain sort of GroupRows gives, ties and all."""
+    grouping = group.group(loaded, query.parse("").rows(loaded), names)
+    for column in group.SORTS:
+        for descending in (True, False):
+            expected = group.sort_rows(grouping.rows, column, descending)
+            assert grouping.sorted(column, descending).rows == expected, (column, descending)
+    row = grouping.row(len(grouping) // 2)
+    assert grouping.find(row.codes) == len(grouping) // 2
+
+
 @pytest.mark.parametrize("text", ["", "since", "event,ip,key", "event,event", "colour"])
 def test_group_by_says_what_is_wrong(text):
     with pytest.raises(group.GroupError):

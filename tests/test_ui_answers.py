@@ -87,7 +87,8 @@ class TestGroupBy:
             assert pane.display and app.focused is pane
             index = explorer(app).index
             expected = group.group(index, query.parse("principal:AdminSSO").rows(index), ("event", "key"))
-            assert [r.values for r in pane.rows] == [r.values for r in expected.rows]
+            assert pane.grouping is not None
+            assert [r.values for r in pane.grouping.rows] == [r.values for r in expected.rows]
             assert lines(pane)[1].split()[:3] == ["Decrypt", "alias/secrets-prod", "3"]
             await pilot.press("down", "down", "enter")
             await settle(pilot)
@@ -98,7 +99,7 @@ class TestGroupBy:
             await pilot.press("escape")
             await settle(pilot)
             assert _filter(app) == "principal:AdminSSO"
-            assert pane.display and pane.rows[pane.cursor].values == chosen.values
+            assert pane.display and pane.current is not None and pane.current.values == chosen.values
             await pilot.press("escape")
             await settle(pilot)
             assert not pane.display and explorer(app).query_one(EventsPane).display
@@ -114,7 +115,8 @@ class TestGroupBy:
             pane = explorer(app).query_one(GroupsPane)
             await pilot.press("s")
             assert pane.sort_column == "errors"
-            errors = [r.errors for r in pane.rows]
+            assert pane.grouping is not None
+            errors = [r.errors for r in pane.grouping.rows]
             assert errors == sorted(errors, reverse=True)
 
     async def test_a_field_that_cannot_group_is_said(self):

@@ -12,8 +12,9 @@ context) counts the event once under each of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -31,128 +32,73 @@ class GroupError(ValueError):
 
 
 Codes = Callable[[EventIndex, int], np.ndarray]  # (index, n) -> a code per row
-Label = Callable[[EventIndex, int], str | None]  # (index, code) -> the value as shown
+Values = Callable[[EventIndex], Sequence[object]]  # index -> the value of every code (None for "none")
 
 
 class Dimension(NamedTuple):
-    """A field that events can be grouped by: where its codes are and how a code reads."""
+    """A field that events can be grouped by: where its codes are and what each code reads."""
 
     name: str  # the field's name in the registry
-    size: Callable[[EventIndex], int]  # how many codes there are
     codes: Codes | None  # None for ctx, which has several codes per event
-    label: Label
+    values: Values
+
+    def size(self, index: EventIndex) -> int:
+        return len(self.values(index))
+
+    def label(self, index: EventIndex, code: int) -> str | None:
+        value = self.values(index)[code]
+        return None if value is None else str(value)
 
 
-def _vocab_dimension(name: str, column: str) -> Dimension:
-    def size(index: EventIndex) -> int:
-        return len(index.vocab[column])
-
+def _column_codes(column: str) -> Codes:
     def codes(index: EventIndex, n: int) -> np.ndarray:
         return index.columns[column].data[:n]
 
-    def label(index: EventIndex, code: int) -> str | None:
-        value = index.vocab[column].values[code]
-        return None if value is None else str(value)
-
-    return Dimension(name, size, codes, label)
+    return codes
 
 
-def _principal_dimension() -> Dimension:
-    """Principals as shown (user/Alice, role/Admin (session)): one caller whether it called
-    directly or through a service, which the vocabulary keeps apart."""
-
-    def size(index: EventIndex) -> int:
-        return len(principal_part(index, "short")[0])
-
-    def codes(index: EventIndex, n: int) -> np.ndarray:
-        return principal_codes(index, n)
-
-    def label(index: EventIndex, code: int) -> str | None:
-        value = principal_part(index, "short")[0].values[code]
-        return None if value is None else str(value)
-
-    return Dimension("principal", size, codes, label)
+def _vocab_dimension(name: str, column: str) -> Dimension:
+    vocab = "key" if column == "key0" else column
+    return Dimension(name, _column_codes(column), lambda index: index.vocab[vocab].values)
 
 
 def principal_codes(index: EventIndex, n: int) -> np.ndarray:
-    """Each event's principal as shown, as a code into ``principal_part(index, "short")``."""
+    """Each event's principal as shown (user/Alice, role/Admin (session)), as a code into
+    ``principal_part(index, "short")``: one caller whether it called directly or through a
+    service, which the principal vocabulary keeps apart."""
     return principal_part(index, "short")[1][index.columns["principal"].data[:n]]
 
 
-def _key_dimension() -> Dimension:
-    def size(index: EventIndex) -> int:
-        return len(index.vocab["key"])
-
-    def codes(index: EventIndex, n: int) -> np.ndarray:
-        return index.columns["key0"].data[:n]  # the event's first key: the one the events pane shows
-
-    def label(index: EventIndex, code: int) -> str | None:
-        value = index.vocab["key"].values[code]
-        return None if value is None else str(value)
-
-    return Dimension("key", size, codes, label)
+def _identity_codes(index: EventIndex, n: int) -> np.ndarray:
+    return principal_part(index, "identity_type")[1][index.columns["principal"].data[:n]]
 
 
-def _identity_dimension() -> Dimension:
-    def size(index: EventIndex) -> int:
-        return len(principal_part(index, "identity_type")[0])
-
-    def codes(index: EventIndex, n: int) -> np.ndarray:
-        _parts, per_principal = principal_part(index, "identity_type")
-        return per_principal[index.columns["principal"].data[:n]]
-
-    def label(index: EventIndex, code: int) -> str | None:
-        value = principal_part(index, "identity_type")[0].values[code]
-        return None if value is None else str(value)
-
-    return Dimension("identity", size, codes, label)
+def _readonly_codes(index: EventIndex, n: int) -> np.ndarray:
+    return (index.columns["readonly"].data[:n].astype(np.int16) + 1).astype(np.uint32)  # -1, 0, 1 -> 0, 1, 2
 
 
-def _readonly_dimension() -> Dimension:
-    def codes(index: EventIndex, n: int) -> np.ndarray:
-        return (index.columns["readonly"].data[:n].astype(np.int16) + 1).astype(np.uint32)  # -1, 0, 1 -> 0, 1, 2
-
-    def label(index: EventIndex, code: int) -> str | None:
-        return (None, "false", "true")[code]
-
-    return Dimension("readonly", lambda index: 3, codes, label)
-
-
-def _origin_dimension() -> Dimension:
-    def codes(index: EventIndex, n: int) -> np.ndarray:
-        return index.columns["origin"].data[:n]
-
-    def label(index: EventIndex, code: int) -> str | None:
-        return index.origins[code].label if code < len(index.origins) else None
-
-    return Dimension("origin", lambda index: max(len(index.origins), 1), codes, label)
-
-
-def _context_dimension() -> Dimension:
-    def label(index: EventIndex, code: int) -> str | None:
-        return index.contexts.keys.values[code]
-
-    return Dimension("ctx", lambda index: len(index.contexts.keys), None, label)
+def _origin_values(index: EventIndex) -> Sequence[object]:
+    return [origin.label for origin in index.origins] or [None]
 
 
 DIMENSIONS: dict[str, Dimension] = {
     d.name: d
     for d in (
         _vocab_dimension("event", "name"),
-        _principal_dimension(),
-        _key_dimension(),
+        Dimension("principal", principal_codes, lambda index: principal_part(index, "short")[0].values),
+        _vocab_dimension("key", "key0"),  # the event's first key: the one the events pane shows
         _vocab_dimension("ip", "ip"),
         _vocab_dimension("region", "region"),
         _vocab_dimension("account", "account"),
         _vocab_dimension("error", "errcode"),
-        _identity_dimension(),
+        Dimension("identity", _identity_codes, lambda index: principal_part(index, "identity_type")[0].values),
         _vocab_dimension("eventtype", "evtype"),
         _vocab_dimension("category", "evcat"),
         _vocab_dimension("agent", "agent"),
         _vocab_dimension("source", "evsource"),
-        _origin_dimension(),
-        _readonly_dimension(),
-        _context_dimension(),
+        Dimension("origin", _column_codes("origin"), _origin_values),
+        Dimension("readonly", _readonly_codes, lambda index: (None, "false", "true")),
+        Dimension("ctx", None, lambda index: index.contexts.keys.values),
     )
 }
 ALIASES = {"type": "identity"}
@@ -192,24 +138,123 @@ class GroupRow:
     principals: int  # distinct principals
 
 
-@dataclass(frozen=True)
-class Grouping:
-    fields: tuple[str, ...]
-    rows: list[GroupRow]
-    events: int  # events grouped (an event under several context keys counts once)
-
-
 SORTS = ("values", "events", "errors", "first_seen", "last_seen", "keys", "principals")
+_NUMBERS = {"events": "counts", "errors": "errors", "first_seen": "first", "last_seen": "last"}
+
+
+def _value_key(values: tuple[str | None, ...]) -> tuple:
+    return tuple((v is None, (v or "").lower()) for v in values)
+
+
+@dataclass(frozen=True, eq=False)
+class Grouping:
+    """A group-by's result as arrays, one entry per group; rows are built only when read
+    (a pair of fields can give a hundred thousand groups, of which a screen shows twenty)."""
+
+    fields: tuple[str, ...]
+    events: int  # events grouped (an event under several context keys counts once)
+    codes: tuple[np.ndarray, ...]  # per field, the code of each group's value
+    values: tuple[Sequence[object], ...]  # per field, the value of every code
+    counts: np.ndarray
+    errors: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    keys: np.ndarray
+    principals: np.ndarray
+    order: np.ndarray  # the groups in the order shown
+    sort: str = "events"
+    descending: bool = True
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def row(self, position: int) -> GroupRow:
+        """The row shown at a position."""
+        g = int(self.order[position])
+        codes = tuple(int(c[g]) for c in self.codes)
+        values = tuple(
+            None if (value := table[code]) is None else str(value)
+            for table, code in zip(self.values, codes, strict=True)
+        )
+        return GroupRow(
+            codes=codes,
+            values=values,
+            events=int(self.counts[g]),
+            errors=int(self.errors[g]),
+            first_seen=int(self.first[g]),
+            last_seen=int(self.last[g]),
+            keys=int(self.keys[g]),
+            principals=int(self.principals[g]),
+        )
+
+    @property
+    def rows(self) -> list[GroupRow]:
+        return [self.row(position) for position in range(len(self.order))]
+
+    def find(self, codes: tuple[int, ...] | None) -> int | None:
+        """The position of the row with these value codes, if it is there."""
+        if codes is None or len(codes) != len(self.codes):
+            return None
+        hit = np.ones(len(self.order), bool)
+        for column, code in zip(self.codes, codes, strict=True):
+            hit &= column[self.order] == code
+        found = np.flatnonzero(hit)
+        return int(found[0]) if len(found) else None
+
+    def _ranks(self) -> list[np.ndarray]:
+        """Per field, each group's place in the alphabetical order of its values (none last)."""
+        ranks = []
+        for codes, table in zip(self.codes, self.values, strict=True):
+            present = np.unique(codes)
+            keys = [_value_key((None if table[c] is None else str(table[c]),)) for c in present.tolist()]
+            place = np.empty(len(present), np.int64)
+            place[sorted(range(len(present)), key=keys.__getitem__)] = np.arange(len(present))
+            ranks.append(place[np.searchsorted(present, codes)])
+        return ranks
+
+    def sorted(self, column: str = "events", descending: bool = True) -> Grouping:
+        """The same groups sorted by a column; ties in most events first, then by values."""
+        if column not in SORTS:
+            raise GroupError(f"cannot sort by {column!r}: sort by one of {', '.join(SORTS)}")
+        ranks = self._ranks()  # np.lexsort sorts by its last key first
+        if column == "values":
+            order = np.lexsort([-self.counts, *reversed([r if not descending else -r for r in ranks])])
+        else:
+            numbers = getattr(self, _NUMBERS.get(column, column))
+            order = np.lexsort([*reversed(ranks), -self.counts, -numbers if descending else numbers])
+        return replace(self, order=order, sort=column, descending=descending)
 
 
 def sort_rows(rows: list[GroupRow], column: str = "events", descending: bool = True) -> list[GroupRow]:
     """Rows sorted by a column; ties keep the count order (most events first, then values)."""
     if column not in SORTS:
         raise GroupError(f"cannot sort by {column!r}: sort by one of {', '.join(SORTS)}")
-    base = sorted(rows, key=lambda r: (-r.events, tuple(v or "" for v in r.values)))
+    base = sorted(rows, key=lambda r: (-r.events, _value_key(r.values)))
     if column == "values":
-        return sorted(base, key=lambda r: tuple((v is None, (v or "").lower()) for v in r.values), reverse=descending)
+        return sorted(base, key=lambda r: _value_key(r.values), reverse=descending)
     return sorted(base, key=lambda r: getattr(r, column), reverse=descending)
+
+
+def _context_keys(index: EventIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, keys): each context set's distinct keys (a set may carry one twice, in two
+    labelled parts), computed once per growth of the contexts."""
+    contexts = index.contexts
+    cached = _CONTEXT_KEYS.get(contexts)
+    if cached is not None and cached[0] == len(contexts):
+        return cached[1], cached[2]
+    offsets, _labels, pair_key, _values = contexts.arrays()
+    sets = len(offsets) - 1
+    owner = np.repeat(np.arange(sets, dtype=np.int64), np.diff(offsets))
+    combined = np.unique(owner * np.int64(max(len(contexts.keys), 1)) + pair_key)
+    owners = combined // max(len(contexts.keys), 1)
+    keys = (combined % max(len(contexts.keys), 1)).astype(np.uint32)
+    new_offsets = np.zeros(sets + 1, np.int64)
+    np.cumsum(np.bincount(owners, minlength=sets), out=new_offsets[1:])
+    _CONTEXT_KEYS[contexts] = (len(contexts), new_offsets, keys)
+    return new_offsets, keys
+
+
+_CONTEXT_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _expand(index: EventIndex, rows: np.ndarray, dims: tuple[Dimension, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -218,24 +263,20 @@ def _expand(index: EventIndex, rows: np.ndarray, dims: tuple[Dimension, ...]) ->
     n = index.snapshot.n
     if not any(d.name == "ctx" for d in dims):
         return rows, [_codes_of(index, d, n)[rows] for d in dims]
-    offsets, _labels, pair_key, _values = index.contexts.arrays()
+    offsets, pair_key = _context_keys(index)
     ctx = index.columns["ctx"].data[:n][rows].astype(np.int64)
     starts = offsets[ctx]
-    counts = (offsets[ctx + 1] - starts).astype(np.int64)
+    counts = offsets[ctx + 1] - starts
     # events without a context keep one entry, under "no context key"
     has = counts > 0
     repeats = np.where(has, counts, 1)
     entry_rows = np.repeat(rows, repeats)
-    position = np.arange(int(repeats.sum()), dtype=np.int64) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    ends = np.cumsum(repeats)
+    position = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - repeats, repeats)
     pair = np.repeat(starts, repeats) + position
     keys = np.zeros(len(entry_rows), dtype=np.uint32)
     real = np.repeat(has, repeats)
     keys[real] = pair_key[pair[real]]
-    # one event may carry the same context key twice (two labelled sets): count it once
-    stacked = entry_rows.astype(np.int64) * np.int64(len(index.contexts.keys)) + keys
-    _unique, first = np.unique(stacked, return_index=True)
-    first.sort()
-    entry_rows, keys = entry_rows[first], keys[first]
     codes = [keys if d.name == "ctx" else _codes_of(index, d, n)[entry_rows] for d in dims]
     return entry_rows, codes
 
@@ -243,6 +284,21 @@ def _expand(index: EventIndex, rows: np.ndarray, dims: tuple[Dimension, ...]) ->
 def _codes_of(index: EventIndex, d: Dimension, n: int) -> np.ndarray:
     assert d.codes is not None
     return d.codes(index, n)
+
+
+def dense_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(an id per entry, the distinct values in ascending order): ids number the distinct values.
+    A quicksort and three passes: faster here than np.unique's inverse (a stable sort) or hashing."""
+    if not len(values):
+        return np.zeros(0, np.int64), values[:0]
+    order = np.argsort(values)
+    ordered = values[order]
+    change = np.empty(len(ordered), bool)
+    change[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    ids = np.empty(len(values), np.int64)
+    ids[order] = np.cumsum(change) - 1
+    return ids, ordered[change]
 
 
 def _distinct(groups: np.ndarray, values: np.ndarray, group_count: int, value_count: int) -> np.ndarray:
@@ -256,7 +312,11 @@ def _distinct(groups: np.ndarray, values: np.ndarray, group_count: int, value_co
         seen = np.zeros(group_count * value_count, bool)
         seen[combined] = True
         return np.bincount(np.flatnonzero(seen) // value_count, minlength=group_count)
-    return np.bincount(np.unique(combined) // value_count, minlength=group_count)
+    ordered = np.sort(combined)
+    change = np.empty(len(ordered), bool)
+    change[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    return np.bincount(ordered[change] // value_count, minlength=group_count)
 
 
 def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) -> Grouping:
@@ -268,7 +328,8 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
     n = index.snapshot.n
     rows = np.asarray(rows, dtype=np.int64)
     entry_rows, codes = _expand(index, rows, dims)
-    sizes = [d.size(index) for d in dims]
+    tables = tuple(d.values(index) for d in dims)
+    sizes = [len(table) for table in tables]
     combined = codes[0].astype(np.int64)
     for code, size in zip(codes[1:], sizes[1:], strict=True):
         combined = combined * np.int64(size) + code
@@ -281,41 +342,42 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
         inverse = dense[combined]
         counts = counts_all[present]
     else:
-        present, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
+        inverse, present = dense_ids(combined)
+        counts = np.bincount(inverse, minlength=len(present))
     group_count = len(present)
     columns = index.columns
-    errors = np.bincount(inverse, weights=columns["errcode"].data[:n][entry_rows] != 0, minlength=group_count)
+    errors = np.bincount(inverse[columns["errcode"].data[:n][entry_rows] != 0], minlength=group_count)
     times = columns["time"].data[:n][entry_rows]
     timed = times != NO_TIME
     first = np.full(group_count, np.iinfo(np.int64).max, np.int64)
     last = np.full(group_count, np.iinfo(np.int64).min, np.int64)
     np.minimum.at(first, inverse[timed], times[timed])
     np.maximum.at(last, inverse[timed], times[timed])
+    first[first == np.iinfo(np.int64).max] = NO_TIME
+    last[last == np.iinfo(np.int64).min] = NO_TIME
     keys = _distinct(inverse, columns["key0"].data[:n][entry_rows], group_count, len(index.vocab["key"]))
     principals = _distinct(
         inverse, principal_codes(index, n)[entry_rows], group_count, len(principal_part(index, "short")[0])
     )
-    out = []
-    for g in np.argsort(-counts, kind="stable").tolist():
-        value = int(present[g])
-        parts: list[int] = []
-        for size in reversed(sizes):
-            parts.append(value % size)
-            value //= size
-        parts.reverse()
-        out.append(
-            GroupRow(
-                codes=tuple(parts),
-                values=tuple(d.label(index, code) for d, code in zip(dims, parts, strict=True)),
-                events=int(counts[g]),
-                errors=int(errors[g]),
-                first_seen=int(first[g]) if first[g] != np.iinfo(np.int64).max else NO_TIME,
-                last_seen=int(last[g]) if last[g] != np.iinfo(np.int64).min else NO_TIME,
-                keys=int(keys[g]),
-                principals=int(principals[g]),
-            )
-        )
-    return Grouping(names, sort_rows(out), len(rows))
+    split: list[np.ndarray] = []
+    rest = present.astype(np.int64)
+    for size in reversed(sizes):
+        split.append(rest % size)
+        rest = rest // size
+    grouping = Grouping(
+        fields=names,
+        events=len(rows),
+        codes=tuple(reversed(split)),
+        values=tables,
+        counts=counts,
+        errors=errors,
+        first=first,
+        last=last,
+        keys=keys,
+        principals=principals,
+        order=np.arange(group_count),
+    )
+    return grouping.sorted("events")
 
 
 def drill_terms(fields: tuple[str, ...], row: GroupRow) -> list[str]:

@@ -118,11 +118,20 @@ def _ascending(index: EventIndex, snapshot: Snapshot) -> tuple[np.ndarray, np.nd
 
 
 def _first_positions(pairs: np.ndarray) -> np.ndarray:
-    """For each entry, the position of the first entry with the same pair value."""
+    """For each entry, the position of the first entry with the same pair value. One quicksort
+    (np.unique's inverse needs a stable sort, three times slower here), then the smallest
+    position of each run of equal values."""
     if not len(pairs):
         return np.zeros(0, np.int64)
-    _unique, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
-    return first[inverse].astype(np.int64)
+    order = np.argsort(pairs)
+    ordered = pairs[order]
+    change = np.empty(len(ordered), bool)
+    change[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    first = np.minimum.reduceat(order, np.flatnonzero(change))
+    out = np.empty(len(pairs), np.int64)
+    out[order] = first[np.cumsum(change) - 1]
+    return out
 
 
 def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:

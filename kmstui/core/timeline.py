@@ -177,8 +177,10 @@ def build(
     (or over ``since``..``until`` when the filter sets them)."""
     n = index.snapshot.n
     times = index.columns["time"].data[:n][rows]
+    errored = index.columns["errcode"].data[:n][rows] != 0
     timed = times != NO_TIME
-    times = times[timed]
+    if not timed.all():
+        times, errored = times[timed], errored[timed]
     if since is None or until is None:
         if len(times):
             low, high = int(times.min()), int(times.max())
@@ -192,12 +194,12 @@ def build(
     step = bucket_size(until - since + 1, buckets)
     start = since - since % step
     count = max(1, (until - start) // step + 1)
-    errored = index.columns["errcode"].data[:n][rows][timed] != 0
-    position = (times - start) // step
-    inside = (position >= 0) & (position < count)
-    position, errored = position[inside], errored[inside]
-    errors = np.bincount(position[errored], minlength=count)[:count]
-    ok = np.bincount(position[~errored], minlength=count)[:count]
+    # one count over (bucket, error?) pairs: twice the buckets, no masks copied
+    slots = (times - start) // step * 2 + errored
+    if len(slots) and (slots.min() < 0 or slots.max() >= 2 * count):
+        slots = slots[(slots >= 0) & (slots < 2 * count)]
+    both = np.bincount(slots, minlength=2 * count).reshape(count, 2)
+    ok, errors = both[:, 0], both[:, 1]
     end = start + count * step
     spans = [
         g for g in (not_logged(index) if gaps is None else gaps) if g.start < end and (g.end is None or g.end > start)

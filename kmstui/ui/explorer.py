@@ -40,6 +40,7 @@ from .messages import (
     LiveProgressed,
     LoadFinished,
     LoadProgressed,
+    NoveltyReady,
     QueryDone,
     QueryFailed,
     QueryResult,
@@ -412,19 +413,20 @@ class ExplorerScreen(Screen[None]):
         index = self.index
         snapshot = index.snapshot
         window = novelty.window_of(compiled.terms, snapshot)
-        line = timelines.build(index, rows, buckets, window.since, window.until)
-        if window.since is not None:
-            novel = novelty.new_any(index, snapshot, window.since)
-        else:
-            novel = np.zeros(0, bool)
-        self.post_message(TimelineReady(request, line, novel))
+        self.post_message(TimelineReady(request, timelines.build(index, rows, buckets, window.since, window.until)))
         if grouping is not None:
             self.post_message(GroupsReady(request, group.group(index, rows, grouping)))
+        novel = novelty.new_any(index, snapshot, window.since) if window.since is not None else np.zeros(0, bool)
+        self.post_message(NoveltyReady(request, novel))
 
     def on_timeline_ready(self, message: TimelineReady) -> None:
         if message.request < self._shown:
             return  # an older answer arriving late
         self.query_one(TimelineStrip).timeline = message.timeline
+
+    def on_novelty_ready(self, message: NoveltyReady) -> None:
+        if message.request < self._shown:
+            return
         pane = self.query_one(EventsPane)
         pane.novel = message.novel if len(message.novel) else None
         pane.refresh_rows()
@@ -606,14 +608,14 @@ class ExplorerScreen(Screen[None]):
     def group_drilled(self, message: GroupsPane.Drilled) -> None:
         """Enter on a row: its events, with the row's values added to the filter; Escape comes back."""
         terms = group.drill_terms(message.fields, message.row)
-        self._drills.append((self.filter_text, message.fields, message.row.values))
+        self._drills.append((self.filter_text, message.fields, message.row.codes))
         self.show_grouping(None)
         self.query_one(EventsPane).move_to(0)
         self.replace_filter(" ".join(t for t in (self.filter_text.strip(), *terms) if t))
 
     def _undrill(self) -> None:
-        text, fields, values = self._drills.pop()
-        self._keep_group_row = values
+        text, fields, codes = self._drills.pop()
+        self._keep_group_row = codes
         self.replace_filter(text)
         self.show_grouping(fields)
 

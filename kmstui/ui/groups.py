@@ -58,14 +58,14 @@ class GroupsPane(VirtualTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.grouping: Grouping | None = None
-        self.rows: list[GroupRow] = []
         self.aliases: dict[str, str] = {}  # key ARN -> its alias, as the keys pane names it
         self.columns = list(COUNT_COLUMNS)
 
-    def show(self, grouping: Grouping, aliases: dict[str, str], keep: tuple | None = None) -> None:
-        """New rows; the cursor goes to the row with the values ``keep`` (or stays on its values)."""
-        if keep is None and self.rows and 0 <= self.cursor < len(self.rows):
-            keep = self.rows[self.cursor].values
+    def show(self, grouping: Grouping, aliases: dict[str, str], keep: tuple[int, ...] | None = None) -> None:
+        """New rows; the cursor goes to the row with the value codes ``keep`` (or stays on its values)."""
+        if keep is None:
+            current = self.current
+            keep = current.codes if current is not None else None
         self.grouping = grouping
         self.aliases = aliases
         values = [
@@ -73,26 +73,31 @@ class GroupsPane(VirtualTable):
             for i, name in enumerate(grouping.fields)
         ]
         self.columns = [*values, *COUNT_COLUMNS]
-        self._sort(keep)
         self.border_title = f"Grouped by {' × '.join(grouping.fields)}"
+        self._sort(keep)
 
-    def _sort(self, keep: tuple | None) -> None:
+    def _sort(self, keep: tuple[int, ...] | None) -> None:
         if self.grouping is None:
             return
-        self.rows = group.sort_rows(self.grouping.rows, self.sort_column, self.descending)
-        position = next((i for i, r in enumerate(self.rows) if keep is not None and r.values == keep), 0)
-        self.border_subtitle = f"{len(self.rows):,} rows · by {self.sort_column.replace('_', ' ')} · s sorts"
-        self.reset(len(self.rows), position)
+        self.grouping = self.grouping.sorted(self.sort_column, self.descending)
+        position = self.grouping.find(keep) or 0
+        self.border_subtitle = f"{len(self.grouping):,} rows · by {self.sort_column.replace('_', ' ')} · s sorts"
+        self.reset(len(self.grouping), position)
 
     def watch_sort_column(self) -> None:
-        self._sort(self.current_values)
+        current = self.current
+        self._sort(current.codes if current is not None else None)
 
     def watch_descending(self) -> None:
-        self._sort(self.current_values)
+        current = self.current
+        self._sort(current.codes if current is not None else None)
 
     @property
-    def current_values(self) -> tuple | None:
-        return self.rows[self.cursor].values if 0 <= self.cursor < len(self.rows) else None
+    def current(self) -> GroupRow | None:
+        """The row under the cursor."""
+        if self.grouping is None or not 0 <= self.cursor < len(self.grouping):
+            return None
+        return self.grouping.row(self.cursor)
 
     def action_sort(self) -> None:
         order = ["events", "errors", "principals", "keys", "last_seen", "first_seen", "values"]
@@ -103,8 +108,9 @@ class GroupsPane(VirtualTable):
         self.descending = not self.descending
 
     def action_activate(self) -> None:
-        if self.grouping is not None and 0 <= self.cursor < len(self.rows):
-            self.post_message(self.Drilled(self.grouping.fields, self.rows[self.cursor]))
+        current = self.current
+        if self.grouping is not None and current is not None:
+            self.post_message(self.Drilled(self.grouping.fields, current))
 
     def _value_text(self, name: str, value: str | None) -> str:
         if value is None:
@@ -115,8 +121,8 @@ class GroupsPane(VirtualTable):
         return compact(value)
 
     def cells(self, position: int) -> list[Cell]:
-        row = self.rows[position]
         assert self.grouping is not None
+        row = self.grouping.row(position)
         values: list[Cell] = [
             (self._value_text(name, value), "vt--muted" if value is None else None)
             for name, value in zip(self.grouping.fields, row.values, strict=True)

@@ -91,11 +91,18 @@ class QueryFailed(Message):
 
 @dataclass
 class TimelineReady(Message):
-    """The timeline of the events in view, and which of them are new (the events list's marker)."""
+    """The timeline of the events in view."""
 
     request: int
     timeline: Timeline
-    novel: np.ndarray  # bool per index row: new in the filter's window
+
+
+@dataclass
+class NoveltyReady(Message):
+    """Which events are new in the filter's window (the events list's ✦ marker)."""
+
+    request: int
+    novel: np.ndarray  # bool per index row; empty when the filter has no window
 
 
 @dataclass

@@ -130,7 +130,7 @@ class TimelineStrip(Widget, can_focus=True):
         """The bucket each column draws (-1: none)."""
         if not line.buckets:
             return [-1] * width
-        per = max(1, width // line.buckets)
+        per = max(1, min(3, width // line.buckets))  # a few columns a bucket at most: bars, not blocks
         return [c // per if c // per < line.buckets else -1 for c in range(width)]
 
     def render_line(self, y: int) -> Strip:
