@@ -245,7 +245,12 @@ def _context_keys(index: EventIndex) -> tuple[np.ndarray, np.ndarray]:
     offsets, _labels, pair_key, _values = contexts.arrays()
     sets = len(offsets) - 1
     owner = np.repeat(np.arange(sets, dtype=np.int64), np.diff(offsets))
-    combined = np.unique(owner * np.int64(max(len(contexts.keys), 1)) + pair_key)
+    combined = np.sort(owner * np.int64(max(len(contexts.keys), 1)) + pair_key)
+    if len(combined):
+        keep = np.empty(len(combined), bool)
+        keep[0] = True
+        np.not_equal(combined[1:], combined[:-1], out=keep[1:])
+        combined = combined[keep]
     owners = combined // max(len(contexts.keys), 1)
     keys = (combined % max(len(contexts.keys), 1)).astype(np.uint32)
     new_offsets = np.zeros(sets + 1, np.int64)
@@ -355,19 +360,27 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
     np.maximum.at(last, inverse[timed], times[timed])
     first[first == np.iinfo(np.int64).max] = NO_TIME
     last[last == np.iinfo(np.int64).min] = NO_TIME
-    keys = _distinct(inverse, columns["key0"].data[:n][entry_rows], group_count, len(index.vocab["key"]))
-    principals = _distinct(
-        inverse, principal_codes(index, n)[entry_rows], group_count, len(principal_part(index, "short")[0])
-    )
     split: list[np.ndarray] = []
     rest = present.astype(np.int64)
     for size in reversed(sizes):
         split.append(rest % size)
         rest = rest // size
+    split.reverse()
+    # a group of one key (or principal) holds that one, or none: nothing to count
+    if "key" in names:
+        keys = (split[names.index("key")] != 0).astype(np.int64)
+    else:
+        keys = _distinct(inverse, columns["key0"].data[:n][entry_rows], group_count, len(index.vocab["key"]))
+    if "principal" in names:
+        principals = (split[names.index("principal")] != 0).astype(np.int64)
+    else:
+        shorts, per_principal = principal_part(index, "short")
+        on_rows = per_principal[columns["principal"].data[:n][entry_rows]]
+        principals = _distinct(inverse, on_rows, group_count, len(shorts))
     grouping = Grouping(
         fields=names,
         events=len(rows),
-        codes=tuple(reversed(split)),
+        codes=tuple(split),
         values=tables,
         counts=counts,
         errors=errors,

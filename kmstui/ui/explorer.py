@@ -117,6 +117,7 @@ class ExplorerScreen(Screen[None]):
         self._zoom: list[str] = []  # filter texts before each narrowing on the timeline
         self._drills: list[tuple[str, tuple[str, ...], tuple]] = []  # (filter, fields, row values) to go back to
         self._keep_group_row: tuple | None = None
+        self._marked = 0  # the newest request whose new events are marked
         self.views = views.Loaded(list(views.BUILT_IN), [], views.config_dir() / views.FILE_NAME)
 
     # ------------------------------------------------------------------ layout
@@ -177,7 +178,9 @@ class ExplorerScreen(Screen[None]):
 
     async def settled(self) -> None:
         """Wait until loading is over and the newest filter result is on screen."""
-        await self.wait_for(lambda: not self.load_running and self._applied == self._request)
+        await self.wait_for(
+            lambda: not self.load_running and self._applied == self._request and self._marked >= self._request
+        )
 
     async def _notify_changed(self) -> None:
         async with self._changed:
@@ -405,6 +408,14 @@ class ExplorerScreen(Screen[None]):
         self.post_message(
             QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation))
         )
+        # last: the first uses of every pair are computed once per load (a second at a million events)
+        window = novelty.window_of(compiled.terms, snapshot)
+        try:
+            novel = novelty.new_any(index, snapshot, window.since) if window.since is not None else np.zeros(0, bool)
+        except Exception:  # the marker is a hint: without it the events are still right
+            novel = np.zeros(0, bool)
+        if not worker.is_cancelled:
+            self.post_message(NoveltyReady(request, novel))
 
     def _answers(
         self, request: int, compiled: query.Filter, rows, buckets: int, grouping: tuple[str, ...] | None
@@ -416,20 +427,20 @@ class ExplorerScreen(Screen[None]):
         self.post_message(TimelineReady(request, timelines.build(index, rows, buckets, window.since, window.until)))
         if grouping is not None:
             self.post_message(GroupsReady(request, group.group(index, rows, grouping)))
-        novel = novelty.new_any(index, snapshot, window.since) if window.since is not None else np.zeros(0, bool)
-        self.post_message(NoveltyReady(request, novel))
 
     def on_timeline_ready(self, message: TimelineReady) -> None:
         if message.request < self._shown:
             return  # an older answer arriving late
         self.query_one(TimelineStrip).timeline = message.timeline
 
-    def on_novelty_ready(self, message: NoveltyReady) -> None:
-        if message.request < self._shown:
-            return
+    async def on_novelty_ready(self, message: NoveltyReady) -> None:
+        if message.request < self._marked:
+            return  # an older answer arriving late
+        self._marked = message.request
         pane = self.query_one(EventsPane)
         pane.novel = message.novel if len(message.novel) else None
         pane.refresh_rows()
+        await self._notify_changed()
 
     def on_groups_ready(self, message: GroupsReady) -> None:
         if message.request < self._shown or self.grouping is None:
@@ -470,6 +481,7 @@ class ExplorerScreen(Screen[None]):
     async def on_query_failed(self, message: QueryFailed) -> None:
         self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)
         self._applied = max(self._applied, message.request)
+        self._marked = max(self._marked, message.request)
         await self._notify_changed()
 
     # ------------------------------------------------------------------ filter bar

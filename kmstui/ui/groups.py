@@ -81,7 +81,10 @@ class GroupsPane(VirtualTable):
             return
         self.grouping = self.grouping.sorted(self.sort_column, self.descending)
         position = self.grouping.find(keep) or 0
-        self.border_subtitle = f"{len(self.grouping):,} rows · by {self.sort_column.replace('_', ' ')} · s sorts"
+        rows = len(self.grouping)
+        self.border_subtitle = (
+            f"{rows:,} row{'s' if rows != 1 else ''} · by {self.sort_column.replace('_', ' ')} · s sorts"
+        )
         self.reset(len(self.grouping), position)
 
     def watch_sort_column(self) -> None:
