@@ -357,3 +357,34 @@ def test_headless_group_by_refuses_what_it_cannot_do(capsys):
     code, out, _err = run_main(capsys, "events", "--demo", "-q", "--group-by", "key", "--sort", "errors")
     errors = [int(line.split()[2]) for line in out.splitlines()[1:]]
     assert code == 0 and errors == sorted(errors, reverse=True)
+
+
+# ---------------------------------------------------------------------------
+# The events list by a column
+
+
+@pytest.mark.parametrize("column", ["event", "principal", "key", "error", "ip", "region"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_events_sorted_by_a_column_match_plain_python(demo, column, descending):
+    from kmstui.core.ordering import sort_events
+
+    rows = query.parse("since:2026-11-20T02:00Z").rows(demo)
+    events = [demo.event(int(r)) for r in rows]
+
+    def value(event) -> str | None:
+        return {
+            "event": event.name,
+            "principal": event.principal.short,
+            "key": event.keys[0] if event.keys else None,
+            "error": event.error_code,
+            "ip": event.source_ip,
+            "region": event.region,
+        }[column]
+
+    # Python's sort is stable too: equal values keep the newest-first order
+    ordered = sorted(events, key=lambda e: (value(e) is None, (value(e) or "").lower()), reverse=False)
+    if descending:
+        ordered = sorted(events, key=lambda e: (value(e) is None, (value(e) or "").lower()), reverse=True)
+    got = [value(demo.event(int(r))) for r in sort_events(demo, rows, column, descending)]
+    assert got == [value(e) for e in ordered]
+    assert list(sort_events(demo, rows, "time", False)) == list(rows[::-1])

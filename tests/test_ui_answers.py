@@ -194,3 +194,21 @@ class TestViews:
             await settle(pilot)
             assert _filter(app) == "new:any since:2026-11-20T02:00Z"
             assert explorer(app).query_one(GroupsPane).display
+
+
+class TestEventsOrder:
+    async def test_o_sorts_the_events_by_the_next_column_and_O_reverses(self):
+        app = make_app(DEMO, filter_text="since:2026-11-20T02:00Z")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("o")
+            await settle(pilot)
+            pane = explorer(app).query_one(EventsPane)
+            index = explorer(app).index
+            names = [index.event(int(r)).name for r in pane.rows]
+            assert names == sorted(names, key=str.lower)
+            assert "EVENT ▲" in lines(pane)[0]
+            await pilot.press("O")
+            await settle(pilot)
+            names = [index.event(int(r)).name for r in pane.rows]
+            assert names == sorted(names, key=str.lower, reverse=True)

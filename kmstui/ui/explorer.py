@@ -20,7 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from ..core import group, loader, novelty, query, views
+from ..core import group, loader, novelty, ordering, query, views
 from ..core import timeline as timelines
 from ..core.index import EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
@@ -77,6 +77,8 @@ class ExplorerScreen(Screen[None]):
         Binding("t", "focus_timeline", "Timeline", id="explorer.timeline"),
         Binding("b", "group_by", "Group by", id="explorer.group_by"),
         Binding("v", "views", "Views", id="explorer.views"),
+        Binding("o", "sort_events", "Sort", show=False, id="explorer.sort_events"),
+        Binding("O", "reverse_events", "Reverse sort", show=False, id="explorer.reverse_events"),
     ]
 
     def __init__(
@@ -118,6 +120,7 @@ class ExplorerScreen(Screen[None]):
         self._drills: list[tuple[str, tuple[str, ...], tuple]] = []  # (filter, fields, row values) to go back to
         self._keep_group_row: tuple | None = None
         self._marked = 0  # the newest request whose new events are marked
+        self.event_order: tuple[str, bool] = ("time", True)  # the events list's sort: column, descending
         self.views = views.Loaded(list(views.BUILT_IN), [], views.config_dir() / views.FILE_NAME)
 
     # ------------------------------------------------------------------ layout
@@ -366,7 +369,7 @@ class ExplorerScreen(Screen[None]):
         trails = self.query_one(TrailsPane)
         keys = self.query_one(KeysPane)
         buckets = self.query_one(TimelineStrip).buckets_wanted
-        self.run_query(request, self.filter, trails.selected, keys.selected, buckets, self.grouping)
+        self.run_query(request, self.filter, trails.selected, keys.selected, buckets, self.grouping, self.event_order)
 
     @work(thread=True, exclusive=True, group="query", description="Filtering", exit_on_error=False)
     def run_query(
@@ -377,6 +380,7 @@ class ExplorerScreen(Screen[None]):
         key: int | None,
         buckets: int = 76,
         grouping: tuple[str, ...] | None = None,
+        order: tuple[str, bool] = ("time", True),
     ) -> None:
         """The events first (they are what the user looks at), then the key and trail summaries."""
         worker = get_current_worker()
@@ -393,7 +397,8 @@ class ExplorerScreen(Screen[None]):
                     rows = in_scope[narrow[in_scope]]
                 if worker.is_cancelled:
                     return
-                self.post_message(EventsReady(request, rows, len(snapshot.order)))
+                shown = ordering.sort_events(index, rows, *order) if order != ("time", True) else rows
+                self.post_message(EventsReady(request, shown, len(snapshot.order)))
                 self._answers(request, compiled, rows, buckets, grouping)
                 if worker.is_cancelled:
                     return
@@ -566,6 +571,32 @@ class ExplorerScreen(Screen[None]):
         groups.display = fields is not None
         events.display = fields is None
         (groups if fields is not None else events).focus()
+        self.request_query()
+
+    # ------------------------------------------------------------------ events order
+
+    def action_sort_events(self) -> None:
+        """The events list by the next column (time, event, principal, key, error, IP, region)."""
+        names = list(ordering.SORTABLE)
+        column = names[(names.index(self.event_order[0]) + 1) % len(names)]
+        self._order_events(column, column == "time")
+
+    def action_reverse_events(self) -> None:
+        self._order_events(self.event_order[0], not self.event_order[1])
+
+    def _order_events(self, column: str, descending: bool) -> None:
+        self.event_order = (column, descending)
+        pane = self.query_one(EventsPane)
+        titles = {"time": "TIME (UTC)", "ip": "SOURCE IP"}
+        wanted = titles.get(column, column.upper())
+        arrow = " ▼" if descending else " ▲"
+        pane.columns = [replace(c, title=c.title + arrow) if c.title == wanted else c for c in type(pane).columns]
+        pane.refresh_rows()
+        self.notify(
+            f"Events by {column}, {'descending' if descending else 'ascending'} (o: next column, O: reverse)",
+            timeout=3,
+            markup=False,
+        )
         self.request_query()
 
     # ------------------------------------------------------------------ views
