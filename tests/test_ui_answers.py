@@ -100,6 +100,8 @@ class TestGroupBy:
             await settle(pilot)
             assert _filter(app) == "principal:AdminSSO"
             assert pane.display and pane.current is not None and pane.current.values == chosen.values
+            await pilot.press("1", "3")
+            assert app.focused is pane  # the group-by stands in place of the events
             await pilot.press("escape")
             await settle(pilot)
             assert not pane.display and explorer(app).query_one(EventsPane).display

@@ -710,6 +710,8 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#filter", Input).focus()
 
     def action_focus_pane(self, pane: str) -> None:
+        if pane == "events" and self.grouping is not None:
+            pane = "groups"  # the group-by table stands in place of the events
         self.query_one(f"#{pane}").focus()
 
     def action_escape(self) -> None:
