@@ -113,6 +113,18 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="only events matching this filter")
     if command == "events":
         parser.add_argument("--count", action="store_true", help="print only the number of matching events")
+        parser.add_argument(
+            "--group-by",
+            metavar="FIELD[,FIELD]",
+            help="one row per value of a filter field, or pair of values (event,ip; key,principal; principal,ctx):"
+            " events, errors, first and last seen, distinct keys and principals; most events first",
+        )
+        parser.add_argument(
+            "--sort",
+            metavar="COLUMN",
+            help="with --group-by: sort by values, events, errors, first_seen, last_seen, keys or principals"
+            " (default: events, most first; first_seen and values ascend)",
+        )
     return parser
 
 
@@ -220,13 +232,35 @@ def _headless(command: str, argv: list[str]) -> int:
         _say(f"  {expression}")
         _say("  " + " " * error.position + "^")
         return 2
+    grouped = None
+    if getattr(args, "group_by", None):
+        from .core import group
+
+        try:
+            grouped = group.parse_fields(args.group_by)
+            if args.sort and args.sort not in group.SORTS:
+                raise group.GroupError(f"cannot sort by {args.sort!r}: sort by one of {', '.join(group.SORTS)}")
+        except group.GroupError as error:
+            _say(f"bad --group-by: {error}")
+            return 2
+        if args.format == "raw" or args.count:
+            _say("--group-by writes table, jsonl or csv (not raw, not --count)")
+            return 2
     index = _load(args)
     out = sys.stdout
     if command == "trails":
         export.write_trails(out, summarise_trails(index), args.format)
         return 0
     rows = compiled.rows(index)
-    if command == "events":
+    if command == "events" and grouped is not None:
+        from .core import group
+
+        grouping = group.group(index, rows, grouped)
+        if args.sort:
+            ascending = args.sort in ("values", "first_seen")
+            grouping = grouping.sorted(args.sort, descending=not ascending)
+        export.write_groups(out, grouping, args.format)
+    elif command == "events":
         if args.count:
             print(len(rows))
         else:

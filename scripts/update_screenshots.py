@@ -22,6 +22,10 @@ SHOWN = {
     "detail.svg": "test_snapshots/TestDetailView.test_decrypt_with_encryption_context.svg",
     "trail-warning.svg": "test_snapshots/TestTrailWarning.test_excluded_trail_selected.svg",
     "live-load.svg": "test_ui_live/TestLiveLoad.test_progress_while_pages_arrive.svg",
+    "timeline.svg": "test_snapshots/TestTimeline.test_timeline_with_a_key_selected.svg",
+    "group-by.svg": "test_snapshots/TestGroupBy.test_stolen_session_by_event_and_key.svg",
+    "what-is-new.svg": "test_snapshots/TestWhatIsNew.test_what_is_new_view.svg",
+    "saved-view.svg": "test_snapshots/TestSavedView.test_view_from_the_config_file.svg",
 }
 
 

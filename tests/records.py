@@ -428,3 +428,43 @@ def real_like(folder: Path) -> Path:
         records = [kms("Decrypt", key_arn(KEY1), time=f"2025-03-05T{10 + hour:02d}:0{n}:00Z") for n in range(3)]
         write(delivery_path(trail, day="2025/03/05", stamp=stamp, tag=f"h{hour}"), gz(cloudtrail_file(records)))
     return folder
+
+
+# ---------------------------------------------------------------------------
+# Plain readings, for tests that check kmstui against a reading of the records without it
+
+
+def consistent(a: object, b: object) -> bool:
+    """Two JSON values that could be copies of one record: objects agree on the fields both have."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(consistent(a[k], b[k]) for k in a.keys() & b.keys())
+    return a == b
+
+
+def copies_of_one_event(a: dict, b: dict) -> bool:
+    """Same outcome (when both say who called) and nothing both have differs."""
+    typed = all(isinstance(r.get("userIdentity"), dict) and r["userIdentity"].get("type") for r in (a, b))
+    if typed and a.get("errorCode") != b.get("errorCode"):
+        return False
+    return consistent(a, b)
+
+
+def fullest_copies(records: list[dict], identity) -> list[dict]:
+    """Each event once, as its fullest copy: records with the same ``identity(record)`` (id,
+    name and time) fold when they are copies of one event; records that share an id but
+    differ stay apart. Records without an id are all kept."""
+    out: list[dict] = []
+    groups: dict[tuple, list[list[dict]]] = {}
+    for rec in records:
+        if not rec.get("eventID"):
+            out.append(rec)
+            continue
+        same = groups.setdefault(identity(rec), [])
+        for group in same:
+            if all(copies_of_one_event(rec, other) for other in group):
+                group.append(rec)
+                break
+        else:
+            same.append([rec])
+    size = lambda rec: len(json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode())  # noqa: E731
+    return out + [max(group, key=size) for same in groups.values() for group in same]

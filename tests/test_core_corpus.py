@@ -13,7 +13,17 @@ import pytest
 
 from kmstui.core.timeutil import iso, parse_event_time
 
-from records import AWS_DOCS, REAL, json_lines, load, load_file, outside_data_reason, run_cli, run_main
+from records import (
+    AWS_DOCS,
+    REAL,
+    copies_of_one_event,
+    json_lines,
+    load,
+    load_file,
+    outside_data_reason,
+    run_cli,
+    run_main,
+)
 
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
@@ -82,21 +92,6 @@ def identity(rec: dict) -> tuple:
 def is_kept(rec: dict) -> bool:
     source = rec.get("eventSource")
     return source == KMS or (source == CLOUDTRAIL and rec.get("eventName") in TRAIL_EVENTS)
-
-
-def consistent(a: object, b: object) -> bool:
-    """Two JSON values that could be copies of one record: objects agree on the fields both have."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return all(consistent(a[k], b[k]) for k in a.keys() & b.keys())
-    return a == b
-
-
-def copies_of_one_event(a: dict, b: dict) -> bool:
-    """Same outcome (when both say who called) and nothing both have differs."""
-    typed = all(isinstance(r.get("userIdentity"), dict) and r["userIdentity"].get("type") for r in (a, b))
-    if typed and a.get("errorCode") != b.get("errorCode"):
-        return False
-    return consistent(a, b)
 
 
 def distinct_events(records: list[dict]) -> list[list[dict]]:

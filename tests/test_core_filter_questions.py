@@ -15,7 +15,7 @@ import pytest
 from kmstui.cli import demo_path
 from kmstui.core.timeutil import iso, parse_event_time
 
-from records import load, rows
+from records import fullest_copies, load, rows
 
 REAL = Path(__file__).resolve().parents[2] / "shared/corpus/real"
 KMS = "kms.amazonaws.com"
@@ -135,22 +135,10 @@ def window(rec: dict) -> float | None:
 
 
 def folded(records: list[dict]) -> list[dict]:
-    """The same event seen twice (same id, name and time) counts once, as its fuller copy: the
-    corpus's rule fixtures reuse ids (eventID "1" is a failed DisableKey and a successful one)."""
-    fullest: dict[tuple, dict] = {}
-    out = []
-    for rec in records:
-        if not rec.get("eventID"):
-            out.append(rec)
-            continue
-        key = identity(rec)
-        if key not in fullest or _size(rec) > _size(fullest[key]):
-            fullest[key] = rec
-    return out + list(fullest.values())
-
-
-def _size(rec: dict) -> int:
-    return len(json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode())
+    """The same event seen twice (same id, name and time) counts once, as its fuller copy;
+    records that share an id but differ (the corpus's rule fixtures reuse eventID "1" for a
+    failed DisableKey and a successful one) are different events, as kmstui keeps them."""
+    return fullest_copies(records, identity)
 
 
 QUESTIONS: list[tuple[str, str, Callable[[dict], bool]]] = [

@@ -105,6 +105,55 @@ class TestHostileText:
         assert snap_compare(make_app(HOSTILE), terminal_size=WIDE, run_before=run)
 
 
+class TestTimeline:
+    def test_timeline_with_a_key_selected(self, snap_compare):
+        """alias/secrets-prod selected in the keys pane; the timeline focused, its cursor on the peak."""
+        run = _steps(("2", "down", "down", "down", "down", "enter", "t"))
+        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+
+    def test_narrowed_to_the_burst_80x24(self, snap_compare):
+        run = _steps(("t", "enter"))
+        assert snap_compare(make_app(DEMO), terminal_size=SMALL, run_before=run)
+
+
+class TestGroupBy:
+    def test_stolen_session_by_event_and_key(self, snap_compare):
+        run = _steps(("slash",), "principal:AdminSSO", ("enter", "b"), "event,key", ("enter",))
+        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+
+
+class TestWhatIsNew:
+    def test_new_to_secrets_prod_in_the_incident_hour(self, snap_compare):
+        """The events marked ✦ are the principals that had never used the key before the hour."""
+        text = "alias:secrets-prod since:2026-11-20T02:00Z until:2026-11-20T03:00Z"
+        assert snap_compare(make_app(DEMO, filter_text=text), terminal_size=WIDE, run_before=_ready)
+
+    def test_what_is_new_view(self, snap_compare):
+        run = _steps(
+            ("slash",),
+            "alias:secrets-prod since:2026-11-20T02:00Z until:2026-11-20T03:00Z",
+            ("enter", "v", "end", "enter"),
+        )
+        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+
+
+class TestSavedView:
+    def test_view_from_the_config_file(self, snap_compare, tmp_path, monkeypatch):
+        (tmp_path / "views.toml").write_text(
+            '[[view]]\nname = "vendor"\ntitle = "The vendor role"\nfilter = "principal:vendor-sync"\n'
+            'group_by = "event,key"\nsort = "errors"\n'
+        )
+        monkeypatch.setenv("KMSTUI_CONFIG_DIR", str(tmp_path))
+        run = _steps(("v", "end", "enter"))
+        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_views(tmp_path_factory, monkeypatch):
+    """The developer's own views.toml stays out of the pictures."""
+    monkeypatch.setenv("KMSTUI_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture(autouse=True)
 def _no_color_leak(monkeypatch):
     """Snapshots are taken in colour whatever the developer's environment says."""

@@ -14,6 +14,7 @@ from kmstui.core.timeutil import short
 from kmstui.ui.detail import DetailScreen
 from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
+from kmstui.ui.timeline import TimelineStrip
 
 from appkit import DATA, DEMO, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
 from records import (
@@ -395,6 +396,8 @@ class TestKeyboard:
             assert isinstance(app.focused, TrailsPane)
             await pilot.press("tab")
             assert isinstance(app.focused, KeysPane)
+            await pilot.press("tab")
+            assert isinstance(app.focused, TimelineStrip)  # the timeline sits over the events
             await pilot.press("tab")
             assert isinstance(app.focused, EventsPane)
             await pilot.press("G")

@@ -10,6 +10,7 @@ from typing import IO
 import numpy as np
 import orjson
 
+from .group import Grouping, GroupRow
 from .index import EventIndex
 from .model import alias_name
 from .summary import KeySummary
@@ -304,3 +305,49 @@ def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]
             continue
         buffer.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write(buffer.getvalue())
+
+
+# ---------------------------------------------------------------------------
+# Group-by (kmstui events --group-by FIELD[,FIELD])
+
+GROUP_COUNTS = ("events", "errors", "first_seen", "last_seen", "keys", "principals")
+
+
+def group_record(grouping: Grouping, row: GroupRow) -> dict:
+    """One row of a group-by: the grouped fields by name, then the counts."""
+    record: dict = dict(zip(grouping.fields, row.values, strict=True))
+    record.update(
+        events=row.events,
+        errors=row.errors,
+        first_seen=iso(row.first_seen),
+        last_seen=iso(row.last_seen),
+        keys=row.keys,
+        principals=row.principals,
+    )
+    return record
+
+
+def write_groups(out: IO[str], grouping: Grouping, fmt: str) -> None:
+    if fmt == "jsonl":
+        for row in grouping.rows:
+            out.write(orjson.dumps(group_record(grouping, row)).decode() + "\n")
+    elif fmt == "csv":
+        _write_csv(out, (*grouping.fields, *GROUP_COUNTS), (group_record(grouping, r) for r in grouping.rows))
+    else:
+        header = (*(f.upper() for f in grouping.fields), "EVENTS", "ERRORS", "FIRST SEEN", "LAST SEEN", "KEYS", "WHO")
+        _write_table(
+            out,
+            header,
+            (
+                [
+                    *(value if value is not None else "-" for value in row.values),
+                    f"{row.events:,}",
+                    f"{row.errors:,}",
+                    short(row.first_seen),
+                    short(row.last_seen),
+                    f"{row.keys:,}",
+                    f"{row.principals:,}",
+                ]
+                for row in grouping.rows
+            ),
+        )

@@ -497,6 +497,24 @@ def _any_path(index: EventIndex, snapshot: Snapshot, paths: tuple[str, ...], nee
     return mask
 
 
+def _crossaccount(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
+    """Calls by a principal of another account than the one that owns the event (shown ⇄)."""
+    parts, per_principal = principal_part(index, "account")
+    owners = index.vocab["account"]
+    as_owner = np.array([(owners.find(v) or 0) if v else 0 for v in parts.values], dtype=np.int64)
+    principal = column(index, "principal", snapshot.n)
+    caller = per_principal[principal]
+    owner = column(index, "account", snapshot.n).astype(np.int64)
+    cross = (caller != 0) & (owner != 0) & (as_owner[caller] != owner)
+    return cross if needle.lower in TRUE else ~cross
+
+
+def _new(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
+    from .novelty import evaluate
+
+    return evaluate(index, snapshot, needle.text)
+
+
 def _path_alias(name: str, kind: Kind, help: str, example: str, *paths: str) -> Field:
     """A KMS question as a field: the first of ``paths`` that a record has answers it."""
 
@@ -623,6 +641,21 @@ _ALL = (
         "CreateGrant to a principal of another account than the key's",
         "true",
         _crossgrant,
+    ),
+    Field(
+        "crossaccount",
+        "boolean",
+        "a principal of another account than the event's (marked ⇄)",
+        "true",
+        _crossaccount,
+    ),
+    Field(
+        "new",
+        "text",
+        "first use of its key by a principal, ip, agent, region or ctx key: since the filter's `since:`,"
+        " else ever (`new:any`: any of them)",
+        "principal",
+        _new,
     ),
     Field(
         "has",

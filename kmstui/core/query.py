@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import fields
+from . import fields, novelty
 from .fields import BOOLEANS, COMPARISONS, FIELDS, Needle, keys_mask, split_path, trail_mask
 from .index import EventIndex, Snapshot
 from .timeutil import parse_iso, parse_span
@@ -120,7 +120,8 @@ class Filter:
         self, index: EventIndex, snapshot: Snapshot, extra: list[Narrow] | tuple[Narrow, ...] = ()
     ) -> np.ndarray | None:
         """Boolean mask over rows ``0:snapshot.n``; None when nothing narrows."""
-        result = None if self.root is None else _evaluate(self.root, index, snapshot)
+        with novelty.window(self.terms, snapshot):  # what new: compares with
+            result = None if self.root is None else _evaluate(self.root, index, snapshot)
         for narrow in extra:
             mask = narrow(index, snapshot)
             result = mask if result is None else (result & mask)
@@ -337,6 +338,12 @@ def _check(term: Term) -> Term:
                 raise FilterError(
                     f"has: takes a record path (req.kmsKeyId, resp.keyMetadata.keySpec), not {value!r}", position
                 )
+    elif name == "new":
+        for value in term.values:
+            try:
+                novelty.kinds_of(value)
+            except ValueError as error:
+                raise FilterError(str(error), position) from None
     elif name == "error" and op == ":=" and "*" in term.values:
         raise FilterError("error:* is any error; error:=* means nothing", position)
     return term

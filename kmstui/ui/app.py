@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from ..core import loader
 from ..core.index import EventIndex
@@ -16,7 +18,7 @@ from .modals import HelpScreen
 class KmsApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "kmstui"
-    ENABLE_COMMAND_PALETTE = False
+    ENABLE_COMMAND_PALETTE = True  # ctrl+p: views, group-bys, pivots and panes (see get_system_commands)
 
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help"),
@@ -38,6 +40,12 @@ class KmsApp(App[int]):
     async def settled(self) -> None:
         """Wait until loading is over and the newest filter result is on screen (for tests)."""
         await self.explorer.settled()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if screen is self.explorer:
+            for title, help, callback in self.explorer.palette_commands():
+                yield SystemCommand(title, help, callback)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
+import numpy as np
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,30 +20,37 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from ..core import loader, query
+from ..core import group, loader, novelty, ordering, query, views
+from ..core import timeline as timelines
 from ..core.index import EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
 from ..core.text import clean
-from ..core.timeutil import short
+from ..core.timeutil import iso, short
 from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
+from .groups import GroupByScreen, GroupsPane
 from .messages import (
     EventsReady,
+    GroupsReady,
     IndexChanged,
     LiveProblems,
     LiveProgressed,
     LoadFinished,
     LoadProgressed,
+    NoveltyReady,
     QueryDone,
     QueryFailed,
     QueryResult,
+    TimelineReady,
 )
 from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
+from .timeline import TimelineStrip
+from .viewlist import ViewsScreen
 
 
 class FilterInput(Input):
@@ -64,6 +74,11 @@ class ExplorerScreen(Screen[None]):
         Binding("3", "focus_pane('events')", "Events", show=False),
         Binding("l", "load_summary", "Load summary"),
         Binding("F", "follow", "Follow", show=False),
+        Binding("t", "focus_timeline", "Timeline", id="explorer.timeline"),
+        Binding("b", "group_by", "Group by", id="explorer.group_by"),
+        Binding("v", "views", "Views", id="explorer.views"),
+        Binding("o", "sort_events", "Sort", show=False, id="explorer.sort_events"),
+        Binding("O", "reverse_events", "Reverse sort", show=False, id="explorer.reverse_events"),
     ]
 
     def __init__(
@@ -100,6 +115,13 @@ class ExplorerScreen(Screen[None]):
         self._debounce: Timer | None = None
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
+        self.grouping: tuple[str, ...] | None = None  # the group-by shown in place of the events
+        self._zoom: list[str] = []  # filter texts before each narrowing on the timeline
+        self._drills: list[tuple[str, tuple[str, ...], tuple]] = []  # (filter, fields, row values) to go back to
+        self._keep_group_row: tuple | None = None
+        self._marked = 0  # the newest request whose new events are marked
+        self.event_order: tuple[str, bool] = ("time", True)  # the events list's sort: column, descending
+        self.views = views.Loaded(list(views.BUILT_IN), [], views.config_dir() / views.FILE_NAME)
 
     # ------------------------------------------------------------------ layout
 
@@ -107,7 +129,9 @@ class ExplorerScreen(Screen[None]):
         with Horizontal(id="top"):
             yield TrailsPane(id="trails")
             yield KeysPane(id="keys")
+        yield TimelineStrip(id="timeline")
         yield EventsPane(self.index, id="events")
+        yield GroupsPane(id="groups")
         with Vertical(id="bottom"):
             with Horizontal(id="loadbar"):
                 yield ProgressBar(id="progress", show_eta=False)
@@ -130,6 +154,11 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#events").focus()
         self.query_one("#loadbar").display = False
         self.query_one("#filter-error").display = False
+        self.query_one(GroupsPane).display = False
+        self.views = views.load()
+        for problem in self.views.problems:  # a broken views.toml is named, and the app goes on
+            self.notify(problem, severity="warning", timeout=15, markup=False)
+            self.messages.append(problem)
         self.update_status()
         if self.sources or self.extra_files or self.live_options is not None:
             self.load_running = True
@@ -152,7 +181,9 @@ class ExplorerScreen(Screen[None]):
 
     async def settled(self) -> None:
         """Wait until loading is over and the newest filter result is on screen."""
-        await self.wait_for(lambda: not self.load_running and self._applied == self._request)
+        await self.wait_for(
+            lambda: not self.load_running and self._applied == self._request and self._marked >= self._request
+        )
 
     async def _notify_changed(self) -> None:
         async with self._changed:
@@ -337,10 +368,20 @@ class ExplorerScreen(Screen[None]):
             return
         trails = self.query_one(TrailsPane)
         keys = self.query_one(KeysPane)
-        self.run_query(request, self.filter, trails.selected, keys.selected)
+        buckets = self.query_one(TimelineStrip).buckets_wanted
+        self.run_query(request, self.filter, trails.selected, keys.selected, buckets, self.grouping, self.event_order)
 
     @work(thread=True, exclusive=True, group="query", description="Filtering", exit_on_error=False)
-    def run_query(self, request: int, compiled: query.Filter, trail: TrailSummary | None, key: int | None) -> None:
+    def run_query(
+        self,
+        request: int,
+        compiled: query.Filter,
+        trail: TrailSummary | None,
+        key: int | None,
+        buckets: int = 76,
+        grouping: tuple[str, ...] | None = None,
+        order: tuple[str, bool] = ("time", True),
+    ) -> None:
         """The events first (they are what the user looks at), then the key and trail summaries."""
         worker = get_current_worker()
         started = time.perf_counter()
@@ -356,7 +397,11 @@ class ExplorerScreen(Screen[None]):
                     rows = in_scope[narrow[in_scope]]
                 if worker.is_cancelled:
                     return
-                self.post_message(EventsReady(request, rows, len(snapshot.order)))
+                shown = ordering.sort_events(index, rows, *order) if order != ("time", True) else rows
+                self.post_message(EventsReady(request, shown, len(snapshot.order)))
+                self._answers(request, compiled, rows, buckets, grouping)
+                if worker.is_cancelled:
+                    return
                 keys = summarise_keys(index, in_scope, unused=compiled.empty and trail is None)
                 trails = summarise_trails(index) if snapshot.generation != self._trails_generation else None
         except Exception as error:  # keep the explorer alive; say what went wrong
@@ -368,6 +413,54 @@ class ExplorerScreen(Screen[None]):
         self.post_message(
             QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation))
         )
+        # last: the first uses of every pair are computed once per load (a second at a million events)
+        window = novelty.window_of(compiled.terms, snapshot)
+        try:
+            novel = novelty.new_any(index, snapshot, window.since) if window.since is not None else np.zeros(0, bool)
+        except Exception:  # the marker is a hint: without it the events are still right
+            novel = np.zeros(0, bool)
+        if not worker.is_cancelled:
+            self.post_message(NoveltyReady(request, novel))
+
+    def _answers(
+        self, request: int, compiled: query.Filter, rows, buckets: int, grouping: tuple[str, ...] | None
+    ) -> None:
+        """The timeline, the marker of new events and the group-by, for the events in view (worker thread)."""
+        index = self.index
+        snapshot = index.snapshot
+        window = novelty.window_of(compiled.terms, snapshot)
+        self.post_message(TimelineReady(request, timelines.build(index, rows, buckets, window.since, window.until)))
+        if grouping is not None:
+            self.post_message(GroupsReady(request, group.group(index, rows, grouping)))
+
+    def on_timeline_ready(self, message: TimelineReady) -> None:
+        if message.request < self._shown:
+            return  # an older answer arriving late
+        self.query_one(TimelineStrip).timeline = message.timeline
+
+    async def on_novelty_ready(self, message: NoveltyReady) -> None:
+        if message.request < self._marked:
+            return  # an older answer arriving late
+        self._marked = message.request
+        pane = self.query_one(EventsPane)
+        pane.novel = message.novel if len(message.novel) else None
+        pane.refresh_rows()
+        await self._notify_changed()
+
+    def on_groups_ready(self, message: GroupsReady) -> None:
+        if message.request < self._shown or self.grouping is None:
+            return
+        if message.grouping.fields != self.grouping:
+            return  # asked for before the fields changed
+        aliases = {}
+        if "key" in message.grouping.fields:
+            vocab = self.index.vocab["key"]
+            for code, entries in self.index.aliases_by_key().items():
+                current = [alias for alias, now in entries if now]
+                if current:
+                    aliases[vocab.values[code]] = self.index.vocab["alias"].values[current[0]]
+        keep, self._keep_group_row = self._keep_group_row, None
+        self.query_one(GroupsPane).show(message.grouping, aliases, keep)
 
     def on_events_ready(self, message: EventsReady) -> None:
         if message.request < self._shown:
@@ -393,6 +486,7 @@ class ExplorerScreen(Screen[None]):
     async def on_query_failed(self, message: QueryFailed) -> None:
         self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)
         self._applied = max(self._applied, message.request)
+        self._marked = max(self._marked, message.request)
         await self._notify_changed()
 
     # ------------------------------------------------------------------ filter bar
@@ -432,6 +526,141 @@ class ExplorerScreen(Screen[None]):
         self.filter_text = text
         self.query_one(EventsPane).move_to(0)
         self.request_query()
+
+    def replace_filter(self, text: str) -> None:
+        """Put this text in the filter bar and apply it, keeping the trail and key selections."""
+        filter_input = self.query_one("#filter", Input)
+        with filter_input.prevent(Input.Changed):
+            filter_input.value = text
+        self.query_one("#filter-error").display = False
+        self.filter = query.parse(text)
+        self.filter_text = text
+        self.request_query()
+
+    # ------------------------------------------------------------------ timeline
+
+    def action_focus_timeline(self) -> None:
+        self.query_one(TimelineStrip).focus()
+
+    @on(TimelineStrip.Narrowed)
+    def timeline_narrowed(self, message: TimelineStrip.Narrowed) -> None:
+        """Enter on a bucket: its time as since:/until: in the filter, where it can be seen and edited."""
+        self._zoom.append(self.filter_text)
+        self.replace_filter(with_window(self.filter_text, message.since, message.until))
+
+    @on(TimelineStrip.Widened)
+    def timeline_widened(self) -> None:
+        if self._zoom:
+            self.replace_filter(self._zoom.pop())
+        elif novelty.window_terms(self.filter_text):
+            self.replace_filter(novelty.without_window(self.filter_text))
+
+    # ------------------------------------------------------------------ group-by
+
+    def action_group_by(self) -> None:
+        current = ",".join(self.grouping) if self.grouping else ""
+        self.app.push_screen(GroupByScreen(current), self.show_grouping)
+
+    def show_grouping(self, fields: tuple[str, ...] | None) -> None:
+        """Group the events in view by these fields (None: the events again)."""
+        if fields is None and self.grouping is None:
+            return
+        self.grouping = fields
+        groups = self.query_one(GroupsPane)
+        events = self.query_one(EventsPane)
+        groups.display = fields is not None
+        events.display = fields is None
+        (groups if fields is not None else events).focus()
+        self.request_query()
+
+    # ------------------------------------------------------------------ events order
+
+    def action_sort_events(self) -> None:
+        """The events list by the next column (time, event, principal, key, error, IP, region)."""
+        names = list(ordering.SORTABLE)
+        column = names[(names.index(self.event_order[0]) + 1) % len(names)]
+        self._order_events(column, column == "time")
+
+    def action_reverse_events(self) -> None:
+        self._order_events(self.event_order[0], not self.event_order[1])
+
+    def _order_events(self, column: str, descending: bool) -> None:
+        self.event_order = (column, descending)
+        pane = self.query_one(EventsPane)
+        titles = {"time": "TIME (UTC)", "ip": "SOURCE IP"}
+        wanted = titles.get(column, column.upper())
+        arrow = " ▼" if descending else " ▲"
+        pane.columns = [replace(c, title=c.title + arrow) if c.title == wanted else c for c in type(pane).columns]
+        pane.refresh_rows()
+        self.notify(
+            f"Events by {column}, {'descending' if descending else 'ascending'} (o: next column, O: reverse)",
+            timeout=3,
+            markup=False,
+        )
+        self.request_query()
+
+    # ------------------------------------------------------------------ views
+
+    def action_views(self) -> None:
+        self.app.push_screen(ViewsScreen(self.views.views), self.apply_view)
+
+    def apply_view(self, view: views.View | None) -> None:
+        """A view's filter (keeping the current window) and its layout, shown and editable."""
+        if view is None:
+            return
+        self._drills.clear()
+        groups = self.query_one(GroupsPane)
+        if view.group_by:
+            with groups.prevent(VirtualTable.CursorMoved):
+                groups.set_reactive(GroupsPane.sort_column, view.sort)
+                groups.set_reactive(GroupsPane.descending, view.sort not in ("values", "first_seen"))
+        self.replace_filter(views.applied_filter(view, self.filter_text))
+        self.show_grouping(view.group_by or None)
+        if not view.group_by:
+            self.query_one(EventsPane).move_to(0)
+        self.notify(f"View: {view.title}", timeout=3, markup=False)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) for Textual's command palette: views, group-bys, pivots, panes."""
+        commands: list[tuple[str, str, Callable[[], object]]] = []
+        for view in self.views.views:
+            commands.append((f"View: {view.title}", view.about or view.filter, partial(self.apply_view, view)))
+        for fields in ("event,ip", "event,key", "key,principal", "principal,ctx", "principal", "error", "ip"):
+            parsed = group.parse_fields(fields)
+            commands.append(
+                (f"Group by {' × '.join(parsed)}", "the events in view, counted", partial(self.show_grouping, parsed))
+            )
+        commands.append(("Events (no grouping)", "the events list again", partial(self.show_grouping, None)))
+        for pane in ("trails", "keys", "timeline", "events"):
+            commands.append((f"Go to {pane}", f"focus the {pane} pane", partial(self.action_focus_pane, pane)))
+        events = self.query_one(EventsPane)
+        row = events.row_of(events.cursor)
+        if row is not None:
+            event = self.index.event(row)
+            pivots = [("principal", event.principal.short), ("key", event.keys[0] if event.keys else None)]
+            pivots += [("ip", event.source_ip), ("event", event.name)]
+            for name, value in pivots:
+                if value:
+                    term = f"{name}:={query.quote(value)}"
+                    commands.append(
+                        (f"Pivot: {term}", "filter by the highlighted event's " + name, partial(self.set_filter, term))
+                    )
+        return commands
+
+    @on(GroupsPane.Drilled)
+    def group_drilled(self, message: GroupsPane.Drilled) -> None:
+        """Enter on a row: its events, with the row's values added to the filter; Escape comes back."""
+        terms = group.drill_terms(message.fields, message.row)
+        self._drills.append((self.filter_text, message.fields, message.row.codes))
+        self.show_grouping(None)
+        self.query_one(EventsPane).move_to(0)
+        self.replace_filter(" ".join(t for t in (self.filter_text.strip(), *terms) if t))
+
+    def _undrill(self) -> None:
+        text, fields, codes = self._drills.pop()
+        self._keep_group_row = codes
+        self.replace_filter(text)
+        self.show_grouping(fields)
 
     # ------------------------------------------------------------------ selection
 
@@ -481,11 +710,19 @@ class ExplorerScreen(Screen[None]):
         self.query_one("#filter", Input).focus()
 
     def action_focus_pane(self, pane: str) -> None:
+        if pane == "events" and self.grouping is not None:
+            pane = "groups"  # the group-by table stands in place of the events
         self.query_one(f"#{pane}").focus()
 
     def action_escape(self) -> None:
         if self.load_running:
             self._cancel.set()
+            return
+        if self.grouping is None and self._drills:
+            self._undrill()
+            return
+        if self.grouping is not None:
+            self.show_grouping(None)
             return
         trails = self.query_one(TrailsPane)
         keys = self.query_one(KeysPane)
@@ -559,6 +796,13 @@ class ExplorerScreen(Screen[None]):
 
     def on_descendant_focus(self) -> None:
         self.update_status()
+
+
+def with_window(text: str, since: int, until: int) -> str:
+    """The filter with since: and until: set to this span (replacing any it had)."""
+    rest = novelty.without_window(text)
+    window = f"since:{iso(since)} until:{iso(until)}"
+    return f"{rest} {window}" if rest else window
 
 
 def _copy(progress: Progress) -> Progress:

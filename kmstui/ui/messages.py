@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 from textual.message import Message
 
+from ..core.group import Grouping
 from ..core.loader import Progress
 from ..core.summary import KeySummary
+from ..core.timeline import Timeline
 from ..core.trails import TrailSummary
 
 
@@ -85,3 +87,27 @@ class QueryFailed(Message):
         super().__init__()
         self.request = request
         self.message = message
+
+
+@dataclass
+class TimelineReady(Message):
+    """The timeline of the events in view."""
+
+    request: int
+    timeline: Timeline
+
+
+@dataclass
+class NoveltyReady(Message):
+    """Which events are new in the filter's window (the events list's ✦ marker)."""
+
+    request: int
+    novel: np.ndarray  # bool per index row; empty when the filter has no window
+
+
+@dataclass
+class GroupsReady(Message):
+    """The events in view grouped by the fields asked for."""
+
+    request: int
+    grouping: Grouping

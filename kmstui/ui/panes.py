@@ -75,6 +75,7 @@ class EventsPane(VirtualTable):
         self.index = index
         self.rows = np.zeros(0, dtype=np.int64)
         self._key_labels: dict[int, str] = {}
+        self.novel: np.ndarray | None = None  # bool per index row: new in the filter's window (marked ✦)
 
     def show(self, rows: np.ndarray) -> None:
         """New result rows. The cursor stays on its event, or at the top when it was there
@@ -133,9 +134,11 @@ class EventsPane(VirtualTable):
         error = compact(vocab["errcode"].values[columns["errcode"].data[row]] or "").removesuffix("Exception")
         key, key_style = self._key_label(row)
         when = short(int(columns["time"].data[row]))
+        novel = self.novel
+        marker = "✦ " if novel is not None and row < len(novel) and novel[row] else ""
         return [
             (when[5:] if self._short_times() else when, "vt--muted"),
-            (name, "vt--warning" if name in NOTABLE else None),
+            (marker + name, "vt--warning" if name in NOTABLE else None),
             (compact(f"⇄ {who}" if cross else who), "vt--accent" if cross else None),
             (key, key_style),
             (error, "vt--error"),
