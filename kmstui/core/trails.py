@@ -340,9 +340,9 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             changes.setdefault(change.trail, []).append(change)
     replays: dict[str, _Replay] = {}
     for arn, history in changes.items():
-        replay = replays[arn] = _Replay(index)
+        replays[arn] = _Replay(index)
         for change in sorted(history, key=lambda c: c.time):
-            replay.apply(change)
+            replays[arn].apply(change)
 
     # CloudTrail's own use of a key for each trail's log files.
     key_vocab = index.vocab["key"].values
@@ -387,7 +387,8 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     linked: dict[str, str] = {}
     for prefix, codes in deliveries.items():
         for code in codes:
-            arn = file_to_trail.get(index.origins[code].delivery.file_name)
+            delivery = index.origins[code].delivery
+            arn = file_to_trail.get(delivery.file_name) if delivery is not None else None
             if arn:
                 linked[prefix] = arn
                 break
@@ -409,17 +410,18 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
 
     for prefix, codes in deliveries.items():
         arn = linked.get(prefix)
-        origins = [index.origins[c] for c in codes]
-        row = by_arn.setdefault(arn, TrailSummary(label=trail_name(arn), kind="trail", arn=arn)) if arn else None
-        if row is None:
+        delivered = [d for d in (index.origins[c].delivery for c in codes) if d is not None]
+        if arn:
+            row = by_arn.setdefault(arn, TrailSummary(label=trail_name(arn), kind="trail", arn=arn))
+            if row.location is None:
+                row.location = prefix
+        else:
             row = TrailSummary(label=_folder_label(prefix), kind="delivery", location=prefix)
             rows.append(row)
-        elif row.location is None:
-            row.location = prefix
         row.origins = row.origins | set(codes)
         row.files += len(codes)
-        row.accounts = sorted({*row.accounts, *(o.delivery.account for o in origins)})
-        row.regions = sorted({*row.regions, *(o.delivery.region for o in origins)})
+        row.accounts = sorted({*row.accounts, *(d.account for d in delivered)})
+        row.regions = sorted({*row.regions, *(d.region for d in delivered)})
         if any(kms_by_origin[c] for c in codes):
             row.kms_logging = LOGGED
 
@@ -442,8 +444,9 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             if replay.log_key:
                 row.log_key = replay.log_key
         row.accounts = sorted({*row.accounts, *filter(None, [arn_account(arn)])})
-        if not row.regions and arn_region(arn):
-            row.regions = [arn_region(arn)]
+        region = arn_region(arn)
+        if not row.regions and region:
+            row.regions = [region]
         for code in row.trail_codes:
             if code in log_key_by_code:
                 row.log_key = (
