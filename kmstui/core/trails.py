@@ -381,9 +381,9 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
         head = object_path.split("/AWSLogs/", 1)[0] if "/AWSLogs/" in object_path else None
         if head:
             trail_locations.setdefault(arn, set()).add(head)
-    for arn, replay in replays.items():
-        if replay.location:
-            trail_locations.setdefault(arn, set()).add(replay.location.removeprefix("s3://"))
+    for arn, history_replay in replays.items():
+        if history_replay.location:
+            trail_locations.setdefault(arn, set()).add(history_replay.location.removeprefix("s3://"))
     linked: dict[str, str] = {}
     for prefix, codes in deliveries.items():
         for code in codes:
