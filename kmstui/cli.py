@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .core.text import clean
 
 HEADLESS = ("events", "keys", "trails")
 DESCRIPTION = "See what happened to your AWS KMS keys, from CloudTrail, in a terminal."
@@ -109,7 +110,9 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
 
 
 def _say(message: str) -> None:
-    print(f"kmstui: {message}", file=sys.stderr)
+    """One line on standard error; what it quotes (file names, record text, AWS errors) is
+    made visible, never obeyed."""
+    print(f"kmstui: {clean(message)}", file=sys.stderr)
 
 
 def _load(args):

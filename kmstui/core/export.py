@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from typing import IO
 
@@ -13,7 +14,7 @@ import orjson
 from .index import EventIndex
 from .model import alias_name
 from .summary import KeySummary
-from .text import clip
+from .text import cell_width, clean, clip, pad
 from .timeutil import iso, short
 from .trails import TrailSummary
 
@@ -248,8 +249,14 @@ def write_trails(out: IO[str], trails: list[TrailSummary], fmt: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _csv_cell(value) -> str:
-    """One CSV cell; text that a spreadsheet would run as a formula is quoted with a leading '."""
+# What a spreadsheet runs as a formula: a cell starting with = + - @ (or their full-width forms,
+# which some convert), after any spaces, line breaks or invisible characters it skips.
+_FORMULA = re.compile(r"^[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+
+
+def _csv_cell(value: object) -> str:
+    """One CSV cell, cleaned like every text kmstui writes (an escape sequence shows as ␛[31m);
+    text that a spreadsheet would run as a formula is quoted with a leading '."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -260,9 +267,9 @@ def _csv_cell(value) -> str:
         else:
             value = orjson.dumps(value).decode()
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
+    if _FORMULA.match(text):
+        return "'" + clean(text)
+    return clean(text)
 
 
 def _write_csv(out: IO[str], fields: Iterable[str], records: Iterable[dict]) -> None:
@@ -282,17 +289,17 @@ def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]
         ]
         for row in rows
     ]
-    widths = [len(h) for h in header]
+    widths = [cell_width(h) for h in header]
     for row in rows:
         for i, cell in enumerate(row):
             if wrap_first and i == 0 and cell.startswith("  ! "):
                 continue
-            widths[i] = max(widths[i], len(cell))
+            widths[i] = max(widths[i], cell_width(cell))
     buffer = io.StringIO()
-    buffer.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
+    buffer.write("  ".join(pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         if wrap_first and row[0].startswith("  ! "):
             buffer.write(row[0] + "\n")
             continue
-        buffer.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        buffer.write("  ".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write(buffer.getvalue())

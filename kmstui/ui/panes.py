@@ -10,6 +10,7 @@ from textual.binding import Binding
 from ..core.index import EventIndex
 from ..core.model import alias_name, key_id
 from ..core.summary import KeySummary
+from ..core.text import cell_width, clean
 from ..core.timeutil import short
 from ..core.trails import EXCLUDED, LOGGED, STOPPED, TrailSummary
 from .table import Cell, Column, VirtualTable
@@ -203,7 +204,7 @@ class KeysPane(VirtualTable):
             return max([column.width] + [len(k.state_text) for k in self.keys])
         if column.title == "KEY" and any(" · " in label for label in self._labels):
             # keys told apart by region or account: room for that, before the lesser columns
-            return min(KEY_LABEL_ROOM, max(len(label) for label in self._labels))
+            return min(KEY_LABEL_ROOM, max(cell_width(clean(label)) for label in self._labels))
         return column.width
 
     def cells(self, position: int) -> list[Cell]:
