@@ -48,8 +48,9 @@ EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
 
 _NULL = msgspec.Raw(b"null")
 # what msgspec raises for text it cannot read: bad JSON, a type it was not asked for, or bytes
-# that are not UTF-8 (a UnicodeDecodeError, not a DecodeError)
-_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+# that are not UTF-8 (a UnicodeDecodeError, not a DecodeError), or nesting deeper than its stack
+# (a RecursionError: sources.split_records then replaces what is too deep)
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 class _Identity(msgspec.Struct, frozen=True, gc=False):  # frozen: hashable, a cache key as it is
@@ -292,7 +293,7 @@ def _one_by_one(raws: list):
             yield decode(raw)
         except msgspec.ValidationError:
             yield _lenient(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             yield None
 
 
@@ -338,6 +339,10 @@ class _BatchBuilder:
             return
         except MemoryError:
             info.error = "too large to load into memory"
+            self.batch.sources.append(info)
+            return
+        except Exception as error:  # a bug must cost one file, never the load
+            info.error = f"could not be read ({type(error).__name__}: {error})"
             self.batch.sources.append(info)
             return
         mark = self._mark()

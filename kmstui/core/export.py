@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO
 
 import numpy as np
@@ -13,6 +13,7 @@ import orjson
 
 from .index import EventIndex
 from .model import alias_name
+from .sources import SourceError
 from .summary import KeySummary
 from .text import cell_width, clean, clip, pad
 from .timeutil import iso, short
@@ -121,7 +122,14 @@ class EventWriter:
         }
 
 
-def write_events(out: IO[str], index: EventIndex, rows: np.ndarray, trails: list[TrailSummary], fmt: str) -> None:
+def write_events(
+    out: IO[str],
+    index: EventIndex,
+    rows: np.ndarray,
+    trails: list[TrailSummary],
+    fmt: str,
+    on_problem: Callable[[str], None] | None = None,
+) -> None:
     writer = EventWriter(index, trails)
     if fmt == "jsonl":
         for row in rows.tolist():
@@ -135,7 +143,7 @@ def write_events(out: IO[str], index: EventIndex, rows: np.ndarray, trails: list
             (_event_cells(writer, row) for row in rows.tolist()),
         )
     elif fmt == "raw":
-        write_raw(out, index, rows)
+        write_raw(out, index, rows, on_problem)
     else:  # pragma: no cover - argparse restricts the choices
         raise ValueError(fmt)
 
@@ -159,14 +167,27 @@ def _event_cells(writer: EventWriter, row: int) -> list[str]:
     ]
 
 
-def write_raw(out: IO[str], index: EventIndex, rows: np.ndarray) -> None:
-    """The original records, one per line, in the order of ``rows``."""
+def write_raw(
+    out: IO[str], index: EventIndex, rows: np.ndarray, on_problem: Callable[[str], None] | None = None
+) -> None:
+    """The original records, one per line, in the order of ``rows``. A record that cannot be
+    read again (its source changed or vanished since loading) is left out and said once to
+    ``on_problem``; an error writing (a closed pipe) is the caller's."""
+    missing = 0
+    first = ""
     for row in rows.tolist():
         try:
-            record = orjson.loads(index.raw(row))
-            out.write(orjson.dumps(record).decode() + "\n")
-        except Exception as error:  # the source changed or vanished since loading
-            raise OSError(f"cannot read the record of event {row} again: {error}") from None
+            line = orjson.dumps(orjson.loads(index.raw(row))).decode() + "\n"
+        except (SourceError, orjson.JSONDecodeError, TypeError) as error:
+            missing += 1
+            first = first or str(error)
+            continue
+        out.write(line)
+    if missing and on_problem is not None:
+        on_problem(
+            f"{missing:,} record{'s' if missing != 1 else ''} could not be read again and "
+            f"{'were' if missing != 1 else 'was'} left out ({first})"
+        )
 
 
 def key_record(summary: KeySummary) -> dict:

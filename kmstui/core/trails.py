@@ -27,6 +27,7 @@ import numpy as np
 from .decode import TrailChange
 from .index import EventIndex, Origin
 from .model import arn_account, arn_region, trail_name
+from .text import from_os
 from .timeutil import NO_TIME, short
 
 
@@ -449,7 +450,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
                 label=origin.label if kind == "stdin" else posixpath.basename(origin.label.rstrip("/")) or origin.label,
                 kind=kind,
                 # a LookupEvents region is named by its label; the cache file behind it is ours
-                location=None if kind == "stdin" or origin.appendable else origin.path,
+                location=None if kind == "stdin" or origin.appendable else from_os(origin.path),
                 origins=frozenset({code}),
                 files=1,
                 kms_logging=UNKNOWN,
