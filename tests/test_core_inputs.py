@@ -325,6 +325,19 @@ def test_a_plain_file_over_the_limit_is_refused_before_it_is_read(tmp_path, monk
     assert load_file(str(big)).error == f"it holds more than 1M, {LIMIT_SENTENCE}"
 
 
+def test_the_limit_is_for_inputs_not_for_the_cache_kmstui_writes_itself(tmp_path, monkeypatch):
+    from kmstui.core import loader
+    from kmstui.core.index import EventIndex
+    from kmstui.core.sources import SourceFile
+
+    cache = write(tmp_path / "cache.jsonl", jsonl([GOOD]) + b" " * (2 << 20))
+    monkeypatch.setenv("KMSTUI_MAX_INPUT", "1M")
+    index = EventIndex()
+    loader.load(index, [SourceFile(str(cache), "LookupEvents us-east-1", growing=True)], refresh_every=None)
+    [row] = rows(index)
+    assert index.record(row)["eventID"] == GOOD["eventID"]  # and read again, as the detail view does
+
+
 def test_a_bad_limit_is_a_usage_error(capsys):
     code, _out, err = run_main(capsys, "events", "--demo", "--max-input", "lots")
     assert code == 2

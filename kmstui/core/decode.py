@@ -325,7 +325,7 @@ class _BatchBuilder:
         info = SourceInfo(label, path, delivery_of(label), appendable=appendable)
         scanned = typed = raws = None
         try:
-            data = read_source(path)
+            data = read_source(path, bounded=not appendable)  # a cache of ours is as big as it is
             delivered = data.startswith(b'{"Records":[')
             scanned = _scan_columns(data) if delivered else None
             # a whole file of typed records takes ~500 bytes a record: only for files of usual size

@@ -294,11 +294,12 @@ def delivery_of(path: str) -> Delivery | None:
 # Reading and splitting
 
 
-def read_source(path: str) -> bytes:
+def read_source(path: str, bounded: bool = True) -> bytes:
     """The bytes of a source, gunzipped when they start with the gzip magic, with any lone
     surrogate escape made a replacement character. Only regular files are read (a named
-    pipe or a device could block or never end), and no more than :func:`max_input` bytes."""
-    limit = max_input()
+    pipe or a device could block or never end), and no more than :func:`max_input` bytes
+    unless ``bounded`` is False (kmstui's own LookupEvents cache, which it wrote itself)."""
+    limit = max_input() if bounded else 1 << 62
     try:
         # O_NONBLOCK: opening a named pipe must not wait for a writer (it is refused below)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -311,11 +312,18 @@ def read_source(path: str) -> bytes:
                 raise SourceError(_not_regular(info.st_mode))
             if info.st_size > limit:
                 raise _too_large("it holds", limit)
-            data = handle.read(limit + 1)
+            pieces: list[bytes] = []
+            total = 0
+            want = info.st_size + 1  # one read as a rule; more only if the file grows meanwhile
+            while piece := handle.read(want):
+                pieces.append(piece)
+                total += len(piece)
+                if total > limit:
+                    raise _too_large("it holds", limit)
+                want = min(16 << 20, limit + 1 - total)
         except OSError as error:
             raise SourceError(_os_reason(error)) from None
-    if len(data) > limit:  # it grew meanwhile
-        raise _too_large("it holds", limit)
+    data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     if data[:2] == GZIP_MAGIC:
         try:
             data = _gunzip(data, limit)
