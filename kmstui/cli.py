@@ -287,6 +287,9 @@ def _explorer(argv: list[str]) -> int:
             _say(f"skipped standard input: {error}")
             extra = []
         paths = [p for p in paths if p != "-"]
+        if not extra and not paths and not args.lookup:
+            _say("nothing could be loaded (no readable sources)")
+            return 2
     else:
         extra = []
     if not sys.stdin.isatty() or extra:
