@@ -272,6 +272,32 @@ def test_the_explorer_without_a_terminal_says_so_and_exits_2(args):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_the_explorer_with_only_refused_standard_input_exits_2(tmp_path):
+    import pty
+
+    controller, terminal = pty.openpty()  # a terminal for its output, as a user's would be
+    try:
+        with open("/dev/zero", "rb") as zero:
+            result = subprocess.run(
+                [sys.executable, "-m", "kmstui", "--max-input", "1M"],
+                stdin=zero,
+                stdout=terminal,
+                stderr=subprocess.PIPE,
+                cwd=REPO,
+                timeout=60,
+                env={**os.environ, "TMPDIR": str(tmp_path)},
+            )
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert result.returncode == 2
+    assert result.stderr.decode() == (
+        f"kmstui: skipped standard input: it holds more than 1M, {LIMIT_SENTENCE}\n"
+        "kmstui: nothing could be loaded (no readable sources)\n"
+    )
+
+
 @pytest.mark.parametrize(("typed", "meant"), [("event", "events"), ("key", "keys"), ("trial", "trails")])
 def test_a_mistyped_command_is_told_did_you_mean(typed, meant):
     result = run_cli(typed, "--demo")
