@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .core.sources import DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
+from .core.text import clean
 
 HEADLESS = ("events", "keys", "trails")
 DESCRIPTION = "See what happened to your AWS KMS keys, from CloudTrail, in a terminal."
@@ -47,6 +49,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
     parser.add_argument("--demo", action="store_true", help="load the bundled demo incident")
     parser.add_argument("-q", "--quiet", action="store_true", help="no load summary on standard error")
+    parser.add_argument(
+        "--max-input",
+        type=_size,
+        metavar="SIZE",
+        help="the most one input may hold once gunzipped, e.g. 2G "
+        f"(default: {DEFAULT_MAX_INPUT >> 20}M, or ${MAX_INPUT_VARIABLE})",
+    )
     live = parser.add_argument_group(
         "live AWS (credentials from the standard chain: AWS_PROFILE, SSO, environment, instance role)"
     )
@@ -128,8 +137,27 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _size(text: str) -> str:
+    """``--max-input``: checked here, handed to the loaders (and their worker processes) by
+    the environment variable they read."""
+    from .core.sources import parse_size
+
+    try:
+        parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def _say(message: str) -> None:
-    print(f"kmstui: {message}", file=sys.stderr)
+    """One line on standard error; what it quotes (file names, record text, AWS errors) is
+    made visible, never obeyed."""
+    print(f"kmstui: {clean(message)}", file=sys.stderr)
+
+
+def _apply_limits(args: argparse.Namespace) -> None:
+    if args.max_input:
+        os.environ[MAX_INPUT_VARIABLE] = args.max_input
 
 
 def _load(args):
@@ -220,6 +248,7 @@ def _headless(command: str, argv: list[str]) -> int:
     args = _parser(command).parse_args(argv)
     if args.clear_cache:
         return _clear_cache()
+    _apply_limits(args)
     from .core import export, query
     from .core.summary import summarise_keys
     from .core.trails import summarise_trails
@@ -264,7 +293,7 @@ def _headless(command: str, argv: list[str]) -> int:
         if args.count:
             print(len(rows))
         else:
-            export.write_events(out, index, rows, summarise_trails(index), args.format)
+            export.write_events(out, index, rows, summarise_trails(index), args.format, on_problem=_say)
     else:
         export.write_keys(out, summarise_keys(index, rows, unused=compiled.empty), args.format)
     return 0
@@ -274,6 +303,13 @@ def _explorer(argv: list[str]) -> int:
     args = _parser(None).parse_args(argv)
     if args.clear_cache:
         return _clear_cache()
+    _apply_limits(args)
+    if not sys.stdout.isatty():
+        _say(
+            "the explorer needs a terminal: for scripts, pipes and cron use the headless commands, "
+            "kmstui events, kmstui keys or kmstui trails (see kmstui events --help)"
+        )
+        return 2
     from .core import query
 
     try:
@@ -291,19 +327,29 @@ def _explorer(argv: list[str]) -> int:
 
     if (not paths and not args.lookup) or "-" in paths:
         # Read the piped input first, then give the terminal back to the explorer as its keyboard.
-        spooled = sources.spool_stdin()
+        try:
+            extra = [sources.spool_stdin()]
+        except sources.SourceError as error:
+            _say(f"skipped standard input: {error}")
+            extra = []
         paths = [p for p in paths if p != "-"]
+        if not extra and not paths and not args.lookup:
+            _say("nothing could be loaded (no readable sources)")
+            return 2
+    else:
+        extra = []
+    if not sys.stdin.isatty() or extra:
         try:
             tty = os.open("/dev/tty", os.O_RDWR)
         except OSError:
-            _say("the explorer needs a terminal: use kmstui events for piped input without one")
+            _say(
+                "the explorer needs a terminal to read keys from: for piped input without one use "
+                "kmstui events, kmstui keys or kmstui trails"
+            )
             return 2
         os.dup2(tty, 0)
         os.close(tty)
         sys.stdin = open(0, encoding="utf-8", closefd=False)
-        extra = [spooled]
-    else:
-        extra = []
     from .ui.app import run
 
     live = live_options(args) if args.lookup else None
@@ -329,11 +375,25 @@ def _attach_filter(argv: list[str]) -> list[str]:
     return out
 
 
+def _mistyped_command(word: str) -> str | None:
+    """The command ``word`` is close to, when it names no file: ``event`` for ``events``."""
+    import difflib
+
+    if word.startswith("-") or word in HEADLESS or os.path.lexists(word):
+        return None
+    close = difflib.get_close_matches(word.lower(), HEADLESS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = _attach_filter(sys.argv[1:] if argv is None else argv)
+    limit = os.environ.get(MAX_INPUT_VARIABLE)
     try:
         if argv and argv[0] in HEADLESS:
             return _headless(argv[0], argv[1:])
+        if argv and (command := _mistyped_command(argv[0])) is not None:
+            _say(f"{argv[0]}: no such command or file (did you mean kmstui {command}?)")
+            return 2
         return _explorer(argv)
     except KeyboardInterrupt:
         _say("interrupted")
@@ -343,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    finally:  # --max-input is for this command only (main may be called again in one process)
+        if limit is None:
+            os.environ.pop(MAX_INPUT_VARIABLE, None)
+        else:
+            os.environ[MAX_INPUT_VARIABLE] = limit
 
 
 if __name__ == "__main__":

@@ -156,15 +156,24 @@ class TestLoading:
             loader.shutdown()
 
     @pytest.mark.parametrize("stop_key", ["escape", "ctrl+c"])
-    async def test_first_events_show_while_loading_and_escape_keeps_them(self, tmp_path, stop_key):
-        """A source that blocks (a FIFO) holds the load open: the first file's events are
-        already on screen, Escape stops the load, and what arrived stays."""
+    async def test_first_events_show_while_loading_and_escape_keeps_them(self, tmp_path, monkeypatch, stop_key):
+        """A source whose opening blocks (a slow disk: opening it waits for a gate the test
+        opens) holds the load open: the first file's events are already on screen, Escape
+        stops the load, and what arrived stays. (A FIFO did this once; kmstui now refuses to
+        read one.)"""
         write_records(tmp_path / "a-first.json", count=3)
-        fifo = tmp_path / "b-blocking.json"
-        os.mkfifo(fifo)
+        blocking = tmp_path / "b-blocking.json"
+        write_records(blocking, count=0)
         write_records(tmp_path / "c-never.json", count=5, start=30)
-        # Whatever happens, unblock the loader's read at the end so the test process can exit.
-        writer = threading.Thread(target=lambda: fifo.write_text(json.dumps({"Records": []})), daemon=True)
+        gate = threading.Event()
+        real_open = os.open
+
+        def slow_open(path, flags, *args, **kwargs):
+            if isinstance(path, str) and os.path.realpath(path) == os.path.realpath(blocking):
+                gate.wait(60)
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", slow_open)
         app = make_app(tmp_path)
         try:
             async with app.run_test(size=SIZE) as pilot:
@@ -174,15 +183,13 @@ class TestLoading:
                 assert screen.load_running
                 assert len(_event_lines(app)) == 3
                 await pilot.press(stop_key)
-                writer.start()  # the loader finishes the blocked file, then sees the cancel
+                gate.set()  # the loader finishes the blocked file, then sees the cancel
                 await settle(pilot)
                 assert not screen.load_running
                 assert screen.load_progress.cancelled
                 assert len(screen.result.rows) == 3  # c-never.json was not loaded
         finally:
-            if not writer.is_alive() and writer.ident is None:
-                writer.start()
-            writer.join(5)
+            gate.set()
 
     async def test_load_summary_names_skipped_files(self, tmp_path):
         write_records(tmp_path / "good.json", count=2)

@@ -52,11 +52,15 @@ TRAIL_EVENTS = frozenset(
 )
 ALIAS_CHANGES = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
+RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
+WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
+_NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
 
 _NULL = msgspec.Raw(b"null")
 # what msgspec raises for text it cannot read: bad JSON, a type it was not asked for, or bytes
-# that are not UTF-8 (a UnicodeDecodeError, not a DecodeError)
-_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+# that are not UTF-8 (a UnicodeDecodeError, not a DecodeError), or nesting deeper than its stack
+# (a RecursionError: sources.split_records then replaces what is too deep)
+_UNREADABLE = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 class _Identity(msgspec.Struct, frozen=True, gc=False):  # frozen: hashable, a cache key as it is
@@ -203,6 +207,7 @@ class SourceInfo:
     problems: list[str] = field(default_factory=list)  # partial damage, one sentence each
     error: str | None = None  # the source was skipped, and why
     appendable: bool = False  # a file that grows (a LookupEvents cache): one origin however often it is added to
+    unreadable: int = 0  # records that are not JSON objects, so far
 
 
 @dataclass
@@ -289,7 +294,7 @@ def _one_by_one(raws: list):
             yield decode(raw)
         except msgspec.ValidationError:
             yield _lenient(raw)
-        except (msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             yield None
 
 
@@ -317,10 +322,12 @@ class _BatchBuilder:
         info = SourceInfo(label, path, delivery_of(label), appendable=appendable)
         scanned = typed = raws = None
         try:
-            data = read_source(path)
+            data = read_source(path, bounded=not appendable)  # a cache of ours is as big as it is
             delivered = data.startswith(b'{"Records":[')
             scanned = _scan_columns(data) if delivered else None
-            typed = _typed(data) if delivered and scanned is None else None
+            # a whole file of typed records takes ~500 bytes a record: only for files of usual size
+            whole = delivered and scanned is None and len(data) <= WHOLE_FILE_BYTES
+            typed = _typed(data) if whole else None
             if scanned is not None or typed is not None:  # a delivered log file, the common case
                 info.format = "cloudtrail"
             else:
@@ -328,7 +335,8 @@ class _BatchBuilder:
                 info.format = split.format
                 info.problems.extend(split.problems)
                 raws = split.records
-                typed = list(_one_by_one(raws))
+                del split
+                data = b""  # the records are copies: the file's text is not needed any more
         except SourceError as error:
             info.error = str(error)
             self.batch.sources.append(info)
@@ -337,10 +345,16 @@ class _BatchBuilder:
             info.error = "too large to load into memory"
             self.batch.sources.append(info)
             return
+        except Exception as error:  # a bug must cost one file, never the load
+            info.error = f"could not be read ({type(error).__name__}: {error})"
+            self.batch.sources.append(info)
+            return
         mark = self._mark()
         try:
             if scanned is not None:
                 self._add_scanned(info, scanned, data)
+            elif raws is not None:
+                self._add_raw_records(info, raws)
             else:
                 self.add_records(info, typed, raws, data)
         except Exception as error:  # a bug must cost one file, never the load
@@ -353,6 +367,14 @@ class _BatchBuilder:
                 appendable=appendable,
             )
             self.batch.sources.append(info)
+
+    def _add_raw_records(self, info: SourceInfo, raws: list) -> None:
+        """Add a source's raw records a chunk at a time, so that only one chunk of them is
+        ever decoded into typed records at once (two million tiny lines would otherwise
+        take a gigabyte of them)."""
+        for start in range(0, max(1, len(raws)), RECORDS_AT_ONCE):
+            chunk = raws[start : start + RECORDS_AT_ONCE]
+            self.add_records(info, list(_one_by_one(chunk)), chunk, None, start)
 
     def _mark(self) -> tuple:
         batch = self.batch
@@ -417,7 +439,8 @@ class _BatchBuilder:
     def add_records(
         self, info: SourceInfo, records: list, raws: list | None, data: bytes | None, first_ordinal: int = 0
     ) -> None:
-        """Add one source's typed records (None where a record could not be read)."""
+        """Add one source's typed records (None where a record could not be read); called
+        again for the same ``info`` with the next chunk of them, ``first_ordinal`` on."""
         bad = records.count(None)
         counts = Counter(r.eventSource for r in records if r is not None)
         kept = [i for i, r in enumerate(records) if r is not None and r.eventSource == KMS]
@@ -437,9 +460,12 @@ class _BatchBuilder:
         for source, count in counts.items():
             if count:
                 info.ignored[source or "(no event source)"] += count
-        info.records = len(records) - bad
-        info.events = len(kept)
+        info.records += len(records) - bad
+        info.events += len(kept)
         if bad:
+            bad += info.unreadable
+            info.unreadable = bad
+            info.problems[:] = [p for p in info.problems if not p.endswith(_NOT_OBJECTS)]
             info.problems.append(
                 "1 record that is not a JSON object skipped"
                 if bad == 1
@@ -462,7 +488,8 @@ class _BatchBuilder:
         code per kept record). ``raw(i)`` is the text of the source's record ``i``."""
         batch = self.batch
         vocab = self.vocab
-        origin = len(batch.sources)
+        again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
+        origin = len(batch.sources) - again
         base = self.rows
         count = len(kept)
 
@@ -550,7 +577,8 @@ class _BatchBuilder:
         for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
-        batch.sources.append(info)
+        if not again:
+            batch.sources.append(info)
 
     def _principals(self, columns: dict) -> np.ndarray:
         """The principal column: resolved once per distinct combination of the identity's fields."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import IO
 
 import numpy as np
@@ -13,8 +14,9 @@ import orjson
 from .group import Grouping, GroupRow
 from .index import EventIndex
 from .model import alias_name
+from .sources import SourceError
 from .summary import KeySummary
-from .text import clip
+from .text import cell_width, clean, clip, pad
 from .timeutil import iso, short
 from .trails import TrailSummary
 
@@ -128,7 +130,14 @@ class EventWriter:
         }
 
 
-def write_events(out: IO[str], index: EventIndex, rows: np.ndarray, trails: list[TrailSummary], fmt: str) -> None:
+def write_events(
+    out: IO[str],
+    index: EventIndex,
+    rows: np.ndarray,
+    trails: list[TrailSummary],
+    fmt: str,
+    on_problem: Callable[[str], None] | None = None,
+) -> None:
     writer = EventWriter(index, trails)
     if fmt == "jsonl":
         for row in rows.tolist():
@@ -142,7 +151,7 @@ def write_events(out: IO[str], index: EventIndex, rows: np.ndarray, trails: list
             (_event_cells(writer, row) for row in rows.tolist()),
         )
     elif fmt == "raw":
-        write_raw(out, index, rows)
+        write_raw(out, index, rows, on_problem)
     else:  # pragma: no cover - argparse restricts the choices
         raise ValueError(fmt)
 
@@ -166,14 +175,27 @@ def _event_cells(writer: EventWriter, row: int) -> list[str]:
     ]
 
 
-def write_raw(out: IO[str], index: EventIndex, rows: np.ndarray) -> None:
-    """The original records, one per line, in the order of ``rows``."""
+def write_raw(
+    out: IO[str], index: EventIndex, rows: np.ndarray, on_problem: Callable[[str], None] | None = None
+) -> None:
+    """The original records, one per line, in the order of ``rows``. A record that cannot be
+    read again (its source changed or vanished since loading) is left out and said once to
+    ``on_problem``; an error writing (a closed pipe) is the caller's."""
+    missing = 0
+    first = ""
     for row in rows.tolist():
         try:
-            record = orjson.loads(index.raw(row))
-            out.write(orjson.dumps(record).decode() + "\n")
-        except Exception as error:  # the source changed or vanished since loading
-            raise OSError(f"cannot read the record of event {row} again: {error}") from None
+            line = orjson.dumps(orjson.loads(index.raw(row))).decode() + "\n"
+        except (SourceError, orjson.JSONDecodeError, TypeError) as error:
+            missing += 1
+            first = first or str(error)
+            continue
+        out.write(line)
+    if missing and on_problem is not None:
+        on_problem(
+            f"{missing:,} record{'s' if missing != 1 else ''} could not be read again and "
+            f"{'were' if missing != 1 else 'was'} left out ({first})"
+        )
 
 
 def key_record(summary: KeySummary) -> dict:
@@ -257,8 +279,14 @@ def write_trails(out: IO[str], trails: list[TrailSummary], fmt: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _csv_cell(value) -> str:
-    """One CSV cell; text that a spreadsheet would run as a formula is quoted with a leading '."""
+# What a spreadsheet runs as a formula: a cell starting with = + - @ (or their full-width forms,
+# which some convert), after any spaces, line breaks or invisible characters it skips.
+_FORMULA = re.compile(r"^[\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
+
+
+def _csv_cell(value: object) -> str:
+    """One CSV cell, cleaned like every text kmstui writes (an escape sequence shows as ␛[31m);
+    text that a spreadsheet would run as a formula is quoted with a leading '."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -269,9 +297,9 @@ def _csv_cell(value) -> str:
         else:
             value = orjson.dumps(value).decode()
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
+    if _FORMULA.match(text):
+        return "'" + clean(text)
+    return clean(text)
 
 
 def _write_csv(out: IO[str], fields: Iterable[str], records: Iterable[dict]) -> None:
@@ -291,19 +319,19 @@ def _write_table(out: IO[str], header: tuple[str, ...], rows: Iterable[list[str]
         ]
         for row in rows
     ]
-    widths = [len(h) for h in header]
+    widths = [cell_width(h) for h in header]
     for row in rows:
         for i, cell in enumerate(row):
             if wrap_first and i == 0 and cell.startswith("  ! "):
                 continue
-            widths[i] = max(widths[i], len(cell))
+            widths[i] = max(widths[i], cell_width(cell))
     buffer = io.StringIO()
-    buffer.write("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
+    buffer.write("  ".join(pad(h, w) for h, w in zip(header, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         if wrap_first and row[0].startswith("  ! "):
             buffer.write(row[0] + "\n")
             continue
-        buffer.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        buffer.write("  ".join(pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write(buffer.getvalue())
 
 

@@ -691,7 +691,7 @@ class EventIndex:
                 raise SourceError(f"{origin.label} can no longer be read") from None
             if (info.st_size, info.st_mtime_ns) != origin.stamp:
                 raise SourceError(f"{origin.label} changed since it was loaded")
-        records = split_records(read_source(origin.path)).records
+        records = split_records(read_source(origin.path, bounded=not origin.appendable)).records
         with self._lock:  # a loader thread may be dropping a grown file's entry meanwhile
             if len(self._raw_cache) >= 8:
                 self._raw_cache.pop(next(iter(self._raw_cache)), None)

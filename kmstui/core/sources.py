@@ -14,40 +14,91 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 import orjson
 
 try:  # ISA-L gunzip is about twice as fast as zlib; fall back where it is not installed.
-    from isal.igzip import decompress as _gunzip_stream
-    from isal.isal_zlib import decompress as _inflate
+    from isal.isal_zlib import decompressobj as _inflater
 except ImportError:  # pragma: no cover - isal is a declared dependency
-    from gzip import decompress as _gunzip_stream
-    from zlib import decompress as _inflate
+    from zlib import decompressobj as _inflater  # type: ignore[assignment]
 
-
-def _gunzip(data: bytes) -> bytes:
-    """Gunzip in one call (a third faster than the stream reader); files of several gzip
-    members, or whose trailer disagrees, go through the stream reader, which handles them."""
-    try:
-        out = _inflate(data, 31)
-    except Exception:
-        out = None
-    if out is not None and len(data) >= 18 and len(out) % 2**32 == int.from_bytes(data[-4:], "little"):
-        return out
-    return _gunzip_stream(data)
-
+from .text import from_os
 
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 class SourceError(Exception):
     """A source that cannot be read; the message is one sentence for the user."""
+
+
+# ---------------------------------------------------------------------------
+# Bounds: what one input may take
+
+MAX_INPUT_VARIABLE = "KMSTUI_MAX_INPUT"
+DEFAULT_MAX_INPUT = 512 << 20
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``512M``, ``2G``, ``1.5g``, ``100000`` (bytes) as a number of bytes; ValueError if not one."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
+    if match is None or float(match[1]) <= 0:
+        raise ValueError(f"not a size: {text!r} (write it like 512M or 2G)")
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+def max_input() -> int:
+    """How many bytes one input may hold once gunzipped (KMSTUI_MAX_INPUT, which
+    ``--max-input`` sets; read here each time, so worker processes see it too)."""
+    try:
+        return parse_size(os.environ.get(MAX_INPUT_VARIABLE) or "")
+    except ValueError:
+        return DEFAULT_MAX_INPUT
+
+
+def size_text(size: int) -> str:
+    for unit, factor in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.4g}{unit}"
+    return f"{size} bytes"
+
+
+def _too_large(what: str, limit: int) -> SourceError:
+    return SourceError(
+        f"{what} more than {size_text(limit)}, the limit for one input "
+        f"(raise it with --max-input or {MAX_INPUT_VARIABLE})"
+    )
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Gunzip every member of ``data`` (a file may hold several), never more than ``limit`` bytes."""
+    parts: list[bytes] = []
+    total = 0
+    rest = data
+    while True:
+        inflater = _inflater(31)
+        out = inflater.decompress(rest, limit + 1 - total)
+        parts.append(out)
+        total += len(out)
+        if total > limit:
+            raise _too_large("it gunzips to", limit)
+        if not inflater.eof:
+            raise SourceError("truncated or corrupt gzip (it ends inside a compressed member)")
+        rest = inflater.unused_data
+        if not rest or rest.count(0) == len(rest):  # the end, or the zero padding some tools add
+            break
+        if rest[:2] != GZIP_MAGIC:
+            raise SourceError("truncated or corrupt gzip (other data after the end)")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 # ---------------------------------------------------------------------------
@@ -76,6 +127,8 @@ def discover(args: list[str]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
         if arg == "-":
             try:
                 files.append(spool_stdin())
+            except SourceError as error:
+                problems.append(("standard input", str(error)))
             except OSError as error:
                 problems.append(("standard input", error.strerror or str(error)))
             continue
@@ -83,24 +136,51 @@ def discover(args: list[str]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
         try:
             info = path.stat()
         except OSError as error:
-            problems.append((arg, _os_reason(error)))
+            problems.append((from_os(arg), _os_reason(error)))
             continue
         if stat.S_ISDIR(info.st_mode):
             found = sorted(_walk(path))
             if not found:
-                problems.append((arg, "the directory holds no files"))
-            files.extend(SourceFile(str(p), str(p)) for p in found)
+                problems.append((from_os(arg), "the directory holds no files"))
+            files.extend(SourceFile(str(p), from_os(str(p))) for p in found)
+        elif not stat.S_ISREG(info.st_mode):
+            problems.append((from_os(arg), _not_regular(info.st_mode)))
         else:
-            files.append(SourceFile(str(path), arg))
+            files.append(SourceFile(str(path), from_os(arg)))
     return files, problems
 
 
 def _walk(top: Path):
-    for root, dirs, names in os.walk(top, onerror=None, followlinks=False):
+    """The files under ``top``. Directories reached through symbolic links are read too, each
+    directory once however many links lead to it (so a link to a parent ends, not loops)."""
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, names in os.walk(top, onerror=None, followlinks=True):
+        try:
+            info = os.stat(root)
+        except OSError:
+            dirs.clear()
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs.clear()
+            continue
+        seen.add((info.st_dev, info.st_ino))
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
             if not name.startswith("."):
                 yield Path(root, name)
+
+
+def _not_regular(mode: int) -> str:
+    what = (
+        "a named pipe"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a special file"
+    )
+    return f"not a regular file ({what}): kmstui reads files, directories and standard input"
 
 
 def _os_reason(error: OSError) -> str:
@@ -114,27 +194,55 @@ def _os_reason(error: OSError) -> str:
 
 
 _spool_dir: str | None = None
+_spool_owner = 0
 
 
 def private_dir() -> str:
-    """A temporary directory only this user can read (0700), removed at exit."""
-    global _spool_dir
+    """A temporary directory only this user can read (0700), removed at exit: a normal one,
+    and also on SIGTERM and SIGHUP (which skip what atexit would do)."""
+    global _spool_dir, _spool_owner
     if _spool_dir is None:
         import atexit
-        import shutil
 
         _spool_dir = tempfile.mkdtemp(prefix="kmstui-")
+        _spool_owner = os.getpid()
         os.chmod(_spool_dir, 0o700)
-        atexit.register(shutil.rmtree, _spool_dir, True)
+        atexit.register(_remove_private_dir)
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(number) in (signal.SIG_DFL, None):
+                    signal.signal(number, _end_on_signal)
     return _spool_dir
 
 
-def spool_stdin(stream=None) -> SourceFile:
-    """Copy standard input to a private file (0600) and describe it as a source."""
+def _remove_private_dir() -> None:
+    import shutil
+
+    if _spool_dir is not None and os.getpid() == _spool_owner:  # never from a forked worker
+        shutil.rmtree(_spool_dir, True)
+
+
+def _end_on_signal(number: int, frame: object) -> None:
+    """Remove the private directory, then die of the signal as if there were no handler."""
+    _remove_private_dir()
+    signal.signal(number, signal.SIG_DFL)
+    os.kill(os.getpid(), number)
+
+
+def spool_stdin(stream: BinaryIO | None = None) -> SourceFile:
+    """Copy standard input to a private file (0600) and describe it as a source; SourceError
+    (after reading no further) when it holds more than one input may."""
     stream = stream if stream is not None else sys.stdin.buffer
+    limit = max_input()
     fd, path = tempfile.mkstemp(prefix="stdin-", dir=private_dir())
+    written = 0
     with os.fdopen(fd, "wb") as out:
         while chunk := stream.read(1 << 20):
+            written += len(chunk)
+            if written > limit:
+                out.close()
+                os.unlink(path)
+                raise _too_large("it holds", limit)
             out.write(chunk)
     os.chmod(path, 0o600)
     return SourceFile(path, "(stdin)")
@@ -186,21 +294,66 @@ def delivery_of(path: str) -> Delivery | None:
 # Reading and splitting
 
 
-def read_source(path: str) -> bytes:
-    """The bytes of a source, gunzipped when they start with the gzip magic."""
+def read_source(path: str, bounded: bool = True) -> bytes:
+    """The bytes of a source, gunzipped when they start with the gzip magic, with any lone
+    surrogate escape made a replacement character. Only regular files are read (a named
+    pipe or a device could block or never end), and no more than :func:`max_input` bytes
+    unless ``bounded`` is False (kmstui's own LookupEvents cache, which it wrote itself)."""
+    limit = max_input() if bounded else 1 << 62
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # O_NONBLOCK: opening a named pipe must not wait for a writer (it is refused below)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         raise SourceError(_os_reason(error)) from None
+    with open(fd, "rb") as handle:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise SourceError(_not_regular(info.st_mode))
+            if info.st_size > limit:
+                raise _too_large("it holds", limit)
+            pieces: list[bytes] = []
+            total = 0
+            want = info.st_size + 1  # one read as a rule; more only if the file grows meanwhile
+            while piece := handle.read(want):
+                pieces.append(piece)
+                total += len(piece)
+                if total > limit:
+                    raise _too_large("it holds", limit)
+                want = min(16 << 20, limit + 1 - total)
+        except OSError as error:
+            raise SourceError(_os_reason(error)) from None
+    data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     if data[:2] == GZIP_MAGIC:
         try:
-            data = _gunzip(data)
-        except (OSError, EOFError, ValueError) as error:
+            data = _gunzip(data, limit)
+        except SourceError:
+            raise
+        except MemoryError:
+            raise
+        except Exception as error:  # zlib.error, isal's own error type
             raise SourceError(f"truncated or corrupt gzip ({_first_line(error)})") from None
-        except Exception as error:  # isal raises its own error type
-            raise SourceError(f"truncated or corrupt gzip ({_first_line(error)})") from None
-    return data
+    return repair_surrogates(data)
+
+
+# A JSON escape: a surrogate pair (kept), a lone surrogate (group 1), or any other escape (kept).
+_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})|\\.", re.DOTALL
+)
+
+
+def _repair_escape(match: re.Match[bytes]) -> bytes:
+    return b"\\ufffd" if match.group(1) else match.group(0)
+
+
+def repair_surrogates(data: bytes) -> bytes:
+    """``data`` with each lone surrogate escape (``"\\ud800"``, half of a character that JSON
+    cannot hold alone, which strict decoders reject and lenient ones decode to text that
+    cannot be written) as ``\\ufffd``, the replacement character: the same length, so a bad
+    string costs one character, never its record or its file, on every decoding path."""
+    if b"\\ud" not in data and b"\\uD" not in data:
+        return data
+    return _ESCAPE.sub(_repair_escape, data)
 
 
 def _first_line(error: BaseException) -> str:
@@ -240,8 +393,59 @@ class Split:
     problems: list[str] = field(default_factory=list)  # partial damage, one sentence each
 
 
+MAX_DEPTH = 64  # deeper than CloudTrail ever nests, shallow enough for any decoder's stack
+TOO_DEEP = b'"(nested too deeply)"'
+
+
 def split_records(data: bytes) -> Split:
-    """Split a source's bytes into raw records; raise SourceError when nothing is usable."""
+    """Split a source's bytes into raw records; raise SourceError when nothing is usable.
+
+    A value nested so deeply that a decoder runs out of stack on it (RecursionError) is
+    replaced by the string ``"(nested too deeply)"`` wherever it is deeper than
+    :data:`MAX_DEPTH`: its record keeps everything else."""
+    try:
+        return _split_records(data)
+    except RecursionError:
+        pass
+    data, replaced = flatten_deep(data)
+    split = _split_records(data)
+    split.problems.append(
+        f"{replaced} value{'s' if replaced != 1 else ''} nested more than {MAX_DEPTH} levels deep "
+        f"shown as {TOO_DEEP.decode()}"
+    )
+    return split
+
+
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
+def flatten_deep(data: bytes) -> tuple[bytes, int]:
+    """``data`` with every JSON array or object that opens deeper than MAX_DEPTH replaced by
+    TOO_DEEP, and how many were; walked without recursion, so it cannot run out of stack."""
+    pieces: list[bytes] = []
+    depth = 0
+    start = -1  # where the container being replaced opened
+    copied = 0
+    replaced = 0
+    for match in _TOKEN.finditer(data):
+        token = data[match.start()]
+        if token in b"[{":
+            depth += 1
+            if depth == MAX_DEPTH + 1:
+                start = match.start()
+        elif token in b"]}":
+            if depth == MAX_DEPTH + 1 and start >= 0:
+                pieces.append(data[copied:start])
+                pieces.append(TOO_DEEP)
+                copied = match.end()
+                replaced += 1
+                start = -1
+            depth -= 1
+    pieces.append(data[copied:])
+    return b"".join(pieces), replaced
+
+
+def _split_records(data: bytes) -> Split:
     body = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not body:
         raise SourceError("the file is empty")
@@ -321,8 +525,11 @@ def _add_lookup_events(split: Split, events) -> None:
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
             continue
         inner = event.get("CloudTrailEvent")
-        if isinstance(inner, str):
-            split.records.append(inner.encode())
+        if isinstance(inner, str):  # a record in a string: its own escapes are read only now
+            text = inner.encode("utf-8", "replace")
+            if text.count(b"[") + text.count(b"{") > MAX_DEPTH:  # it might be too deep
+                text = flatten_deep(text)[0]
+            split.records.append(repair_surrogates(text))
         elif isinstance(inner, dict):  # some tools unwrap it
             split.records.append(orjson.dumps(inner))
         else:

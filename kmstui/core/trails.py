@@ -29,6 +29,7 @@ import numpy as np
 from .decode import TrailChange
 from .index import EventIndex, Origin
 from .model import arn_account, arn_region, trail_name
+from .text import from_os
 from .timeutil import NO_TIME, short
 
 if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
@@ -594,7 +595,7 @@ def _source_rows(index: EventIndex, codes: list[int]) -> list[TrailSummary]:
             TrailSummary(
                 label=_base_name(loaded[0].label) if alone else _base_name(folder or ".") + "/",
                 kind=kind,
-                location=loaded[0].path if alone else folder,
+                location=from_os(loaded[0].path if alone else folder),
                 origins=frozenset(codes_of[id(o)] for o in loaded),
                 files=len(loaded),
                 empty_files=len(origins) - len(loaded),

@@ -11,6 +11,7 @@ from textual.screen import Screen
 
 from ..core import loader
 from ..core.index import EventIndex
+from ..core.text import clean
 from .explorer import ExplorerScreen
 from .modals import HelpScreen
 
@@ -59,5 +60,5 @@ def run(sources: list[str], **options) -> int:
     finally:
         loader.shutdown()
         for message in app.explorer.messages:  # what went wrong with AWS, kept for the terminal too
-            print(f"kmstui: {message}", file=sys.stderr)
+            print(f"kmstui: {clean(message)}", file=sys.stderr)
     return app.return_code or 0

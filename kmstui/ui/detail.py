@@ -16,7 +16,7 @@ from ..core.model import Event, alias_name, is_alias, key_id
 from ..core.query import quote
 from ..core.sources import SourceError
 from ..core.summary import key_aliases
-from ..core.text import clean
+from ..core.text import cell_width, clean, fit, pad
 from ..core.timeutil import NO_TIME, short
 from .jsonview import plain_json, render_json
 from .panes import NOTABLE, EventsPane
@@ -89,15 +89,20 @@ class _Lines:
                     text = text.lstrip(" ")
                     if not text:
                         break
-                take = text[: room - column]
+                take = fit(text, room - column)  # cells, not characters: 日 takes two
+                if not take:  # a wide character in the last cell: it starts the next line
+                    if column:
+                        column = room
+                        continue
+                    take = text[:1]
                 full = False
-                if len(text) > room - column:  # break at a space when there is one in reach
+                if len(take) < len(text):  # break at a space when there is one in reach
                     space = take.rfind(" ")
-                    if space > (room - column) // 3:
+                    if space > len(take) // 3:
                         take = take[: space + 1]
                         full = True
                 self.add(take, style)
-                column = room if full else column + len(take)
+                column = room if full else column + cell_width(take)
                 text = text[len(take) :]
         return self.add("\n")
 
@@ -187,10 +192,10 @@ def context_content(event: Event) -> Content:
     for label, pairs in event.contexts:
         if label or len(event.contexts) > 1:
             lines.add(f" {label or 'request'}\n", LABEL)
-        width = min(28, max(len(k) for k, _ in pairs))
+        width = min(28, max(cell_width(clean(k)) for k, _ in pairs))
         for key, value in pairs:
             shown = value if len(value) <= 600 else value[:600] + f"… ({len(value) - 600:,} more characters)"
-            lines.add(f"   {key:<{width}}", CONTEXT_KEY).add("  ").add(shown, None).add("\n")
+            lines.add("   " + pad(clean(key), width), CONTEXT_KEY).add("  ").add(shown, None).add("\n")
     return lines.content()
 
 

@@ -10,6 +10,7 @@ from textual.binding import Binding
 from ..core.index import EventIndex
 from ..core.model import alias_name, key_id
 from ..core.summary import KeySummary
+from ..core.text import cell_width, clean
 from ..core.timeutil import short
 from ..core.trails import EXCLUDED, LOGGED, STOPPED, TrailSummary
 from .table import Cell, Column, VirtualTable
@@ -227,7 +228,7 @@ class KeysPane(VirtualTable):
         if column.title == "KEY" and any(" · " in label for label in self._labels):
             # keys told apart by region or account: room for that, before the lesser columns,
             # but never at the cost of STATE and EVENTS (a key pending deletion must show)
-            wanted = min(KEY_LABEL_ROOM, max(len(label) for label in self._labels))
+            wanted = min(KEY_LABEL_ROOM, max(cell_width(clean(label)) for label in self._labels))
             room = self.scrollable_content_region.width - 1 - (self._state_width() + 1) - (self.columns[2].width + 1)
             return max(column.width, min(wanted, room))
         return column.width
