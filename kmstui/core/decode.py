@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
+from types import ModuleType
 from typing import Any
 
 import msgspec
@@ -32,6 +33,7 @@ from .model import UNKNOWN_IDENTITY, AliasBinding, Identity, LogFile, Place
 from .sources import Delivery, SourceError, SourceFile, delivery_of, read_source, split_records
 from .timeutil import parse_event_times
 
+_scan: ModuleType | None
 try:  # the C column scanner, built at install time when a compiler is at hand (hatch_build.py)
     from . import _scan
 except ImportError:  # pragma: no cover - every file then takes the general path
@@ -355,7 +357,7 @@ class _BatchBuilder:
                 self._add_scanned(info, scanned, data)
             elif raws is not None:
                 self._add_raw_records(info, raws)
-            else:
+            elif typed is not None:
                 self.add_records(info, typed, raws, data)
         except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
@@ -425,6 +427,7 @@ class _BatchBuilder:
         bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if (changes | config).any() else None
 
         def raw(i: int) -> bytes:
+            assert bounds is not None  # asked only of configuration events and changes, which have spans
             start, end = bounds[i]
             return data[start:end]
 
@@ -454,7 +457,11 @@ class _BatchBuilder:
             counts[CLOUDTRAIL] -= len(config)
             kept = sorted(kept + config)
             measured = measured or bool(config)
-        if raws is None and any(records[i].readOnly is not True or records[i].eventSource != KMS for i in kept):
+        if (
+            raws is None
+            and data is not None
+            and any(records[i].readOnly is not True or records[i].eventSource != KMS for i in kept)
+        ):
             raws = split_records(data).records  # configuration events are read whole, parameters kept
         counts.pop(KMS, None)
         for source, count in counts.items():
@@ -691,7 +698,7 @@ class _BatchBuilder:
             ]
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
-        logs = []
+        logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
         for code in np.intersect1d(ctx[rows], contexts.with_trail).tolist():  # CloudTrail's own log files
             trail_arn, s3_arn = contexts.trail_info[code]
             matching = rows[ctx[rows] == code]
@@ -824,9 +831,11 @@ def _scan_spec() -> tuple[tuple, tuple]:
 _SCAN_FIELDS, _SCANNED = _scan_spec()
 # only KMS and CloudTrail records are read whole; of the others the scanner keeps the event source, to count them
 _SCAN_KEEP = ([name for name, _ in _FIELDS].index("eventSource"), (orjson.dumps(KMS), orjson.dumps(CLOUDTRAIL)))
-_VALUES = {
-    kind: msgspec.json.Decoder(list[of])
-    for kind, of in (("str", str), ("bool", bool), ("resources", list[_Resource]), ("any", Any))
+_VALUES: dict[str, msgspec.json.Decoder[Any]] = {
+    "str": msgspec.json.Decoder(list[str]),
+    "bool": msgspec.json.Decoder(list[bool]),
+    "resources": msgspec.json.Decoder(list[list[_Resource]]),
+    "any": msgspec.json.Decoder(list[Any]),
 }
 
 

@@ -93,6 +93,7 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         _start_resource_tracker()
+        context: multiprocessing.context.BaseContext
         if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
         else:
