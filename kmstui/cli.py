@@ -175,9 +175,9 @@ def _load(args):
         paths = ["-"]
     files, problems = sources.discover(paths)
     index = EventIndex()
-    for label, reason in problems:
-        _say(f"skipped {label}: {reason}")
-        index.report.skipped.append((label, reason))
+    for skipped in problems:
+        _say(f"skipped {skipped.label}: {skipped.reason}")
+        index.report.skipped.append(skipped)
     live = None
     if args.lookup:
         from .core.live import LiveError, LiveLoader

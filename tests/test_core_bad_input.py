@@ -128,7 +128,7 @@ def test_index_report_lists_the_skipped_files(tmp_path):
     write(tmp_path / "bad.json", b"garbage")
     index = load(tmp_path)
     assert index.report.files_loaded == 1
-    assert [label for label, _reason in index.report.skipped] == [str(tmp_path / "bad.json")]
+    assert [skipped.label for skipped in index.report.skipped] == [str(tmp_path / "bad.json")]
     assert any(s.startswith("Skipped ") for s in index.report.sentences())
 
 
@@ -164,14 +164,14 @@ def test_damaged_lines_in_json_lines_are_reported_not_fatal(tmp_path):
     path = write(tmp_path / "lines.jsonl", text)
     index = load(path)
     assert ids(index) == {r["eventID"] for r in good}
-    assert index.report.problems and "line 2" in index.report.problems[0][1]
+    assert index.report.problems and "line 2" in index.report.problems[0].problem
 
 
 def test_records_that_are_not_objects_are_counted_not_fatal(tmp_path):
     path = write(tmp_path / "log.json", json.dumps({"Records": [GOOD, 42, "text", None, [1]]}))
     index = load(path)
     assert ids(index) == {GOOD["eventID"]}
-    assert index.report.problems and "4 records" in index.report.problems[0][1]
+    assert index.report.problems and "4 records" in index.report.problems[0].problem
 
 
 # ---------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_every_file_loads(corpus, index):
     for path in corpus_files(corpus):
         if str(path) not in unreadable:
             assert load_file(str(path))[1].error is None, path
-    assert {label for label, _reason in index.report.skipped} == unreadable
+    assert {skipped.label for skipped in index.report.skipped} == unreadable
     assert index.report.digests == len(digests)
     assert index.report.files_loaded == len(corpus_files(corpus)) - len(unreadable) - len(digests)
 

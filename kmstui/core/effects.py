@@ -96,7 +96,8 @@ def describe(record: dict) -> list[str]:
             + "."
         )
     elif name == "PutEventSelectors":
-        state, how = selector_state(request, response)
+        effect = selector_state(request, response)
+        state, how = effect.state, effect.how
         trail = request.get("trailName") or response.get("trailARN")
         sentence = {
             "logged": "The trail logs KMS events",

@@ -19,7 +19,7 @@ import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -27,7 +27,7 @@ import numpy as np
 from . import model
 from .aliases import AliasHistory, AliasName
 from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
-from .sources import Delivery, SourceError, read_source, split_records
+from .sources import Delivery, Skipped, SourceError, read_source, split_records
 from .timeutil import NO_TIME
 from .vocab import Vocabulary, lowered
 
@@ -76,6 +76,13 @@ class _Column:
         self.size = end
 
 
+class Damage(NamedTuple):
+    """Partial damage to a source that still loaded (lines it could not read, a record cut off)."""
+
+    label: str
+    problem: str  # one sentence, without its full stop
+
+
 @dataclass
 class Origin:
     """A source events came from: a file, standard input, a LookupEvents region."""
@@ -96,8 +103,8 @@ class LoadReport:
     """What a load did, for the status line, the load summary and stderr."""
 
     files_loaded: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (label, partial damage)
+    skipped: list[Skipped] = field(default_factory=list)
+    problems: list[Damage] = field(default_factory=list)
     records: int = 0
     kept: int = 0
     ignored: Counter = field(default_factory=Counter)
@@ -142,10 +149,10 @@ class LoadReport:
                 f"Ignored {_count(self.digests, 'CloudTrail digest file')}: digest files hold hashes of log files,"
                 " not events."
             )
-        for label, reason in self.skipped:
-            out.append(f"Skipped {label}: {reason}.")
-        for label, problem in self.problems:
-            out.append(f"In {label}: {problem}.")
+        for skipped in self.skipped:
+            out.append(f"Skipped {skipped.label}: {skipped.reason}.")
+        for damage in self.problems:
+            out.append(f"In {damage.label}: {damage.problem}.")
         return out
 
 
@@ -365,7 +372,7 @@ class EventIndex:
         origin_remap = np.zeros(max(len(batch.sources), 1), dtype=np.uint32)
         for local, source in enumerate(batch.sources):
             if source.error is not None:
-                report.skipped.append((source.label, source.error))
+                report.skipped.append(Skipped(source.label, source.error))
                 continue
             if source.format == "digest":
                 report.digests += 1
@@ -375,7 +382,7 @@ class EventIndex:
                 report.empty += 1
             report.records += source.records
             report.ignored.update(source.ignored)
-            report.problems.extend((source.label, p) for p in source.problems)
+            report.problems.extend(Damage(source.label, p) for p in source.problems)
             if source.appendable and source.path in self._appendable:
                 code = self._appendable[source.path]
                 origin_remap[local] = code

@@ -21,7 +21,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import msgspec
 import orjson
@@ -114,7 +114,14 @@ class SourceFile:
     growing: bool = False  # appended to while kmstui runs (a LookupEvents cache)
 
 
-def discover(args: list[str]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+class Skipped(NamedTuple):
+    """A source that could not be used, and why (one sentence, without its full stop)."""
+
+    label: str
+    reason: str
+
+
+def discover(args: list[str]) -> tuple[list[SourceFile], list[Skipped]]:
     """Expand command-line sources into files (directories recursively, in name order).
 
     Returns the files and a (source, reason) pair per argument that could not be used.
@@ -122,29 +129,29 @@ def discover(args: list[str]) -> tuple[list[SourceFile], list[tuple[str, str]]]:
     re-read for the detail view like any other source.
     """
     files: list[SourceFile] = []
-    problems: list[tuple[str, str]] = []
+    problems: list[Skipped] = []
     for arg in args:
         if arg == "-":
             try:
                 files.append(spool_stdin())
             except SourceError as error:
-                problems.append(("standard input", str(error)))
+                problems.append(Skipped("standard input", str(error)))
             except OSError as error:
-                problems.append(("standard input", error.strerror or str(error)))
+                problems.append(Skipped("standard input", error.strerror or str(error)))
             continue
         path = Path(arg)
         try:
             info = path.stat()
         except OSError as error:
-            problems.append((from_os(arg), _os_reason(error)))
+            problems.append(Skipped(from_os(arg), _os_reason(error)))
             continue
         if stat.S_ISDIR(info.st_mode):
             found = sorted(_walk(path))
             if not found:
-                problems.append((from_os(arg), "the directory holds no files"))
+                problems.append(Skipped(from_os(arg), "the directory holds no files"))
             files.extend(SourceFile(str(p), from_os(str(p))) for p in found)
         elif not stat.S_ISREG(info.st_mode):
-            problems.append((from_os(arg), _not_regular(info.st_mode)))
+            problems.append(Skipped(from_os(arg), _not_regular(info.st_mode)))
         else:
             files.append(SourceFile(str(path), from_os(arg)))
     return files, problems

@@ -92,19 +92,23 @@ def _get(mapping: dict, name: str):
     return mapping.get(pascal)
 
 
-def selector_state(request: dict, response: dict) -> tuple[str, str]:
-    """(state, how) of KMS logging under a PutEventSelectors call.
+class SelectorEffect(NamedTuple):
+    """What a trail's event selectors do to KMS events."""
 
-    state is "logged", "excluded", "write-only" or "unknown"; ``how`` names the setting.
-    """
+    state: str  # "logged", "excluded", "write-only" or "unknown"
+    how: str  # the setting that does it: ExcludeManagementEventSources, ReadWriteType WriteOnly, ...
+
+
+def selector_state(request: dict, response: dict) -> SelectorEffect:
+    """What KMS logging is under a PutEventSelectors call (its request, or its response)."""
     selectors = _get(response, "eventSelectors") or _get(request, "eventSelectors")
     advanced = _get(response, "advancedEventSelectors") or _get(request, "advancedEventSelectors")
     if isinstance(advanced, list) and advanced:
         return _advanced_state(advanced)
     if not isinstance(selectors, list):
-        return "unknown", ""
+        return SelectorEffect("unknown", "")
     if not selectors:  # no selectors of its own: a trail's default records every management event
-        return "logged", ""
+        return SelectorEffect("logged", "")
     reads_kms = writes_kms = False
     excluded_by = ""
     management = False
@@ -123,17 +127,17 @@ def selector_state(request: dict, response: dict) -> tuple[str, str]:
         reads_kms |= kind in ("All", "ReadOnly")
         writes_kms |= kind in ("All", "WriteOnly")
     if reads_kms:
-        return "logged", ""
+        return SelectorEffect("logged", "")
     if writes_kms:
-        return "write-only", "ReadWriteType WriteOnly"
+        return SelectorEffect("write-only", "ReadWriteType WriteOnly")
     if excluded_by:
-        return "excluded", excluded_by
+        return SelectorEffect("excluded", excluded_by)
     if not management:
-        return "excluded", "IncludeManagementEvents false"
-    return "unknown", ""
+        return SelectorEffect("excluded", "IncludeManagementEvents false")
+    return SelectorEffect("unknown", "")
 
 
-def _advanced_state(advanced: list) -> tuple[str, str]:
+def _advanced_state(advanced: list) -> SelectorEffect:
     reads = writes = False
     excluded = False
     for selector in advanced:
@@ -157,12 +161,12 @@ def _advanced_state(advanced: list) -> tuple[str, str]:
         else:
             reads = writes = True
     if reads:
-        return "logged", ""
+        return SelectorEffect("logged", "")
     if writes:
-        return "write-only", "an advanced event selector on readOnly"
+        return SelectorEffect("write-only", "an advanced event selector on readOnly")
     if excluded:
-        return "excluded", "an advanced event selector on eventSource"
-    return "excluded", "advanced event selectors without management events"
+        return SelectorEffect("excluded", "an advanced event selector on eventSource")
+    return SelectorEffect("excluded", "advanced event selectors without management events")
 
 
 def _admits(condition: dict, value: str) -> bool:
@@ -280,7 +284,8 @@ class _Replay:
         elif action == "DeleteTrail":
             self.deleted = self.episode(change)
         elif action == "PutEventSelectors":
-            state, how = selector_state(change.request, change.response)
+            effect = selector_state(change.request, change.response)
+            state, how = effect.state, effect.how
             self.selectors_known = state != "unknown"
             if state in ("excluded", "write-only"):
                 if not self.excluded or self.excluded.state != state:

@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from ..core import group, loader, novelty, ordering, query, views
 from ..core import timeline as timelines
-from ..core.index import EventIndex
+from ..core.index import Damage, EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
@@ -192,8 +192,7 @@ class ExplorerScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="load", description="Loading sources", exit_on_error=False)
     def load_sources(self) -> None:
         files, problems = discover(self.sources)
-        for label, reason in problems:
-            self.index.report.skipped.append((label, reason))
+        self.index.report.skipped.extend(problems)
         files = files + self.extra_files
         if self.live_options is not None:
             self.live = LiveLoader(self.index, self.live_options)
@@ -240,7 +239,7 @@ class ExplorerScreen(Screen[None]):
     def _live_problems(self, sentences: list[str]) -> None:
         sentences = list(dict.fromkeys(sentences))
         for sentence in sentences:
-            self.index.report.problems.append(("AWS", sentence))
+            self.index.report.problems.append(Damage("AWS", sentence))
         self.messages.extend(sentences)
         self.post_message(LiveProblems(sentences))
 

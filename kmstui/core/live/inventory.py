@@ -111,7 +111,8 @@ def fetch_trails(
             trail.problems.append(sentence(error, trail.home_region, "GetTrailStatus"))
         try:
             selectors = api.get_event_selectors(TrailName=trail.arn)
-            trail.selectors, trail.selectors_how = selector_state(selectors, {})
+            effect = selector_state(selectors, {})
+            trail.selectors, trail.selectors_how = effect.state, effect.how
         except Exception as error:
             trail.problems.append(sentence(error, trail.home_region, "GetEventSelectors"))
 
