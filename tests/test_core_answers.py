@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
@@ -16,15 +15,14 @@ from kmstui.core.index import EventIndex
 from kmstui.core.timeutil import NO_TIME, iso
 
 from appkit import DEMO
-from records import json_lines, load, run_main
+from records import REAL, json_lines, load, needs_outside_data, run_main
 
-REAL = Path(__file__).resolve().parents[2] / "shared/corpus/real"
 SOURCES = [
     pytest.param(DEMO, id="demo"),
     pytest.param(
         REAL,
         id="real",
-        marks=pytest.mark.skipif(not REAL.is_dir(), reason=f"no real-world corpus at {REAL}"),
+        marks=needs_outside_data(REAL),
     ),
 ]
 INCIDENT = "since:2026-11-20T02:00Z until:2026-11-20T03:00Z"

@@ -15,9 +15,8 @@ import pytest
 from kmstui.cli import demo_path
 from kmstui.core.timeutil import iso, parse_event_time
 
-from records import fullest_copies, load, rows
+from records import REAL, fullest_copies, load, outside_data_reason, rows
 
-REAL = Path(__file__).resolve().parents[2] / "shared/corpus/real"
 KMS = "kms.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 TRAIL_EVENTS = {
@@ -187,7 +186,7 @@ DATA = {"demo": demo_path(), "real": REAL}
 def loaded(request):
     root = DATA[request.param]
     if not root.is_dir():
-        pytest.skip(f"no corpus at {root}: the questions are asked of the demo only")
+        pytest.skip(outside_data_reason(root))
     return request.param, load(root), [r for r in plain_records(root) if kept(r)]
 
 
