@@ -434,6 +434,24 @@ def real_like(folder: Path) -> Path:
 # Plain readings, for tests that check kmstui against a reading of the records without it
 
 
+# What kmstui keeps, as a plain reading states it (deliberately not kmstui's own constants)
+TRAIL_EVENTS = {
+    "CreateTrail",
+    "UpdateTrail",
+    "DeleteTrail",
+    "StartLogging",
+    "StopLogging",
+    "PutEventSelectors",
+    "PutInsightSelectors",
+}
+
+
+def is_kept(rec: dict) -> bool:
+    """A KMS record, or one of CloudTrail's own trail-configuration records."""
+    source = rec.get("eventSource")
+    return source == KMS or (source == CLOUDTRAIL and rec.get("eventName") in TRAIL_EVENTS)
+
+
 def consistent(a: object, b: object) -> bool:
     """Two JSON values that could be copies of one record: objects agree on the fields both have."""
     if isinstance(a, dict) and isinstance(b, dict):

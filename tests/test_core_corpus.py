@@ -15,8 +15,11 @@ from kmstui.core.timeutil import iso, parse_event_time
 
 from records import (
     AWS_DOCS,
+    CLOUDTRAIL,
+    KMS,
     REAL,
     copies_of_one_event,
+    is_kept,
     json_lines,
     load,
     load_file,
@@ -24,18 +27,6 @@ from records import (
     run_cli,
     run_main,
 )
-
-KMS = "kms.amazonaws.com"
-CLOUDTRAIL = "cloudtrail.amazonaws.com"
-TRAIL_EVENTS = {
-    "CreateTrail",
-    "UpdateTrail",
-    "DeleteTrail",
-    "StartLogging",
-    "StopLogging",
-    "PutEventSelectors",
-    "PutInsightSelectors",
-}
 
 
 @pytest.fixture(scope="module", params=[AWS_DOCS, REAL], ids=["aws-docs", "real"])
@@ -87,11 +78,6 @@ def corpus_records(corpus: Path) -> list[dict]:
 
 def identity(rec: dict) -> tuple:
     return (rec.get("eventID"), rec.get("eventName"), iso(parse_event_time(rec.get("eventTime"))))
-
-
-def is_kept(rec: dict) -> bool:
-    source = rec.get("eventSource")
-    return source == KMS or (source == CLOUDTRAIL and rec.get("eventName") in TRAIL_EVENTS)
 
 
 def distinct_events(records: list[dict]) -> list[list[dict]]:

@@ -15,19 +15,7 @@ import pytest
 from kmstui.cli import demo_path
 from kmstui.core.timeutil import iso, parse_event_time
 
-from records import REAL, fullest_copies, load, outside_data_reason, rows
-
-KMS = "kms.amazonaws.com"
-CLOUDTRAIL = "cloudtrail.amazonaws.com"
-TRAIL_EVENTS = {
-    "CreateTrail",
-    "UpdateTrail",
-    "DeleteTrail",
-    "StartLogging",
-    "StopLogging",
-    "PutEventSelectors",
-    "PutInsightSelectors",
-}
+from records import CLOUDTRAIL, KMS, REAL, fullest_copies, is_kept, load, outside_data_reason, rows
 
 
 def _walk(value: object) -> Iterator[dict]:
@@ -65,11 +53,6 @@ def plain_records(root: Path) -> list[dict]:
         for value in values:
             found.extend(_walk(value))
     return found
-
-
-def kept(rec: dict) -> bool:
-    source = rec.get("eventSource")
-    return source == KMS or (source == CLOUDTRAIL and rec.get("eventName") in TRAIL_EVENTS)
 
 
 def identity(rec: dict) -> tuple:
@@ -187,7 +170,7 @@ def loaded(request):
     root = DATA[request.param]
     if not root.is_dir():
         pytest.skip(outside_data_reason(root))
-    return request.param, load(root), [r for r in plain_records(root) if kept(r)]
+    return request.param, load(root), [r for r in plain_records(root) if is_kept(r)]
 
 
 @pytest.mark.parametrize("question, expr, reference", QUESTIONS, ids=[q for q, _, _ in QUESTIONS])
