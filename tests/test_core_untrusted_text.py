@@ -226,3 +226,33 @@ def test_the_detail_view_wraps_wide_text_within_its_width():
 def test_clean_is_idempotent():
     for text in ("\x1b[31m", "a\u200bb", "日本"):
         assert clean(clean(text)) == clean(text)
+
+
+# ---------------------------------------------------------------------------
+# JSON Lines and raw records: the same values, nothing a terminal acts on or hides
+
+HIDING = "\u202eevil\u009b[31m\u200bAd\u2028min\U000e0041\u007f"  # bidi override, 8-bit CSI, ZWSP, LS, tag, DEL
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("events", "--format", "jsonl"),
+        ("events", "--format", "raw"),
+        ("events", "--group-by", "agent", "--format", "jsonl"),
+    ],
+    ids=lambda c: " ".join(c),
+)
+def test_json_output_escapes_what_a_terminal_would_act_on(tmp_path, capsys, command):
+    import json
+
+    from kmstui.core.text import clean
+
+    record = kms("Decrypt", key_arn(KEY1), identity=iam_user(HIDING), agent=HIDING)
+    write(tmp_path / "log.json", cloudtrail_file([record]))
+    code, out, _err = run_main(capsys, command[0], tmp_path, *command[1:], "-q")
+    assert code == 0 and out
+    assert clean(out.replace("\n", "")) == out.replace("\n", ""), "a character the terminal would act on or hide"
+    assert "\\u202e" in out and "\\u009b" in out and "\\udb40\\udc41" in out
+    values = [json.loads(line) for line in out.splitlines()]
+    assert any(HIDING in json.dumps(value, ensure_ascii=False) for value in values)  # the values are intact

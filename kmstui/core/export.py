@@ -16,7 +16,7 @@ from .index import EventIndex
 from .model import alias_name
 from .sources import SourceError
 from .summary import KeySummary
-from .text import cell_width, clean, clip, pad
+from .text import cell_width, clean, clip, json_safe, pad
 from .timeutil import iso, short
 from .trails import TrailSummary
 
@@ -130,6 +130,11 @@ class EventWriter:
         }
 
 
+def json_line(value: object) -> str:
+    """One JSON Lines line: record text that a terminal would act on or hide is escaped."""
+    return json_safe(orjson.dumps(value).decode()) + "\n"
+
+
 def write_events(
     out: IO[str],
     index: EventIndex,
@@ -141,7 +146,7 @@ def write_events(
     writer = EventWriter(index, trails)
     if fmt == "jsonl":
         for row in rows.tolist():
-            out.write(orjson.dumps(writer.record(row)).decode() + "\n")
+            out.write(json_line(writer.record(row)))
     elif fmt == "csv":
         _write_csv(out, EVENT_FIELDS, (writer.record(row) for row in rows.tolist()))
     elif fmt == "table":
@@ -185,7 +190,7 @@ def write_raw(
     first = ""
     for row in rows.tolist():
         try:
-            line = orjson.dumps(orjson.loads(index.raw(row))).decode() + "\n"
+            line = json_line(orjson.loads(index.raw(row)))
         except (SourceError, orjson.JSONDecodeError, TypeError) as error:
             missing += 1
             first = first or str(error)
@@ -221,7 +226,7 @@ def key_record(summary: KeySummary) -> dict:
 def write_keys(out: IO[str], summaries: list[KeySummary], fmt: str) -> None:
     if fmt == "jsonl":
         for summary in summaries:
-            out.write(orjson.dumps(key_record(summary)).decode() + "\n")
+            out.write(json_line(key_record(summary)))
     elif fmt == "csv":
         _write_csv(out, KEY_FIELDS, (key_record(s) for s in summaries))
     else:
@@ -264,7 +269,7 @@ def trail_record(trail: TrailSummary) -> dict:
 def write_trails(out: IO[str], trails: list[TrailSummary], fmt: str) -> None:
     if fmt == "jsonl":
         for trail in trails:
-            out.write(orjson.dumps(trail_record(trail)).decode() + "\n")
+            out.write(json_line(trail_record(trail)))
     elif fmt == "csv":
         _write_csv(out, TRAIL_FIELDS, (trail_record(t) for t in trails))
     else:
@@ -358,7 +363,7 @@ def group_record(grouping: Grouping, row: GroupRow) -> dict:
 def write_groups(out: IO[str], grouping: Grouping, fmt: str) -> None:
     if fmt == "jsonl":
         for row in grouping.rows:
-            out.write(orjson.dumps(group_record(grouping, row)).decode() + "\n")
+            out.write(json_line(group_record(grouping, row)))
     elif fmt == "csv":
         _write_csv(out, (*grouping.fields, *GROUP_COUNTS), (group_record(grouping, r) for r in grouping.rows))
     else:

@@ -67,6 +67,24 @@ def clean(text: str) -> str:
     return text.translate(_TABLE)
 
 
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # JSON spells it as a surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def json_safe(text: str) -> str:
+    """JSON text with every character :func:`clean` would show differently written as a
+    ``\\u`` escape: the same JSON value for whoever reads it, and nothing a terminal acts
+    on or hides (orjson escapes only C0 controls; C1, bidi overrides and zero-width
+    characters would otherwise pass through as they are)."""
+    if _NEEDS_CLEANING.search(text) is None:
+        return text
+    return _NEEDS_CLEANING.sub(_json_escape, text)
+
+
 def clip(text: str, limit: int = 512) -> str:
     """Clean and shorten one value for a single-line cell; long values end in an ellipsis."""
     if len(text) > limit:
