@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from records import ACCOUNT, KEY1, KEY2, key_arn, kms, run_main
+from records import ACCOUNT, KEY1, KEY2, key_arn, kms, new_id, run_main
 
 pytestmark = pytest.mark.slow
 
@@ -422,6 +422,31 @@ class TestLookupFaults:
         code, rows, err = events(capsys, "--region", "us-east-1")
         assert code == 0 and len(rows) == 3
         assert "LookupEvents in us-east-1 sent 3 events whose CloudTrailEvent is not a JSON object: dropped." in err
+
+    def test_a_hostile_cloudtrail_event_costs_at_most_its_own_text(self, aws_endpoints, capsys):
+        """A lone surrogate escape and nesting deeper than any decoder's stack, inside the
+        CloudTrailEvent a page carries: repaired as the file loaders repair them, never a
+        traceback, and every event still loads (and prints)."""
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(3))
+        base = kms("Decrypt", key_arn(KEY2), time=at(5))
+        lone = json.dumps({**base, "eventID": new_id(), "userAgent": "MARK"}).replace('"MARK"', '"agent \\ud800"')
+        deep = json.dumps({**base, "eventID": new_id(), "userAgent": "MARK"}).replace('"MARK"', "[" * 5000 + "]" * 5000)
+        when = int((NOW - timedelta(minutes=10)).timestamp())
+        aws_endpoints.cloudtrail.add_events(
+            "us-east-1",
+            [
+                {"EventId": f"odd-{i}", "EventTime": when, "EventSource": "kms.amazonaws.com", "CloudTrailEvent": text}
+                for i, text in enumerate([lone, deep])
+            ],
+        )
+        code, rows, err = events(capsys, "--region", "us-east-1")
+        assert code == 0, err
+        assert "Traceback" not in err and "not a JSON object" not in err
+        assert len(rows) == 5
+        assert "agent \ufffd" in {row["user_agent"] for row in rows}
+        code, out, err = run_main(capsys, "events", "--lookup", "--region", "us-east-1", "--format", "raw", "-q")
+        assert code == 0 and "Traceback" not in err
+        assert len(out.splitlines()) == 5 and "(nested too deeply)" in out
 
     def test_events_outside_the_time_range_are_dropped_and_counted(self, aws_endpoints, capsys):
         aws_endpoints.cloudtrail.ignore_time_range = True  # an endpoint that answers more than asked

@@ -33,6 +33,7 @@ import botocore.exceptions
 import platformdirs
 
 from ..query import Filter
+from ..sources import flatten_deep, repair_surrogates
 from ..text import clean
 from ..timeutil import parse_iso, parse_span
 from .cache import Cache, CacheRefused, open_private, private_folder
@@ -410,16 +411,16 @@ def screen(events: list[dict], start: datetime, end: datetime) -> tuple[list[dic
     low, high = start - SLACK, end + SLACK
     for event in events:
         inner = event.get("CloudTrailEvent")
-        record = None
+        record: object = None
         if isinstance(inner, str):
-            try:
-                record = json.loads(inner)
-            except ValueError:
-                record = None
+            record, repaired = _read_record(inner)
+            if repaired != inner:  # what is kept, cached and decoded is the repaired text
+                event["CloudTrailEvent"] = repaired
         if inner is not None and not isinstance(record, dict):
             broken += 1
             continue
-        when = parse_iso(record["eventTime"]) if record and isinstance(record.get("eventTime"), str) else None
+        stamp = record.get("eventTime") if isinstance(record, dict) else None
+        when = parse_iso(stamp) if isinstance(stamp, str) else None
         if when is None and isinstance(event.get("EventTime"), str):
             when = parse_iso(event["EventTime"])
         if when is not None and not low <= when <= high:
@@ -427,6 +428,22 @@ def screen(events: list[dict], start: datetime, end: datetime) -> tuple[list[dic
             continue
         kept.append(event)
     return kept, outside, broken
+
+
+def _read_record(text: str) -> tuple[object, str]:
+    """A CloudTrailEvent read as the file loaders read a record: a lone surrogate escape
+    becomes U+FFFD, and values nested deeper than any decoder's stack allows become
+    "(nested too deeply)"; (the value or None, the text as repaired)."""
+    raw = repair_surrogates(text.encode("utf-8", "surrogatepass"))
+    try:
+        try:
+            value = json.loads(raw)
+        except RecursionError:
+            raw = flatten_deep(raw)[0]
+            value = json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON (or not UTF-8): the caller drops it and says so
+        return None, text
+    return value, raw.decode("utf-8", "replace")
 
 
 def event_time(event: dict) -> datetime | None:
