@@ -182,6 +182,9 @@ class Contexts:
         self._size = 0  # context sets, not counting 0 ("no context")
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # counts, label, key, value
         self._arrays = None
+        # A loader thread adds while the UI and filter threads read: growth (a chunk and the
+        # size that counts it) and the folding of chunks into arrays happen under one lock.
+        self._growth = threading.Lock()
 
     def __len__(self) -> int:
         return self._size + 1
@@ -192,30 +195,35 @@ class Contexts:
         codes = np.zeros(count + 1, dtype=np.uint32)
         codes[1:] = np.arange(self._size + 1, self._size + 1 + count, dtype=np.uint32)
         if count:
-            self._chunks.append(
-                (
-                    part.counts,
-                    self.labels.remap(part.labels)[part.label],
-                    self.keys.remap(part.keys)[part.key],
-                    part.value + np.uint32(len(self.values)),
-                )
+            chunk = (
+                part.counts,
+                self.labels.remap(part.labels)[part.label],
+                self.keys.remap(part.keys)[part.key],
+                part.value + np.uint32(len(self.values)),
             )
             self.values.extend(part.values)
-            self._size += count
-            self._arrays = None
+            with self._growth:
+                self._chunks.append(chunk)
+                self._size += count
+                self._arrays = None
         return codes
 
     def arrays(self):
         """(offsets, label, key, value) as numpy arrays, rebuilt only after growth."""
-        if self._arrays is None:
+        arrays = self._arrays
+        if arrays is not None:
+            return arrays
+        with self._growth:
+            if self._arrays is not None:
+                return self._arrays
             if len(self._chunks) > 1:  # fold the chunks so the next growth copies less
                 counts, label, key, value = (np.concatenate(parts) for parts in zip(*self._chunks, strict=True))
                 self._chunks = [(counts, label, key, value)]
             counts, label, key, value = self._chunks[0] if self._chunks else (np.zeros(0, np.uint32),) * 4
             offsets = np.zeros(self._size + 2, dtype=np.int64)
             np.cumsum(counts, out=offsets[2:])
-            self._arrays = (offsets, label, key, value)
-        return self._arrays
+            arrays = self._arrays = (offsets, label, key, value)
+        return arrays
 
     def search_values(self) -> list[str]:
         """Context values in lowercase for searching; a value that is lowercase already is
