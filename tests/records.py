@@ -435,7 +435,7 @@ def real_like(folder: Path) -> Path:
 
 
 # What kmstui keeps, as a plain reading states it (deliberately not kmstui's own constants)
-TRAIL_EVENTS = {
+TRAIL_EVENTS = (
     "CreateTrail",
     "UpdateTrail",
     "DeleteTrail",
@@ -443,7 +443,7 @@ TRAIL_EVENTS = {
     "StopLogging",
     "PutEventSelectors",
     "PutInsightSelectors",
-}
+)
 
 
 def is_kept(rec: dict) -> bool:

@@ -14,6 +14,7 @@ from records import (
     KEY3,
     OTHER_ACCOUNT,
     TIME,
+    TRAIL_EVENTS,
     alias_arn,
     assumed_role,
     aws_internal,
@@ -33,17 +34,6 @@ from records import (
     trail_config,
     write,
 )
-
-TRAIL_EVENTS = [
-    "CreateTrail",
-    "UpdateTrail",
-    "DeleteTrail",
-    "StartLogging",
-    "StopLogging",
-    "PutEventSelectors",
-    "PutInsightSelectors",
-]
-
 
 # ---------------------------------------------------------------------------
 # What is kept
