@@ -9,6 +9,9 @@ from textual.keys import _character_to_key
 from textual.widget import Widget
 
 from kmstui.cli import demo_path
+from kmstui.core import loader
+from kmstui.core.index import EventIndex
+from kmstui.core.sources import discover
 from kmstui.ui.app import KmsApp
 from kmstui.ui.explorer import ExplorerScreen
 
@@ -21,10 +24,30 @@ DEMO = demo_path()
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 
-def make_app(*sources: Path | str, filter_text: str = "") -> KmsApp:
-    """The explorer on these sources, with paths shown relative to the repository."""
-    labels = [os.path.relpath(source, ROOT) if Path(source).is_absolute() else str(source) for source in sources]
-    return KmsApp(labels, filter_text=filter_text)
+def _labels(sources: tuple[Path | str, ...]) -> list[str]:
+    """Paths shown relative to the repository (pytest runs from there)."""
+    return [os.path.relpath(source, ROOT) if Path(source).is_absolute() else str(source) for source in sources]
+
+
+def make_app(*sources: Path | str, filter_text: str = "", index: EventIndex | None = None) -> KmsApp:
+    """The explorer on these sources, loading them as ``kmstui SOURCE...`` does; or, with
+    ``index`` (and no sources), on an index loaded already, as the benchmark hands it over."""
+    if index is not None:
+        assert not sources, "an index handed over is shown as it is: no sources to load"
+        return KmsApp(filter_text=filter_text, index=index)
+    return KmsApp(_labels(sources), filter_text=filter_text)
+
+
+def loaded(*sources: Path | str) -> EventIndex:
+    """The index the explorer holds once it has loaded these sources (same labels, same
+    report, search texts prepared), for ``make_app(index=...)``: the demo costs a second to
+    load, and most explorer tests are about what it does with the events, not the loading."""
+    files, problems = discover(_labels(sources))
+    index = EventIndex()
+    index.report.skipped.extend(problems)
+    loader.load(index, files, refresh_every=None)
+    index.prepare_search()
+    return index
 
 
 def explorer(app: KmsApp) -> ExplorerScreen:

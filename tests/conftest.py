@@ -1,3 +1,34 @@
-"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py) is available to every test module."""
+"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py) and `demo_index` (the demo,
+loaded once) are available to every test module."""
+
+from __future__ import annotations
+
+import pytest
 
 pytest_plugins = ("fakeaws",)
+
+
+@pytest.fixture(scope="session")
+def _demo_index_once():
+    from appkit import DEMO, loaded  # imports Textual: only for the tests that ask for the demo
+
+    return loaded(DEMO)
+
+
+@pytest.fixture
+def demo_index(_demo_index_once):
+    """The demo as the explorer holds it after loading it, loaded once per session: hand it to
+    ``make_app(index=demo_index)`` in tests about what the explorer does with the events (filter,
+    select, open, group). Tests about the loading itself use ``make_app(DEMO)``.
+
+    It is shared, so it must stay as it was: the test fails if it changed (its events, its
+    generation, its load report). A test that adds to an index loads its own."""
+    index = _demo_index_once
+
+    def state():
+        report = index.report
+        return (index.size, index.snapshot.generation, len(report.skipped), len(report.problems))
+
+    before = state()
+    yield index
+    assert state() == before, "a test changed the shared demo index: it should load its own (make_app(DEMO))"

@@ -44,37 +44,37 @@ class TestMainScreen:
     def test_demo_wide(self, snap_compare):
         assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=_ready)
 
-    def test_demo_80x24(self, snap_compare):
-        assert snap_compare(make_app(DEMO), terminal_size=SMALL, run_before=_ready)
+    def test_demo_80x24(self, snap_compare, demo_index):
+        assert snap_compare(make_app(index=demo_index), terminal_size=SMALL, run_before=_ready)
 
 
 class TestFilteredView:
-    def test_access_denied_burst(self, snap_compare):
+    def test_access_denied_burst(self, snap_compare, demo_index):
         run = _steps(("slash",), "error:AccessDenied", ("enter",))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
-    def test_bad_filter_is_shown_inline(self, snap_compare):
+    def test_bad_filter_is_shown_inline(self, snap_compare, demo_index):
         run = _steps(("slash",), "error:AccessDenied principle:vendor")
-        assert snap_compare(make_app(DEMO), terminal_size=SMALL, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=SMALL, run_before=run)
 
 
 class TestDetailView:
-    def test_decrypt_with_encryption_context(self, snap_compare):
+    def test_decrypt_with_encryption_context(self, snap_compare, demo_index):
         """The stolen session decrypting a secret: who, from where, under which context."""
         run = _steps(("slash",), "principal:AdminSSO ctx:SecretARN=db-credentials", ("enter", "enter"))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
-    def test_schedule_key_deletion_80x24(self, snap_compare):
+    def test_schedule_key_deletion_80x24(self, snap_compare, demo_index):
         run = _steps(("slash",), "event:ScheduleKeyDeletion", ("enter", "enter"))
-        assert snap_compare(make_app(DEMO), terminal_size=SMALL, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=SMALL, run_before=run)
 
 
 class TestTrailWarning:
-    def test_excluded_trail_selected(self, snap_compare):
+    def test_excluded_trail_selected(self, snap_compare, demo_index):
         """The trail whose KMS logging was switched off, selected: its events, with the
         PutEventSelectors that did it, and the full warning in the status line."""
         run = _steps(("1", "enter"))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
 
 class TestRealLikeFolder:
@@ -91,9 +91,9 @@ class TestRealLikeFolder:
 
 
 class TestHelpScreen:
-    def test_help(self, snap_compare):
+    def test_help(self, snap_compare, demo_index):
         run = _steps(("question_mark",))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
 
 class TestHostileText:
@@ -106,46 +106,46 @@ class TestHostileText:
 
 
 class TestTimeline:
-    def test_timeline_with_a_key_selected(self, snap_compare):
+    def test_timeline_with_a_key_selected(self, snap_compare, demo_index):
         """alias/secrets-prod selected in the keys pane; the timeline focused, its cursor on the peak."""
         run = _steps(("2", "down", "down", "down", "down", "enter", "t"))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
-    def test_narrowed_to_the_burst_80x24(self, snap_compare):
+    def test_narrowed_to_the_burst_80x24(self, snap_compare, demo_index):
         run = _steps(("t", "enter"))
-        assert snap_compare(make_app(DEMO), terminal_size=SMALL, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=SMALL, run_before=run)
 
 
 class TestGroupBy:
-    def test_stolen_session_by_event_and_key(self, snap_compare):
+    def test_stolen_session_by_event_and_key(self, snap_compare, demo_index):
         run = _steps(("slash",), "principal:AdminSSO", ("enter", "b"), "event,key", ("enter",))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
 
 class TestWhatIsNew:
-    def test_new_to_secrets_prod_in_the_incident_hour(self, snap_compare):
+    def test_new_to_secrets_prod_in_the_incident_hour(self, snap_compare, demo_index):
         """The events marked ✦ are the principals that had never used the key before the hour."""
         text = "alias:secrets-prod since:2026-11-20T02:00Z until:2026-11-20T03:00Z"
-        assert snap_compare(make_app(DEMO, filter_text=text), terminal_size=WIDE, run_before=_ready)
+        assert snap_compare(make_app(index=demo_index, filter_text=text), terminal_size=WIDE, run_before=_ready)
 
-    def test_what_is_new_view(self, snap_compare):
+    def test_what_is_new_view(self, snap_compare, demo_index):
         run = _steps(
             ("slash",),
             "alias:secrets-prod since:2026-11-20T02:00Z until:2026-11-20T03:00Z",
             ("enter", "v", "end", "enter"),
         )
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
 
 class TestSavedView:
-    def test_view_from_the_config_file(self, snap_compare, tmp_path, monkeypatch):
+    def test_view_from_the_config_file(self, snap_compare, tmp_path, monkeypatch, demo_index):
         (tmp_path / "views.toml").write_text(
             '[[view]]\nname = "vendor"\ntitle = "The vendor role"\nfilter = "principal:vendor-sync"\n'
             'group_by = "event,key"\nsort = "errors"\n'
         )
         monkeypatch.setenv("KMSTUI_CONFIG_DIR", str(tmp_path))
         run = _steps(("v", "end", "enter"))
-        assert snap_compare(make_app(DEMO), terminal_size=WIDE, run_before=run)
+        assert snap_compare(make_app(index=demo_index), terminal_size=WIDE, run_before=run)
 
 
 @pytest.fixture(autouse=True)

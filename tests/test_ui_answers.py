@@ -10,7 +10,7 @@ from kmstui.ui.panes import EventsPane
 from kmstui.ui.timeline import TimelineStrip
 from kmstui.ui.viewlist import ViewsScreen
 
-from appkit import DEMO, explorer, lines, make_app, settle, type_text
+from appkit import explorer, lines, make_app, settle, type_text
 
 SIZE = (120, 36)
 SMALL = (80, 24)
@@ -33,8 +33,8 @@ def _no_user_views(tmp_path, monkeypatch):
 
 class TestTimeline:
     @pytest.mark.parametrize("size", [SIZE, SMALL])
-    async def test_the_access_denied_burst_is_narrowed_to_in_two_keys(self, size):
-        app = make_app(DEMO)
+    async def test_the_access_denied_burst_is_narrowed_to_in_two_keys(self, size, demo_index):
+        app = make_app(index=demo_index)
         async with app.run_test(size=size) as pilot:
             await settle(pilot)
             assert "not logged: acme-main" in _caption(app)
@@ -50,8 +50,8 @@ class TestTimeline:
             await settle(pilot)
             assert _filter(app) == "" and explorer(app).query_one(EventsPane).row_count == 997
 
-    async def test_the_strip_follows_the_filter_and_keeps_its_words(self):
-        app = make_app(DEMO, filter_text="error:AccessDenied")
+    async def test_the_strip_follows_the_filter_and_keeps_its_words(self, demo_index):
+        app = make_app(index=demo_index, filter_text="error:AccessDenied")
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             line = app.screen.query_one(TimelineStrip).timeline
@@ -60,8 +60,8 @@ class TestTimeline:
             await settle(pilot)
             assert _filter(app).startswith("error:AccessDenied since:")  # the filter's own terms stay
 
-    async def test_not_logged_is_hatched_where_acme_main_stopped(self):
-        app = make_app(DEMO)
+    async def test_not_logged_is_hatched_where_acme_main_stopped(self, demo_index):
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             strip = app.screen.query_one(TimelineStrip)
@@ -74,8 +74,8 @@ class TestTimeline:
 
 
 class TestGroupBy:
-    async def test_group_drill_down_and_back_to_the_same_row(self):
-        app = make_app(DEMO, filter_text="principal:AdminSSO")
+    async def test_group_drill_down_and_back_to_the_same_row(self, demo_index):
+        app = make_app(index=demo_index, filter_text="principal:AdminSSO")
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("b")
@@ -106,8 +106,8 @@ class TestGroupBy:
             await settle(pilot)
             assert not pane.display and explorer(app).query_one(EventsPane).display
 
-    async def test_sort_by_any_column(self):
-        app = make_app(DEMO)
+    async def test_sort_by_any_column(self, demo_index):
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("b")
@@ -121,8 +121,8 @@ class TestGroupBy:
             errors = [r.errors for r in pane.grouping.rows]
             assert errors == sorted(errors, reverse=True)
 
-    async def test_a_field_that_cannot_group_is_said(self):
-        app = make_app(DEMO)
+    async def test_a_field_that_cannot_group_is_said(self, demo_index):
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("b")
@@ -133,9 +133,9 @@ class TestGroupBy:
 
 
 class TestWhatIsNew:
-    async def test_principals_new_to_secrets_prod_in_the_incident_hour(self):
+    async def test_principals_new_to_secrets_prod_in_the_incident_hour(self, demo_index):
         text = "alias:secrets-prod since:2026-11-20T02:00Z until:2026-11-20T03:00Z"
-        app = make_app(DEMO, filter_text=text)
+        app = make_app(index=demo_index, filter_text=text)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             shown = [line for line in lines(explorer(app).query_one(EventsPane))[1:] if line.strip()]
@@ -155,12 +155,12 @@ sort = "errors"
 
 
 class TestViews:
-    async def test_a_user_view_from_the_config_file(self, tmp_path, monkeypatch):
+    async def test_a_user_view_from_the_config_file(self, tmp_path, monkeypatch, demo_index):
         config = tmp_path / "mine"
         config.mkdir()
         (config / "views.toml").write_text(USER_VIEWS)
         monkeypatch.setenv("KMSTUI_CONFIG_DIR", str(config))
-        app = make_app(DEMO)
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("v")
@@ -172,20 +172,20 @@ class TestViews:
             assert pane.display and pane.grouping is not None and pane.grouping.fields == ("principal", "ip")
             assert pane.sort_column == "errors"
 
-    async def test_a_broken_config_file_is_named_and_the_app_starts(self, tmp_path, monkeypatch):
+    async def test_a_broken_config_file_is_named_and_the_app_starts(self, tmp_path, monkeypatch, demo_index):
         config = tmp_path / "broken"
         config.mkdir()
         (config / "views.toml").write_text("[[view]\nname = 'x'\n")
         monkeypatch.setenv("KMSTUI_CONFIG_DIR", str(config))
-        app = make_app(DEMO)
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             said = [n.message for n in app._notifications]
             assert any("views.toml: not valid TOML" in m for m in said)
             assert explorer(app).query_one(EventsPane).row_count == 997
 
-    async def test_views_keep_the_window_and_the_palette_lists_them(self):
-        app = make_app(DEMO, filter_text="since:2026-11-20T02:00Z")
+    async def test_views_keep_the_window_and_the_palette_lists_them(self, demo_index):
+        app = make_app(index=demo_index, filter_text="since:2026-11-20T02:00Z")
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             titles = [title for title, _help, _run in explorer(app).palette_commands()]
@@ -199,8 +199,8 @@ class TestViews:
 
 
 class TestEventsOrder:
-    async def test_o_sorts_the_events_by_the_next_column_and_O_reverses(self):
-        app = make_app(DEMO, filter_text="since:2026-11-20T02:00Z")
+    async def test_o_sorts_the_events_by_the_next_column_and_O_reverses(self, demo_index):
+        app = make_app(index=demo_index, filter_text="since:2026-11-20T02:00Z")
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("o")

@@ -14,9 +14,9 @@ from records import load, rows
 SIZE = (120, 36)
 
 
-async def test_the_questions_typed_in_the_explorer_match_headless():
-    index = load(DEMO)
-    app = make_app(DEMO)
+async def test_the_questions_typed_in_the_explorer_match_headless(demo_index):
+    index = load(DEMO)  # the headless answers, from a load of their own
+    app = make_app(index=demo_index)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         for _question, expr, _reference in QUESTIONS:
@@ -30,8 +30,8 @@ async def test_the_questions_typed_in_the_explorer_match_headless():
             assert app.screen.query_one(EventsPane).row_count == len(rows(index, expr)), expr
 
 
-async def test_the_status_line_says_the_filter_as_understood():
-    app = make_app(DEMO)
+async def test_the_status_line_says_the_filter_as_understood(demo_index):
+    app = make_app(index=demo_index)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("slash")
@@ -42,8 +42,8 @@ async def test_the_status_line_says_the_filter_as_understood():
         assert "(record paths: calls that change something)" in status
 
 
-async def test_the_event_pivot_asks_for_exactly_that_name():
-    app = make_app(DEMO)
+async def test_the_event_pivot_asks_for_exactly_that_name(demo_index):
+    app = make_app(index=demo_index)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("enter")  # the newest event

@@ -207,10 +207,10 @@ class TestLoading:
 
 
 class TestFilter:
-    async def test_filter_applies_as_you_type(self, demo):
+    async def test_filter_applies_as_you_type(self, demo, demo_index):
         expected = len(rows(demo, "event:GetKeyRotationStatus"))
         assert 1 < expected < 10  # a few events, all on screen
-        app = make_app(DEMO)
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("slash")
@@ -222,10 +222,10 @@ class TestFilter:
             await pilot.press("enter")
             assert isinstance(app.focused, EventsPane)
 
-    async def test_bad_filter_says_where_and_keeps_the_result(self, demo):
+    async def test_bad_filter_says_where_and_keeps_the_result(self, demo, demo_index):
         failed = events(demo, "error:*")
         assert 0 < len(failed) < len(rows(demo))
-        app = make_app(DEMO)
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("slash")
@@ -243,10 +243,10 @@ class TestFilter:
             assert len(explorer(app).result.rows) == len(failed)
             assert "filter not applied" in text_of(app.screen.query_one("#status", Static))
 
-    async def test_unknown_field_suggests_the_right_one(self, demo):
+    async def test_unknown_field_suggests_the_right_one(self, demo, demo_index):
         expected = len(rows(demo, "principal:invoice-renderer"))
         assert 3 < expected < len(rows(demo))
-        app = make_app(DEMO)
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("slash")
@@ -264,8 +264,8 @@ class TestFilter:
 
 
 class TestSelection:
-    async def test_key_narrows_events_and_escape_clears(self, demo):
-        app = make_app(DEMO)
+    async def test_key_narrows_events_and_escape_clears(self, demo, demo_index):
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             screen = explorer(app)
@@ -282,14 +282,14 @@ class TestSelection:
             assert keys.selected is None
             assert len(screen.result.rows) == len(rows(demo))
 
-    async def test_trail_narrows_keys_and_events(self, demo):
+    async def test_trail_narrows_keys_and_events(self, demo, demo_index):
         """The demo's second trail (another account's, in another region): its keys and events
         are what the headless commands give for it."""
         listed = run_cli("keys", "--demo", "--quiet", "--filter", "trail:analytics-trail", "--format", "jsonl")
         expected_keys = [k["key"] for k in json_lines(listed.stdout)]
         expected_events = len(rows(demo, "trail:analytics-trail"))
         assert expected_keys and 0 < expected_events < len(rows(demo))
-        app = make_app(DEMO)
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             await pilot.press("1")
@@ -394,8 +394,8 @@ class TestDetail:
 
 
 class TestKeyboard:
-    async def test_tab_and_numbers_move_between_panes(self, demo):
-        app = make_app(DEMO)
+    async def test_tab_and_numbers_move_between_panes(self, demo, demo_index):
+        app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert isinstance(app.focused, EventsPane)
