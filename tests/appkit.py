@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from textual import events
 from textual.keys import _character_to_key
 from textual.widget import Widget
 
@@ -65,8 +66,18 @@ async def settle(pilot) -> None:
 
 
 async def type_text(pilot, text: str) -> None:
-    """Type text key by key, as a user does (punctuation by its key name)."""
-    await pilot.press(*[_character_to_key(ch) if not ch.isalnum() else ch for ch in text])
+    """Type text key by key, as a user does (punctuation by its key name), at typing speed.
+
+    ``pilot.press`` waits for the whole process to fall idle after each key (at least 40 ms,
+    up to 2 s while a filter runs in a worker thread): most of the UI tests' time. Each key
+    here is a Key event as the terminal driver sends it, and the next goes once every widget
+    has handled what was pending (``pause(0)``), so the keys arrive in order at the focused
+    widget and each keystroke is handled; then one wait for idle, as after ``press``."""
+    for ch in text:
+        key = ch if ch.isalnum() else _character_to_key(ch)
+        pilot.app.post_message(events.Key(key, ch))
+        await pilot.pause(0)
+    await pilot.pause()
 
 
 def lines(widget: Widget) -> list[str]:
