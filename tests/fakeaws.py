@@ -705,6 +705,23 @@ def _moto_account(access_key: str) -> str | None:
     return get_account_id_from(access_key)
 
 
+_LOADERS: dict[str | None, Any] = {}
+
+
+def _shared_loader(search_path_string: str | None = None):
+    """botocore's data loader (service models, endpoints, partitions), one per data path for
+    the whole test process. kmstui makes a boto3 session of its own for every run, as it
+    should, and each new session reads and parses botocore's JSON afresh: about a second of
+    CPU a run (the EC2 model, for DescribeRegions, half of it), for files that never change.
+    The aws_endpoints fixture lets every session share this one; the credential chain and
+    everything else of a session stay its own."""
+    from botocore import loaders
+
+    if search_path_string not in _LOADERS:
+        _LOADERS[search_path_string] = loaders.create_loader(search_path_string)
+    return _LOADERS[search_path_string]
+
+
 _SESSION = None
 
 
@@ -823,6 +840,9 @@ def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     import moto.iam.models
 
     monkeypatch.setattr(moto.iam.models, "DEFAULT_ACCOUNT_ID", servers.cloudtrail.default_account)
+    import botocore.session
+
+    monkeypatch.setattr(botocore.session, "create_loader", _shared_loader)
     servers.cloudtrail.account_resolver = _moto_account
 
     for name in _SCRUBBED_ENV:
