@@ -234,30 +234,35 @@ def consistent(capsys, count: int) -> list[dict]:
     return rows
 
 
+# Four pages: two fetched before the break, then the two after it (where paging resumes, and
+# goes on from there). More pages only add turns of the 2-a-second pace.
+RESUMED = 200
+
+
 class TestCacheHonesty:
     """The cache claims only what it holds, whatever stops a run, and two runs never corrupt it."""
 
     def test_a_500_on_page_three_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys):
-        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(300))
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(RESUMED))
         aws_endpoints.cloudtrail.fail_next("InternalFailure", "We encountered an internal error", 500, after=2)
         code, rows, err = events(capsys, "--region", "us-east-1")
         assert code == 0 and len(rows) == 100
         assert "LookupEvents in us-east-1 failed: InternalFailure" in err
-        consistent(capsys, 300)
+        consistent(capsys, RESUMED)
 
     def test_a_reset_connection_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys):
-        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(300))
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(RESUMED))
         aws_endpoints.cloudtrail.reset_next(after=2)
         code, rows, err = events(capsys, "--region", "us-east-1")
         assert code == 0 and len(rows) == 100
         assert "connection to AWS in us-east-1 was closed" in err and "Traceback" not in err
-        consistent(capsys, 300)
+        consistent(capsys, RESUMED)
 
     def test_a_read_timeout_says_so_and_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys):
         from kmstui.core.index import EventIndex
         from kmstui.core.live import LiveLoader, LiveOptions
 
-        seeded = decrypts(300)
+        seeded = decrypts(RESUMED)
         aws_endpoints.cloudtrail.add_records("us-east-1", seeded)
         aws_endpoints.cloudtrail.stall_next(5, after=2)
         loader = LiveLoader(EventIndex(), LiveOptions(regions=["us-east-1"], read_timeout=1))
@@ -267,11 +272,11 @@ class TestCacheHonesty:
         assert loader.problems == ["LookupEvents in us-east-1 timed out: AWS did not answer in time; try again later."]
         aws_endpoints.cloudtrail.reset()  # the stalled answer goes now
         aws_endpoints.cloudtrail.add_records("us-east-1", seeded)
-        consistent(capsys, 300)
+        consistent(capsys, RESUMED)
 
     @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
     def test_a_run_stopped_half_way_leaves_the_rest_to_be_fetched(self, aws_endpoints, capsys, stop):
-        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(300))
+        aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(RESUMED))
         aws_endpoints.cloudtrail.hold(after=2)  # two pages, then the third waits
         process = kmstui_process("--format", "jsonl")
         try:
@@ -283,7 +288,7 @@ class TestCacheHonesty:
         finally:
             process.kill()
             aws_endpoints.cloudtrail.release()
-        consistent(capsys, 300)
+        consistent(capsys, RESUMED)
 
     @pytest.mark.parametrize("fault", [None, "500"])
     def test_two_processes_at_once_share_the_pace_and_the_cache(self, aws_endpoints, capsys, fault):
