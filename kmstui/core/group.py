@@ -169,7 +169,7 @@ class Grouping:
     keys: np.ndarray
     principals: np.ndarray
     order: np.ndarray  # the groups in the order shown
-    sort: str = "events"
+    sort: str = ""  # the column ``order`` is sorted by ("": none yet)
     descending: bool = True
     # per field, each code's place in the alphabetical order of the values (none last);
     # computed from ``values`` when not given
@@ -224,12 +224,14 @@ class Grouping:
         """The same groups sorted by a column; ties in most events first, then by values."""
         if column not in SORTS:
             raise GroupError(f"cannot sort by {column!r}: sort by one of {', '.join(SORTS)}")
+        if (column, descending) == (self.sort, self.descending):
+            return self
         place = self._values_order()
         if column == "values":
             keys = [-place if descending else place]
         else:
             numbers = getattr(self, _NUMBERS.get(column, column))
-            keys = [-numbers if descending else numbers, -self.counts, place]
+            keys = [-numbers if descending else numbers, *([] if column == "events" else [-self.counts]), place]
         return replace(self, order=sort_order(keys), sort=column, descending=descending)
 
 
