@@ -203,6 +203,14 @@ def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
     return result
 
 
+def forget(index: EventIndex) -> None:
+    """Drop what is kept for an index (the first uses, the time order): the next new: computes
+    them again, as the first after a load does (the benchmark times that)."""
+    with _LOCK:
+        _CACHE.pop(index, None)
+        _ORDER.pop(index, None)
+
+
 def kinds_of(text: str) -> tuple[str, ...]:
     """The kinds a ``new:`` value names: one of KINDS, or any (all of them)."""
     lowered = text.strip().lower()
