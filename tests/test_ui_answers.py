@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import OptionList
 
 from kmstui.core import group, query
 from kmstui.ui.groups import GroupByScreen, GroupsPane
@@ -183,6 +184,20 @@ class TestViews:
             said = [n.message for n in app._notifications]
             assert any("views.toml: not valid TOML" in m for m in said)
             assert explorer(app).query_one(EventsPane).row_count == 997
+
+    @pytest.mark.parametrize("size", [SIZE, SMALL])
+    async def test_every_view_fits_its_lines_without_wrapping(self, size):
+        """Title, question and filter on a line each, at 80x24 too: a filter cut mid-word over
+        two lines read as two filters."""
+        app = make_app(DEMO)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("v")
+            await pilot.pause()
+            views = app.screen.query_one("#views", OptionList)
+            written = sum(len(str(option.prompt).splitlines()) for option in views.options)
+            assert written == 3 * views.option_count - sum(1 for v in explorer(app).views.views if not v.about)
+            assert views.virtual_size.height == written
 
     async def test_views_keep_the_window_and_the_palette_lists_them(self):
         app = make_app(DEMO, filter_text="since:2026-11-20T02:00Z")
