@@ -357,8 +357,11 @@ def main() -> None:
     if args.answers:
         figures, index = measure_index(data, 1)
         print(f"{figures['events']:,} KMS events indexed from {args.records:,} records, {_machine()}")
+        before = os.getloadavg()[0]
+        lines = _answer_lines(measure_answers(index, args.runs))
+        print(f"load average {before:.1f} before, {os.getloadavg()[0]:.1f} after (other work on the machine)")
         print("| measure | result | target |\n|---|---|---|")
-        print(_answer_lines(measure_answers(index, args.runs)))
+        print(lines)
         return
     load = measure_load(data, args.runs, not args.no_jq)
     index_figures, index = measure_index(data, args.runs)
