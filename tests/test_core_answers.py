@@ -165,6 +165,36 @@ def test_group_by_more_context_keys_than_a_mask_holds(tmp_path, names):
     assert computed_groups(group.group(index, rows, names)) == reference_groups(index, rows, names)
 
 
+def reference_new_counts(index: EventIndex, rows, names: tuple[str, ...], since: int) -> dict:
+    """values -> how many of the group's events are new in any way since ``since``."""
+    new = set().union(*(reference_new(index, kind, since) for kind in novelty.KINDS))
+    found: dict = defaultdict(int)
+    for row in rows:
+        event = index.event(int(row))
+        choices = [c if isinstance(c, set) else {c} for c in (_value(event, name) for name in names)]
+        combos = [(a,) for a in choices[0]] if len(names) == 1 else [(a, b) for a in choices[0] for b in choices[1]]
+        for values in combos:
+            found[values] += int(row) in new
+    return dict(found)
+
+
+@pytest.mark.parametrize("names", [("principal",), ("event", "key"), ("principal", "ctx"), ("ip", "agent")])
+def test_group_by_counts_what_is_new_in_the_window(loaded, names):
+    """With a since: the rows count their events the events list marks ✦ (new in any way)."""
+    window = _window_of_source(loaded)
+    rows = query.parse(window).rows(loaded)
+    since = novelty.window_of(query.parse(window).terms, loaded.snapshot).since
+    assert since is not None
+    novel = novelty.new_any(loaded, loaded.snapshot, since)
+    grouping = group.group(loaded, rows, names, novel)
+    got = {r.values: r.new for r in grouping.rows}
+    expected = reference_new_counts(loaded, rows, names, since)
+    assert got == expected and any(expected.values())
+    assert group.group(loaded, rows, names).new is None  # no window, no column
+    newest = grouping.sorted("new").rows
+    assert [r.new for r in newest] == sorted((r.new for r in newest), reverse=True)
+
+
 def test_group_rows_sort_by_any_column(demo):
     grouping = group.group(demo, query.parse("").rows(demo), "principal")
     for column in group.SORTS:
@@ -396,7 +426,8 @@ def test_headless_group_by_matches_plain_python(capsys, fmt):
                 record[name] = record[name] or None
     else:
         lines = out.splitlines()
-        assert lines[0].split() == ["EVENT", "IP", "EVENTS", "ERRORS", "FIRST", "SEEN", "LAST", "SEEN", "KEYS", "WHO"]
+        header = ["EVENT", "IP", "EVENTS", "ERRORS", "FIRST", "SEEN", "LAST", "SEEN", "KEYS", "WHO", "NEW"]
+        assert lines[0].split() == header  # NEW: the filter has a since:
         assert len(lines) == 1 + len(expected)
         return
     got = {
@@ -456,6 +487,23 @@ def test_headless_new_on_each_source_matches_plain_python(capsys, source, kind, 
     got = sorted((r["event_id"], r["event"], r["time"], r["principal"]) for r in json_lines(out))
     events = [index.event(r) for r in expected_rows]
     assert got == sorted((e.event_id, e.name, e.iso_time, e.principal.short) for e in events)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_headless_group_by_has_a_new_column_only_with_a_window(capsys, source):
+    index = load(source)
+    window = _window_of_source(index)
+    code, out, _err = run_main(capsys, "events", source, "-q", "--filter", window, "--group-by", "principal,key")
+    assert code == 0 and out.splitlines()[0].split()[-1] == "NEW"
+    code, out, _err = run_main(
+        capsys, "events", source, "-q", "--filter", window, "--group-by", "principal,key", "--format", "jsonl"
+    )
+    since = novelty.window_of(query.parse(window).terms, index.snapshot).since
+    assert since is not None
+    expected = reference_new_counts(index, query.parse(window).rows(index), ("principal", "key"), since)
+    assert {(r["principal"], r["key"]): r["new"] for r in json_lines(out)} == expected
+    code, out, _err = run_main(capsys, "events", source, "-q", "--group-by", "principal,key", "--format", "csv")
+    assert code == 0 and out.splitlines()[0].split(",")[-1] == "principals"
 
 
 def test_headless_group_by_refuses_what_it_cannot_do(capsys):

@@ -122,6 +122,27 @@ class TestGroupBy:
             errors = [r.errors for r in pane.grouping.rows]
             assert errors == sorted(errors, reverse=True)
 
+    @pytest.mark.parametrize("size", [SIZE, SMALL])
+    async def test_with_a_window_the_table_counts_what_is_new(self, size):
+        """The incident hour by principal: the cross-account role's 45 events are all new (✦);
+        s sorts by them next."""
+        hour = "since:2026-11-20T02:00Z until:2026-11-20T03:00Z"
+        app = make_app(DEMO, filter_text=hour)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("b")
+            await type_text(pilot, "principal")
+            await pilot.press("enter")
+            await settle(pilot)
+            pane = explorer(app).query_one(GroupsPane)
+            header, first = lines(pane)[0].split(), lines(pane)[1].split()
+            assert header[:3] == ["PRINCIPAL", "EVENTS", "NEW"]
+            assert first[0] == "role/vendor-sync" and first[first.index("✦45") - 1] == "45"  # EVENTS, NEW
+            await pilot.press("s")
+            assert pane.sort_column == "new" and pane.grouping is not None
+            news = [r.new for r in pane.grouping.rows]
+            assert news == sorted(news, reverse=True) and news[0] == 45
+
     async def test_a_field_that_cannot_group_is_said(self):
         app = make_app(DEMO)
         async with app.run_test(size=SIZE) as pilot:

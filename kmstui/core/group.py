@@ -143,9 +143,10 @@ class GroupRow:
     last_seen: int
     keys: int  # distinct keys
     principals: int  # distinct principals
+    new: int = 0  # events new in the filter's window (what the events list marks ✦), when it has one
 
 
-SORTS = ("values", "events", "errors", "first_seen", "last_seen", "keys", "principals")
+SORTS = ("values", "events", "errors", "first_seen", "last_seen", "keys", "principals", "new")
 _NUMBERS = {"events": "counts", "errors": "errors", "first_seen": "first", "last_seen": "last"}
 
 
@@ -174,6 +175,7 @@ class Grouping:
     # per field, each code's place in the alphabetical order of the values (none last);
     # computed from ``values`` when not given
     value_ranks: tuple[np.ndarray, ...] | None = None
+    new: np.ndarray | None = None  # per group, its events new in the window (None: no window)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -195,6 +197,7 @@ class Grouping:
             last_seen=int(self.last[g]),
             keys=int(self.keys[g]),
             principals=int(self.principals[g]),
+            new=int(self.new[g]) if self.new is not None else 0,
         )
 
     @property
@@ -231,6 +234,8 @@ class Grouping:
             keys = [-place if descending else place]
         else:
             numbers = getattr(self, _NUMBERS.get(column, column))
+            if numbers is None:  # new, without a window: none are
+                numbers = np.zeros(len(self.counts), np.int64)
             keys = [-numbers if descending else numbers, *([] if column == "events" else [-self.counts]), place]
         return replace(self, order=sort_order(keys), sort=column, descending=descending)
 
@@ -439,8 +444,12 @@ def _time_range(inverse: np.ndarray, times: np.ndarray, count: int) -> tuple[np.
     return first, last
 
 
-def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) -> Grouping:
+def group(
+    index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str, novel: np.ndarray | None = None
+) -> Grouping:
     """Group the given event rows (as a filter returns them) by one field or two, most events first.
+    ``novel`` (a flag per row of the index, as :func:`~kmstui.core.novelty.new_any` gives) adds
+    each group's count of new events.
 
     Events are first counted per *atom*: their value of each field, where a ``ctx`` field
     stands for the event's whole key set. Without ``ctx`` the atoms are the groups; with it,
@@ -468,6 +477,7 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
     atoms = dense(_combine(parts, atom_sizes), int(np.prod(atom_sizes, dtype=np.int64)))
     count = len(atoms.present)
     errors = np.bincount(atoms.inverse[columns["errcode"].data[rows] != 0], minlength=count)
+    new = np.bincount(atoms.inverse[novel[rows]], minlength=count) if novel is not None else None
     first, last = _time_range(atoms.inverse, columns["time"].data[rows], count)
     # the distinct (atom, key) and (atom, principal) pairs, where they are not the field itself
     shorts, per_principal = principal_part(index, "short")
@@ -499,6 +509,8 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
         count = len(groups.present)
         counts = np.bincount(groups.inverse, weights=counts[entry_atom], minlength=count).astype(np.int64)
         errors = np.bincount(groups.inverse, weights=errors[entry_atom], minlength=count).astype(np.int64)
+        if new is not None:
+            new = np.bincount(groups.inverse, weights=new[entry_atom], minlength=count).astype(np.int64)
         timed_first = np.full(count, np.iinfo(np.int64).max, np.int64)
         timed_last = np.full(count, np.iinfo(np.int64).min, np.int64)
         has_time = first[entry_atom] != NO_TIME
@@ -540,6 +552,7 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
         principals=principals,
         order=np.arange(count),
         value_ranks=tuple(_cached_ranks(index, name, table) for name, table in zip(names, tables, strict=True)),
+        new=new,
     )
     return grouping.sorted("events")
 
