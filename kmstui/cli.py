@@ -131,7 +131,7 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument(
             "--sort",
             metavar="COLUMN",
-            help="with --group-by: sort by values, events, errors, first_seen, last_seen, keys or principals"
+            help="with --group-by: sort by values, events, errors, first_seen, last_seen, keys, principals or new"
             " (default: events, most first; first_seen and values ascend)",
         )
     return parser
@@ -282,9 +282,11 @@ def _headless(command: str, argv: list[str]) -> int:
         return 0
     rows = compiled.rows(index)
     if command == "events" and grouped is not None:
-        from .core import group
+        from .core import group, novelty
 
-        grouping = group.group(index, rows, grouped)
+        since = novelty.window_of(compiled.terms, index.snapshot).since
+        novel = novelty.new_any(index, index.snapshot, since) if since is not None else None
+        grouping = group.group(index, rows, grouped, novel)
         if args.sort:
             ascending = args.sort in ("values", "first_seen")
             grouping = grouping.sorted(args.sort, descending=not ascending)

@@ -15,7 +15,7 @@ from kmstui.core.index import EventIndex
 from kmstui.core.timeutil import NO_TIME, iso
 
 from appkit import DEMO
-from records import REAL, json_lines, load, needs_outside_data, run_main
+from records import REAL, assumed_role, json_lines, key_arn, kms, load, load_records, needs_outside_data, run_main
 
 SOURCES = [
     pytest.param(DEMO, id="demo"),
@@ -120,6 +120,81 @@ def test_group_by_matches_plain_python(loaded, names, expression):
     assert counts == sorted(counts, reverse=True)  # most events first
 
 
+@pytest.fixture
+def sorted_not_counted(monkeypatch):
+    """Every code space sorted rather than counted in place, and sort keys never packed: the
+    paths that large or sparse spaces take, on data small enough to check by hand."""
+    monkeypatch.setattr(group, "DENSE_RATIO", 0)
+    monkeypatch.setattr(group, "DENSE_SLACK", -1)
+    monkeypatch.setattr(group, "PACK_LIMIT", 0)
+
+
+@pytest.mark.parametrize("names", GROUPINGS, ids=[",".join(n) for n in GROUPINGS])
+def test_group_by_sorting_its_codes_matches_plain_python(loaded, names, sorted_not_counted):
+    rows = query.parse("").rows(loaded)
+    grouping = group.group(loaded, rows, names)
+    assert computed_groups(grouping) == reference_groups(loaded, rows, names)
+    for column in group.SORTS:
+        assert grouping.sorted(column).rows == group.sort_rows(grouping.rows, column), column
+
+
+def _many_context_keys(tmp_path) -> EventIndex:
+    """More distinct encryption-context keys (80) than a key set's bit mask holds, over three
+    keys and five principals: some events with one key, some with several, some with none."""
+    records = []
+    for at in range(240):
+        context = {f"k{(at * step) % 80:02d}": f"v{at}" for step in range(1 + at % 4)} if at % 7 else None
+        records.append(
+            kms(
+                "Decrypt",
+                key_arn(["1" * 8, "2" * 8, "3" * 8][at % 3] + "-1234-1234-1234-123456789012"),
+                request={"encryptionContext": context} if context else None,
+                identity=assumed_role(f"r{at % 5}"),
+                time=f"2026-11-20T{at // 60:02d}:{at % 60:02d}:00Z",
+                error="AccessDenied" if at % 11 == 0 else None,
+            )
+        )
+    return load_records(tmp_path, records)
+
+
+@pytest.mark.parametrize("names", [("ctx",), ("principal", "ctx"), ("ctx", "key")])
+def test_group_by_more_context_keys_than_a_mask_holds(tmp_path, names):
+    index = _many_context_keys(tmp_path)
+    assert len(index.contexts.keys) > group.MASK_BITS
+    rows = query.parse("").rows(index)
+    assert computed_groups(group.group(index, rows, names)) == reference_groups(index, rows, names)
+
+
+def reference_new_counts(index: EventIndex, rows, names: tuple[str, ...], since: int) -> dict:
+    """values -> how many of the group's events are new in any way since ``since``."""
+    new = set().union(*(reference_new(index, kind, since) for kind in novelty.KINDS))
+    found: dict = defaultdict(int)
+    for row in rows:
+        event = index.event(int(row))
+        choices = [c if isinstance(c, set) else {c} for c in (_value(event, name) for name in names)]
+        combos = [(a,) for a in choices[0]] if len(names) == 1 else [(a, b) for a in choices[0] for b in choices[1]]
+        for values in combos:
+            found[values] += int(row) in new
+    return dict(found)
+
+
+@pytest.mark.parametrize("names", [("principal",), ("event", "key"), ("principal", "ctx"), ("ip", "agent")])
+def test_group_by_counts_what_is_new_in_the_window(loaded, names):
+    """With a since: the rows count their events the events list marks ✦ (new in any way)."""
+    window = _window_of_source(loaded)
+    rows = query.parse(window).rows(loaded)
+    since = novelty.window_of(query.parse(window).terms, loaded.snapshot).since
+    assert since is not None
+    novel = novelty.new_any(loaded, loaded.snapshot, since)
+    grouping = group.group(loaded, rows, names, novel)
+    got = {r.values: r.new for r in grouping.rows}
+    expected = reference_new_counts(loaded, rows, names, since)
+    assert got == expected and any(expected.values())
+    assert group.group(loaded, rows, names).new is None  # no window, no column
+    newest = grouping.sorted("new").rows
+    assert [r.new for r in newest] == sorted((r.new for r in newest), reverse=True)
+
+
 def test_group_rows_sort_by_any_column(demo):
     grouping = group.group(demo, query.parse("").rows(demo), "principal")
     for column in group.SORTS:
@@ -211,6 +286,24 @@ def test_new_matches_plain_python(loaded, kind, window):
     if since is not None:  # the filter's since: keeps the window's own events
         expected = {r for r in expected if loaded.event(r).time >= since}
     assert set(compiled.rows(loaded).tolist()) == expected
+
+
+@pytest.mark.parametrize("kind", novelty.KINDS)
+def test_new_sorting_its_pairs_matches_plain_python(loaded, kind, sorted_not_counted):
+    novelty._CACHE.pop(loaded, None)
+    try:
+        assert set(query.parse(f"new:{kind}").rows(loaded).tolist()) == reference_new(loaded, kind, None)
+    finally:
+        novelty._CACHE.pop(loaded, None)  # the other tests' answers come from the usual path
+
+
+@pytest.mark.parametrize("window", ["", "since:2026-11-20T02:00Z"])
+def test_new_context_keys_beyond_a_mask(tmp_path, window):
+    index = _many_context_keys(tmp_path)
+    compiled = query.parse(f"new:ctx {window}")
+    since = novelty.window_of(compiled.terms, index.snapshot).since
+    expected = {r for r in reference_new(index, "ctx", since) if since is None or index.event(r).time >= since}
+    assert expected and set(compiled.rows(index).tolist()) == expected
 
 
 def test_principals_new_to_a_key_in_the_incident_hour(demo):
@@ -333,7 +426,8 @@ def test_headless_group_by_matches_plain_python(capsys, fmt):
                 record[name] = record[name] or None
     else:
         lines = out.splitlines()
-        assert lines[0].split() == ["EVENT", "IP", "EVENTS", "ERRORS", "FIRST", "SEEN", "LAST", "SEEN", "KEYS", "WHO"]
+        header = ["EVENT", "IP", "EVENTS", "ERRORS", "FIRST", "SEEN", "LAST", "SEEN", "KEYS", "WHO", "NEW"]
+        assert lines[0].split() == header  # NEW: the filter has a since:
         assert len(lines) == 1 + len(expected)
         return
     got = {
@@ -345,6 +439,71 @@ def test_headless_group_by_matches_plain_python(capsys, fmt):
     }
     assert got == {k: (v[0], v[1], iso(v[2]), iso(v[3]), v[4], v[5]) for k, v in expected.items()}
     assert [int(r["events"]) for r in records] == sorted((int(r["events"]) for r in records), reverse=True)
+
+
+HEADLESS_GROUPINGS = [("event", "ip"), ("event", "key"), ("key", "principal"), ("principal", "ctx"), ("ctx",)]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("names", HEADLESS_GROUPINGS, ids=[",".join(n) for n in HEADLESS_GROUPINGS])
+def test_headless_group_by_on_each_source_matches_plain_python(capsys, source, names):
+    """`kmstui events SOURCE --group-by a,b --format jsonl`, every row, against the reference."""
+    code, out, _err = run_main(capsys, "events", source, "-q", "--group-by", ",".join(names), "--format", "jsonl")
+    assert code == 0
+    index = load(source)
+    expected = reference_groups(index, query.parse("").rows(index), names)
+    got = {
+        tuple(r[name] for name in names): (
+            *(r["events"], r["errors"], r["first_seen"], r["last_seen"], r["keys"], r["principals"]),
+        )
+        for r in json_lines(out)
+    }
+    assert got == {
+        k: (v[0], v[1], iso(v[2]) if v[2] != NO_TIME else None, iso(v[3]) if v[3] != NO_TIME else None, v[4], v[5])
+        for k, v in expected.items()
+    }
+
+
+def _window_of_source(index: EventIndex) -> str:
+    """A since: that leaves the newest three quarters of the source's events in the window."""
+    times = sorted(t for t in (index.event(int(r)).time for r in index.snapshot.order) if t != NO_TIME)
+    return f"since:{iso(times[len(times) // 4])}"
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("kind", novelty.KINDS)
+@pytest.mark.parametrize("windowed", [False, True], ids=["first-use", "in-window"])
+def test_headless_new_on_each_source_matches_plain_python(capsys, source, kind, windowed):
+    """`kmstui events SOURCE --filter 'new:KIND [since:...]' --format jsonl` against the reference."""
+    index = load(source)
+    window = _window_of_source(index) if windowed else ""
+    since = novelty.window_of(query.parse(window).terms, index.snapshot).since
+    expected_rows = reference_new(index, kind, since)
+    if since is not None:
+        expected_rows = {r for r in expected_rows if index.event(r).time >= since}
+    assert expected_rows  # a window with something new in it, or the check proves nothing
+    code, out, _err = run_main(capsys, "events", source, "-q", "--filter", f"new:{kind} {window}", "--format", "jsonl")
+    assert code == 0
+    got = sorted((r["event_id"], r["event"], r["time"], r["principal"]) for r in json_lines(out))
+    events = [index.event(r) for r in expected_rows]
+    assert got == sorted((e.event_id, e.name, e.iso_time, e.principal.short) for e in events)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_headless_group_by_has_a_new_column_only_with_a_window(capsys, source):
+    index = load(source)
+    window = _window_of_source(index)
+    code, out, _err = run_main(capsys, "events", source, "-q", "--filter", window, "--group-by", "principal,key")
+    assert code == 0 and out.splitlines()[0].split()[-1] == "NEW"
+    code, out, _err = run_main(
+        capsys, "events", source, "-q", "--filter", window, "--group-by", "principal,key", "--format", "jsonl"
+    )
+    since = novelty.window_of(query.parse(window).terms, index.snapshot).since
+    assert since is not None
+    expected = reference_new_counts(index, query.parse(window).rows(index), ("principal", "key"), since)
+    assert {(r["principal"], r["key"]): r["new"] for r in json_lines(out)} == expected
+    code, out, _err = run_main(capsys, "events", source, "-q", "--group-by", "principal,key", "--format", "csv")
+    assert code == 0 and out.splitlines()[0].split(",")[-1] == "principals"
 
 
 def test_headless_group_by_refuses_what_it_cannot_do(capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from textual.widgets import OptionList
 
 from kmstui.core import group, query
 from kmstui.ui.groups import GroupByScreen, GroupsPane
@@ -121,6 +122,27 @@ class TestGroupBy:
             errors = [r.errors for r in pane.grouping.rows]
             assert errors == sorted(errors, reverse=True)
 
+    @pytest.mark.parametrize("size", [SIZE, SMALL])
+    async def test_with_a_window_the_table_counts_what_is_new(self, size, demo_index):
+        """The incident hour by principal: the cross-account role's 45 events are all new (✦);
+        s sorts by them next."""
+        hour = "since:2026-11-20T02:00Z until:2026-11-20T03:00Z"
+        app = make_app(index=demo_index, filter_text=hour)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("b")
+            await type_text(pilot, "principal")
+            await pilot.press("enter")
+            await settle(pilot)
+            pane = explorer(app).query_one(GroupsPane)
+            header, first = lines(pane)[0].split(), lines(pane)[1].split()
+            assert header[:3] == ["PRINCIPAL", "EVENTS", "NEW"]
+            assert first[0] == "role/vendor-sync" and first[first.index("✦45") - 1] == "45"  # EVENTS, NEW
+            await pilot.press("s")
+            assert pane.sort_column == "new" and pane.grouping is not None
+            news = [r.new for r in pane.grouping.rows]
+            assert news == sorted(news, reverse=True) and news[0] == 45
+
     async def test_a_field_that_cannot_group_is_said(self, demo_index):
         app = make_app(index=demo_index)
         async with app.run_test(size=SIZE) as pilot:
@@ -183,6 +205,20 @@ class TestViews:
             said = [n.message for n in app._notifications]
             assert any("views.toml: not valid TOML" in m for m in said)
             assert explorer(app).query_one(EventsPane).row_count == 997
+
+    @pytest.mark.parametrize("size", [SIZE, SMALL])
+    async def test_every_view_fits_its_lines_without_wrapping(self, size, demo_index):
+        """Title, question and filter on a line each, at 80x24 too: a filter cut mid-word over
+        two lines read as two filters."""
+        app = make_app(index=demo_index)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("v")
+            await pilot.pause()
+            views = app.screen.query_one("#views", OptionList)
+            written = sum(len(str(option.prompt).splitlines()) for option in views.options)
+            assert written == 3 * views.option_count - sum(1 for v in explorer(app).views.views if not v.about)
+            assert views.virtual_size.height == written
 
     async def test_views_keep_the_window_and_the_palette_lists_them(self, demo_index):
         app = make_app(index=demo_index, filter_text="since:2026-11-20T02:00Z")

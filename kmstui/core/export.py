@@ -357,6 +357,8 @@ def group_record(grouping: Grouping, row: GroupRow) -> dict:
         keys=row.keys,
         principals=row.principals,
     )
+    if grouping.new is not None:
+        record["new"] = row.new
     return record
 
 
@@ -365,12 +367,14 @@ def write_groups(out: IO[str], grouping: Grouping, fmt: str) -> None:
         for row in grouping.rows:
             out.write(json_line(group_record(grouping, row)))
     elif fmt == "csv":
-        _write_csv(out, (*grouping.fields, *GROUP_COUNTS), (group_record(grouping, r) for r in grouping.rows))
+        new = ("new",) if grouping.new is not None else ()
+        _write_csv(out, (*grouping.fields, *GROUP_COUNTS, *new), (group_record(grouping, r) for r in grouping.rows))
     else:
         header = (*(f.upper() for f in grouping.fields), "EVENTS", "ERRORS", "FIRST SEEN", "LAST SEEN", "KEYS", "WHO")
+        counted = grouping.new is not None
         _write_table(
             out,
-            header,
+            (*header, "NEW") if counted else header,
             (
                 [
                     *(value if value is not None else "-" for value in row.values),
@@ -380,6 +384,7 @@ def write_groups(out: IO[str], grouping: Grouping, fmt: str) -> None:
                     short(row.last_seen),
                     f"{row.keys:,}",
                     f"{row.principals:,}",
+                    *([f"{row.new:,}"] if counted else []),
                 ]
                 for row in grouping.rows
             ),

@@ -4,10 +4,12 @@
 value (or pair of values) with its events, errors, first and last seen, and how many
 distinct keys and principals are behind it. Computed on the index's codes, never on
 events one by one: a field's codes index straight into counts (``np.bincount``), a pair
-of fields is one combined code, and distinct keys or principals are pairs marked once.
+of fields is one combined code, and distinct keys or principals are pairs counted once.
 
 A field that holds several values for one event (``ctx``: the keys of its encryption
-context) counts the event once under each of them.
+context) counts the event once under each of them: events are counted per key *set* (a
+few dozen, where contexts with their values run to one per event), then each set's counts
+are spread over its keys.
 """
 
 from __future__ import annotations
@@ -24,14 +26,19 @@ from .index import EventIndex
 from .query import quote
 from .timeutil import NO_TIME
 
-DENSE_LIMIT = 1 << 24  # combined code spaces up to this size are counted in place, without sorting
+# A code space is counted in place (np.bincount) when it is no larger than this many times the
+# entries, and sorted otherwise: a bin costs about what sorting a fifth of an entry does.
+DENSE_RATIO = 2
+DENSE_SLACK = 4096  # and small spaces always are
+PACK_LIMIT = 1 << 62  # sort keys whose ranges multiply to less than this are packed into one int64
+MASK_BITS = 64  # up to this many distinct context keys, a key set is a bit mask
 
 
 class GroupError(ValueError):
     """A group-by that cannot be computed: the message says why and what can be used."""
 
 
-Codes = Callable[[EventIndex, int], np.ndarray]  # (index, n) -> a code per row
+Codes = Callable[[EventIndex, np.ndarray], np.ndarray]  # (index, rows) -> the code of each row
 Values = Callable[[EventIndex], Sequence[object]]  # index -> the value of every code (None for "none")
 
 
@@ -51,8 +58,8 @@ class Dimension(NamedTuple):
 
 
 def _column_codes(column: str) -> Codes:
-    def codes(index: EventIndex, n: int) -> np.ndarray:
-        return index.columns[column].data[:n]
+    def codes(index: EventIndex, rows: np.ndarray) -> np.ndarray:
+        return index.columns[column].data[rows]
 
     return codes
 
@@ -62,19 +69,19 @@ def _vocab_dimension(name: str, column: str) -> Dimension:
     return Dimension(name, _column_codes(column), lambda index: index.vocab[vocab].values)
 
 
-def principal_codes(index: EventIndex, n: int) -> np.ndarray:
+def principal_codes(index: EventIndex, rows: np.ndarray) -> np.ndarray:
     """Each event's principal as shown (user/Alice, role/Admin (session)), as a code into
     ``principal_part(index, "short")``: one caller whether it called directly or through a
     service, which the principal vocabulary keeps apart."""
-    return principal_part(index, "short")[1][index.columns["principal"].data[:n]]
+    return principal_part(index, "short")[1][index.columns["principal"].data[rows]]
 
 
-def _identity_codes(index: EventIndex, n: int) -> np.ndarray:
-    return principal_part(index, "identity_type")[1][index.columns["principal"].data[:n]]
+def _identity_codes(index: EventIndex, rows: np.ndarray) -> np.ndarray:
+    return principal_part(index, "identity_type")[1][index.columns["principal"].data[rows]]
 
 
-def _readonly_codes(index: EventIndex, n: int) -> np.ndarray:
-    return (index.columns["readonly"].data[:n].astype(np.int16) + 1).astype(np.uint32)  # -1, 0, 1 -> 0, 1, 2
+def _readonly_codes(index: EventIndex, rows: np.ndarray) -> np.ndarray:
+    return (index.columns["readonly"].data[rows].astype(np.int16) + 1).astype(np.uint32)  # -1, 0, 1 -> 0, 1, 2
 
 
 def _origin_values(index: EventIndex) -> Sequence[object]:
@@ -136,9 +143,10 @@ class GroupRow:
     last_seen: int
     keys: int  # distinct keys
     principals: int  # distinct principals
+    new: int = 0  # events new in the filter's window (what the events list marks ✦), when it has one
 
 
-SORTS = ("values", "events", "errors", "first_seen", "last_seen", "keys", "principals")
+SORTS = ("values", "events", "errors", "first_seen", "last_seen", "keys", "principals", "new")
 _NUMBERS = {"events": "counts", "errors": "errors", "first_seen": "first", "last_seen": "last"}
 
 
@@ -162,8 +170,12 @@ class Grouping:
     keys: np.ndarray
     principals: np.ndarray
     order: np.ndarray  # the groups in the order shown
-    sort: str = "events"
+    sort: str = ""  # the column ``order`` is sorted by ("": none yet)
     descending: bool = True
+    # per field, each code's place in the alphabetical order of the values (none last);
+    # computed from ``values`` when not given
+    value_ranks: tuple[np.ndarray, ...] | None = None
+    new: np.ndarray | None = None  # per group, its events new in the window (None: no window)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -185,6 +197,7 @@ class Grouping:
             last_seen=int(self.last[g]),
             keys=int(self.keys[g]),
             principals=int(self.principals[g]),
+            new=int(self.new[g]) if self.new is not None else 0,
         )
 
     @property
@@ -201,28 +214,81 @@ class Grouping:
         found = np.flatnonzero(hit)
         return int(found[0]) if len(found) else None
 
-    def _ranks(self) -> list[np.ndarray]:
-        """Per field, each group's place in the alphabetical order of its values (none last)."""
-        ranks = []
-        for codes, table in zip(self.codes, self.values, strict=True):
-            present = np.unique(codes)
-            keys = [_value_key((None if table[c] is None else str(table[c]),)) for c in present.tolist()]
-            place = np.empty(len(present), np.int64)
-            place[sorted(range(len(present)), key=keys.__getitem__)] = np.arange(len(present))
-            ranks.append(place[np.searchsorted(present, codes)])
-        return ranks
+    def _values_order(self) -> np.ndarray:
+        """Each group's place in the alphabetical order of its values, field by field: one
+        number per group, different for every group (its values are)."""
+        ranks = self.value_ranks or tuple(value_ranks(table) for table in self.values)
+        place = np.zeros(len(self.counts), np.int64)
+        for codes, rank in zip(self.codes, ranks, strict=True):
+            place = place * np.int64(max(len(rank), 1)) + rank[codes]
+        return place
 
     def sorted(self, column: str = "events", descending: bool = True) -> Grouping:
         """The same groups sorted by a column; ties in most events first, then by values."""
         if column not in SORTS:
             raise GroupError(f"cannot sort by {column!r}: sort by one of {', '.join(SORTS)}")
-        ranks = self._ranks()  # np.lexsort sorts by its last key first
+        if (column, descending) == (self.sort, self.descending):
+            return self
+        place = self._values_order()
         if column == "values":
-            order = np.lexsort([-self.counts, *reversed([r if not descending else -r for r in ranks])])
+            keys = [-place if descending else place]
         else:
             numbers = getattr(self, _NUMBERS.get(column, column))
-            order = np.lexsort([*reversed(ranks), -self.counts, -numbers if descending else numbers])
-        return replace(self, order=order, sort=column, descending=descending)
+            if numbers is None:  # new, without a window: none are
+                numbers = np.zeros(len(self.counts), np.int64)
+            keys = [-numbers if descending else numbers, *([] if column == "events" else [-self.counts]), place]
+        return replace(self, order=sort_order(keys), sort=column, descending=descending)
+
+
+def sort_order(keys: list[np.ndarray]) -> np.ndarray:
+    """The positions that sort these integer keys (the first decides, the next breaks its
+    ties...; together they differ for every position). Packed into one int64 when their
+    ranges allow: one sort of numbers rather than a stable sort per key (``np.lexsort``)."""
+    if not keys or not len(keys[0]):
+        return np.zeros(0, np.int64)
+    packed = np.zeros(len(keys[0]), np.int64)
+    room = 1
+    for key in keys:
+        low = int(key.min())
+        span = int(key.max()) - low + 1
+        room *= span
+        if room >= PACK_LIMIT:
+            return np.lexsort(keys[::-1])
+        packed = packed * np.int64(span) + (key.astype(np.int64) - np.int64(low))
+    return argsort_distinct(packed)
+
+
+def argsort_distinct(values: np.ndarray) -> np.ndarray:
+    """``np.argsort`` of non-negative int64 values, by sorting the values with each one's
+    position in its low bits when they fit: numpy sorts numbers with SIMD, but not positions
+    (at 600,000 entries, 16 ms against 125 here). Equal values come out in an unspecified order."""
+    count = len(values)
+    bits = max(count - 1, 1).bit_length()
+    if not count or int(values.max()) >= 1 << (63 - bits) or int(values.min()) < 0:
+        return np.argsort(values)
+    packed = np.sort((values << np.int64(bits)) | np.arange(count, dtype=np.int64))
+    return packed & np.int64((1 << bits) - 1)
+
+
+_RANKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def value_ranks(table: Sequence[object]) -> np.ndarray:
+    """Each code's place in the alphabetical order of a table's values, in any case, none last
+    (equal ones in code order)."""
+    keys = [_value_key((None if value is None else str(value),)) for value in table]
+    ranks = np.empty(len(keys), np.int64)
+    ranks[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+    return ranks
+
+
+def _cached_ranks(index: EventIndex, name: str, table: Sequence[object]) -> np.ndarray:
+    """value_ranks of a field's table, kept until the table grows (tables only grow)."""
+    cache = _RANKS.setdefault(index, {})
+    found = cache.get(name)
+    if found is None or found[0] != len(table) or found[1] is not table:
+        found = cache[name] = (len(table), table, value_ranks(table))
+    return found[2]
 
 
 def sort_rows(rows: list[GroupRow], column: str = "events", descending: bool = True) -> list[GroupRow]:
@@ -235,68 +301,106 @@ def sort_rows(rows: list[GroupRow], column: str = "events", descending: bool = T
     return sorted(base, key=lambda r: getattr(r, column), reverse=descending)
 
 
-def _context_keys(index: EventIndex) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, keys): each context set's distinct keys (a set may carry one twice, in two
-    labelled parts), computed once per growth of the contexts."""
+class KeySets(NamedTuple):
+    """The distinct sets of encryption-context keys: a few dozen, where context sets (keys
+    with their values) run to one per event. Grouping by ``ctx`` counts events per key set,
+    then spreads each key set's counts over its keys."""
+
+    of_set: np.ndarray  # per context set (a ctx code), the id of its key set
+    offsets: np.ndarray  # key set k holds keys[offsets[k]:offsets[k + 1]], ascending
+    keys: np.ndarray  # context-key codes
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+_KEY_SETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def key_sets(index: EventIndex) -> KeySets:
+    """The key set of every context set, computed once per growth of the contexts."""
     contexts = index.contexts
-    cached = _CONTEXT_KEYS.get(contexts)
+    cached = _KEY_SETS.get(contexts)
     if cached is not None and cached[0] == len(contexts):
-        return cached[1], cached[2]
+        return cached[1]
+    size = len(contexts)
     offsets, _labels, pair_key, _values = contexts.arrays()
-    sets = len(offsets) - 1
-    owner = np.repeat(np.arange(sets, dtype=np.int64), np.diff(offsets))
-    combined = np.sort(owner * np.int64(max(len(contexts.keys), 1)) + pair_key)
-    if len(combined):
-        keep = np.empty(len(combined), bool)
-        keep[0] = True
-        np.not_equal(combined[1:], combined[:-1], out=keep[1:])
-        combined = combined[keep]
-    owners = combined // max(len(contexts.keys), 1)
-    keys = (combined % max(len(contexts.keys), 1)).astype(np.uint32)
-    new_offsets = np.zeros(sets + 1, np.int64)
-    np.cumsum(np.bincount(owners, minlength=sets), out=new_offsets[1:])
-    _CONTEXT_KEYS[contexts] = (len(contexts), new_offsets, keys)
-    return new_offsets, keys
+    offsets = offsets[: size + 1]
+    width = len(contexts.keys)
+    if width <= MASK_BITS:  # a key set as a bit mask: one OR per context set, vectorised
+        counts = np.diff(offsets)
+        masks = np.zeros(size, np.uint64)
+        some = np.flatnonzero(counts > 0)
+        if len(some):
+            bits = np.left_shift(np.uint64(1), pair_key[: offsets[-1]].astype(np.uint64))
+            masks[some] = np.bitwise_or.reduceat(bits, offsets[some])
+        distinct = np.unique(masks)
+        of_set = np.searchsorted(distinct, masks)
+        members = [[k for k in range(width) if int(mask) >> k & 1] for mask in distinct.tolist()]
+    else:  # more context keys than bits: one tuple per context set
+        found: dict[tuple[int, ...], int] = {}
+        of_set = np.empty(size, np.int64)
+        for at in range(size):
+            keys = tuple(sorted(set(pair_key[offsets[at] : offsets[at + 1]].tolist())))
+            of_set[at] = found.setdefault(keys, len(found))
+        members = [list(keys) for keys in found]
+    lengths = np.array([len(m) for m in members], np.int64)
+    result = KeySets(
+        of_set.astype(np.int64),
+        np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        np.array([k for m in members for k in m], np.uint32),
+    )
+    _KEY_SETS[contexts] = (size, result)
+    return result
 
 
-_CONTEXT_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _combine(parts: Sequence[np.ndarray], sizes: Sequence[int]) -> np.ndarray:
+    """One code for several: ((a * size_b) + b) * size_c + c..."""
+    if len(parts) == 1:
+        return parts[0]
+    combined = parts[0].astype(np.int64)
+    for part, size in zip(parts[1:], sizes[1:], strict=True):
+        combined *= np.int64(size)
+        combined += part
+    return combined
 
 
-def _expand(index: EventIndex, rows: np.ndarray, dims: tuple[Dimension, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(event row per entry, codes per dimension per entry): one entry per event, or per
-    (event, context key) when a dimension is ctx."""
-    n = index.snapshot.n
-    if not any(d.name == "ctx" for d in dims):
-        return rows, [_codes_of(index, d, n)[rows] for d in dims]
-    offsets, pair_key = _context_keys(index)
-    ctx = index.columns["ctx"].data[:n][rows].astype(np.int64)
-    starts = offsets[ctx]
-    counts = offsets[ctx + 1] - starts
-    # events without a context keep one entry, under "no context key"
-    has = counts > 0
-    repeats = np.where(has, counts, 1)
-    entry_rows = np.repeat(rows, repeats)
-    ends = np.cumsum(repeats)
-    position = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - repeats, repeats)
-    pair = np.repeat(starts, repeats) + position
-    keys = np.zeros(len(entry_rows), dtype=np.uint32)
-    real = np.repeat(has, repeats)
-    keys[real] = pair_key[pair[real]]
-    codes = [keys if d.name == "ctx" else _codes_of(index, d, n)[entry_rows] for d in dims]
-    return entry_rows, codes
+def _split(combined: np.ndarray, sizes: Sequence[int]) -> list[np.ndarray]:
+    """_combine undone."""
+    out: list[np.ndarray] = []
+    rest = combined.astype(np.int64)
+    for size in reversed(sizes):
+        out.append(rest % size)
+        rest = rest // size
+    out.reverse()
+    return out
 
 
-def _codes_of(index: EventIndex, d: Dimension, n: int) -> np.ndarray:
-    assert d.codes is not None
-    return d.codes(index, n)
+class Dense(NamedTuple):
+    inverse: np.ndarray  # per entry, the number of its distinct value
+    present: np.ndarray  # the distinct values, ascending
+    counts: np.ndarray  # entries per distinct value
+
+
+def dense(values: np.ndarray, space: int) -> Dense:
+    """The distinct values of codes below ``space``, numbered: counted in place when the space
+    is small enough, else sorted."""
+    if space <= DENSE_RATIO * len(values) + DENSE_SLACK:
+        counts = np.bincount(values, minlength=space)
+        present = np.flatnonzero(counts)
+        lookup = np.empty(space, np.int64)
+        lookup[present] = np.arange(len(present))
+        return Dense(lookup[values], present, counts[present])
+    inverse, present = dense_ids(values)
+    return Dense(inverse, present, np.bincount(inverse, minlength=len(present)))
 
 
 def dense_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(an id per entry, the distinct values in ascending order): ids number the distinct values.
-    A quicksort and three passes: faster here than np.unique's inverse (a stable sort) or hashing."""
+    """(an id per entry, the distinct values in ascending order): ids number the distinct values."""
     if not len(values):
         return np.zeros(0, np.int64), values[:0]
-    order = np.argsort(values)
+    order = argsort_distinct(values)
     ordered = values[order]
     change = np.empty(len(ordered), bool)
     change[0] = True
@@ -306,77 +410,135 @@ def dense_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids, ordered[change]
 
 
-def _distinct(groups: np.ndarray, values: np.ndarray, group_count: int, value_count: int) -> np.ndarray:
-    """Per group, how many distinct non-zero values it holds."""
-    keep = values != 0
-    groups, values = groups[keep], values[keep].astype(np.int64)
+def distinct_pairs(groups: np.ndarray, values: np.ndarray, value_count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (group, value) pairs with a non-zero value, as two arrays."""
     if not len(groups):
-        return np.zeros(group_count, np.int64)
-    combined = groups.astype(np.int64) * np.int64(value_count) + values
-    if group_count * value_count <= DENSE_LIMIT:
-        seen = np.zeros(group_count * value_count, bool)
-        seen[combined] = True
-        return np.bincount(np.flatnonzero(seen) // value_count, minlength=group_count)
-    ordered = np.sort(combined)
-    change = np.empty(len(ordered), bool)
-    change[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
-    return np.bincount(ordered[change] // value_count, minlength=group_count)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    space = (int(groups.max()) + 1) * value_count
+    combined = groups * np.int64(value_count)
+    combined += values
+    if space <= DENSE_RATIO * len(combined) + DENSE_SLACK:
+        present = np.flatnonzero(np.bincount(combined, minlength=space))
+    else:
+        ordered = np.sort(combined)
+        change = np.empty(len(ordered), bool)
+        change[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+        present = ordered[change]
+    value = present % value_count
+    real = value != 0  # none is not a key (or principal) to count
+    return present[real] // value_count, value[real]
 
 
-def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) -> Grouping:
-    """Group the given event rows (as a filter returns them) by one field or two, most events first."""
+def _time_range(inverse: np.ndarray, times: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group, the oldest and newest time (NO_TIME when none of its events has one)."""
+    timed = times != NO_TIME
+    if not timed.all():
+        inverse, times = inverse[timed], times[timed]
+    first = np.full(count, np.iinfo(np.int64).max, np.int64)
+    last = np.full(count, np.iinfo(np.int64).min, np.int64)
+    np.minimum.at(first, inverse, times)
+    np.maximum.at(last, inverse, times)
+    first[first == np.iinfo(np.int64).max] = NO_TIME
+    last[last == np.iinfo(np.int64).min] = NO_TIME
+    return first, last
+
+
+def group(
+    index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str, novel: np.ndarray | None = None
+) -> Grouping:
+    """Group the given event rows (as a filter returns them) by one field or two, most events first.
+    ``novel`` (a flag per row of the index, as :func:`~kmstui.core.novelty.new_any` gives) adds
+    each group's count of new events.
+
+    Events are first counted per *atom*: their value of each field, where a ``ctx`` field
+    stands for the event's whole key set. Without ``ctx`` the atoms are the groups; with it,
+    each atom's counts are spread over the keys of its key set (an event without a context
+    under "none"), so no event is ever copied once per key."""
     names = parse_fields(fields) if isinstance(fields, str) else fields
     dims = tuple(dimension(name) for name in names)
     if not dims or len(dims) > 2:
         raise GroupError("group by one field or two, as in event,ip")
-    n = index.snapshot.n
+    columns = index.columns
     rows = np.asarray(rows, dtype=np.int64)
-    entry_rows, codes = _expand(index, rows, dims)
     tables = tuple(d.values(index) for d in dims)
     sizes = [len(table) for table in tables]
-    combined = codes[0].astype(np.int64)
-    for code, size in zip(codes[1:], sizes[1:], strict=True):
-        combined = combined * np.int64(size) + code
-    space = int(np.prod(sizes, dtype=np.int64))
-    if space <= DENSE_LIMIT:
-        counts_all = np.bincount(combined, minlength=space)
-        present = np.flatnonzero(counts_all)
-        dense = np.zeros(space, np.int64)
-        dense[present] = np.arange(len(present))
-        inverse = dense[combined]
-        counts = counts_all[present]
-    else:
-        inverse, present = dense_ids(combined)
-        counts = np.bincount(inverse, minlength=len(present))
-    group_count = len(present)
-    columns = index.columns
-    errors = np.bincount(inverse[columns["errcode"].data[:n][entry_rows] != 0], minlength=group_count)
-    times = columns["time"].data[:n][entry_rows]
-    timed = times != NO_TIME
-    first = np.full(group_count, np.iinfo(np.int64).max, np.int64)
-    last = np.full(group_count, np.iinfo(np.int64).min, np.int64)
-    np.minimum.at(first, inverse[timed], times[timed])
-    np.maximum.at(last, inverse[timed], times[timed])
-    first[first == np.iinfo(np.int64).max] = NO_TIME
-    last[last == np.iinfo(np.int64).min] = NO_TIME
-    split: list[np.ndarray] = []
-    rest = present.astype(np.int64)
-    for size in reversed(sizes):
-        split.append(rest % size)
-        rest = rest // size
-    split.reverse()
+    ctx = next((at for at, d in enumerate(dims) if d.codes is None), None)
+    sets = key_sets(index) if ctx is not None else None
+    atom_sizes = list(sizes)
+    parts = []
+    for at, d in enumerate(dims):
+        if d.codes is None:
+            assert sets is not None
+            atom_sizes[at] = len(sets.lengths)
+            parts.append(sets.of_set[columns["ctx"].data[rows]])
+        else:
+            parts.append(d.codes(index, rows))
+    atoms = dense(_combine(parts, atom_sizes), int(np.prod(atom_sizes, dtype=np.int64)))
+    count = len(atoms.present)
+    errors = np.bincount(atoms.inverse[columns["errcode"].data[rows] != 0], minlength=count)
+    new = np.bincount(atoms.inverse[novel[rows]], minlength=count) if novel is not None else None
+    first, last = _time_range(atoms.inverse, columns["time"].data[rows], count)
+    # the distinct (atom, key) and (atom, principal) pairs, where they are not the field itself
+    shorts, per_principal = principal_part(index, "short")
+    key_pairs = (
+        distinct_pairs(atoms.inverse, columns["key0"].data[rows], len(index.vocab["key"]))
+        if "key" not in names
+        else None
+    )
+    principal_pairs = (
+        distinct_pairs(atoms.inverse, per_principal[columns["principal"].data[rows]], len(shorts))
+        if "principal" not in names
+        else None
+    )
+    split = _split(atoms.present, atom_sizes)
+    counts = atoms.counts
+    if ctx is not None:  # spread each atom over its key set's keys
+        assert sets is not None
+        key_set = split[ctx]
+        lengths = sets.lengths[key_set]
+        spread = np.maximum(lengths, 1)  # no context key: one entry, under none
+        entry_atom = np.repeat(np.arange(count, dtype=np.int64), spread)
+        starts = np.cumsum(spread) - spread
+        within = np.arange(len(entry_atom), dtype=np.int64) - starts[entry_atom]
+        keys = np.zeros(len(entry_atom), np.int64)
+        real = np.repeat(lengths > 0, spread)
+        keys[real] = sets.keys[(sets.offsets[key_set][entry_atom] + within)[real]]
+        entry_parts = [keys if at == ctx else part[entry_atom] for at, part in enumerate(split)]
+        groups = dense(_combine(entry_parts, sizes), int(np.prod(sizes, dtype=np.int64)))
+        count = len(groups.present)
+        counts = np.bincount(groups.inverse, weights=counts[entry_atom], minlength=count).astype(np.int64)
+        errors = np.bincount(groups.inverse, weights=errors[entry_atom], minlength=count).astype(np.int64)
+        if new is not None:
+            new = np.bincount(groups.inverse, weights=new[entry_atom], minlength=count).astype(np.int64)
+        timed_first = np.full(count, np.iinfo(np.int64).max, np.int64)
+        timed_last = np.full(count, np.iinfo(np.int64).min, np.int64)
+        has_time = first[entry_atom] != NO_TIME
+        np.minimum.at(timed_first, groups.inverse[has_time], first[entry_atom][has_time])
+        np.maximum.at(timed_last, groups.inverse[has_time], last[entry_atom][has_time])
+        first = np.where(timed_first == np.iinfo(np.int64).max, NO_TIME, timed_first)
+        last = np.where(timed_last == np.iinfo(np.int64).min, NO_TIME, timed_last)
+
+        def regroup(pairs: tuple[np.ndarray, np.ndarray], value_count: int) -> tuple[np.ndarray, np.ndarray]:
+            atom, value = pairs
+            copies = spread[atom]
+            entry = np.repeat(starts[atom], copies) + (
+                np.arange(int(copies.sum()), dtype=np.int64) - np.repeat(np.cumsum(copies) - copies, copies)
+            )
+            return distinct_pairs(groups.inverse[entry], np.repeat(value, copies), value_count)
+
+        key_pairs = regroup(key_pairs, len(index.vocab["key"])) if key_pairs is not None else None
+        principal_pairs = regroup(principal_pairs, len(shorts)) if principal_pairs is not None else None
+        split = _split(groups.present, sizes)
     # a group of one key (or principal) holds that one, or none: nothing to count
-    if "key" in names:
-        keys = (split[names.index("key")] != 0).astype(np.int64)
+    if key_pairs is None:
+        keys_per_group = (split[names.index("key")] != 0).astype(np.int64)
     else:
-        keys = _distinct(inverse, columns["key0"].data[:n][entry_rows], group_count, len(index.vocab["key"]))
-    if "principal" in names:
+        keys_per_group = np.bincount(key_pairs[0], minlength=count)
+    if principal_pairs is None:
         principals = (split[names.index("principal")] != 0).astype(np.int64)
     else:
-        shorts, per_principal = principal_part(index, "short")
-        on_rows = per_principal[columns["principal"].data[:n][entry_rows]]
-        principals = _distinct(inverse, on_rows, group_count, len(shorts))
+        principals = np.bincount(principal_pairs[0], minlength=count)
     grouping = Grouping(
         fields=names,
         events=len(rows),
@@ -386,9 +548,11 @@ def group(index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str) ->
         errors=errors,
         first=first,
         last=last,
-        keys=keys,
+        keys=keys_per_group,
         principals=principals,
-        order=np.arange(group_count),
+        order=np.arange(count),
+        value_ranks=tuple(_cached_ranks(index, name, table) for name, table in zip(names, tables, strict=True)),
+        new=new,
     )
     return grouping.sorted("events")
 

@@ -7,9 +7,10 @@ window began: the question asked first in a key compromise. The same for ``ip``,
 baseline is everything before the event itself: the event is the first use.
 
 The first use of every (key, value) pair is computed once per refresh of the index, as
-the position of its first event in time order; a filter then compares positions, which
-is one vectorised step. The key is the event's first key (the one the events pane shows);
-events without a key are never new.
+the position of its first event in time order (the smallest, one ``np.minimum.at`` over
+the pairs' codes); a filter then compares positions, which is one vectorised step. The
+key is the event's first key (the one the events pane shows); events without a key are
+never new.
 """
 
 from __future__ import annotations
@@ -107,31 +108,41 @@ _CACHE: weakref.WeakKeyDictionary[EventIndex, dict[tuple[str, int], FirstUse]] =
 _LOCK = threading.Lock()
 
 
+_ORDER: weakref.WeakKeyDictionary[EventIndex, tuple[int, np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
 def _ascending(index: EventIndex, snapshot: Snapshot) -> tuple[np.ndarray, np.ndarray]:
-    """(rows oldest first, rank of each row), over rows with a time."""
+    """(rows oldest first, rank of each row), over rows with a time; once per refresh, for
+    every kind."""
+    with _LOCK:
+        cached = _ORDER.get(index)
+    if cached is not None and cached[0] == snapshot.generation:
+        return cached[1], cached[2]
     time = index.columns["time"].data[: snapshot.n]
     order = snapshot.order[::-1]
     order = order[time[order] != NO_TIME]
     rank = np.full(snapshot.n, -1, np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
+    with _LOCK:
+        _ORDER[index] = (snapshot.generation, order, rank)
     return order, rank
 
 
-def _first_positions(pairs: np.ndarray) -> np.ndarray:
-    """For each entry, the position of the first entry with the same pair value. One quicksort
-    (np.unique's inverse needs a stable sort, three times slower here), then the smallest
-    position of each run of equal values."""
+def _first_ranks(pairs: np.ndarray, ranks: np.ndarray, space: int) -> np.ndarray:
+    """For each entry, the smallest rank among the entries of its pair (pairs are codes below
+    ``space``): in place when the space is small, else by one sort."""
+    from . import group  # group imports query, which imports this module
+
     if not len(pairs):
         return np.zeros(0, np.int64)
-    order = np.argsort(pairs)
-    ordered = pairs[order]
-    change = np.empty(len(ordered), bool)
-    change[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
-    first = np.minimum.reduceat(order, np.flatnonzero(change))
-    out = np.empty(len(pairs), np.int64)
-    out[order] = first[np.cumsum(change) - 1]
-    return out
+    if space <= group.DENSE_RATIO * len(pairs) + group.DENSE_SLACK:
+        first = np.full(space, np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(first, pairs, ranks)
+        return first[pairs]
+    ids, present = group.dense_ids(pairs)
+    first = np.full(len(present), np.iinfo(np.int64).max, np.int64)
+    np.minimum.at(first, ids, ranks)
+    return first[ids]
 
 
 def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
@@ -143,32 +154,45 @@ def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
         found = cache.get((kind, snapshot.generation))
     if found is not None:
         return found
+    from . import group  # group imports query, which imports this module
+
     order, rank = _ascending(index, snapshot)
     n = snapshot.n
     key0 = index.columns["key0"].data[:n]
+    keys = len(index.vocab["key"])
     first = np.full(n, -1, np.int64)
+    used = (key0 != 0) & (rank >= 0)  # events without a key (or a time) are never new
     if kind == "ctx":
-        from .group import _expand, dimension
-
-        entry_rows, (ctx_keys,) = _expand(index, order, (dimension("ctx"),))
-        keep = (ctx_keys != 0) & (key0[entry_rows] != 0)
-        entry_rows, ctx_keys = entry_rows[keep], ctx_keys[keep]
-        pairs = key0[entry_rows].astype(np.int64) * np.int64(len(index.contexts.keys)) + ctx_keys
-        first_rank = rank[entry_rows][_first_positions(pairs)]
-        np.maximum.at(first, entry_rows, first_rank)  # an event is new when any of its context keys is
+        # per (key, key set) atom its first rank; per (key, context key) the first of the atoms
+        # holding it; an event is new when any of its context keys is: the newest of those firsts
+        sets = group.key_sets(index)
+        rows = np.flatnonzero(used & (sets.lengths[sets.of_set[index.columns["ctx"].data[:n]]] > 0))
+        atom_space = keys * len(sets.lengths)
+        atoms = key0[rows].astype(np.int64) * np.int64(len(sets.lengths)) + sets.of_set[index.columns["ctx"].data[rows]]
+        found_atoms = group.dense(atoms, atom_space)
+        atom_first = np.full(len(found_atoms.present), np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(atom_first, found_atoms.inverse, rank[rows])
+        atom_key, atom_set = found_atoms.present // len(sets.lengths), found_atoms.present % len(sets.lengths)
+        spread = sets.lengths[atom_set]
+        entry_atom = np.repeat(np.arange(len(spread), dtype=np.int64), spread)
+        within = np.arange(len(entry_atom), dtype=np.int64) - np.repeat(np.cumsum(spread) - spread, spread)
+        context_key = sets.keys[sets.offsets[atom_set][entry_atom] + within]
+        pairs = atom_key[entry_atom] * np.int64(len(index.contexts.keys)) + context_key
+        pair_first = _first_ranks(pairs, atom_first[entry_atom], keys * len(index.contexts.keys))
+        newest = np.full(len(spread), -1, np.int64)
+        np.maximum.at(newest, entry_atom, pair_first)
+        first[rows] = newest[found_atoms.inverse]
     else:
         if kind == "principal":  # by who it is as shown: the same caller through a service is not new
             shorts, per_principal = principal_part(index, "short")
-            codes = per_principal[index.columns["principal"].data[:n][order]]
+            codes = per_principal[index.columns["principal"].data[:n]]
             size = len(shorts)
         else:
-            codes = index.columns[kind].data[:n][order]
+            codes = index.columns[kind].data[:n]
             size = len(index.vocab[kind])
-        keys = key0[order]
-        keep = (codes != 0) & (keys != 0)
-        rows = order[keep]
-        pairs = keys[keep].astype(np.int64) * np.int64(size) + codes[keep]
-        first[rows] = rank[rows][_first_positions(pairs)]
+        rows = np.flatnonzero(used & (codes != 0))
+        pairs = key0[rows].astype(np.int64) * np.int64(size) + codes[rows]
+        first[rows] = _first_ranks(pairs, rank[rows], keys * size)
     times = index.columns["time"].data[:n][order]
     result = FirstUse(rank, first, times)
     with _LOCK:
@@ -177,6 +201,14 @@ def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
             del cache[stale]
         cache[(kind, snapshot.generation)] = result
     return result
+
+
+def forget(index: EventIndex) -> None:
+    """Drop what is kept for an index (the first uses, the time order): the next new: computes
+    them again, as the first after a load does (the benchmark times that)."""
+    with _LOCK:
+        _CACHE.pop(index, None)
+        _ORDER.pop(index, None)
 
 
 def kinds_of(text: str) -> tuple[str, ...]:

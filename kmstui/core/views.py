@@ -8,7 +8,7 @@ directory (``~/.config/kmstui/views.toml`` on Linux)::
     title = "Payments: who is denied" # what the list and the command palette show
     filter = "alias:payments error:AccessDenied"
     group_by = "principal,ip"         # optional: one field or two
-    sort = "errors"                   # optional: events, errors, first_seen, last_seen, keys, principals, values
+    sort = "errors"                   # optional: events, errors, first_seen, last_seen, keys, principals, new, values
 
 A file that cannot be read, or a view in it that cannot be used, is named with the reason
 (the explorer says it at start) and the rest still works.

@@ -430,7 +430,13 @@ class ExplorerScreen(Screen[None]):
         window = novelty.window_of(compiled.terms, snapshot)
         self.post_message(TimelineReady(request, timelines.build(index, rows, buckets, window.since, window.until)))
         if grouping is not None:
-            self.post_message(GroupsReady(request, group.group(index, rows, grouping)))
+            novel = None
+            if window.since is not None:  # a NEW column: the first uses are kept for the marker after
+                try:
+                    novel = novelty.new_any(index, snapshot, window.since)
+                except Exception:  # a hint, as the marker is: the groups are right without it
+                    novel = None
+            self.post_message(GroupsReady(request, group.group(index, rows, grouping, novel)))
 
     def on_timeline_ready(self, message: TimelineReady) -> None:
         if message.request < self._shown:

@@ -31,7 +31,7 @@ COUNT_COLUMNS = [
     Column("KEYS", 4, priority=4, right=True),
     Column("WHO", 4, priority=3, right=True),
 ]
-SORT_OF_COLUMN = ["events", "errors", "first_seen", "last_seen", "keys", "principals"]
+NEW_COLUMN = Column("NEW", 5, priority=7, right=True)  # with a since: in the filter: events new in it (✦)
 COMMON = ("event,ip", "event,key", "key,principal", "principal,ctx", "principal", "error,principal", "ip")
 
 
@@ -72,7 +72,8 @@ class GroupsPane(VirtualTable):
             Column(name.upper(), 12, flex=3, priority=10 - i, ideal=24, grow=i)
             for i, name in enumerate(grouping.fields)
         ]
-        self.columns = [*values, *COUNT_COLUMNS]
+        new = [NEW_COLUMN] if grouping.new is not None else []
+        self.columns = [*values, *COUNT_COLUMNS[:1], *new, *COUNT_COLUMNS[1:]]
         self.border_title = f"Grouped by {' × '.join(grouping.fields)}"
         self._sort(keep)
 
@@ -104,7 +105,10 @@ class GroupsPane(VirtualTable):
 
     def action_sort(self) -> None:
         order = ["events", "errors", "principals", "keys", "last_seen", "first_seen", "values"]
-        self.sort_column = order[(order.index(self.sort_column) + 1) % len(order)]
+        if self.grouping is not None and self.grouping.new is not None:
+            order.insert(1, "new")
+        at = order.index(self.sort_column) if self.sort_column in order else -1
+        self.sort_column = order[(at + 1) % len(order)]
         self.descending = self.sort_column not in ("values", "first_seen")
 
     def action_reverse(self) -> None:
@@ -130,9 +134,13 @@ class GroupsPane(VirtualTable):
             (self._value_text(name, value), "vt--muted" if value is None else None)
             for name, value in zip(self.grouping.fields, row.values, strict=True)
         ]
+        new: list[Cell] = []
+        if self.grouping.new is not None:
+            new = [(f"✦{row.new:,}" if row.new else "·", None if row.new else "vt--muted")]
         return [
             *values,
             (f"{row.events:,}", None),
+            *new,
             (f"{row.errors:,}" if row.errors else "·", "vt--error" if row.errors else "vt--muted"),
             (short(row.first_seen)[5:16], "vt--muted"),
             (short(row.last_seen)[5:16], "vt--muted"),

@@ -14,15 +14,17 @@ from ..core.text import clip
 from ..core.views import View
 
 
-def view_prompt(view: View) -> Content:
-    """Title, what it answers, and the filter and layout it applies: all shown, never hidden."""
+def view_prompt(view: View, width: int = 104) -> Content:
+    """Title, what it answers, and the filter and layout it applies, one line each, shortened
+    to the list's width (the filter bar shows a filter whole once it is applied)."""
     layout = f" · grouped by {' × '.join(view.group_by)}" if view.group_by else ""
     sort = f", by {view.sort.replace('_', ' ')}" if view.group_by and view.sort != "events" else ""
     mine = "" if view.origin == "built-in" else "  (yours)"
-    lines = [clip(view.title, 80) + mine]
+    lines = [clip(view.title, max(8, width - len(mine))) + mine]
     if view.about:
-        lines.append("  " + clip(view.about, 100))
-    lines.append("  / " + clip(view.filter or "(the current selection)", 72) + layout + sort)
+        lines.append("  " + clip(view.about, max(8, width - 2)))
+    lines.append("  / " + clip(view.filter or "(the current selection)", max(8, width - 4 - len(layout + sort))))
+    lines[-1] = clip(lines[-1] + layout + sort, width)
     text = "\n".join(lines)
     title = len(lines[0])
     return Content(text, strip_control_codes=False).stylize("bold", 0, title).stylize("$text-muted", title)
@@ -38,7 +40,9 @@ class ViewsScreen(ModalScreen[View | None]):
         self.views = views
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*(Option(view_prompt(v), id=v.name) for v in self.views), id="views")
+        # the list's width (app.tcss: 90% of the screen, at most 110) less its border, padding and scrollbar
+        width = min(110, self.app.size.width * 9 // 10) - 6
+        yield OptionList(*(Option(view_prompt(v, width), id=v.name) for v in self.views), id="views")
 
     def on_mount(self) -> None:
         views = self.query_one("#views", OptionList)
