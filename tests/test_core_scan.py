@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kmstui.core import decode
+from kmstui.core import decode, sources
 from kmstui.core.decode import STRING_COLUMNS
 
 from records import (
@@ -299,3 +299,27 @@ def test_records_of_other_services_keep_only_their_source():
     count, _spans, (sources, names) = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
     assert count == 3 and sources[1] == [b'"kms"', b'"s3"', b'"k\\u006ds"']
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
+
+
+SURROGATES = [
+    b"",
+    b"\\",
+    b"\\u",
+    b"\\ud",
+    b"\\uD",
+    b"x\\ud800",
+    b'"\\\\ud800"',  # an escaped backslash, then "ud800": a false alarm, as in Python
+    b"\\u00e9\\uDFFF",
+    b"ud800\\",
+    b"\\x" * 1000 + b"\\ud",
+]
+
+
+@scanner
+def test_the_quick_surrogate_test_answers_as_python_does():
+    rng = random.Random(7)
+    texts = [*SURROGATES, *HOSTILE]
+    for _ in range(2000):
+        texts.append(bytes(rng.choice(b"\\uUdD0x") for _ in range(rng.randint(0, 12))))
+    for text in texts:
+        assert decode._scan.surrogate_escapes(text) == sources._python_may_hold_surrogates(text), text
