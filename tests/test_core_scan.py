@@ -301,6 +301,26 @@ def test_records_of_other_services_keep_only_their_source():
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
 
 
+SPACED = [
+    json.dumps({"Records": SAMPLE}).encode(),  # json.dumps's default spacing
+    json.dumps({"Records": SAMPLE}, sort_keys=True).encode(),  # another key order
+    json.dumps({"Records": SAMPLE}, indent=2, sort_keys=True).encode(),
+    b"\n\t " + json.dumps({"Records": SAMPLE}, indent="\t").encode() + b"\r\n",
+]
+
+
+@scanner
+@pytest.mark.parametrize("text", SPACED, ids=["spaced", "sorted", "indented", "tabs"])
+def test_a_re_serialised_trail_takes_the_scanner_too(tmp_path, monkeypatch, text):
+    """Whitespace and key order must not send a file to the slower general path."""
+    scanned = []
+    scan = decode._scan_columns
+    monkeypatch.setattr(decode, "_scan_columns", lambda data: scanned.append(scan(data)) or scanned[-1])
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert scanned and scanned[0] is not None
+    assert said["sources"][0][:3] == ("cloudtrail", len(SAMPLE), len(SAMPLE) - 2)
+
+
 SURROGATES = [
     b"",
     b"\\",
@@ -318,7 +338,7 @@ SURROGATES = [
 @scanner
 def test_the_quick_surrogate_test_answers_as_python_does():
     rng = random.Random(7)
-    texts = [*SURROGATES, *HOSTILE]
+    texts = [*SURROGATES, *HOSTILE, *SPACED]
     for _ in range(2000):
         texts.append(bytes(rng.choice(b"\\uUdD0x") for _ in range(rng.randint(0, 12))))
     for text in texts:

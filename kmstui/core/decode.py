@@ -19,6 +19,7 @@ paths equal value by value.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import chain
@@ -58,6 +59,9 @@ RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
 
+# a delivered log file however it is laid out: compact as CloudTrail writes it, or re-serialised
+# with spaces or indentation (the scanner and the typed decoder skip whitespace anywhere)
+_DELIVERED = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*\[')
 _NULL = msgspec.Raw(b"null")
 # what msgspec raises for text it cannot read: bad JSON, a type it was not asked for, or bytes
 # that are not UTF-8 (a UnicodeDecodeError, not a DecodeError), or nesting deeper than its stack
@@ -325,7 +329,7 @@ class _BatchBuilder:
         scanned = typed = raws = None
         try:
             data = read_source(path, bounded=not appendable)  # a cache of ours is as big as it is
-            delivered = data.startswith(b'{"Records":[')
+            delivered = _DELIVERED.match(data) is not None
             scanned = _scan_columns(data) if delivered else None
             # a whole file of typed records takes ~500 bytes a record: only for files of usual size
             whole = delivered and scanned is None and len(data) <= WHOLE_FILE_BYTES
