@@ -301,6 +301,78 @@ def test_records_of_other_services_keep_only_their_source():
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
 
 
+def sessions(arn, account="111122223333", **fields) -> dict:
+    """A KMS record whose caller is an assumed role given by its ARN (and any identity field)."""
+    identity = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:x", "arn": arn, "accountId": account, **fields}
+    return kms("Decrypt", key_arn(), identity={k: v for k, v in identity.items() if v is not ...})
+
+
+STS = "arn:aws:sts::111122223333:assumed-role"
+# assumed-role callers: the first few of the shape the scanner resolves, then every way of
+# almost being it, each of which Python must resolve the general way
+RESOLVED = [
+    sessions(f"{STS}/Worker/s-1"),
+    sessions(f"{STS}/Worker/s-2", invokedBy="s3.amazonaws.com"),
+    sessions(f"{STS}/Wörker/sess (1) é/with/slashes"),  # a session holds anything
+    sessions(f"{STS}/x /(y"),  # a role ending in a space, a session starting with "("
+]
+ALMOST = [
+    sessions("arn:aws-cn:sts::111122223333:assumed-role/Worker/s-1"),  # another partition
+    sessions(f"{STS}/Worker/s-1", account="444455556666"),  # another account
+    sessions(f"{STS}/Worker/s-1", account="1111:22223333"),
+    sessions("arn:aws:sts::1111:22223333:assumed-role/Worker/s-1", account="1111:22223333"),
+    sessions(f"{STS}/Worker/s-1", account=""),
+    sessions(f"{STS}/Worker/s-1", account=None),
+    sessions(f"{STS}/Worker/s-1", account=...),
+    sessions(f"{STS}/a (b/s-1"),  # " (" in the role: its short form does not give it back
+    sessions(f"{STS}/Worker/"),  # no session
+    sessions(f"{STS}/Worker"),
+    sessions(f"{STS}//s-1"),  # no role
+    sessions(f"{STS}/"),
+    sessions("arn:aws:sts::111122223333:assumed-role"),
+    sessions("arn:aws:sts::"),
+    sessions(""),
+    sessions(None),
+    sessions(...),
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {"type": "AssumedRole", "arn": f"{STS}/Worker/s-1"}},
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {"type": "AssumedRole"}},
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {"type": "IAMUser", "arn": f"{STS}/Worker/s-1"}},
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {**sessions(f"{STS}/Worker/s-1")["userIdentity"], "type": None}},
+]
+
+
+@scanner
+def test_the_scanner_resolves_plain_assumed_role_sessions_as_python_does(tmp_path, monkeypatch):
+    text = json.dumps({"Records": RESOLVED + ALMOST}, separators=(",", ":"), ensure_ascii=False).encode()
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    _count, _spans, columns = decode._scan_columns(text)
+    codes, shorts = columns[decode.SESSIONS]
+    assert shorts == [
+        None,
+        "role/Worker (s-1)",
+        "role/Worker (s-2)",
+        "role/Wörker (sess (1) é/with/slashes)",
+        "role/x  ((y)",
+    ]
+    assert codes.tolist() == [1, 2, 3, 4] + [0] * len(ALMOST)  # the rest the general way
+    arn_codes, _arns = columns["userIdentity.arn"]
+    assert arn_codes[: len(RESOLVED)].tolist() == [0] * len(RESOLVED)  # not decoded: not needed
+    assert said["principal"][: len(RESOLVED)] == [
+        ("role/Worker (s-1)", None, "AssumedRole", "111122223333", None),
+        ("role/Worker (s-2)", None, "AssumedRole", "111122223333", "s3.amazonaws.com"),
+        ("role/Wörker (sess (1) é/with/slashes)", None, "AssumedRole", "111122223333", None),
+        ("role/x  ((y)", None, "AssumedRole", "111122223333", None),
+    ]
+
+
+@scanner
+@pytest.mark.parametrize("escape", [b"Worker/s\\u002d1", b"Worker\\/s-1", b"W\\u00f6rker/s-1"])
+def test_an_escaped_session_arn_is_resolved_the_general_way(tmp_path, monkeypatch, escape):
+    text = delivered([sessions(f"{STS}/Worker/s-1")]).replace(b"Worker/s-1", escape)
+    assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert decode._scan_columns(text)[2][decode.SESSIONS][1] == [None]
+
+
 SPACED = [
     json.dumps({"Records": SAMPLE}).encode(),  # json.dumps's default spacing
     json.dumps({"Records": SAMPLE}, sort_keys=True).encode(),  # another key order
