@@ -415,3 +415,16 @@ def test_the_quick_surrogate_test_answers_as_python_does():
         texts.append(bytes(rng.choice(b"\\uUdD0x") for _ in range(rng.randint(0, 12))))
     for text in texts:
         assert decode._scan.surrogate_escapes(text) == sources._python_may_hold_surrogates(text), text
+
+
+@scanner
+def test_one_session_spelt_two_ways_is_one_principal(tmp_path, monkeypatch):
+    """Two raw texts, one value: the resolved sessions are interned by value, not by text."""
+    same = sessions(f"{STS}/Worker/s-1", invokedBy="s3.amazonaws.com")
+    text = delivered([same, same, sessions(f"{STS}/Worker/s-2")]).replace(
+        b'"s3.amazonaws.com"', b'"s3.amazonaws.co\\u006d"', 1
+    )
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["principal"][0] == said["principal"][1]
+    batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
+    assert len(batch.vocab["principal"]) == 3  # None, s-1 once, s-2

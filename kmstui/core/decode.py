@@ -22,7 +22,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
+from functools import partial
+from itertools import chain, repeat
 from types import ModuleType
 from typing import Any
 
@@ -613,24 +614,23 @@ class _BatchBuilder:
                 map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(general)
             )
         shortcut = firsts[resolved]
-        if len(shortcut):
+        if len(shortcut):  # new on nearly every record of a busy trail: C-level loops only
             (account_codes, accounts), (invoked_codes, invoked) = (
                 columns[f"userIdentity.{name}"] for name in ("accountId", "invokedBy")
             )
-            vocab = self.vocab["principal"]
-            answers[resolved] = np.fromiter(
-                (
-                    vocab[Identity(short, None, "AssumedRole", account, by)]
-                    for short, account, by in zip(
+            shortcuts: list[Identity] = list(
+                map(
+                    _new_identity,
+                    zip(
                         _gather(sessions[1], sessions[0][shortcut]),
-                        map(_shared, _gather(accounts, account_codes[shortcut])),
-                        map(_shared, _gather(invoked, invoked_codes[shortcut])),
-                        strict=True,
-                    )
-                ),
-                dtype=np.uint32,
-                count=len(shortcut),
+                        repeat(None),
+                        repeat("AssumedRole"),
+                        _gather(list(map(_shared, accounts)), account_codes[shortcut]),
+                        _gather(list(map(_shared, invoked)), invoked_codes[shortcut]),
+                    ),
+                )
             )
+            answers[resolved] = _intern_many(self.vocab["principal"], shortcuts)
         return answers[group]
 
     def _resolve_references(
@@ -980,6 +980,19 @@ def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, n
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[group.reshape(-1)], first[order]
+
+
+_new_identity = partial(tuple.__new__, Identity)  # Identity(*fields) without a Python-level __new__
+
+
+def _intern_many(vocab: _Codes, values: list) -> np.ndarray:
+    """The codes of ``values`` in a batch vocabulary, the new ones added in bulk (in order)."""
+    codes = list(map(vocab.get, values))
+    if None in codes:
+        new = dict.fromkeys(value for value, code in zip(values, codes, strict=True) if code is None)
+        vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        codes = list(map(vocab.__getitem__, values))
+    return np.array(codes, dtype=np.uint32)
 
 
 def _gather(values: list, codes: np.ndarray) -> list:
