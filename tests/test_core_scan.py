@@ -291,6 +291,14 @@ def test_the_scanner_refuses_what_it_cannot_do():
         scan("text", [(b"a", -1)])
     with pytest.raises(ValueError):
         scan(b"{}", [(b"a", -1), (b"b", 0)], (1, [b'"x"']))  # keep names a field of the record
+    fields = [(b"u", -1), (b"type", 0), (b"arn", 0), (b"account", 0), (b"other", -1)]
+    assert scan(b'{"Records":[]}', fields, None, (1, 2, 3, [1, 2]))[2][-1] == (b"", [])  # the sessions column
+    for roles in ((1, 2, 3, [3]), (0, 2, 3, []), (1, 2, 4, []), (1, 2, 3, [9]), (1, 2, 7, []), (1, 2, 3, [-1])):
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, None, roles)  # fields of one object, the account kept
+    for roles in ((1, 2), (1, 2, 3, 4), (1, 2, 3, ["x"])):
+        with pytest.raises(TypeError):
+            scan(b"{}", fields, None, roles)
 
 
 @scanner
@@ -428,3 +436,16 @@ def test_one_session_spelt_two_ways_is_one_principal(tmp_path, monkeypatch):
     assert said["principal"][0] == said["principal"][1]
     batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
     assert len(batch.vocab["principal"]) == 3  # None, s-1 once, s-2
+
+
+@scanner
+def test_many_and_long_sessions_read_the_same_either_way(tmp_path, monkeypatch):
+    """More sessions than the scanner's first table holds, and short forms longer than its stack buffer."""
+    records = [
+        sessions(f"{STS}/Role{i % 7}/s-{i}" + "x" * (600 if i % 50 == 0 else 0), invokedBy="s3.amazonaws.com")
+        for i in range(300)
+    ]
+    text = delivered(records * 2)
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["principal"][0][0] == "role/Role0 (s-0" + "x" * 600 + ")"
+    assert len(decode._scan_columns(text)[2][decode.SESSIONS][1]) == 301
