@@ -748,7 +748,8 @@ class _BatchBuilder:
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
-        for code in np.intersect1d(ctx[rows], contexts.with_trail).tolist():  # CloudTrail's own log files
+        found = np.unique(ctx[rows]).tolist()  # ascending, as the trail vocabulary has always been filled
+        for code in filter(contexts.with_trail.__contains__, found):  # CloudTrail's own log files
             trail_arn, s3_arn = contexts.trail_info[code]
             matching = rows[ctx[rows] == code]
             trail[matching] = trails[trail_arn]
@@ -1019,14 +1020,13 @@ def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> 
         and joined == joined.lower()
         and max(map(len, ids[1:]), default=0) <= EVENT_ID_WIDTH
     ):
-        plain = ["", *ids[1:]]  # the usual: every id a lower-case UUID
-    else:
-        plain = [
-            event_id
-            if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
-            else ""
-            for event_id in ids
-        ]
+        return np.array(["", *ids[1:]], dtype=f"S{EVENT_ID_WIDTH}")[codes]  # the usual: lower-case UUIDs, none odd
+    plain = [
+        event_id
+        if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
+        else ""
+        for event_id in ids
+    ]
     column = np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")[codes]
     odd = [code for code, (event_id, kept) in enumerate(zip(ids, plain, strict=True)) if event_id and not kept]
     if odd:
@@ -1072,7 +1072,7 @@ class _ContextBuilder:
         self.trail_info: list[tuple[str | None, str | None]] = [
             (None, None)
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
-        self.with_trail: list[int] = []  # the codes whose trail_info names a trail
+        self.with_trail: set[int] = set()  # the codes whose trail_info names a trail
         self.counts: list[int] = []
         self.labels: list[str] = []
         self.keys: list[str] = []
@@ -1118,7 +1118,7 @@ class _ContextBuilder:
                 trail = context.get("aws:cloudtrail:arn") or None
                 self.trail_info[code] = (trail, context.get("aws:s3:arn") or None)
                 if trail:
-                    self.with_trail.append(code)
+                    self.with_trail.add(code)
 
     def _of_plain(self, raw: bytes) -> int:
         """One context that is not string to string: values are kept as their JSON text."""
@@ -1191,7 +1191,7 @@ class _ContextBuilder:
     def _note_trail(self, trail: str | None, s3: str | None) -> None:
         """The trail and log file of the context just added (CloudTrail encrypting a log file)."""
         if trail:
-            self.with_trail.append(len(self.trail_info))
+            self.with_trail.add(len(self.trail_info))
         self.trail_info.append((trail, s3))
 
     def part(self) -> ContextPart:
