@@ -8,6 +8,7 @@ input twice and compare what the batches say, value by value.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import shutil
@@ -24,6 +25,7 @@ from records import (
     KEY1,
     KEY2,
     KEY3,
+    REAL,
     REPO,
     alias_arn,
     assumed_role,
@@ -449,3 +451,49 @@ def test_many_and_long_sessions_read_the_same_either_way(tmp_path, monkeypatch):
     said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
     assert said["principal"][0][0] == "role/Role0 (s-0" + "x" * 600 + ")"
     assert len(decode._scan_columns(text)[2][decode.SESSIONS][1]) == 301
+
+
+def _real_records() -> list[dict]:
+    """Every CloudTrail record object of the public corpus, as plain JSON reads them."""
+    found = []
+    for path in sorted(REAL.rglob("*")):
+        if not path.is_file() or path.suffix not in (".json", ".gz", ".jsonl", ".log"):
+            continue
+        try:
+            text = path.read_bytes()
+            if text[:2] == b"\x1f\x8b":
+                text = gzip.decompress(text)
+            lines = [json.loads(text)]
+        except ValueError:
+            try:
+                lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except ValueError:
+                continue
+        for value in lines:
+            items = (
+                value if isinstance(value, list) else value.get("Records", [value]) if isinstance(value, dict) else []
+            )
+            found.extend(
+                item for item in items if isinstance(item, dict) and ("eventSource" in item or "eventName" in item)
+            )
+    return found
+
+
+@scanner
+@needs_outside_data(REAL)
+def test_the_public_corpus_reads_the_same_either_way(tmp_path, monkeypatch):
+    """Records nobody on the project wrote: each file as it is, then all of them as one
+    delivered file, compact and with plain non-ASCII text, so that the scanner reads them."""
+    files = [path for path in sorted(REAL.rglob("*")) if path.is_file() and path.name != "PROVENANCE.md"]
+    assert len(files) > 100
+    for path in files:
+        assert_same(path, monkeypatch)
+    records = _real_records()
+    assert len(records) > 3000
+    for ascii_only in (True, False):
+        text = json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+        said = assert_same(write(tmp_path / "real.json", text), monkeypatch)
+        assert said["sources"][0][0] == "cloudtrail"
+        scanned = decode._scan_columns(text)
+        assert scanned is not None, "the scanner should read the corpus as one delivered file"
+        assert len(scanned[2][decode.SESSIONS][1]) > 5  # real assumed-role sessions, resolved in C
