@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
 import random
 import shutil
 import sysconfig
@@ -19,6 +20,7 @@ import pytest
 
 from kmstui.core import decode, sources
 from kmstui.core.decode import STRING_COLUMNS
+from kmstui.core.model import Identity
 
 from records import (
     AWS_DOCS,
@@ -497,3 +499,15 @@ def test_the_public_corpus_reads_the_same_either_way(tmp_path, monkeypatch):
         scanned = decode._scan_columns(text)
         assert scanned is not None, "the scanner should read the corpus as one delivered file"
         assert len(scanned[2][decode.SESSIONS][1]) > 5  # real assumed-role sessions, resolved in C
+
+
+def test_a_batch_comes_back_from_a_worker_whole(tmp_path):
+    """Workers pickle their batches back; the principals travel as plain tuples and must
+    arrive as Identity again, equal, with the rest of the batch."""
+    text = delivered([*RESOLVED, *ALMOST, *SAMPLE])
+    batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
+    back = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    principals = back.vocab["principal"]
+    assert principals[0] is None and all(type(p) is Identity for p in principals[1:])
+    assert meaning(back) == meaning(batch) and back.vocab == batch.vocab
+    assert batch.vocab["principal"] is not principals and type(batch.vocab["principal"][1]) is Identity
