@@ -8,7 +8,9 @@ input twice and compare what the batches say, value by value.
 
 from __future__ import annotations
 
+import gzip
 import json
+import pickle
 import random
 import shutil
 import sysconfig
@@ -16,14 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from kmstui.core import decode
+from kmstui.core import decode, sources
 from kmstui.core.decode import STRING_COLUMNS
+from kmstui.core.model import Identity
 
 from records import (
     AWS_DOCS,
     KEY1,
     KEY2,
     KEY3,
+    REAL,
     REPO,
     alias_arn,
     assumed_role,
@@ -291,6 +295,14 @@ def test_the_scanner_refuses_what_it_cannot_do():
         scan("text", [(b"a", -1)])
     with pytest.raises(ValueError):
         scan(b"{}", [(b"a", -1), (b"b", 0)], (1, [b'"x"']))  # keep names a field of the record
+    fields = [(b"u", -1), (b"type", 0), (b"arn", 0), (b"account", 0), (b"other", -1)]
+    assert scan(b'{"Records":[]}', fields, None, (1, 2, 3, [1, 2]))[2][-1] == (b"", [])  # the sessions column
+    for roles in ((1, 2, 3, [3]), (0, 2, 3, []), (1, 2, 4, []), (1, 2, 3, [9]), (1, 2, 7, []), (1, 2, 3, [-1])):
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, None, roles)  # fields of one object, the account kept
+    for roles in ((1, 2), (1, 2, 3, 4), (1, 2, 3, ["x"])):
+        with pytest.raises(TypeError):
+            scan(b"{}", fields, None, roles)
 
 
 @scanner
@@ -299,3 +311,203 @@ def test_records_of_other_services_keep_only_their_source():
     count, _spans, (sources, names) = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
     assert count == 3 and sources[1] == [b'"kms"', b'"s3"', b'"k\\u006ds"']
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
+
+
+def sessions(arn, account="111122223333", **fields) -> dict:
+    """A KMS record whose caller is an assumed role given by its ARN (and any identity field)."""
+    identity = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:x", "arn": arn, "accountId": account, **fields}
+    return kms("Decrypt", key_arn(), identity={k: v for k, v in identity.items() if v is not ...})
+
+
+STS = "arn:aws:sts::111122223333:assumed-role"
+# assumed-role callers: the first few of the shape the scanner resolves, then every way of
+# almost being it, each of which Python must resolve the general way
+RESOLVED = [
+    sessions(f"{STS}/Worker/s-1"),
+    sessions(f"{STS}/Worker/s-2", invokedBy="s3.amazonaws.com"),
+    sessions(f"{STS}/Wörker/sess (1) é/with/slashes"),  # a session holds anything
+    sessions(f"{STS}/x /(y"),  # a role ending in a space, a session starting with "("
+]
+ALMOST = [
+    sessions("arn:aws-cn:sts::111122223333:assumed-role/Worker/s-1"),  # another partition
+    sessions(f"{STS}/Worker/s-1", account="444455556666"),  # another account
+    sessions(f"{STS}/Worker/s-1", account="1111:22223333"),
+    sessions("arn:aws:sts::1111:22223333:assumed-role/Worker/s-1", account="1111:22223333"),
+    sessions(f"{STS}/Worker/s-1", account=""),
+    sessions(f"{STS}/Worker/s-1", account=None),
+    sessions(f"{STS}/Worker/s-1", account=...),
+    sessions(f"{STS}/a (b/s-1"),  # " (" in the role: its short form does not give it back
+    sessions(f"{STS}/Worker/"),  # no session
+    sessions(f"{STS}/Worker"),
+    sessions(f"{STS}//s-1"),  # no role
+    sessions(f"{STS}/"),
+    sessions("arn:aws:sts::111122223333:assumed-role"),
+    sessions("arn:aws:sts::"),
+    sessions(""),
+    sessions(None),
+    sessions(...),
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {"type": "AssumedRole", "arn": f"{STS}/Worker/s-1"}},
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {"type": "AssumedRole"}},
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {"type": "IAMUser", "arn": f"{STS}/Worker/s-1"}},
+    {**sessions(f"{STS}/Worker/s-1"), "userIdentity": {**sessions(f"{STS}/Worker/s-1")["userIdentity"], "type": None}},
+]
+
+
+@scanner
+def test_the_scanner_resolves_plain_assumed_role_sessions_as_python_does(tmp_path, monkeypatch):
+    text = json.dumps({"Records": RESOLVED + ALMOST}, separators=(",", ":"), ensure_ascii=False).encode()
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    _count, _spans, columns = decode._scan_columns(text)
+    codes, shorts = columns[decode.SESSIONS]
+    assert shorts == [
+        None,
+        "role/Worker (s-1)",
+        "role/Worker (s-2)",
+        "role/Wörker (sess (1) é/with/slashes)",
+        "role/x  ((y)",
+    ]
+    assert codes.tolist() == [1, 2, 3, 4] + [0] * len(ALMOST)  # the rest the general way
+    arn_codes, _arns = columns["userIdentity.arn"]
+    assert arn_codes[: len(RESOLVED)].tolist() == [0] * len(RESOLVED)  # not decoded: not needed
+    assert said["principal"][: len(RESOLVED)] == [
+        ("role/Worker (s-1)", None, "AssumedRole", "111122223333", None),
+        ("role/Worker (s-2)", None, "AssumedRole", "111122223333", "s3.amazonaws.com"),
+        ("role/Wörker (sess (1) é/with/slashes)", None, "AssumedRole", "111122223333", None),
+        ("role/x  ((y)", None, "AssumedRole", "111122223333", None),
+    ]
+
+
+@scanner
+@pytest.mark.parametrize("escape", [b"Worker/s\\u002d1", b"Worker\\/s-1", b"W\\u00f6rker/s-1"])
+def test_an_escaped_session_arn_is_resolved_the_general_way(tmp_path, monkeypatch, escape):
+    text = delivered([sessions(f"{STS}/Worker/s-1")]).replace(b"Worker/s-1", escape)
+    assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert decode._scan_columns(text)[2][decode.SESSIONS][1] == [None]
+
+
+SPACED = [
+    json.dumps({"Records": SAMPLE}).encode(),  # json.dumps's default spacing
+    json.dumps({"Records": SAMPLE}, sort_keys=True).encode(),  # another key order
+    json.dumps({"Records": SAMPLE}, indent=2, sort_keys=True).encode(),
+    b"\n\t " + json.dumps({"Records": SAMPLE}, indent="\t").encode() + b"\r\n",
+]
+
+
+@scanner
+@pytest.mark.parametrize("text", SPACED, ids=["spaced", "sorted", "indented", "tabs"])
+def test_a_re_serialised_trail_takes_the_scanner_too(tmp_path, monkeypatch, text):
+    """Whitespace and key order must not send a file to the slower general path."""
+    scanned = []
+    scan = decode._scan_columns
+    monkeypatch.setattr(decode, "_scan_columns", lambda data: scanned.append(scan(data)) or scanned[-1])
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert scanned and scanned[0] is not None
+    assert said["sources"][0][:3] == ("cloudtrail", len(SAMPLE), len(SAMPLE) - 2)
+
+
+SURROGATES = [
+    b"",
+    b"\\",
+    b"\\u",
+    b"\\ud",
+    b"\\uD",
+    b"x\\ud800",
+    b'"\\\\ud800"',  # an escaped backslash, then "ud800": a false alarm, as in Python
+    b"\\u00e9\\uDFFF",
+    b"ud800\\",
+    b"\\x" * 1000 + b"\\ud",
+]
+
+
+@scanner
+def test_the_quick_surrogate_test_answers_as_python_does():
+    rng = random.Random(7)
+    texts = [*SURROGATES, *HOSTILE, *SPACED]
+    for _ in range(2000):
+        texts.append(bytes(rng.choice(b"\\uUdD0x") for _ in range(rng.randint(0, 12))))
+    for text in texts:
+        assert decode._scan.surrogate_escapes(text) == sources._python_may_hold_surrogates(text), text
+
+
+@scanner
+def test_one_session_spelt_two_ways_is_one_principal(tmp_path, monkeypatch):
+    """Two raw texts, one value: the resolved sessions are interned by value, not by text."""
+    same = sessions(f"{STS}/Worker/s-1", invokedBy="s3.amazonaws.com")
+    text = delivered([same, same, sessions(f"{STS}/Worker/s-2")]).replace(
+        b'"s3.amazonaws.com"', b'"s3.amazonaws.co\\u006d"', 1
+    )
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["principal"][0] == said["principal"][1]
+    batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
+    assert len(batch.vocab["principal"]) == 3  # None, s-1 once, s-2
+
+
+@scanner
+def test_many_and_long_sessions_read_the_same_either_way(tmp_path, monkeypatch):
+    """More sessions than the scanner's first table holds, and short forms longer than its stack buffer."""
+    records = [
+        sessions(f"{STS}/Role{i % 7}/s-{i}" + "x" * (600 if i % 50 == 0 else 0), invokedBy="s3.amazonaws.com")
+        for i in range(300)
+    ]
+    text = delivered(records * 2)
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["principal"][0][0] == "role/Role0 (s-0" + "x" * 600 + ")"
+    assert len(decode._scan_columns(text)[2][decode.SESSIONS][1]) == 301
+
+
+def _real_records() -> list[dict]:
+    """Every CloudTrail record object of the public corpus, as plain JSON reads them."""
+    found = []
+    for path in sorted(REAL.rglob("*")):
+        if not path.is_file() or path.suffix not in (".json", ".gz", ".jsonl", ".log"):
+            continue
+        try:
+            text = path.read_bytes()
+            if text[:2] == b"\x1f\x8b":
+                text = gzip.decompress(text)
+            lines = [json.loads(text)]
+        except ValueError:
+            try:
+                lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except ValueError:
+                continue
+        for value in lines:
+            items = (
+                value if isinstance(value, list) else value.get("Records", [value]) if isinstance(value, dict) else []
+            )
+            found.extend(
+                item for item in items if isinstance(item, dict) and ("eventSource" in item or "eventName" in item)
+            )
+    return found
+
+
+@scanner
+@needs_outside_data(REAL)
+def test_the_public_corpus_reads_the_same_either_way(tmp_path, monkeypatch):
+    """Records nobody on the project wrote: each file as it is, then all of them as one
+    delivered file, compact and with plain non-ASCII text, so that the scanner reads them."""
+    files = [path for path in sorted(REAL.rglob("*")) if path.is_file() and path.name != "PROVENANCE.md"]
+    assert len(files) > 100
+    for path in files:
+        assert_same(path, monkeypatch)
+    records = _real_records()
+    assert len(records) > 3000
+    for ascii_only in (True, False):
+        text = json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+        said = assert_same(write(tmp_path / "real.json", text), monkeypatch)
+        assert said["sources"][0][0] == "cloudtrail"
+        scanned = decode._scan_columns(text)
+        assert scanned is not None, "the scanner should read the corpus as one delivered file"
+        assert len(scanned[2][decode.SESSIONS][1]) > 5  # real assumed-role sessions, resolved in C
+
+
+def test_a_batch_comes_back_from_a_worker_whole(tmp_path):
+    """Workers pickle their batches back; the principals travel as plain tuples and must
+    arrive as Identity again, equal, with the rest of the batch."""
+    text = delivered([*RESOLVED, *ALMOST, *SAMPLE])
+    batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
+    back = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+    principals = back.vocab["principal"]
+    assert principals[0] is None and all(type(p) is Identity for p in principals[1:])
+    assert meaning(back) == meaning(batch) and back.vocab == batch.vocab
+    assert batch.vocab["principal"] is not principals and type(batch.vocab["principal"][1]) is Identity

@@ -11,6 +11,15 @@
  * Anything unusual (a record that is not an object, an escaped field name, a field
  * inside one that is not an object, input over 4 GB) makes scan() return None, and
  * the caller decodes the file the general way, which knows how to say what is wrong.
+ *
+ * Asked to, it also resolves the commonest principal itself: an assumed-role session
+ * (userIdentity.type "AssumedRole" with an ARN arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+ * of its own account), whose short form "role/ROLE (SESSION)" it gives as one more column.
+ * Such a principal is new on nearly every record of a busy trail (a session per job, a key
+ * per session): building it here spares Python decoding its ARN and principal id and
+ * working the short form out, once per record. The fields that only served to work it out
+ * are then left out for those records (code 0); every other shape keeps them all, and
+ * Python resolves it the general way.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -295,9 +304,19 @@ typedef struct {
     uint32_t *codes; /* one per record */
 } Column;
 
+/* The assumed-role shortcut: which fields it reads, which it leaves out when it applies. */
+typedef struct {
+    int on;
+    int type, arn, account;
+    int nclear;
+    int clear[MAX_FIELDS];
+    Column sessions; /* keyed by the ARN's text inside its quotes; values built at the end */
+} Roles;
+
 typedef struct {
     pos data;
     Column columns[MAX_FIELDS];
+    Roles roles;
     int ncolumns;
     int by_length[NAME_BUCKETS]; /* the first field of each name length, or -1 */
     uint32_t records, record_capacity;
@@ -394,6 +413,10 @@ static void scan_free(Scan *scan) {
         free(col->lens);
         free(col->codes);
     }
+    free(scan->roles.sessions.slots);
+    free(scan->roles.sessions.starts);
+    free(scan->roles.sessions.lens);
+    free(scan->roles.sessions.codes);
     free(scan->spans);
 }
 
@@ -458,6 +481,55 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
     }
 }
 
+/* The raw text [start, start + len) of a column's value: a plain string (quoted, no escape)
+ * not holding `unwanted`? */
+static int plain_string(Scan *scan, Column *col, int unwanted) {
+    pos value = scan->data + col->start;
+    return col->len >= 2 && value[0] == '"' && memchr(value + 1, '\\', col->len - 2) == NULL &&
+           (unwanted < 0 || memchr(value + 1, unwanted, col->len - 2) == NULL);
+}
+
+static int holds(pos text, size_t len, const char *part) {
+    size_t n = strlen(part);
+    for (size_t i = 0; i + n <= len; i++)
+        if (text[i] == (unsigned char)part[0] && memcmp(text + i, part, n) == 0)
+            return 1;
+    return 0;
+}
+
+#define STS_PREFIX "\"arn:aws:sts::"
+#define ROLE_PART ":assumed-role/"
+
+/* For the record just read: whether its principal is an assumed-role session of the
+ * commonest shape, the one decode._principal gives "role/ROLE (SESSION)" and no ARN (the
+ * short form and the account rebuild it). Then sets the sessions column's span to the ARN
+ * inside its quotes and returns its length; else 0. Every condition mirrors the Python:
+ * a type of "AssumedRole"; an account, plain, without ':' (so that the first
+ * ":assumed-role/" follows it); an ARN, plain, of exactly STS_PREFIX ACCOUNT ROLE_PART ROLE
+ * "/" SESSION with a role that is neither empty nor holds " (" and a session not empty. */
+static uint32_t assumed_role(Scan *scan) {
+    Roles *roles = &scan->roles;
+    Column *type = &scan->columns[roles->type], *arn = &scan->columns[roles->arn];
+    Column *account = &scan->columns[roles->account];
+    if (type->len != 13 || memcmp(scan->data + type->start, "\"AssumedRole\"", 13) != 0)
+        return 0;
+    if (!plain_string(scan, account, ':') || account->len < 3 || !plain_string(scan, arn, -1))
+        return 0;
+    pos text = scan->data + arn->start, end = text + arn->len - 1; /* end: the closing quote */
+    size_t prefix = sizeof(STS_PREFIX) - 1, role_part = sizeof(ROLE_PART) - 1, digits = account->len - 2;
+    if ((size_t)(end - text) < prefix + digits + role_part + 3 || memcmp(text, STS_PREFIX, prefix) != 0)
+        return 0;
+    pos p = text + prefix;
+    if (memcmp(p, scan->data + account->start + 1, digits) != 0 || memcmp(p + digits, ROLE_PART, role_part) != 0)
+        return 0;
+    pos role = p + digits + role_part;
+    pos slash = memchr(role, '/', (size_t)(end - role));
+    if (slash == NULL || slash == role || slash + 1 >= end || holds(role, (size_t)(slash - role), " ("))
+        return 0;
+    roles->sessions.start = arn->start + 1; /* inside the quotes */
+    return arn->len - 2;
+}
+
 static Outcome add_record(Scan *scan) {
     if (scan->records == scan->record_capacity) {
         uint32_t capacity = scan->record_capacity ? scan->record_capacity * 2 : 1024;
@@ -476,6 +548,12 @@ static Outcome add_record(Scan *scan) {
                 return NO_MEMORY;
             col->codes = codes;
         }
+        if (scan->roles.on) {
+            uint32_t *codes = realloc(scan->roles.sessions.codes, (size_t)capacity * sizeof(uint32_t));
+            if (codes == NULL)
+                return NO_MEMORY;
+            scan->roles.sessions.codes = codes;
+        }
         scan->record_capacity = capacity;
     }
     int whole = 1;
@@ -485,6 +563,15 @@ static Outcome add_record(Scan *scan) {
         whole = col->len > 0 && memchr(value, '\\', col->len) != NULL; /* escaped: let Python judge it */
         for (Py_ssize_t i = 0; i < scan->nkept && !whole; i++)
             whole = (col->len == scan->kept_len[i] && memcmp(value, scan->kept[i], col->len) == 0);
+    }
+    if (scan->roles.on) {
+        Column *sessions = &scan->roles.sessions;
+        sessions->len = whole ? assumed_role(scan) : 0;
+        if (sessions->len)
+            for (int i = 0; i < scan->roles.nclear; i++)
+                scan->columns[scan->roles.clear[i]].len = 0;
+        if (intern(scan, sessions, &sessions->codes[scan->records]) < 0)
+            return NO_MEMORY;
     }
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
@@ -570,6 +657,30 @@ static PyObject *as_bytes(const void *data, size_t size) {
     return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
 }
 
+/* "role/ROLE (SESSION)" for an ARN assumed_role() accepted (its text inside the quotes):
+ * valid UTF-8, as the scanner checked every string. */
+static PyObject *session_short(pos arn, uint32_t len) {
+    size_t prefix = sizeof(STS_PREFIX) - 2; /* without its quote */
+    pos end = arn + len;
+    pos p = (pos)memchr(arn + prefix, ':', len - prefix) + sizeof(ROLE_PART) - 1; /* the account holds no ':' */
+    pos slash = memchr(p, '/', (size_t)(end - p));
+    size_t role = (size_t)(slash - p), session = (size_t)(end - slash - 1);
+    size_t size = 5 + role + 2 + session + 1;
+    char stack[512];
+    char *text = size <= sizeof(stack) ? stack : malloc(size);
+    if (text == NULL)
+        return PyErr_NoMemory();
+    memcpy(text, "role/", 5);
+    memcpy(text + 5, p, role);
+    memcpy(text + 5 + role, " (", 2);
+    memcpy(text + 7 + role, slash + 1, session);
+    text[size - 1] = ')';
+    PyObject *value = PyUnicode_DecodeUTF8(text, (Py_ssize_t)size, "strict");
+    if (text != stack)
+        free(text);
+    return value;
+}
+
 static PyObject *scan_result(Scan *scan) {
     PyObject *columns = PyList_New(0);
     if (columns == NULL)
@@ -600,6 +711,27 @@ static PyObject *scan_result(Scan *scan) {
         if (failed < 0)
             goto fail;
     }
+    if (scan->roles.on) {
+        Column *col = &scan->roles.sessions;
+        PyObject *values = PyList_New(col->count);
+        if (values == NULL)
+            goto fail;
+        for (uint32_t k = 0; k < col->count; k++) {
+            PyObject *value = session_short(scan->data + col->starts[k], col->lens[k]);
+            if (value == NULL) {
+                Py_DECREF(values);
+                goto fail;
+            }
+            PyList_SET_ITEM(values, k, value);
+        }
+        PyObject *column = Py_BuildValue("(NN)", as_bytes(col->codes, (size_t)scan->records * sizeof(uint32_t)), values);
+        if (column == NULL)
+            goto fail;
+        int failed = PyList_Append(columns, column);
+        Py_DECREF(column);
+        if (failed < 0)
+            goto fail;
+    }
     return Py_BuildValue("(INN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)), columns);
 fail:
     Py_DECREF(columns);
@@ -615,18 +747,67 @@ PyDoc_STRVAR(scan_doc,
 "record (0: absent or null) and the distinct raw JSON texts, code 1 first; None for a\n"
 "field that holds others. ``keep`` is (field index, raw texts): a record whose field has\n"
 "none of those texts (and no escape) gets a code for that field alone, 0 for the rest.\n"
+"``roles`` is (type, arn, account, fields to leave out), fields of userIdentity: a record\n"
+"whose principal is an assumed-role session of the plain shape (see assumed_role in\n"
+"_scan.c) gets a code into one more column, appended last, of short forms\n"
+"'role/ROLE (SESSION)' (str), and code 0 for the fields left out; any other record code 0\n"
+"there and its fields as ever.\n"
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
 "decodes it the general way.");
 
+/* The assumed-role shortcut's fields: (type, arn, account, fields to leave out), all kept
+ * fields (not holders) of one object. 0, or -1 with an exception set. */
+static int parse_roles(Scan *scan, PyObject *spec) {
+    Roles *roles = &scan->roles;
+    PyObject *clear;
+    if (!PyArg_ParseTuple(spec, "iiiO", &roles->type, &roles->arn, &roles->account, &clear))
+        return -1;
+    PyObject *items = PySequence_Fast(clear, "the fields to leave out must be a sequence");
+    if (items == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    int bad = n > MAX_FIELDS;
+    for (Py_ssize_t i = 0; i < n && !bad; i++) {
+        long f = PyLong_AsLong(PySequence_Fast_GET_ITEM(items, i));
+        if (f == -1 && PyErr_Occurred()) {
+            Py_DECREF(items);
+            return -1;
+        }
+        bad = f < 0 || f >= scan->ncolumns;
+        roles->clear[i] = (int)f;
+    }
+    Py_DECREF(items);
+    int used[3] = {roles->type, roles->arn, roles->account};
+    for (int i = 0; i < 3 && !bad; i++)
+        bad = used[i] < 0 || used[i] >= scan->ncolumns;
+    for (int i = 0; i < 3 && !bad; i++)
+        bad = scan->columns[used[i]].children || scan->columns[used[i]].parent != scan->columns[roles->type].parent;
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        bad = scan->columns[roles->clear[i]].children || roles->clear[i] == roles->account;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "roles must name fields of one object, the account not among those left out");
+        return -1;
+    }
+    roles->nclear = (int)n;
+    roles->sessions.slots = calloc(128, sizeof(Slot));
+    if (roles->sessions.slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    roles->sessions.mask = 127;
+    roles->on = 1;
+    return 0;
+}
+
 static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer buffer;
-    PyObject *fields, *keep = Py_None, *kept = NULL;
+    PyObject *fields, *keep = Py_None, *kept = NULL, *roles = Py_None;
     Scan scan;
     memset(&scan, 0, sizeof(scan));
     scan.keep = -1;
     for (int i = 0; i < NAME_BUCKETS; i++)
         scan.by_length[i] = -1;
-    if (!PyArg_ParseTuple(args, "y*O|O:scan", &buffer, &fields, &keep))
+    if (!PyArg_ParseTuple(args, "y*O|OO:scan", &buffer, &fields, &keep, &roles))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -680,6 +861,8 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
             scan.kept[i] = text; /* borrowed: `kept` keeps the bytes alive */
         }
     }
+    if (roles != Py_None && parse_roles(&scan, roles) < 0)
+        goto done;
     for (int f = 0; f < scan.ncolumns; f++) {
         Column *col = &scan.columns[f];
         if (col->children)
@@ -714,8 +897,36 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(surrogate_escapes_doc,
+"surrogate_escapes(data) -> bool\n\n"
+"Whether the text holds \\ud or \\uD anywhere (a possible surrogate escape): the test\n"
+"sources.repair_surrogates makes before it looks closely, at memchr's speed.");
+
+static PyObject *surrogate_escapes(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer buffer;
+    if (!PyArg_ParseTuple(args, "y*:surrogate_escapes", &buffer))
+        return NULL;
+    pos p = buffer.buf, end = p + buffer.len;
+    int found = 0;
+    Py_BEGIN_ALLOW_THREADS
+    while (end - p >= 3) {
+        pos slash = memchr(p, '\\', (size_t)(end - p - 2)); /* room for "ud" after it */
+        if (slash == NULL)
+            break;
+        if (slash[1] == 'u' && (slash[2] == 'd' || slash[2] == 'D')) {
+            found = 1;
+            break;
+        }
+        p = slash + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&buffer);
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
+    {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,9 +19,12 @@ paths equal value by value.
 
 from __future__ import annotations
 
+import gc
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import chain
+from functools import partial
+from itertools import chain, repeat
 from types import ModuleType
 from typing import Any
 
@@ -58,6 +61,9 @@ RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
 
+# a delivered log file however it is laid out: compact as CloudTrail writes it, or re-serialised
+# with spaces or indentation (the scanner and the typed decoder skip whitespace anywhere)
+_DELIVERED = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*\[')
 _NULL = msgspec.Raw(b"null")
 # what msgspec raises for text it cannot read: bad JSON, a type it was not asked for, or bytes
 # that are not UTF-8 (a UnicodeDecodeError, not a DecodeError), or nesting deeper than its stack
@@ -242,6 +248,23 @@ class Batch:
     def records(self) -> int:
         return sum(source.records for source in self.sources)
 
+    # A worker pickles its batch back to the main process. The principal vocabulary can hold
+    # a new Identity for nearly every event, and pickle handles a NamedTuple through Python
+    # calls (its __reduce__ and __getnewargs__, then its class on loading): about 4 ms a file,
+    # as much as decoding the principals. As plain tuples they pickle in C.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        principals = self.vocab.get("principal")
+        if principals and principals[0] is None:
+            state["vocab"] = {**self.vocab, "principal": [None, *map(tuple, principals[1:])]}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        principals = state["vocab"].get("principal")
+        if principals and principals[0] is None:
+            state["vocab"]["principal"] = [None, *map(_new_identity, principals[1:])]
+        self.__dict__.update(state)
+
 
 # Vocabulary names, shared with the index.
 STRING_COLUMNS = ("name", "evsource", "evtype", "evcat", "region", "account", "ip", "agent", "errcode", "errmsg")
@@ -252,9 +275,18 @@ def load_many(files: list[SourceFile]) -> Batch:
     """Load several sources into one batch (the worker-process entry point). Never raises
     for bad input: a source that cannot be read says why in its SourceInfo."""
     builder = _BatchBuilder()
-    for source in files:
-        builder.add_file(source.path, source.label, source.growing)
-    return builder.finish()
+    # A file adds thousands of small containers (principals, contexts, lists of values) and
+    # no cycles: the cyclic collector would walk them again and again (about 7% of a busy
+    # trail's decoding). It is paused for the batch; reference counting still frees everything.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for source in files:
+            builder.add_file(source.path, source.label, source.growing)
+        return builder.finish()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def decode_records(
@@ -325,7 +357,7 @@ class _BatchBuilder:
         scanned = typed = raws = None
         try:
             data = read_source(path, bounded=not appendable)  # a cache of ours is as big as it is
-            delivered = data.startswith(b'{"Records":[')
+            delivered = _DELIVERED.match(data) is not None
             scanned = _scan_columns(data) if delivered else None
             # a whole file of typed records takes ~500 bytes a record: only for files of usual size
             whole = delivered and scanned is None and len(data) <= WHOLE_FILE_BYTES
@@ -588,11 +620,45 @@ class _BatchBuilder:
             batch.sources.append(info)
 
     def _principals(self, columns: dict) -> np.ndarray:
-        """The principal column: resolved once per distinct combination of the identity's fields."""
+        """The principal column: resolved once per distinct combination of the identity's fields.
+        Assumed-role sessions the scanner resolved (``SESSIONS``) need only their account and
+        caller service besides: their principal is built here, straight."""
         fields = [columns[name] for name, _ in _IDENTITY_COLUMNS]
-        group, firsts = _combinations(fields)
-        identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields), strict=True)
-        return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[group]
+        sessions = columns.get(SESSIONS)
+        if sessions is None or len(sessions[1]) == 1:  # the general path, or no session resolved
+            group, firsts = _combinations(fields)
+            identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields), strict=True)
+            return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[
+                group
+            ]
+        group, firsts = _combinations([sessions, *fields])
+        answers = np.zeros(len(firsts), dtype=np.uint32)
+        resolved = sessions[0][firsts] != 0
+        general = firsts[~resolved]
+        if len(general):
+            identities = zip(*(_gather(values, codes[general]) for codes, values in fields), strict=True)
+            answers[~resolved] = np.fromiter(
+                map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(general)
+            )
+        shortcut = firsts[resolved]
+        if len(shortcut):  # new on nearly every record of a busy trail: C-level loops only
+            (account_codes, accounts), (invoked_codes, invoked) = (
+                columns[f"userIdentity.{name}"] for name in ("accountId", "invokedBy")
+            )
+            shortcuts: list[Identity] = list(
+                map(
+                    _new_identity,
+                    zip(
+                        _gather(sessions[1], sessions[0][shortcut]),
+                        repeat(None),
+                        repeat("AssumedRole"),
+                        _gather(list(map(_shared, accounts)), account_codes[shortcut]),
+                        _gather(list(map(_shared, invoked)), invoked_codes[shortcut]),
+                    ),
+                )
+            )
+            answers[resolved] = _intern_many(self.vocab["principal"], shortcuts)
+        return answers[group]
 
     def _resolve_references(
         self,
@@ -685,7 +751,7 @@ class _BatchBuilder:
         for codes, _ in others:
             plain &= codes[rows] == 0
         plain_rows = rows[plain]
-        used = np.unique(own_codes[plain_rows])
+        used = np.flatnonzero(np.bincount(own_codes[plain_rows], minlength=len(owns)))
         table = np.zeros(len(owns), dtype=np.uint32)
         table[used] = contexts.of_plain_many([owns[code] for code in used.tolist()])
         ctx[plain_rows] = table[own_codes[plain_rows]]
@@ -699,7 +765,8 @@ class _BatchBuilder:
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
-        for code in np.intersect1d(ctx[rows], contexts.with_trail).tolist():  # CloudTrail's own log files
+        found = np.unique(ctx[rows]).tolist()  # ascending, as the trail vocabulary has always been filled
+        for code in filter(contexts.with_trail.__contains__, found):  # CloudTrail's own log files
             trail_arn, s3_arn = contexts.trail_info[code]
             matching = rows[ctx[rows] == code]
             trail[matching] = trails[trail_arn]
@@ -831,6 +898,23 @@ def _scan_spec() -> tuple[tuple, tuple]:
 _SCAN_FIELDS, _SCANNED = _scan_spec()
 # only KMS and CloudTrail records are read whole; of the others the scanner keeps the event source, to count them
 _SCAN_KEEP = ([name for name, _ in _FIELDS].index("eventSource"), (orjson.dumps(KMS), orjson.dumps(CLOUDTRAIL)))
+
+
+def _roles_spec() -> tuple[int, int, int, tuple[int, ...]]:
+    """The scanner's assumed-role shortcut: the type, ARN and account fields it reads, and the
+    fields it leaves out of the records it resolves (what only _principal's general way reads)."""
+    at = {column[0]: f for f, column in enumerate(_SCANNED) if column is not None}
+    field = {name: at[f"userIdentity.{name}"] for name in _IDENTITY_FIELDS}
+    return (
+        field["type"],
+        field["arn"],
+        field["accountId"],
+        tuple(field[n] for n in ("type", "arn", "principalId", "userName")),
+    )
+
+
+_SCAN_ROLES = _roles_spec()
+SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
 _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
     "str": msgspec.json.Decoder(list[str]),
     "bool": msgspec.json.Decoder(list[bool]),
@@ -845,11 +929,12 @@ def _scan_columns(data: bytes) -> tuple | None:
     the scanner is not built, or the file is not plain (then it is decoded the general way)."""
     if _scan is None:
         return None
-    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP)
+    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES)
     if scanned is None:
         return None
     count, spans, found = scanned
-    columns = {}
+    session_codes, sessions = found.pop()
+    columns = {SESSIONS: (np.frombuffer(session_codes, dtype=np.uint32), [None, *sessions])}
     for spec, column in zip(_SCANNED, found, strict=True):
         if spec is None:
             continue
@@ -925,6 +1010,19 @@ def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, n
     return rank[group.reshape(-1)], first[order]
 
 
+_new_identity = partial(tuple.__new__, Identity)  # Identity(*fields) without a Python-level __new__
+
+
+def _intern_many(vocab: _Codes, values: list) -> np.ndarray:
+    """The codes of ``values`` in a batch vocabulary, the new ones added in bulk (in order)."""
+    codes = list(map(vocab.get, values))
+    if None in codes:
+        new = dict.fromkeys(value for value, code in zip(values, codes, strict=True) if code is None)
+        vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        codes = list(map(vocab.__getitem__, values))
+    return np.array(codes, dtype=np.uint32)
+
+
 def _gather(values: list, codes: np.ndarray) -> list:
     """The values of ``codes``, as a list."""
     return list(map(values.__getitem__, codes.tolist()))
@@ -939,14 +1037,13 @@ def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> 
         and joined == joined.lower()
         and max(map(len, ids[1:]), default=0) <= EVENT_ID_WIDTH
     ):
-        plain = ["", *ids[1:]]  # the usual: every id a lower-case UUID
-    else:
-        plain = [
-            event_id
-            if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
-            else ""
-            for event_id in ids
-        ]
+        return np.array(["", *ids[1:]], dtype=f"S{EVENT_ID_WIDTH}")[codes]  # the usual: lower-case UUIDs, none odd
+    plain = [
+        event_id
+        if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
+        else ""
+        for event_id in ids
+    ]
     column = np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")[codes]
     odd = [code for code, (event_id, kept) in enumerate(zip(ids, plain, strict=True)) if event_id and not kept]
     if odd:
@@ -992,7 +1089,7 @@ class _ContextBuilder:
         self.trail_info: list[tuple[str | None, str | None]] = [
             (None, None)
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
-        self.with_trail: list[int] = []  # the codes whose trail_info names a trail
+        self.with_trail: set[int] = set()  # the codes whose trail_info names a trail
         self.counts: list[int] = []
         self.labels: list[str] = []
         self.keys: list[str] = []
@@ -1004,16 +1101,18 @@ class _ContextBuilder:
         codes = self.codes
         new = [raw for raw in raws if raw is not None and len(raw) > 4 and raw not in codes]
         if new:
+            joined = b"[" + b",".join(new) + b"]"
             try:  # the usual shape, string to string
-                contexts = _string_contexts_decoder.decode(b"[" + b",".join(new) + b"]")
+                contexts = _string_contexts_decoder.decode(joined)
             except _UNREADABLE:
                 for raw in new:
                     codes[raw] = self._of_plain(raw)
             else:
-                self._add_plain(new, contexts)
+                self._add_plain(new, contexts, b'"aws:cloudtrail:arn"' in joined)
         return [0 if raw is None or len(raw) <= 4 else codes[raw] for raw in raws]
 
-    def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]]) -> None:
+    def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]], trails: bool) -> None:
+        """Add new contexts, decoded; ``trails``: whether any may be CloudTrail's own."""
         first = len(self.counts) + 1
         if all(contexts):
             self.codes.update(zip(raws, range(first, first + len(raws)), strict=True))
@@ -1029,14 +1128,14 @@ class _ContextBuilder:
         self.keys.extend(chain.from_iterable(contexts))
         self.values.extend(chain.from_iterable(map(dict.values, contexts)))
         self.trail_info.extend([(None, None)] * len(contexts))
-        for raw in raws:
+        for raw in raws if trails else ():
             if b'"aws:cloudtrail:arn"' in raw:  # CloudTrail encrypting one of its log files
                 code = self.codes[raw]
                 context = contexts[code - first]
                 trail = context.get("aws:cloudtrail:arn") or None
                 self.trail_info[code] = (trail, context.get("aws:s3:arn") or None)
                 if trail:
-                    self.with_trail.append(code)
+                    self.with_trail.add(code)
 
     def _of_plain(self, raw: bytes) -> int:
         """One context that is not string to string: values are kept as their JSON text."""
@@ -1109,7 +1208,7 @@ class _ContextBuilder:
     def _note_trail(self, trail: str | None, s3: str | None) -> None:
         """The trail and log file of the context just added (CloudTrail encrypting a log file)."""
         if trail:
-            self.with_trail.append(len(self.trail_info))
+            self.with_trail.add(len(self.trail_info))
         self.trail_info.append((trail, s3))
 
     def part(self) -> ContextPart:

@@ -19,6 +19,7 @@ import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -353,12 +354,23 @@ def _repair_escape(match: re.Match[bytes]) -> bytes:
     return b"\\ufffd" if match.group(1) else match.group(0)
 
 
+def _python_may_hold_surrogates(data: bytes) -> bool:
+    return b"\\ud" in data or b"\\uD" in data  # two substring searches: slower than gunzip on a large file
+
+
+_may_hold_surrogates: Callable[[bytes], bool]
+try:  # the same test in C (memchr), built with the column scanner where a compiler was at hand
+    from ._scan import surrogate_escapes as _may_hold_surrogates
+except ImportError:  # pragma: no cover - the same answer, slower
+    _may_hold_surrogates = _python_may_hold_surrogates
+
+
 def repair_surrogates(data: bytes) -> bytes:
     """``data`` with each lone surrogate escape (``"\\ud800"``, half of a character that JSON
     cannot hold alone, which strict decoders reject and lenient ones decode to text that
     cannot be written) as ``\\ufffd``, the replacement character: the same length, so a bad
     string costs one character, never its record or its file, on every decoding path."""
-    if b"\\ud" not in data and b"\\uD" not in data:
+    if not _may_hold_surrogates(data):
         return data
     return _ESCAPE.sub(_repair_escape, data)
 

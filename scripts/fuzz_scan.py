@@ -1,0 +1,116 @@
+"""Mutation fuzz of the C scanner (kmstui/core/_scan.c) under AddressSanitizer and
+UndefinedBehaviorSanitizer, outside CI: scan() with every option and surrogate_escapes(),
+on mutations of the scanner tests' samples, in exactly-sized malloc'd buffers (numpy
+arrays) so that a read one byte past the end is reported.
+
+Build a sanitised copy of the extension and run, from the repository root:
+
+    INCLUDE=$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    SUFFIX=$(python -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+    gcc -shared -fPIC -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+        -fno-sanitize-recover=all -I "$INCLUDE" kmstui/core/_scan.c -o "kmstui/core/_scan$SUFFIX"
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        PYTHONMALLOC=malloc python scripts/fuzz_scan.py SECONDS SEED
+
+(add --coverage to the gcc line and run gcov on _scan.c afterwards to see which lines the
+inputs reached), then rebuild the extension normally (pip install -e .).
+"""
+
+import glob
+import gzip
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import test_core_scan as t  # noqa: E402 - the test file's samples: SAMPLE, RESOLVED, ALMOST, HOSTILE, SPACED
+
+from kmstui.core import _scan, decode  # noqa: E402
+
+seconds, seed = float(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(seed)
+seeds = [
+    t.GOOD,
+    t.delivered(t.SAMPLE),
+    *t.HOSTILE,
+    *t.SPACED,
+    json.dumps({"Records": t.RESOLVED + t.ALMOST}, separators=(",", ":"), ensure_ascii=False).encode(),
+    t.delivered(t.RESOLVED + t.ALMOST),
+    json.dumps({"Records": t.RESOLVED + t.ALMOST}, indent=1).encode(),
+]
+many = [
+    t.sessions(
+        f"{t.STS}/Role{i % 7}/s-{i}" + ("x" * 700 if i % 50 == 0 else ""),
+        invokedBy="s3.amazonaws.com" if i % 3 else ...,
+    )
+    for i in range(300)
+]
+seeds.append(json.dumps({"Records": many}, separators=(",", ":")).encode())
+for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
+    seeds.append(gzip.decompress(open(path, "rb").read())[:200_000])
+TOKENS = [
+    b'"AssumedRole"',
+    b'"arn:aws:sts::',
+    b":assumed-role/",
+    b'"111122223333"',
+    b" (",
+    b"/",
+    b"\\u",
+    b"\\ud800",
+    b'"',
+    b"\\",
+    b":",
+    b'"userIdentity":',
+    b'"accountId":',
+    b'"arn":',
+    b'"type":',
+    b"null",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+]
+alphabet = b'{}[]":,\\ /(0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff:'
+
+
+def mutate(text: bytes) -> bytes:
+    b = bytearray(text)
+    for _ in range(rng.randint(1, 6)):
+        if not b:
+            b += rng.choice(TOKENS)
+            continue
+        at = rng.randrange(len(b))
+        r = rng.random()
+        if r < 0.25:
+            b[at] = rng.choice(alphabet)
+        elif r < 0.45:
+            b.insert(at, rng.choice(alphabet))
+        elif r < 0.6:
+            del b[at : at + rng.randint(1, 8)]
+        elif r < 0.8:
+            b[at:at] = rng.choice(TOKENS)
+        elif r < 0.9:
+            b[at:at] = b[at : at + rng.randint(1, 60)]
+        else:
+            del b[at:]  # cut short: the end of the buffer is where overreads show
+    return bytes(b)
+
+
+n = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    text = mutate(rng.choice(seeds))
+    buf = np.frombuffer(text, dtype=np.uint8).copy() if text else b""
+    _scan.scan(buf, decode._SCAN_FIELDS, decode._SCAN_KEEP, decode._SCAN_ROLES)
+    if n % 4 == 0:
+        _scan.scan(buf, decode._SCAN_FIELDS)
+    _scan.surrogate_escapes(buf)
+    n += 1
+print(f"seed {seed}: {n} inputs, no report")
