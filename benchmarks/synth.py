@@ -9,6 +9,15 @@ own log-file encryption, a little key management, and errors (AccessDenied, thro
 disabled keys). The rest are the other services an organisation trail carries. Files are
 written by two processes; the same seed always gives the same bytes.
 
+Two shapes. ``repetitive`` (the default, unchanged since the first figures) repeats values
+far more than real trails do: 200 session names, 600 addresses, two thirds of S3 contexts
+naming only the bucket. ``varied`` is the high-cardinality trail of issue 17: every S3 call
+encrypts under its own object ARN, each assumed-role session has a new session name and
+access key (sessions live a few minutes, as short jobs, Lambda and container credentials
+do), about 6,000 source addresses (private and public) and a few hundred user agents.
+``spaced=True`` writes either shape as ``json.dumps`` does by default (", " and ": ") with
+each record's keys in a shuffled order: the same records, another serialisation.
+
 It does not share tests/records.py's builders: those make one readable record at a time
 with every field a test may want, where this writes a million in seconds with fields
 drawn to a measured distribution (and must not change, or old figures stop comparing).
@@ -80,10 +89,66 @@ class World:
             "aws-cli/2.17.9 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.9 "
             "md/pyimpl#CPython cfg/retry-mode#standard",
         ]
+        # the varied shape: more addresses (a tenth public), more agents (SDK versions, OS builds)
+        self.many_ips = [
+            f"10.{rng.randrange(0, 256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            if rng.random() < 0.9
+            else f"{rng.choice([3, 18, 34, 35, 52, 54, 81, 91, 185, 203])}.{rng.randrange(256)}."
+            f"{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            for _ in range(6000)
+        ]
+        self.many_agents = [
+            agent.replace("1.34.120", f"1.34.{rng.randrange(60, 160)}").replace("5.10", f"5.{rng.randrange(4, 16)}")
+            + f" exec-env/{rng.choice(['AWS_Lambda_python3.11', 'AWS_ECS_FARGATE', 'AWS_ECS_EC2', 'cron'])}"
+            for agent in self.agents
+            for _ in range(80)
+        ]
 
 
-def _role_identity(world: World, rng: random.Random, account: str, role: str, invoked_by: str | None = None) -> dict:
-    if role.endswith(("api", "worker")):
+class Sessions:
+    """The varied shape's assumed-role sessions within one log file: a session is used for a
+    few calls and then replaced by a new one, with a new name and a new access key (as Lambda,
+    container and SDK credentials are); a file's 5 minutes see thousands of them."""
+
+    def __init__(self, rng: random.Random, stamp: datetime):
+        self.rng = rng
+        self.epoch = int(stamp.timestamp())
+        self.live: dict[str, list[tuple[str, str]]] = {}
+
+    def of(self, world: World, role: str) -> tuple[str, str]:
+        rng = self.rng
+        live = self.live.setdefault(role, [])
+        if live and rng.random() < 0.6:
+            return rng.choice(live)
+        kind = rng.random()
+        if role == "aws:ec2-infrastructure" or (role.endswith(("api", "worker")) and kind < 0.5):
+            name = rng.choice(world.instances)  # an instance profile: the instance, a new key each hour
+        elif kind < 0.75:
+            name = f"botocore-session-{self.epoch + rng.randrange(300)}"
+        elif kind < 0.9:
+            name = f"{role}-{rng.getrandbits(40):010x}"  # a Lambda or container task
+        else:
+            name = f"aws-go-sdk-{(self.epoch + rng.randrange(300)) * 1_000_000 + rng.randrange(10**6)}"
+        session = (name, f"ASIA{rng.getrandbits(64):016X}")
+        if len(live) >= 8:
+            live[rng.randrange(8)] = session
+        else:
+            live.append(session)
+        return session
+
+
+def _role_identity(
+    world: World,
+    rng: random.Random,
+    account: str,
+    role: str,
+    invoked_by: str | None = None,
+    sessions: Sessions | None = None,
+) -> dict:
+    access_key = None
+    if sessions is not None:
+        session, access_key = sessions.of(world, role)
+    elif role.endswith(("api", "worker")):
         session = rng.choice(world.instances_of.get(role) or world.instances)
     else:  # batch and cron jobs: a session name per job run of the day
         session = f"{role}-{rng.randrange(50):04d}"
@@ -93,7 +158,7 @@ def _role_identity(world: World, rng: random.Random, account: str, role: str, in
         "principalId": f"{role_id}:{session}",
         "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
         "accountId": account,
-        "accessKeyId": f"ASIA{rng.getrandbits(64):016X}",
+        "accessKeyId": access_key or f"ASIA{rng.getrandbits(64):016X}",
         "sessionContext": {
             "sessionIssuer": {
                 "type": "Role",
@@ -132,7 +197,15 @@ def _base(rng, when, source, name, region, account, identity, ip, agent) -> dict
     }
 
 
-def _kms(world: World, rng: random.Random, when: str, account: str, region: str, trail_file: str) -> dict:
+def _kms(
+    world: World,
+    rng: random.Random,
+    when: str,
+    account: str,
+    region: str,
+    trail_file: str,
+    sessions: Sessions | None = None,
+) -> dict:
     keys = [k for k in world.keys if k[0] == account and k[1] == region]
     key_account, key_region, key_id, alias = rng.choice(keys)
     arn = f"arn:aws:kms:{key_region}:{key_account}:key/{key_id}"
@@ -140,38 +213,47 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
     name = rng.choice(["Decrypt", "Decrypt", "GenerateDataKey"])
     key_ref = arn
     ip = agent = None
+    ips, agents = (world.many_ips, world.many_agents) if sessions else (world.ips, world.agents)
     if kind < 0.30:  # S3 SSE-KMS; a third without bucket keys: a context per object
         bucket = rng.choice(world.buckets)
-        target = (
-            f"arn:aws:s3:::{bucket}"
-            if rng.random() < 0.66
-            else f"arn:aws:s3:::{bucket}/{rng.choice(['raw', 'out', 'tmp'])}/{rng.getrandbits(48):012x}.parquet"
-        )
-        identity = _role_identity(world, rng, account, rng.choice(world.roles), "s3.amazonaws.com")
+        if sessions is not None:  # no bucket keys: every object its own context
+            target = (
+                f"arn:aws:s3:::{bucket}/{rng.choice(['raw', 'out', 'tmp', 'events'])}/{when[:10].replace('-', '/')}"
+                f"/part-{rng.randrange(10000):05d}-{_uuid(rng)}.c000.snappy.parquet"
+            )
+        else:
+            target = (
+                f"arn:aws:s3:::{bucket}"
+                if rng.random() < 0.66
+                else f"arn:aws:s3:::{bucket}/{rng.choice(['raw', 'out', 'tmp'])}/{rng.getrandbits(48):012x}.parquet"
+            )
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "s3.amazonaws.com", sessions)
         context = {"aws:s3:arn": target}
         ip = agent = "s3.amazonaws.com"
     elif kind < 0.45:  # EBS
         volume = rng.choice(world.volumes)
         name = rng.choice(["Decrypt", "GenerateDataKeyWithoutPlaintext", "CreateGrant", "Decrypt"])
-        identity = _role_identity(world, rng, account, "aws:ec2-infrastructure", None)
+        identity = _role_identity(world, rng, account, "aws:ec2-infrastructure", None, sessions)
         context = {"aws:ebs:id": volume}
         ip = agent = "ec2.amazonaws.com"
     elif kind < 0.55:  # Secrets Manager
         secret = rng.choice(world.secrets)
-        identity = _role_identity(world, rng, account, rng.choice(world.roles), "secretsmanager.amazonaws.com")
+        identity = _role_identity(
+            world, rng, account, rng.choice(world.roles), "secretsmanager.amazonaws.com", sessions
+        )
         context = {
             "SecretARN": f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf",
             "SecretVersionId": rng.choice(world.secret_versions[secret]),
         }
         ip = agent = "secretsmanager.amazonaws.com"
     elif kind < 0.62:  # Lambda environment variables
-        identity = _role_identity(world, rng, account, rng.choice(world.roles), "lambda.amazonaws.com")
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "lambda.amazonaws.com", sessions)
         context = {
             "aws:lambda:FunctionArn": f"arn:aws:lambda:{region}:{account}:function:{rng.choice(world.functions)}"
         }
         ip = agent = "lambda.amazonaws.com"
     elif kind < 0.70:  # DynamoDB
-        identity = _role_identity(world, rng, account, rng.choice(world.roles), "dynamodb.amazonaws.com")
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), "dynamodb.amazonaws.com", sessions)
         context = {"aws:dynamodb:tableName": rng.choice(world.tables), "aws:dynamodb:subscriberId": account}
         ip = agent = "dynamodb.amazonaws.com"
     elif kind < 0.74:  # CloudTrail's own log encryption: the trail's one key
@@ -186,13 +268,13 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
         }
         ip = agent = "cloudtrail.amazonaws.com"
     else:  # applications calling KMS directly, often by alias
-        identity = _role_identity(world, rng, account, rng.choice(world.roles))
+        identity = _role_identity(world, rng, account, rng.choice(world.roles), None, sessions)
         name = rng.choice(["Encrypt", "Decrypt", "GenerateDataKey", "Decrypt", "DescribeKey", "Sign", "GenerateMac"])
         context = {
             "tenant": f"t-{rng.randrange(5000):04d}",
             "purpose": rng.choice(["card-vault", "session", "export", "pii"]),
         }
-        ip, agent = rng.choice(world.ips), rng.choice(world.agents)
+        ip, agent = rng.choice(ips), rng.choice(agents)
         if alias and rng.random() < 0.5:
             key_ref = alias
     if rng.random() < 0.01:  # a little key management
@@ -206,7 +288,7 @@ def _kms(world: World, rng: random.Random, when: str, account: str, region: str,
             "userName": "x",
         }
         context = None
-        ip, agent = rng.choice(world.ips), rng.choice(world.agents)
+        ip, agent = rng.choice(ips), rng.choice(agents)
     record = _base(rng, when, "kms.amazonaws.com", name, region, account, identity, ip, agent)
     request = {"keyId": key_ref, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
     if context:
@@ -267,10 +349,13 @@ _OTHER = [
 ]
 
 
-def _other(world: World, rng: random.Random, when: str, account: str, region: str) -> dict:
+def _other(
+    world: World, rng: random.Random, when: str, account: str, region: str, sessions: Sessions | None = None
+) -> dict:
     source, name, read_only = rng.choice(_OTHER)
-    identity = _role_identity(world, rng, account, rng.choice(world.roles))
-    record = _base(rng, when, source, name, region, account, identity, rng.choice(world.ips), rng.choice(world.agents))
+    identity = _role_identity(world, rng, account, rng.choice(world.roles), None, sessions)
+    ips, agents = (world.many_ips, world.many_agents) if sessions else (world.ips, world.agents)
+    record = _base(rng, when, source, name, region, account, identity, rng.choice(ips), rng.choice(agents))
     if source == "s3.amazonaws.com":
         bucket = rng.choice(world.buckets)
         record["requestParameters"] = {
@@ -304,8 +389,19 @@ def _other(world: World, rng: random.Random, when: str, account: str, region: st
     return record
 
 
+def _shuffled(value, rng: random.Random):
+    """``value`` with every object's keys in a random order (the values as they were)."""
+    if isinstance(value, dict):
+        items = list(value.items())
+        rng.shuffle(items)
+        return {key: _shuffled(item, rng) for key, item in items}
+    if isinstance(value, list):
+        return [_shuffled(item, rng) for item in value]
+    return value
+
+
 def _write_file(args) -> int:
-    directory, number, seed, kms_share = args
+    directory, number, seed, kms_share, shape, spaced = args
     rng = random.Random(seed * 1_000_003 + number)
     world = World(seed)
     account = ACCOUNTS[number % len(ACCOUNTS)]
@@ -313,34 +409,54 @@ def _write_file(args) -> int:
     stamp = START + timedelta(minutes=5 * (number // (len(ACCOUNTS) * len(REGIONS))))
     name = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%MZ}_{rng.getrandbits(64):016X}.json.gz"
     trail_file = f"{account}_CloudTrail_{region}_{stamp:%Y%m%dT%H%MZ}_{rng.getrandbits(64):016X}.json.gz"
+    sessions = Sessions(rng, stamp) if shape == "varied" else None
     records = []
     for i in range(PER_FILE):
         when = (stamp + timedelta(seconds=i * 300 // PER_FILE)).strftime("%Y-%m-%dT%H:%M:%SZ")
         if rng.random() < kms_share:
-            records.append(_kms(world, rng, when, account, region, trail_file))
+            records.append(_kms(world, rng, when, account, region, trail_file, sessions))
         else:
-            records.append(_other(world, rng, when, account, region))
+            records.append(_other(world, rng, when, account, region, sessions))
     path = Path(directory, "AWSLogs", ORG, account, "CloudTrail", region, f"{stamp:%Y/%m/%d}", name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps({"Records": records}, separators=(",", ":")).encode()
+    if spaced:  # its own generator: the records stay those of the compact files
+        order = random.Random(seed * 7_919 + number)
+        data = json.dumps({"Records": [_shuffled(record, order) for record in records]}).encode()
+    else:
+        data = json.dumps({"Records": records}, separators=(",", ":")).encode()
     path.write_bytes(gzip.compress(data, 6, mtime=0))
     return len(data)
 
 
+SHAPES = ("repetitive", "varied")
+
+
 def generate(
-    directory: str | os.PathLike, records: int = 1_000_000, seed: int = 7, kms_share: float = 0.6, workers: int = 2
+    directory: str | os.PathLike,
+    records: int = 1_000_000,
+    seed: int = 7,
+    kms_share: float = 0.6,
+    workers: int = 2,
+    shape: str = "repetitive",
+    spaced: bool = False,
 ) -> int:
     """Write the trail; returns the uncompressed bytes written."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
     files = (records + PER_FILE - 1) // PER_FILE
-    jobs = [(str(directory), n, seed, kms_share) for n in range(files)]
+    jobs = [(str(directory), n, seed, kms_share, shape, spaced) for n in range(files)]
     with ProcessPoolExecutor(workers) as pool:
         return sum(pool.map(_write_file, jobs, chunksize=8))
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    target = sys.argv[1] if len(sys.argv) > 1 else ".bench-cache/trail-1m"
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    written = generate(target, count)
-    print(f"{count:,} records, {written / count:,.0f} bytes a record, in {target}")
+    parser = argparse.ArgumentParser(description="Write a synthetic CloudTrail trail (deterministic).")
+    parser.add_argument("target", nargs="?", default=".bench-cache/trail-1m")
+    parser.add_argument("records", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--shape", choices=SHAPES, default="repetitive")
+    parser.add_argument("--spaced", action="store_true", help='json.dumps\'s default ", " and ": ", keys shuffled')
+    args = parser.parse_args()
+    written = generate(args.target, args.records, shape=args.shape, spaced=args.spaced)
+    print(f"{args.records:,} {args.shape} records, {written / args.records:,.0f} bytes a record, in {args.target}")

@@ -26,10 +26,11 @@ import numpy as np
 
 from . import model
 from .aliases import AliasHistory, AliasName
+from .arena import IdentityVocabulary, LoweredArena, TextArena
 from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
 from .sources import Delivery, Skipped, SourceError, read_source, split_records
 from .timeutil import NO_TIME
-from .vocab import Vocabulary, lowered
+from .vocab import Vocabulary
 
 if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
     from .live.inventory import LiveKey, LiveTrail
@@ -170,15 +171,16 @@ class Contexts:
     Context set ``c`` owns pairs ``offsets[c]:offsets[c+1]`` of the pair arrays
     (label, key, value). Keys and labels are few and dictionary-encoded; values
     (S3 object ARNs, secret versions) are often unique, so they are kept once per
-    batch in a plain list, never in a per-value dict. Batches arrive flattened
+    batch in a :class:`~kmstui.core.arena.TextArena` (their bytes and an offset, no
+    Python object each), never in a per-value dict. Batches arrive flattened
     (:class:`~kmstui.core.decode.ContextPart`) and are appended as array chunks.
     """
 
     def __init__(self):
         self.labels = Vocabulary[str]()
         self.keys = Vocabulary[str]()
-        self.values: list[str] = [""]
-        self._search: list[str] = []
+        self.values = TextArena([""])
+        self._search = LoweredArena(self.values)
         self._size = 0  # context sets, not counting 0 ("no context")
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # counts, label, key, value
         self._arrays = None
@@ -225,13 +227,10 @@ class Contexts:
             arrays = self._arrays = (offsets, label, key, value)
         return arrays
 
-    def search_values(self) -> list[str]:
-        """Context values in lowercase for searching; a value that is lowercase already is
-        the same object (most are: ARNs, ids), so the list costs little memory."""
-        texts = self._search
-        if len(texts) < len(self.values):
-            texts.extend(map(lowered, self.values[len(texts) :]))
-        return texts
+    def search_values(self) -> LoweredArena:
+        """Context values in lowercase for searching; only values that are not lowercase
+        already (most are: ARNs, ids) keep a lowercase copy."""
+        return self._search
 
     def get(self, code: int) -> model.ContextSet:
         """The labelled context set for a code."""
@@ -257,12 +256,7 @@ class Contexts:
         if key is not None:
             hit &= self.keys.matching(key)[pair_key]
         if value is not None:
-            needle = value.lower()
-            values = self.search_values()
-            value_table = np.zeros(len(values), dtype=bool)
-            found = [i for i, text in enumerate(values) if needle in text]
-            if found:
-                value_table[found] = True
+            value_table = self._search.containing(value.lower())
             hit &= value_table[pair_value]
         # a context matches when any of its pairs does
         counts = np.add.reduceat(hit.astype(np.int32), offsets[1:-1]) if count > 1 else np.zeros(0, np.int32)
@@ -301,7 +295,7 @@ _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
 class EventIndex:
     def __init__(self):
         self.vocab: dict[str, Vocabulary[Any]] = {name: Vocabulary[str]() for name in STRING_COLUMNS}
-        self.vocab["principal"] = Vocabulary[model.Identity](_principal_text)
+        self.vocab["principal"] = IdentityVocabulary(_principal_text)
         self.vocab["key"] = Vocabulary()
         self.vocab["alias"] = Vocabulary()
         self.vocab["trail"] = Vocabulary()
@@ -360,7 +354,7 @@ class EventIndex:
             for vocab in self.vocab.values():
                 vocab.search_texts()
             self.contexts.keys.search_texts()
-            self.contexts.search_values()
+            self.contexts.search_values().containing("")  # its lowercase copies made now
 
     def reading(self) -> threading.RLock:
         """Hold while iterating the index's maps (a loader thread may be adding)."""

@@ -61,14 +61,15 @@ def _size(source: SourceFile) -> int:
 
 
 def _tasks(files: list[SourceFile], sizes: list[int]) -> list[list[int]]:
-    """Group files into tasks of about TASK_BYTES, keeping their order."""
+    """Group files into tasks of about TASK_BYTES, keeping their order. The first task is one
+    file, so that its events are on screen while a worker is still on its first full task."""
     tasks: list[list[int]] = []
     current: list[int] = []
     weight = 0
     for i, size in enumerate(sizes):
         current.append(i)
         weight += size
-        if weight >= TASK_BYTES:
+        if weight >= TASK_BYTES or (not tasks and len(sizes) > 1):
             tasks.append(current)
             current, weight = [], 0
     if current:
@@ -171,10 +172,11 @@ def load(
     total = sum(sizes)
     progress = Progress(0, len(files), 0, 0, 0, total, 0.0)
     last_refresh = start
+    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a tenth of the load's time
     workers = workers or os.cpu_count() or 1
 
     def take(batch: Batch, size: int) -> None:
-        nonlocal last_refresh
+        nonlocal last_refresh, refresh_cost
         index.add(batch)
         if on_batch is not None:
             on_batch(batch)
@@ -184,10 +186,15 @@ def load(
         progress.events += batch.n
         now = time.perf_counter()
         progress.elapsed = now - start
-        if refresh_every is not None and (progress.files_done == 1 or now - last_refresh >= refresh_every):
-            # the first source at once, so its events show while the rest loads
+        if refresh_every is not None and (
+            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 10 * refresh_cost)
+        ):
+            # the first batch at once, so its events show while the rest loads; then as often as
+            # asked, but no more than a tenth of the time (a refresh costs more as the index grows,
+            # and each one sets the explorer filtering again)
             index.refresh()
-            last_refresh = now
+            last_refresh = time.perf_counter()
+            refresh_cost = last_refresh - now
         if on_progress is not None:
             on_progress(progress)
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual import on, work
@@ -23,7 +24,6 @@ from textual.worker import get_current_worker
 from ..core import group, loader, novelty, ordering, query, views
 from ..core import timeline as timelines
 from ..core.index import Damage, EventIndex
-from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
@@ -51,6 +51,9 @@ from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
 from .timeline import TimelineStrip
 from .viewlist import ViewsScreen
+
+if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second) is imported when used
+    from ..core.live import LiveLoader, LiveOptions, LiveProgress
 
 
 class FilterInput(Input):
@@ -195,6 +198,8 @@ class ExplorerScreen(Screen[None]):
         self.index.report.skipped.extend(problems)
         files = files + self.extra_files
         if self.live_options is not None:
+            from ..core.live import LiveError, LiveLoader
+
             self.live = LiveLoader(self.index, self.live_options)
             try:
                 files += self.live.prepare()  # cached events: shown at once, newer ones fetched after
@@ -345,6 +350,11 @@ class ExplorerScreen(Screen[None]):
         self.update_status()
 
     def on_index_changed(self, message: IndexChanged) -> None:
+        if self.load_running and self._applied < self._request:
+            # still filtering the last growth: a new request would cancel it, and a filter that
+            # takes longer than the loader's refreshes would never finish (the summaries never
+            # shown) while taking a core from the load; the next growth, or the end, asks again
+            return
         self.request_query()
 
     # ------------------------------------------------------------------ querying
