@@ -148,8 +148,9 @@ AGENTS = (
 )
 
 
-def week(seed: str = "actiontrail-week") -> list[dict]:
-    """A week of events of two accounts and three regions, in time order."""
+def week(seed: str = "actiontrail-week", start: datetime = START, hours: int = DAYS * 24) -> list[dict]:
+    """A week of events of two accounts and three regions, in time order (``hours`` from
+    ``start``: the demo takes its story's twelve, the key lifecycle scaled into them)."""
     rng = random.Random(seed)
     ids = _Ids(rng)
     events: list[tuple[datetime, int, dict]] = []
@@ -163,80 +164,83 @@ def week(seed: str = "actiontrail-week") -> list[dict]:
         ACCOUNTS[1]: (ram_user(ACCOUNTS[1], "etl-bot"), assumed_role(ACCOUNTS[1], "reporting", "fc-job-42")),
     }
     ips = ("10.12.3.4", "10.12.7.9", "47.96.18.220", "172.16.4.11")
-    for day in range(DAYS):
-        for hour in range(24):
-            base = START + timedelta(days=day, hours=hour)
-            for account in ACCOUNTS:
-                for region in REGIONS:
-                    calls = rng.randint(1, 4) if hour >= 7 else rng.randint(0, 2)
-                    for _ in range(calls):
-                        t = base + timedelta(seconds=rng.randrange(3600))
-                        key = rng.choice(keys[account, region])
-                        name = rng.choice(CRYPTO)
-                        who = rng.choice(apps[account])
-                        request: dict = {"KeyId": key}
-                        if name != "Decrypt":
-                            context = {"app": "payments" if account == ACCOUNTS[0] else "reports", "day": str(day)}
-                            # Alibaba's SDKs send the context as a JSON string; some tools as an object
-                            request["EncryptionContext"] = json.dumps(context) if rng.random() < 0.5 else context
-                        if name in ("GenerateDataKey",):
-                            request["NumberOfBytes"] = "32"
-                        error = (
-                            ("Forbidden.KeyNotFound", "The specified Key is not found.")
-                            if rng.random() < 0.03
-                            else None
-                        )
-                        add(
+    for slot in range(hours):
+        base = start + timedelta(hours=slot)
+        day, hour = slot // 24, base.hour
+        for account in ACCOUNTS:
+            for region in REGIONS:
+                calls = rng.randint(1, 4) if hour >= 7 else rng.randint(0, 2)
+                for _ in range(calls):
+                    t = base + timedelta(seconds=rng.randrange(3600))
+                    key = rng.choice(keys[account, region])
+                    name = rng.choice(CRYPTO)
+                    who = rng.choice(apps[account])
+                    request: dict = {"KeyId": key}
+                    if name != "Decrypt":
+                        context = {"app": "payments" if account == ACCOUNTS[0] else "reports", "day": str(day)}
+                        # Alibaba's SDKs send the context as a JSON string; some tools as an object
+                        request["EncryptionContext"] = json.dumps(context) if rng.random() < 0.5 else context
+                    if name in ("GenerateDataKey",):
+                        request["NumberOfBytes"] = "32"
+                    error = (
+                        ("Forbidden.KeyNotFound", "The specified Key is not found.") if rng.random() < 0.03 else None
+                    )
+                    add(
+                        t,
+                        event(
+                            ids,
                             t,
-                            event(
-                                ids,
-                                t,
-                                account,
-                                region,
-                                name,
-                                who,
-                                rng.choice(ips),
-                                rng.choice(AGENTS),
-                                request,
-                                {"KeyId": key},
-                                error,
-                            ),
-                        )
-                    if rng.random() < 0.2:
-                        t = base + timedelta(seconds=rng.randrange(3600))
-                        name = rng.choice(READS)
-                        request = {"KeyId": keys[account, region][0]} if name == "DescribeKey" else {}
-                        add(t, event(ids, t, account, region, name, apps[account][0], ips[2], AGENTS[1], request))
-                    if rng.random() < 0.15:  # another service: read, counted, not kept
-                        t = base + timedelta(seconds=rng.randrange(3600))
-                        add(
+                            account,
+                            region,
+                            name,
+                            who,
+                            rng.choice(ips),
+                            rng.choice(AGENTS),
+                            request,
+                            {"KeyId": key},
+                            error,
+                        ),
+                    )
+                if rng.random() < 0.2:
+                    t = base + timedelta(seconds=rng.randrange(3600))
+                    name = rng.choice(READS)
+                    request = {"KeyId": keys[account, region][0]} if name == "DescribeKey" else {}
+                    add(t, event(ids, t, account, region, name, apps[account][0], ips[2], AGENTS[1], request))
+                if rng.random() < 0.15:  # another service: read, counted, not kept
+                    t = base + timedelta(seconds=rng.randrange(3600))
+                    add(
+                        t,
+                        event(
+                            ids,
                             t,
-                            event(
-                                ids,
-                                t,
-                                account,
-                                region,
-                                "DescribeInstances",
-                                apps[account][1],
-                                ips[0],
-                                AGENTS[0],
-                                {"PageSize": 10},
-                                source=f"ecs.{region}.aliyuncs.com",
-                                service="Ecs",
-                                rw="Read",
-                            ),
-                        )
+                            account,
+                            region,
+                            "DescribeInstances",
+                            apps[account][1],
+                            ips[0],
+                            AGENTS[0],
+                            {"PageSize": 10},
+                            source=f"ecs.{region}.aliyuncs.com",
+                            service="Ecs",
+                            rw="Read",
+                        ),
+                    )
     # the key lifecycle of account A in cn-hangzhou, with failures, and aliases that move
     a, region = ACCOUNTS[0], REGIONS[0]
     admin = assumed_role(a, "Admin", "ops-laptop")
     new_key = key_id(rng)
     old_key = keys[a, region][0]
-    day3 = START + timedelta(days=3)
+    scale = hours / (DAYS * 24)
+    day3 = start + timedelta(hours=hours * 72 / (DAYS * 24))
+
+    def when(offset: float) -> datetime:
+        """The lifecycle's times: hours after the third day began, at the week's pace or faster."""
+        return day3 + timedelta(seconds=round(offset * scale * 3600))
 
     def manage(
         hours: float, name: str, request: dict, response: dict | None = None, who=admin, ip=SUSPECT_IP, error=None
     ):
-        t = day3 + timedelta(hours=hours)
+        t = when(hours)
         add(t, event(ids, t, a, region, name, who, ip, AGENTS[1], request, response, error))
 
     manage(9.0, "CreateAlias", {"AliasName": "alias/payments", "KeyId": old_key}, who=root(a), ip="47.96.18.220")
@@ -274,8 +278,8 @@ def week(seed: str = "actiontrail-week") -> list[dict]:
     manage(40.0, "CreateAlias", {"AliasName": "alias/scratch", "KeyId": new_key})
     manage(40.5, "DeleteAlias", {"AliasName": "alias/scratch"})
     # the trail change: ActionTrail told to stop logging, and started again
-    for hours, name in ((10.45, "StopLogging"), (12.0, "StartLogging")):
-        t = day3 + timedelta(hours=hours)
+    for offset, name in ((10.45, "StopLogging"), (12.0, "StartLogging")):
+        t = when(offset)
         add(
             t,
             event(
