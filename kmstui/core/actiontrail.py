@@ -55,6 +55,7 @@ _CONTEXT_FIELDS = (
     ("destination", ("DestinationEncryptionContext", "destinationEncryptionContext")),
 )
 _TRAIL_NAME_FIELDS = ("Name", "name", "TrailName", "trailName")
+_IDENTITY_KEYS = ("type", "accountId", "arn", "userName", "principalId", "invokedBy")
 
 
 def is_kms(source: str | None, service: object) -> bool:
@@ -278,6 +279,7 @@ class _Columns:
         self.changes: list[tuple[int, str, str, dict, dict, str | None]] = []
         self.bindings: list[tuple[int, int, int, str]] = []  # (row, alias, key, kind)
         self.principals: dict[tuple, int] = {}
+        self.references: dict[tuple, tuple[list[str], list[str]]] = {}
 
     def add(self, ordinal: int, raw, event: dict) -> bool:
         """Add one event; False when it is neither KMS nor an ActionTrail trail change."""
@@ -320,7 +322,7 @@ class _Columns:
         aliases: list[str] = []
         trail = 0
         if kms:
-            keys, aliases = _references(event, request, region, account)
+            keys, aliases = self._references(event, request, region, account)
             rows["ctx"].append(self._context(request))
         else:
             rows["ctx"].append(0)
@@ -354,13 +356,38 @@ class _Columns:
             self.parameters.append((row, orjson.dumps([event.get("requestParameters"), response])))
         return True
 
+    def _references(self, event: dict, request: dict, region, account) -> tuple[list[str], list[str]]:
+        """:func:`_references`, once per distinct combination of what names keys (a file
+        repeats a few dozen)."""
+        response = event.get("responseElements")
+        try:
+            shape = (
+                region,
+                account,
+                *map(request.get, _KEY_FIELDS),
+                *map(request.get, _ALIAS_FIELDS),
+                orjson.dumps(response) if isinstance(response, dict) and response.get("KeyMetadata") else None,
+                response.get("KeyId") if isinstance(response, dict) else None,
+                orjson.dumps(event.get("referencedResources")),
+                event.get("resourceType"),
+                event.get("resourceName"),
+            )
+            found = self.references.get(shape)
+        except TypeError:  # a value that is not text (a hostile record): resolved on its own
+            return _references(event, request, region, account)
+        if found is None:
+            found = self.references[shape] = _references(event, request, region, account)
+        return found
+
     def _principal(self, ident: object) -> int:
         shape: tuple | None
         if isinstance(ident, dict):
+            issuer = ident.get("sessionContext")
+            issuer = issuer.get("sessionIssuer") if isinstance(issuer, dict) else issuer
             try:
-                shape = tuple(ident.items())
+                shape = (*map(ident.get, _IDENTITY_KEYS), orjson.dumps(issuer) if issuer is not None else None)
                 hash(shape)
-            except TypeError:  # a sessionContext object: not a key, and rare
+            except TypeError:  # a value that is not text (a hostile record): resolved on its own
                 shape = None
         else:
             shape = (ident,)
