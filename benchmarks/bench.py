@@ -566,6 +566,60 @@ def _shape_lines(shape: str, records: int, files: int, load: dict, index: dict) 
     return lines
 
 
+def measure_actiontrail(data: Path, runs: int) -> str:
+    """Loading ActionTrail per record beside CloudTrail's general path (the scanner off), in
+    this process, one file at a time, interleaved: the same number of records of each, in
+    gzipped files of 2,000 (ActionTrail's as JSON arrays, as delivered to OSS)."""
+    import gzip
+    import json
+    import tempfile
+
+    from benchmarks import actiontrail_synth
+    from kmstui.core import decode
+    from kmstui.core.sources import SourceFile
+
+    cloudtrail = sorted(data.rglob("*.json.gz"))
+    records = 2000 * len(cloudtrail)
+    folder = Path(tempfile.mkdtemp(prefix="kmstui-actiontrail-"))
+    events = actiontrail_synth.many(records)
+    alibaba = []
+    for number in range(0, records, 2000):
+        path = folder / f"actiontrail-{number // 2000:05d}.json.gz"
+        path.write_bytes(gzip.compress(json.dumps(events[number : number + 2000]).encode(), 6, mtime=0))
+        alibaba.append(path)
+    del events
+    scanner, decode._scan = decode._scan, None  # CloudTrail's general path, as without a compiler
+
+    def load(paths: list[Path]) -> tuple[float, int, int]:
+        start = time.perf_counter()
+        read = kept = 0
+        for path in paths:
+            batch = decode.load_many([SourceFile(str(path), str(path))])
+            read += batch.records
+            kept += batch.n
+        return time.perf_counter() - start, read, kept
+
+    try:
+        times: dict[str, list[float]] = {"cloudtrail": [], "actiontrail": []}
+        counts = {}
+        for _ in range(runs):
+            for name, paths in (("cloudtrail", cloudtrail), ("actiontrail", alibaba)):
+                seconds, read, kept = load(paths)
+                times[name].append(seconds / read * 1e6)
+                counts[name] = (read, kept)
+    finally:
+        decode._scan = scanner
+        shutil.rmtree(folder, ignore_errors=True)
+    ours, theirs = statistics.median(times["actiontrail"]), statistics.median(times["cloudtrail"])
+    lines = [f"ActionTrail beside CloudTrail's general path, one core, median of {runs}, {_machine()}"]
+    for name, median in (("CloudTrail, general path", theirs), ("ActionTrail", ours)):
+        read, kept = counts["cloudtrail" if name.startswith("Cloud") else "actiontrail"]
+        lines.append(f"| {name}: {read:,} records, {kept:,} kept | {median:.2f} µs a record |")
+    verdict = "met" if ours <= theirs else "NOT met"
+    lines.append(f"| ActionTrail / CloudTrail per record | {ours / theirs:.2f} | <= 1.00 ({verdict}) |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -579,10 +633,16 @@ def main() -> None:
     parser.add_argument(
         "--answers", action="store_true", help="the timeline, group-by and what-is-new only (after an in-process load)"
     )
+    parser.add_argument(
+        "--actiontrail", action="store_true", help="ActionTrail's load per record beside CloudTrail's general path"
+    )
     args = parser.parse_args()
 
     if args.explorer_run is not None:
         explorer_run(args.explorer_run)
+        return
+    if args.actiontrail:
+        print(measure_actiontrail(_data(args.records), args.runs))
         return
     shapes = args.shape or list(SHAPES)
     if args.index_only:

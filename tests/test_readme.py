@@ -59,6 +59,7 @@ def test_the_development_map_names_every_module():
         "fuzz_scan.py",
         "bench.py",
         "synth.py",
+        "actiontrail_synth.py",
     } == {
         "records.py",
         "fakeaws.py",

@@ -387,6 +387,10 @@ class _BatchBuilder:
         try:
             if scanned is not None:
                 self._add_scanned(info, scanned, data)
+            elif raws is not None and info.format.startswith("actiontrail"):
+                from .actiontrail import add_records  # Alibaba Cloud ActionTrail: its own module
+
+                add_records(self, info, raws)
             elif raws is not None:
                 self._add_raw_records(info, raws)
             elif typed is not None:
@@ -563,6 +567,7 @@ class _BatchBuilder:
             "readonly": encode("", "readOnly", _READ_ONLY.__getitem__, np.int8),
             "principal": principal_column,
             "eid": _event_id_column(id_codes, ids, overflow),
+            "cloud": np.zeros(count, dtype=np.uint8),  # CloudTrail: aws (actiontrail.py writes alibaba)
         }
         for row, event_id in overflow.items():
             batch.event_id_overflow[base + row] = event_id

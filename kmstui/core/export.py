@@ -25,6 +25,7 @@ EVENT_FIELDS = (
     "time",
     "event",
     "source",
+    "cloud",
     "region",
     "account",
     "principal",
@@ -49,6 +50,7 @@ EVENT_FIELDS = (
 )
 KEY_FIELDS = (
     "key",
+    "cloud",
     "aliases",
     "former_aliases",
     "state",
@@ -104,6 +106,7 @@ class EventWriter:
             "time": event.iso_time,
             "event": event.name,
             "source": event.source,
+            "cloud": event.cloud,
             "region": event.region,
             "account": event.account,
             "principal": event.principal.short,
@@ -206,6 +209,7 @@ def write_raw(
 def key_record(summary: KeySummary) -> dict:
     return {
         "key": summary.arn,
+        "cloud": summary.cloud,
         "aliases": summary.aliases,
         "former_aliases": summary.former_aliases,
         "state": summary.state_text or None,

@@ -19,6 +19,7 @@ import msgspec
 import numpy as np
 
 from . import model
+from .actiontrail import CLOUDS
 from .index import EventIndex, Snapshot
 from .timeutil import NO_TIME, parse_iso, parse_span
 from .vocab import Vocabulary
@@ -254,6 +255,11 @@ def trail_mask(index: EventIndex, n: int, trails: list) -> np.ndarray:
 
 TRUE = ("true", "yes")
 BOOLEANS = (*TRUE, "false", "no")
+
+
+def _cloud(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
+    table = np.array([needle.hit(name) for name in CLOUDS], dtype=bool)
+    return table[column(index, "cloud", snapshot.n)]
 
 
 def _readonly(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
@@ -539,7 +545,8 @@ _ALL = (
     Field("key", "text", "key ARN or id, or one of the key's aliases", "1234abcd", _key),
     Field("alias", "text", "alias named by the event, or an alias of its key", "alias/payments", _alias),
     Field("ip", "text", "source IP address (or the AWS service that called)", "203.0.113.7", _simple("ip")),
-    Field("region", "text", "AWS region", "eu-west-1", _simple("region")),
+    Field("cloud", "text", "aws (CloudTrail) or alibaba (ActionTrail)", "alibaba", _cloud),
+    Field("region", "text", "region (AWS, or Alibaba Cloud's acsRegion)", "eu-west-1", _simple("region")),
     Field("account", "text", "account that owns the event, or the caller's account", "111122223333", _account),
     Field("error", "text", "error code or message; `error:*` is any error", "AccessDenied", _error),
     Field(

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .actiontrail import CLOUDS
 from .fields import principal_part
 from .index import EventIndex
 from .query import quote
@@ -84,6 +85,10 @@ def _readonly_codes(index: EventIndex, rows: np.ndarray) -> np.ndarray:
     return (index.columns["readonly"].data[rows].astype(np.int16) + 1).astype(np.uint32)  # -1, 0, 1 -> 0, 1, 2
 
 
+def _cloud_codes(index: EventIndex, rows: np.ndarray) -> np.ndarray:
+    return index.columns["cloud"].data[rows].astype(np.uint32) + 1  # 0 is "none"
+
+
 def _origin_values(index: EventIndex) -> Sequence[object]:
     return [origin.label for origin in index.origins] or [None]
 
@@ -95,6 +100,7 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("principal", principal_codes, lambda index: principal_part(index, "short")[0].values),
         _vocab_dimension("key", "key0"),  # the event's first key: the one the events pane shows
         _vocab_dimension("ip", "ip"),
+        Dimension("cloud", _cloud_codes, lambda index: (None, *CLOUDS)),
         _vocab_dimension("region", "region"),
         _vocab_dimension("account", "account"),
         _vocab_dimension("error", "errcode"),

@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 
 from . import model
+from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena
 from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
@@ -52,6 +53,7 @@ _COLUMN_TYPES = {
     "ctx": np.uint32,
     "trail": np.uint16,
     "eid": np.dtype(f"S{EVENT_ID_WIDTH}"),
+    "cloud": np.uint8,  # a code into actiontrail.CLOUDS: 0 aws, 1 alibaba
 }
 
 
@@ -429,7 +431,7 @@ class EventIndex:
         remaps["ctx"] = self.contexts.add(batch.contexts)
         columns = batch.columns
         for name, column in self.columns.items():
-            values = columns[name]
+            values = columns[name] if name != "cloud" else columns.get(name, np.zeros(n, np.uint8))
             remap = remaps.get(name)
             column.extend(remap[values] if remap is not None else values)
         for row, extra in batch.extra_keys.items():
@@ -677,6 +679,7 @@ class EventIndex:
             origin=origin.label,
             subject_trail=v["trail"].values[int(c["trail"][row])],
             shares_id=row in self.snapshot.shared_id,
+            cloud=CLOUDS[int(c["cloud"][row])],
         )
 
     def raw(self, row: int) -> bytes:

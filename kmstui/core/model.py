@@ -112,6 +112,7 @@ class Event:
     origin: str  # the source it came from
     subject_trail: str | None  # the trail the event is about (configuration, CloudTrail's own key use)
     shares_id: bool = False  # another loaded event has this id, name and time but differs from it
+    cloud: str = "aws"  # aws (CloudTrail) or alibaba (ActionTrail)
 
     @property
     def context(self) -> dict[str, str] | None:
@@ -145,11 +146,15 @@ def key_id(key_arn: str) -> str:
 
 def arn_region(arn: str) -> str | None:
     parts = arn.split(":", 5)
+    if parts[0] == "acs":  # Alibaba Cloud: acs:kms:REGION:ACCOUNT:key/ID
+        return parts[2] or None if len(parts) > 4 else None
     return parts[3] or None if len(parts) > 4 else None
 
 
 def arn_account(arn: str) -> str | None:
     parts = arn.split(":", 5)
+    if parts[0] == "acs":
+        return parts[3] or None if len(parts) > 4 else None
     return parts[4] or None if len(parts) > 4 else None
 
 

@@ -396,6 +396,12 @@ class _Shape(msgspec.Struct):
     eventName: object = None
     eventTime: object = None
     digestStartTime: object = None
+    # Alibaba Cloud ActionTrail (actiontrail.py): its own fields, or a Simple Log Service
+    # export with the event under "event" (or spread over event.-prefixed fields)
+    acsRegion: object = None
+    eventRW: object = None
+    event: object = None
+    sls_event_name: object = msgspec.field(default=None, name="event.eventName")
 
 
 _top = msgspec.json.Decoder(_Top)
@@ -407,7 +413,9 @@ _array = msgspec.json.Decoder(list[msgspec.Raw])
 class Split:
     """The raw records of one source and what was learned on the way."""
 
-    format: str  # "cloudtrail", "lookup-events", "jsonl", "array", "record", "digest"
+    # "cloudtrail", "lookup-events", "jsonl", "array", "record", "digest"; ActionTrail's:
+    # "actiontrail" (as delivered to OSS), "actiontrail-sls", "actiontrail-csv" (SLS exports)
+    format: str
     records: list = field(default_factory=list)  # bytes-like, one JSON object each
     problems: list[str] = field(default_factory=list)  # partial damage, one sentence each
 
@@ -469,6 +477,9 @@ def _split_records(data: bytes) -> Split:
     if not body:
         raise SourceError("the file is empty")
     if body[:1] not in (b"{", b"["):
+        csv_split = _split_csv(body)
+        if csv_split is not None:
+            return csv_split
         raise SourceError("not JSON" + _binary_hint(body))
     if body[:1] == b"[":
         try:
@@ -524,6 +535,14 @@ def _classify_into(split: Split, item, top_level: bool = False) -> bool:
     if shape.CloudTrailEvent is not None or shape.EventId is not None:
         _add_lookup_events(split, [item])
         split.format = "lookup-events"
+        return True
+    if shape.acsRegion is not None or shape.eventRW is not None:  # an ActionTrail event, as in OSS
+        split.records.append(item)
+        split.format = "actiontrail"
+        return True
+    if shape.sls_event_name is not None or isinstance(shape.event, (dict, str)):  # from Simple Log Service
+        split.records.append(item)
+        split.format = "actiontrail-sls"
         return True
     if shape.eventSource is not None or shape.eventName is not None or shape.eventTime is not None:
         split.records.append(item)
@@ -635,3 +654,43 @@ def _binary_hint(body: bytes) -> str:
     if any(b < 9 or 13 < b < 32 for b in sample):
         return " (it looks like binary data)"
     return ""
+
+
+def _split_csv(body: bytes) -> Split | None:
+    """A Simple Log Service export of ActionTrail events as CSV: its ``event`` column holds
+    each event's JSON (or ``event.``-prefixed columns hold its fields). None when the first
+    line is not such a header; a row without an event is skipped, the others kept."""
+    import csv
+    import io
+
+    first = body.split(b"\n", 1)[0]
+    if b"event" not in first:
+        return None
+    text = body.decode("utf-8", "replace")
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))
+    try:
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows)
+        if "event" not in header and "event.eventName" not in header:
+            return None
+        split = Split("actiontrail-csv")
+        bad = 0
+        column = header.index("event") if "event" in header else None
+        spread = [(i, name) for i, name in enumerate(header) if name.startswith("event.")]
+        for row in rows:
+            if not row:
+                continue
+            if column is not None and column < len(row) and row[column].lstrip()[:1] == "{":
+                split.records.append(row[column].encode())
+            elif column is None and spread:
+                fields = {name: row[i] for i, name in spread if i < len(row) and row[i] != ""}
+                split.records.append(orjson.dumps(fields))
+            else:
+                bad += 1
+    except csv.Error as error:
+        raise SourceError(f"unreadable CSV ({error})") from None
+    if bad:
+        split.problems.append(f"{bad} CSV row{'s' if bad != 1 else ''} without an ActionTrail event skipped")
+    if not split.records:
+        raise SourceError("CSV without ActionTrail events in its event column")
+    return split

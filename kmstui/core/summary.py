@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .actiontrail import cloud_of_arn
 from .index import EventIndex
 from .model import alias_name, arn_account, arn_region, is_alias, key_id
 from .timeutil import NO_TIME
@@ -124,6 +125,11 @@ class KeySummary:
     @property
     def region(self) -> str | None:
         return arn_region(self.arn)
+
+    @property
+    def cloud(self) -> str:
+        """aws, or alibaba for an Alibaba Cloud KMS key (``acs:kms:...``)."""
+        return cloud_of_arn(self.arn)
 
     @property
     def account(self) -> str | None:

@@ -198,6 +198,7 @@ class KeysPane(VirtualTable):
         Column("ERRORS", 6, priority=6, right=True),
         Column("WHO", 3, priority=4, right=True),
         Column("LAST USE", 11, priority=3),
+        Column("CLOUD", 7, priority=2),
         Column("REGION", 9, priority=2, flex=1, max_width=14),
         Column("DESCRIPTION", 12, priority=1, flex=2),
     ]
@@ -253,6 +254,7 @@ class KeysPane(VirtualTable):
             (f"{key.errors:,}" if key.errors else "·", "vt--error" if key.errors else "vt--muted"),
             (f"{key.principals:,}", None),
             (short(key.last_seen)[5:16] if key.events else "unused", "vt--muted"),
+            (key.cloud, "vt--muted"),
             (key.region or "", "vt--muted"),
             (getattr(key.live, "description", "") or "", "vt--muted"),
         ]
