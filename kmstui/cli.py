@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .core.live.objects import CACHE_SIZE_VARIABLE
 from .core.sources import DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
 from .core.text import clean
 
@@ -15,7 +16,8 @@ HEADLESS = ("events", "keys", "trails")
 DESCRIPTION = "See what happened to your AWS KMS keys, from CloudTrail, in a terminal."
 SOURCES_HELP = (
     "CloudTrail log files (plain or .gz), `aws cloudtrail lookup-events` output, JSON Lines, "
-    "or directories of them (read recursively); - reads standard input"
+    "or directories of them (read recursively); - reads standard input; s3://BUCKET/PREFIX reads "
+    "a trail's bucket (the window's day folders only)"
 )
 FILTER_GRAMMAR = """\
 filter language (the same as the explorer's /):
@@ -69,20 +71,30 @@ def _common(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="R",
-        help="a region to look up (repeat for several; all: every region enabled for the account; "
-        "default: the profile's)",
+        help="a region to look up, or of a bucket's trail to read (repeat for several; all: every region "
+        "enabled for the account, or in the bucket; default: the profile's, and every region in a bucket)",
     )
     live.add_argument(
         "--since",
         metavar="SPAN|TIME",
-        help="from this long ago (15m, 2h, 7d) or this time (default: 1d; at most 90 days)",
+        help="from this long ago (15m, 2h, 7d) or this time (default: 1d; LookupEvents keeps 90 days)",
     )
     live.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
     live.add_argument("--profile", metavar="P", help="the AWS profile to use")
     live.add_argument(
-        "--no-cache", action="store_true", help="neither read nor keep the local cache of looked-up events"
+        "--no-cache",
+        action="store_true",
+        help="neither read nor keep the local cache of looked-up events and bucket objects",
     )
-    live.add_argument("--clear-cache", action="store_true", help="delete the cache of looked-up events, then exit")
+    live.add_argument(
+        "--cache-size",
+        type=_size,
+        metavar="SIZE",
+        help=f"the most the cache of bucket objects may hold, e.g. 10G (default: 2G, or ${CACHE_SIZE_VARIABLE})",
+    )
+    live.add_argument(
+        "--clear-cache", action="store_true", help="delete the caches of looked-up events and bucket objects, then exit"
+    )
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -168,7 +180,9 @@ def _load(args):
     paths = list(args.sources)
     if args.demo:
         paths.append(str(demo_path()))
-    if not paths and not args.lookup:
+    buckets = [path for path in paths if is_bucket(path)]
+    paths = [path for path in paths if not is_bucket(path)]
+    if not paths and not args.lookup and not buckets:
         if sys.stdin.isatty():
             _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
             sys.exit(2)
@@ -198,6 +212,30 @@ def _load(args):
 
     loader.load(index, files, on_batch=report, refresh_every=None)
     loader.shutdown()
+    reader = None
+    if buckets:
+        from .core.live import LiveError
+        from .core.live.bucket import BucketLoader
+
+        try:
+            reader = BucketLoader(index, bucket_options(args, buckets))
+        except LiveError as error:
+            _say(str(error))
+            sys.exit(2)
+        reader.run(refresh_every=None)
+        loader.shutdown()
+        for skipped in reader.skipped:
+            _say(f"skipped {skipped.label}: {skipped.reason}")
+        for damage in reader.damaged:
+            _say(damage)
+        for problem in dict.fromkeys(reader.problems):
+            _say(problem)
+        if not args.quiet:
+            for sentence in reader.sentences():
+                _say(sentence)
+        if reader.problems and index.report.files_loaded == 0 and live is None:
+            _say("nothing could be loaded from the bucket")
+            sys.exit(2)
     if live is not None:
         live.fetch()
         for problem in dict.fromkeys(live.problems):
@@ -208,7 +246,7 @@ def _load(args):
         if live.progress.pages == 0 and index.report.files_loaded == 0:
             _say("nothing could be loaded from AWS")
             sys.exit(2)
-    elif index.report.files_loaded == 0:
+    elif index.report.files_loaded == 0 and reader is None:
         digests = index.report.digests
         if digests:  # a digest lists log files and their hashes: it holds no events
             _say(f"nothing could be loaded: only CloudTrail digest files ({digests:,}), which hold no events")
@@ -236,11 +274,30 @@ def live_options(args):
     )
 
 
+def bucket_options(args, urls: list[str]):
+    from .core import query
+    from .core.live.bucket import BucketOptions
+
+    return BucketOptions(
+        urls,
+        profile=args.profile,
+        regions=args.region,
+        since=args.since,
+        until=args.until,
+        cache=not args.no_cache,
+        cache_size=args.cache_size,
+        filter=query.parse(getattr(args, "filter", "") or ""),
+    )
+
+
 def _clear_cache() -> int:
     from .core.live import clear_cache
+    from .core.live.objects import clear_cache as clear_objects
 
     removed = clear_cache()
     _say(f"removed {len(removed)} cached file{'s' if len(removed) != 1 else ''} of looked-up events")
+    objects = clear_objects()
+    _say(f"removed {len(objects)} cached bucket object{'s' if len(objects) != 1 else ''}")
     return 0
 
 
@@ -322,12 +379,26 @@ def _explorer(argv: list[str]) -> int:
     paths = list(args.sources)
     if args.demo:
         paths.append(str(demo_path()))
-    if not paths and not args.lookup and sys.stdin.isatty():
+    buckets = [path for path in paths if is_bucket(path)]
+    paths = [path for path in paths if not is_bucket(path)]
+    bucket = None
+    if buckets:
+        from .core.live import LiveError
+        from .core.live.bucket import parse_url
+
+        try:
+            for url in buckets:
+                parse_url(url)
+        except LiveError as error:
+            _say(str(error))
+            return 2
+        bucket = bucket_options(args, buckets)
+    if not paths and not args.lookup and not buckets and sys.stdin.isatty():
         _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
         return 2
     from .core import sources
 
-    if (not paths and not args.lookup) or "-" in paths:
+    if (not paths and not args.lookup and not buckets) or "-" in paths:
         # Read the piped input first, then give the terminal back to the explorer as its keyboard.
         try:
             extra = [sources.spool_stdin()]
@@ -335,7 +406,7 @@ def _explorer(argv: list[str]) -> int:
             _say(f"skipped standard input: {error}")
             extra = []
         paths = [p for p in paths if p != "-"]
-        if not extra and not paths and not args.lookup:
+        if not extra and not paths and not args.lookup and not buckets:
             _say("nothing could be loaded (no readable sources)")
             return 2
     else:
@@ -355,7 +426,7 @@ def _explorer(argv: list[str]) -> int:
     from .ui.app import run
 
     live = live_options(args) if args.lookup else None
-    return run(paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow)
+    return run(paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow, bucket=bucket)
 
 
 def _attach_filter(argv: list[str]) -> list[str]:
@@ -377,11 +448,16 @@ def _attach_filter(argv: list[str]) -> list[str]:
     return out
 
 
+def is_bucket(source: str) -> bool:
+    """``s3://BUCKET/PREFIX``: a trail's bucket, read in place (core/live/bucket.py)."""
+    return source.startswith("s3://")
+
+
 def _mistyped_command(word: str) -> str | None:
     """The command ``word`` is close to, when it names no file: ``event`` for ``events``."""
     import difflib
 
-    if word.startswith("-") or word in HEADLESS or os.path.lexists(word):
+    if word.startswith("-") or word in HEADLESS or is_bucket(word) or os.path.lexists(word):
         return None
     close = difflib.get_close_matches(word.lower(), HEADLESS, n=1, cutoff=0.6)
     return close[0] if close else None

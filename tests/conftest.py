@@ -1,11 +1,12 @@
-"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py) and `demo_index` (the demo,
-loaded once) are available to every test module."""
+"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py), `s3` (moto's S3 behind a
+logging proxy, from fakes3.py) and `demo_index` (the demo, loaded once) are available to every
+test module."""
 
 from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ("fakeaws",)
+pytest_plugins = ("fakeaws", "fakes3")
 
 
 @pytest.fixture(scope="session")

@@ -300,6 +300,41 @@ def decode_records(
     return builder.finish()
 
 
+def within(batch: Batch, start: int, end: int) -> tuple[Batch, int]:
+    """The batch with only the events timed in [start, end] (epoch seconds), and how many
+    others it held. A trail's bucket is read by delivery folder, and a folder holds events
+    up to a day older than its date: what falls outside the window asked for is dropped
+    here, after decoding, so the events kept are exactly the window's. What the dropped
+    events taught about aliases is kept (it is true whenever it was learned)."""
+    n = batch.n
+    if n == 0:
+        return batch, 0
+    times = batch.columns["time"]
+    keep = (times >= start) & (times <= end)
+    dropped = n - int(keep.sum())
+    if dropped == 0:
+        return batch, 0
+    moved = np.cumsum(keep) - 1  # old row -> new row, for the rows kept
+    batch.columns = {name: column[keep] for name, column in batch.columns.items()}
+
+    def rows(mapping: dict) -> dict:
+        return {int(moved[row]): value for row, value in mapping.items() if keep[row]}
+
+    batch.extra_keys = rows(batch.extra_keys)
+    batch.event_id_overflow = rows(batch.event_id_overflow)
+    batch.parameters = rows(batch.parameters)
+    changes = []
+    for change in batch.trail_changes:
+        if keep[change.row]:
+            change.row = int(moved[change.row])
+            changes.append(change)
+    batch.trail_changes = changes
+    counts = np.bincount(batch.columns["origin"], minlength=len(batch.sources)).tolist()
+    for source, count in zip(batch.sources, counts, strict=False):
+        source.events = count
+    return batch, dropped
+
+
 def _typed(data: bytes) -> list[_Record] | None:
     """A CloudTrail log file decoded in one call; None when some field has an unexpected
     type (the records are then decoded one by one, leniently where needed)."""

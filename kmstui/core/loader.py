@@ -165,8 +165,10 @@ def load(
     cancelled: Callable[[], bool] = lambda: False,
     refresh_every: float | None = 0.5,
     workers: int | None = None,
+    narrow: Callable[[Batch], Batch] | None = None,
 ) -> Progress:
-    """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early)."""
+    """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
+    ``narrow`` sees each batch before the index does (a bucket's window drops events there)."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
@@ -177,6 +179,8 @@ def load(
 
     def take(batch: Batch, size: int) -> None:
         nonlocal last_refresh, refresh_cost
+        if narrow is not None:
+            batch = narrow(batch)
         index.add(batch)
         if on_batch is not None:
             on_batch(batch)

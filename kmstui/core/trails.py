@@ -623,6 +623,8 @@ def _source_kind(origin: Origin) -> str:
 
 
 def _folder_label(prefix: str) -> str:
+    if prefix.startswith("s3://"):  # a bucket read in place: its name and prefix, whole
+        return prefix
     parts = [p for p in prefix.replace("\\", "/").split("/") if p and p != "."]
     if parts and parts[-1] == "AWSLogs":
         parts = parts[:-1]

@@ -33,6 +33,7 @@ from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
 from .groups import GroupByScreen, GroupsPane
 from .messages import (
+    BucketProgressed,
     EventsReady,
     GroupsReady,
     IndexChanged,
@@ -54,6 +55,7 @@ from .viewlist import ViewsScreen
 
 if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second) is imported when used
     from ..core.live import LiveLoader, LiveOptions, LiveProgress
+    from ..core.live.bucket import BucketLoader, BucketOptions, BucketProgress
 
 
 class FilterInput(Input):
@@ -93,8 +95,12 @@ class ExplorerScreen(Screen[None]):
         index: EventIndex | None = None,
         live: LiveOptions | None = None,
         follow: int | None = None,
+        bucket: BucketOptions | None = None,
     ):
         super().__init__()
+        self.bucket_options = bucket
+        self.bucket: BucketLoader | None = None
+        self.bucket_progress: BucketProgress | None = None  # as last shown
         self.sources = list(sources or [])
         self.extra_files = list(extra_files or [])
         self.index = index or EventIndex()
@@ -163,7 +169,7 @@ class ExplorerScreen(Screen[None]):
             self.notify(problem, severity="warning", timeout=15, markup=False)
             self.messages.append(problem)
         self.update_status()
-        if self.sources or self.extra_files or self.live_options is not None:
+        if self.sources or self.extra_files or self.live_options is not None or self.bucket_options is not None:
             self.load_running = True
             self.load_sources()
         else:
@@ -227,11 +233,22 @@ class ExplorerScreen(Screen[None]):
             changed()  # pages come at most twice a second a region: every one is shown
             self.post_message(LiveProgressed(replace(progress)))
 
+        def bucket_progressed(progress: BucketProgress) -> None:
+            nonlocal last_post
+            changed()
+            now = time.monotonic()
+            if not progress.finished and now - last_post >= 0.1:
+                last_post = now
+                self.post_message(BucketProgressed(replace(progress)))
+
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
             progress = loader.load(
                 self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3
             )
+            if self.bucket_options is not None and not self._cancel.is_set():
+                self._read_bucket(self.bucket_options, bucket_progressed)
+                progress.cancelled = progress.cancelled or self._cancel.is_set()
             if self.live is not None and not self._cancel.is_set():
                 live = self.live.fetch(live_progressed, self._cancel.is_set)
                 progress.cancelled = progress.cancelled or live.cancelled
@@ -240,6 +257,39 @@ class ExplorerScreen(Screen[None]):
             self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
+
+    def _read_bucket(self, options: BucketOptions, progressed: Callable[[BucketProgress], None]) -> None:
+        """A trail's bucket, read into the index; events show as its files arrive."""
+        from ..core.live import LiveError
+        from ..core.live.bucket import BucketLoader
+
+        try:
+            self.bucket = BucketLoader(self.index, options)
+        except LiveError as error:
+            self._live_problems([str(error)])
+            return
+        self.bucket.run(progressed, self._cancel.is_set)
+        if self.bucket.problems:
+            self._live_problems(self.bucket.problems)
+
+    async def on_bucket_progressed(self, message: BucketProgressed) -> None:
+        progress = self.bucket_progress = message.progress
+        if not self.load_running:
+            return
+        self.query_one("#loadbar").display = True
+        self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
+        more = "+" if progress.listing else ""  # more to come: the listing goes on
+        files = f"{progress.files_done:,}/{progress.files:,}{more} files"
+        size = f"{_short_size(progress.bytes_done)}/{_short_size(progress.bytes)}{more}"
+        cached = f" · {progress.cached:,} cached" if progress.cached else ""
+        self.query_one("#progress-text", Static).update(
+            Content(
+                f" {clean(progress.where)} · {files} · {size} · {progress.events:,} events{cached}"
+                f" · {_short_size(int(progress.rate))}/s · Esc stops"
+            )
+        )
+        self.update_status()
+        await self._notify_changed()
 
     def _live_problems(self, sentences: list[str]) -> None:
         sentences = list(dict.fromkeys(sentences))
@@ -818,6 +868,14 @@ def with_window(text: str, since: int, until: int) -> str:
     rest = novelty.without_window(text)
     window = f"since:{iso(since)} until:{iso(until)}"
     return f"{rest} {window}" if rest else window
+
+
+def _short_size(size: int) -> str:
+    """A size in three figures at most: 7.3K, 44.5M."""
+    for unit, factor in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.3g}{unit}"
+    return f"{size}B"
 
 
 def _copy(progress: Progress) -> Progress:

@@ -8,6 +8,7 @@ import numpy as np
 from textual.message import Message
 
 from ..core.group import Grouping
+from ..core.live.bucket import BucketProgress
 from ..core.loader import Progress
 from ..core.summary import KeySummary
 from ..core.timeline import Timeline
@@ -36,6 +37,13 @@ class LiveProgressed(Message):
     def __init__(self, progress) -> None:
         super().__init__()
         self.progress = progress
+
+
+@dataclass
+class BucketProgressed(Message):
+    """A trail's bucket being read: day folders listed, files and bytes read, events."""
+
+    progress: BucketProgress
 
 
 class LiveProblems(Message):
