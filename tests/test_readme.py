@@ -55,6 +55,7 @@ def test_the_development_map_names_every_module():
     assert shown - modules - {"hatch_build.py", "make_demo.py", "update_screenshots.py", "bench.py", "synth.py"} == {
         "records.py",
         "fakeaws.py",
+        "athena_table.py",
     }, "the map names files that do not exist"
 
 
