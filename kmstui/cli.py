@@ -12,6 +12,7 @@ from .core.sources import DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
 from .core.text import clean
 
 HEADLESS = ("events", "keys", "trails")
+COMMANDS = (*HEADLESS, "sql")
 DESCRIPTION = "See what happened to your AWS KMS keys, from CloudTrail, in a terminal."
 SOURCES_HELP = (
     "CloudTrail log files (plain or .gz), `aws cloudtrail lookup-events` output, JSON Lines, "
@@ -83,6 +84,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--no-cache", action="store_true", help="neither read nor keep the local cache of looked-up events"
     )
     live.add_argument("--clear-cache", action="store_true", help="delete the cache of looked-up events, then exit")
+    athena = parser.add_argument_group(
+        "Athena (the filter and the window run as SQL over the CloudTrail table AWS documents; see kmstui sql)"
+    )
+    athena.add_argument("--athena", metavar="TABLE", help="load the events from this Athena table (database.table)")
+    athena.add_argument("--workgroup", metavar="WG", help="the Athena workgroup (default: primary)")
+    athena.add_argument(
+        "--output-location", metavar="S3URI", help="where Athena writes the result (default: the workgroup's)"
+    )
+    athena.add_argument(
+        "--org", action="store_true", help="the organization-trail table: account and region partitions too"
+    )
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -168,7 +180,7 @@ def _load(args):
     paths = list(args.sources)
     if args.demo:
         paths.append(str(demo_path()))
-    if not paths and not args.lookup:
+    if not paths and not args.lookup and not args.athena:
         if sys.stdin.isatty():
             _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
             sys.exit(2)
@@ -198,6 +210,8 @@ def _load(args):
 
     loader.load(index, files, on_batch=report, refresh_every=None)
     loader.shutdown()
+    if args.athena:
+        _athena(args, index)
     if live is not None:
         live.fetch()
         for problem in dict.fromkeys(live.problems):
@@ -208,7 +222,7 @@ def _load(args):
         if live.progress.pages == 0 and index.report.files_loaded == 0:
             _say("nothing could be loaded from AWS")
             sys.exit(2)
-    elif index.report.files_loaded == 0:
+    elif index.report.files_loaded == 0 and not args.athena:
         digests = index.report.digests
         if digests:  # a digest lists log files and their hashes: it holds no events
             _say(f"nothing could be loaded: only CloudTrail digest files ({digests:,}), which hold no events")
@@ -220,6 +234,60 @@ def _load(args):
             if not sentence.startswith(("Skipped ", "In ")):  # already said, one line per file
                 _say(sentence)
     return index
+
+
+def _athena(args, index) -> None:
+    """Run the Athena query and load its events (exits 2 when it cannot start or loads nothing)."""
+    from .core.live import LiveError
+    from .core.live.athena import AthenaLoader
+
+    athena = AthenaLoader(index, athena_options(args))
+    try:
+        athena.prepare()
+    except LiveError as error:
+        _say(str(error))
+        sys.exit(2)
+    assert athena.query is not None
+    if athena.query.note and not args.quiet:
+        _say(athena.query.note)
+    shown = ""
+
+    def progressed(progress) -> None:
+        nonlocal shown
+        if not args.quiet and progress.state != shown and sys.stderr.isatty():
+            shown = progress.state
+            _say(progress.describe)
+
+    try:
+        progress = athena.fetch(progressed)
+    except KeyboardInterrupt:
+        athena.stop()
+        for problem in athena.problems:
+            _say(problem)
+        raise
+    for problem in dict.fromkeys(athena.problems):
+        _say(problem)
+    if not args.quiet:
+        _say(progress.describe + ".")
+    if progress.state != "LOADED" and index.report.files_loaded == 0:
+        sys.exit(2)
+
+
+def athena_options(args):
+    from .core import query
+    from .core.live.athena import AthenaOptions
+
+    return AthenaOptions(
+        table=args.athena,
+        organization=args.org,
+        workgroup=args.workgroup,
+        output_location=args.output_location,
+        profile=args.profile,
+        region=args.region[0] if args.region else None,
+        since=args.since,
+        until=args.until,
+        filter=query.parse(getattr(args, "filter", "") or ""),
+    )
 
 
 def live_options(args):
@@ -296,6 +364,61 @@ def _headless(command: str, argv: list[str]) -> int:
             export.write_events(out, index, rows, summarise_trails(index), args.format, on_problem=_say)
     else:
         export.write_keys(out, summarise_keys(index, rows, unused=compiled.empty), args.format)
+    return 0
+
+
+def _sql_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kmstui sql",
+        description="Print the SQL that asks Athena (or CloudTrail Lake) for the filter's KMS and trail-configuration "
+        "events in a time window, without running it.",
+        epilog=filter_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="the events wanted")
+    _sql_options(parser)
+    return parser
+
+
+def _sql_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dialect", choices=("athena", "lake"), default="athena", help="Athena's CloudTrail table or CloudTrail Lake"
+    )
+    parser.add_argument(
+        "--table",
+        metavar="T",
+        help="the table (database.table), or for lake the event data store id (default: cloudtrail_logs_pp)",
+    )
+    parser.add_argument(
+        "--org",
+        action="store_true",
+        help="the organization-trail table: account and region partitions besides timestamp",
+    )
+    parser.add_argument(
+        "--since", metavar="SPAN|TIME", help="from this long ago (15m, 2h, 7d) or this time (default: 1d)"
+    )
+    parser.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
+
+
+def _sql(argv: list[str]) -> int:
+    args = _sql_parser().parse_args(argv)
+    from .core import query, sql
+
+    try:
+        compiled = query.parse(args.filter)
+    except query.FilterError as error:
+        _say(f"bad filter: {error}")
+        return 2
+    try:
+        span = sql.window(args.since, args.until)
+    except ValueError as error:
+        _say(str(error))
+        return 2
+    table = sql.Table(args.table or "cloudtrail_logs_pp", organization=args.org)
+    generated = sql.generate(compiled, span, table, args.dialect)
+    print(generated.sql + ";")
+    if generated.note:
+        _say(generated.note)
     return 0
 
 
@@ -379,9 +502,9 @@ def _mistyped_command(word: str) -> str | None:
     """The command ``word`` is close to, when it names no file: ``event`` for ``events``."""
     import difflib
 
-    if word.startswith("-") or word in HEADLESS or os.path.lexists(word):
+    if word.startswith("-") or word in COMMANDS or os.path.lexists(word):
         return None
-    close = difflib.get_close_matches(word.lower(), HEADLESS, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word.lower(), COMMANDS, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
@@ -391,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in HEADLESS:
             return _headless(argv[0], argv[1:])
+        if argv and argv[0] == "sql":
+            return _sql(argv[1:])
         if argv and (command := _mistyped_command(argv[0])) is not None:
             _say(f"{argv[0]}: no such command or file (did you mean kmstui {command}?)")
             return 2

@@ -19,113 +19,12 @@ from kmstui.core.timeutil import parse_iso
 
 import athena_table
 from records import (
-    ACCOUNT,
-    KEY1,
-    KEY2,
-    OTHER_ACCOUNT,
     REPO,
-    alias_arn,
-    assumed_role,
-    aws_service,
-    cloudtrail_file,
-    delivery_path,
-    gz,
-    iam_user,
     ids,
-    key_arn,
-    kms,
     load,
-    other_service,
-    root,
-    trail_config,
-    write,
 )
 
 START, END = "2024-04-30T00:00:00Z", "2026-11-21T00:00:00Z"  # the test trail's days, and the demo's
-
-
-def unusual_records() -> list[dict]:
-    """What the demo lacks: grants, key creation, deletion windows, policies, lists and booleans
-    in the parameters, response paths, escapes and non-ASCII text, a root and a service caller."""
-    day = "2024-05-01T"
-    return [
-        kms(
-            "CreateGrant",
-            key_arn(KEY1),
-            request={
-                "keyId": key_arn(KEY1),
-                "granteePrincipal": f"arn:aws:iam::{OTHER_ACCOUNT}:role/Reader",
-                "retiringPrincipal": f"arn:aws:iam::{ACCOUNT}:role/Admin",
-                "operations": ["Decrypt", "GenerateDataKey"],
-                "constraints": {"encryptionContextSubset": {"Department": "Finance"}},
-            },
-            response={"grantId": "g-1"},
-            time=day + "10:00:00Z",
-            identity=assumed_role("Admin", "alice@example.com"),
-        ),
-        kms(
-            "CreateGrant",
-            key_arn(KEY2),
-            request={"keyId": KEY2, "granteePrincipal": f"arn:aws:iam::{ACCOUNT}:role/Local", "operations": ["Sign"]},
-            time=day + "10:05:00Z",
-        ),
-        kms(
-            "CreateKey",
-            request={"keySpec": "RSA_4096", "keyUsage": "SIGN_VERIFY", "bypassPolicyLockoutSafetyCheck": True},
-            response={"keyMetadata": {"keyId": KEY2, "keySpec": "RSA_4096", "enabled": True}},
-            time=day + "10:10:00Z",
-            identity=root(),
-        ),
-        kms(
-            "CreateKey",
-            request={"customerMasterKeySpec": "SYMMETRIC_DEFAULT", "bypassPolicyLockoutSafetyCheck": False},
-            time=day + "10:11:00Z",
-        ),
-        kms("ScheduleKeyDeletion", KEY1, request={"pendingWindowInDays": 7}, time=day + "11:00:00Z"),
-        kms("ScheduleKeyDeletion", KEY2, request={"pendingWindowInDays": 30}, time=day + "11:01:00Z"),
-        kms("ScheduleKeyDeletion", KEY2, request={"pendingWindowInDays": "7"}, time=day + "11:02:00Z"),
-        kms("PutKeyPolicy", KEY1, request={"policyName": "default", "policy": "{}"}, time=day + "11:10:00Z"),
-        kms("DisableKey", KEY1, time=day + "11:20:00Z", error="AccessDenied", message="User: x is not authorized"),
-        kms("DisableKeyRotation", KEY1, time=day + "11:21:00Z"),
-        kms("CreateAlias", request={"aliasName": "alias/payments", "targetKeyId": KEY1}, time=day + "11:30:00Z"),
-        kms(
-            "Decrypt",
-            key_arn(KEY1),
-            request={"encryptionContext": {"aws:s3:arn": "arn:aws:s3:::bucket-é/naïve", "Dept": "Ops"}},
-            time=day + "12:00:00Z",
-            identity=aws_service("s3.amazonaws.com"),
-            ip="s3.amazonaws.com",
-        ),
-        kms(
-            "Decrypt",
-            key_arn(KEY2),
-            request={"encryptionContext": {"SecretARN": "arn:aws:secretsmanager:us-east-1:1:secret:db"}},
-            time=day + "12:01:00Z",
-            identity=iam_user("Bob", account=OTHER_ACCOUNT),
-            agent="Mozilla/5.0 console.amazonaws.com",
-        ),
-        kms(
-            "Encrypt",
-            alias_arn("payments"),
-            time=day + "12:02:00Z",
-            identity=assumed_role("Deploy", "ci", account=OTHER_ACCOUNT),
-            read_only=False,
-            request={"keyId": "alias/payments", "encryptionContext": {"quote": 'it\'s "quoted"'}},
-        ),
-        trail_config(
-            "PutEventSelectors",
-            request={
-                "trailName": "main-trail",
-                "eventSelectors": [{"includeManagementEvents": False, "readWriteType": "All"}],
-            },
-            time=day + "13:00:00Z",
-        ),
-        trail_config("UpdateTrail", request={"name": "main-trail", "kmsKeyId": key_arn(KEY1)}, time=day + "13:01:00Z"),
-        trail_config("StopLogging", time=day + "13:02:00Z"),
-        trail_config("DescribeTrails", time=day + "13:03:00Z"),  # not a configuration change: not kept
-        other_service("GetObject", time=day + "13:04:00Z"),  # another service: not kept
-        kms("Decrypt", key_arn(KEY1), time="2024-04-30T23:55:00Z"),  # delivered in the next day's folder
-    ]
 
 
 # Every filter form the language has; each field appears (a test checks).
@@ -219,12 +118,7 @@ FILTERS = [
 def trail(tmp_path_factory):
     """The demo's delivered log files and the unusual records' (split over two days' folders),
     as the DuckDB table and as kmstui's own index over the same files."""
-    base = tmp_path_factory.mktemp("trail")
-    records = unusual_records()
-    late = [r for r in records if r["eventTime"].startswith("2024-04-30")]
-    write(delivery_path(base, tag="a"), gz(cloudtrail_file([r for r in records if r not in late])))
-    write(delivery_path(base, tag="b", day="2024/05/01", stamp="20240501T0000Z"), gz(cloudtrail_file(late)))
-    folders = [REPO / "assets" / "demo", base]
+    folders = [REPO / "assets" / "demo", athena_table.write_unusual(tmp_path_factory.mktemp("trail"))]
     files = [path for folder in folders for path, *_ in athena_table.delivered(folder)]
     return athena_table.build(folders), load(*files)
 

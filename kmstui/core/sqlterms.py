@@ -244,8 +244,10 @@ def dialect_text(dialect: Dialect, part: int) -> str:
 
 
 def _named(text: str, name: str) -> str:
-    """The record's parameters name ``name`` (as a JSON member: between quotes)."""
-    return f"strpos(lower(coalesce({text}, '')), {literal(chr(34) + name.lower() + chr(34))}) > 0"
+    """The record's parameters name ``name`` (Athena's JSON text: a member, between quotes; Lake's
+    maps hold deeper objects as escaped text, so there the name alone)."""
+    wanted = name.lower() if text.startswith("json_format(") else '"' + name.lower() + '"'
+    return f"strpos(lower(coalesce({text}, '')), {literal(wanted)}) > 0"
 
 
 def _one_path(dialect: Dialect, part: int, names: tuple[str, ...], value: str, op: str) -> str | None:
