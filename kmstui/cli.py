@@ -443,12 +443,12 @@ def _explorer(argv: list[str]) -> int:
     paths = list(args.sources)
     if args.demo:
         paths.append(str(demo_path()))
-    if not paths and not args.lookup and sys.stdin.isatty():
+    if not paths and not args.lookup and not args.athena and sys.stdin.isatty():
         _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
         return 2
     from .core import sources
 
-    if (not paths and not args.lookup) or "-" in paths:
+    if (not paths and not args.lookup and not args.athena) or "-" in paths:
         # Read the piped input first, then give the terminal back to the explorer as its keyboard.
         try:
             extra = [sources.spool_stdin()]
@@ -456,7 +456,7 @@ def _explorer(argv: list[str]) -> int:
             _say(f"skipped standard input: {error}")
             extra = []
         paths = [p for p in paths if p != "-"]
-        if not extra and not paths and not args.lookup:
+        if not extra and not paths and not args.lookup and not args.athena:
             _say("nothing could be loaded (no readable sources)")
             return 2
     else:
@@ -476,7 +476,8 @@ def _explorer(argv: list[str]) -> int:
     from .ui.app import run
 
     live = live_options(args) if args.lookup else None
-    return run(paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow)
+    athena = athena_options(args) if args.athena else None
+    return run(paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow, athena=athena)
 
 
 def _attach_filter(argv: list[str]) -> list[str]:

@@ -977,6 +977,8 @@ class FakeAthena:
                 execution.state = "RUNNING"
         execution.scanned = self.scanned_per_query // 2
         self.held.wait()
+        if execution.state != "RUNNING":  # stopped while held
+            return
         try:
             translated = sqlglot.transpile(execution.sql, read="trino", write="duckdb")[0]
             cursor = self.connection.cursor()
@@ -990,7 +992,15 @@ class FakeAthena:
             return
         lines = [_csv_line(names)] + [_csv_line([None if v is None else str(v) for v in row]) for row in rows]
         bucket, _, key = execution.output.removeprefix("s3://").partition("/")
-        self.s3.put_object(Bucket=bucket, Key=key, Body="".join(lines).encode())
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body="".join(lines).encode())
+        except Exception as error:  # Athena cannot write its result: FAILED, with the reason
+            with self._lock:
+                execution.state, execution.reason = (
+                    "FAILED",
+                    f"Unable to write the result to {execution.output}: {error}",
+                )
+            return
         with self._lock:
             if execution.state == "RUNNING":
                 execution.state = "SUCCEEDED"

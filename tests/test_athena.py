@@ -182,3 +182,47 @@ def test_kmstui_events_athena_that_fails_exits_2(athena, capsys):
     code, _out, err = run_main(capsys, "events", "--athena", "nope", "--output-location", RESULTS, "--since", "1d")
     assert code == 2
     assert "failed: SYNTAX_ERROR" in err
+
+
+# ---------------------------------------------------------------------------
+# The explorer
+
+
+async def test_the_explorer_shows_the_query_running_and_escape_stops_it(athena):
+    from textual.widgets import Static
+
+    from kmstui.ui.app import KmsApp
+
+    from appkit import settle, text_of
+
+    athena.hold()
+    app = KmsApp(athena=options("event:Decrypt key:1234abcd"))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.explorer
+        for _ in range(200):  # the query is held RUNNING: wait until the screen says so
+            await pilot.pause(0.05)
+            if "Athena running" in text_of(screen.query_one("#progress-text", Static)):
+                break
+        shown = text_of(screen.query_one("#progress-text", Static))
+        assert "Athena running, 588.7 MB scanned (about $0.0028) · Esc stops" in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "StopQueryExecution" in athena.calls
+        assert any(m.startswith("Stopped the Athena query") for m in screen.messages)
+        assert any(m.startswith("No SQL equivalent for key:1234abcd") for m in screen.messages)
+    athena.release()
+
+
+async def test_the_explorer_lists_what_the_query_returned(athena, trail):
+    from kmstui.ui.app import KmsApp
+    from kmstui.ui.panes import EventsPane
+
+    from appkit import lines, settle, text_of
+
+    app = KmsApp(athena=options("event:=CreateGrant"), filter_text="event:=CreateGrant")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        shown = {app.index.event(row).event_id for row in app.explorer.result.rows.tolist()}
+        assert shown == local(trail, "event:=CreateGrant")
+        assert any("CreateGrant" in line for line in lines(app.explorer.query_one(EventsPane)))
+        assert "Athena loaded" in text_of(app.explorer.query_one("#status"))

@@ -18,11 +18,7 @@ from kmstui.core.index import EventIndex
 from kmstui.core.timeutil import parse_iso
 
 import athena_table
-from records import (
-    REPO,
-    ids,
-    load,
-)
+from records import REPO, ids, load, run_main
 
 START, END = "2024-04-30T00:00:00Z", "2026-11-21T00:00:00Z"  # the test trail's days, and the demo's
 
@@ -264,3 +260,33 @@ def test_cost_is_five_dollars_a_terabyte_with_the_ten_megabyte_minimum():
     assert sql.cost(2**40) == pytest.approx(5.0)
     assert sql.cost(0) == sql.cost(10 * 2**20) == pytest.approx(10 / 2**20 * 5)
     assert sql.cost(3 * 2**40) == pytest.approx(15.0)
+
+
+def test_kmstui_sql_prints_the_query_and_says_what_it_cannot_do(capsys):
+    code, out, err = run_main(
+        capsys, "sql", "--org", "--table", "security.org_trail", "-f", "-error:* key:1234abcd", "--since", "2h"
+    )
+    assert code == 0
+    assert out.startswith("SELECT\n") and out.rstrip().endswith(";")
+    assert "FROM security.org_trail" in out and "NOT (errorcode IS NOT NULL)" in out
+    sqlglot.parse_one(out.rstrip().rstrip(";"), read="trino")
+    assert err == "kmstui: No SQL equivalent for key:1234abcd: kmstui's own filter decides after loading.\n"
+
+
+def test_kmstui_sql_for_cloudtrail_lake(capsys):
+    code, out, _err = run_main(
+        capsys, "sql", "--dialect", "lake", "--table", "EXAMPLE-f852-4e8f", "-f", "ctx:SecretARN"
+    )
+    assert code == 0
+    assert 'FROM "EXAMPLE-f852-4e8f"' in out
+    assert "to_iso8601(eventtime) AS eventtime" in out
+    assert "json_format(CAST(requestparameters AS JSON))" in out
+
+
+def test_kmstui_sql_refuses_a_bad_filter_or_window_in_one_sentence(capsys):
+    code, out, err = run_main(capsys, "sql", "-f", "event:(")
+    assert (code, out) == (2, "")
+    assert err.startswith("kmstui: bad filter: column 7:") and err.count("\n") == 1
+    code, out, err = run_main(capsys, "sql", "--since", "2026-11-20", "--until", "2026-11-19")
+    assert (code, out) == (2, "")
+    assert err == "kmstui: The time range is empty: --since must come before --until.\n"

@@ -24,6 +24,7 @@ from ..core import group, loader, novelty, ordering, query, views
 from ..core import timeline as timelines
 from ..core.index import Damage, EventIndex
 from ..core.live import LiveError, LiveLoader, LiveOptions, LiveProgress
+from ..core.live.athena import AthenaLoader, AthenaOptions
 from ..core.loader import Progress
 from ..core.sources import SourceFile, discover
 from ..core.summary import summarise_keys
@@ -33,6 +34,7 @@ from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
 from .groups import GroupByScreen, GroupsPane
 from .messages import (
+    AthenaProgressed,
     EventsReady,
     GroupsReady,
     IndexChanged,
@@ -90,6 +92,7 @@ class ExplorerScreen(Screen[None]):
         index: EventIndex | None = None,
         live: LiveOptions | None = None,
         follow: int | None = None,
+        athena: AthenaOptions | None = None,
     ):
         super().__init__()
         self.sources = list(sources or [])
@@ -106,6 +109,8 @@ class ExplorerScreen(Screen[None]):
         self._total = 0  # events in the index when they were shown
         self.live_options = live
         self.live: LiveLoader | None = None
+        self.athena_options = athena
+        self.athena: AthenaLoader | None = None
         self.live_progress = None
         self.following = False
         self.follow_seconds = follow or 30
@@ -160,7 +165,7 @@ class ExplorerScreen(Screen[None]):
             self.notify(problem, severity="warning", timeout=15, markup=False)
             self.messages.append(problem)
         self.update_status()
-        if self.sources or self.extra_files or self.live_options is not None:
+        if self.sources or self.extra_files or self.live_options is not None or self.athena_options is not None:
             self.load_running = True
             self.load_sources()
         else:
@@ -232,9 +237,39 @@ class ExplorerScreen(Screen[None]):
                 progress.cancelled = progress.cancelled or live.cancelled
                 if self.live.problems:
                     self._live_problems(self.live.problems)
+            if self.athena_options is not None and not self._cancel.is_set():
+                self._fetch_athena(self.athena_options, changed)
             self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
+
+    def _fetch_athena(self, options: AthenaOptions, changed: Callable[[], None]) -> None:
+        """The Athena query, in the load worker: its progress shown as it runs, its events as they load."""
+        self.athena = AthenaLoader(self.index, options)
+        try:
+            prepared = self.athena.prepare()
+        except LiveError as error:
+            self._live_problems([str(error)])
+            return
+        if prepared.note:
+            self.messages.append(prepared.note)
+            self.app.call_from_thread(self.notify, prepared.note, timeout=12, markup=False)
+
+        def progressed(progress) -> None:
+            changed()
+            self.post_message(AthenaProgressed(replace(progress)))
+
+        self.athena.fetch(progressed, self._cancel.is_set)
+        if self.athena.problems:
+            self._live_problems(self.athena.problems)
+
+    def on_athena_progressed(self, message: AthenaProgressed) -> None:
+        if not self.load_running:
+            return
+        self.query_one("#loadbar").display = True
+        self.query_one("#progress", ProgressBar).update(total=None)
+        self.query_one("#progress-text", Static).update(Content(f" {message.progress.describe} · Esc stops"))
+        self.update_status()
 
     def _live_problems(self, sentences: list[str]) -> None:
         sentences = list(dict.fromkeys(sentences))
@@ -775,6 +810,9 @@ class ExplorerScreen(Screen[None]):
             key = next((k for k in keys.keys if k.code == keys.selected), None)
             parts.append(("  key ", "$text-muted"))
             parts.append(((key.display if key else "selected")[:40], "$text-success"))
+        if self.athena is not None:
+            parts.append(("  ", None))
+            parts.append((self.athena.progress.describe, None))
         if self.live is not None and self.live.progress.describe:
             parts.append(("  LookupEvents ", "$text-muted"))
             parts.append((self.live.progress.describe, None))

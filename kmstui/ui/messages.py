@@ -8,6 +8,7 @@ import numpy as np
 from textual.message import Message
 
 from ..core.group import Grouping
+from ..core.live.athena import AthenaProgress
 from ..core.loader import Progress
 from ..core.summary import KeySummary
 from ..core.timeline import Timeline
@@ -36,6 +37,13 @@ class LiveProgressed(Message):
     def __init__(self, progress) -> None:
         super().__init__()
         self.progress = progress
+
+
+@dataclass
+class AthenaProgressed(Message):
+    """The Athena query's state, data scanned and cost, then the result rows as they load."""
+
+    progress: AthenaProgress
 
 
 class LiveProblems(Message):
