@@ -886,6 +886,7 @@ class FakeAthena:
         self.workgroups: dict[str, str | None] = {"primary": None}  # name -> default output location
         self.executions: dict[str, AthenaExecution] = {}
         self.calls: list[str] = []  # operation names, in order
+        self.denied: set[str] = set()  # operations answered AccessDeniedException
         self.scanned_per_query = 1_234_567_890
         self.held = threading.Event()
         self.held.set()
@@ -917,6 +918,8 @@ class FakeAthena:
 
     def answer(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         self.calls.append(operation)
+        if operation in self.denied:
+            raise AwsError("AccessDeniedException", f"User is not authorized to perform: athena:{operation}")
         if operation == "StartQueryExecution":
             return self._start(body)
         if operation == "GetQueryExecution":

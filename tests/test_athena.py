@@ -226,3 +226,14 @@ async def test_the_explorer_lists_what_the_query_returned(athena, trail):
         assert shown == local(trail, "event:=CreateGrant")
         assert any("CreateGrant" in line for line in lines(app.explorer.query_one(EventsPane)))
         assert "Athena loaded" in text_of(app.explorer.query_one("#status"))
+
+
+def test_a_refused_permission_is_named(athena):
+    athena.denied.add("StartQueryExecution")
+    loader = AthenaLoader(EventIndex(), options())
+    loader.prepare()
+    loader.fetch()
+    assert loader.problems == [
+        "Access denied to StartQueryExecution in us-east-1: the credentials need athena:StartQueryExecution"
+        " (and glue:GetTable, s3 on the trail's bucket and the output location)."
+    ]
