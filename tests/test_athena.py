@@ -237,3 +237,13 @@ def test_a_refused_permission_is_named(athena):
         "Access denied to StartQueryExecution in us-east-1: the credentials need athena:StartQueryExecution"
         " (and glue:GetTable, s3 on the trail's bucket and the output location)."
     ]
+
+
+def test_athenas_words_are_shown_never_obeyed(athena):
+    loader = AthenaLoader(
+        EventIndex(), AthenaOptions("evil\x1b[31m", since=SINCE, until=UNTIL, output_location=RESULTS)
+    )
+    loader.prepare()
+    loader.fetch()
+    [problem] = loader.problems
+    assert "\x1b" not in problem and "␛[31m" in problem

@@ -55,7 +55,7 @@ class AthenaOptions:
 @dataclass
 class AthenaProgress:
     state: str = "PREPARING"  # QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED; then LOADING, LOADED
-    query_id: str | None = None
+    query_id: str | None = None  # as AWS gave it, to send back; shown through clean()
     scanned: int = 0  # bytes Athena has scanned
     rows: int = 0  # result rows read
     events: int = 0  # events added to the index
@@ -136,19 +136,20 @@ class AthenaLoader:
         if self.options.output_location:
             asked["ResultConfiguration"] = {"OutputLocation": self.options.output_location}
         try:
-            progress.query_id = athena.start_query_execution(**asked)["QueryExecutionId"]
+            query_id = athena.start_query_execution(**asked)["QueryExecutionId"]
         except Exception as error:
             raise LiveError(sentence(error, self.region, "StartQueryExecution")) from None
+        progress.query_id = query_id
         progress.state = "QUEUED"
         on_progress(progress)
         wait = POLL_FIRST
         while True:
             try:
-                execution = athena.get_query_execution(QueryExecutionId=progress.query_id)["QueryExecution"]
+                execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
             except Exception as error:
                 raise LiveError(sentence(error, self.region, "GetQueryExecution")) from None
             status = execution.get("Status", {})
-            progress.state = str(status.get("State", "UNKNOWN"))
+            progress.state = clean(str(status.get("State", "UNKNOWN")))[:20]  # AWS's words: shown, never obeyed
             scanned = execution.get("Statistics", {}).get("DataScannedInBytes")
             if isinstance(scanned, int):
                 progress.scanned = scanned
@@ -157,10 +158,10 @@ class AthenaLoader:
                 return execution.get("ResultConfiguration", {}).get("OutputLocation")
             if progress.state == "FAILED":
                 reason = clean(str(status.get("StateChangeReason") or "no reason given"))[:500]
-                self.problems.append(f"The Athena query {progress.query_id} failed: {reason}.")
+                self.problems.append(f"The Athena query {_shown(query_id)} failed: {reason}.")
                 return None
             if progress.state == "CANCELLED":
-                self.problems.append(f"The Athena query {progress.query_id} was cancelled before it finished.")
+                self.problems.append(f"The Athena query {_shown(query_id)} was cancelled before it finished.")
                 return None
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
@@ -174,7 +175,7 @@ class AthenaLoader:
         progress = self.progress
         try:
             athena.stop_query_execution(QueryExecutionId=progress.query_id)
-            self.problems.append(f"Stopped the Athena query {progress.query_id} (StopQueryExecution).")
+            self.problems.append(f"Stopped the Athena query {_shown(progress.query_id)} (StopQueryExecution).")
         except Exception as error:
             self.problems.append(sentence(error, self.region, "StopQueryExecution"))
         progress.state = "CANCELLED"
@@ -246,6 +247,10 @@ class AthenaLoader:
         self.index.refresh()
         self.progress.events += decoded.n
         return written + len(batch)
+
+
+def _shown(query_id: object) -> str:
+    return clean(str(query_id))[:80]
 
 
 def _lines(body: Any) -> Iterator[str]:
