@@ -102,8 +102,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="kmstui",
             description=DESCRIPTION,
-            epilog="headless commands: kmstui events|keys|trails [SOURCE ...] (see kmstui events --help)\n\n"
-            + filter_epilog(),
+            epilog="headless commands: kmstui events|keys|trails [SOURCE ...] (see kmstui events --help);\n"
+            "kmstui sql: the filter as Athena or CloudTrail Lake SQL (see kmstui sql --help)\n\n" + filter_epilog(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(parser)
