@@ -270,3 +270,24 @@ def write_unusual(base: Path) -> Path:
     write(delivery_path(base, tag="a"), gz(cloudtrail_file([r for r in records if r not in late])))
     write(delivery_path(base, tag="b", day="2024/05/01", stamp="20240501T0000Z"), gz(cloudtrail_file(late)))
     return base
+
+
+def lake_view(connection: duckdb.DuckDBPyConnection, name: str = "lake_eds") -> str:
+    """The same events in CloudTrail Lake's shape (its documented schema for CloudTrail events):
+    ``eventtime`` a timestamp, ``requestparameters`` and ``responseelements`` maps of strings
+    (a nested object kept as its JSON text), no partitions."""
+
+    def as_map(column: str) -> str:
+        return (
+            f"map_from_entries(list_transform(map_entries(CAST(json({column}) AS MAP(VARCHAR, JSON))),"
+            " lambda e: {'key': e.key, 'value': CASE WHEN json_type(e.value) = 'VARCHAR'"
+            " THEN e.value ->> '$' ELSE CAST(e.value AS VARCHAR) END}))"
+            f" AS {column}"
+        )
+
+    connection.execute(
+        f"CREATE VIEW {name} AS SELECT * EXCLUDE (account, region, timestamp) REPLACE ("
+        f"CAST(eventtime AS TIMESTAMPTZ) AS eventtime, {as_map('requestparameters')}, {as_map('responseelements')}"
+        f") FROM {TABLE}"
+    )
+    return name

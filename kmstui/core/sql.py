@@ -170,7 +170,7 @@ def _select(column: Column, dialect: Dialect) -> str:
     if dialect.lake and column.kind == "json":
         expression = dialect.json_text(expression)
     if dialect.lake and column.name == "eventtime":
-        expression = "to_iso8601(eventtime)"
+        expression = "date_format(eventtime, '%Y-%m-%dT%H:%i:%sZ')"
     return expression if expression == column.name else f"{expression} AS {column.name}"
 
 
