@@ -302,3 +302,26 @@ def test_kmstui_sql_refuses_a_bad_filter_or_window_in_one_sentence(capsys):
     code, out, err = run_main(capsys, "sql", "--since", "2026-11-20", "--until", "2026-11-19")
     assert (code, out) == (2, "")
     assert err == "kmstui: The time range is empty: --since must come before --until.\n"
+
+
+def test_a_result_row_becomes_the_record_the_loaders_read():
+    row = {
+        "eventid": "e-1",
+        "eventname": "CreateKey",
+        "readonly": "false",
+        "ui_type": "IAMUser",
+        "ui_arn": "arn:aws:iam::111122223333:user/Alice",
+        "requestparameters": '{"big": 123456789012345678901234567890, "tags": []}',
+        "resources": '[{"arn": "arn:aws:kms:us-east-1:111122223333:key/k", "accountid": "111122223333", "type": null}]',
+        "errorcode": "",
+    }
+    assert sql.record_of(row) == {
+        "eventID": "e-1",
+        "eventName": "CreateKey",
+        "readOnly": False,
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/Alice"},
+        "requestParameters": {"big": 123456789012345678901234567890, "tags": []},
+        "resources": [{"ARN": "arn:aws:kms:us-east-1:111122223333:key/k", "accountId": "111122223333"}],
+    }
+    with pytest.raises(sql.RowError, match="its responseelements is not JSON"):
+        sql.record_of({"eventid": "e-2", "responseelements": "{oops"})

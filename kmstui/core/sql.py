@@ -16,10 +16,11 @@ are named in :attr:`Query.note`: kmstui's own filter decides them after loading.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from . import sqlterms
 from .decode import TRAIL_EVENTS
@@ -304,9 +305,9 @@ def record_of(row: Mapping[str, str | None]) -> dict:
             continue
         parsed: object = value
         if column.kind in ("json", "resources"):
-            try:
-                parsed = json.loads(value)
-            except ValueError:
+            try:  # msgspec, as the loaders: integers past 64 bits stay exact
+                parsed = msgspec.json.decode(value)
+            except (msgspec.DecodeError, RecursionError):
                 raise RowError(f"its {column.name} is not JSON") from None
             if column.kind == "resources":
                 if not isinstance(parsed, list):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import json
 import os
 import secrets
 import time
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from ..decode import decode_records
 from ..index import EventIndex
@@ -219,7 +220,7 @@ class AthenaLoader:
                 break
             progress.rows += 1
             try:
-                batch.append(json.dumps(record_of(dict(zip(header, cells, strict=False))), ensure_ascii=False).encode())
+                batch.append(_json(record_of(dict(zip(header, cells, strict=False)))))
             except RowError as error:
                 broken[str(error)] = broken.get(str(error), 0) + 1
             if len(batch) >= BATCH_ROWS:
@@ -247,6 +248,10 @@ class AthenaLoader:
         self.index.refresh()
         self.progress.events += decoded.n
         return written + len(batch)
+
+
+def _json(record: dict) -> bytes:
+    return msgspec.json.encode(record)  # exact for integers past 64 bits, as the loaders read them
 
 
 def _shown(query_id: object) -> str:
