@@ -16,7 +16,7 @@ are named in :attr:`Query.note`: kmstui's own filter decides them after loading.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -298,29 +298,56 @@ def record_of(row: Mapping[str, str | None]) -> dict:
     keeps the parameters as JSON text, ``readonly`` as text, ``resources`` as an array of
     structs (selected as JSON). An empty cell is a field the record did not have (Athena's CSV
     writes NULL as an empty cell). RowError when a JSON cell is not JSON."""
-    record: dict = {}
-    for column in COLUMNS:
-        value = row.get(column.name)
-        if value is None or value == "":
-            continue
-        parsed: object = value
-        if column.kind in ("json", "resources"):
-            try:  # msgspec, as the loaders: integers past 64 bits stay exact
-                parsed = msgspec.json.decode(value)
-            except (msgspec.DecodeError, RecursionError):
-                raise RowError(f"its {column.name} is not JSON") from None
-            if column.kind == "resources":
-                if not isinstance(parsed, list):
-                    raise RowError("its resources are not a list")
-                parsed = [
-                    {_RESOURCE_NAMES.get(k, k): v for k, v in item.items() if v is not None}
-                    for item in parsed
-                    if isinstance(item, dict)
-                ]
-        elif column.kind == "boolean":
-            parsed = {"true": True, "false": False}.get(value.lower(), value)
-        place = record
-        for name in column.path[:-1]:
-            place = place.setdefault(name, {})
-        place[column.path[-1]] = parsed
-    return record
+    names = list(row)
+    return RowReader(names).record([row[name] for name in names])
+
+
+_TEXT, _JSON, _RESOURCES, _BOOLEAN = range(4)
+_KINDS = {"text": _TEXT, "json": _JSON, "resources": _RESOURCES, "boolean": _BOOLEAN}
+_BOOLEANS = {"true": True, "false": False}
+
+
+class RowReader:
+    """Result rows of one header into records (:func:`record_of`), the header read once: the
+    loader turns millions of rows."""
+
+    def __init__(self, header: list[str]):
+        by_name = {column.name: column for column in COLUMNS}
+        self.plan = [
+            (at, by_name[name].path, _KINDS[by_name[name].kind], name)
+            for at, name in enumerate(header)
+            if name in by_name
+        ]
+
+    def record(self, cells: Sequence[str | None]) -> dict:
+        record: dict = {}
+        count = len(cells)
+        for at, path, kind, name in self.plan:
+            value = cells[at] if at < count else None
+            if not value:
+                continue
+            parsed: object = value
+            if kind == _JSON or kind == _RESOURCES:
+                try:  # msgspec, as the loaders: integers past 64 bits stay exact
+                    parsed = msgspec.json.decode(value)
+                except (msgspec.DecodeError, RecursionError):
+                    raise RowError(f"its {name} is not JSON") from None
+                if kind == _RESOURCES:
+                    parsed = _resources(parsed)
+            elif kind == _BOOLEAN:
+                parsed = _BOOLEANS.get(value.lower(), value)
+            place = record
+            for part in path[:-1]:  # userIdentity's fields
+                place = place.setdefault(part, {})
+            place[path[-1]] = parsed
+        return record
+
+
+def _resources(parsed: object) -> list[dict]:
+    if not isinstance(parsed, list):
+        raise RowError("its resources are not a list")
+    return [
+        {_RESOURCE_NAMES.get(k, k): v for k, v in item.items() if v is not None}
+        for item in parsed
+        if isinstance(item, dict)
+    ]

@@ -29,7 +29,7 @@ from ..decode import decode_records
 from ..index import EventIndex
 from ..query import Filter
 from ..sources import private_dir
-from ..sql import Query, RowError, Table, cost, generate, record_of, window
+from ..sql import Query, RowError, RowReader, Table, cost, generate, window
 from ..text import clean
 from .cache import open_private
 from .errors import LiveError, client, sentence, session
@@ -214,13 +214,14 @@ class AthenaLoader:
             raise LiveError(
                 f"The Athena result has no {', '.join(sorted(missing))} column: not the columns kmstui asked for."
             )
+        reading = RowReader(header)
         batch: list[bytes] = []
         for cells in reader:
             if cancelled():
                 break
             progress.rows += 1
             try:
-                batch.append(_json(record_of(dict(zip(header, cells, strict=False)))))
+                batch.append(_json(reading.record(cells)))
             except RowError as error:
                 broken[str(error)] = broken.get(str(error), 0) + 1
             if len(batch) >= BATCH_ROWS:
