@@ -95,6 +95,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     athena.add_argument(
         "--org", action="store_true", help="the organization-trail table: account and region partitions too"
     )
+    athena.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --athena: only this account's events (repeat for several; prunes the account partition)",
+    )
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -280,6 +287,7 @@ def athena_options(args):
     return AthenaOptions(
         table=args.athena,
         organization=args.org,
+        accounts=tuple(args.account),
         workgroup=args.workgroup,
         output_location=args.output_location,
         profile=args.profile,
@@ -398,6 +406,9 @@ def _sql_options(parser: argparse.ArgumentParser) -> None:
         "--since", metavar="SPAN|TIME", help="from this long ago (15m, 2h, 7d) or this time (default: 1d)"
     )
     parser.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
+    parser.add_argument(
+        "--account", action="append", default=[], metavar="ID", help="only this account's events (repeat for several)"
+    )
 
 
 def _sql(argv: list[str]) -> int:
@@ -414,7 +425,11 @@ def _sql(argv: list[str]) -> int:
     except ValueError as error:
         _say(str(error))
         return 2
-    table = sql.Table(args.table or "cloudtrail_logs_pp", organization=args.org)
+    bad = [a for a in args.account if not (len(a) == 12 and a.isdigit())]
+    if bad:
+        _say(f"--account {bad[0]!r} is not an AWS account id (12 digits)")
+        return 2
+    table = sql.Table(args.table or "cloudtrail_logs_pp", organization=args.org, accounts=tuple(args.account))
     generated = sql.generate(compiled, span, table, args.dialect)
     print(generated.sql + ";")
     if generated.note:

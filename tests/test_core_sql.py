@@ -18,7 +18,7 @@ from kmstui.core.index import EventIndex
 from kmstui.core.timeutil import parse_iso
 
 import athena_table
-from records import REPO, ids, load, run_main
+from records import REPO, events, ids, load, run_main
 
 START, END = "2024-04-30T00:00:00Z", "2026-11-21T00:00:00Z"  # the test trail's days, and the demo's
 
@@ -325,3 +325,15 @@ def test_a_result_row_becomes_the_record_the_loaders_read():
     }
     with pytest.raises(sql.RowError, match="its responseelements is not JSON"):
         sql.record_of({"eventid": "e-2", "responseelements": "{oops"})
+
+
+def test_accounts_asked_for_prune_the_account_partition(trail):
+    table, index = trail
+    generated = sql.generate(query.parse("event:Decrypt"), window(), sql.Table(organization=True, accounts=(OTHER,)))
+    assert f"account IN ('{OTHER}')" in generated.sql
+    found = {row["eventid"] for row in athena_table.run(table, generated.sql)}
+    wanted = {e.event_id for e in events(index, f"event:Decrypt since:{START} until:{END}") if e.account == OTHER}
+    assert found == wanted and wanted
+
+
+OTHER = "444455556666"

@@ -82,6 +82,7 @@ class Table:
 
     name: str = "cloudtrail_logs_pp"
     organization: bool = False
+    accounts: tuple[str, ...] = ()  # only these accounts' events (the organization table prunes its partition)
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,15 @@ def generate(compiled: Filter, span: Window, table: Table | None = None, dialect
         where.append(f'"timestamp" BETWEEN {literal(first)} AND {literal(last)}')
         if table.organization:
             where.extend(_region_partitions(compiled))
+            if table.accounts:
+                where.append(f"account IN ({', '.join(literal(a) for a in table.accounts)})")
     names = ", ".join(literal(name) for name in sorted(TRAIL_EVENTS))
     where.append(
         f"(eventsource = {literal(KMS_SOURCE)}"
         f" OR (eventsource = {literal(CLOUDTRAIL_SOURCE)} AND eventname IN ({names})))"
     )
+    if table.accounts:
+        where.append(f"recipientaccountid IN ({', '.join(literal(a) for a in table.accounts)})")
     where.append(chosen.time_at_least(_iso(start)))
     where.append(chosen.time_at_most(_iso(end)))
     if pushed is not None:

@@ -43,6 +43,7 @@ DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
 class AthenaOptions:
     table: str
     organization: bool = False
+    accounts: tuple[str, ...] = ()  # only these accounts' events
     workgroup: str | None = None  # None: primary
     output_location: str | None = None  # None: the workgroup's
     profile: str | None = None
@@ -105,7 +106,11 @@ class AthenaLoader:
             raise LiveError(str(error)) from None
         self.session = session(self.options.profile)
         self.region = self.options.region or self.session.region_name or "us-east-1"
-        self.query = generate(self.options.filter, span, Table(self.options.table, self.options.organization))
+        bad = [a for a in self.options.accounts if not (len(a) == 12 and a.isdigit())]
+        if bad:
+            raise LiveError(f"--account {bad[0]!r} is not an AWS account id (12 digits).")
+        table = Table(self.options.table, self.options.organization, tuple(self.options.accounts))
+        self.query = generate(self.options.filter, span, table)
         return self.query
 
     def fetch(
