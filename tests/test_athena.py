@@ -247,3 +247,22 @@ def test_athenas_words_are_shown_never_obeyed(athena):
     loader.fetch()
     [problem] = loader.problems
     assert "\x1b" not in problem and "␛[31m" in problem
+
+
+def test_stopping_while_the_result_loads_keeps_what_arrived(athena, monkeypatch):
+    from kmstui.core.live import athena as module
+
+    monkeypatch.setattr(module, "BATCH_ROWS", 100)
+    stop = threading.Event()
+    index = EventIndex()
+    loader = AthenaLoader(index, options())
+    loader.prepare()
+
+    def progressed(progress) -> None:
+        if progress.state == "LOADING" and progress.events:
+            stop.set()
+
+    progress = loader.fetch(progressed, stop.is_set)
+    assert progress.state == "STOPPED" and progress.cancelled
+    assert index.snapshot.n == progress.events == 100
+    assert loader.problems == ["Stopped reading the Athena result after 100 rows: the events read so far are kept."]

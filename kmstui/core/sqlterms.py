@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .timeutil import parse_iso, parse_span
+from .timeutil import iso, parse_iso, parse_span
 
 COMPARISONS = ("<=", ">=", "<", ">")
 TRUE_WORDS = ("true", "yes")
@@ -151,8 +151,6 @@ def iso_of(value: str, end_of_day: bool = False) -> str:
     parsed = parse_iso(value)
     assert parsed is not None
     seconds = int(parsed.timestamp()) + (86399 if end_of_day and len(value.strip()) == 10 else 0)
-    from .timeutil import iso
-
     return iso(seconds) or ""
 
 

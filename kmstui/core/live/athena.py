@@ -238,7 +238,13 @@ class AthenaLoader:
         for why, count in broken.items():
             rows = f"{count:,} result row" + ("" if count == 1 else "s")
             self.problems.append(f"{rows} of the Athena query could not be read as records ({why}): skipped.")
-        progress.state = "LOADED" if not cancelled() else "STOPPED"
+        if cancelled():
+            progress.state = "STOPPED"
+            self.problems.append(
+                f"Stopped reading the Athena result after {progress.rows:,} rows: the events read so far are kept."
+            )
+        else:
+            progress.state = "LOADED"
 
     def _add(self, batch: list[bytes], label: str, written: int) -> int:
         assert self.path is not None
