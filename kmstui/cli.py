@@ -378,8 +378,8 @@ def _headless(command: str, argv: list[str]) -> int:
 def _sql_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kmstui sql",
-        description="Print the SQL that asks Athena (or CloudTrail Lake) for the filter's KMS and trail-configuration "
-        "events in a time window, without running it.",
+        description="Print the SQL that asks Athena (or CloudTrail Lake) for the filter's KMS and\n"
+        "trail-configuration events in a time window, without running it (kmstui --athena TABLE runs it).",
         epilog=filter_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
