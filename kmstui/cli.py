@@ -13,6 +13,7 @@ from .core.sources import DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
 from .core.text import clean
 
 HEADLESS = ("events", "keys", "trails")
+COMMANDS = (*HEADLESS, "sql")
 DESCRIPTION = "See what happened to your AWS KMS keys, from CloudTrail, in a terminal."
 SOURCES_HELP = (
     "CloudTrail log files (plain or .gz), `aws cloudtrail lookup-events` output, JSON Lines, "
@@ -95,6 +96,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     live.add_argument(
         "--clear-cache", action="store_true", help="delete the caches of looked-up events and bucket objects, then exit"
     )
+    athena = parser.add_argument_group(
+        "Athena (the filter and the window run as SQL over the CloudTrail table AWS documents; see kmstui sql)"
+    )
+    athena.add_argument("--athena", metavar="TABLE", help="load the events from this Athena table (database.table)")
+    athena.add_argument("--workgroup", metavar="WG", help="the Athena workgroup (default: primary)")
+    athena.add_argument(
+        "--output-location", metavar="S3URI", help="where Athena writes the result (default: the workgroup's)"
+    )
+    athena.add_argument(
+        "--org", action="store_true", help="the organization-trail table: account and region partitions too"
+    )
+    athena.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="with --athena: only this account's events (repeat for several; prunes the account partition)",
+    )
 
 
 def _parser(command: str | None) -> argparse.ArgumentParser:
@@ -102,8 +121,8 @@ def _parser(command: str | None) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="kmstui",
             description=DESCRIPTION,
-            epilog="headless commands: kmstui events|keys|trails [SOURCE ...] (see kmstui events --help)\n\n"
-            + filter_epilog(),
+            epilog="headless commands: kmstui events|keys|trails [SOURCE ...] (see kmstui events --help);\n"
+            "kmstui sql: the filter as Athena or CloudTrail Lake SQL (see kmstui sql --help)\n\n" + filter_epilog(),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         _common(parser)
@@ -182,7 +201,7 @@ def _load(args):
         paths.append(str(demo_path()))
     buckets = [path for path in paths if is_bucket(path)]
     paths = [path for path in paths if not is_bucket(path)]
-    if not paths and not args.lookup and not buckets:
+    if not paths and not args.lookup and not buckets and not args.athena:
         if sys.stdin.isatty():
             _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
             sys.exit(2)
@@ -236,6 +255,8 @@ def _load(args):
         if reader.problems and index.report.files_loaded == 0 and live is None:
             _say("nothing could be loaded from the bucket")
             sys.exit(2)
+    if args.athena:
+        _athena(args, index)
     if live is not None:
         live.fetch()
         for problem in dict.fromkeys(live.problems):
@@ -246,7 +267,7 @@ def _load(args):
         if live.progress.pages == 0 and index.report.files_loaded == 0:
             _say("nothing could be loaded from AWS")
             sys.exit(2)
-    elif index.report.files_loaded == 0 and reader is None:
+    elif index.report.files_loaded == 0 and reader is None and not args.athena:
         digests = index.report.digests
         if digests:  # a digest lists log files and their hashes: it holds no events
             _say(f"nothing could be loaded: only CloudTrail digest files ({digests:,}), which hold no events")
@@ -258,6 +279,61 @@ def _load(args):
             if not sentence.startswith(("Skipped ", "In ")):  # already said, one line per file
                 _say(sentence)
     return index
+
+
+def _athena(args, index) -> None:
+    """Run the Athena query and load its events (exits 2 when it cannot start or loads nothing)."""
+    from .core.live import LiveError
+    from .core.live.athena import AthenaLoader
+
+    athena = AthenaLoader(index, athena_options(args))
+    try:
+        athena.prepare()
+    except LiveError as error:
+        _say(str(error))
+        sys.exit(2)
+    assert athena.query is not None
+    if athena.query.note and not args.quiet:
+        _say(athena.query.note)
+    shown = ""
+
+    def progressed(progress) -> None:
+        nonlocal shown
+        if not args.quiet and progress.state != shown and sys.stderr.isatty():
+            shown = progress.state
+            _say(progress.describe)
+
+    try:
+        progress = athena.fetch(progressed)
+    except KeyboardInterrupt:
+        athena.stop()
+        for problem in athena.problems:
+            _say(problem)
+        raise
+    for problem in dict.fromkeys(athena.problems):
+        _say(problem)
+    if not args.quiet:
+        _say(progress.describe + ".")
+    if progress.state != "LOADED" and index.report.files_loaded == 0:
+        sys.exit(2)
+
+
+def athena_options(args):
+    from .core import query
+    from .core.live.athena import AthenaOptions
+
+    return AthenaOptions(
+        table=args.athena,
+        organization=args.org,
+        accounts=tuple(args.account),
+        workgroup=args.workgroup,
+        output_location=args.output_location,
+        profile=args.profile,
+        region=args.region[0] if args.region else None,
+        since=args.since,
+        until=args.until,
+        filter=query.parse(getattr(args, "filter", "") or ""),
+    )
 
 
 def live_options(args):
@@ -358,6 +434,68 @@ def _headless(command: str, argv: list[str]) -> int:
     return 0
 
 
+def _sql_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kmstui sql",
+        description="Print the SQL that asks Athena (or CloudTrail Lake) for the filter's KMS and\n"
+        "trail-configuration events in a time window, without running it (kmstui --athena TABLE runs it).",
+        epilog=filter_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-f", "--filter", default="", metavar="EXPR", help="the events wanted")
+    _sql_options(parser)
+    return parser
+
+
+def _sql_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dialect", choices=("athena", "lake"), default="athena", help="Athena's CloudTrail table or CloudTrail Lake"
+    )
+    parser.add_argument(
+        "--table",
+        metavar="T",
+        help="the table (database.table), or for lake the event data store id (default: cloudtrail_logs_pp)",
+    )
+    parser.add_argument(
+        "--org",
+        action="store_true",
+        help="the organization-trail table: account and region partitions besides timestamp",
+    )
+    parser.add_argument(
+        "--since", metavar="SPAN|TIME", help="from this long ago (15m, 2h, 7d) or this time (default: 1d)"
+    )
+    parser.add_argument("--until", metavar="TIME", help="up to this time (default: now)")
+    parser.add_argument(
+        "--account", action="append", default=[], metavar="ID", help="only this account's events (repeat for several)"
+    )
+
+
+def _sql(argv: list[str]) -> int:
+    args = _sql_parser().parse_args(argv)
+    from .core import query, sql
+
+    try:
+        compiled = query.parse(args.filter)
+    except query.FilterError as error:
+        _say(f"bad filter: {error}")
+        return 2
+    try:
+        span = sql.window(args.since, args.until)
+    except ValueError as error:
+        _say(str(error))
+        return 2
+    bad = [a for a in args.account if not (len(a) == 12 and a.isdigit())]
+    if bad:
+        _say(f"--account {bad[0]!r} is not an AWS account id (12 digits)")
+        return 2
+    table = sql.Table(args.table or "cloudtrail_logs_pp", organization=args.org, accounts=tuple(args.account))
+    generated = sql.generate(compiled, span, table, args.dialect)
+    print(generated.sql + ";")
+    if generated.note:
+        _say(generated.note)
+    return 0
+
+
 def _explorer(argv: list[str]) -> int:
     args = _parser(None).parse_args(argv)
     if args.clear_cache:
@@ -393,12 +531,12 @@ def _explorer(argv: list[str]) -> int:
             _say(str(error))
             return 2
         bucket = bucket_options(args, buckets)
-    if not paths and not args.lookup and not buckets and sys.stdin.isatty():
+    if not paths and not args.lookup and not buckets and not args.athena and sys.stdin.isatty():
         _say("no sources given: name CloudTrail files or directories, pipe them in, try --demo, or use --lookup")
         return 2
     from .core import sources
 
-    if (not paths and not args.lookup and not buckets) or "-" in paths:
+    if (not paths and not args.lookup and not buckets and not args.athena) or "-" in paths:
         # Read the piped input first, then give the terminal back to the explorer as its keyboard.
         try:
             extra = [sources.spool_stdin()]
@@ -406,7 +544,7 @@ def _explorer(argv: list[str]) -> int:
             _say(f"skipped standard input: {error}")
             extra = []
         paths = [p for p in paths if p != "-"]
-        if not extra and not paths and not args.lookup and not buckets:
+        if not extra and not paths and not args.lookup and not buckets and not args.athena:
             _say("nothing could be loaded (no readable sources)")
             return 2
     else:
@@ -426,7 +564,10 @@ def _explorer(argv: list[str]) -> int:
     from .ui.app import run
 
     live = live_options(args) if args.lookup else None
-    return run(paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow, bucket=bucket)
+    athena = athena_options(args) if args.athena else None
+    return run(
+        paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow, bucket=bucket, athena=athena
+    )
 
 
 def _attach_filter(argv: list[str]) -> list[str]:
@@ -457,9 +598,9 @@ def _mistyped_command(word: str) -> str | None:
     """The command ``word`` is close to, when it names no file: ``event`` for ``events``."""
     import difflib
 
-    if word.startswith("-") or word in HEADLESS or is_bucket(word) or os.path.lexists(word):
+    if word.startswith("-") or word in COMMANDS or is_bucket(word) or os.path.lexists(word):
         return None
-    close = difflib.get_close_matches(word.lower(), HEADLESS, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word.lower(), COMMANDS, n=1, cutoff=0.6)
     return close[0] if close else None
 
 
@@ -469,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in HEADLESS:
             return _headless(argv[0], argv[1:])
+        if argv and argv[0] == "sql":
+            return _sql(argv[1:])
         if argv and (command := _mistyped_command(argv[0])) is not None:
             _say(f"{argv[0]}: no such command or file (did you mean kmstui {command}?)")
             return 2

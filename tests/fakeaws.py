@@ -873,3 +873,203 @@ def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     finally:
         servers.cloudtrail.account_resolver = None
         servers.cloudtrail.reset()
+
+
+# -- Athena ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AthenaExecution:
+    """One query as the fake Athena holds it."""
+
+    query_id: str
+    sql: str
+    workgroup: str
+    output: str  # s3://bucket/prefix/ID.csv
+    state: str = "QUEUED"
+    reason: str | None = None
+    scanned: int = 0
+
+
+class FakeAthena:
+    """Athena on loopback, in its own JSON protocol (``AmazonAthena.StartQueryExecution``...),
+    for ``AWS_ENDPOINT_URL_ATHENA``. moto's Athena accepts queries but never runs them; this one
+    does: it translates the submitted SQL (Trino) with sqlglot, runs it in DuckDB over the table a
+    test built (tests/athena_table.py), and writes the result file as Athena does (a CSV, every
+    cell quoted, NULL an empty cell) to the output location in moto's S3. Bad SQL ends FAILED
+    with the engine's reason; StopQueryExecution ends CANCELLED; ``hold`` keeps a query RUNNING
+    until it is stopped or released, so a test can cancel it."""
+
+    def __init__(self, s3_client: Any):
+        self.s3 = s3_client
+        self.connection: Any = None  # the DuckDB connection holding the table
+        self.workgroups: dict[str, str | None] = {"primary": None}  # name -> default output location
+        self.executions: dict[str, AthenaExecution] = {}
+        self.calls: list[str] = []  # operation names, in order
+        self.denied: set[str] = set()  # operations answered AccessDeniedException
+        self.scanned_per_query = 1_234_567_890
+        self.held = threading.Event()
+        self.held.set()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _AthenaHandler)
+        self._server.daemon_threads = True
+        self._server.fake = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.held.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def hold(self) -> None:
+        """Keep the next queries RUNNING until :meth:`release` (or StopQueryExecution)."""
+        self.held.clear()
+
+    def release(self) -> None:
+        self.held.set()
+
+    # -- the API
+
+    def answer(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append(operation)
+        if operation in self.denied:
+            raise AwsError("AccessDeniedException", f"User is not authorized to perform: athena:{operation}")
+        if operation == "StartQueryExecution":
+            return self._start(body)
+        if operation == "GetQueryExecution":
+            return {"QueryExecution": self._describe(self._execution(body))}
+        if operation == "StopQueryExecution":
+            execution = self._execution(body)
+            with self._lock:
+                if execution.state in ("QUEUED", "RUNNING"):
+                    execution.state = "CANCELLED"
+            return {}
+        raise AwsError("InvalidRequestException", f"{operation} is not served by the fake Athena")
+
+    def _execution(self, body: dict[str, Any]) -> AthenaExecution:
+        execution = self.executions.get(str(body.get("QueryExecutionId")))
+        if execution is None:
+            raise AwsError("InvalidRequestException", "QueryExecution not found")
+        return execution
+
+    def _start(self, body: dict[str, Any]) -> dict[str, Any]:
+        sql = body.get("QueryString")
+        if not isinstance(sql, str) or not sql:
+            raise AwsError("InvalidRequestException", "QueryString is required")
+        workgroup = body.get("WorkGroup") or "primary"
+        if workgroup not in self.workgroups:
+            raise AwsError("InvalidRequestException", f"WorkGroup {workgroup} is not found.")
+        output = (body.get("ResultConfiguration") or {}).get("OutputLocation") or self.workgroups[workgroup]
+        if not output:
+            raise AwsError(
+                "InvalidRequestException",
+                "No output location provided. An output location is required either through the Workgroup"
+                " result configuration setting or as an API input.",
+            )
+        query_id = str(uuid.uuid4())
+        execution = AthenaExecution(query_id, sql, workgroup, output.rstrip("/") + f"/{query_id}.csv")
+        self.executions[query_id] = execution
+        threading.Thread(target=self._execute, args=(execution,), daemon=True).start()
+        return {"QueryExecutionId": query_id}
+
+    def _describe(self, execution: AthenaExecution) -> dict[str, Any]:
+        status: dict[str, Any] = {"State": execution.state, "SubmissionDateTime": time.time()}
+        if execution.reason:
+            status["StateChangeReason"] = execution.reason
+        return {
+            "QueryExecutionId": execution.query_id,
+            "Query": execution.sql,
+            "StatementType": "DML",
+            "WorkGroup": execution.workgroup,
+            "ResultConfiguration": {"OutputLocation": execution.output},
+            "Status": status,
+            "Statistics": {"DataScannedInBytes": execution.scanned, "EngineExecutionTimeInMillis": 1},
+        }
+
+    def _execute(self, execution: AthenaExecution) -> None:
+        import sqlglot
+
+        with self._lock:
+            if execution.state == "QUEUED":
+                execution.state = "RUNNING"
+        execution.scanned = self.scanned_per_query // 2
+        self.held.wait()
+        if execution.state != "RUNNING":  # stopped while held
+            return
+        try:
+            translated = sqlglot.transpile(execution.sql, read="trino", write="duckdb")[0]
+            cursor = self.connection.cursor()
+            result = cursor.execute(translated)
+            names = [d[0] for d in result.description]
+            rows = result.fetchall()
+        except Exception as error:  # what Athena says of bad SQL: FAILED, with the reason
+            with self._lock:
+                if execution.state == "RUNNING":
+                    execution.state, execution.reason = "FAILED", f"SYNTAX_ERROR: {error}"
+            return
+        lines = [_csv_line(names)] + [_csv_line([None if v is None else str(v) for v in row]) for row in rows]
+        bucket, _, key = execution.output.removeprefix("s3://").partition("/")
+        try:
+            self.s3.put_object(Bucket=bucket, Key=key, Body="".join(lines).encode())
+        except Exception as error:  # Athena cannot write its result: FAILED, with the reason
+            with self._lock:
+                execution.state, execution.reason = (
+                    "FAILED",
+                    f"Unable to write the result to {execution.output}: {error}",
+                )
+            return
+        with self._lock:
+            if execution.state == "RUNNING":
+                execution.state = "SUCCEEDED"
+                execution.scanned = self.scanned_per_query
+
+
+def _csv_line(cells: list[str | None]) -> str:
+    """Athena's CSV: every value quoted, a NULL an empty cell."""
+    return ",".join("" if c is None else '"' + c.replace('"', '""') + '"' for c in cells) + "\n"
+
+
+class _AthenaHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        fake: FakeAthena = self.server.fake  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        target = self.headers.get("X-Amz-Target", "")
+        status, payload = 200, {}
+        try:
+            if not target.startswith("AmazonAthena.") or "Credential=" not in self.headers.get("Authorization", ""):
+                raise AwsError("UnknownOperationException", f"not an Athena call: {target!r}")
+            payload = fake.answer(target.removeprefix("AmazonAthena."), json.loads(raw or b"{}"))
+        except AwsError as error:
+            status, payload = error.status, {"__type": error.code, "Message": error.message}
+        body = json.dumps(payload, default=str).encode()
+        self.send_response_only(status)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def athena_endpoint(aws_endpoints: AwsEndpoints, monkeypatch: pytest.MonkeyPatch):
+    """A fake Athena (above), with the environment pointing boto3 at it; the test gives it a
+    table (``fake.connection``) and an output bucket in moto's S3."""
+    fake = FakeAthena(aws_endpoints.client("s3"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ATHENA", fake.url)
+    try:
+        yield fake
+    finally:
+        fake.stop()

@@ -63,6 +63,7 @@ def test_the_development_map_names_every_module():
     } == {
         "records.py",
         "fakeaws.py",
+        "athena_table.py",
     }, "the map names files that do not exist"
 
 

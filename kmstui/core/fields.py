@@ -18,7 +18,7 @@ from typing import Literal, cast
 import msgspec
 import numpy as np
 
-from . import model
+from . import model, sqlterms
 from .actiontrail import CLOUDS
 from .index import EventIndex, Snapshot
 from .timeutil import NO_TIME, parse_iso, parse_span
@@ -63,6 +63,7 @@ class Field:
     evaluate: Evaluator
     aliases: tuple[str, ...] = ()
     paths: tuple[str, ...] = ()  # a thin alias of record paths (requestParameters.x): any of them
+    sql: sqlterms.Rule | None = None  # how it becomes SQL (kmstui sql, --athena); None: applied after loading
 
 
 # ---------------------------------------------------------------------------
@@ -527,28 +528,66 @@ def _path_alias(name: str, kind: Kind, help: str, example: str, *paths: str) -> 
     def evaluate(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
         return _any_path(index, snapshot, paths, needle)
 
-    return Field(name, kind, help, example, evaluate, paths=paths)
+    located = [split_path(path) for path in paths]
+    rule = sqlterms.path_rule(*(p for p in located if p is not None))
+    return Field(name, kind, help, example, evaluate, paths=paths, sql=rule)
+
+
+def _paths_of(value: str) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
+    """The record paths ``has:`` looks at: a path field's, or the path itself."""
+    known = FIELDS.get(value.lower())
+    located = [split_path(p) for p in known.paths] if known is not None and known.paths else [split_path(value)]
+    return tuple(p for p in located if p is not None) or None
 
 
 # ---------------------------------------------------------------------------
 # The registry
 
 _ALL = (
-    Field("event", "text", "event name (Decrypt, ScheduleKeyDeletion...)", "Decrypt", _simple("name")),
+    Field(
+        "event",
+        "text",
+        "event name (Decrypt, ScheduleKeyDeletion...)",
+        "Decrypt",
+        _simple("name"),
+        sql=sqlterms.column("eventname"),
+    ),
     Field(
         "principal",
         "text",
         "who: user/Alice, role/Admin (session), root, service:..., or an ARN",
         "role/Admin",
         _principal,
+        sql=sqlterms.principal,
     ),
     Field("key", "text", "key ARN or id, or one of the key's aliases", "1234abcd", _key),
     Field("alias", "text", "alias named by the event, or an alias of its key", "alias/payments", _alias),
-    Field("ip", "text", "source IP address (or the AWS service that called)", "203.0.113.7", _simple("ip")),
+    Field(
+        "ip",
+        "text",
+        "source IP address (or the AWS service that called)",
+        "203.0.113.7",
+        _simple("ip"),
+        sql=sqlterms.column("sourceipaddress"),
+    ),
     Field("cloud", "text", "aws (CloudTrail) or alibaba (ActionTrail)", "alibaba", _cloud),
-    Field("region", "text", "region (AWS, or Alibaba Cloud's acsRegion)", "eu-west-1", _simple("region")),
-    Field("account", "text", "account that owns the event, or the caller's account", "111122223333", _account),
-    Field("error", "text", "error code or message; `error:*` is any error", "AccessDenied", _error),
+    Field(
+        "region",
+        "text",
+        "region (AWS, or Alibaba Cloud's acsRegion)",
+        "eu-west-1",
+        _simple("region"),
+        sql=sqlterms.column("awsregion"),
+    ),
+    Field(
+        "account",
+        "text",
+        "account that owns the event, or the caller's account",
+        "111122223333",
+        _account,
+        sql=sqlterms.column("recipientaccountid", "useridentity.accountid"),
+    ),
+    Field("error", "text", "error code or message; `error:*` is any error", "AccessDenied", _error, sql=sqlterms.error),
     Field(
         "identity",
         "text",
@@ -556,6 +595,7 @@ _ALL = (
         "AssumedRole",
         _identity,
         aliases=("type",),
+        sql=sqlterms.column("useridentity.type"),
     ),
     Field(
         "eventtype",
@@ -563,6 +603,7 @@ _ALL = (
         "the record's eventType: AwsApiCall, AwsServiceEvent, AwsVpceEvent...",
         "AwsServiceEvent",
         _simple("evtype"),
+        sql=sqlterms.column("eventtype"),
     ),
     Field(
         "category",
@@ -570,9 +611,10 @@ _ALL = (
         "the record's eventCategory: Management, Data, NetworkActivity",
         "Management",
         _simple("evcat"),
+        sql=sqlterms.column("eventcategory"),
     ),
-    Field("agent", "text", "user agent", "aws-cli", _simple("agent")),
-    Field("id", "text", "event id", "6f2a0c1e", event_ids),
+    Field("agent", "text", "user agent", "aws-cli", _simple("agent"), sql=sqlterms.column("useragent")),
+    Field("id", "text", "event id", "6f2a0c1e", event_ids, sql=sqlterms.column("eventid")),
     Field("trail", "text", "trail or source the event came from or is about", "acme-main", _trail),
     Field(
         "source",
@@ -580,18 +622,41 @@ _ALL = (
         "event source: kms.amazonaws.com, cloudtrail.amazonaws.com",
         "cloudtrail",
         _simple("evsource"),
+        sql=sqlterms.column("eventsource"),
     ),
     Field("origin", "text", "file the event was loaded from", "2026/11/20", _origin),
-    Field("readonly", "boolean", "true: read-only calls; false: calls that change something", "false", _readonly),
+    Field(
+        "readonly",
+        "boolean",
+        "true: read-only calls; false: calls that change something",
+        "false",
+        _readonly,
+        sql=sqlterms.readonly,
+    ),
     Field(
         "ctx",
         "text",
         "encryption context: `KEY=VALUE` (split at the first `=`), `KEY` or `VALUE`",
         "aws:s3:arn=my-bucket",
         _context,
+        sql=sqlterms.context,
     ),
-    Field("since", "time", "ISO time, or a span (15m, 2h, 7d) back from the newest event", "2h", _since),
-    Field("until", "time", "ISO time, or a span back from the newest event", "2026-11-20T10:00Z", _until),
+    Field(
+        "since",
+        "time",
+        "ISO time, or a span (15m, 2h, 7d) back from the newest event",
+        "2h",
+        _since,
+        sql=sqlterms.since,
+    ),
+    Field(
+        "until",
+        "time",
+        "ISO time, or a span back from the newest event",
+        "2026-11-20T10:00Z",
+        _until,
+        sql=sqlterms.until,
+    ),
     _path_alias(
         "grantee",
         "text",
@@ -648,6 +713,7 @@ _ALL = (
         "CreateGrant to a principal of another account than the key's",
         "true",
         _crossgrant,
+        sql=sqlterms.crossgrant,
     ),
     Field(
         "crossaccount",
@@ -655,6 +721,7 @@ _ALL = (
         "a principal of another account than the event's (marked ⇄)",
         "true",
         _crossaccount,
+        sql=sqlterms.crossaccount,
     ),
     Field(
         "new",
@@ -670,6 +737,7 @@ _ALL = (
         "a record path has a value (also `has:grantee`, and the other KMS fields)",
         "req.kmsKeyId",
         _has,
+        sql=sqlterms.has(lambda value: _paths_of(value)),
     ),
 )
 

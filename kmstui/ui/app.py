@@ -27,7 +27,7 @@ class KmsApp(App[int]):
     ]
 
     def __init__(self, sources: list[str] | None = None, **options):
-        """``options`` are the explorer's: extra_files, filter_text, index, live, follow."""
+        """``options`` are the explorer's: extra_files, filter_text, index, live, follow, athena."""
         super().__init__()
         self.explorer = ExplorerScreen(sources, **options)
 
@@ -59,6 +59,8 @@ def run(sources: list[str], **options) -> int:
         app.run()
     finally:
         loader.shutdown()
+        if app.explorer.athena is not None:  # quit while the query runs: Athena bills what it scans
+            app.explorer.athena.stop()
         for message in app.explorer.messages:  # what went wrong with AWS, kept for the terminal too
             print(f"kmstui: {clean(message)}", file=sys.stderr)
     return app.return_code or 0

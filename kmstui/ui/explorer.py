@@ -33,6 +33,7 @@ from ..core.trails import TrailSummary, summarise_trails
 from .detail import DetailScreen
 from .groups import GroupByScreen, GroupsPane
 from .messages import (
+    AthenaProgressed,
     BucketProgressed,
     EventsReady,
     GroupsReady,
@@ -55,6 +56,7 @@ from .viewlist import ViewsScreen
 
 if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second) is imported when used
     from ..core.live import LiveLoader, LiveOptions, LiveProgress
+    from ..core.live.athena import AthenaLoader, AthenaOptions
     from ..core.live.bucket import BucketLoader, BucketOptions, BucketProgress
 
 
@@ -96,6 +98,7 @@ class ExplorerScreen(Screen[None]):
         live: LiveOptions | None = None,
         follow: int | None = None,
         bucket: BucketOptions | None = None,
+        athena: AthenaOptions | None = None,
     ):
         super().__init__()
         self.bucket_options = bucket
@@ -115,6 +118,8 @@ class ExplorerScreen(Screen[None]):
         self._total = 0  # events in the index when they were shown
         self.live_options = live
         self.live: LiveLoader | None = None
+        self.athena_options = athena
+        self.athena: AthenaLoader | None = None
         self.live_progress = None
         self.following = False
         self.follow_seconds = follow or 30
@@ -169,7 +174,13 @@ class ExplorerScreen(Screen[None]):
             self.notify(problem, severity="warning", timeout=15, markup=False)
             self.messages.append(problem)
         self.update_status()
-        if self.sources or self.extra_files or self.live_options is not None or self.bucket_options is not None:
+        if (
+            self.sources
+            or self.extra_files
+            or self.live_options is not None
+            or self.bucket_options is not None
+            or self.athena_options is not None
+        ):
             self.load_running = True
             self.load_sources()
         else:
@@ -254,6 +265,8 @@ class ExplorerScreen(Screen[None]):
                 progress.cancelled = progress.cancelled or live.cancelled
                 if self.live.problems:
                     self._live_problems(self.live.problems)
+            if self.athena_options is not None and not self._cancel.is_set():
+                self._fetch_athena(self.athena_options, changed)
             self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
@@ -290,6 +303,37 @@ class ExplorerScreen(Screen[None]):
         )
         self.update_status()
         await self._notify_changed()
+
+    def _fetch_athena(self, options: AthenaOptions, changed: Callable[[], None]) -> None:
+        """The Athena query, in the load worker: its progress shown as it runs, its events as they load."""
+        from ..core.live import LiveError
+        from ..core.live.athena import AthenaLoader
+
+        self.athena = AthenaLoader(self.index, options)
+        try:
+            prepared = self.athena.prepare()
+        except LiveError as error:
+            self._live_problems([str(error)])
+            return
+        if prepared.note:
+            self.messages.append(prepared.note)
+            self.app.call_from_thread(self.notify, prepared.note, timeout=12, markup=False)
+
+        def progressed(progress) -> None:
+            changed()
+            self.post_message(AthenaProgressed(replace(progress)))
+
+        self.athena.fetch(progressed, self._cancel.is_set)
+        if self.athena.problems:
+            self._live_problems(self.athena.problems)
+
+    def on_athena_progressed(self, message: AthenaProgressed) -> None:
+        if not self.load_running:
+            return
+        self.query_one("#loadbar").display = True
+        self.query_one("#progress", ProgressBar).update(total=None)
+        self.query_one("#progress-text", Static).update(Content(f" {message.progress.describe} · Esc stops"))
+        self.update_status()
 
     def _live_problems(self, sentences: list[str]) -> None:
         sentences = list(dict.fromkeys(sentences))
@@ -841,6 +885,9 @@ class ExplorerScreen(Screen[None]):
             key = next((k for k in keys.keys if k.code == keys.selected), None)
             parts.append(("  key ", "$text-muted"))
             parts.append(((key.display if key else "selected")[:40], "$text-success"))
+        if self.athena is not None:
+            parts.append(("  ", None))
+            parts.append((self.athena.progress.describe, None))
         if self.live is not None and self.live.progress.describe:
             parts.append(("  LookupEvents ", "$text-muted"))
             parts.append((self.live.progress.describe, None))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual.message import Message
 
 from ..core.group import Grouping
-from ..core.live.bucket import BucketProgress
 from ..core.loader import Progress
 from ..core.summary import KeySummary
 from ..core.timeline import Timeline
 from ..core.trails import TrailSummary
+
+if TYPE_CHECKING:  # the live sources import boto3 (a third of a second): only when one is used
+    from ..core.live.athena import AthenaProgress
+    from ..core.live.bucket import BucketProgress
 
 
 class LoadProgressed(Message):
@@ -44,6 +48,13 @@ class BucketProgressed(Message):
     """A trail's bucket being read: day folders listed, files and bytes read, events."""
 
     progress: BucketProgress
+
+
+@dataclass
+class AthenaProgressed(Message):
+    """The Athena query's state, data scanned and cost, then the result rows as they load."""
+
+    progress: AthenaProgress
 
 
 class LiveProblems(Message):

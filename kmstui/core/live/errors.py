@@ -151,5 +151,9 @@ def _permission(operation: str) -> str:
         "DescribeKey": "kms:DescribeKey",
         "DescribeRegions": "ec2:DescribeRegions (or name the regions with --region)",
         "GetCallerIdentity": "nothing special (sts:GetCallerIdentity is always allowed)",
+        "StartQueryExecution": "athena:StartQueryExecution (and glue:GetTable, s3 on the trail's bucket and the"
+        " output location)",
+        "GetQueryExecution": "athena:GetQueryExecution",
+        "StopQueryExecution": "athena:StopQueryExecution",
     }
     return services.get(operation, f"the permission for {operation}")
