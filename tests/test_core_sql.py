@@ -27,6 +27,9 @@ START, END = "2024-04-30T00:00:00Z", "2026-11-21T00:00:00Z"  # the test trail's 
 FILTERS = [
     "",
     "event:Decrypt",
+    "cloud:aws",
+    "cloud:=alibaba",
+    "event:Decrypt NOT cloud:ali",
     "event:=DisableKey",
     "event:DisableKey,ScheduleKeyDeletion",
     "event:=Encrypt",

@@ -570,7 +570,7 @@ _ALL = (
         _simple("ip"),
         sql=sqlterms.column("sourceipaddress"),
     ),
-    Field("cloud", "text", "aws (CloudTrail) or alibaba (ActionTrail)", "alibaba", _cloud),
+    Field("cloud", "text", "aws (CloudTrail) or alibaba (ActionTrail)", "alibaba", _cloud, sql=sqlterms.cloud),
     Field(
         "region",
         "text",

@@ -123,6 +123,13 @@ def readonly(dialect: Dialect, value: str, op: str) -> Pushed | None:
     return Pushed(f"coalesce(readonly, '') = {literal(wanted)}", exact=True)
 
 
+def cloud(dialect: Dialect, value: str, op: str) -> Pushed | None:
+    """The CloudTrail table holds AWS's events only: the term is true of every row, or of none."""
+    wanted = value.lower()
+    hit = wanted == "aws" if op == ":=" else wanted in "aws"
+    return Pushed("TRUE" if hit else "FALSE", exact=True)
+
+
 def crossaccount(dialect: Dialect, value: str, op: str) -> Pushed | None:
     """A caller of another account than the one that owns the event (both known)."""
     cross = (
