@@ -509,3 +509,29 @@ class TestToasts:
                 for line in ("#status", "#filterbar"):
                     region = app.screen.query_one(line).region
                     assert not toast.region.overlaps(region), (line, toast.region, region)
+
+
+class TestCloudColumn:
+    """The keys pane says which cloud a key is in only where both clouds are listed: for an AWS-only
+    trail the room goes to REGION."""
+
+    async def test_both_clouds_show_the_column(self, tmp_path):
+        from benchmarks import actiontrail_synth
+
+        actiontrail_synth.write_sls_jsonl(actiontrail_synth.week()[:400], tmp_path / "export.jsonl")
+        app = make_app(DEMO, tmp_path / "export.jsonl")
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            keys = app.screen.query_one(KeysPane)
+            header = lines(keys)[0].split()
+            assert "CLOUD" in header and "REGION" in header
+            assert {key.cloud for key in keys.keys} == {"aws", "alibaba"}
+            drawn = [row for row in lines(keys)[1:] if row.strip()]
+            assert drawn and [row.split()[-2] for row in drawn] == [key.cloud for key in keys.keys[: len(drawn)]]
+
+    async def test_one_cloud_leaves_it_out(self, demo_index):
+        app = make_app(index=demo_index)
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            header = lines(app.screen.query_one(KeysPane))[0].split()
+            assert "CLOUD" not in header and "REGION" in header

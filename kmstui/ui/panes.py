@@ -234,6 +234,11 @@ class KeysPane(VirtualTable):
             return max(column.width, min(wanted, room))
         return column.width
 
+    def column_wanted(self, index: int, column: Column) -> bool:
+        if column.title == "CLOUD":  # only where keys of both clouds are listed: the room goes to REGION
+            return len({key.cloud for key in self.keys}) > 1
+        return True
+
     def _key_width(self) -> int:
         width = self.scrollable_content_region.width
         return next((size for _, column, size in self._compute_layout(width) if column.title == "KEY"), width)

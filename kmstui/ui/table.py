@@ -196,13 +196,18 @@ class VirtualTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ layout
 
+    def column_wanted(self, index: int, column: Column) -> bool:
+        """Whether the column says anything for the rows shown (a column of one value need not)."""
+        return True
+
     def _compute_layout(self, width: int) -> list[tuple[int, Column, int]]:
         if width == self._layout_width:
             return self._layout
         least = {index: self.column_width(index, column) for index, column in enumerate(self.columns)}
         chosen: list[tuple[int, Column]] = []
         used = 1  # left padding
-        for index, column in sorted(enumerate(self.columns), key=lambda item: -item[1].priority):
+        wanted = [(index, column) for index, column in enumerate(self.columns) if self.column_wanted(index, column)]
+        for index, column in sorted(wanted, key=lambda item: -item[1].priority):
             need = least[index] + (1 if chosen else 0)
             if used + need > width and chosen:
                 break  # strictly by priority: a less important column never displaces a more important one
