@@ -165,6 +165,18 @@ class TestOrganizationTrail:
         assert len(reader.problems) == 1
         assert "No CloudTrail log files under" in reader.problems[0]
 
+    def test_a_folder_that_is_not_an_organization_or_account_is_said(self, s3):
+        s3.client.create_bucket(Bucket=BUCKET)
+        delivered = datetime(2026, 11, 20, 10, 3, tzinfo=UTC)
+        key = delivery_key(ACCOUNTS[0], "us-east-1", delivered, "one")
+        body = gz(cloudtrail_file(day_records(ACCOUNTS[0], "us-east-1", delivered, 1)))
+        s3.client.put_object(Bucket=BUCKET, Key=key, Body=body)
+        s3.client.put_object(Bucket=BUCKET, Key="AWSLogs/o-short/" + key.split("/", 2)[2], Body=body)
+        index, reader = read_bucket()
+        assert index.report.files_loaded == 1
+        said = [line for line in reader.sentences() if "o-short" in line]
+        assert len(said) == 1 and "neither an organization id" in said[0], reader.sentences()
+
     def test_no_such_bucket_is_one_sentence(self, s3):
         _, reader = read_bucket(url="s3://no-such-bucket-here/")
         assert reader.problems == ["There is no S3 bucket named no-such-bucket-here (or not in this partition)."]

@@ -281,6 +281,7 @@ class BucketProgress:
     outside: int = 0  # log files delivered outside the window: not read
     dropped: int = 0  # events in the files read, outside the window
     folders_skipped: Counter = field(default_factory=Counter)  # CloudTrail-Digest/ etc.: accounts that have one
+    strangers: list[str] = field(default_factory=list)  # under AWSLogs/: neither an organization nor an account
     started: float = field(default_factory=time.monotonic)
     listed_in: float | None = None  # seconds the listing took
     finished: bool = False
@@ -467,6 +468,12 @@ class BucketLoader:
             names = self._folders(base, bucket)
             orgs = [base + name + "/" for name in names if _ORG.match(name)] if not pin.org else []
             accounts = [(base + name + "/", name) for name in names if _ACCOUNT.match(name)]
+            with self._lock:
+                self.progress.strangers += [
+                    base + name + "/"
+                    for name in names
+                    if not (_ORG.match(name) and not pin.org) and not _ACCOUNT.match(name)
+                ]
             for org, listed in zip(orgs, pool.map(lambda p: self._folders(p, bucket), orgs), strict=True):
                 accounts += [(org + name + "/", name) for name in listed if _ACCOUNT.match(name)]
         accounts = [(prefix, account) for prefix, account in accounts if scope.allows("account", account)]
@@ -695,6 +702,11 @@ class BucketLoader:
             out.append(f"Not read: {p.outside:,} log files delivered outside the window.")
         if p.other:
             out.append(f"Not read: {p.other:,} objects in the day folders that are not CloudTrail log files.")
+        for stranger in p.strangers:
+            out.append(
+                f"Not read: {clean(stranger)} is neither an organization id (o- and 10 to 32 letters or digits) "
+                "nor a 12-digit account, so it is not CloudTrail's layout."
+            )
         for name, count in sorted(p.folders_skipped.items()):
             kind = " (digest files: hashes of log files, not events)" if name == "CloudTrail-Digest" else ""
             out.append(f"Not read: {clean(name)}/ of {count:,} account{'s' if count != 1 else ''}{kind}.")
