@@ -27,7 +27,7 @@ from .decode import TRAIL_EVENTS
 from .fields import FIELDS, split_path
 from .query import All, Either, Filter, Node, Not, Term
 from .sqlterms import Dialect, Pushed, literal
-from .timeutil import parse_iso, parse_span
+from .timeutil import moment, parse_iso, parse_span
 
 KMS_SOURCE = "kms.amazonaws.com"
 CLOUDTRAIL_SOURCE = "cloudtrail.amazonaws.com"
@@ -119,21 +119,11 @@ def window(since: str | None, until: str | None, now: datetime | None = None) ->
     """``--since``/``--until`` (a span back from now, or a time); one day back by default.
     ValueError with a sentence when they do not make a window."""
     now = now or datetime.now(UTC)
-    end = _moment(until, now, "--until") if until else now
-    start = _moment(since, now, "--since") if since else end - timedelta(days=1)
+    end = moment(until, now, "--until") if until else now
+    start = moment(since, now, "--since") if since else end - timedelta(days=1)
     if start >= end:
         raise ValueError("The time range is empty: --since must come before --until.")
     return Window(start, end)
-
-
-def _moment(text: str, now: datetime, flag: str) -> datetime:
-    span = parse_span(text)
-    if span is not None:
-        return now - timedelta(seconds=span)
-    parsed = parse_iso(text)
-    if parsed is None:
-        raise ValueError(f"{flag} {text!r} is neither a time (2026-11-20T10:00Z) nor a span (15m, 2h, 7d).")
-    return parsed
 
 
 def generate(compiled: Filter, span: Window, table: Table | None = None, dialect: str = "athena") -> Query:

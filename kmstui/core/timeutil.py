@@ -6,7 +6,7 @@ Events are stored as whole seconds since the epoch, UTC, in an int64 column.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -131,3 +131,15 @@ def parse_span(text: str) -> int | None:
     if match is None:
         return None
     return int(match.group(1)) * _UNIT[match.group(2).lower()]
+
+
+def moment(text: str, now: datetime, flag: str) -> datetime:
+    """A --since or --until: a span back from ``now`` (15m, 2h, 7d) or a time; ValueError with the
+    sentence to say otherwise."""
+    span = parse_span(text)
+    if span is not None:
+        return now - timedelta(seconds=span)
+    parsed = parse_iso(text)
+    if parsed is None:
+        raise ValueError(f"{flag} {text!r} is neither a time (2026-11-20T10:00Z) nor a span (15m, 2h, 7d).")
+    return parsed

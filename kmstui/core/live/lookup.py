@@ -35,7 +35,7 @@ import platformdirs
 from ..query import Filter
 from ..sources import flatten_deep, repair_surrogates
 from ..text import clean
-from ..timeutil import parse_iso, parse_span
+from ..timeutil import moment, parse_iso
 from .cache import Cache, CacheRefused, open_private, private_folder
 from .errors import LiveError, sentence
 
@@ -135,13 +135,10 @@ def window(since: str | None, until: str | None, now: datetime | None = None) ->
 
 
 def _moment(text: str, now: datetime, flag: str) -> datetime:
-    span = parse_span(text)
-    if span is not None:
-        return now - timedelta(seconds=span)
-    parsed = parse_iso(text)
-    if parsed is None:
-        raise LiveError(f"{flag} {text!r} is neither a time (2026-11-20T10:00Z) nor a span (15m, 2h, 7d).")
-    return parsed
+    try:
+        return moment(text, now, flag)
+    except ValueError as error:
+        raise LiveError(str(error)) from None
 
 
 # ---------------------------------------------------------------------------
