@@ -3,6 +3,8 @@ files arrive, the progress in files and bytes, and Escape or Ctrl+C keeping what
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from textual.widgets import Static
 
@@ -12,6 +14,7 @@ from kmstui.ui.app import KmsApp
 from kmstui.ui.modals import LoadSummaryScreen
 from kmstui.ui.panes import EventsPane
 
+import records
 from appkit import settle, text_of
 from orgtrail import BUCKET, NOW, SINCE, UNTIL, in_window, seed
 
@@ -32,8 +35,11 @@ def hold_all_but_the_first(s3, trail) -> None:
 
 @pytest.fixture
 def steady_rate(monkeypatch):
-    """The one figure that depends on the clock, fixed for the picture."""
+    """The figures that would move, fixed for the picture: the rate (the clock), and the bytes,
+    which move with the event ids the records take from one counter for the whole test run (so
+    with the tests that ran before): counted from 1 here."""
     monkeypatch.setattr(BucketProgress, "rate", property(lambda self: 48 << 10))
+    monkeypatch.setattr(records, "_ids", itertools.count(1))
 
 
 async def _held(pilot, settled_bytes: int | None = None) -> None:
