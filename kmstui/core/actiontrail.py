@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
+from .decode import as_text
 from .model import AliasBinding, Identity
 from .timeutil import parse_event_times
 
@@ -101,15 +102,6 @@ def unwrap(value: object) -> dict | None:
     return nested or None
 
 
-def _text(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return str(value)
-
-
 def _first(mapping: dict, names: tuple[str, ...]) -> Any:
     for name in names:
         value = mapping.get(name)
@@ -140,12 +132,12 @@ def principal(ident: object) -> Identity:
     ``ram-user/alice``, ``assumed-role/Admin (session)``, ``service:...``."""
     if not isinstance(ident, dict):
         return Identity("(unknown)", None, None, None, None)
-    kind = _text(ident.get("type"))
-    account = _text(ident.get("accountId"))
-    arn = _text(ident.get("arn"))
-    name = _text(ident.get("userName"))
-    principal_id = _text(ident.get("principalId"))
-    invoked = _text(ident.get("invokedBy"))
+    kind = as_text(ident.get("type"))
+    account = as_text(ident.get("accountId"))
+    arn = as_text(ident.get("arn"))
+    name = as_text(ident.get("userName"))
+    principal_id = as_text(ident.get("principalId"))
+    invoked = as_text(ident.get("invokedBy"))
     if kind == "root-account":
         short = "root"
     elif kind == "assumed-role":
@@ -153,7 +145,7 @@ def principal(ident: object) -> Identity:
         if arn and ":assumed-role/" in arn:
             role, _, session = arn.split(":assumed-role/", 1)[1].partition("/")
         issuer = _object(_object(ident.get("sessionContext")).get("sessionIssuer"))
-        role = role or _text(issuer.get("userName"))
+        role = role or as_text(issuer.get("userName"))
         for text in (name, principal_id):  # role:session, or roleId:session
             if text and ":" in text:
                 head, _, tail = text.partition(":")
@@ -283,8 +275,8 @@ class _Columns:
 
     def add(self, ordinal: int, raw, event: dict) -> bool:
         """Add one event; False when it is neither KMS nor an ActionTrail trail change."""
-        source = _text(event.get("eventSource"))
-        name = _text(event.get("eventName"))
+        source = as_text(event.get("eventSource"))
+        name = as_text(event.get("eventName"))
         kms = is_kms(source, event.get("serviceName"))
         trail_change = not kms and name in TRAIL_EVENTS and is_actiontrail(source)
         if not kms and not trail_change:
@@ -294,29 +286,29 @@ class _Columns:
         rows = self.rows
         row = len(rows["time"])
         ident = event.get("userIdentity")
-        region = _text(event.get("acsRegion") or event.get("regionId"))
-        account = _text(event.get("recipientAccountId"))
+        region = as_text(event.get("acsRegion") or event.get("regionId"))
+        account = as_text(event.get("recipientAccountId"))
         if account is None and isinstance(ident, dict):
-            account = _text(ident.get("accountId"))
-        error = _text(event.get("errorCode")) or None
-        rows["time"].append(_text(event.get("eventTime")))
+            account = as_text(ident.get("accountId"))
+        error = as_text(event.get("errorCode")) or None
+        rows["time"].append(as_text(event.get("eventTime")))
         rows["ordinal"].append(ordinal)
         rows["rawlen"].append(len(raw))
         rows["name"].append(vocab["name"][name])
         rows["evsource"].append(vocab["evsource"][source])
-        rows["evtype"].append(vocab["evtype"][_text(event.get("eventType"))])
-        rows["evcat"].append(vocab["evcat"][_text(event.get("eventCategory"))])
+        rows["evtype"].append(vocab["evtype"][as_text(event.get("eventType"))])
+        rows["evcat"].append(vocab["evcat"][as_text(event.get("eventCategory"))])
         rows["region"].append(vocab["region"][region])
         rows["account"].append(vocab["account"][account])
-        rows["ip"].append(vocab["ip"][_text(_first(event, ("sourceIpAddress", "sourceIPAddress")))])
-        rows["agent"].append(vocab["agent"][_text(event.get("userAgent"))])
+        rows["ip"].append(vocab["ip"][as_text(_first(event, ("sourceIpAddress", "sourceIPAddress")))])
+        rows["agent"].append(vocab["agent"][as_text(event.get("userAgent"))])
         rows["errcode"].append(vocab["errcode"][error])
-        rows["errmsg"].append(vocab["errmsg"][_text(event.get("errorMessage")) or None])
+        rows["errmsg"].append(vocab["errmsg"][as_text(event.get("errorMessage")) or None])
         rw = event.get("eventRW")
         read_only = rw.lower() if isinstance(rw, str) else None
         rows["readonly"].append(1 if read_only == "read" else 0 if read_only == "write" else -1)
         rows["principal"].append(self._principal(ident))
-        self.ids.append(_text(_first(event, ("eventId", "eventID"))))
+        self.ids.append(as_text(_first(event, ("eventId", "eventID"))))
         request = _object(event.get("requestParameters"))
         keys: list[str] = []
         aliases: list[str] = []

@@ -1235,7 +1235,7 @@ class _ContextBuilder:
             for key, value in context.items():
                 self.labels.append(label)
                 self.keys.append(str(key))
-                self.values.append(value if isinstance(value, str) else _as_text(value) or "")
+                self.values.append(value if isinstance(value, str) else as_text(value) or "")
                 count += 1
             trail = trail or _text_or_none(context.get("aws:cloudtrail:arn"))
             s3 = s3 or _text_or_none(context.get("aws:s3:arn"))
@@ -1338,14 +1338,14 @@ def _lenient(raw) -> _Record | None:
     for name in _SCALARS:
         item = value.get(name)
         if item is not None and not isinstance(item, str):
-            value[name] = _as_text(item)
+            value[name] = as_text(item)
     item = value.get("readOnly")
     if item is not None and not isinstance(item, bool):
         value["readOnly"] = str(item).lower() == "true"
     item = value.get("userIdentity")
     if item is not None:
         value["userIdentity"] = (
-            {k: _as_text(item.get(k)) for k in _IDENTITY_FIELDS if item.get(k) is not None}
+            {k: as_text(item.get(k)) for k in _IDENTITY_FIELDS if item.get(k) is not None}
             if isinstance(item, dict)
             else None
         )
@@ -1360,7 +1360,7 @@ def _lenient(raw) -> _Record | None:
         return None
 
 
-def _as_text(value) -> str | None:
+def as_text(value) -> str | None:
     if value is None or isinstance(value, str):
         return value
     try:
@@ -1546,7 +1546,7 @@ def _pairs(context) -> tuple:
     """A context as hashable pairs, in the record's order (an identity for labelled sets)."""
     if not isinstance(context, dict) or not context:
         return ()
-    return tuple((str(k), v if isinstance(v, str) else _as_text(v) or "") for k, v in context.items())
+    return tuple((str(k), v if isinstance(v, str) else as_text(v) or "") for k, v in context.items())
 
 
 # ---------------------------------------------------------------------------
