@@ -12,15 +12,24 @@ The cache holds at most a size the user sets (``--cache-size``, ``KMSTUI_S3_CACH
 the least recently read objects go first, never one this run uses (the detail view reads
 records back from it). What does not fit is kept for this run only, in a private
 temporary folder removed when kmstui ends, and so is everything with ``--no-cache``.
+
+Several kmstui processes can share the cache. Each one that uses it signs in: a file of its
+own under ``.runs/`` holding its start time, locked (``fcntl.flock``) for as long as it
+runs. Every object a run reads or writes is touched then, so an object another running
+kmstui may still use is one touched since that run started: eviction leaves those alone.
+A sign-in file nobody holds locked was left by a kmstui that ended without a word, and goes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import platformdirs
@@ -31,6 +40,7 @@ from .cache import CacheRefused, open_private, private_folder
 CACHE_SIZE_VARIABLE = "KMSTUI_S3_CACHE_SIZE"
 DEFAULT_CACHE_SIZE = 2 << 30
 _STALE = 3600.0  # a temporary download older than this was left by a killed kmstui
+_RUNS = ".runs"  # the sign-in files of the kmstui processes using the cache
 
 
 def cache_dir() -> Path:
@@ -55,10 +65,16 @@ def clear_cache() -> list[Path]:
         return []
     removed = []
     for path in sorted(folder.glob("*/*")):
-        if path.is_file() and not path.is_symlink():
+        if path.is_file() and not path.is_symlink() and not path.parent.name.startswith("."):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def _sign_out(fd: int, path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    os.close(fd)
 
 
 class Download:
@@ -95,14 +111,69 @@ class ObjectStore:
         self._lock = threading.Lock()
         self._run = Path(private_dir()) / f"s3-{secrets.token_hex(4)}"
         self._run.mkdir(mode=0o700)
+        self._sign_in_name = ""
+        self._sign_out: weakref.finalize | None = None  # while this run uses the cache
         if use_cache:
             folder = folder or cache_dir()
             try:
                 private_folder(folder)
+                self._sign_in(folder)
                 self.total = self._scan(folder)
                 self.folder = folder
             except (CacheRefused, OSError) as error:
+                self.close()
                 self._refuse(error)
+
+    def _sign_in(self, folder: Path) -> None:
+        """Say, for as long as this process lives, that it uses the cache and since when."""
+        runs = folder / _RUNS
+        private_folder(runs)
+        self._sign_in_name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        fd = open_private(runs / self._sign_in_name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.write(fd, repr(time.time()).encode())
+        except BaseException:
+            os.close(fd)
+            raise
+        self._sign_out = weakref.finalize(self, _sign_out, fd, runs / self._sign_in_name)
+
+    def close(self) -> None:
+        """Sign out of the cache (done at the process's end, or when the store is dropped)."""
+        if self._sign_out is not None:
+            self._sign_out()
+
+    def _others_since(self) -> float:
+        """The start of the oldest other kmstui using the cache now (infinity when none): an
+        object touched since then may be theirs. Sign-ins nobody holds are removed."""
+        oldest = float("inf")
+        assert self.folder is not None
+        runs = self.folder / _RUNS
+        try:
+            entries = list(os.scandir(runs))
+        except OSError:
+            return oldest
+        for entry in entries:
+            if entry.name == self._sign_in_name or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                fd = open_private(Path(entry.path), os.O_RDONLY)
+            except (CacheRefused, OSError):
+                continue
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:  # held: that kmstui is running
+                    try:
+                        started = float(os.read(fd, 64).decode() or "0")
+                    except ValueError:
+                        started = 0.0  # unreadable: assume it has used everything
+                    oldest = min(oldest, started)
+                else:  # nobody holds it: its kmstui has ended
+                    os.unlink(entry.path)
+            finally:
+                os.close(fd)
+        return oldest
 
     def _refuse(self, error: BaseException) -> None:
         reason = str(error) if isinstance(error, CacheRefused) else (getattr(error, "strerror", None) or str(error))
@@ -114,7 +185,7 @@ class ObjectStore:
         total = 0
         now = time.time()
         for sub in folder.iterdir():
-            if not sub.is_dir() or sub.is_symlink():
+            if not sub.is_dir() or sub.is_symlink() or sub.name.startswith("."):
                 continue
             for entry in os.scandir(sub):
                 info = entry.stat(follow_symlinks=False)
@@ -218,24 +289,25 @@ class ObjectStore:
             if self.folder is None or self.full or size > self.limit:
                 return False
             candidates = []
+            others_since = self._others_since()
             for sub in self.folder.iterdir():
-                if sub.is_dir() and not sub.is_symlink():
+                if sub.is_dir() and not sub.is_symlink() and not sub.name.startswith("."):
                     for entry in os.scandir(sub):
                         if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
                             info = entry.stat(follow_symlinks=False)
                             candidates.append((info.st_mtime, info.st_size, Path(entry.path)))
             candidates.sort()
             self.total = sum(held for _, held, _ in candidates)
-            for _, held, path in candidates:
+            for mtime, held, path in candidates:
                 if self.total + self.inflight + size <= self.limit:
                     break
-                if path not in self.used:
+                if path not in self.used and mtime < others_since:
                     path.unlink(missing_ok=True)
                     self.total -= held
             if self.total + self.inflight + size <= self.limit:
                 self.inflight += size
                 return True
-            self.full = True  # only this run's own objects are left: the rest of the run goes by
+            self.full = True  # only objects in use are left: the rest of the run goes by
             return False
 
     def describe(self) -> str:

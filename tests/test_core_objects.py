@@ -1,0 +1,88 @@
+"""The bucket object cache shared by several kmstui processes: one never evicts what another
+running kmstui may still read (its detail view reads records back from the cache)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from kmstui.core.live.objects import ObjectStore
+
+BUCKET, ETAG = "trail-bucket", '"etag"'
+
+
+def put(store: ObjectStore, key: str, size: int) -> Path:
+    download = store.start(BUCKET, key, ETAG, size)
+    download.write(b"x" * size)
+    return store.finish(download)
+
+
+def age(path: Path, seconds: float = 100.0) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def another_kmstui(folder: Path, key: str, size: int) -> subprocess.Popen:
+    """A second process that uses the cache: it reads one object, then waits (as an explorer
+    whose detail view may read it again)."""
+    code = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from kmstui.core.live.objects import ObjectStore
+        store = ObjectStore(limit=1 << 30, folder=Path({str(folder)!r}))
+        assert store.get({BUCKET!r}, {key!r}, {ETAG!r}, {size}) is not None
+        print("ready", flush=True)
+        sys.stdin.read()
+    """)
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def signed_in(folder: Path) -> list[str]:
+    return sorted(path.name for path in (folder / ".runs").iterdir())
+
+
+def test_an_object_another_running_kmstui_uses_is_not_evicted(tmp_path):
+    folder = tmp_path / "s3"
+    first = ObjectStore(limit=1000, folder=folder)
+    old, shared = put(first, "old", 100), put(first, "shared", 100)
+    first.close()
+    age(old, 200), age(shared, 100)
+    other = another_kmstui(folder, "shared", 100)
+    try:
+        store = ObjectStore(limit=250, folder=folder)
+        download = store.start(BUCKET, "new", ETAG, 200)  # room for it means evicting both
+        assert not old.exists()  # nobody's: evicted
+        assert shared.exists()  # the other kmstui read it since it started: kept
+        assert not download.kept  # so this one is kept for this run only
+        store.abandon(download)
+        assert len(signed_in(folder)) == 2
+        store.close()
+    finally:
+        other.send_signal(signal.SIGKILL)  # ends without signing out
+        other.wait()
+    after = ObjectStore(limit=250, folder=folder)
+    download = after.start(BUCKET, "new", ETAG, 200)
+    assert download.kept and not shared.exists()  # its reader has gone: evicted
+    after.abandon(download)
+    assert signed_in(folder) == [after._sign_in_name]  # the dead run's sign-in went too
+    after.close()
+    assert signed_in(folder) == []
+
+
+def test_a_run_s_own_objects_and_the_sign_ins_are_not_counted_as_cache(tmp_path):
+    folder = tmp_path / "s3"
+    store = ObjectStore(limit=1000, folder=folder)
+    put(store, "one", 100)
+    again = ObjectStore(limit=1000, folder=folder)
+    assert again.total == 100  # the sign-in files are not objects
+    assert (folder / ".runs").stat().st_mode & 0o777 == 0o700
+    for name in signed_in(folder):
+        assert (folder / ".runs" / name).stat().st_mode & 0o777 == 0o600
