@@ -226,3 +226,29 @@ def test_an_sls_csv_row_without_an_event_is_said_and_skipped(tmp_path, capsys):
     code, out, err = run_main(capsys, "events", path, "--count")
     assert code == 0 and out.strip() == "1"
     assert "1 CSV row without an ActionTrail event skipped" in err
+
+
+def test_a_delete_alias_naming_only_its_alias_is_on_the_key_it_pointed_to(shapes):
+    """CloudTrail's DeleteAlias names the key too and is that key's event; ActionTrail's names
+    only the alias, so it is the event of the key the alias pointed to until it was deleted
+    (not a key of its own named after the alias, nor the nothing it points to after)."""
+    index = load(shapes / "oss")
+    delete = next(r for r in KEPT if r["eventName"] == "DeleteAlias")
+    alias = delete["requestParameters"]["AliasName"]
+    assert "KeyId" not in delete["requestParameters"] and "referencedResources" not in delete
+    created = [
+        r
+        for r in KEPT
+        if r["eventName"] == "CreateAlias"
+        and r["requestParameters"]["AliasName"] == alias
+        and r["eventTime"] < delete["eventTime"]
+    ][-1]
+    where = f"acs:kms:{delete['acsRegion']}:{delete['recipientAccountId']}:"
+    key = f"{where}key/{created['requestParameters']['KeyId']}"
+    [row] = rows(index, "event:=DeleteAlias")
+    event = index.event(row)
+    assert event.keys == (key,) and event.aliases == (f"{where}{alias}",)
+    assert row in rows(index, f"key:{created['requestParameters']['KeyId']}")
+    summaries = {s.arn: s for s in summarise_keys(index, index.snapshot.order)}
+    assert not [arn for arn in summaries if ":alias/" in arn]
+    assert alias in summaries[key].former_aliases and alias not in summaries[key].aliases
