@@ -11,7 +11,19 @@ from collections import Counter
 
 import pytest
 
-from records import REPO, cloudtrail_file, delivery_path, gz, json_lines, key_arn, kms, load, rows, run_main, write
+from records import (
+    REPO,
+    cloudtrail_file,
+    delivery_path,
+    gz,
+    json_lines,
+    key_arn,
+    kms,
+    load,
+    rows,
+    run_main,
+    write,
+)
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -252,3 +264,48 @@ def test_a_delete_alias_naming_only_its_alias_is_on_the_key_it_pointed_to(shapes
     summaries = {s.arn: s for s in summarise_keys(index, index.snapshot.order)}
     assert not [arn for arn in summaries if ":alias/" in arn]
     assert alias in summaries[key].former_aliases and alias not in summaries[key].aliases
+
+
+def test_other_spellings_and_shapes_of_a_field_equal_a_plain_reading(tmp_path):
+    """Decoded together, typed: a request or response given as a JSON string, the second
+    spelling of a field (eventID, sourceIPAddress, regionId), an event in an SLS log beside
+    events as delivered, and a context value that is an integer past 64 bits (kept exactly, as
+    CloudTrail's are, not rounded to a float)."""
+    odd = []
+    for record in (r for r in KEPT if r["serviceName"] == "Kms"):
+        record = json.loads(json.dumps(record))
+        number = len(odd)
+        if number % 2:
+            record["requestParameters"] = json.dumps(record["requestParameters"])
+            if record["responseElements"]:
+                record["responseElements"] = json.dumps(record["responseElements"])
+        if number % 3 == 0:
+            record["eventID"] = record.pop("eventId")
+            record["sourceIPAddress"] = record.pop("sourceIpAddress")
+            record["regionId"] = record.pop("acsRegion")
+        odd.append(record)
+        if len(odd) == 60:
+            break
+    big = 123456789012345678901234567890
+    odd[4]["requestParameters"] = {"KeyId": "k-big", "EncryptionContext": {"n": big}}
+    logs = [synth.sls_log(r) for r in KEPT[-3:]]
+    write(tmp_path / "odd.json", "[" + ",".join([*map(json.dumps, odd), *map(json.dumps, logs)]) + "]")
+    index = load(tmp_path / "odd.json")
+    by_id = {e.event_id: e for e in (index.event(r) for r in rows(index))}
+    assert len(by_id) == len(odd) + len(logs)
+    for record in odd + KEPT[-3:]:
+        event = by_id[record.get("eventId") or record.get("eventID")]
+        region = record.get("acsRegion") or record.get("regionId")
+        assert event.region == region
+        assert event.source_ip == (record.get("sourceIpAddress") or record.get("sourceIPAddress"))
+        request = record["requestParameters"]
+        request = json.loads(request) if isinstance(request, str) else request
+        key = request.get("KeyId")
+        if key and not key.startswith("alias/"):
+            assert event.keys[0] == f"acs:kms:{region}:{record['recipientAccountId']}:key/{key}"
+        context = request.get("EncryptionContext")
+        context = json.loads(context) if isinstance(context, str) else context
+        if context == {"n": big}:
+            assert event.context == {"n": str(big)}
+        else:
+            assert event.context == context
