@@ -332,3 +332,13 @@ def test_other_spellings_and_shapes_of_a_field_equal_a_plain_reading(tmp_path):
             assert event.context == {"n": str(big)}
         else:
             assert event.context == context
+
+
+def test_an_item_of_an_oss_array_that_is_not_an_event_is_said_and_skipped(tmp_path, capsys):
+    """ActionTrail's arrays are read item by item once, in actiontrail.py: what is not an event
+    costs one sentence, not silence, and the rest loads."""
+    events = [r for r in KEPT if r["serviceName"] == "Kms"][:5]
+    write(tmp_path / "oss.json", json.dumps([events[0], 5, "text", *events[1:], [1, 2]]))
+    code, out, err = run_main(capsys, "events", tmp_path / "oss.json", "--count")
+    assert code == 0 and out.strip() == str(len(events))
+    assert "3 records that are not ActionTrail events skipped" in err
