@@ -316,7 +316,6 @@ _response_decoder = msgspec.json.Decoder(_Response)
 _EMPTY_REQUEST = _Request()
 _EMPTY_RESPONSE = _Response()
 _PLAIN = {str, type(None)}
-_ABSENT = {type(None)}
 _READ_WRITE = {"read": 1, "write": 0}
 _REQUEST_KEYS = (*_KEY_FIELDS, *_ALIAS_FIELDS)
 # an event's fields of few values, which repeat together: read and interned as one
@@ -398,10 +397,21 @@ def _decoded(raws: list) -> tuple[list[_Event], list, list[int], int]:
 
 def _column(items: list) -> tuple[np.ndarray, list]:
     """Codes into distinct values (0 is None); values of other types than text kept apart by their JSON."""
-    types = set(map(type, items))
-    if types == _ABSENT:  # a field (or a spelling of one) these events do not have
+    if items.count(None) == len(items):  # a field (or a spelling of one) these events do not have
         return np.zeros(len(items), dtype=np.uint32), [None]
-    return interned(items, "str" if types <= _PLAIN else "any")
+    return _interned_text(items, lambda values: values)
+
+
+def _interned_text(items: list, values_of) -> tuple[np.ndarray, list]:
+    """``items`` interned as they are when every distinct one is text (``values_of`` gives the
+    values inside one), else by their JSON text: 1 and true, or 1 and 1.0, stay apart."""
+    try:
+        column = interned(items, "str")
+    except TypeError:  # a list or an object: not hashable
+        return interned(items, "any")
+    if set(map(type, values_of(column[1][1:]))) <= _PLAIN:
+        return column
+    return interned(items, "any")
 
 
 class _RawCodes(dict):
@@ -418,10 +428,7 @@ class _RawCodes(dict):
 def _together(objects: list, names: tuple[str, ...]) -> tuple[np.ndarray, list]:
     """Codes into the distinct combinations of several fields of each object (a tuple each),
     read in one pass: fields that repeat together are interned once, not once each."""
-    items = list(map(attrgetter(*names), objects))
-    if set(map(type, chain.from_iterable(items))) <= _PLAIN:  # text: equal only when each value is
-        return interned(items, "str")
-    return interned(items, "any")  # keyed by their JSON text
+    return _interned_text(list(map(attrgetter(*names), objects)), chain.from_iterable)
 
 
 def _raw_column(items: list) -> tuple[np.ndarray, list]:
