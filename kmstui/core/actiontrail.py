@@ -318,7 +318,8 @@ _EMPTY_RESPONSE = _Response()
 _PLAIN = {str, type(None)}
 _READ_WRITE = {"read": 1, "write": 0}
 _REQUEST_KEYS = (*_KEY_FIELDS, *_ALIAS_FIELDS)
-# an event's fields of few values, which repeat together: read and interned as one
+# an event's fields of few values, which repeat together: read and interned as one (the first
+# three, in this order, decide whether an event is kept: _kind)
 _ENVELOPE = (
     "eventSource",
     "serviceName",
