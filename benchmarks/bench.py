@@ -590,33 +590,55 @@ def measure_actiontrail(data: Path, runs: int) -> str:
     del events
     scanner, decode._scan = decode._scan, None  # CloudTrail's general path, as without a compiler
 
-    def load(paths: list[Path]) -> tuple[float, int, int]:
-        start = time.perf_counter()
+    def load(paths: list[Path]) -> tuple[float, float, int, int]:
+        wall, cpu = time.perf_counter(), time.process_time()
         read = kept = 0
         for path in paths:
             batch = decode.load_many([SourceFile(str(path), str(path))])
             read += batch.records
             kept += batch.n
-        return time.perf_counter() - start, read, kept
+        return time.perf_counter() - wall, time.process_time() - cpu, read, kept
 
     try:
-        times: dict[str, list[float]] = {"cloudtrail": [], "actiontrail": []}
+        # per record, wall and CPU time: on a shared machine the wall clock also counts the time
+        # spent waiting for a core, which the CPU time of this one-threaded load does not
+        times: dict[str, dict[str, list[float]]] = {
+            name: {"wall": [], "cpu": []} for name in ("cloudtrail", "actiontrail")
+        }
         counts = {}
         for _ in range(runs):
             for name, paths in (("cloudtrail", cloudtrail), ("actiontrail", alibaba)):
-                seconds, read, kept = load(paths)
-                times[name].append(seconds / read * 1e6)
+                wall, cpu, read, kept = load(paths)
+                times[name]["wall"].append(wall / read * 1e6)
+                times[name]["cpu"].append(cpu / read * 1e6)
                 counts[name] = (read, kept)
     finally:
         decode._scan = scanner
         shutil.rmtree(folder, ignore_errors=True)
-    ours, theirs = statistics.median(times["actiontrail"]), statistics.median(times["cloudtrail"])
-    lines = [f"ActionTrail beside CloudTrail's general path, one core, median of {runs}, {_machine()}"]
-    for name, median in (("CloudTrail, general path", theirs), ("ActionTrail", ours)):
-        read, kept = counts["cloudtrail" if name.startswith("Cloud") else "actiontrail"]
-        lines.append(f"| {name}: {read:,} records, {kept:,} kept | {median:.2f} µs a record |")
-    verdict = "met" if ours <= theirs else "NOT met"
-    lines.append(f"| ActionTrail / CloudTrail per record | {ours / theirs:.2f} | <= 1.00 ({verdict}) |")
+    median = {
+        (name, clock): statistics.median(values) for name, clocks in times.items() for clock, values in clocks.items()
+    }
+    lines = [
+        f"ActionTrail beside CloudTrail's general path, one core, median of {runs}, {date.today().isoformat()}, "
+        f"{_machine()}, load average {os.getloadavg()[0]:.1f}",
+        "",
+        "| measure | CPU time | wall time | target |",
+        "|---|---|---|---|",
+    ]
+    for name, label in (
+        ("cloudtrail", "CloudTrail, general path (scanner off)"),
+        ("actiontrail", "ActionTrail (OSS JSON arrays)"),
+    ):
+        read, kept = counts[name]
+        lines.append(
+            f"| {label}: {read:,} records, {kept:,} kept | {median[name, 'cpu']:.2f} µs a record "
+            f"| {median[name, 'wall']:.2f} µs a record | |"
+        )
+    ratios = {clock: median["actiontrail", clock] / median["cloudtrail", clock] for clock in ("cpu", "wall")}
+    verdict = "met" if ratios["cpu"] <= 1 else "NOT met"
+    lines.append(
+        f"| ActionTrail / CloudTrail per record | {ratios['cpu']:.2f} | {ratios['wall']:.2f} | <= 1.00 ({verdict}) |"
+    )
     return "\n".join(lines)
 
 

@@ -11,7 +11,21 @@ from collections import Counter
 
 import pytest
 
-from records import REPO, cloudtrail_file, delivery_path, gz, json_lines, key_arn, kms, load, rows, run_main, write
+from records import (
+    REPO,
+    cloudtrail_file,
+    delivery_path,
+    fullest_copies,
+    gz,
+    is_kept,
+    json_lines,
+    key_arn,
+    kms,
+    load,
+    rows,
+    run_main,
+    write,
+)
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -226,3 +240,105 @@ def test_an_sls_csv_row_without_an_event_is_said_and_skipped(tmp_path, capsys):
     code, out, err = run_main(capsys, "events", path, "--count")
     assert code == 0 and out.strip() == "1"
     assert "1 CSV row without an ActionTrail event skipped" in err
+
+
+def test_a_delete_alias_naming_only_its_alias_is_on_the_key_it_pointed_to(shapes):
+    """CloudTrail's DeleteAlias names the key too and is that key's event; ActionTrail's names
+    only the alias, so it is the event of the key the alias pointed to until it was deleted
+    (not a key of its own named after the alias, nor the nothing it points to after)."""
+    index = load(shapes / "oss")
+    delete = next(r for r in KEPT if r["eventName"] == "DeleteAlias")
+    alias = delete["requestParameters"]["AliasName"]
+    assert "KeyId" not in delete["requestParameters"] and "referencedResources" not in delete
+    created = [
+        r
+        for r in KEPT
+        if r["eventName"] == "CreateAlias"
+        and r["requestParameters"]["AliasName"] == alias
+        and r["eventTime"] < delete["eventTime"]
+    ][-1]
+    where = f"acs:kms:{delete['acsRegion']}:{delete['recipientAccountId']}:"
+    key = f"{where}key/{created['requestParameters']['KeyId']}"
+    [row] = rows(index, "event:=DeleteAlias")
+    event = index.event(row)
+    assert event.keys == (key,) and event.aliases == (f"{where}{alias}",)
+    assert row in rows(index, f"key:{created['requestParameters']['KeyId']}")
+    summaries = {s.arn: s for s in summarise_keys(index, index.snapshot.order)}
+    assert not [arn for arn in summaries if ":alias/" in arn]
+    assert alias in summaries[key].former_aliases and alias not in summaries[key].aliases
+
+
+def test_the_week_beside_the_demo_folds_only_the_demos_own_copies(shapes):
+    """Loaded beside the demo, the week once seemed to fold 85 events: those are the demo's own,
+    its event-history export repeating events of its trail's log files. No ActionTrail event
+    folds (each has its own eventId, as ActionTrail documents it): every count equals a plain
+    reading of the files."""
+    from test_core_filter_questions import identity, plain_records  # json alone over the demo's files
+
+    from kmstui.cli import demo_path
+
+    # the demo's CloudTrail part, and plainly its CloudTrail records (not an ActionTrail part it may have)
+    parts = [demo_path() / "acme-cloudtrail-logs", demo_path() / "analytics-audit-logs"]
+    parts += sorted(demo_path().glob("event-history-*.json"))
+    demo = [r for r in plain_records(demo_path()) if is_kept(r)]
+    events = fullest_copies(demo, identity)
+    index = load(shapes / "oss", *parts)
+    assert len({r["eventId"] for r in KEPT}) == len(KEPT)
+    assert len(rows(index, "cloud:alibaba")) == len(KEPT)
+    assert len(rows(index, "cloud:aws")) == len(events)
+    assert index.report.duplicates == len(demo) - len(events) > 0
+
+
+def test_other_spellings_and_shapes_of_a_field_equal_a_plain_reading(tmp_path):
+    """Decoded together, typed: a request or response given as a JSON string, the second
+    spelling of a field (eventID, sourceIPAddress, regionId), an event in an SLS log beside
+    events as delivered, and a context value that is an integer past 64 bits (kept exactly, as
+    CloudTrail's are, not rounded to a float)."""
+    odd = []
+    for record in (r for r in KEPT if r["serviceName"] == "Kms"):
+        record = json.loads(json.dumps(record))
+        number = len(odd)
+        if number % 2:
+            record["requestParameters"] = json.dumps(record["requestParameters"])
+            if record["responseElements"]:
+                record["responseElements"] = json.dumps(record["responseElements"])
+        if number % 3 == 0:
+            record["eventID"] = record.pop("eventId")
+            record["sourceIPAddress"] = record.pop("sourceIpAddress")
+            record["regionId"] = record.pop("acsRegion")
+        odd.append(record)
+        if len(odd) == 60:
+            break
+    big = 123456789012345678901234567890
+    odd[4]["requestParameters"] = {"KeyId": "k-big", "EncryptionContext": {"n": big}}
+    logs = [synth.sls_log(r) for r in KEPT[-3:]]
+    write(tmp_path / "odd.json", "[" + ",".join([*map(json.dumps, odd), *map(json.dumps, logs)]) + "]")
+    index = load(tmp_path / "odd.json")
+    by_id = {e.event_id: e for e in (index.event(r) for r in rows(index))}
+    assert len(by_id) == len(odd) + len(logs)
+    for record in odd + KEPT[-3:]:
+        event = by_id[record.get("eventId") or record.get("eventID")]
+        region = record.get("acsRegion") or record.get("regionId")
+        assert event.region == region
+        assert event.source_ip == (record.get("sourceIpAddress") or record.get("sourceIPAddress"))
+        request = record["requestParameters"]
+        request = json.loads(request) if isinstance(request, str) else request
+        key = request.get("KeyId")
+        if key and not key.startswith("alias/"):
+            assert event.keys[0] == f"acs:kms:{region}:{record['recipientAccountId']}:key/{key}"
+        context = request.get("EncryptionContext")
+        context = json.loads(context) if isinstance(context, str) else context
+        if context == {"n": big}:
+            assert event.context == {"n": str(big)}
+        else:
+            assert event.context == context
+
+
+def test_an_item_of_an_oss_array_that_is_not_an_event_is_said_and_skipped(tmp_path, capsys):
+    """ActionTrail's arrays are read item by item once, in actiontrail.py: what is not an event
+    costs one sentence, not silence, and the rest loads."""
+    events = [r for r in KEPT if r["serviceName"] == "Kms"][:5]
+    write(tmp_path / "oss.json", json.dumps([events[0], 5, "text", *events[1:], [1, 2]]))
+    code, out, err = run_main(capsys, "events", tmp_path / "oss.json", "--count")
+    assert code == 0 and out.strip() == str(len(events))
+    assert "3 records that are not ActionTrail events skipped" in err

@@ -17,13 +17,26 @@ Every value is kept as the record gives it; what is not text is written as its J
 
 from __future__ import annotations
 
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 import orjson
 
-from .decode import as_text
-from .model import AliasBinding, Identity
+from .decode import (
+    EVENT_ID_WIDTH,
+    UNREADABLE,
+    as_text,
+    combinations,
+    event_id_column,
+    interned,
+    note_binding,
+    parameters_of,
+    recode,
+)
+from .model import Identity
 from .timeutil import parse_event_times
 
 if TYPE_CHECKING:
@@ -56,7 +69,6 @@ _CONTEXT_FIELDS = (
     ("destination", ("DestinationEncryptionContext", "destinationEncryptionContext")),
 )
 _TRAIL_NAME_FIELDS = ("Name", "name", "TrailName", "trailName")
-_IDENTITY_KEYS = ("type", "accountId", "arn", "userName", "principalId", "invokedBy")
 
 
 def is_kms(source: str | None, service: object) -> bool:
@@ -231,264 +243,535 @@ def _context_groups(request: dict) -> list[tuple[str, dict]]:
 
 # ---------------------------------------------------------------------------
 # The columns
+#
+# As CloudTrail's general path does (decode.py), a source's events are decoded into typed
+# records (msgspec: only the fields kmstui reads); then each field becomes codes into its
+# distinct values, and everything after works on distinct values or combinations of them: a
+# principal, the keys a call names, a context is resolved once however many events repeat it,
+# numpy spreading the answers over the rows. Only the rare events (alias and trail changes,
+# calls that change something) are read one by one.
+
+_NULL = msgspec.Raw(b"null")
 
 
-class _Columns:
-    """The kept events of one source, as the builder's columns and side tables."""
+class _Request(msgspec.Struct, gc=False):
+    """The request fields kmstui reads, in both spellings; the contexts raw (their text is a key)."""
 
-    def __init__(self, builder, info: SourceInfo):
-        self.builder = builder
-        self.info = info
-        self.contexts: dict[bytes, int] = {}
-        self.rows: dict[str, list] = {
-            name: []
-            for name in (
-                "time",
-                "ordinal",
-                "rawlen",
-                "name",
-                "evsource",
-                "evtype",
-                "evcat",
-                "region",
-                "account",
-                "ip",
-                "agent",
-                "errcode",
-                "errmsg",
-                "readonly",
-                "principal",
-                "key0",
-                "key1",
-                "alias",
-                "ctx",
-                "trail",
-            )
-        }
-        self.ids: list[str | None] = []
-        self.extra: list[tuple[int, tuple[int, ...]]] = []
-        self.parameters: list[tuple[int, bytes]] = []
-        self.changes: list[tuple[int, str, str, dict, dict, str | None]] = []
-        self.bindings: list[tuple[int, int, int, str]] = []  # (row, alias, key, kind)
-        self.principals: dict[tuple, int] = {}
-        self.references: dict[tuple, tuple[list[str], list[str]]] = {}
+    KeyId: Any = None
+    keyId: Any = None
+    SourceKeyId: Any = None
+    sourceKeyId: Any = None
+    DestinationKeyId: Any = None
+    destinationKeyId: Any = None
+    TargetKeyId: Any = None
+    targetKeyId: Any = None
+    AliasName: Any = None
+    aliasName: Any = None
+    EncryptionContext: msgspec.Raw = _NULL
+    encryptionContext: msgspec.Raw = _NULL
+    SourceEncryptionContext: msgspec.Raw = _NULL
+    sourceEncryptionContext: msgspec.Raw = _NULL
+    DestinationEncryptionContext: msgspec.Raw = _NULL
+    destinationEncryptionContext: msgspec.Raw = _NULL
 
-    def add(self, ordinal: int, raw, event: dict) -> bool:
-        """Add one event; False when it is neither KMS nor an ActionTrail trail change."""
-        source = as_text(event.get("eventSource"))
-        name = as_text(event.get("eventName"))
-        kms = is_kms(source, event.get("serviceName"))
-        trail_change = not kms and name in TRAIL_EVENTS and is_actiontrail(source)
-        if not kms and not trail_change:
-            self.info.ignored[source or "(no event source)"] += 1
-            return False
-        vocab = self.builder.vocab
-        rows = self.rows
-        row = len(rows["time"])
-        ident = event.get("userIdentity")
-        region = as_text(event.get("acsRegion") or event.get("regionId"))
-        account = as_text(event.get("recipientAccountId"))
-        if account is None and isinstance(ident, dict):
-            account = as_text(ident.get("accountId"))
-        error = as_text(event.get("errorCode")) or None
-        rows["time"].append(as_text(event.get("eventTime")))
-        rows["ordinal"].append(ordinal)
-        rows["rawlen"].append(len(raw))
-        rows["name"].append(vocab["name"][name])
-        rows["evsource"].append(vocab["evsource"][source])
-        rows["evtype"].append(vocab["evtype"][as_text(event.get("eventType"))])
-        rows["evcat"].append(vocab["evcat"][as_text(event.get("eventCategory"))])
-        rows["region"].append(vocab["region"][region])
-        rows["account"].append(vocab["account"][account])
-        rows["ip"].append(vocab["ip"][as_text(_first(event, ("sourceIpAddress", "sourceIPAddress")))])
-        rows["agent"].append(vocab["agent"][as_text(event.get("userAgent"))])
-        rows["errcode"].append(vocab["errcode"][error])
-        rows["errmsg"].append(vocab["errmsg"][as_text(event.get("errorMessage")) or None])
-        rw = event.get("eventRW")
-        read_only = rw.lower() if isinstance(rw, str) else None
-        rows["readonly"].append(1 if read_only == "read" else 0 if read_only == "write" else -1)
-        rows["principal"].append(self._principal(ident))
-        self.ids.append(as_text(_first(event, ("eventId", "eventID"))))
-        request = _object(event.get("requestParameters"))
-        keys: list[str] = []
-        aliases: list[str] = []
-        trail = 0
-        if kms:
-            keys, aliases = self._references(event, request, region, account)
-            rows["ctx"].append(self._context(request))
-        else:
-            rows["ctx"].append(0)
-            trail_name = _first(request, _TRAIL_NAME_FIELDS) or _first(
-                _object(event.get("responseElements")), _TRAIL_NAME_FIELDS
-            )
-            if isinstance(trail_name, str) and trail_name:
-                arn = (
-                    trail_name
-                    if trail_name.startswith("acs:")
-                    else f"acs:actiontrail:{region}:{account}:trail/{trail_name}"
-                )
-                trail = vocab["trail"][arn]
-                self.changes.append((row, name or "", arn, request, _object(event.get("responseElements")), error))
-        key_codes = [vocab["key"][k] for k in keys]
-        alias_code = vocab["alias"][aliases[0]] if aliases else 0
-        rows["key0"].append(key_codes[0] if key_codes else 0)
-        rows["key1"].append(key_codes[1] if len(key_codes) > 1 else 0)
-        rows["alias"].append(alias_code)
-        rows["trail"].append(trail)
-        if len(key_codes) > 2:
-            self.extra.append((row, tuple(key_codes[2:])))
-        if alias_code and error is None:
-            if name in ALIAS_CHANGES:
-                target = key_codes[0] if key_codes and name != "DeleteAlias" else 0
-                self.bindings.append((row, alias_code, target, "delete" if name == "DeleteAlias" else name or ""))
-            elif key_codes:
-                self.bindings.append((row, alias_code, key_codes[0], "observed"))
-        if read_only != "read":
-            response = event.get("responseElements")
-            self.parameters.append((row, orjson.dumps([event.get("requestParameters"), response])))
-        return True
 
-    def _references(self, event: dict, request: dict, region, account) -> tuple[list[str], list[str]]:
-        """:func:`_references`, once per distinct combination of what names keys (a file
-        repeats a few dozen)."""
-        response = event.get("responseElements")
-        try:
-            shape = (
-                region,
-                account,
-                *map(request.get, _KEY_FIELDS),
-                *map(request.get, _ALIAS_FIELDS),
-                orjson.dumps(response) if isinstance(response, dict) and response.get("KeyMetadata") else None,
-                response.get("KeyId") if isinstance(response, dict) else None,
-                orjson.dumps(event.get("referencedResources")),
-                event.get("resourceType"),
-                event.get("resourceName"),
-            )
-            found = self.references.get(shape)
-        except TypeError:  # a value that is not text (a hostile record): resolved on its own
-            return _references(event, request, region, account)
-        if found is None:
-            found = self.references[shape] = _references(event, request, region, account)
-        return found
+class _Response(msgspec.Struct, gc=False):
+    KeyId: Any = None
+    KeyMetadata: msgspec.Raw = _NULL
 
-    def _principal(self, ident: object) -> int:
-        shape: tuple | None
-        if isinstance(ident, dict):
-            issuer = ident.get("sessionContext")
-            issuer = issuer.get("sessionIssuer") if isinstance(issuer, dict) else issuer
-            try:
-                shape = (*map(ident.get, _IDENTITY_KEYS), orjson.dumps(issuer) if issuer is not None else None)
-                hash(shape)
-            except TypeError:  # a value that is not text (a hostile record): resolved on its own
-                shape = None
-        else:
-            shape = (ident,)
-        code = self.principals.get(shape) if shape is not None else None
-        if code is None:
-            code = self.builder.vocab["principal"][principal(ident)]
-            if shape is not None:
-                self.principals[shape] = code
+
+class _Event(msgspec.Struct, gc=False):
+    """An ActionTrail event as kmstui reads it: values typed loosely (Any) and made text where
+    read, the identity and resources raw (their text is a key), request and response typed
+    (an object, or a JSON string of one)."""
+
+    eventId: Any = None
+    eventID: Any = None
+    eventName: Any = None
+    eventSource: Any = None
+    serviceName: Any = None
+    eventTime: Any = None
+    eventType: Any = None
+    eventCategory: Any = None
+    acsRegion: Any = None
+    regionId: Any = None
+    recipientAccountId: Any = None
+    sourceIpAddress: Any = None
+    sourceIPAddress: Any = None
+    userAgent: Any = None
+    errorCode: Any = None
+    errorMessage: Any = None
+    eventRW: Any = None
+    userIdentity: msgspec.Raw = _NULL
+    requestParameters: _Request | str | None = None
+    responseElements: _Response | str | None = None
+    referencedResources: msgspec.Raw = _NULL
+    resourceType: Any = None
+    resourceName: Any = None
+
+
+_event_decoder = msgspec.json.Decoder(_Event)
+_request_decoder = msgspec.json.Decoder(_Request)
+_response_decoder = msgspec.json.Decoder(_Response)
+_EMPTY_REQUEST = _Request()
+_EMPTY_RESPONSE = _Response()
+_PLAIN = {str, type(None)}
+_READ_WRITE = {"read": 1, "write": 0}
+_REQUEST_KEYS = (*_KEY_FIELDS, *_ALIAS_FIELDS)
+# an event's fields of few values, which repeat together: read and interned as one (the first
+# three, in this order, decide whether an event is kept: _kind)
+_ENVELOPE = (
+    "eventSource",
+    "serviceName",
+    "eventName",
+    "eventType",
+    "eventCategory",
+    "eventRW",
+    "acsRegion",
+    "regionId",
+    "recipientAccountId",
+    "errorCode",
+)
+_RECIPIENT = _ENVELOPE.index("recipientAccountId")
+_REQUEST_CONTEXTS = tuple(name for _, names in _CONTEXT_FIELDS for name in names)
+
+
+def _typed(text) -> _Event | None:
+    """One event's text as a typed record; a request or response that is neither an object nor
+    text is read as none (as it always was); None for what is not a JSON object."""
+    try:
+        return _event_decoder.decode(text)
+    except msgspec.ValidationError:
+        pass
+    except UNREADABLE:
+        return None
+    try:
+        value = msgspec.json.decode(text)
+    except UNREADABLE:
+        return None
+    if not isinstance(value, dict):
+        return None
+    for name in ("requestParameters", "responseElements"):
+        if not isinstance(value.get(name), (dict, str, type(None))):
+            value[name] = None
+    try:
+        return _event_decoder.decode(msgspec.json.encode(value))
+    except (*UNREADABLE, TypeError):
+        return None
+
+
+def _unwrapped(raw) -> tuple[Any, _Event | None]:
+    """A record that is not an event itself (a Simple Log Service log): its event's text and
+    typed record, as :func:`unwrap` finds it; (None, None) when there is none."""
+    try:
+        value = msgspec.json.decode(raw)
+    except UNREADABLE:
+        return None, None
+    event = unwrap(value)
+    if event is None:
+        return None, None
+    text = raw if event is value else msgspec.json.encode(event)
+    return text, _typed(text)
+
+
+def _decoded(raws: list) -> tuple[list[_Event], list, list[int], int]:
+    """A source's records as typed events (each leniently where one of them does not fit): the
+    events, each one's text, its record's position, and how many records held none."""
+    try:
+        typed: list[_Event | None] = list(map(_event_decoder.decode, raws))
+    except UNREADABLE:  # some field of an unexpected type, or a record that is not an object
+        typed = [_typed(raw) for raw in raws]
+    odd = [  # what is not an event itself (a Simple Log Service log), or not one at all
+        i
+        for i, event in enumerate(typed)
+        if event is None
+        or (event.eventName is None and event.eventSource is None and event.acsRegion is None and event.eventRW is None)
+    ]
+    if not odd:  # every record an event, as delivered to OSS
+        return typed, raws, list(range(len(raws))), 0  # type: ignore[return-value]
+    texts = list(raws)
+    for i in odd:
+        texts[i], typed[i] = _unwrapped(raws[i])
+    kept = [i for i, event in enumerate(typed) if event is not None]
+    return [typed[i] for i in kept], [texts[i] for i in kept], kept, len(raws) - len(kept)  # type: ignore[misc]
+
+
+def _column(items: list) -> tuple[np.ndarray, list]:
+    """Codes into distinct values (0 is None); values of other types than text kept apart by their JSON."""
+    if items.count(None) == len(items):  # a field (or a spelling of one) these events do not have
+        return np.zeros(len(items), dtype=np.uint32), [None]
+    return _interned_text(items, lambda values: values)
+
+
+def _interned_text(items: list, values_of) -> tuple[np.ndarray, list]:
+    """``items`` interned as they are when every distinct one is text (``values_of`` gives the
+    values inside one), else by their JSON text: 1 and true, or 1 and 1.0, stay apart."""
+    try:
+        column = interned(items, "str")
+    except TypeError:  # a list or an object: not hashable
+        return interned(items, "any")
+    if set(map(type, values_of(column[1][1:]))) <= _PLAIN:
+        return column
+    return interned(items, "any")
+
+
+class _RawCodes(dict):
+    """Raw JSON text -> code, codes in first-seen order; null is 0."""
+
+    def __init__(self):
+        super().__init__({b"null": 0})
+
+    def __missing__(self, text: bytes) -> int:
+        code = self[text] = len(self)
         return code
 
-    def _context(self, request: dict) -> int:
+
+def _together(objects: list, names: tuple[str, ...]) -> tuple[np.ndarray, list]:
+    """Codes into the distinct combinations of several fields of each object (a tuple each),
+    read in one pass: fields that repeat together are interned once, not once each."""
+    return _interned_text(list(map(attrgetter(*names), objects)), chain.from_iterable)
+
+
+def _raw_column(items: list) -> tuple[np.ndarray, list]:
+    """Codes into distinct raw JSON texts (0 is null or absent)."""
+    if items.count(_NULL) == len(items):  # absent throughout: one pass in C
+        return np.zeros(len(items), dtype=np.uint32), [None]
+    codes = _RawCodes()
+    column = np.fromiter(map(codes.__getitem__, map(bytes, items)), dtype=np.uint32, count=len(items))
+    return column, [None, *list(codes)[1:]]
+
+
+def _decoded_texts(values: list) -> list:
+    """Distinct raw JSON texts decoded (None stays None)."""
+    return [None if text is None else msgspec.json.decode(text) for text in values]
+
+
+def _resolve(columns: list[tuple[np.ndarray, Any]], rows: np.ndarray, answer, dtype=np.uint32) -> np.ndarray:
+    """``answer(*values)`` once per distinct combination of the columns' values over ``rows``
+    (``columns``: codes over every row, and the values they index), spread over those rows."""
+    if not len(rows):
+        return np.zeros(0, dtype=dtype)
+    fields = [(codes[rows], values) for codes, values in columns]
+    group, firsts = combinations(fields)
+    answers = [answer(*(values[codes[first]] for codes, values in fields)) for first in firsts.tolist()]
+    return np.array(answers, dtype=dtype)[group]
+
+
+def _kind(source, service, name) -> int:
+    """0: not kept; 1: a KMS event; 2: one of ActionTrail's own trail changes."""
+    source, name = as_text(source), as_text(name)
+    if is_kms(source, service):
+        return 1
+    return 2 if name in TRAIL_EVENTS and is_actiontrail(source) else 0
+
+
+def _request(value: object) -> _Request:
+    if type(value) is _Request:
+        return value
+    if isinstance(value, str) and value[:1] == "{":  # a JSON string of an object
+        try:
+            return _request_decoder.decode(value)
+        except UNREADABLE:
+            pass
+    return _EMPTY_REQUEST
+
+
+def _response(value: object) -> _Response:
+    if type(value) is _Response:
+        return value
+    if isinstance(value, str) and value[:1] == "{":
+        try:
+            return _response_decoder.decode(value)
+        except UNREADABLE:
+            pass
+    return _EMPTY_RESPONSE
+
+
+def _named(requested: tuple[str, ...], region, account, *fields) -> tuple[list[str], list[str]]:
+    """:func:`_references` of one combination of what names keys: the request's fields named in
+    ``requested`` (those the source's events have), the response's KeyId and KeyMetadata, the
+    referenced resources, resource type and name (raw JSON texts where so typed)."""
+    *values, response_key, metadata, resources, kind, names = fields
+    request = {name: value for name, value in zip(requested, values, strict=True) if value is not None}
+    response: dict = {}
+    if response_key is not None:
+        response["KeyId"] = response_key
+    if metadata is not None:
+        response["KeyMetadata"] = msgspec.json.decode(metadata)
+    event = {
+        "responseElements": response,
+        "referencedResources": None if resources is None else msgspec.json.decode(resources),
+        "resourceType": kind,
+        "resourceName": names,
+    }
+    return _references(event, request, region, account)
+
+
+def _kept(column: tuple[np.ndarray, list], rows: np.ndarray) -> tuple[np.ndarray, list]:
+    codes, values = column
+    return codes[rows], values
+
+
+class _Contexts:
+    """A source's encryption contexts: each distinct set once (the same context as an object and
+    as a JSON string is one set)."""
+
+    def __init__(self, contexts):
+        self.contexts = contexts  # the batch's (decode's _ContextBuilder)
+        self.codes: dict[bytes, int] = {}
+
+    def code(self, *texts) -> int:
+        """The context code of one combination of the request's context fields (raw JSON texts,
+        in ``_REQUEST_CONTEXTS`` order)."""
+        request = {name: msgspec.json.decode(text) for name, text in zip(_REQUEST_CONTEXTS, texts, strict=True) if text}
         groups = _context_groups(request)
         if not groups:
             return 0
         try:
-            identity = orjson.dumps(groups)
-        except TypeError:
+            identity: bytes | None = orjson.dumps(groups)
+        except TypeError:  # a value orjson cannot write (an integer past 64 bits): not shared
             identity = None
-        code = self.contexts.get(identity) if identity is not None else None
+        code = self.codes.get(identity) if identity is not None else None
         if code is None:
-            code = self.builder.contexts._add(groups)
+            code = self.contexts._add(groups)
             if identity is not None:
-                self.contexts[identity] = code
+                self.codes[identity] = code
         return code
 
-    def finish(self) -> None:
-        """Hand the columns to the builder, as its own decoding would."""
-        builder = self.builder
-        batch = builder.batch
-        rows = self.rows
-        count = len(rows["time"])
-        base = builder.rows
-        again = bool(batch.sources) and batch.sources[-1] is self.info
-        origin = len(batch.sources) - again
-        times = parse_event_times(rows.pop("time"))
-        out: dict[str, np.ndarray] = {
-            "time": times,
-            "origin": np.full(count, origin, dtype=np.uint32),
-            "ordinal": np.array(rows.pop("ordinal"), dtype=np.uint32),
-            "rawlen": np.array(rows.pop("rawlen"), dtype=np.uint32),
-            "readonly": np.array(rows.pop("readonly"), dtype=np.int8),
-            "eid": np.zeros(count, dtype="S36"),
-            "cloud": np.full(count, ALIBABA, dtype=np.uint8),
-        }
-        for name, values in rows.items():
-            out[name] = np.array(values, dtype=np.uint32)
-        for row, event_id in enumerate(self.ids):
-            if event_id:
-                if len(event_id) <= 36 and event_id.isascii() and event_id == event_id.lower():
-                    out["eid"][row] = event_id.encode()
-                else:  # Alibaba's ids are upper case: kept whole, as delivered
-                    batch.event_id_overflow[base + row] = event_id
-        for row, extra in self.extra:
-            batch.extra_keys[base + row] = extra
-        for row, parameters in self.parameters:
-            batch.parameters[base + row] = parameters
-        from .decode import TrailChange  # decode imports this module lazily, for its dispatch
 
-        principal_column = out["principal"]
-        for row, action, arn, request, response, error in self.changes:
-            batch.trail_changes.append(
-                TrailChange(
-                    base + row, int(times[row]), action, arn, request, response, error, int(principal_column[row])
-                )
+def _trail_change(text, row: int, time: int, region: str | None, account: str | None, principal: int):
+    """One of ActionTrail's own trail changes, read whole; None when it names no trail."""
+    from .decode import TrailChange  # decode imports this module lazily, for its dispatch
+
+    try:
+        event = msgspec.json.decode(text)
+    except UNREADABLE:
+        return None
+    request = _object(event.get("requestParameters"))
+    response = _object(event.get("responseElements"))
+    name = _first(request, _TRAIL_NAME_FIELDS) or _first(response, _TRAIL_NAME_FIELDS)
+    if not isinstance(name, str) or not name:
+        return None
+    arn = name if name.startswith("acs:") else f"acs:actiontrail:{region}:{account}:trail/{name}"
+    error = as_text(event.get("errorCode")) or None
+    return TrailChange(row, time, as_text(event.get("eventName")) or "", arn, request, response, error, principal)
+
+
+def _learn_aliases(
+    builder,
+    names: tuple[np.ndarray, list],
+    rows: np.ndarray,
+    errors: np.ndarray,
+    times: np.ndarray,
+    key0,
+    alias,
+    found,
+    combo,
+) -> None:
+    """What successful calls teach about aliases, as CloudTrail's do: an alias change at its time
+    (and the key a change names besides its target: where the alias pointed until then), a call
+    that named an alias and a key as the span it was seen in. ``names``: codes of the events'
+    names (by ``rows``, the KMS events among the kept ones) and the names they index."""
+    named = (alias[rows] != 0) & (errors[rows] == 0)
+    if not named.any():
+        return
+    keys = builder.vocab["key"]
+    observed: dict[tuple[int, int], list[int]] = {}
+    for i in np.flatnonzero(named).tolist():
+        row = int(rows[i])
+        name, key, time = as_text(names[1][names[0][i]]), int(key0[row]), int(times[row])
+        if name in ALIAS_CHANGES:
+            target = key if name != "DeleteAlias" else 0
+            note_binding(builder.bindings, int(alias[row]), target, "delete" if name == "DeleteAlias" else name, time)
+            for other in found[combo[i]][0]:
+                if keys[other] != target:
+                    note_binding(builder.bindings, int(alias[row]), keys[other], "before", time)
+                    break
+        elif key:
+            span = observed.setdefault((int(alias[row]), key), [time, time])
+            span[0], span[1] = min(span[0], time), max(span[1], time)
+    for (alias_code, key), (first, last) in observed.items():
+        note_binding(builder.bindings, alias_code, key, "observed", first)
+        note_binding(builder.bindings, alias_code, key, "observed", last)
+
+
+def _add_events(
+    builder, info: SourceInfo, events: list[_Event], texts: list, lengths: list[int], ordinals: list[int]
+) -> None:
+    """Add a source's typed events (``texts``: each one's JSON) to the builder's columns."""
+    batch = builder.batch
+    vocab = builder.vocab
+
+    def field(name: str) -> list:
+        return list(map(attrgetter(name), events))
+
+    def either(first: str, second: str) -> list:
+        """The first field, or where it is absent or null the second (two spellings of one)."""
+        one, other = field(first), field(second)
+        if set(map(type, other)) == {type(None)}:
+            return one
+        return [a if a is not None else b for a, b in zip(one, other, strict=True)]
+
+    envelope, combos = _together(events, _ENVELOPE)
+    source, name = (
+        (envelope, [None, *(c[_ENVELOPE.index(n)] for c in combos[1:])]) for n in ("eventSource", "eventName")
+    )
+    kind = recode(envelope, combos, lambda fields: _kind(*fields[:3]), np.uint8)
+    for code, ignored in enumerate(np.bincount(source[0][kind == 0], minlength=len(source[1])).tolist()):
+        if ignored:
+            info.ignored[as_text(source[1][code]) or "(no event source)"] += ignored
+    kept = np.flatnonzero(kind)
+    count = len(kept)
+    info.events += count
+    kind = kind[kept]
+
+    def text_column(vocab_name: str, column: tuple[np.ndarray, list], blank_is_none: bool = False) -> np.ndarray:
+        lookup = vocab[vocab_name]
+        if blank_is_none:
+            return recode(*_kept(column, kept), lambda value: lookup[as_text(value) or None])
+        return recode(*_kept(column, kept), lambda value: lookup[as_text(value)])
+
+    def envelope_columns() -> dict[str, np.ndarray]:
+        """The columns the envelope decides, worked out once per distinct envelope of the kept events."""
+        used = np.flatnonzero(np.bincount(envelope[kept], minlength=len(combos)))
+        table = np.zeros((len(combos), 7), dtype=np.int64)
+        for code in used.tolist():
+            e = dict(zip(_ENVELOPE, combos[code], strict=True))
+            rw = e["eventRW"]
+            table[code] = (
+                vocab["name"][as_text(e["eventName"])],
+                vocab["evsource"][as_text(e["eventSource"])],
+                vocab["evtype"][as_text(e["eventType"])],
+                vocab["evcat"][as_text(e["eventCategory"])],
+                vocab["region"][as_text(e["acsRegion"] or e["regionId"])],
+                vocab["errcode"][as_text(e["errorCode"]) or None],
+                _READ_WRITE.get(rw.lower(), -1) if isinstance(rw, str) else -1,
             )
-        for row, alias, key, kind in self.bindings:
-            _note(builder.bindings, alias, key, kind, int(times[row]))
-        for name, column in out.items():
-            builder.chunks.setdefault(name, []).append(column)
-        builder.rows += count
-        if not again:
-            batch.sources.append(self.info)
+        picked = table[envelope[kept]]
+        names = ("name", "evsource", "evtype", "evcat", "region", "errcode")
+        columns = {name: picked[:, i].astype(np.uint32) for i, name in enumerate(names)}
+        columns["readonly"] = picked[:, 6].astype(np.int8)
+        return columns
 
+    identity_codes, identity_texts = _raw_column(field("userIdentity"))
+    identity = (identity_codes, _decoded_texts(identity_texts))
 
-def _note(bindings: dict[AliasBinding, list[int]], alias: int, key: int, kind: str, time: int) -> None:
-    """Remember an alias binding as CloudTrail's are remembered: each change at its time, an
-    observation as the span it was seen in."""
-    binding = AliasBinding(alias, key, kind, 0 if kind == "observed" else time)
-    span = bindings.get(binding)
-    if span is None:
-        bindings[binding] = [time, time]
+    def account_of(recipient, ident) -> int:
+        account = as_text(recipient)
+        if account is None and isinstance(ident, dict):
+            account = as_text(ident.get("accountId"))
+        return vocab["account"][account]
+
+    texts_of_times = list(map(field("eventTime").__getitem__, kept.tolist()))  # nearly one a second: not shared
+    if not set(map(type, texts_of_times)) <= _PLAIN:
+        texts_of_times = list(map(as_text, texts_of_times))
+    times = parse_event_times(texts_of_times)
+    ids = either("eventId", "eventID")  # one per event: no repeats to share
+    if not set(map(type, ids)) <= _PLAIN:
+        ids = list(map(as_text, ids))
+    ids = [ids[i] for i in kept.tolist()]
+    overflow: dict[int, str] = {}
+    upper = bool(ids) and None not in ids and all(map(str.isupper, ids))  # ActionTrail's own: each kept whole
+    if upper:
+        eid = np.zeros(count, dtype=f"S{EVENT_ID_WIDTH}")
     else:
-        span[0], span[1] = min(span[0], time), max(span[1], time)
+        eid = event_id_column(np.arange(1, count + 1), [None, *ids], overflow)
+    out: dict[str, np.ndarray] = {
+        "time": times,
+        "ordinal": np.array(ordinals, dtype=np.uint32)[kept],
+        "rawlen": np.array(lengths, dtype=np.uint32)[kept],
+        "eid": eid,
+        "cloud": np.full(count, ALIBABA, dtype=np.uint8),
+        "account": _resolve([(envelope, combos), identity], kept, lambda e, ident: account_of(e[_RECIPIENT], ident)),
+        "ip": text_column("ip", _column(either("sourceIpAddress", "sourceIPAddress"))),
+        "agent": text_column("agent", _column(field("userAgent"))),
+        "errmsg": text_column("errmsg", _column(field("errorMessage")), blank_is_none=True),
+        "principal": recode(identity_codes[kept], identity[1], lambda ident: vocab["principal"][principal(ident)]),
+        **envelope_columns(),
+    }
+    regions, accounts = list(vocab["region"]), list(vocab["account"])  # code -> text
+    key0, key1, alias, ctx, trail = (np.zeros(count, dtype=np.uint32) for _ in range(5))
+    kms = np.flatnonzero(kind == 1)  # KMS events, as rows of the kept ones
+    base = builder.rows
+    if len(kms):
+        rows = kept[kms]  # the same, as positions among the source's events
+        requests = [value if type(value) is _Request else _request(value) for value in field("requestParameters")]
+        responses = [value if type(value) is _Response else _response(value) for value in field("responseElements")]
+        asked = {name: list(map(attrgetter(name), requests)) for name in _REQUEST_KEYS}
+        requested = tuple(name for name, values in asked.items() if values.count(None) != len(values))
+        naming = [
+            (out["region"][kms], regions),
+            (out["account"][kms], accounts),
+            *(_kept(_column(asked[name]), rows) for name in requested),
+            _kept(_column(list(map(attrgetter("KeyId"), responses))), rows),
+            _kept(_raw_column(list(map(attrgetter("KeyMetadata"), responses))), rows),
+            _kept(_raw_column(field("referencedResources")), rows),
+            _kept(_column(field("resourceType")), rows),
+            _kept(_column(field("resourceName")), rows),
+        ]
+        combo, firsts = combinations(naming)
+        found = [_named(requested, *(values[codes[first]] for codes, values in naming)) for first in firsts.tolist()]
+        keys, aliases = vocab["key"], vocab["alias"]
+        table = np.zeros((len(found), 3), dtype=np.uint32)  # first key, second key, first alias
+        for c, (found_keys, found_aliases) in enumerate(found):
+            codes = [keys[k] for k in found_keys]
+            table[c, : min(2, len(codes))] = codes[:2]
+            table[c, 2] = aliases[found_aliases[0]] if found_aliases else 0
+            if len(codes) > 2:
+                extra = tuple(codes[2:])
+                for row in kms[combo == c].tolist():
+                    batch.extra_keys[base + row] = extra
+        key0[kms], key1[kms], alias[kms] = table[combo, 0], table[combo, 1], table[combo, 2]
+        ctx[kms] = _resolve(
+            [_raw_column(list(map(attrgetter(n), requests))) for n in _REQUEST_CONTEXTS],
+            rows,
+            _Contexts(builder.contexts).code,
+        )
+        _learn_aliases(builder, _kept(name, rows), kms, out["errcode"], times, key0, alias, found, combo)
+    for row in np.flatnonzero(kind == 2).tolist():  # ActionTrail's own trail changes: few, each read whole
+        change = _trail_change(
+            texts[int(kept[row])],
+            base + row,
+            int(times[row]),
+            regions[out["region"][row]],
+            accounts[out["account"][row]],
+            int(out["principal"][row]),
+        )
+        if change is not None:
+            trail[row] = vocab["trail"][change.trail]
+            batch.trail_changes.append(change)
+    out.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
+    for row in np.flatnonzero(out["readonly"] != 1).tolist():  # calls that change something keep their parameters
+        parameters = parameters_of(texts[int(kept[row])])
+        if parameters is not None:
+            batch.parameters[base + row] = parameters
+    batch.event_id_overflow.update(
+        zip(range(base, base + count), ids, strict=True)
+        if upper
+        else ((base + row, event_id) for row, event_id in overflow.items())
+    )
+    again = bool(batch.sources) and batch.sources[-1] is info  # the next part of a source already added
+    out["origin"] = np.full(count, len(batch.sources) - again, dtype=np.uint32)
+    for column_name, column in out.items():
+        builder.chunks.setdefault(column_name, []).append(column)
+    builder.rows += count
+    if not again:
+        batch.sources.append(info)
 
 
 def add_records(builder, info: SourceInfo, raws: list) -> None:
     """Add a source's ActionTrail records (raw, as delivered) to a batch builder
     (:class:`kmstui.core.decode._BatchBuilder`): one clear sentence for what cannot be read."""
-    columns = _Columns(builder, info)
-    unreadable = 0
-    loads = orjson.loads
-    for ordinal, raw in enumerate(raws):
-        try:
-            event = unwrap(loads(memoryview(raw) if type(raw) is not bytes else raw))
-        except orjson.JSONDecodeError:
-            event = None
-        if event is None:
-            unreadable += 1
-            continue
-        info.records += 1
-        if columns.add(ordinal, raw, event):
-            info.events += 1
+    events, texts, ordinals, unreadable = _decoded(raws)
+    info.records += len(events)
     if unreadable:
         info.problems.append(
             "1 record that is not an ActionTrail event skipped"
             if unreadable == 1
             else f"{unreadable:,} records that are not ActionTrail events skipped"
         )
-    columns.finish()
+    lengths = list(map(len, raws)) if len(ordinals) == len(raws) else [len(raws[i]) for i in ordinals]
+    _add_events(builder, info, events, texts, lengths, ordinals)
 
 
 def cloud_of_arn(arn: str | None) -> str:

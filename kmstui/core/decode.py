@@ -1572,6 +1572,10 @@ def _trail_change(
     return TrailChange(row, time, name or "", trail, request, response, error or None, principal)
 
 
+# The columnar machinery, under public names for actiontrail.py (Alibaba's events onto the same columns)
+combinations, recode, interned, event_id_column = _combinations, _recode, _interned, _event_id_column
+parameters_of, note_binding, UNREADABLE = _parameters, _note, _UNREADABLE
+
 __all__ = [
     "CLOUDTRAIL",
     "KMS",

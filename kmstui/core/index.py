@@ -599,9 +599,13 @@ class EventIndex:
         key0 = self.columns["key0"].data
         alias_column = self.columns["alias"].data
         time = self.columns["time"].data
+        # A DeleteAlias that names only its alias (ActionTrail's: CloudTrail's names the key too)
+        # is about the key the alias pointed to until that moment, not the nothing it points to after.
+        deletes = self.vocab["name"].find("DeleteAlias")
+        names = self.columns["name"].data
         for row in self.alias_only:
             alias = int(alias_column[row])
-            resolved = history.key_of(alias, int(time[row]))
+            resolved = history.key_of(alias, int(time[row]) - (deletes is not None and names[row] == deletes))
             if resolved is None:  # the alias stands in for its key
                 resolved = key_vocab.code(alias_vocab.values[alias])
             key0[row] = resolved

@@ -489,8 +489,13 @@ def _split_records(data: bytes) -> Split:
                 return _split_documents(body)
             raise SourceError(_json_reason(error)) from None
         split = Split("array")
-        for item in items:
+        for number, item in enumerate(items):
             _classify_into(split, item, top_level=True)
+            if number == 0 and split.format == "actiontrail":
+                # ActionTrail's events as delivered to OSS: actiontrail.py reads every item (one that
+                # is not an event is said there), so they are not each read here first
+                split.records.extend(items[1:])
+                break
         return _finish(split)
     try:
         top = _top.decode(body)
