@@ -24,7 +24,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
+from operator import is_
 from types import ModuleType
 from typing import Any
 
@@ -495,12 +496,11 @@ class _BatchBuilder:
         # too, as the general path does (the others are measured by the index when it must).
         # Calls that change something keep their parameters, read from their spans as well.
         measured = bool(config.any())
-        bounds = np.frombuffer(spans, dtype=np.uint32).reshape(-1, 2).tolist() if (changes | config).any() else None
+        bounds = np.frombuffer(spans, dtype=np.uint32) if (changes | config).any() else None
 
         def raw(i: int) -> bytes:
             assert bounds is not None  # asked only of configuration events and changes, which have spans
-            start, end = bounds[i]
-            return data[start:end]
+            return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
 
         self._add_columns(
             info,
@@ -573,7 +573,9 @@ class _BatchBuilder:
 
         def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32) -> np.ndarray:
             codes, values = columns[field]
-            return _recode(codes, values, lookup or vocab[vocab_name].__getitem__, dtype)
+            if lookup is None:  # a plain text column: its new values (thousands of addresses) added in bulk
+                return _recode(codes, values, None, dtype, partial(_intern_many, vocab[vocab_name]))
+            return _recode(codes, values, lookup, dtype)
 
         time_codes, times = columns["eventTime"]
         time_column = _recode(time_codes, times, None, np.int64, parse_event_times)
@@ -1057,7 +1059,7 @@ def _intern_many(vocab: _Codes, values: list) -> np.ndarray:
     """The codes of ``values`` in a batch vocabulary, the new ones added in bulk (in order)."""
     codes = list(map(vocab.get, values))
     if None in codes:
-        new = dict.fromkeys(value for value, code in zip(values, codes, strict=True) if code is None)
+        new = dict.fromkeys(compress(values, map(is_, codes, repeat(None))))
         vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
         codes = list(map(vocab.__getitem__, values))
     return np.array(codes, dtype=np.uint32)
