@@ -156,7 +156,7 @@ class _ContextBuilder:
         part = ContextPart(counts=np.array(self.counts, dtype=np.uint32))
         for name, column in (("labels", self.labels), ("keys", self.keys), ("values", self.values)):
             unique = list(dict.fromkeys(column))
-            index = {value: code for code, value in enumerate(unique)}
+            index = dict(zip(unique, range(len(unique)), strict=True))
             setattr(part, name, unique)
             setattr(part, name[:-1], np.fromiter(map(index.__getitem__, column), dtype=np.uint32, count=len(column)))
         return part
