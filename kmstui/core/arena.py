@@ -252,12 +252,14 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         the code of the first; the others follow in order."""
         first = len(self._shorts)
         shorts, arns, *parts = zip(*values, strict=True)
-        self._shorts.extend(shorts)
         for vocab, codes, column in zip(self._parts, self._part_codes, parts, strict=True):
             distinct = list(dict.fromkeys(column))
             code_of = dict(zip(distinct, map(vocab.code, distinct), strict=True))
             codes.extend(map(code_of.__getitem__, column))
         self._arns.update((first + i, arn) for i, arn in enumerate(arns) if arn is not None)
+        # the short forms last: the vocabulary's length is theirs, so a reader on another
+        # thread sees the new principals only once every part of them is in place
+        self._shorts.extend(shorts)
         self._recent.update(zip(digests, range(first, first + len(values)), strict=True))
         return first
 
