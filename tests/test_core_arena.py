@@ -110,3 +110,24 @@ def test_identity_vocabulary_keeps_principals_whose_hashes_collide_apart():
     assert code != compact.find(first)
     assert compact.values[code] == second
     assert compact.remap([None, first, second]).tolist() == [0, compact.find(first), code]
+
+
+class _SameHash(model.Identity):
+    """An identity whose hash is always the same: collisions on demand."""
+
+    def __hash__(self) -> int:
+        return 7
+
+
+def test_identity_vocabulary_adds_new_principals_together_even_when_their_hashes_collide():
+    plain = Vocabulary[model.Identity](lambda identity: identity.short)
+    compact = IdentityVocabulary(lambda identity: identity.short)
+    clashing = [_SameHash(f"role/r (s{i})", None, "AssumedRole", "1", None) for i in range(3)]
+    usual = _identities(40)
+    # new principals all at once, two of them sharing a hash with the one before: the ones
+    # waiting are added first, then the clash is kept apart, as one at a time would
+    batch = [None, *dict.fromkeys(usual[:10] + clashing + usual[10:])]
+    assert compact.remap(batch).tolist() == plain.remap(batch).tolist()
+    again = [None, clashing[2], usual[3], clashing[0], model.Identity("user/x", "arn:x", "IAMUser", "2", None)]
+    assert compact.remap(again).tolist() == plain.remap(again).tolist()
+    assert list(compact.values) == list(plain.values)

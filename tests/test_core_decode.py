@@ -532,3 +532,31 @@ def test_a_bare_key_id_takes_the_region_of_its_resource_arn(tmp_path):
     rec = kms("ScheduleKeyDeletion", request={"keyId": KEY1, "pendingWindowInDays": 7}, resources=[key_resource(other)])
     index = load_records(tmp_path, [rec])
     assert only(index).keys == (other,)
+
+
+# ---------------------------------------------------------------------------
+# The collector
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_while_a_batch_is_merged_and_left_as_it_was(tmp_path, monkeypatch, enabled):
+    import gc
+
+    from kmstui.core.decode import load_many
+    from kmstui.core.index import EventIndex
+    from kmstui.core.sources import SourceFile
+
+    path = write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key_arn())]))
+    batch = load_many([SourceFile(str(path), "log.json")])
+    index = EventIndex()
+    seen = []
+    merge = index._add
+    monkeypatch.setattr(index, "_add", lambda b: seen.append(gc.isenabled()) or merge(b))
+    (gc.enable if enabled else gc.disable)()
+    try:
+        index.add(batch)
+        assert seen == [False]  # merging makes thousands of small objects and no cycles
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert index.size == 1

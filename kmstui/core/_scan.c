@@ -501,7 +501,7 @@ static int holds(pos text, size_t len, const char *part) {
 #define ROLE_PART ":assumed-role/"
 
 /* For the record just read: whether its principal is an assumed-role session of the
- * commonest shape, the one decode._principal gives "role/ROLE (SESSION)" and no ARN (the
+ * commonest shape, the one principals._principal gives "role/ROLE (SESSION)" and no ARN (the
  * short form and the account rebuild it). Then sets the sessions column's span to the ARN
  * inside its quotes and returns its length; else 0. Every condition mirrors the Python:
  * a type of "AssumedRole"; an account, plain, without ':' (so that the first

@@ -40,8 +40,20 @@ class TextArena(Sequence[str]):
         return len(self._ends) - 2
 
     def extend(self, texts: Sequence[str]) -> None:
-        for text in texts:
-            self.append(text)
+        """Append many texts at once: one encoding of them all joined, their ends summed in
+        numpy (a batch brings a thousand or more context values and session principals)."""
+        if not texts:
+            return
+        joined = "".join(texts)
+        blob = joined.encode(*_CODEC)
+        if len(blob) == len(joined):  # ASCII, the usual: a text's length in bytes is its length
+            lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        else:
+            lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
+        ends = np.cumsum(lengths)
+        ends += len(self._blob)
+        self._blob += blob
+        self._ends.frombytes(ends.tobytes())
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -205,17 +217,51 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             candidates = [0] * n
         recent = self._recent
         collided = self._collided
+        # Principals not seen before (on a varied trail, nearly every one) are added together,
+        # by _add_many: their rows, values and hashes wait in these lists until then.
+        rows: list[int] = []
+        new: list[model.Identity] = []
+        hashes: dict[int, None] = {}
         for i, (value, digest, candidate) in enumerate(zip(local_values, digests.tolist(), candidates, strict=True)):
             if value is None:
                 continue
+            if digest in hashes:  # two of the new ones share a hash (or are equal): add those first
+                out[rows] = np.arange(self._add_many(new, list(hashes)), len(self), dtype=np.uint32)
+                rows, new, hashes = [], [], {}
             code = candidate or recent.get(digest, 0)
             if code and self.identity(code) == value:
                 out[i] = code
                 continue
             again = collided.get(value) if collided else None
-            out[i] = again if again is not None else self._add(value, digest, bool(code))
+            if again is not None:
+                out[i] = again
+            elif code:
+                out[i] = self._add(value, digest, True)
+            else:
+                rows.append(i)
+                new.append(value)
+                hashes[digest] = None
+        if new:
+            out[rows] = np.arange(self._add_many(new, list(hashes)), len(self), dtype=np.uint32)
         self._maybe_fold()
         return out
+
+    def _add_many(self, values: list[model.Identity], digests: list[int]) -> int:
+        """Add principals that are new and whose hashes are new (and distinct): their short
+        forms in one arena extension, their parts looked up once per distinct part. Returns
+        the code of the first; the others follow in order."""
+        first = len(self._shorts)
+        shorts, arns, *parts = zip(*values, strict=True)
+        for vocab, codes, column in zip(self._parts, self._part_codes, parts, strict=True):
+            distinct = list(dict.fromkeys(column))
+            code_of = dict(zip(distinct, map(vocab.code, distinct), strict=True))
+            codes.extend(map(code_of.__getitem__, column))
+        self._arns.update((first + i, arn) for i, arn in enumerate(arns) if arn is not None)
+        # the short forms last: the vocabulary's length is theirs, so a reader on another
+        # thread sees the new principals only once every part of them is in place
+        self._shorts.extend(shorts)
+        self._recent.update(zip(digests, range(first, first + len(values)), strict=True))
+        return first
 
     def search_texts(self) -> TextArena:  # type: ignore[override]
         texts = self._texts

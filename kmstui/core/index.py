@@ -28,7 +28,16 @@ from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena
-from .decode import EVENT_ID_WIDTH, STRING_COLUMNS, Batch, ContextPart, TrailChange, assumed_role_arn, record_length
+from .decode import (
+    EVENT_ID_WIDTH,
+    STRING_COLUMNS,
+    Batch,
+    ContextPart,
+    TrailChange,
+    assumed_role_arn,
+    collector_paused,
+    record_length,
+)
 from .sources import Delivery, Skipped, SourceError, read_source, split_records
 from .timeutil import NO_TIME
 from .vocab import Vocabulary
@@ -368,7 +377,7 @@ class EventIndex:
 
     def add(self, batch: Batch) -> None:
         """Merge one source's batch. Thread-safe against readers; one writer at a time."""
-        with self._lock:
+        with self._lock, collector_paused():
             self._add(batch)
 
     def _add(self, batch: Batch) -> None:

@@ -1,0 +1,149 @@
+"""The Batch: what a worker sends back for the files it decoded, as plain data (numpy
+columns of codes into the batch's own vocabularies), and the index merges."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import AliasBinding, LogFile
+from .principals import _new_identity
+from .sources import Delivery
+
+EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
+
+
+@dataclass
+class TrailChange:
+    """A CloudTrail configuration event, kept whole: rare, and the trails pane reads it closely."""
+
+    row: int  # batch-local row; the index rebases it
+    time: int
+    action: str
+    trail: str  # trail ARN (built from the name and the event's region and account when only a name is given)
+    request: dict
+    response: dict
+    error: str | None
+    principal: int  # batch-local principal code
+
+
+@dataclass
+class ContextPart:
+    """A batch's encryption contexts, flattened for a cheap merge: local context ``i``
+    (from 1) owns the next ``counts[i - 1]`` pairs of the label, key and value arrays,
+    which index the batch's own ``labels``, ``keys`` and ``values`` lists."""
+
+    labels: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    label: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+    value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
+
+
+@dataclass
+class SourceInfo:
+    """One source file of a batch: what the load summary says about it."""
+
+    label: str  # shown to the user
+    path: str  # what to read again for a raw record
+    delivery: Delivery | None
+    format: str = ""
+    records: int = 0  # records read
+    events: int = 0  # records kept
+    ignored: Counter = field(default_factory=Counter)  # event source -> records not kept
+    problems: list[str] = field(default_factory=list)  # partial damage, one sentence each
+    error: str | None = None  # the source was skipped, and why
+    appendable: bool = False  # a file that grows (a LookupEvents cache): one origin however often it is added to
+    unreadable: int = 0  # records that are not JSON objects, so far
+
+
+@dataclass
+class Batch:
+    """What one or more sources contributed (a worker decodes several files into one batch,
+    so that what repeats across them, sessions, addresses, contexts, is sent once).
+    Codes are local to the batch; the ``origin`` column indexes ``sources``."""
+
+    sources: list[SourceInfo] = field(default_factory=list)
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    vocab: dict[str, list] = field(default_factory=dict)
+    contexts: ContextPart = field(default_factory=ContextPart)
+    extra_keys: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    event_id_overflow: dict[int, str] = field(default_factory=dict)
+    trail_changes: list[TrailChange] = field(default_factory=list)
+    # what the events taught about aliases, each with the first and last time it was seen
+    alias_bindings: list[tuple[AliasBinding, list[int]]] = field(default_factory=list)
+    # CloudTrail's own use of a key to encrypt a log file
+    log_files: list[LogFile] = field(default_factory=list)
+    # row -> JSON [requestParameters, responseElements] of a call that changes something (not
+    # read-only) or a configuration event: what the filter's record paths read
+    parameters: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        column = self.columns.get("time")
+        return 0 if column is None else len(column)
+
+    @property
+    def records(self) -> int:
+        return sum(source.records for source in self.sources)
+
+    # A worker pickles its batch back to the main process. The principal vocabulary can hold
+    # a new Identity for nearly every event, and pickle handles a NamedTuple through Python
+    # calls (its __reduce__ and __getnewargs__, then its class on loading): about 4 ms a file,
+    # as much as decoding the principals. As plain tuples they pickle in C.
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        principals = self.vocab.get("principal")
+        if principals and principals[0] is None:
+            state["vocab"] = {**self.vocab, "principal": [None, *map(tuple, principals[1:])]}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        principals = state["vocab"].get("principal")
+        if principals and principals[0] is None:
+            state["vocab"]["principal"] = [None, *map(_new_identity, principals[1:])]
+        self.__dict__.update(state)
+
+
+# Vocabulary names, shared with the index.
+STRING_COLUMNS = ("name", "evsource", "evtype", "evcat", "region", "account", "ip", "agent", "errcode", "errmsg")
+VOCABS = (*STRING_COLUMNS, "principal", "key", "alias", "trail")
+
+
+def within(batch: Batch, start: int, end: int) -> tuple[Batch, int]:
+    """The batch with only the events timed in [start, end] (epoch seconds), and how many
+    others it held. A trail's bucket is read by delivery folder, and a folder holds events
+    up to a day older than its date: what falls outside the window asked for is dropped
+    here, after decoding, so the events kept are exactly the window's. What the dropped
+    events taught about aliases is kept (it is true whenever it was learned)."""
+    n = batch.n
+    if n == 0:
+        return batch, 0
+    times = batch.columns["time"]
+    keep = (times >= start) & (times <= end)
+    dropped = n - int(keep.sum())
+    if dropped == 0:
+        return batch, 0
+    moved = np.cumsum(keep) - 1  # old row -> new row, for the rows kept
+    batch.columns = {name: column[keep] for name, column in batch.columns.items()}
+
+    def rows(mapping: dict) -> dict:
+        return {int(moved[row]): value for row, value in mapping.items() if keep[row]}
+
+    batch.extra_keys = rows(batch.extra_keys)
+    batch.event_id_overflow = rows(batch.event_id_overflow)
+    batch.parameters = rows(batch.parameters)
+    changes = []
+    for change in batch.trail_changes:
+        if keep[change.row]:
+            change.row = int(moved[change.row])
+            changes.append(change)
+    batch.trail_changes = changes
+    counts = np.bincount(batch.columns["origin"], minlength=len(batch.sources)).tolist()
+    for source, count in zip(batch.sources, counts, strict=False):
+        source.events = count
+    return batch, dropped
