@@ -1,6 +1,6 @@
-"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py), `s3` (moto's S3 behind a
-logging proxy, from fakes3.py) and `demo_index` (the demo, loaded once) are available to every
-test module."""
+"""Shared fixtures: `aws_endpoints` (loopback AWS, from fakeaws.py; `aws_pace` with it keeps
+AWS's own LookupEvents rate), `s3` (moto's S3 behind a logging proxy, from fakes3.py) and
+`demo_index` (the demo, loaded once) are available to every test module."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def demo_index(_demo_index_once):
     before = state()
     yield index
     assert state() == before, "a test changed the shared demo index: it should load its own (make_app(DEMO))"
+
+
+@pytest.fixture
+def aws_pace(aws_endpoints, monkeypatch):
+    """LookupEvents at AWS's own quota, 2 requests a second, not the fakes' quick pace: for the
+    tests of the quota itself (kmstui keeps to it by default)."""
+    from kmstui.core.live import lookup
+
+    monkeypatch.delenv(lookup.RATE_VARIABLE)
+    aws_endpoints.rate = lookup.REQUESTS_PER_SECOND
+    return aws_endpoints

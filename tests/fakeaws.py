@@ -736,12 +736,25 @@ def _session():
     return _SESSION
 
 
+# LookupEvents requests a second against the fakes: they have no quota to keep to, and at AWS's
+# 2 a second each page of a test costs half a second. kmstui still paces every request (the
+# same code, turns a fifth as long); tests of the quota itself take `aws_pace`.
+QUICK_RATE = 10.0
+
+
 @dataclass
 class AwsEndpoints:
     """What the `aws_endpoints` fixture yields."""
 
     cloudtrail: FakeCloudTrail
     moto_url: str
+    rate: float = QUICK_RATE  # the LookupEvents pace kmstui keeps in this test (KMSTUI_LOOKUP_RATE)
+
+    @property
+    def pace_window(self) -> float:
+        """The span in which kmstui sends at most two LookupEvents requests: a second at AWS's
+        rate; fakeaws's max_rate(window=...) checks it."""
+        return 2 / self.rate
 
     @property
     def cloudtrail_url(self) -> str:
@@ -827,7 +840,9 @@ _SCRUBBED_ENV = (
 
 @pytest.fixture
 def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """moto + FakeCloudTrail, reset, with the environment pointing boto3 (and kmstui) at them.
+    """moto + FakeCloudTrail, reset, with the environment pointing boto3 (and kmstui) at them,
+    kmstui's caches in the test's own folder (never the user's, where every test run on the
+    machine would share the LookupEvents pace file), and LookupEvents paced at QUICK_RATE.
 
     tests/conftest.py makes it available to every test module."""
     servers = _Servers.get()
@@ -865,6 +880,8 @@ def aws_endpoints(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         "AWS_EC2_METADATA_DISABLED": "true",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),  # platformdirs' user cache folder
+        "KMSTUI_LOOKUP_RATE": str(endpoints.rate),
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

@@ -11,6 +11,7 @@ so the explorer can show the first events early, and a cancel keeps what arrived
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.spawn
 import os
 import sys
 import threading
@@ -81,10 +82,19 @@ _pool: ProcessPoolExecutor | None = None
 
 
 def _can_spawn() -> bool:
-    """Workers re-import the main module; from ``python -c`` or standard input they cannot."""
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None)
-    return getattr(main, "__spec__", None) is not None or (path is not None and os.path.exists(path))
+    """Whether worker processes can start under this program. A worker from the forkserver
+    first imports the program's main module again, as multiprocessing describes it: by name
+    when it ran as a module (``-m``), from its file when it ran as a script, and not at all
+    when it has neither (``python -c``, or pytest-xdist's workers, which run that way). Only
+    a main whose file is named but not there cannot be imported again: ``python -`` reading
+    the program from standard input (its file is "<stdin>"); every worker would fail to
+    start, with a traceback. (A forked worker imports nothing again, but which start method
+    the pool gets depends on the threads running when it starts: see _executor.)"""
+    try:
+        main_path = multiprocessing.spawn.get_preparation_data("kmstui").get("init_main_from_path")
+    except RuntimeError:  # asked while a worker is still starting: it cannot start more
+        return False
+    return main_path is None or os.path.exists(main_path)
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:

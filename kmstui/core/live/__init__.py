@@ -51,6 +51,7 @@ class LiveOptions:
     filter: Filter = field(default_factory=Filter)
     now: datetime | None = None  # the present moment (the clock, unless a reproducible run fixes it)
     read_timeout: float | None = None  # seconds to wait for an answer (None: the default, 30)
+    rate: float | None = None  # LookupEvents requests a second (None: KMSTUI_LOOKUP_RATE, else AWS's quota, 2)
 
 
 @dataclass
@@ -249,7 +250,7 @@ class LiveLoader:
         assert self.start is not None and self.end is not None
         try:
             api = client(self.session, "cloudtrail", region, self.options.read_timeout)
-            pace = pace_for(self.account or "unknown", region)
+            pace = pace_for(self.account or "unknown", region, self.options.rate)
             chosen = plan(self.options.filter, self.account, region)
             for source, attribute in self._passes(chosen):
                 cache = self._cache(region, source, attribute)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import random
 import secrets
@@ -41,6 +42,7 @@ from .errors import LiveError, sentence
 
 PAGE_SIZE = 50
 REQUESTS_PER_SECOND = 2.0  # the LookupEvents quota per account and region
+RATE_VARIABLE = "KMSTUI_LOOKUP_RATE"  # fewer a second, to leave the rest of the quota to other tools
 PACE_MARGIN = 1.1  # requests leave 10% further apart: arrival jitter must not make three in a second
 HISTORY_DAYS = 90
 SLACK = timedelta(seconds=1)  # events are timed to the second: a window edge is not exact
@@ -252,18 +254,35 @@ class Pace:
         self._update(answered)
 
 
-_paces: dict[tuple[str, str, Path], Pace] = {}
+def lookup_rate(option: float | None = None) -> float:
+    """LookupEvents requests a second per account and region: the option (LiveOptions.rate),
+    else KMSTUI_LOOKUP_RATE, else AWS's quota, 2. What is not a positive number is not used."""
+    for value in (option, os.environ.get(RATE_VARIABLE)):
+        if value is None or value == "":
+            continue
+        try:
+            rate = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(rate) and rate > 0:
+            return rate
+    return REQUESTS_PER_SECOND
+
+
+_paces: dict[tuple[str, str, Path, float], Pace] = {}
 _paces_lock = threading.Lock()
 
 
-def pace_for(account: str, region: str) -> Pace:
-    """The pace of LookupEvents for one account and region, shared by this process's threads
-    and, through a private file beside the cache, by every kmstui process of this user."""
+def pace_for(account: str, region: str, rate: float | None = None) -> Pace:
+    """The pace of LookupEvents for one account and region (at ``lookup_rate(rate)``), shared
+    by this process's threads and, through a private file beside the cache, by every kmstui
+    process of this user."""
     path = Path(platformdirs.user_cache_dir("kmstui")) / "pace" / f"{account}-{region}.pace"
+    rate = lookup_rate(rate)
     with _paces_lock:
-        pace = _paces.get((account, region, path))
+        pace = _paces.get((account, region, path, rate))
         if pace is None:
-            pace = _paces[(account, region, path)] = Pace(path=path)
+            pace = _paces[(account, region, path, rate)] = Pace(rate=rate, path=path)
         return pace
 
 
@@ -348,7 +367,7 @@ def pages(
         call = dict(params)
         if token:
             call["NextToken"] = token
-        backoff = 1.0
+        backoff = pace.window / PACE_MARGIN  # the quota's span of two requests: a second at AWS's 2 a second
         retries = 0
         while True:
             turn = pace.wait(cancelled)
@@ -371,7 +390,7 @@ def pages(
                         "with growing waits: older events of the time range were not fetched."
                     ) from None
                 if on_wait is not None:
-                    on_wait(f"throttled by AWS: waiting {backoff:.0f}s")
+                    on_wait(f"throttled by AWS: waiting {backoff:.3g}s")
                 deadline = time.monotonic() + backoff * (0.5 + random.random())
                 while time.monotonic() < deadline:
                     if cancelled():
@@ -468,6 +487,7 @@ __all__ = [
     "clear_cache",
     "event_json",
     "event_time",
+    "lookup_rate",
     "open_cache",
     "pace_for",
     "pages",

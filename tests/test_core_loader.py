@@ -1,0 +1,84 @@
+"""The loader's worker processes start under every way of running a Python program that can
+start them, and a program that cannot (read from standard input) loads in its own process,
+whole and without a traceback.
+
+Each case is a real interpreter (``python -c`` or ``python -`` with the program on standard
+input) loading the demo as a big trail: the sizes that send a load to workers are set low."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kmstui.core import loader
+from kmstui.core.index import EventIndex
+from kmstui.core.sources import discover
+
+from records import REPO
+
+DEMO = REPO / "assets" / "demo"
+
+PROGRAM = """
+import json, sys, threading
+from kmstui.core import loader
+from kmstui.core.index import EventIndex
+from kmstui.core.sources import discover
+
+loader.PARALLEL_BYTES = 0  # the demo (2 MB) loads as a big trail does
+loader.TASK_BYTES = 64 << 10
+hold = threading.Event()
+if sys.argv[2] == "threads":  # as under the explorer: the pool starts from the forkserver
+    threading.Thread(target=hold.wait, daemon=True).start()
+files, problems = discover([sys.argv[1]])
+index = EventIndex()
+loader.load(index, files, refresh_every=None)
+pool = loader._pool
+print(json.dumps({
+    "events": index.size,
+    "workers": pool is not None,
+    "start": pool._mp_context.get_start_method() if pool is not None else None,
+}))
+hold.set()
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_events() -> int:
+    """The demo's events, loaded here in this process (too small for workers)."""
+    files, problems = discover([str(DEMO)])
+    assert files and not problems
+    index = EventIndex()
+    loader.load(index, files, refresh_every=None)
+    return index.size
+
+
+def _run(how: str, threads: str) -> tuple[dict, str]:
+    demo = str(DEMO)
+    if how == "-c":
+        command, stdin = [sys.executable, "-c", PROGRAM, demo, threads], None
+    else:  # the program read from standard input: its main module's file is "<stdin>"
+        command, stdin = [sys.executable, "-", demo, threads], PROGRAM
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+@pytest.mark.parametrize(("threads", "start"), [("none", "fork"), ("threads", "forkserver")])
+def test_a_program_without_a_main_file_loads_in_worker_processes(threads, start, demo_events):
+    """``python -c`` has no main module file, so a worker imports none: pytest-xdist's workers
+    run this way, and the explorer's load under them must still use worker processes."""
+    shown, stderr = _run("-c", threads)
+    assert shown == {"events": demo_events, "workers": True, "start": start}
+    assert "Traceback" not in stderr
+
+
+def test_a_program_read_from_standard_input_loads_whole_in_its_own_process(demo_events):
+    """A main module named "<stdin>" cannot be imported again by a worker from the forkserver
+    (with a thread running, as under the explorer): no worker starts (it would only fail, with
+    a traceback on standard error), and every event still loads."""
+    shown, stderr = _run("-", "threads")
+    assert shown == {"events": demo_events, "workers": False, "start": None}
+    assert stderr == ""
