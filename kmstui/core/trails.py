@@ -510,15 +510,18 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
 
 
 def _rank(row: TrailSummary) -> tuple:
-    """Tampering seen first, then other warnings, then doubts about the log-file rate alone."""
-    if row.tampered or row.kms_logging in (STOPPED, EXCLUDED):
+    """Trails not logging KMS events now first, then tampering that was undone, then other
+    warnings, then doubts about the log-file rate alone."""
+    if row.kms_logging in (STOPPED, EXCLUDED):
         concern = 0
-    elif len(row.warnings) > row.rate_warnings:
+    elif row.tampered:
         concern = 1
-    elif row.warnings:
+    elif len(row.warnings) > row.rate_warnings:
         concern = 2
-    else:
+    elif row.warnings:
         concern = 3
+    else:
+        concern = 4
     return (concern, row.kind != "trail", row.kind != "delivery", row.label)
 
 
