@@ -1626,11 +1626,10 @@ def ali_orders(rec: AliRecorder) -> None:
     context = json.dumps({"service": "orders", "table": "payments"}, separators=(",", ":"))
     for t in arrivals(rec.rng, START, END, evening_or_night(0.4, 0.25)):
         name = "GenerateDataKey" if rec.rng.random() < 0.3 else "Decrypt"
-        request = {"KeyId": alias, "EncryptionContext": context} if name == "GenerateDataKey" else {}
-        if name == "Decrypt":
-            request = {"CiphertextBlob": "(ciphertext)", "EncryptionContext": context}
         if name == "GenerateDataKey":
-            request["NumberOfBytes"] = "32"
+            request = {"KeyId": alias, "EncryptionContext": context, "NumberOfBytes": "32"}
+        else:  # Decrypt names no key: the ciphertext carries it, the response says it
+            request = {"CiphertextBlob": "(ciphertext)", "EncryptionContext": context}
         rec.add(
             t,
             region,
