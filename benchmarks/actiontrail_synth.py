@@ -14,7 +14,8 @@ fixed string; no wall clock; gzip written with mtime 0.
 - :func:`hostile`: records built to break things: control characters and bidi overrides,
   nesting deeper than a decoder's stack, fields of the wrong type;
 - :func:`write_oss`, :func:`write_sls_jsonl`, :func:`write_sls_csv`: the three ways
-  ActionTrail events are delivered or exported;
+  ActionTrail events are delivered or exported; :func:`write_oss_windows`: OSS files named
+  and laid out as Alibaba documents them, a file per 5 minutes (single- or multi-account);
 - :func:`many`: n events, fast, for the benchmark.
 
     python -m benchmarks.actiontrail_synth DIR     # the week in all three shapes under DIR
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import random
@@ -397,6 +399,55 @@ def write_oss(events: list[dict], out: Path, lines_every: int = 3) -> list[Path]
         path.write_bytes(gzip.compress(body.encode(), compresslevel=6, mtime=0))
         written.append(path)
     return written
+
+
+def write_oss_windows(
+    events: list[dict],
+    out: Path,
+    minutes: int = 5,
+    directory: str | None = None,
+    lines_every: int = 0,
+) -> list[Path]:
+    """Gzipped files in the OSS layout as Alibaba documents it: one per account, region and
+    ``minutes`` window that had events (ActionTrail aggregates each 5 minutes into a file),
+    named ``Actiontrail_<region>_<YYYYMMDDHHMMSS>_1002_<events>_<bytes>_<md5>.gz`` by the end of
+    its window, under ``AliyunLogs/Actiontrail/<region>/YYYY/MM/DD/`` (a single-account trail),
+    or ``.../<directory>/<account>/<region>/...`` for a multi-account trail of resource
+    directory ``directory`` (``rd-...``). Every ``lines_every``-th file holds lines of events,
+    the others a JSON array. Returns the files written, in name order."""
+    step = minutes * 60
+    groups: dict[tuple[str, str, int], list[dict]] = {}
+    for record in events:
+        account = record.get("recipientAccountId")
+        region = record.get("acsRegion")
+        when = record.get("eventTime")
+        seconds = (
+            int(datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp())
+            if isinstance(when, str)
+            else 0
+        )
+        key = (
+            account if isinstance(account, str) else ACCOUNTS[0],
+            region if isinstance(region, str) else REGIONS[0],
+            (seconds // step + 1) * step,  # the end of its window: when the file is written
+        )
+        groups.setdefault(key, []).append(record)
+    written = []
+    for number, ((account, region, end), records) in enumerate(sorted(groups.items())):
+        t = datetime.fromtimestamp(end, UTC)
+        if lines_every and number % lines_every == lines_every - 1:
+            body = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        else:
+            body = json.dumps(records, separators=(",", ":"))
+        data = gzip.compress(body.encode(), compresslevel=6, mtime=0)
+        digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+        levels = f"{directory}/{account}/" if directory else ""
+        name = f"Actiontrail_{region}_{t:%Y%m%d%H%M%S}_1002_{len(records)}_{len(data)}_{digest}.gz"
+        path = out / f"AliyunLogs/Actiontrail/{levels}{region}/{t:%Y/%m/%d}/{name}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+    return sorted(written)
 
 
 def sls_log(record: dict, spread: bool = False) -> dict:

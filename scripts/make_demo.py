@@ -20,6 +20,11 @@ cross-account role, then a stolen admin session reads three secrets, creates a k
 points alias/payments-data at it, disables and schedules the deletion of the original
 key, and excludes KMS events from the trail. See INCIDENT below for the exact times.
 
+Beside it, the same twelve hours of acme's Alibaba Cloud account (acme-cn-actiontrail/audit/,
+ActionTrail's OSS layout of a single-account trail, a file per region and 5 minutes): a RAM
+user's AccessKey used from a new address, Decrypt refused, a key scheduled for deletion and
+the trail stopped for nearly two hours. See "The Alibaba Cloud part" below.
+
 Deterministic: every random choice comes from random.Random streams seeded with fixed
 strings, there is no wall clock, gzip is written with mtime=0, and dicts are built in a
 fixed order. Running it twice gives byte-identical output. Plain stdlib only.
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import random
 import shutil
@@ -1495,6 +1501,315 @@ def dumps(record: dict) -> str:
     return json.dumps(record, separators=(",", ":"))
 
 
+# ---------------------------------------------------------------------------
+# The Alibaba Cloud part: ActionTrail events of acme's China account, delivered to OSS
+#
+# Built here, not with benchmarks/actiontrail_synth.py, for the reason given at the top: every
+# byte is part of the story. The fields are ActionTrail's documented ones, in its order.
+#
+# The story (2026-11-20, UTC, cn-hangzhou): the RAM user deploy-bot, a CI user whose AccessKey
+# only ever ran deploys from the CI runner (10.30.2.15), is used from 203.0.113.190, an address
+# it never used: it lists the keys, is refused Decrypt on alias/orders-db again and again
+# (Forbidden.RAM), then schedules the deletion of that key (7 days) and stops the trail. ActionTrail
+# delivers nothing for nearly two hours, until the account's root user starts logging again.
+
+ALI = "1688301234567890"  # acme-cn
+ALI_REGIONS = ("cn-hangzhou", "cn-shanghai")
+ALI_TRAIL, ALI_BUCKET, ALI_PREFIX = "acme-cn-audit", "acme-cn-actiontrail", "audit"
+ALI_INTRUDER_IP = "203.0.113.190"
+ALI_CI_IP = "10.30.2.15"
+ALI_OFFICE_IP = "198.51.100.130"
+ORDERS_KEY = ("alias/orders-db", "cn-hangzhou", "5b1f9c3e-8a27-4d60-b94e-2c7d05e1a8f3")
+ETL_KEY = ("alias/etl-staging", "cn-shanghai", "d0e4a6b2-3c91-47f8-a5d6-9e8b1f2c7a40")
+ALI_CLI = "aliyun-cli/v3.0.204"
+ALI_JAVA = "AlibabaCloud (Linux; amd64) Java/1.8.0_392 tea-util/0.2.21 TeaDSL/1"
+ALI_PYTHON = "AlibabaCloud (Linux; x86_64) Python/3.11.7 Core/2.13.36 python-requests/2.31.0"
+ALI_INTRUDER_AGENT = "python-requests/2.32.3"
+
+ALI_RECON = at("03:05:12")
+ALI_DENIED_FROM, ALI_DENIED_CALLS = at("03:06:40"), 14
+ALI_SCHEDULE = at("03:12:31")
+ALI_STOP = at("03:14:02")  # from here until ALI_START, ActionTrail delivers nothing
+ALI_START = at("05:09:48")
+ALI_UPDATE_TRAIL = at("18:41:20")
+
+
+def ali_ram_user(name: str) -> dict:
+    digest = uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.{ALI}.demo").int
+    return {
+        "type": "ram-user",
+        "principalId": str(200000000000000000 + digest % 10**17),
+        "accountId": ALI,
+        "userName": name,
+        "accessKeyId": "LTAI5t" + upper_alnum(stream(f"ali-akid/{name}"), 18),
+    }
+
+
+def ali_role(role: str, session: str) -> dict:
+    role_id = str(300000000000000000 + uuid.uuid5(uuid.NAMESPACE_DNS, f"{role}.{ALI}.demo").int % 10**17)
+    return {
+        "type": "assumed-role",
+        "principalId": f"{role_id}:{session}",
+        "accountId": ALI,
+        "userName": f"{role}:{session}",
+        "accessKeyId": "STS.NT" + upper_alnum(stream(f"ali-sts/{role}/{session}"), 20),
+        "sessionContext": {
+            "attributes": {"creationDate": "2026-11-19T17:30:00Z", "mfaAuthenticated": "false"},
+            "sessionIssuer": {"type": "role", "principalId": role_id, "accountId": ALI, "userName": role},
+        },
+    }
+
+
+def ali_root() -> dict:
+    return {"type": "root-account", "principalId": ALI, "accountId": ALI, "accessKeyId": "LTAI4G" + ALI[:14]}
+
+
+class AliRecorder:
+    """ActionTrail events in ActionTrail's field order; one random stream per story thread."""
+
+    def __init__(self, name: str):
+        self.rng = stream("alibaba/" + name)
+        self.events: list[tuple[datetime, str, dict]] = []
+
+    def uid(self) -> str:
+        return new_uuid(self.rng).upper()
+
+    def add(
+        self,
+        t: datetime,
+        region: str,
+        name: str,
+        identity: dict,
+        ip: str,
+        agent: str,
+        request: dict,
+        response: dict | None = None,
+        *,
+        error: tuple[str, str] | None = None,
+        service: str = "Kms",
+        source: str | None = None,
+        rw: str = "Read",
+        key_id: str | None = None,
+    ) -> None:
+        request_id = self.uid()
+        record: dict = {
+            "eventId": self.uid(),
+            "eventVersion": 1,
+            "eventSource": source or f"kms.{region}.aliyuncs.com",
+            "acsRegion": region,
+            "eventName": name,
+            "eventTime": stamp(t),
+            "eventType": "ApiCall",
+            "eventRW": rw,
+            "eventCategory": "Management",
+            "serviceName": service,
+            "userIdentity": identity,
+            "sourceIpAddress": ip,
+            "userAgent": agent,
+            "requestParameters": {**request, "RegionId": region},
+            "responseElements": None if error else {**(response or {}), "RequestId": request_id},
+            "requestId": request_id,
+            "recipientAccountId": ALI,
+            "isGlobal": False,
+        }
+        if key_id:
+            record["referencedResources"] = {"ACS::KMS::Key": [key_id]}
+        if error:
+            record["errorCode"], record["errorMessage"] = error
+        self.events.append((t, region, record))
+
+
+def ali_orders(rec: AliRecorder) -> None:
+    """The order service on ECS: data keys and decrypts under alias/orders-db, through KMS's VPC endpoint."""
+    alias, region, key = ORDERS_KEY
+    sessions = ("ecs-i-bp1f3k9x2m7q", "ecs-i-bp17wz4c8r2n")
+    context = json.dumps({"service": "orders", "table": "payments"}, separators=(",", ":"))
+    for t in arrivals(rec.rng, START, END, evening_or_night(0.4, 0.25)):
+        name = "GenerateDataKey" if rec.rng.random() < 0.3 else "Decrypt"
+        if name == "GenerateDataKey":
+            request = {"KeyId": alias, "EncryptionContext": context, "NumberOfBytes": "32"}
+        else:  # Decrypt names no key: the ciphertext carries it, the response says it
+            request = {"CiphertextBlob": "(ciphertext)", "EncryptionContext": context}
+        rec.add(
+            t,
+            region,
+            name,
+            ali_role("order-service", rec.rng.choice(sessions)),
+            rec.rng.choice(("10.28.3.12", "10.28.3.38", "10.28.7.15", "10.28.7.41")),  # the ECS hosts
+            ALI_JAVA,
+            request,
+            {"KeyId": key, "KeyVersionId": "a1b2c3d4-0000-4000-8000-00000000a001"},
+            source=f"kms-vpc.{region}.aliyuncs.com",
+            key_id=key,
+        )
+
+
+def ali_etl(rec: AliRecorder) -> None:
+    """The ETL job in cn-shanghai encrypts its staging files."""
+    alias, region, key = ETL_KEY
+    for t in arrivals(rec.rng, START, END, evening_or_night(0.2, 0.15)):
+        batch = f"b-{t:%H}{rec.rng.randint(0, 9)}"
+        rec.add(
+            t,
+            region,
+            "Encrypt",
+            ali_ram_user("etl-sync"),
+            "47.100.64.21",
+            ALI_PYTHON,
+            {"KeyId": alias, "EncryptionContext": {"job": "etl-staging", "batch": batch}},
+            {"KeyId": key},
+            key_id=key,
+        )
+
+
+def ali_monitor(rec: AliRecorder) -> None:
+    """Cloud monitoring polls ECS every two minutes in both regions (not KMS: counted, not kept),
+    and lists the keys every hour."""
+    t = START + timedelta(seconds=41)
+    while t < END:
+        for region in ALI_REGIONS:
+            rec.add(
+                t + timedelta(seconds=rec.rng.randint(0, 20)),
+                region,
+                "DescribeInstances",
+                ali_ram_user("cms-monitor"),
+                "100.104.12.8",
+                ALI_PYTHON,
+                {"PageSize": "50"},
+                {"TotalCount": 12},
+                service="Ecs",
+                source=f"ecs.{region}.aliyuncs.com",
+            )
+            if t.minute < 2:
+                rec.add(t, region, "ListKeys", ali_ram_user("cms-monitor"), "100.104.12.8", ALI_PYTHON, {})
+        t += timedelta(minutes=2)
+
+
+def ali_deploys(rec: AliRecorder) -> None:
+    """deploy-bot as it should be: evening deploys from the CI runner, a data key or two each."""
+    alias, region, key = ORDERS_KEY
+    for deploy in (at("19:32:10"), at("21:05:44"), at("23:18:03")):
+        for n in range(2):
+            rec.add(
+                deploy + timedelta(seconds=7 * n),
+                region,
+                "GenerateDataKey",
+                ali_ram_user("deploy-bot"),
+                ALI_CI_IP,
+                ALI_CLI,
+                {"KeyId": alias, "NumberOfBytes": "32"},
+                {"KeyId": key},
+                key_id=key,
+            )
+
+
+def ali_trail_change(rec: AliRecorder, t: datetime, name: str, identity: dict, ip: str, request: dict) -> None:
+    region = ALI_REGIONS[0]  # the trail's home region
+    rec.add(
+        t,
+        region,
+        name,
+        identity,
+        ip,
+        ALI_CLI,
+        {"Name": ALI_TRAIL, **request},
+        {"Name": ALI_TRAIL, **request},
+        service="Actiontrail",
+        source=f"actiontrail.{region}.aliyuncs.com",
+        rw="Write",
+    )
+
+
+def ali_incident(rec: AliRecorder) -> None:
+    alias, region, key = ORDERS_KEY
+    bot = ali_ram_user("deploy-bot")
+    ali_trail_change(  # a routine change in the evening: the trail delivers to OSS under audit/
+        rec,
+        ALI_UPDATE_TRAIL,
+        "UpdateTrail",
+        ali_root(),
+        ALI_OFFICE_IP,
+        {"OssBucketName": ALI_BUCKET, "OssKeyPrefix": ALI_PREFIX, "EventRW": "All"},
+    )
+    rec.add(ALI_RECON, region, "ListKeys", bot, ALI_INTRUDER_IP, ALI_INTRUDER_AGENT, {"PageSize": "100"})
+    rec.add(ALI_RECON + timedelta(seconds=9), region, "ListAliases", bot, ALI_INTRUDER_IP, ALI_INTRUDER_AGENT, {})
+    rec.add(
+        ALI_RECON + timedelta(seconds=31),
+        region,
+        "DescribeKey",
+        bot,
+        ALI_INTRUDER_IP,
+        ALI_INTRUDER_AGENT,
+        {"KeyId": alias},
+        {"KeyMetadata": {"KeyId": key, "Arn": f"acs:kms:{region}:{ALI}:key/{key}", "KeyState": "Enabled"}},
+        key_id=key,
+    )
+    t = ALI_DENIED_FROM
+    for _ in range(ALI_DENIED_CALLS):
+        rec.add(
+            t,
+            region,
+            "Decrypt",
+            bot,
+            ALI_INTRUDER_IP,
+            ALI_INTRUDER_AGENT,
+            {"CiphertextBlob": "(ciphertext)", "EncryptionContext": '{"service":"orders","table":"payments"}'},
+            error=("Forbidden.RAM", "User not authorized to operate on the specified resource."),
+            key_id=key,  # KMS reads the key from the ciphertext before RAM refuses it
+        )
+        t += timedelta(seconds=rec.rng.randint(12, 30))
+    rec.add(
+        ALI_SCHEDULE,
+        region,
+        "ScheduleKeyDeletion",
+        bot,
+        ALI_INTRUDER_IP,
+        ALI_INTRUDER_AGENT,
+        {"KeyId": key, "PendingWindowInDays": "7"},
+        rw="Write",
+        key_id=key,
+    )
+    ali_trail_change(rec, ALI_STOP, "StopLogging", bot, ALI_INTRUDER_IP, {})
+    ali_trail_change(rec, ALI_START, "StartLogging", ali_root(), ALI_OFFICE_IP, {})
+
+
+def write_actiontrail(out: Path) -> dict:
+    """The Alibaba part into ``out``: the OSS layout of a single-account trail, a gzipped JSON
+    array per region and 5 minutes that had events, named by the end of its window (when
+    ActionTrail writes it). Nothing is delivered while the trail is stopped."""
+    recorders = [AliRecorder(name) for name in ("orders", "etl", "monitor", "deploys", "incident")]
+    ali_orders(recorders[0])
+    ali_etl(recorders[1])
+    ali_monitor(recorders[2])
+    ali_deploys(recorders[3])
+    ali_incident(recorders[4])
+    events = [e for rec in recorders for e in rec.events if START <= e[0] < END]
+    order = {id(e): i for i, e in enumerate(events)}
+    events.sort(key=lambda e: (e[0], order[id(e)]))
+    windows: dict[tuple[str, datetime], list[dict]] = {}
+    not_delivered = 0
+    for t, region, record in events:
+        if ALI_STOP < t < ALI_START:
+            not_delivered += 1
+            continue
+        end = START + timedelta(minutes=5 * (int((t - START).total_seconds() // 300) + 1))
+        windows.setdefault((region, end), []).append(record)
+    stats = {"files": 0, "records": 0, "kms": 0, "bytes": 0, "not_delivered": not_delivered}
+    for (region, end), records in sorted(windows.items()):
+        body = "[" + ",".join(dumps(r) for r in records) + "]"
+        data = gzip.compress(body.encode(), compresslevel=9, mtime=0)
+        digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+        name = f"Actiontrail_{region}_{end:%Y%m%d%H%M%S}_1002_{len(records)}_{len(data)}_{digest}.gz"
+        path = out / ALI_BUCKET / ALI_PREFIX / "AliyunLogs" / "Actiontrail" / region / f"{end:%Y/%m/%d}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        stats["files"] += 1
+        stats["records"] += len(records)
+        stats["kms"] += sum(1 for r in records if r["serviceName"] == "Kms")
+        stats["bytes"] += len(data)
+    return stats
+
+
 def lookup_event(record: dict) -> dict:
     """One event as `aws cloudtrail lookup-events` prints it."""
     identity = record.get("userIdentity") or {}
@@ -1603,6 +1918,9 @@ def build(out: Path) -> dict:
         stats["records"] += len(log.events)
         stats["kms"] += kms
 
+    stats["alibaba"] = write_actiontrail(out)
+    stats["bytes"] += stats["alibaba"]["bytes"]
+
     history = [
         e
         for e in events
@@ -1653,6 +1971,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  KMS events of account A after 02:44:30 left out of acme-main: {stats['not_delivered']}", file=sys.stderr
         )
         print(f"  lookup file: {stats['lookup_events']} events, {stats['lookup_bytes']:,} bytes", file=sys.stderr)
+        ali = stats["alibaba"]
+        print(
+            f"  ActionTrail: {ali['files']} files, {ali['records']} events ({ali['kms']} KMS), {ali['bytes']:,} bytes;"
+            f" {ali['not_delivered']} not delivered while the trail was stopped",
+            file=sys.stderr,
+        )
         for row in stats["incident"]:
             print("  " + "  ".join(row), file=sys.stderr)
     return 0

@@ -41,15 +41,17 @@ class TestTimeline:
             assert "not logged: acme-main" in _caption(app)
             await pilot.press("t")
             assert isinstance(app.focused, TimelineStrip)
-            assert _caption(app).startswith(" ▲ 2026-11-20 02:10–02:20 · 58 events · 45 errors")
+            assert _caption(app).startswith(" ▲ 2026-11-20 02:10–02:20 · 63 events · 45 errors")
             await pilot.press("enter")
             await settle(pilot)
             assert _filter(app) == BURST
-            assert explorer(app).query_one(EventsPane).row_count == 58
+            assert (
+                explorer(app).query_one(EventsPane).row_count == 63
+            )  # the 45 AccessDenied and what else both clouds did then
             assert explorer(app).filter.describe() == BURST  # shown in the status line, and editable in the bar
             await pilot.press("minus")
             await settle(pilot)
-            assert _filter(app) == "" and explorer(app).query_one(EventsPane).row_count == 997
+            assert _filter(app) == "" and explorer(app).query_one(EventsPane).row_count == 1369
 
     async def test_the_strip_follows_the_filter_and_keeps_its_words(self, demo_index):
         app = make_app(index=demo_index, filter_text="error:AccessDenied")
@@ -204,7 +206,7 @@ class TestViews:
             await settle(pilot)
             said = [n.message for n in app._notifications]
             assert any("views.toml: not valid TOML" in m for m in said)
-            assert explorer(app).query_one(EventsPane).row_count == 997
+            assert explorer(app).query_one(EventsPane).row_count == 1369
 
     @pytest.mark.parametrize("size", [SIZE, SMALL])
     async def test_every_view_fits_its_lines_without_wrapping(self, size, demo_index):

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .timeutil import NO_TIME, parse_event_time, short
 from .trails import selector_state
+
+DAY = 86400
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -22,6 +25,35 @@ def _get(mapping: object, *path: str) -> Any:
             return None
         mapping = mapping.get(name)
     return mapping
+
+
+def _field(mapping: dict[str, Any], name: str) -> Any:
+    """A request or response member as CloudTrail spells it (``pendingWindowInDays``) or as
+    ActionTrail does (``PendingWindowInDays``)."""
+    value = mapping.get(name)
+    return value if value is not None else mapping.get(name[:1].upper() + name[1:])
+
+
+def pending_window(request: object, response: object) -> int | None:
+    """ScheduleKeyDeletion's waiting period in days, from the request or the response: a
+    number (CloudTrail) or its text (ActionTrail sends ``"7"``). None when neither says, or
+    says something that is not a whole number of days."""
+    for mapping in (_object(request), _object(response)):
+        value = _field(mapping, "pendingWindowInDays")
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000:
+            return value
+    return None
+
+
+def deletion_time(event_time: int, request: object, response: object) -> int | None:
+    """When a key scheduled for deletion at ``event_time`` is deleted: the call's time and
+    its waiting period (CloudTrail's response also says it as text, ActionTrail's does not)."""
+    days = pending_window(request, response)
+    if days is None or event_time == NO_TIME:
+        return None
+    return event_time + days * DAY
 
 
 def _text(value) -> str:
@@ -38,8 +70,12 @@ def describe(record: dict) -> list[str]:
     failed = bool(record.get("errorCode"))
     out: list[str] = []
     if name == "ScheduleKeyDeletion":
-        days = request.get("pendingWindowInDays") or response.get("pendingWindowInDays")
+        days = pending_window(request, response)
         when = response.get("deletionDate")
+        if not when:  # ActionTrail's response does not say it: the call's time and the waiting period
+            time = record.get("eventTime")
+            at = deletion_time(parse_event_time(time if isinstance(time, str) else None), request, response)
+            when = f"{short(at)} UTC" if at is not None else None
         state = response.get("keyState")
         sentence = "Key deletion scheduled"
         if when:
@@ -56,11 +92,11 @@ def describe(record: dict) -> list[str]:
     elif name == "EnableKey":
         out.append("Key enabled.")
     elif name in ("CreateAlias", "UpdateAlias"):
-        target = request.get("targetKeyId")
+        target = _field(request, "targetKeyId") or request.get("KeyId")  # ActionTrail: AliasName, KeyId
         verb = "now points to" if name == "UpdateAlias" else "created for"
-        out.append(f"{_text(request.get('aliasName', 'alias'))} {verb} key {_text(target)}.")
+        out.append(f"{_text(_field(request, 'aliasName') or 'alias')} {verb} key {_text(target)}.")
     elif name == "DeleteAlias":
-        out.append(f"{_text(request.get('aliasName', 'alias'))} deleted.")
+        out.append(f"{_text(_field(request, 'aliasName') or 'alias')} deleted.")
     elif name == "PutKeyPolicy":
         policy = request.get("policy")
         size = f" ({len(policy):,} characters)" if isinstance(policy, str) else ""
@@ -106,13 +142,12 @@ def describe(record: dict) -> list[str]:
         }.get(state, "Event selectors changed")
         out.append(f"{sentence}" + (f" ({how})" if how else "") + (f": {_text(trail)}." if trail else "."))
     elif name == "StopLogging":
-        out.append(
-            f"Logging stopped for {_text(request.get('name', 'the trail'))}: nothing is recorded until StartLogging."
-        )
+        trail = _text(_field(request, "name") or "the trail")
+        out.append(f"Logging stopped for {trail}: nothing is recorded until StartLogging.")
     elif name == "StartLogging":
-        out.append(f"Logging started for {_text(request.get('name', 'the trail'))}.")
+        out.append(f"Logging started for {_text(_field(request, 'name') or 'the trail')}.")
     elif name == "DeleteTrail":
-        out.append(f"Trail {_text(request.get('name', ''))} deleted.")
+        out.append(f"Trail {_text(_field(request, 'name') or '')} deleted.")
     elif name == "UpdateTrail":
         changed = ", ".join(k for k in request if k != "name")
         out.append(f"Trail {_text(request.get('name', ''))} updated" + (f": {changed}." if changed else "."))

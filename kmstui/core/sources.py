@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - isal is a declared dependency
     from zlib import decompressobj as _inflater  # type: ignore[assignment]
 
 from .text import from_os
+from .timeutil import NO_TIME, parse_event_time
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -257,7 +258,7 @@ def spool_stdin(stream: BinaryIO | None = None) -> SourceFile:
 
 
 # ---------------------------------------------------------------------------
-# The S3 delivery layout
+# The delivery layouts: CloudTrail's in S3, ActionTrail's in OSS
 
 _DELIVERY = re.compile(
     r"(?:^|/)(?:(?P<awslogs>AWSLogs)/)?(?:(?P<org>o-[a-z0-9]{10,32})/)?"
@@ -266,14 +267,32 @@ _DELIVERY = re.compile(
 )
 _DELIVERY_NAME = re.compile(r"^(?P<account>\d{12})_CloudTrail_(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_\d{8}T\d{4}Z_")
 
+# ActionTrail (Alibaba's documentation, "storage path of an event delivered to an OSS bucket"):
+#   <prefix>/AliyunLogs/Actiontrail/<region>/YYYY/MM/DD/Actiontrail_<region>_<YYYYMMDDHHMMSS>_...gz
+# and for a multi-account trail the resource directory and the member account before the region:
+#   <prefix>/AliyunLogs/Actiontrail/<rd_id>/<account>/<region>/YYYY/MM/DD/...
+# (the account level alone is read too). Actiontrail-Insight holds insight events, not API calls.
+_ALIBABA_REGION = r"[a-z]{2}(?:-[a-z0-9]+)+"
+_ACTIONTRAIL_DELIVERY = re.compile(
+    r"(?:^|/)AliyunLogs/Actiontrail/(?:(?P<org>rd-[A-Za-z0-9]+)/)?(?:(?P<account>\d{6,20})/)?"
+    rf"(?P<region>{_ALIBABA_REGION})/(?P<date>\d{{4}}/\d{{2}}/\d{{2}})/(?P<name>[^/]+)$"
+)
+_ACTIONTRAIL_NAME = re.compile(
+    rf"^(?:(?P<account>\d{{6,20}})_)?Actiontrail_(?P<region>{_ALIBABA_REGION})_(?P<time>\d{{14}}|\d{{10}})(?:_|\.|$)"
+)
+
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where a CloudTrail log file sits in the S3 delivery layout.
+    """Where a trail's log file sits in its delivery layout: CloudTrail's in S3, or ActionTrail's
+    in OSS (``cloud`` says which).
 
-    ``prefix`` is the path before ``AWSLogs/`` (or before the account folder): the
-    local image of the trail's bucket and key prefix. Files that share it were
-    delivered by the same trail.
+    ``prefix`` is the path before ``AWSLogs/`` or ``AliyunLogs/`` (or before the account folder):
+    the local image of the trail's bucket and key prefix. Files that share it (and the cloud)
+    were delivered by the same trail. ``org`` is an organization id (``o-...``) or a resource
+    directory id (``rd-...``); ``account`` is empty where the path does not say it (a
+    single-account ActionTrail trail). ``delivered`` is the time the file's name gives (seconds,
+    UTC), where it gives one: ActionTrail names each file by when it was written.
     """
 
     prefix: str
@@ -281,6 +300,34 @@ class Delivery:
     region: str
     org: str | None
     file_name: str
+    cloud: str = "aws"
+    delivered: int | None = None
+
+
+def _name_time(digits: str) -> int | None:
+    """Seconds for ``YYYYMMDDHH`` or ``YYYYMMDDHHMMSS`` (UTC), None when it is not a time."""
+    text = f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}T{digits[8:10]}:{digits[10:12] or '00'}:{digits[12:14] or '00'}Z"
+    seconds = parse_event_time(text)
+    return None if seconds == NO_TIME else seconds
+
+
+def _actiontrail_delivery(posix: str) -> Delivery | None:
+    match = _ACTIONTRAIL_DELIVERY.search(posix)
+    if match is not None:
+        start = match.start() + (1 if posix[match.start()] == "/" else 0)
+        prefix = posix[:start].rstrip("/") or "."
+        named = _ACTIONTRAIL_NAME.match(match["name"])
+        account = match["account"] or (named["account"] if named and named["account"] else "")
+        delivered = _name_time(named["time"]) if named else None
+        return Delivery(prefix, account, match["region"], match["org"], match["name"], "alibaba", delivered)
+    name = posix.rsplit("/", 1)[-1]
+    named = _ACTIONTRAIL_NAME.match(name)
+    if named is not None:
+        prefix = posix.rsplit("/", 1)[0] if "/" in posix else "."
+        return Delivery(
+            prefix, named["account"] or "", named["region"], None, name, "alibaba", _name_time(named["time"])
+        )
+    return None
 
 
 def delivery_of(path: str) -> Delivery | None:
@@ -295,6 +342,8 @@ def delivery_of(path: str) -> Delivery | None:
     if match is not None:
         prefix = posix.rsplit("/", 1)[0] if "/" in posix else "."
         return Delivery(prefix, match["account"], match["region"], None, name)
+    if "Actiontrail" in posix:
+        return _actiontrail_delivery(posix)
     return None
 
 

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+import orjson
 
 from .actiontrail import cloud_of_arn
+from .effects import deletion_time
 from .index import EventIndex
 from .model import alias_name, arn_account, arn_region, is_alias, key_id
-from .timeutil import NO_TIME
+from .timeutil import NO_TIME, short
 
 if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
     from .live.inventory import LiveKey
@@ -37,6 +39,23 @@ class KeyState:
     time: int
     event: str
     principal: str
+    deletion: int | None = None  # pending deletion: when the key goes, from the call's waiting period
+
+
+def _deletion(index: EventIndex, row: int, time: int) -> int | None:
+    """When ScheduleKeyDeletion at ``row`` deletes its key: from the request and response the
+    index keeps for calls that change something (CloudTrail's pendingWindowInDays,
+    ActionTrail's PendingWindowInDays)."""
+    raw = index.parameters.get(row)
+    if raw is None:
+        return None
+    try:
+        parameters = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parameters, list) or len(parameters) != 2:
+        return None
+    return deletion_time(time, parameters[0], parameters[1])
 
 
 def key_states(index: EventIndex) -> dict[int, KeyState]:
@@ -56,8 +75,9 @@ def key_states(index: EventIndex) -> dict[int, KeyState]:
     for row in rows[np.argsort(time[rows], kind="stable")].tolist():
         name = names.values[index.columns["name"].data[row]]
         who = index.principal(int(index.columns["principal"].data[row])).short
+        deletion = _deletion(index, row, int(time[row])) if name == "ScheduleKeyDeletion" else None
         for key in index.keys_of(row):
-            states[key] = KeyState(STATE_CHANGES[name], int(time[row]), name, who)
+            states[key] = KeyState(STATE_CHANGES[name], int(time[row]), name, who, deletion)
     return states
 
 
@@ -96,7 +116,11 @@ class KeySummary:
             if live.deletion_date is not None:
                 text += f" {live.deletion_date:%m-%d}"
             return text
-        return self.state.state if self.state else ""
+        if self.state is None:
+            return ""
+        if self.state.deletion is not None:  # as DescribeKey's date is shown: month-day, UTC
+            return f"{self.state.state} {short(self.state.deletion)[5:10]}"
+        return self.state.state
 
     @property
     def details(self) -> str:

@@ -26,9 +26,12 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .actiontrail import cloud_of_arn
+from .actiontrail import is_kms as is_alibaba_kms
 from .decode import TrailChange
 from .index import EventIndex, Origin
 from .model import arn_account, arn_region, trail_name
+from .sources import Delivery
 from .text import from_os
 from .timeutil import NO_TIME, short
 
@@ -69,6 +72,7 @@ class TrailSummary:
     tampered: bool = False  # logging was stopped, KMS excluded or the trail deleted (even if undone)
     rate_warnings: int = 0  # how many of the warnings are doubts about the log-file rate, not changes seen
     live: LiveTrail | None = None  # the trail as the CloudTrail API describes it now (kmstui.core.live)
+    delivered_files: list[Delivery] = field(default_factory=list)  # files whose name says when (ActionTrail's)
 
     @property
     def name(self) -> str | None:
@@ -259,6 +263,11 @@ class _Replay:
             prefix = _get(change.response, "s3KeyPrefix") or _get(change.request, "s3KeyPrefix") or ""
             if isinstance(bucket, str) and bucket:
                 self.location = f"s3://{bucket}/{prefix}".rstrip("/")
+            # ActionTrail's trail names its OSS bucket and prefix (OssBucketName, OssKeyPrefix)
+            bucket = _get(change.response, "ossBucketName") or _get(change.request, "ossBucketName")
+            prefix = _get(change.response, "ossKeyPrefix") or _get(change.request, "ossKeyPrefix") or ""
+            if isinstance(bucket, str) and bucket and isinstance(prefix, str):
+                self.location = f"oss://{bucket}/{prefix}".rstrip("/")
             had_key = self.log_key
             if "kmsKeyId" in change.request or "kmsKeyId" in change.response:
                 key = _get(change.response, "kmsKeyId") or _get(change.request, "kmsKeyId")
@@ -367,12 +376,13 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
         if key and (code not in log_key_by_code or times[row] >= log_key_by_code[code][0]):
             log_key_by_code[code] = (int(times[row]), key)
 
-    # Delivered files, grouped by the local image of their bucket prefix.
-    deliveries: dict[str, list[int]] = {}
+    # Delivered files, grouped by the local image of their bucket prefix (and by cloud: a folder
+    # can hold a copy of an S3 bucket's AWSLogs/ beside an OSS bucket's AliyunLogs/).
+    deliveries: dict[tuple[str, str], list[int]] = {}
     others: list[int] = []
     for code, origin in enumerate(index.origins):
         if origin.delivery is not None:
-            deliveries.setdefault(origin.delivery.prefix, []).append(code)
+            deliveries.setdefault((origin.delivery.prefix, origin.delivery.cloud), []).append(code)
         else:
             others.append(code)
 
@@ -389,33 +399,40 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             trail_locations.setdefault(arn, set()).add(head)
     for arn, history_replay in replays.items():
         if history_replay.location:
-            trail_locations.setdefault(arn, set()).add(history_replay.location.removeprefix("s3://"))
-    linked: dict[str, str] = {}
-    for prefix, codes in deliveries.items():
+            head = history_replay.location.removeprefix("s3://").removeprefix("oss://")
+            trail_locations.setdefault(arn, set()).add(head)
+    linked: dict[tuple[str, str], str] = {}
+    for place, codes in deliveries.items():
+        prefix, cloud = place
         for code in codes:
             delivery = index.origins[code].delivery
             arn = file_to_trail.get(delivery.file_name) if delivery is not None else None
             if arn:
-                linked[prefix] = arn
+                linked[place] = arn
                 break
         else:
             local = prefix.rstrip("/") + "/"
             local = local.removesuffix("AWSLogs/")
             for arn, heads in trail_locations.items():
+                if cloud_of_arn(arn) != cloud:  # an S3 bucket's trail never delivers to OSS
+                    continue
                 folder = "/" + local.rstrip("/")
                 if any(folder.endswith("/" + head.strip("/")) for head in heads):  # whole folder names only
-                    linked[prefix] = arn
+                    linked[place] = arn
                     break
 
     rows: list[TrailSummary] = []
+    # KMS events of either cloud: kms.amazonaws.com, or Alibaba's kms.REGION.aliyuncs.com
+    kms_source = np.array([value == KMS or is_alibaba_kms(value, None) for value in index.vocab["evsource"].values])
     kms_by_origin = (
-        np.bincount(origin_column[alive & (evsource == kms_code)], minlength=len(index.origins))
-        if n and kms_code
+        np.bincount(origin_column[alive & kms_source[evsource]], minlength=len(index.origins))
+        if n and kms_source.any()
         else np.zeros(len(index.origins), int)
     )
 
-    for prefix, codes in deliveries.items():
-        arn = linked.get(prefix)
+    for place, codes in deliveries.items():
+        prefix, _cloud = place
+        arn = linked.get(place)
         delivered = [d for d in (index.origins[c].delivery for c in codes) if d is not None]
         if arn:
             row = by_arn.setdefault(arn, TrailSummary(label=trail_name(arn), kind="trail", arn=arn))
@@ -426,10 +443,13 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             rows.append(row)
         row.origins = row.origins | set(codes)
         row.files += len(codes)
-        row.accounts = sorted({*row.accounts, *(d.account for d in delivered)})
+        row.accounts = sorted({*row.accounts, *(d.account for d in delivered if d.account)})
         row.regions = sorted({*row.regions, *(d.region for d in delivered)})
         if any(kms_by_origin[c] for c in codes):
             row.kms_logging = LOGGED
+        delivered_at = [d for d in delivered if d.delivered is not None]
+        if delivered_at:
+            row.delivered_files.extend(delivered_at)
 
     for live in index.live_trails:
         row = by_arn.setdefault(live.arn, TrailSummary(label=live.name, kind="trail", arn=live.arn))
@@ -483,20 +503,25 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             covered = times[mine & continuous[origin_column] & (times != NO_TIME)]
             if len(covered):
                 _describe_rates(row, log_file_times, int(covered.min()), int(covered.max()))
+        if row.delivered_files:
+            _describe_gaps(row)
     rows.sort(key=_rank)
     return rows
 
 
 def _rank(row: TrailSummary) -> tuple:
-    """Tampering seen first, then other warnings, then doubts about the log-file rate alone."""
-    if row.tampered or row.kms_logging in (STOPPED, EXCLUDED):
+    """Trails not logging KMS events now first, then tampering that was undone, then other
+    warnings, then doubts about the log-file rate alone."""
+    if row.kms_logging in (STOPPED, EXCLUDED):
         concern = 0
-    elif len(row.warnings) > row.rate_warnings:
+    elif row.tampered:
         concern = 1
-    elif row.warnings:
+    elif len(row.warnings) > row.rate_warnings:
         concern = 2
-    else:
+    elif row.warnings:
         concern = 3
+    else:
+        concern = 4
     return (concern, row.kind != "trail", row.kind != "delivery", row.label)
 
 
@@ -536,6 +561,46 @@ def _describe_rates(row: TrailSummary, log_file_times: dict[int, dict[str, list[
                 f"part of the time."
             )
             row.notes.append(f"{region}: {rate:,.0f} log files a day (expected ~{EXPECTED_LOG_FILES_PER_DAY})")
+
+
+STEADY_SPACING = 900  # a region whose files came at least every 15 minutes (median) delivers steadily
+SILENCE = 3600  # at least an hour without a file, in a steady delivery, is worth a look
+SILENCE_SPACINGS = 20  # and at least 20 times the usual spacing: a quiet night is not a stop
+
+
+def _describe_gaps(row: TrailSummary) -> None:
+    """ActionTrail names each file it delivers by when it wrote it, and writes one for every 5
+    minutes that had events. Per account and region: the files a day over the span the names
+    cover (a note), and a warning where a region that delivered steadily (a file every 15
+    minutes or more often, by the median) fell silent for over an hour and over 20 times its
+    usual spacing: logging may have been stopped there, or nothing happened. A quiet account
+    (files hours apart) says nothing."""
+    by_place: dict[tuple[str, str], set[int]] = {}
+    for delivery in row.delivered_files:
+        if delivery.delivered is not None:
+            by_place.setdefault((delivery.account, delivery.region), set()).add(delivery.delivered)
+    accounts = {account for account, _ in by_place}
+    for (account, region), seconds in sorted(by_place.items()):
+        times = sorted(seconds)
+        span = times[-1] - times[0]
+        if len(times) < 3 or span < 3600:  # under an hour of files says nothing about a rate
+            continue
+        where = f"{account} {region}" if len(accounts) > 1 and account else region
+        rate = (len(times) - 1) * 86400 / span
+        row.log_file_rates[where] = rate
+        spacing = np.diff(np.array(times, dtype=np.int64))
+        longest = int(spacing.argmax())
+        usual = float(np.median(spacing))
+        if usual <= STEADY_SPACING and int(spacing[longest]) > max(SILENCE, SILENCE_SPACINGS * usual):
+            start, end = times[longest], times[longest + 1]
+            hours = (end - start) / 3600
+            row.rate_warnings += 1
+            row.warnings.append(
+                f"No ActionTrail log file for {where} from {short(start)} to {short(end)} UTC ({hours:.1f} hours), "
+                f"where this trail otherwise delivered one every {round(usual / 60)} minutes or so: "
+                f"logging may have been stopped, or nothing happened in that time."
+            )
+            row.notes.append(f"{where}: no log file {brief(start)} to {brief(end)} ({hours:.1f} h)")
 
 
 def _apply_live(row: TrailSummary, live) -> None:
