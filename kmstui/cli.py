@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .core.live.objects import CACHE_SIZE_VARIABLE
-from .core.sources import DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
+from .core.sources import CACHE_SIZE_VARIABLE, DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
 from .core.text import clean
 
 HEADLESS = ("events", "keys", "trails")

@@ -45,6 +45,9 @@ class SourceError(Exception):
 # Bounds: what one input may take
 
 MAX_INPUT_VARIABLE = "KMSTUI_MAX_INPUT"
+# The bucket cache's limit (live/objects.py) is named here, beside the input's, so that the
+# command line can say it without importing the live package (and boto3 with it).
+CACHE_SIZE_VARIABLE = "KMSTUI_S3_CACHE_SIZE"
 DEFAULT_MAX_INPUT = 512 << 20
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
