@@ -150,6 +150,25 @@ def _trim_heap() -> None:
     _glibc("malloc_trim", 0)
 
 
+def _parallel(files: list[SourceFile], total: int, workers: int) -> bool:
+    """Whether a load of these files uses worker processes."""
+    return workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn()
+
+
+def prestart(files: list[SourceFile], workers: int | None = None) -> None:
+    """Start the worker processes for a load of ``files`` now, if it will use them. Called
+    while this process runs one thread (the explorer, before Textual starts its own), they
+    are forked at once, as for the headless commands, instead of from a forkserver later."""
+    workers = workers or os.cpu_count() or 1
+    if _pool is not None or not _parallel(files, sum(_size(f) for f in files), workers):
+        return
+    try:
+        pool = _executor(workers)
+        pool.submit(int).result()  # the first task forks every worker (a forked pool starts them all)
+    except (OSError, ValueError, BrokenProcessPool):  # load() tries again, or loads in this process
+        shutdown()
+
+
 def shutdown() -> None:
     global _pool
     if _pool is not None:
@@ -174,7 +193,7 @@ def load(
     total = sum(sizes)
     progress = Progress(0, len(files), 0, 0, 0, total, 0.0)
     last_refresh = start
-    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a tenth of the load's time
+    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a twentieth of the load's time
     workers = workers or os.cpu_count() or 1
 
     def take(batch: Batch, size: int) -> None:
@@ -191,11 +210,11 @@ def load(
         now = time.perf_counter()
         progress.elapsed = now - start
         if refresh_every is not None and (
-            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 10 * refresh_cost)
+            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 20 * refresh_cost)
         ):
             # the first batch at once, so its events show while the rest loads; then as often as
-            # asked, but no more than a tenth of the time (a refresh costs more as the index grows,
-            # and each one sets the explorer filtering again)
+            # asked, but no more than a twentieth of the time (a refresh costs more as the index
+            # grows, it holds the merge up, and each one sets the explorer filtering again)
             index.refresh()
             last_refresh = time.perf_counter()
             refresh_cost = last_refresh - now
@@ -203,7 +222,7 @@ def load(
             on_progress(progress)
 
     pool = None
-    if workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn():
+    if _parallel(files, total, workers):
         try:
             pool = _executor(workers)
         except (OSError, ValueError):  # no processes to be had here: load in this one, slower but whole
