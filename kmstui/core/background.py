@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 
 from . import loader
+from .decode import Batch
 from .index import EventIndex
 from .loader import Progress
 from .sources import SourceFile, newest_first
@@ -24,8 +25,16 @@ from .sources import SourceFile, newest_first
 class BackgroundLoad:
     """``loader.load`` of ``files`` into ``index`` in a thread, handed over to the explorer later."""
 
-    def __init__(self, index: EventIndex, files: list[SourceFile], refresh_every: float = 0.3):
+    def __init__(
+        self,
+        index: EventIndex,
+        files: list[SourceFile],
+        refresh_every: float = 0.3,
+        narrow: Callable[[Batch], Batch] | None = None,
+    ):
+        """``narrow`` is loader.load's: it sees each batch before the index does."""
         self.index = index
+        self.narrow = narrow
         self.files = newest_first(files)
         self.refresh_every = refresh_every
         self.cancel = threading.Event()  # the explorer's Escape and quit set it
@@ -48,6 +57,7 @@ class BackgroundLoad:
                 on_progress=self._progressed,
                 cancelled=self.cancel.is_set,
                 refresh_every=self.refresh_every,
+                narrow=self.narrow,
             )
             with self._lock:
                 self.progress = final
