@@ -31,7 +31,6 @@ from ..core.summary import summarise_keys
 from ..core.text import clean
 from ..core.timeutil import iso, short
 from ..core.trails import TrailSummary, summarise_trails
-from .detail import DetailScreen
 from .groups import GroupByScreen, GroupsPane
 from .messages import (
     AthenaProgressed,
@@ -49,12 +48,13 @@ from .messages import (
     QueryResult,
     TimelineReady,
 )
-from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
 from .timeline import TimelineStrip
 from .viewlist import ViewsScreen
 
+# The detail view and the modals (Markdown, for help) are imported when first opened: the
+# first screen does not need them, and every import before it delays the first events.
 if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second) is imported when used
     from ..core.live import LiveLoader, LiveOptions, LiveProgress
     from ..core.live.athena import AthenaLoader, AthenaOptions
@@ -845,6 +845,8 @@ class ExplorerScreen(Screen[None]):
         pane = self.query_one(EventsPane)
         if pane.row_of(message.row) is None:
             return
+        from .detail import DetailScreen
+
         self.app.push_screen(DetailScreen(self.index, pane, message.row), self._detail_closed)
 
     def _detail_closed(self, pivot: str | None) -> None:
@@ -897,6 +899,8 @@ class ExplorerScreen(Screen[None]):
         sentences = self.index.report.sentences()
         if self.load_running:
             sentences.insert(0, "Still loading: these are the figures so far.")
+        from .modals import LoadSummaryScreen
+
         self.app.push_screen(LoadSummaryScreen(sentences))
 
     # ------------------------------------------------------------------ status line
