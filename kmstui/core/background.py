@@ -21,6 +21,8 @@ from .index import EventIndex
 from .loader import Progress
 from .sources import SourceFile, newest_first
 
+STARTUP_WAIT = 10.0  # seconds the merge waits for the explorer at most
+
 
 class BackgroundLoad:
     """``loader.load`` of ``files`` into ``index`` in a thread, handed over to the explorer later."""
@@ -43,6 +45,8 @@ class BackgroundLoad:
         self._listener: Callable[[Progress], None] | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
+        self._attached = threading.Event()  # the explorer follows: merging goes on
+        self._batches = 0
 
     def start(self) -> None:
         """Call while this process runs no other thread: the worker processes are forked here."""
@@ -57,7 +61,8 @@ class BackgroundLoad:
                 on_progress=self._progressed,
                 cancelled=self.cancel.is_set,
                 refresh_every=self.refresh_every,
-                narrow=self.narrow,
+                narrow=self._narrow,
+                ahead=4,  # so that the workers have files to decode while merging waits
             )
             with self._lock:
                 self.progress = final
@@ -65,6 +70,15 @@ class BackgroundLoad:
             self.error = error
         finally:
             self._done.set()
+
+    def _narrow(self, batch: Batch) -> Batch:
+        """After the first batch (the first screen's events), merging waits until the explorer
+        is mounted: the merge holds the interpreter, which Textual needs to start, while the
+        workers decode the next files meanwhile."""
+        self._batches += 1
+        if self._batches == 2:
+            self._attached.wait(STARTUP_WAIT)
+        return self.narrow(batch) if self.narrow is not None else batch
 
     def _progressed(self, progress: Progress) -> None:
         with self._lock:
@@ -79,6 +93,7 @@ class BackgroundLoad:
         with self._lock:
             self._listener = on_progress
             latest = self.progress
+        self._attached.set()
         if latest is not None:
             on_progress(latest)
         self._done.wait()

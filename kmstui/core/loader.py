@@ -188,9 +188,11 @@ def load(
     refresh_every: float | None = 0.5,
     workers: int | None = None,
     narrow: Callable[[Batch], Batch] | None = None,
+    ahead: int = 2,
 ) -> Progress:
     """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
-    ``narrow`` sees each batch before the index does (a bucket's window drops events there)."""
+    ``narrow`` sees each batch before the index does (a bucket's window drops events there).
+    ``ahead``: tasks given to each worker before their batches are merged."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
@@ -241,7 +243,7 @@ def load(
             pending: deque[tuple[Future, list[int]]] = deque()
             tasks = deque(_tasks(files, sizes))
             while tasks or pending:
-                while tasks and len(pending) < workers * 2:
+                while tasks and len(pending) < workers * ahead:
                     chosen = tasks.popleft()
                     future = pool.submit(load_many, [files[i] for i in chosen])
                     pending.append((future, chosen))
