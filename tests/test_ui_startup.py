@@ -39,15 +39,16 @@ def _trail(tmp_path) -> list[SourceFile]:
 
 
 class Gate:
-    """Lets the first batch through, holds the second until ``release``."""
+    """Lets the first batch through, holds the second (or ``held``) until ``release``."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: int = 2) -> None:
         self.released = threading.Event()
         self.batches = 0
+        self.held = held
 
     def __call__(self, batch):
         self.batches += 1
-        if self.batches == 2:
+        if self.batches == self.held:
             assert self.released.wait(60), "the test never let the load go on"
         return batch
 
@@ -115,6 +116,24 @@ async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
             assert not screen.query_one("#loadbar").display
             assert events.row_count == PER_FILE * screen.load_progress.files_done
             assert any("Loading stopped" in str(n.message) for n in app._notifications)
+    finally:
+        gate.release()
+
+
+async def test_before_the_first_events_the_list_says_it_is_loading(tmp_path):
+    gate = Gate(held=1)
+    preload = _started(_trail(tmp_path), gate)
+    app = KmsApp([], preload=preload)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            events = app.explorer.query_one(EventsPane)
+            assert app.explorer.load_running and events.row_count == 0
+            assert "Loading the first events" in lines(events)[1]  # not "No events match."
+            gate.release()
+            await app.settled()
+            await pilot.pause()
+            assert events.row_count == PER_FILE * len(STAMPS)
     finally:
         gate.release()
 

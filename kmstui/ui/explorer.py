@@ -195,6 +195,8 @@ class ExplorerScreen(Screen[None]):
             or self.athena_options is not None
         ):
             self.load_running = True
+            # until the first result is shown, an empty list is not "no events match"
+            self.query_one(EventsPane).empty_text = "Loading the first events…"
             self.load_sources()
         else:
             if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
@@ -627,7 +629,9 @@ class ExplorerScreen(Screen[None]):
         if message.request < self._shown:
             return  # an older answer arriving late
         self._shown = message.request
-        self.query_one(EventsPane).show(message.rows)
+        pane = self.query_one(EventsPane)
+        pane.empty_text = type(pane).empty_text
+        pane.show(message.rows)
         self._total = message.total
         self.update_status()
 
