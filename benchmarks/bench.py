@@ -8,9 +8,12 @@ Two synthetic trails (benchmarks/synth.py, deterministic, generated once into
 high-cardinality trail of issue 17; each also re-serialised with spaces and shuffled keys.
 Load times are measured side by side in one run and reported as ratios of medians,
 because the machines are noisy and absolute seconds alone prove nothing. Memory, the
-explorer's first events and its whole load are measured in a fresh process per shape. A
-peer that is not installed is skipped, and the table says so. Needs the [bench] extra
-for chdb and DuckDB.
+explorer's first events and its whole load are measured on ``kmstui DIR`` itself, run in a
+pseudo-terminal and read through a terminal emulator (pyte), from just before its process
+starts to what the screen shows. A peer that is not installed is skipped, and the table
+says so. Needs the [bench] extra for chdb, DuckDB and pyte.
+
+    python benchmarks/bench.py --explorer --runs 3   # the explorer beside the headless load only
 """
 
 from __future__ import annotations
@@ -139,7 +142,7 @@ def measure_load(compact: Path, spaced: Path | None, runs: int, with_jq: bool) -
     notes = []
     if spaced is not None:
         peers["spaced"] = [sys.executable, "-m", "kmstui", "events", str(spaced), "--count", "-q"]
-    peers["explorer"] = [sys.executable, str(Path(__file__).resolve()), "--explorer-run", str(compact)]
+    peers["explorer"] = "the explorer in a pseudo-terminal (explorer_run)"
     try:
         import chdb  # noqa: F401
 
@@ -165,70 +168,117 @@ def measure_load(compact: Path, spaced: Path | None, runs: int, with_jq: bool) -
         for name, command in peers.items():
             if name == "jq" and run > 0 and times["jq"] and times["jq"][0] > 60:
                 continue  # one jq run is enough when it takes minutes
-            os.environ["KMSTUI_BENCH_START"] = repr(time.monotonic())
-            elapsed, out, rss = _timed(command, shell=isinstance(command, str))
-            if name == "explorer":
-                marks = json.loads(out)
+            if name == "explorer":  # after kmstui's run: the count it printed is what the explorer must show
+                marks = explorer_run(compact, int(answers["kmstui"]))
                 explorer.append(marks)
                 times[name].append(marks["loaded"])
-                out = str(marks["events"])
-            else:
-                times[name].append(elapsed)
+                answers[name] = str(marks["events"])
+                continue
+            elapsed, out, rss = _timed(command, shell=isinstance(command, str))
+            times[name].append(elapsed)
             answers[name] = out
             if name == "kmstui":
                 peak = max(peak, rss)
     if len(set(answers.values())) != 1:
         notes.append(f"the answers differ: {answers}")
     first = statistics.median(marks["first"] for marks in explorer)
-    after_mount = statistics.median(marks["first"] - marks["mounted"] for marks in explorer)
-    imported = statistics.median(marks["imported"] for marks in explorer)
     return {
         "times": times,
         "answers": answers,
         "notes": notes,
         "peak_rss_kb": peak,
-        "first_events": (first, after_mount, imported),
+        "first_events": first,
     }
 
 
-def explorer_run(data: Path) -> None:
-    """The explorer on ``data`` in this process (Textual's headless driver, 120x36): when the
-    first events are shown and when the load is done, in seconds since the benchmark started
-    this process (``KMSTUI_BENCH_START``, on the monotonic clock all processes share); as JSON."""
-    start = float(os.environ.get("KMSTUI_BENCH_START", time.monotonic()))
-    from kmstui.ui.app import KmsApp
-    from kmstui.ui.explorer import ExplorerScreen
-    from kmstui.ui.panes import EventsPane
+def explorer_run(data: Path, expected: int, timeout: float = 600.0) -> dict:
+    """``kmstui DIR`` as a user starts it, in a pseudo-terminal of 120x36 read through a terminal
+    emulator (pyte): seconds from just before the process is started to the first event row
+    on the screen (a line of the events pane that starts with an event's time), and to the
+    screen showing every event (the status line's ``N of N events``, N what the headless
+    count printed) with the progress bar gone. Nothing in kmstui is patched or marked."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import signal
+    import struct
+    import termios
 
+    import pyte
+
+    screen = pyte.Screen(120, 36)
+    stream = pyte.ByteStream(screen)
+    row = re.compile(r"^│ \d\d-\d\d \d\d:\d\d:\d\d ")
+    total = f"{expected:,} of {expected:,} event"
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
+    start = time.monotonic()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the terminal's size set, then kmstui in place of this process
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+        os.execve(sys.executable, [sys.executable, "-m", "kmstui", str(data)], env)
     marks: dict[str, float] = {}
-    show, finished, mount = EventsPane.show, ExplorerScreen.on_load_finished, ExplorerScreen.on_mount
-    marks["imported"] = time.monotonic() - start
+    try:
+        while time.monotonic() - start < timeout and "loaded" not in marks:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:  # the process ended
+                break
+            if not chunk:
+                break
+            now = time.monotonic() - start
+            stream.feed(chunk)
+            lines = screen.display
+            if "first" not in marks and any(row.match(line) for line in lines):
+                marks["first"] = now
+            if any(total in line for line in lines) and not any("Esc stops" in line for line in lines):
+                marks["loaded"] = now
+    finally:  # q, as a user quits; then whatever it still draws is read until it has gone
+        os.write(fd, b"q")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and select.select([fd], [], [], 0.5)[0]:
+            try:
+                if not os.read(fd, 1 << 16):
+                    break
+            except OSError:
+                break
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    if "loaded" not in marks:
+        raise SystemExit(f"the explorer did not show {total}s within {timeout:.0f} s:\n" + "\n".join(screen.display))
+    return {**marks, "events": expected}
 
-    def mounted(self) -> None:
-        marks.setdefault("mounted", time.monotonic() - start)
-        mount(self)
 
-    def shown(self, rows) -> None:
-        if len(rows):
-            marks.setdefault("first", time.monotonic() - start)
-        show(self, rows)
-
-    def loaded(self, message) -> None:
-        marks.setdefault("loaded", time.monotonic() - start)
-        finished(self, message)
-
-    EventsPane.show = shown  # type: ignore[method-assign]
-    ExplorerScreen.on_load_finished = loaded  # type: ignore[method-assign]
-    ExplorerScreen.on_mount = mounted  # type: ignore[method-assign]
-
-    async def run() -> int:
-        app = KmsApp([str(data)])
-        async with app.run_test(size=(120, 36)):
-            await app.settled()
-            return len(app.index.snapshot.order)
-
-    events = asyncio.run(run())
-    print(json.dumps({**marks, "events": events}))
+def measure_explorer(shapes: list[str], records: int, runs: int) -> str:
+    """The headless count and the explorer, interleaved run by run, on each shape: medians."""
+    lines = [
+        f"The explorer beside the headless load, median of {runs}, {_machine()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the start",
+        "",
+        "| trail | headless `events --count` | explorer: first event rows | explorer: every event shown | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for shape in shapes:
+        data = _data(records, shape)
+        headless, first, loaded = [], [], []
+        for _ in range(runs):
+            elapsed, out, _ = _timed([sys.executable, "-m", "kmstui", "events", str(data), "--count", "-q"])
+            headless.append(elapsed)
+            marks = explorer_run(data, int(out))
+            first.append(marks["first"])
+            loaded.append(marks["loaded"])
+        ours = statistics.median(headless)
+        lines.append(
+            f"| {shape} | {ours:.2f} s | {statistics.median(first):.2f} s | {statistics.median(loaded):.2f} s "
+            f"| {statistics.median(loaded) / ours:.2f}x |"
+        )
+    lines.append(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+    return "\n".join(lines)
 
 
 def _rss() -> int:
@@ -533,13 +583,11 @@ def _shape_lines(shape: str, records: int, files: int, load: dict, index: dict) 
             f"| {PEER_LABELS['spaced']} | {statistics.median(times['spaced']):.2f} s: {ratio:.2f}x the compact load "
             f"| <= {TARGETS['spaced']}x ({'met' if ratio <= TARGETS['spaced'] else 'NOT met'}) |"
         )
-    first, after_mount, imported = load["first_events"]
+    first = load["first_events"]
     lines.append(
-        f"| the explorer's first events, from the process's start | {first:.2f} s (Python and the imports: "
-        f"{imported:.2f} s) | <= {TARGETS['first_events_s']} s "
-        f"({'met' if first <= TARGETS['first_events_s'] else 'NOT met'}) |"
+        f"| the explorer's first event rows on the terminal, from the process's start | {first:.2f} s "
+        f"| <= {TARGETS['first_events_s']} s ({'met' if first <= TARGETS['first_events_s'] else 'NOT met'}) |"
     )
-    lines.append(f"| the explorer's first events, from the screen's mount | {after_mount:.2f} s | |")
     ratio = statistics.median(times["explorer"]) / ours
     lines.append(
         f"| {PEER_LABELS['explorer']} | {statistics.median(times['explorer']):.2f} s: {ratio:.2f}x the headless load "
@@ -651,7 +699,11 @@ def main() -> None:
     parser.add_argument("--no-answers", action="store_true", help="skip the timeline, group-by and what-is-new")
     parser.add_argument("--index-only", action="store_true", help="memory and filters only: no peers, no drawing")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # --index-only for the full run
-    parser.add_argument("--explorer-run", type=Path, help=argparse.SUPPRESS)  # one timed explorer, for the full run
+    parser.add_argument(
+        "--explorer",
+        action="store_true",
+        help="the explorer's first events and whole load beside the headless load only",
+    )
     parser.add_argument(
         "--answers", action="store_true", help="the timeline, group-by and what-is-new only (after an in-process load)"
     )
@@ -660,8 +712,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    if args.explorer_run is not None:
-        explorer_run(args.explorer_run)
+    if args.explorer:
+        print(measure_explorer(args.shape or list(SHAPES), args.records, args.runs))
         return
     if args.actiontrail:
         print(measure_actiontrail(_data(args.records), args.runs))

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .core.live.objects import CACHE_SIZE_VARIABLE
-from .core.sources import DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
+from .core.sources import CACHE_SIZE_VARIABLE, DEFAULT_MAX_INPUT, MAX_INPUT_VARIABLE
 from .core.text import clean
 
 HEADLESS = ("events", "keys", "trails")
@@ -229,7 +228,7 @@ def _load(args):
             for problem in source.problems:
                 _say(f"{source.label}: {problem}")
 
-    loader.load(index, files, on_batch=report, refresh_every=None)
+    loader.load(index, sources.newest_first(files), on_batch=report, refresh_every=None)
     loader.shutdown()
     reader = None
     if buckets:
@@ -561,12 +560,24 @@ def _explorer(argv: list[str]) -> int:
         os.dup2(tty, 0)
         os.close(tty)
         sys.stdin = open(0, encoding="utf-8", closefd=False)
+    preload = None
+    if paths or extra:
+        # Local files start loading now, before Textual is imported and the screen is built:
+        # the worker processes fork while this process runs one thread (core/background.py).
+        from .core.background import BackgroundLoad
+        from .core.index import EventIndex
+
+        files, skipped = sources.discover(paths)
+        index = EventIndex()
+        index.report.skipped.extend(skipped)
+        preload = BackgroundLoad(index, files + extra)
+        preload.start()
     from .ui.app import run
 
     live = live_options(args) if args.lookup else None
     athena = athena_options(args) if args.athena else None
     return run(
-        paths, extra_files=extra, filter_text=args.filter, live=live, follow=args.follow, bucket=bucket, athena=athena
+        [], filter_text=args.filter, preload=preload, live=live, follow=args.follow, bucket=bucket, athena=athena
     )
 
 

@@ -12,7 +12,7 @@ from textual.widget import Widget
 from kmstui.cli import demo_path
 from kmstui.core import loader
 from kmstui.core.index import EventIndex
-from kmstui.core.sources import discover
+from kmstui.core.sources import discover, newest_first
 from kmstui.ui.app import KmsApp
 from kmstui.ui.explorer import ExplorerScreen
 
@@ -46,7 +46,7 @@ def loaded(*sources: Path | str) -> EventIndex:
     files, problems = discover(_labels(sources))
     index = EventIndex()
     index.report.skipped.extend(problems)
-    loader.load(index, files, refresh_every=None)
+    loader.load(index, newest_first(files), refresh_every=None)
     index.prepare_search()
     return index
 

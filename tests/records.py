@@ -26,7 +26,7 @@ from kmstui.core import loader
 from kmstui.core.decode import Batch, SourceInfo, load_many
 from kmstui.core.index import EventIndex
 from kmstui.core.query import parse
-from kmstui.core.sources import SourceFile, discover
+from kmstui.core.sources import SourceFile, discover, newest_first
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -302,10 +302,11 @@ def load_file(path: str, label: str | None = None) -> tuple[Batch, SourceInfo]:
 
 
 def load(*paths) -> EventIndex:
-    """Load sources the way the CLI does (discover, then load) into a refreshed index."""
+    """Load sources the way the CLI does (discover, newest first, then load) into a refreshed
+    index: the same order, so events in one second break their ties alike."""
     files, _problems = discover([str(p) for p in paths])
     index = EventIndex()
-    loader.load(index, files, refresh_every=None)
+    loader.load(index, newest_first(files), refresh_every=None)
     return index
 
 

@@ -33,6 +33,34 @@ PROGRAM = textwrap.dedent(
     """
 )
 
+# Local files need no AWS SDK: boto3 and botocore take a third of a second (seconds on a busy
+# machine) before the first event could be shown, so the command line names nothing that
+# imports them until --lookup, a bucket or --athena asks.
+NO_SDK = textwrap.dedent(
+    """
+    import contextlib, io, sys
+    from kmstui.cli import main, _parser
+
+    _parser(None).format_help()
+    for command in (["events", "--format", "jsonl"], ["keys"], ["trails"]):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            assert main([command[0], sys.argv[1], *command[1:]]) == 0
+    import kmstui.ui.app
+    leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "s3transfer"))
+    assert not leaked, leaked[:5]
+    print("ok")
+    """
+)
+
+
+def test_local_sources_import_no_aws_sdk(tmp_path):
+    path = write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key_arn())]))
+    result = subprocess.run(
+        [sys.executable, "-c", NO_SDK, str(path)], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok")
+
 
 def test_core_and_cli_import_nothing_from_textual(tmp_path):
     path = write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key_arn())]))

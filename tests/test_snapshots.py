@@ -1,6 +1,6 @@
 """Snapshot tests: what the explorer shows, screen by screen. The README's screenshots are these.
 
-Review every changed SVG (rsvg-convert it to PNG) before running with --snapshot-update.
+Review every changed SVG (scripts/snapshot_png.py makes PNGs) before running with --snapshot-update.
 """
 
 from __future__ import annotations

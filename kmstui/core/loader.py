@@ -149,7 +149,10 @@ def _glibc(call: str, *args: int) -> None:
 def _keep_heap() -> None:
     """In a worker: keep freed memory for the next file instead of giving it back to the system.
     Each file's few megabytes of text would otherwise be mapped afresh, and the page faults
-    cost about 2 ms a file, a tenth of decoding it."""
+    cost about 2 ms a file, a tenth of decoding it. And end with the process that forked it:
+    a forked worker holds both ends of its task queue, so when kmstui is killed (SIGTERM,
+    SIGKILL) it would wait on that queue for ever."""
+    _glibc("prctl", 1, 15)  # PR_SET_PDEATHSIG: SIGTERM when the parent ends (Linux)
     _glibc("mallopt", -3, 256 << 20)  # M_MMAP_THRESHOLD: big buffers from the heap, not mmap
     _glibc("mallopt", -1, 512 << 20)  # M_TRIM_THRESHOLD: and the heap not trimmed after each
 
@@ -158,6 +161,25 @@ def _trim_heap() -> None:
     """Give back to the system the heap that merging batches left in pieces: about 70 bytes
     an event after a large load."""
     _glibc("malloc_trim", 0)
+
+
+def _parallel(files: list[SourceFile], total: int, workers: int) -> bool:
+    """Whether a load of these files uses worker processes."""
+    return workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn()
+
+
+def prestart(files: list[SourceFile], workers: int | None = None) -> None:
+    """Start the worker processes for a load of ``files`` now, if it will use them. Called
+    while this process runs one thread (the explorer, before Textual starts its own), they
+    are forked at once, as for the headless commands, instead of from a forkserver later."""
+    workers = workers or os.cpu_count() or 1
+    if _pool is not None or not _parallel(files, sum(_size(f) for f in files), workers):
+        return
+    try:
+        pool = _executor(workers)
+        pool.submit(int).result()  # the first task forks every worker (a forked pool starts them all)
+    except (OSError, ValueError, BrokenProcessPool):  # load() tries again, or loads in this process
+        shutdown()
 
 
 def shutdown() -> None:
@@ -176,15 +198,17 @@ def load(
     refresh_every: float | None = 0.5,
     workers: int | None = None,
     narrow: Callable[[Batch], Batch] | None = None,
+    ahead: int = 2,
 ) -> Progress:
     """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
-    ``narrow`` sees each batch before the index does (a bucket's window drops events there)."""
+    ``narrow`` sees each batch before the index does (a bucket's window drops events there).
+    ``ahead``: tasks given to each worker before their batches are merged."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
     progress = Progress(0, len(files), 0, 0, 0, total, 0.0)
     last_refresh = start
-    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a tenth of the load's time
+    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a twentieth of the load's time
     workers = workers or os.cpu_count() or 1
 
     def take(batch: Batch, size: int) -> None:
@@ -201,11 +225,11 @@ def load(
         now = time.perf_counter()
         progress.elapsed = now - start
         if refresh_every is not None and (
-            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 10 * refresh_cost)
+            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 20 * refresh_cost)
         ):
             # the first batch at once, so its events show while the rest loads; then as often as
-            # asked, but no more than a tenth of the time (a refresh costs more as the index grows,
-            # and each one sets the explorer filtering again)
+            # asked, but no more than a twentieth of the time (a refresh costs more as the index
+            # grows, it holds the merge up, and each one sets the explorer filtering again)
             index.refresh()
             last_refresh = time.perf_counter()
             refresh_cost = last_refresh - now
@@ -213,7 +237,7 @@ def load(
             on_progress(progress)
 
     pool = None
-    if workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn():
+    if _parallel(files, total, workers):
         try:
             pool = _executor(workers)
         except (OSError, ValueError):  # no processes to be had here: load in this one, slower but whole
@@ -229,7 +253,7 @@ def load(
             pending: deque[tuple[Future, list[int]]] = deque()
             tasks = deque(_tasks(files, sizes))
             while tasks or pending:
-                while tasks and len(pending) < workers * 2:
+                while tasks and len(pending) < workers * ahead:
                     chosen = tasks.popleft()
                     future = pool.submit(load_many, [files[i] for i in chosen])
                     pending.append((future, chosen))

@@ -46,6 +46,9 @@ class SourceError(Exception):
 # Bounds: what one input may take
 
 MAX_INPUT_VARIABLE = "KMSTUI_MAX_INPUT"
+# The bucket cache's limit (live/objects.py) is named here, beside the input's, so that the
+# command line can say it without importing the live package (and boto3 with it).
+CACHE_SIZE_VARIABLE = "KMSTUI_S3_CACHE_SIZE"
 DEFAULT_MAX_INPUT = 512 << 20
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -157,6 +160,24 @@ def discover(args: list[str]) -> tuple[list[SourceFile], list[Skipped]]:
         else:
             files.append(SourceFile(str(path), from_os(arg)))
     return files, problems
+
+
+# CloudTrail names each delivered file for the end of the five minutes it covers:
+# ACCOUNT_CloudTrail_REGION_20261120T0255Z_UNIQUE.json.gz
+_DELIVERED = re.compile(r"_(\d{8}T\d{4})Z_")
+
+
+def newest_first(files: list[SourceFile]) -> list[SourceFile]:
+    """Delivered log files by the time in their names, newest first, then the other files (an
+    event history export, JSON Lines) in the order given. The explorer lists the newest events
+    at the top: read in this order, its first screen holds the trail's last minutes (what a
+    responder woken at 3 a.m. looks at first), and older events arrive below the rows being
+    read instead of pushing them down. Stable, and the headless commands read in the same
+    order, so both keep the same copy of an event seen twice."""
+    stamps = [_DELIVERED.search(os.path.basename(f.path)) for f in files]
+    delivered = [(stamp.group(1), -i) for i, stamp in enumerate(stamps) if stamp is not None]
+    delivered.sort(reverse=True)
+    return [files[-i] for _, i in delivered] + [f for f, stamp in zip(files, stamps, strict=True) if stamp is None]
 
 
 def _walk(top: Path):

@@ -13,7 +13,6 @@ from ..core import loader
 from ..core.index import EventIndex
 from ..core.text import clean
 from .explorer import ExplorerScreen
-from .modals import HelpScreen
 
 
 class KmsApp(App[int]):
@@ -49,6 +48,8 @@ class KmsApp(App[int]):
                 yield SystemCommand(title, help, callback)
 
     def action_help(self) -> None:
+        from .modals import HelpScreen  # Markdown, imported when help is first asked for
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

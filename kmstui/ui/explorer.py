@@ -23,14 +23,14 @@ from textual.worker import get_current_worker
 
 from ..core import group, loader, novelty, ordering, query, views
 from ..core import timeline as timelines
+from ..core.background import BackgroundLoad
 from ..core.index import Damage, EventIndex
 from ..core.loader import Progress
-from ..core.sources import SourceFile, discover
+from ..core.sources import SourceFile, discover, newest_first
 from ..core.summary import summarise_keys
 from ..core.text import clean
 from ..core.timeutil import iso, short
 from ..core.trails import TrailSummary, summarise_trails
-from .detail import DetailScreen
 from .groups import GroupByScreen, GroupsPane
 from .messages import (
     AthenaProgressed,
@@ -48,16 +48,21 @@ from .messages import (
     QueryResult,
     TimelineReady,
 )
-from .modals import LoadSummaryScreen
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
 from .timeline import TimelineStrip
 from .viewlist import ViewsScreen
 
+# The detail view and the modals (Markdown, for help) are imported when first opened: the
+# first screen does not need them, and every import before it delays the first events.
 if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second) is imported when used
     from ..core.live import LiveLoader, LiveOptions, LiveProgress
     from ..core.live.athena import AthenaLoader, AthenaOptions
     from ..core.live.bucket import BucketLoader, BucketOptions, BucketProgress
+
+
+PROGRESS_EVERY = 0.2  # seconds between redraws of the progress bar while loading
+LOADING_QUIET = 19  # while loading, each filtering is followed by 19 times its cost without one (5%)
 
 
 class FilterInput(Input):
@@ -99,19 +104,23 @@ class ExplorerScreen(Screen[None]):
         follow: int | None = None,
         bucket: BucketOptions | None = None,
         athena: AthenaOptions | None = None,
+        preload: BackgroundLoad | None = None,
     ):
+        """``preload``: local files already loading (started before Textual, by the command
+        line); the explorer shows them as they arrive and takes over its progress and cancel."""
         super().__init__()
         self.bucket_options = bucket
         self.bucket: BucketLoader | None = None
         self.bucket_progress: BucketProgress | None = None  # as last shown
         self.sources = list(sources or [])
         self.extra_files = list(extra_files or [])
-        self.index = index or EventIndex()
+        self.preload = preload
+        self.index = preload.index if preload is not None else index or EventIndex()
         self.filter = query.parse(filter_text) if filter_text else query.Filter()
         self.filter_text = filter_text
         self.load_running = False
         self.load_progress: Progress | None = None
-        self._cancel = threading.Event()
+        self._cancel = preload.cancel if preload is not None else threading.Event()
         self._request = 0
         self._applied = 0  # the newest request whose summaries are shown
         self._shown = 0  # the newest request whose events are shown
@@ -127,6 +136,9 @@ class ExplorerScreen(Screen[None]):
         self.messages: list[str] = []  # for standard error after the explorer closes
         self._trails_generation = -1
         self._debounce: Timer | None = None
+        self._catch_up: Timer | None = None  # while loading: the next look at the growing index, when due
+        self._query_cost = 0.0  # the CPU seconds the last answered request took
+        self._query_ended = 0.0  # when it was shown (monotonic seconds)
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
         self.grouping: tuple[str, ...] | None = None  # the group-by shown in place of the events
@@ -177,11 +189,14 @@ class ExplorerScreen(Screen[None]):
         if (
             self.sources
             or self.extra_files
+            or self.preload is not None
             or self.live_options is not None
             or self.bucket_options is not None
             or self.athena_options is not None
         ):
             self.load_running = True
+            # until the first result is shown, an empty list is not "no events match"
+            self.query_one(EventsPane).empty_text = "Loading the first events…"
             self.load_sources()
         else:
             if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
@@ -224,7 +239,8 @@ class ExplorerScreen(Screen[None]):
                 self.live = None
                 self._live_problems([str(error)])
         last_post = 0.0
-        generation = self.index.snapshot.generation
+        # a load begun before the screen (preload) may have events already: shown at its first report
+        generation = -1 if self.preload is not None else self.index.snapshot.generation
 
         def changed() -> None:
             nonlocal generation
@@ -236,7 +252,7 @@ class ExplorerScreen(Screen[None]):
             nonlocal last_post
             changed()
             now = time.monotonic()
-            if not progress.finished and now - last_post >= 0.1:
+            if not progress.finished and now - last_post >= PROGRESS_EVERY:
                 last_post = now
                 self.post_message(LoadProgressed(_copy(progress)))
 
@@ -248,15 +264,22 @@ class ExplorerScreen(Screen[None]):
             nonlocal last_post
             changed()
             now = time.monotonic()
-            if not progress.finished and now - last_post >= 0.1:
+            if not progress.finished and now - last_post >= PROGRESS_EVERY:
                 last_post = now
                 self.post_message(BucketProgressed(replace(progress)))
 
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
-            progress = loader.load(
-                self.index, files, on_progress=progressed, cancelled=self._cancel.is_set, refresh_every=0.3
-            )
+            if self.preload is not None:
+                progress = self.preload.follow(progressed)
+            if files and not self._cancel.is_set():
+                progress = loader.load(
+                    self.index,
+                    newest_first(files),
+                    on_progress=progressed,
+                    cancelled=self._cancel.is_set,
+                    refresh_every=0.3,
+                )
             if self.bucket_options is not None and not self._cancel.is_set():
                 self._read_bucket(self.bucket_options, bucket_progressed)
                 progress.cancelled = progress.cancelled or self._cancel.is_set()
@@ -444,18 +467,37 @@ class ExplorerScreen(Screen[None]):
         self.update_status()
 
     def on_index_changed(self, message: IndexChanged) -> None:
-        if self.load_running and self._applied < self._request:
-            # still filtering the last growth: a new request would cancel it, and a filter that
-            # takes longer than the loader's refreshes would never finish (the summaries never
-            # shown) while taking a core from the load; the next growth, or the end, asks again
+        if not self.load_running:
+            self.request_query()
             return
-        self.request_query()
+        if self._applied < self._request or self._catch_up is not None:
+            # still filtering the last growth (a new request would cancel it, and a filter that
+            # takes longer than the loader's refreshes would never finish), or a look is due:
+            # that one sees this growth too; the end of the load asks again in any case
+            return
+        # While loading, the explorer's filtering keeps to a twentieth of a core: each look at
+        # the growing index is followed by nineteen times its CPU time without one, so the load
+        # (on the same cores) finishes nearly as soon as the headless one. CPU time, not wall:
+        # on a busy machine a look waits for a core, and waiting takes nothing from the load.
+        wait = LOADING_QUIET * self._query_cost - (time.monotonic() - self._query_ended)
+        if wait > 0:
+            self._catch_up = self.set_timer(wait, self._caught_up)
+        else:
+            self.request_query()
+
+    def _caught_up(self) -> None:
+        self._catch_up = None
+        if self.load_running:  # after the load, its end has asked already
+            self.request_query()
 
     # ------------------------------------------------------------------ querying
 
     def request_query(self, delay: float = 0.0) -> None:
         """Ask for fresh results; a newer request makes older ones stale."""
         self._request += 1
+        if self._catch_up is not None:  # this request sees the index as it is now
+            self._catch_up.stop()
+            self._catch_up = None
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
@@ -488,6 +530,7 @@ class ExplorerScreen(Screen[None]):
         """The events first (they are what the user looks at), then the key and trail summaries."""
         worker = get_current_worker()
         started = time.perf_counter()
+        cpu = time.thread_time()
         index = self.index
         try:
             with index.reading():
@@ -514,7 +557,18 @@ class ExplorerScreen(Screen[None]):
             return
         seconds = time.perf_counter() - started
         self.post_message(
-            QueryDone(QueryResult(request, rows, keys, trails, len(snapshot.order), seconds, snapshot.generation))
+            QueryDone(
+                QueryResult(
+                    request,
+                    rows,
+                    keys,
+                    trails,
+                    len(snapshot.order),
+                    seconds,
+                    snapshot.generation,
+                    time.thread_time() - cpu,
+                )
+            )
         )
         # last: the first uses of every pair are computed once per load (a second at a million events)
         window = novelty.window_of(compiled.terms, snapshot)
@@ -575,7 +629,9 @@ class ExplorerScreen(Screen[None]):
         if message.request < self._shown:
             return  # an older answer arriving late
         self._shown = message.request
-        self.query_one(EventsPane).show(message.rows)
+        pane = self.query_one(EventsPane)
+        pane.empty_text = type(pane).empty_text
+        pane.show(message.rows)
         self._total = message.total
         self.update_status()
 
@@ -585,6 +641,9 @@ class ExplorerScreen(Screen[None]):
             return  # an older answer arriving late
         self._applied = result.request
         self.result = result
+        if result.request == self._request:
+            self._query_ended = time.monotonic()
+            self._query_cost = result.cpu
         if result.trails is not None:
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
@@ -801,6 +860,8 @@ class ExplorerScreen(Screen[None]):
         pane = self.query_one(EventsPane)
         if pane.row_of(message.row) is None:
             return
+        from .detail import DetailScreen
+
         self.app.push_screen(DetailScreen(self.index, pane, message.row), self._detail_closed)
 
     def _detail_closed(self, pivot: str | None) -> None:
@@ -853,6 +914,8 @@ class ExplorerScreen(Screen[None]):
         sentences = self.index.report.sentences()
         if self.load_running:
             sentences.insert(0, "Still loading: these are the figures so far.")
+        from .modals import LoadSummaryScreen
+
         self.app.push_screen(LoadSummaryScreen(sentences))
 
     # ------------------------------------------------------------------ status line

@@ -82,6 +82,7 @@ class QueryResult:
     total: int  # events in the index
     seconds: float
     generation: int  # the index refresh it was computed on
+    cpu: float = 0.0  # the filtering thread's CPU seconds for it (what it took from the load)
 
 
 class EventsReady(Message):

@@ -34,10 +34,9 @@ from pathlib import Path
 
 import platformdirs
 
-from ..sources import parse_size, private_dir, size_text
+from ..sources import CACHE_SIZE_VARIABLE, parse_size, private_dir, size_text
 from .cache import CacheRefused, open_private, private_folder
 
-CACHE_SIZE_VARIABLE = "KMSTUI_S3_CACHE_SIZE"
 DEFAULT_CACHE_SIZE = 2 << 30
 _STALE = 3600.0  # a temporary download older than this was left by a killed kmstui
 _RUNS = ".runs"  # the sign-in files of the kmstui processes using the cache

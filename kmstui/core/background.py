@@ -1,0 +1,107 @@
+"""The explorer's load of local files, started before the explorer is drawn.
+
+Importing Textual and building the screen take most of a second (several on a busy
+machine); the load runs meanwhile. The worker processes are forked first, while this
+process still runs one thread, so they are ready in milliseconds (once Textual's threads
+run, a clean forkserver must start them instead, a second or more). The merging then runs
+in a thread of its own, and the explorer takes the load over when it is mounted: its
+progress from then on, its cancel (Escape), its end.
+
+Files are read newest first (``sources.newest_first``, as the headless commands read them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from . import loader
+from .decode import Batch
+from .index import EventIndex
+from .loader import Progress
+from .sources import SourceFile, newest_first
+
+STARTUP_WAIT = 10.0  # seconds the merge waits for the explorer at most
+
+
+class BackgroundLoad:
+    """``loader.load`` of ``files`` into ``index`` in a thread, handed over to the explorer later."""
+
+    def __init__(
+        self,
+        index: EventIndex,
+        files: list[SourceFile],
+        refresh_every: float = 0.3,
+        narrow: Callable[[Batch], Batch] | None = None,
+    ):
+        """``narrow`` is loader.load's: it sees each batch before the index does."""
+        self.index = index
+        self.narrow = narrow
+        self.files = newest_first(files)
+        self.refresh_every = refresh_every
+        self.cancel = threading.Event()  # the explorer's Escape and quit set it
+        self.progress: Progress | None = None  # the last reported, until the end: the final one
+        self.error: BaseException | None = None
+        self._listener: Callable[[Progress], None] | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._attached = threading.Event()  # the explorer follows: merging goes on
+        self._batches = 0
+
+    def start(self) -> None:
+        """Call while this process runs no other thread: the worker processes are forked here."""
+        loader.prestart(self.files)
+        threading.Thread(target=self._run, name="kmstui-load", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            final = loader.load(
+                self.index,
+                self.files,
+                on_progress=self._progressed,
+                cancelled=self.cancel.is_set,
+                refresh_every=self.refresh_every,
+                narrow=self._narrow,
+                ahead=4,  # so that the workers have files to decode while merging waits
+            )
+            with self._lock:
+                self.progress = final
+        except BaseException as error:  # handed to the explorer's worker, which says it
+            self.error = error
+        finally:
+            self._done.set()
+
+    def _narrow(self, batch: Batch) -> Batch:
+        """After the first batch (the first screen's events), merging waits until the explorer
+        is mounted: the merge holds the interpreter, which Textual needs to start, while the
+        workers decode the next files meanwhile."""
+        self._batches += 1
+        if self._batches == 2:
+            self._attached.wait(STARTUP_WAIT)
+        return self.narrow(batch) if self.narrow is not None else batch
+
+    def _progressed(self, progress: Progress) -> None:
+        with self._lock:
+            self.progress = progress
+            listener = self._listener
+        if listener is not None:
+            listener(progress)
+
+    def follow(self, on_progress: Callable[[Progress], None]) -> Progress:
+        """Report the progress from now on (the latest at once), and return the final progress
+        when the load ends. For the explorer's load worker; blocks until then."""
+        with self._lock:
+            self._listener = on_progress
+            latest = self.progress
+        self._attached.set()
+        if latest is not None:
+            on_progress(latest)
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.progress is not None
+        return self.progress
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()

@@ -1,0 +1,155 @@
+"""The explorer's start on local files: the load begun before the screen (core/background.py),
+its first events shown while the rest loads, its progress to the end, and Escape.
+
+The source is made slow by the test, not by timing: the load's ``narrow`` step (which sees
+each batch before the index does) holds the second batch until the test lets it go, so the
+explorer is looked at while the load is certainly still running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from textual.widgets import Static
+
+from kmstui.core.background import BackgroundLoad
+from kmstui.core.index import EventIndex
+from kmstui.core.sources import SourceFile, discover, newest_first
+from kmstui.ui.app import KmsApp
+from kmstui.ui.panes import EventsPane
+
+from appkit import lines, text_of
+from records import cloudtrail_file, delivery_path, gz, key_arn, kms, write
+
+STAMPS = ("20240501T1200Z", "20240501T1205Z", "20240501T1210Z")  # one file each, five minutes apart
+PER_FILE = 3
+
+
+def _trail(tmp_path) -> list[SourceFile]:
+    for n, stamp in enumerate(STAMPS):
+        minute = stamp[11:13]
+        records = [
+            kms("Decrypt", key_arn(), time=f"2024-05-01T12:{minute}:0{i}Z", ip=f"10.0.{n}.{i}") for i in range(PER_FILE)
+        ]
+        write(delivery_path(tmp_path, stamp=stamp, tag=f"f{n}"), gz(cloudtrail_file(records)))
+    files, problems = discover([str(tmp_path)])
+    assert not problems and len(files) == len(STAMPS)
+    return files
+
+
+class Gate:
+    """Lets the first batch through, holds the second (or ``held``) until ``release``."""
+
+    def __init__(self, held: int = 2) -> None:
+        self.released = threading.Event()
+        self.batches = 0
+        self.held = held
+
+    def __call__(self, batch):
+        self.batches += 1
+        if self.batches == self.held:
+            assert self.released.wait(60), "the test never let the load go on"
+        return batch
+
+    def release(self) -> None:
+        self.released.set()
+
+
+def _started(files: list[SourceFile], gate: Gate) -> BackgroundLoad:
+    preload = BackgroundLoad(EventIndex(), files, narrow=gate)
+    preload.start()
+    return preload
+
+
+def _times(app: KmsApp) -> list[str]:
+    """The TIME column of every event row drawn."""
+    return [line.split()[1] for line in lines(app.explorer.query_one(EventsPane))[1:] if line.strip()]
+
+
+async def test_the_first_events_show_while_the_load_goes_on(tmp_path):
+    gate = Gate()
+    preload = _started(_trail(tmp_path), gate)
+    app = KmsApp([], preload=preload)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = app.explorer
+            events = screen.query_one(EventsPane)
+            await asyncio.wait_for(screen.wait_for(lambda: events.row_count > 0), 30)
+            await pilot.pause()
+            # the load is held on its second batch: these rows came before its end
+            assert screen.load_running and not preload.done
+            # newest file first: the first screen is the trail's last five minutes
+            assert _times(app) == ["12:10:02", "12:10:01", "12:10:00"]
+            assert text_of(screen.query_one("#status", Static)).strip().startswith("3 of 3 events")
+            gate.release()
+            await app.settled()
+            await pilot.pause()
+            assert not screen.load_running and preload.done
+            assert screen.load_progress is not None and screen.load_progress.finished
+            assert not screen.load_progress.cancelled
+            assert screen.load_progress.files_done == len(STAMPS)
+            assert not screen.query_one("#loadbar").display
+            total = PER_FILE * len(STAMPS)
+            assert text_of(screen.query_one("#status", Static)).strip().startswith(f"{total} of {total} events")
+            assert _times(app)[:4] == ["12:10:02", "12:10:01", "12:10:00", "12:05:02"]
+    finally:
+        gate.release()
+
+
+async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
+    gate = Gate()
+    preload = _started(_trail(tmp_path), gate)
+    app = KmsApp([], preload=preload)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = app.explorer
+            events = screen.query_one(EventsPane)
+            await asyncio.wait_for(screen.wait_for(lambda: events.row_count > 0), 30)
+            await pilot.press("escape")
+            assert preload.cancel.is_set()  # the explorer's Escape is the load's cancel
+            gate.release()  # the held batch lands; the load stops before the third file
+            await app.settled()
+            await pilot.pause()
+            assert screen.load_progress is not None and screen.load_progress.cancelled
+            assert screen.load_progress.files_done < len(STAMPS)
+            assert not screen.query_one("#loadbar").display
+            assert events.row_count == PER_FILE * screen.load_progress.files_done
+            assert any("Loading stopped" in str(n.message) for n in app._notifications)
+    finally:
+        gate.release()
+
+
+async def test_before_the_first_events_the_list_says_it_is_loading(tmp_path):
+    gate = Gate(held=1)
+    preload = _started(_trail(tmp_path), gate)
+    app = KmsApp([], preload=preload)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.pause()
+            events = app.explorer.query_one(EventsPane)
+            assert app.explorer.load_running and events.row_count == 0
+            assert "Loading the first events" in lines(events)[1]  # not "No events match."
+            gate.release()
+            await app.settled()
+            await pilot.pause()
+            assert events.row_count == PER_FILE * len(STAMPS)
+    finally:
+        gate.release()
+
+
+def test_delivered_files_are_read_newest_first(tmp_path):
+    def source(name: str) -> SourceFile:
+        return SourceFile(f"/trail/{name}", name)
+
+    given = [
+        source("111122223333_CloudTrail_us-east-1_20240501T1200Z_a.json.gz"),
+        source("history.json"),
+        source("111122223333_CloudTrail_eu-west-1_20240501T1210Z_b.json.gz"),
+        source("444455556666_CloudTrail_us-east-1_20240501T1200Z_c.json.gz"),
+        source("111122223333_CloudTrail_us-east-1_20240501T1205Z_d.json.gz"),
+        source("export.jsonl"),
+    ]
+    ordered = [f.label.split("_")[-1] if "_" in f.label else f.label for f in newest_first(given)]
+    # newest first; equal times (two accounts' 12:00) as given; other files after, as given
+    assert ordered == ["b.json.gz", "d.json.gz", "a.json.gz", "c.json.gz", "history.json", "export.jsonl"]
