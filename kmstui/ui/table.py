@@ -161,8 +161,11 @@ class VirtualTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _wrap_notes(self) -> None:
-        """Lay out note lines, wrapped to the width: row -> first line, line -> row."""
-        width = max(10, self.scrollable_content_region.width - 4)
+        """Lay out note lines, wrapped to the width: row -> first line, line -> row. The width
+        leaves room for the scrollbar whether it shows or not: the notes decide whether it
+        shows, and its coming would not re-wrap them (no resize event), so the lines would
+        depend on which came first."""
+        width = max(10, self.region.shrink(self.styles.gutter).width - self.styles.scrollbar_size_vertical - 4)
         line_rows: list[int] = []
         row_lines: list[int] = []
         self._wrapped = {}
