@@ -158,3 +158,19 @@ def test_identity_vocabulary_keeps_principals_whose_hashes_collide_apart():
     assert code != compact.find(first)
     assert compact.values[code] == second
     assert compact.remap([None, first, second]).tolist() == [0, compact.find(first), code]
+
+
+def test_text_arena_offsets_widen_past_four_gibibytes():
+    class Small(TextArena):
+        __slots__ = ()
+        _NARROW_UNTIL = 10  # bytes, in place of 4 GiB: the switch is what is checked
+
+    texts = ["abc", "défg", "HIJ", "", "klmnop", "x" * 20]
+    arena = Small(texts[:2])
+    assert arena._ends.typecode == "I"
+    arena.extend(texts[2:])
+    assert arena._ends.typecode == "q"
+    assert list(arena) == texts
+    for needle in ("c", "fg", "hij", "x" * 20, "op"):
+        assert arena.containing(needle, fold=True).tolist() == [needle in t.lower() for t in texts]
+        assert arena.equal(needle, fold=True).tolist() == [needle == t.lower() for t in texts]

@@ -68,3 +68,18 @@ def test_the_same_id_twice_is_folded_whatever_its_shape(tmp_path, event_id):
     index = load_records(tmp_path, [record, record])
     assert index.report.duplicates == 1
     assert ids(index) == {event_id}
+
+
+def test_a_narrow_column_widens_itself_when_a_value_does_not_fit():
+    from kmstui.core.index import _Column
+
+    column = _Column(np.uint16)
+    column.extend(np.array([1, 65_535], dtype=np.uint32))
+    assert column.data.dtype == np.uint16
+    column.extend(np.array([65_536], dtype=np.uint32))  # a 65,536th address, source or key
+    assert column.data.dtype == np.uint32
+    assert column.data[: column.size].tolist() == [1, 65_535, 65_536]
+    written = _Column(np.uint16)
+    written.extend(np.zeros(3, np.uint16))
+    written.set(1, 70_000)  # a record measured later, longer than 64 KiB
+    assert written.data[: written.size].tolist() == [0, 70_000, 0]

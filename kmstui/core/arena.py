@@ -3,8 +3,10 @@
 A trail with realistic cardinality has a new session name for nearly every few calls and
 an S3 object ARN for every SSE-KMS call. As Python objects each such value costs about 250
 bytes (the string, a tuple, a dictionary entry, list slots); here it costs its UTF-8 bytes
-and eight bytes of offset. Values are built back into ``str`` (or :class:`Identity`) only
-when asked for, and a substring search runs over the whole blob at once in numpy.
+and four bytes of offset. Values are built back into ``str`` (or :class:`Identity`) only
+when asked for, and a substring search runs over the whole blob at once in numpy, folding
+ASCII letters as it compares (no lowercase copy of each text) and starting from the
+needle's rarest byte (not its first, which for ``role/…`` is in every principal).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ class TextArena(Sequence[str]):
     """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again."""
 
     __slots__ = ("_blob", "_counts", "_ends")
+    _NARROW_UNTIL = 0xFFFFFFFF  # the largest offset kept in 4 bytes
 
     def __init__(self, texts: Sequence[str] = ()):
         self._blob = bytearray()
-        self._ends = array("q", [0])
+        self._ends = array("I", [0])  # 4 bytes a text, 8 once the blob passes 4 GiB
         # how often each byte value occurs in the blob's first bytes (a search starts from the
         # needle's rarest byte), and how many bytes that counts: brought up to date by searches
         self._counts: tuple[np.ndarray, int] = (np.zeros(256, np.int64), 0)
@@ -40,7 +43,10 @@ class TextArena(Sequence[str]):
 
     def append(self, text: str) -> int:
         self._blob += text.encode(*_CODEC)
-        self._ends.append(len(self._blob))
+        end = len(self._blob)
+        if end > self._NARROW_UNTIL and self._ends.typecode == "I":
+            self._ends = array("q", self._ends)
+        self._ends.append(end)
         return len(self._ends) - 2
 
     def extend(self, texts: Sequence[str]) -> None:
@@ -72,9 +78,14 @@ class TextArena(Sequence[str]):
     def _view(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The bytes of the first ``count`` texts and their ends, as copies: a loader thread
         may append meanwhile, and a bytearray or array with a view into it cannot grow."""
-        ends = np.frombuffer(self._ends[: count + 1], dtype=np.int64)
+        ends = self._offsets(0, count + 1)
         data = np.frombuffer(self._blob[: int(ends[-1])], dtype=np.uint8)
         return data, ends
+
+    def _offsets(self, start: int, stop: int) -> np.ndarray:
+        """``_ends[start:stop]`` as int64, a copy."""
+        ends = self._ends[start:stop]
+        return np.frombuffer(ends, dtype=np.uint32 if ends.typecode == "I" else np.int64).astype(np.int64)
 
     def _byte_counts(self, data: np.ndarray) -> np.ndarray:
         counts, counted = self._counts
@@ -138,7 +149,7 @@ class TextArena(Sequence[str]):
 
     def non_ascii(self, start: int, stop: int) -> list[int]:
         """The codes in ``start:stop`` of texts with a byte outside ASCII."""
-        ends = np.frombuffer(self._ends[start : stop + 1], dtype=np.int64)
+        ends = self._offsets(start, stop + 1)
         found: list[np.ndarray] = []
         step = 1 << 20  # a megabyte at a time: no copy of the whole blob to look at its new part
         for at in range(int(ends[0]), int(ends[-1]), step):

@@ -7,10 +7,11 @@ the events taught. Readers (the UI thread, a filter worker) use the arrays of th
 latest refresh while a loader thread keeps adding: columns only grow, and each
 refresh swaps in new derived arrays in one assignment.
 
-Memory is the design constraint (a million events in well under 400 bytes each):
-numbers and codes in numpy arrays, event ids as fixed 36-byte strings, encryption
-contexts in a columnar table, and no raw record kept: the detail view reads it
-again from its source.
+Memory is the design constraint (at most 300 bytes an event, on a trail where nearly every
+call brings a new session and a new S3 object ARN): numbers and codes in numpy arrays, 2
+bytes wide until a value needs 4, event ids as 16-byte UUIDs, principals and encryption
+contexts in byte arenas searched in place, and no raw record kept: the detail view reads
+it again from its source.
 """
 
 from __future__ import annotations
