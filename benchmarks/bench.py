@@ -402,6 +402,70 @@ def measure_index(data: Path, runs: int) -> tuple[dict, object]:
     }, index
 
 
+def _first_byte_search(arena, needle: str):
+    """The first arena search (commit badd41f), for comparison: numpy from the needle's first
+    byte over a lowercase copy of every text."""
+    import numpy as np
+
+    count = len(arena)
+    table = np.zeros(count, dtype=bool)
+    want = needle.encode()
+    data = np.frombuffer(arena._blob[:], dtype=np.uint8)
+    positions = np.flatnonzero(data[: len(data) - len(want) + 1] == want[0])
+    for offset in range(1, len(want)):
+        positions = positions[data[positions + offset] == want[offset]]
+    ends = arena._offsets(0, count + 1)
+    owner = np.searchsorted(ends, positions, side="right") - 1
+    table[owner[positions + len(want) <= ends[owner + 1]]] = True
+    return table
+
+
+def _list_search(texts: list[str], needle: str):
+    """The list search the arenas replaced (Vocabulary.matching): ``in`` over lowercase strings."""
+    import numpy as np
+
+    table = np.zeros(len(texts), dtype=bool)
+    hits = [i for i, text in enumerate(texts) if needle in text]
+    if hits:
+        table[hits] = True
+    return table
+
+
+def measure_searches(index, runs: int) -> list[str]:
+    """The three searches over the principals' and context values' texts, side by side in one
+    process, each checked to find the same texts: the list, the first arena, the folded arena."""
+    from kmstui.core.arena import TextArena
+
+    def timed(search):
+        samples = []
+        for _ in range(max(runs, 5)):
+            start = time.perf_counter()
+            found = search()
+            samples.append((time.perf_counter() - start) * 1000)
+        return statistics.median(samples), found
+
+    principals = index.vocab["principal"]
+    values = index.contexts.search_values()
+    lines = ["| texts, needle | list | first-byte arena | folded arena |", "|---|---|---|---|"]
+    for label, texts, folded in (
+        ("principals", principals.search_texts(), principals.matching),
+        ("context values", values, values.containing),
+    ):
+        listed = list(texts)
+        lowered = TextArena(listed)
+        for needle in ("role/payments-cron", "payments", "accessdenied", "r", "parquet", "0a1b", "zz-none"):
+            a, plain = timed(lambda listed=listed, needle=needle: _list_search(listed, needle))
+            b, first = timed(lambda lowered=lowered, needle=needle: _first_byte_search(lowered, needle))
+            c, now = timed(lambda folded=folded, needle=needle: folded(needle))
+            now[0] = plain[0]  # code 0, "none", never matches a field
+            assert (plain == first).all() and (plain == now).all(), needle
+            lines.append(
+                f"| {label} ({len(listed):,}), `{needle}` ({int(plain.sum()):,} hits) | {a:.0f} ms | {b:.0f} ms "
+                f"| {c:.0f} ms |"
+            )
+    return lines
+
+
 def measure_render(index, runs: int) -> dict:
     """Through the real app: from the index being ready to the events pane showing its first
     screen (the query, the pane, every visible line drawn), then page down, end and home:
@@ -710,6 +774,11 @@ def main() -> None:
     parser.add_argument(
         "--actiontrail", action="store_true", help="ActionTrail's load per record beside CloudTrail's general path"
     )
+    parser.add_argument(
+        "--searches",
+        action="store_true",
+        help="the substring searches over principals and context values: the list, the first and the folded arena",
+    )
     args = parser.parse_args()
 
     if args.explorer:
@@ -719,6 +788,11 @@ def main() -> None:
         print(measure_actiontrail(_data(args.records), args.runs))
         return
     shapes = args.shape or list(SHAPES)
+    if args.searches:
+        _, index = measure_index(_data(args.records, shapes[0]), 1)
+        print(f"{index.size:,} events ({shapes[0]}), {_machine()}, load average {os.getloadavg()[0]:.1f}")
+        print("\n".join(measure_searches(index, args.runs)))
+        return
     if args.index_only:
         figures = measure_index(_data(args.records, shapes[0]), args.runs)[0]
         print(json.dumps(figures) if args.json else _index_lines(figures))

@@ -7,7 +7,7 @@ import random
 import numpy as np
 
 from kmstui.core import model
-from kmstui.core.arena import IdentityVocabulary, LoweredArena, TextArena
+from kmstui.core.arena import IdentityVocabulary, LoweredArena, TextArena, search_text
 from kmstui.core.vocab import Vocabulary
 
 TEXTS = [
@@ -20,12 +20,17 @@ TEXTS = [
     "a\ud800b",  # a lone surrogate, as a decoder may hand one over
     "aaa",
     "İstanbul",  # lowercases to two code points
+    "\u212aelvin",  # the Kelvin sign lowercases to an ASCII k
+    "MiXeD-CaSe ARN:AWS:S3:::Bucket/Key",
+    "[@`{",  # the neighbours of the letters, which folding must not join to them
+    "x" * 70_000,  # a huge value
 ]
 
 
 def _needles(texts: list[str]) -> list[str]:
     rng = random.Random(5)
     needles = ["a", "aa", "arn:aws", "ß", "\u200b", "red", "\ud800", "zzz", "db-abcdef", "i̇stanbul", "part-0000"]
+    needles += ["k", "kelvin", "\u212a", "mixed-case arn", "bucket/key", "[", "{", "@", "`", "x" * 69_999, "x" * 70_001]
     for text in texts:
         if len(text) > 2:
             start = rng.randrange(len(text) - 1)
@@ -46,16 +51,46 @@ def test_text_arena_gives_back_every_text_and_finds_as_in_does():
         assert (arena.containing(needle) == expected).all(), needle
 
 
+def test_text_arena_finds_equal_texts():
+    texts = TEXTS * 2 + ["", "ab", "AB", "abc"]
+    arena = TextArena(texts)
+    for needle in [*_needles(texts), "", "ab", "abc", "x" * 70_000]:
+        assert (arena.equal(needle) == np.array([needle == text for text in texts])).all(), needle
+        folded = needle.lower()
+        expected = np.array([folded == text.translate(_ASCII) for text in texts])
+        assert (arena.equal(folded, fold=True) == expected).all(), needle
+
+
+_ASCII = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def test_lowered_arena_searches_as_lowercase_texts_do():
     arena = TextArena(TEXTS)
     search = LoweredArena(arena)
     assert list(search) == [text.lower() for text in TEXTS]
-    for needle in _needles(TEXTS):
+    for needle in [*_needles(TEXTS), ""]:
         want = needle.lower()
         expected = np.array([want in text.lower() for text in TEXTS], dtype=bool)
         assert (search.containing(want) == expected).all(), needle
+        assert (search.equal(want) == np.array([want == text.lower() for text in TEXTS])).all(), needle
+    # only the texts that ASCII folding does not lower keep a copy of their own
+    assert search.nbytes() < 100
     arena.append("Grown Later")  # texts added after a search are searched too
     assert search.containing("grown")[-1]
+    assert search.equal("grown later")[-1]
+    arena.append("ÉTÉ")
+    assert search.containing("été")[-1]
+    assert search[len(arena) - 1] == "été"
+
+
+def test_lowered_arena_searches_special_texts_in_place_of_the_stored_ones():
+    arena = TextArena(["a", "b", "C"])
+    search = LoweredArena(
+        arena, lambda start, stop: {code: f"{arena[code]} Extra" for code in range(start, stop) if code}
+    )
+    assert list(search) == ["a", "b extra", "c extra"]
+    assert search.containing("extra").tolist() == [False, True, True]
+    assert search.equal("c extra").tolist() == [False, False, True]
 
 
 def _identities(count: int) -> list[model.Identity]:
@@ -71,14 +106,19 @@ def _identities(count: int) -> list[model.Identity]:
             out.append(
                 model.Identity(f"user/U{i % 5}", f"arn:aws:iam::444455556666:user/U{i % 5}", "IAMUser", None, None)
             )
-        else:
+        elif kind < 0.95:
             out.append(model.Identity("service:s3.amazonaws.com", None, "AWSService", None, "s3.amazonaws.com"))
+        else:  # not ASCII: folding ASCII letters is not enough to lower them
+            out.append(
+                model.Identity(f"user/Ürsula{i % 3}", f"arn:aws:iam::1:user/Ürsula{i % 3}", "IAMUser", "1", None)
+            )
+            out.append(model.Identity("role/Ǩ (\u212a)", None, "AssumedRole", "1", None))
     return out
 
 
 def test_identity_vocabulary_codes_as_the_plain_vocabulary_does():
-    plain = Vocabulary[model.Identity](lambda identity: identity.short)
-    compact = IdentityVocabulary(lambda identity: identity.short)
+    plain = Vocabulary[model.Identity](search_text)
+    compact = IdentityVocabulary()
     compact._FOLD = 16  # fold into the sorted arrays often, so that both paths are used
     values = _identities(600)
     for start in range(0, len(values), 50):  # in batches, with repeats inside and across them
@@ -93,8 +133,16 @@ def test_identity_vocabulary_codes_as_the_plain_vocabulary_does():
     stranger = model.Identity("role/new (s)", None, "AssumedRole", "1", None)
     assert compact.find(stranger) is None
     assert compact.code(stranger) == plain.code(stranger)
-    for needle in ("role/r3", "U4", "S3.AMAZON", "nothing", "(s-1"):
+    for needle in ("role/r3", "U4", "S3.AMAZON", "nothing", "(s-1", "arn:aws:iam", "ü", "k"):
         assert (compact.matching(needle) == plain.matching(needle)).all(), needle
+    for needle in ("user/u4", "ARN:AWS:IAM::444455556666:USER/U4", "role/r3", "user/ürsula1", "role/ǩ (\u212a)"):
+        want = needle.lower()
+        expected = np.array([i > 0 and _named(plain.values[i], want) for i in range(len(plain))], dtype=bool)
+        assert (compact.matching_exactly(needle) == expected).all(), needle
+
+
+def _named(identity: model.Identity, want: str) -> bool:
+    return identity.short.lower() == want or (identity.arn or "").lower() == want
 
 
 def test_identity_vocabulary_keeps_principals_whose_hashes_collide_apart():
@@ -121,7 +169,7 @@ class _SameHash(model.Identity):
 
 def test_identity_vocabulary_adds_new_principals_together_even_when_their_hashes_collide():
     plain = Vocabulary[model.Identity](lambda identity: identity.short)
-    compact = IdentityVocabulary(lambda identity: identity.short)
+    compact = IdentityVocabulary()
     clashing = [_SameHash(f"role/r (s{i})", None, "AssumedRole", "1", None) for i in range(3)]
     usual = _identities(40)
     # new principals all at once, two of them sharing a hash with the one before: the ones
@@ -131,3 +179,19 @@ def test_identity_vocabulary_adds_new_principals_together_even_when_their_hashes
     again = [None, clashing[2], usual[3], clashing[0], model.Identity("user/x", "arn:x", "IAMUser", "2", None)]
     assert compact.remap(again).tolist() == plain.remap(again).tolist()
     assert list(compact.values) == list(plain.values)
+
+
+def test_text_arena_offsets_widen_past_four_gibibytes():
+    class Small(TextArena):
+        __slots__ = ()
+        _NARROW_UNTIL = 10  # bytes, in place of 4 GiB: the switch is what is checked
+
+    texts = ["abc", "défg", "HIJ", "", "klmnop", "x" * 20]
+    arena = Small(texts[:2])
+    assert arena._ends.typecode == "I"
+    arena.extend(texts[2:])
+    assert arena._ends.typecode == "q"
+    assert list(arena) == texts
+    for needle in ("c", "fg", "hij", "x" * 20, "op"):
+        assert arena.containing(needle, fold=True).tolist() == [needle in t.lower() for t in texts]
+        assert arena.equal(needle, fold=True).tolist() == [needle == t.lower() for t in texts]

@@ -3,12 +3,15 @@
 A trail with realistic cardinality has a new session name for nearly every few calls and
 an S3 object ARN for every SSE-KMS call. As Python objects each such value costs about 250
 bytes (the string, a tuple, a dictionary entry, list slots); here it costs its UTF-8 bytes
-and eight bytes of offset. Values are built back into ``str`` (or :class:`Identity`) only
-when asked for, and a substring search runs over the whole blob at once in numpy.
+and four bytes of offset. Values are built back into ``str`` (or :class:`Identity`) only
+when asked for, and a substring search runs over the whole blob at once in numpy, folding
+ASCII letters as it compares (no lowercase copy of each text) and starting from the
+needle's rarest byte (not its first, which for ``role/…`` is in every principal).
 """
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
@@ -24,11 +27,15 @@ _CODEC = ("utf-8", "surrogatepass")  # a lone surrogate (repaired upstream, but 
 class TextArena(Sequence[str]):
     """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again."""
 
-    __slots__ = ("_blob", "_ends")
+    __slots__ = ("_blob", "_counts", "_ends")
+    _NARROW_UNTIL = 0xFFFFFFFF  # the largest offset kept in 4 bytes
 
     def __init__(self, texts: Sequence[str] = ()):
         self._blob = bytearray()
-        self._ends = array("q", [0])
+        self._ends = array("I", [0])  # 4 bytes a text, 8 once the blob passes 4 GiB
+        # how often each byte value occurs in the blob's first bytes (a search starts from the
+        # needle's rarest byte), and how many bytes that counts: brought up to date by searches
+        self._counts: tuple[np.ndarray, int] = (np.zeros(256, np.int64), 0)
         self.extend(texts)
 
     def __len__(self) -> int:
@@ -36,7 +43,10 @@ class TextArena(Sequence[str]):
 
     def append(self, text: str) -> int:
         self._blob += text.encode(*_CODEC)
-        self._ends.append(len(self._blob))
+        end = len(self._blob)
+        if end > self._NARROW_UNTIL and self._ends.typecode == "I":
+            self._ends = array("q", self._ends)
+        self._ends.append(end)
         return len(self._ends) - 2
 
     def extend(self, texts: Sequence[str]) -> None:
@@ -52,8 +62,10 @@ class TextArena(Sequence[str]):
             lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
         ends = np.cumsum(lengths)
         ends += len(self._blob)
+        if int(ends[-1]) > self._NARROW_UNTIL and self._ends.typecode == "I":
+            self._ends = array("q", self._ends)
         self._blob += blob
-        self._ends.frombytes(ends.tobytes())
+        self._ends.frombytes(ends.astype(np.uint32 if self._ends.typecode == "I" else np.int64).tobytes())
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -77,42 +89,139 @@ class TextArena(Sequence[str]):
     def nbytes(self) -> int:
         return len(self._blob) + self._ends.itemsize * len(self._ends)
 
-    def containing(self, needle: str) -> np.ndarray:
-        """True for each text that contains ``needle`` (exactly as given: lower it first for a
-        case-insensitive search over lowered texts). One pass of numpy over the blob: the
-        positions of the needle's first byte, narrowed byte by byte, then mapped to texts.
-        UTF-8 is self-synchronising, so a byte match is a character match."""
+    def _view(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The bytes of the first ``count`` texts and their ends, as copies: a loader thread
+        may append meanwhile, and a bytearray or array with a view into it cannot grow."""
+        ends = self._offsets(0, count + 1)
+        data = np.frombuffer(self._blob[: int(ends[-1])], dtype=np.uint8)
+        return data, ends
+
+    def _offsets(self, start: int, stop: int) -> np.ndarray:
+        """``_ends[start:stop]`` as int64, a copy."""
+        ends = self._ends[start:stop]
+        return np.frombuffer(ends, dtype=np.uint32 if ends.typecode == "I" else np.int64).astype(np.int64)
+
+    def _byte_counts(self, data: np.ndarray) -> np.ndarray:
+        counts, counted = self._counts
+        if counted < len(data):
+            counts = counts + np.bincount(data[counted:], minlength=256)
+            self._counts = (counts, len(data))
+        return counts
+
+    def containing(self, needle: str, fold: bool = False) -> np.ndarray:
+        """True for each text that contains ``needle``; with ``fold``, ASCII letters match in
+        either case (give a lowercase needle: other characters match exactly as they are).
+        One pass of numpy over the blob: the positions of the needle's rarest byte, narrowed
+        byte by byte in order of rarity, then mapped to texts. UTF-8 is self-synchronising,
+        so a byte match is a character match."""
         count = len(self)  # a loader thread may append meanwhile: look at these texts only
         table = np.zeros(count, dtype=bool)
         want = needle.encode(*_CODEC)
         if not want or not count:
             table[:] = bool(not want)
             return table
-        data = np.frombuffer(bytes(self._blob), dtype=np.uint8)  # a copy: the blob may grow meanwhile
+        data, ends = self._view(count)
         last = len(data) - len(want)
         if last < 0:
             return table
-        positions = np.flatnonzero(data[: last + 1] == want[0])
-        for offset in range(1, len(want)):
-            if not len(positions):
-                break
-            positions = positions[data[positions + offset] == want[offset]]
-        if not len(positions):
+        wanted, letters = _pattern(want, fold)
+        counts = self._byte_counts(data)
+        rarity = counts[wanted] + np.where(letters, counts[wanted ^ 0x20], 0)
+        order = np.argsort(rarity, kind="stable").tolist()
+        first = order[0]
+        if letters[first]:
+            found = (data | np.uint8(0x20)) == wanted[first]
+        else:
+            found = data == wanted[first]
+        starts = np.flatnonzero(found)
+        del found
+        starts -= first
+        starts = starts[(starts >= 0) & (starts <= last)]
+        starts = _narrow(data, starts, wanted, letters, order[1:])
+        if not len(starts):
             return table
-        ends = np.frombuffer(self._ends[: count + 1], dtype=np.int64)  # a copy: the array may grow
-        positions = positions[positions < ends[-1]]
-        owner = np.searchsorted(ends, positions, side="right") - 1
-        inside = positions + len(want) <= ends[owner + 1]
+        owner = np.searchsorted(ends, starts, side="right") - 1
+        inside = starts + len(want) <= ends[owner + 1]
         table[owner[inside]] = True
         return table
+
+    def equal(self, needle: str, fold: bool = False) -> np.ndarray:
+        """True for each text that is ``needle`` (with ``fold``, ASCII letters in either case)."""
+        count = len(self)
+        table = np.zeros(count, dtype=bool)
+        if not count:
+            return table
+        want = needle.encode(*_CODEC)
+        data, ends = self._view(count)
+        candidates = np.flatnonzero(np.diff(ends) == len(want))
+        if len(want) and len(candidates):
+            wanted, letters = _pattern(want, fold)
+            starts = _narrow(data, ends[candidates], wanted, letters, range(len(want)))
+            candidates = np.searchsorted(ends, starts, side="right") - 1
+        table[candidates] = True
+        return table
+
+    def non_ascii(self, start: int, stop: int) -> list[int]:
+        """The codes in ``start:stop`` of texts with a byte outside ASCII."""
+        ends = self._offsets(start, stop + 1)
+        found: list[np.ndarray] = []
+        step = 1 << 20  # a megabyte at a time: no copy of the whole blob to look at its new part
+        for at in range(int(ends[0]), int(ends[-1]), step):
+            chunk = np.frombuffer(self._blob[at : min(at + step, int(ends[-1]))], dtype=np.uint8)
+            high = np.flatnonzero(chunk >= 0x80) + at
+            if len(high):
+                found.append(np.unique(np.searchsorted(ends, high, side="right") - 1) + start)
+        return np.unique(np.concatenate(found)).tolist() if found else []
+
+
+def rows_containing(texts: np.ndarray, needle: bytes) -> np.ndarray:
+    """True for each fixed-width byte string (``S{width}``, NUL-padded) that contains
+    ``needle`` (not empty, without NUL), searched as :meth:`TextArena.containing` does."""
+    width = texts.dtype.itemsize
+    found = np.zeros(len(texts), dtype=bool)
+    if not len(texts) or len(needle) > width:
+        return found
+    data = texts.view(np.uint8)
+    wanted, letters = _pattern(needle, False)
+    starts = np.flatnonzero(data == wanted[0])
+    starts = starts[starts % width <= width - len(needle)]
+    starts = _narrow(data, starts, wanted, letters, range(1, len(needle)))
+    found[starts // width] = True
+    return found
+
+
+def _pattern(want: bytes, fold: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The needle's bytes as compared (letters in lowercase when folding) and which are letters."""
+    wanted = np.frombuffer(want, dtype=np.uint8).copy()
+    if not fold:
+        return wanted, np.zeros(len(wanted), dtype=bool)
+    folded = wanted | np.uint8(0x20)
+    letters = (folded >= ord("a")) & (folded <= ord("z"))
+    wanted[letters] = folded[letters]
+    return wanted, letters
+
+
+def _narrow(data: np.ndarray, starts: np.ndarray, wanted: np.ndarray, letters: np.ndarray, order) -> np.ndarray:
+    """The starts at which every byte of the pattern in ``order`` matches."""
+    for at in order:
+        if not len(starts):
+            break
+        found = data[starts + at]
+        if letters[at]:
+            found |= np.uint8(0x20)
+        starts = starts[found == wanted[at]]
+    return starts
 
 
 class IdentityVocabulary(Vocabulary[model.Identity]):
     """The principal vocabulary, compact: a new session is a new principal, so on a varied
     trail there are nearly as many principals as events. Each is kept as its short form in
-    a :class:`TextArena`, its type, account and calling service as codes into small
-    vocabularies, and its ARN (None for an assumed role, which the short form rebuilds) in
-    a sparse map. ``values[code]`` builds the :class:`~kmstui.core.model.Identity` again.
+    a :class:`TextArena`, its type, account and calling service as one code into a small
+    vocabulary of those three, and its ARN (None for an assumed role, which the short form
+    rebuilds) in a sparse map. ``values[code]`` builds the :class:`~kmstui.core.model.Identity`
+    again. A principal is searched by its short form and its ARN (``role/Admin (s)``,
+    ``user/Alice arn:aws:iam::…:user/Alice``), case-insensitively, in the arena itself: only
+    the principals with an ARN kept a search text of their own.
 
     Finding a principal's code goes by its hash: a sorted numpy array of the hashes of the
     principals folded so far, a dictionary for the ones added since; a hash that matches is
@@ -120,22 +229,18 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
 
     _FOLD = 1 << 15  # principals added before the dictionary is folded into the sorted arrays
 
-    def __init__(self, text: Callable[[model.Identity], str] | None = None):
-        super().__init__(text)
+    def __init__(self):
+        super().__init__(search_text)
         self.values = _Identities(self)  # type: ignore[assignment]
         self._recent: dict[int, int] = {}  # a hash -> code of principals added since the last fold
         self._shorts = TextArena([""])
-        self._parts: tuple[Vocabulary[Any], ...] = (
-            Vocabulary(),
-            Vocabulary(),
-            Vocabulary(),
-        )  # type, account, invoked_by
-        self._part_codes = (array("I", [0]), array("I", [0]), array("I", [0]))
+        self._parts = Vocabulary[tuple[Any, ...]]()  # (identity_type, account, invoked_by)
+        self._part_codes = array("I", [0])
         self._arns: dict[int, str] = {}
         self._sorted_hashes = np.zeros(0, np.int64)
         self._sorted_codes = np.zeros(0, np.uint32)
         self._collided: dict[model.Identity, int] = {}
-        self._texts = TextArena([""])  # lowercase search texts, built as filters need them
+        self._texts = LoweredArena(self._shorts, self._arn_texts)
 
     def __len__(self) -> int:
         return len(self._shorts)
@@ -143,9 +248,7 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
     def identity(self, code: int) -> model.Identity | None:
         if code == 0:
             return None
-        type_, account, invoked_by = (
-            vocab.values[codes[code]] for vocab, codes in zip(self._parts, self._part_codes, strict=True)
-        )
+        type_, account, invoked_by = self._parts.values[self._part_codes[code]]
         return model.Identity(self._shorts[code], self._arns.get(code), type_, account, invoked_by)
 
     def find(self, value: model.Identity | None) -> int | None:
@@ -175,13 +278,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         return code
 
     def _add(self, value: model.Identity, digest: int, clash: bool) -> int:
-        code = self._shorts.append(value.short)
-        for vocab, codes, part in zip(
-            self._parts, self._part_codes, (value.identity_type, value.account, value.invoked_by), strict=True
-        ):
-            codes.append(vocab.code(part))
+        code = len(self._shorts)
+        self._part_codes.append(self._parts.code((value.identity_type, value.account, value.invoked_by)))
         if value.arn is not None:
             self._arns[code] = value.arn
+        self._shorts.append(value.short)  # last: see _add_many
         if clash:
             self._collided[value] = code  # another principal has this hash: kept by value
         else:
@@ -248,14 +349,13 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
 
     def _add_many(self, values: list[model.Identity], digests: list[int]) -> int:
         """Add principals that are new and whose hashes are new (and distinct): their short
-        forms in one arena extension, their parts looked up once per distinct part. Returns
-        the code of the first; the others follow in order."""
+        forms in one arena extension, their (type, account, service) looked up once per
+        distinct one. Returns the code of the first; the others follow in order."""
         first = len(self._shorts)
         shorts, arns, *parts = zip(*values, strict=True)
-        for vocab, codes, column in zip(self._parts, self._part_codes, parts, strict=True):
-            distinct = list(dict.fromkeys(column))
-            code_of = dict(zip(distinct, map(vocab.code, distinct), strict=True))
-            codes.extend(map(code_of.__getitem__, column))
+        triples = list(zip(*parts, strict=True))
+        code_of = {triple: self._parts.code(triple) for triple in dict.fromkeys(triples)}
+        self._part_codes.extend(map(code_of.__getitem__, triples))
         self._arns.update((first + i, arn) for i, arn in enumerate(arns) if arn is not None)
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
@@ -263,27 +363,50 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         self._recent.update(zip(digests, range(first, first + len(values)), strict=True))
         return first
 
-    def search_texts(self) -> TextArena:  # type: ignore[override]
-        texts = self._texts
-        for code in range(len(texts), len(self)):
-            identity = self.identity(code)
-            texts.append(lowered(self._text(identity) or "") if identity is not None else "")
-        return texts
+    def _arn_texts(self, start: int, stop: int) -> dict[int, str]:
+        """The search texts of the principals in ``start:stop`` that keep an ARN."""
+        arns = self._arns
+        if stop - start < len(arns):
+            found = ((code, arns.get(code)) for code in range(start, stop))
+            return {code: f"{self._shorts[code]} {arn}" for code, arn in found if arn is not None}
+        return {code: f"{self._shorts[code]} {arn}" for code, arn in list(arns.items()) if start <= code < stop}
+
+    def search_texts(self) -> LoweredArena:  # type: ignore[override]
+        self._texts.containing("")  # the principals added since are looked at now
+        return self._texts
 
     def matching(self, needle: str) -> np.ndarray:
-        table = self.search_texts().containing(needle.lower())
+        table = self._texts.containing(needle.lower())
+        table[0] = False
+        return table
+
+    def matching_exactly(self, needle: str) -> np.ndarray:
+        """True for the principals whose short form or ARN is ``needle``, in any case."""
+        want = needle.lower()
+        count = len(self)
+        table = self._shorts.equal(want, fold=True)[:count]
+        for code in self._shorts.non_ascii(0, count):  # folding ASCII letters may not be enough
+            table[code] = self._shorts[code].lower() == want
+        for code, arn in list(self._arns.items()):
+            if code < count and arn.lower() == want:
+                table[code] = True
         table[0] = False
         return table
 
     def nbytes(self) -> int:
-        """The bytes of the arenas and arrays (the small part vocabularies and the ARN map aside)."""
+        """The bytes of the arenas and arrays (the small part vocabulary and the ARN map aside)."""
         return (
             self._shorts.nbytes()
             + self._texts.nbytes()
-            + sum(codes.itemsize * len(codes) for codes in self._part_codes)
+            + self._part_codes.itemsize * len(self._part_codes)
             + self._sorted_hashes.nbytes
             + self._sorted_codes.nbytes
         )
+
+
+def search_text(identity: model.Identity) -> str:
+    """What a principal is searched by: its short form and its ARN."""
+    return f"{identity.short} {identity.arn}" if identity.arn else identity.short
 
 
 class _Identities(Sequence[model.Identity | None]):
@@ -317,29 +440,58 @@ class _Identities(Sequence[model.Identity | None]):
             yield identity(i)
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 class LoweredArena(Sequence[str]):
-    """Texts in an arena, searched case-insensitively: a text that is lowercase already (most
-    ARNs and ids are) is searched as it is stored; only the others keep a lowercase copy."""
+    """Texts in an arena, searched case-insensitively as their lowercase forms would be, with
+    no lowercase copy of a text whose lowercase form differs only in ASCII letters (nearly all:
+    ARNs, ids, names): the search folds those letters as it compares. Only a text whose
+    lowercase form is otherwise different (``Ä``, ``İ``, the Kelvin sign), or whose search text
+    is not the stored text (``special``: a principal's ARN beside its short form), keeps one."""
 
-    __slots__ = ("_copies", "_done", "_texts", "_upper")
+    __slots__ = ("_codes", "_copies", "_done", "_growing", "_special", "_texts")
 
-    def __init__(self, texts: TextArena):
+    def __init__(self, texts: TextArena, special: Callable[[int, int], dict[int, str]] | None = None):
         self._texts = texts
-        self._copies = TextArena()  # the lowercase copy of each text that is not lowercase
-        self._upper = array("q")  # the codes of those texts, ascending
+        self._special = special  # (start, stop) -> {code: search text} where it is not the stored text
+        self._copies = TextArena()  # the lowercase search text of each such text
+        self._codes = array("q")  # the codes of those texts, ascending
         self._done = 0  # texts looked at so far
+        self._growing = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._texts)
 
     def _catch_up(self) -> None:
-        for code in range(self._done, len(self._texts)):
-            text = self._texts[code]
-            lower = text.lower()
-            if lower != text:
-                self._copies.append(lower)
-                self._upper.append(code)
-        self._done = len(self._texts)
+        if self._done >= len(self._texts):
+            return
+        with self._growing:
+            start, stop = self._done, len(self._texts)
+            if start >= stop:
+                return
+            special = self._special(start, stop) if self._special is not None else {}
+            for code in sorted(special.keys() | self._texts.non_ascii(start, stop)):
+                text = special.get(code)
+                if text is None:
+                    text = self._texts[code]
+                    if text.lower() == text.translate(_ASCII_LOWER):
+                        continue  # folding its ASCII letters is enough
+                self._copies.append(text.lower())
+                self._codes.append(code)
+            self._done = stop
+
+    def _exceptions(self) -> np.ndarray:
+        self._catch_up()
+        return np.frombuffer(self._codes[:], dtype=np.int64) if len(self._codes) else np.zeros(0, np.int64)
+
+    def search_text(self, code: int) -> str:
+        """The lowercase text a code is searched by."""
+        codes = self._exceptions()
+        at = int(np.searchsorted(codes, code))
+        if at < len(codes) and codes[at] == code:
+            return self._copies[at]
+        return lowered(self._texts[code])
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -348,20 +500,33 @@ class LoweredArena(Sequence[str]):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        return lowered(self._texts[i])
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("arena index out of range")
+        return self.search_text(i)
 
     def __iter__(self) -> Iterator[str]:
-        return map(lowered, self._texts)
+        return (self.search_text(i) for i in range(len(self)))
 
     def containing(self, needle: str) -> np.ndarray:
         """True for each text whose lowercase form contains ``needle`` (lowercase)."""
-        self._catch_up()
-        table = self._texts.containing(needle)
-        upper = np.frombuffer(self._upper[:], dtype=np.int64) if len(self._upper) else np.zeros(0, np.int64)
-        upper = upper[upper < len(table)]
-        if len(upper):
-            table[upper] = self._copies.containing(needle)[: len(upper)]
+        codes = self._exceptions()  # first: the copies then hold at least as many texts
+        table = self._texts.containing(needle, fold=True)
+        codes = codes[codes < len(table)]
+        if len(codes):
+            table[codes] = self._copies.containing(needle)[: len(codes)]
+        return table
+
+    def equal(self, needle: str) -> np.ndarray:
+        """True for each text whose lowercase form is ``needle`` (lowercase)."""
+        codes = self._exceptions()
+        table = self._texts.equal(needle, fold=True)
+        codes = codes[codes < len(table)]
+        if len(codes):
+            table[codes] = self._copies.equal(needle)[: len(codes)]
         return table
 
     def nbytes(self) -> int:
-        return self._copies.nbytes() + self._upper.itemsize * len(self._upper)
+        return self._copies.nbytes() + self._codes.itemsize * len(self._codes)

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import model, sqlterms
 from .actiontrail import CLOUDS
+from .arena import IdentityVocabulary
 from .index import EventIndex, Snapshot
 from .timeutil import NO_TIME, parse_iso, parse_span
 from .vocab import Vocabulary
@@ -164,7 +165,9 @@ def _identity_of(value: object) -> model.Identity:
 def _principal(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     needle = Needle(principal_needle(needle.text), needle.op)
     vocab = index.vocab["principal"]
-    if needle.exact:
+    if needle.exact and isinstance(vocab, IdentityVocabulary):
+        table = vocab.matching_exactly(needle.text)  # in the arena, not an Identity built per principal
+    elif needle.exact:
         table = vocab.matching_where(lambda p: needle.hit(_identity_of(p).short) or needle.hit(_identity_of(p).arn))
     else:
         table = vocab.matching(needle.text)
@@ -213,16 +216,7 @@ def _error(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
 
 
 def event_ids(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
-    n = snapshot.n
-    want = needle.lower
-    mask = np.zeros(n, bool)
-    if want.isascii() and len(want) <= 36:
-        ids = column(index, "eid", n)
-        mask = ids == want.encode() if needle.exact else np.strings.find(ids, want.encode()) >= 0
-    for row, event_id in index.event_id_overflow.items():
-        if row < n and needle.hit(event_id):
-            mask[row] = True
-    return mask
+    return index.event_ids.matching(needle.text, needle.exact, snapshot.n)
 
 
 def _origin(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
@@ -283,12 +277,7 @@ def context_table(index: EventIndex, needle: Needle) -> np.ndarray:
     values = contexts.search_values()
 
     def exactly(text: str) -> np.ndarray:
-        want = text.lower()
-        found = np.zeros(len(values), dtype=bool)
-        hits = [i for i, value in enumerate(values) if value == want]
-        if hits:
-            found[hits] = True
-        return found
+        return values.equal(text.lower())
 
     keys = vocab_table(contexts.keys, Needle(key, ":="))
     if equals:

@@ -7,10 +7,11 @@ the events taught. Readers (the UI thread, a filter worker) use the arrays of th
 latest refresh while a loader thread keeps adding: columns only grow, and each
 refresh swaps in new derived arrays in one assignment.
 
-Memory is the design constraint (a million events in well under 400 bytes each):
-numbers and codes in numpy arrays, event ids as fixed 36-byte strings, encryption
-contexts in a columnar table, and no raw record kept: the detail view reads it
-again from its source.
+Memory is the design constraint (at most 300 bytes an event, on a trail where nearly every
+call brings a new session and a new S3 object ARN): numbers and codes in numpy arrays, 2
+bytes wide until a value needs 4, event ids as 16-byte UUIDs, principals and encryption
+contexts in byte arenas searched in place, and no raw record kept: the detail view reads
+it again from its source.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
-from .arena import IdentityVocabulary, LoweredArena, TextArena
+from .arena import IdentityVocabulary, LoweredArena, TextArena, rows_containing
 from .decode import (
     EVENT_ID_WIDTH,
     STRING_COLUMNS,
@@ -45,23 +46,23 @@ from .vocab import Vocabulary
 if TYPE_CHECKING:  # live imports the core: at run time the core does not import live
     from .live.inventory import LiveKey, LiveTrail
 
-# Codes of columns with few distinct values start as uint16 and widen themselves if a
-# load ever brings more than 65,535 (2 bytes an event each, on a tight memory budget).
-_NARROW = ("name", "evsource", "evtype", "evcat", "region", "account", "errcode", "trail")
+# Codes and counts start as uint16 and widen themselves to uint32 the first time a value
+# does not fit (more than 65,535 distinct addresses, sources, keys; a record past 64 KiB):
+# 2 bytes an event each, on a tight memory budget. Principals and encryption contexts are
+# new nearly every event on a busy trail: they start wide.
 _COLUMN_TYPES = {
     "time": np.int64,
-    "origin": np.uint32,
-    "ordinal": np.uint32,
-    "rawlen": np.uint32,
-    **{name: (np.uint16 if name in _NARROW else np.uint32) for name in STRING_COLUMNS},
+    "origin": np.uint16,
+    "ordinal": np.uint16,
+    "rawlen": np.uint16,
+    **{name: np.uint16 for name in STRING_COLUMNS},
     "principal": np.uint32,
     "readonly": np.int8,
-    "key0": np.uint32,
-    "key1": np.uint32,
-    "alias": np.uint32,
+    "key0": np.uint16,
+    "key1": np.uint16,
+    "alias": np.uint16,
     "ctx": np.uint32,
     "trail": np.uint16,
-    "eid": np.dtype(f"S{EVENT_ID_WIDTH}"),
     "cloud": np.uint8,  # a code into actiontrail.CLOUDS: 0 aws, 1 alibaba
 }
 
@@ -75,10 +76,18 @@ class _Column:
         self.data = np.zeros(1024, dtype=dtype)
         self.size = 0
 
+    def _fit(self, largest: int) -> None:
+        if self.data.dtype == np.uint16 and largest > 0xFFFF:
+            self.data = self.data.astype(np.uint32)  # more distinct values than a uint16 holds
+
+    def set(self, row: int, value: int) -> None:
+        """Write one value in place (widening the column first if it does not fit)."""
+        self._fit(value)
+        self.data[row] = value
+
     def extend(self, values: np.ndarray) -> None:
-        data = self.data
-        if data.dtype == np.uint16 and len(values) and int(values.max()) > 0xFFFF:
-            self.data = data.astype(np.uint32)  # more distinct values than a uint16 holds
+        if len(values):
+            self._fit(int(values.max()))
         end = self.size + len(values)
         if end > len(self.data):
             grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
@@ -86,6 +95,87 @@ class _Column:
             self.data = grown
         self.data[self.size : end] = values
         self.size = end
+
+
+_HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a lowercase hex digit
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
+_DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
+_NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
+
+
+class EventIds:
+    """Event ids, 16 bytes each: a UUID, as CloudTrail writes them, kept as its 128 bits
+    (its text is 36 bytes). Any other id (upper case, longer, not a UUID, the nil UUID) is
+    kept whole, exact, in ``overflow`` (the index's map of the rows whose id is odd); 16 zero
+    bytes mean no id. Appended as the loader's fixed 36-byte strings."""
+
+    __slots__ = ("data", "overflow", "size")
+
+    def __init__(self, overflow: dict[int, str]):
+        self.data = np.zeros(1024, dtype="V16")
+        self.size = 0
+        self.overflow = overflow
+
+    def extend(self, values: np.ndarray) -> None:
+        count = len(values)
+        text = np.frombuffer(values.astype(f"S{EVENT_ID_WIDTH}").tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
+        nibbles = _HEX[text[:, _NIBBLES]]
+        packed = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2], dtype=np.uint8)
+        uuid = (nibbles != 255).all(axis=1) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
+        packed[~uuid] = 0
+        for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
+            self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
+        end = self.size + count
+        if end > len(self.data):
+            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = packed.view("V16").reshape(count)
+        self.size = end
+
+    def words(self, n: int) -> np.ndarray:
+        """The first ``n`` ids as four 32-bit words each (all zero: no id, or an odd one)."""
+        return self.data[:n].view(np.uint32).reshape(n, 4)
+
+    def get(self, row: int) -> str | None:
+        odd = self.overflow.get(row)
+        if odd is not None:
+            return odd
+        value = bytes(self.data[row])
+        if not any(value):
+            return None
+        digits = value.hex()
+        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+    def texts(self, start: int, stop: int) -> np.ndarray:
+        """The UUIDs of rows ``start:stop`` as 36-byte texts (empty for no id or an odd one)."""
+        packed = self.data[start:stop].view(np.uint8).reshape(stop - start, 16)
+        text = np.full((stop - start, EVENT_ID_WIDTH), ord("-"), dtype=np.uint8)
+        text[:, _NIBBLES[0::2]] = _DIGITS[packed >> 4]
+        text[:, _NIBBLES[1::2]] = _DIGITS[packed & 15]
+        text[~packed.any(axis=1)] = 0
+        return text.view(f"S{EVENT_ID_WIDTH}").reshape(stop - start)
+
+    def matching(self, needle: str, exact: bool, n: int) -> np.ndarray:
+        """Rows below ``n`` whose id contains ``needle`` (or is it, with ``exact``), in any case."""
+        want = needle.lower()
+        mask = np.zeros(n, bool)
+        if exact:
+            if want.isascii() and len(want) == EVENT_ID_WIDTH:
+                probe = EventIds({})
+                probe.extend(np.array([want.encode()], dtype=f"S{EVENT_ID_WIDTH}"))
+                if probe.size and any(bytes(probe.data[0])):
+                    mask = self.data[:n] == probe.data[0]
+        elif want and len(want) <= EVENT_ID_WIDTH and not want.strip("0123456789abcdef-"):
+            # only hex digits and dashes can be in a UUID's text; it is made a chunk at a time
+            for start in range(0, n, 1 << 16):
+                stop = min(n, start + (1 << 16))
+                mask[start:stop] = rows_containing(self.texts(start, stop), want.encode())
+        for row, event_id in list(self.overflow.items()):
+            if row < n:
+                mask[row] = event_id.lower() == want if exact else want in event_id.lower()
+        return mask
 
 
 class Damage(NamedTuple):
@@ -176,6 +266,12 @@ def _count(number: int, thing: str) -> str:
     return f"{number:,} {thing}{'s' if number != 1 else ''}"
 
 
+def _narrowest(codes: np.ndarray) -> np.ndarray:
+    """Codes as uint16 where they all fit (labels, keys and pair counts nearly always do);
+    chunks of both widths concatenate to the wider."""
+    return codes.astype(np.uint16) if not len(codes) or int(codes.max()) <= 0xFFFF else codes
+
+
 class Contexts:
     """Encryption contexts, columnar: one entry per distinct context set of a batch.
 
@@ -209,9 +305,9 @@ class Contexts:
         codes[1:] = np.arange(self._size + 1, self._size + 1 + count, dtype=np.uint32)
         if count:
             chunk = (
-                part.counts,
-                self.labels.remap(part.labels)[part.label],
-                self.keys.remap(part.keys)[part.key],
+                _narrowest(part.counts),
+                _narrowest(self.labels.remap(part.labels)[part.label]),
+                _narrowest(self.keys.remap(part.keys)[part.key]),
                 part.value + np.uint32(len(self.values)),
             )
             self.values.extend(part.values)
@@ -295,26 +391,22 @@ class Snapshot:
     shared_id: frozenset[int] = frozenset()
 
 
-def _principal_text(identity: model.Identity) -> str:
-    """What a principal is searched by: its short form and its ARN."""
-    return f"{identity.short} {identity.arn}" if identity.arn else identity.short
-
-
 _EMPTY = Snapshot(0, np.zeros(0, np.int64), np.zeros(0, bool), 0, NO_TIME)
 
 
 class EventIndex:
     def __init__(self):
         self.vocab: dict[str, Vocabulary[Any]] = {name: Vocabulary[str]() for name in STRING_COLUMNS}
-        self.vocab["principal"] = IdentityVocabulary(_principal_text)
+        self.vocab["principal"] = IdentityVocabulary()
         self.vocab["key"] = Vocabulary()
         self.vocab["alias"] = Vocabulary()
         self.vocab["trail"] = Vocabulary()
         self.contexts = Contexts()
-        self.columns = {name: _Column(dtype) for name, dtype in _COLUMN_TYPES.items()}
         self.origins: list[Origin] = []
         self.extra_keys: dict[int, tuple[int, ...]] = {}
-        self.event_id_overflow: dict[int, str] = {}
+        self.event_id_overflow: dict[int, str] = {}  # row -> an id that is not a plain UUID
+        self.columns: dict[str, _Column | EventIds] = {name: _Column(dtype) for name, dtype in _COLUMN_TYPES.items()}
+        self.columns["eid"] = self.event_ids = EventIds(self.event_id_overflow)
         # the filter's record paths: [requestParameters, responseElements] as JSON, for calls
         # that change something and configuration events only (read-only calls are most of a
         # trail, and their parameters are the key and context columns already)
@@ -360,12 +452,17 @@ class EventIndex:
         self.refresh()
 
     def prepare_search(self) -> None:
-        """Build the filters' search texts now (off the UI thread), so the first filter is fast."""
+        """Build the filters' search texts now (off the UI thread), so the first filter is fast;
+        then give back to the system the heap that building them left in pieces (a load ends
+        here, and the pieces would stay resident: about 70 bytes an event on a varied trail)."""
+        from .loader import _trim_heap  # the loader imports the index: not at the top
+
         with self._lock:
             for vocab in self.vocab.values():
                 vocab.search_texts()
             self.contexts.keys.search_texts()
             self.contexts.search_values().containing("")  # its lowercase copies made now
+        _trim_heap()
 
     def reading(self) -> threading.RLock:
         """Hold while iterating the index's maps (a loader thread may be adding)."""
@@ -496,10 +593,9 @@ class EventIndex:
         alive = np.ones(n, dtype=bool)
         if n < 2:
             return alive, 0, frozenset()
-        eid = self.columns["eid"].data[:n]
-        has_id = eid != b""
+        words = self.event_ids.words(n).astype(np.uint64)
+        has_id = np.any(words, axis=1)
         # A 64-bit fingerprint of (id, name, time); equal fingerprints are then compared exactly.
-        words = eid.view(np.uint32).reshape(n, EVENT_ID_WIDTH // 4).astype(np.uint64)
         fingerprint = np.zeros(n, dtype=np.uint64)
         for column in range(words.shape[1]):
             fingerprint = fingerprint * np.uint64(1099511628211) + words[:, column]
@@ -517,7 +613,8 @@ class EventIndex:
             return alive, 0, frozenset()
         duplicates = 0
         shared: set[int] = set()
-        rawlen = self.columns["rawlen"].data
+        lengths = self.columns["rawlen"]
+        assert isinstance(lengths, _Column)
         name = self.columns["name"].data
         time = self.columns["time"].data
         starts = np.flatnonzero(same)
@@ -535,8 +632,8 @@ class EventIndex:
         unique.sort(key=lambda group: sorted(int(origin[row]) for row in group))
         for group in unique:
             for row in group:
-                if rawlen[row] == 0:  # not measured at load (a delivered log file): measure now
-                    rawlen[row] = self._measure(row)
+                if lengths.data[row] == 0:  # not measured at load (a delivered log file): measure now
+                    lengths.set(row, self._measure(row))
             copies: list[list[int]] = []  # rows that agree with each other: copies of one event
             for row in sorted(group):
                 for rows in copies:
@@ -546,7 +643,7 @@ class EventIndex:
                 else:
                     copies.append([row])
             for rows in copies:
-                keep = max(rows, key=lambda r: (int(rawlen[r]), -r))
+                keep = max(rows, key=lambda r: (int(lengths.data[r]), -r))
                 if len(copies) > 1:
                     shared.add(keep)
                 for row in rows:
@@ -605,7 +702,8 @@ class EventIndex:
             return
         key_vocab = self.vocab["key"]
         alias_vocab = self.vocab["alias"]
-        key0 = self.columns["key0"].data
+        key0 = self.columns["key0"]
+        assert isinstance(key0, _Column)
         alias_column = self.columns["alias"].data
         time = self.columns["time"].data
         # A DeleteAlias that names only its alias (ActionTrail's: CloudTrail's names the key too)
@@ -617,16 +715,12 @@ class EventIndex:
             resolved = history.key_of(alias, int(time[row]) - (deletes is not None and names[row] == deletes))
             if resolved is None:  # the alias stands in for its key
                 resolved = key_vocab.code(alias_vocab.values[alias])
-            key0[row] = resolved
+            key0.set(row, resolved)
 
     # ------------------------------------------------------------------ reading
 
     def _event_id(self, row: int) -> str | None:
-        overflow = self.event_id_overflow.get(row)
-        if overflow is not None:
-            return overflow
-        value = self.columns["eid"].data[row]
-        return value.decode() if value else None
+        return self.event_ids.get(row)
 
     def parameter_items(self, n: int) -> list[tuple[int, bytes]]:
         """(row, JSON [requestParameters, responseElements]) of the rows below ``n`` that keep them."""

@@ -1,0 +1,85 @@
+"""Event ids are kept as 16 bytes when they are UUIDs and whole otherwise: every id reads back
+exactly as the record wrote it, and the filters find it as they find its text."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from kmstui.core.export import EventWriter, json_line
+from kmstui.core.index import EventIds
+from tests.records import ids, kms, load_records, rows
+
+ODD_IDS = [
+    "0f3c9a1e-5b7d-4e2f-9a8b-1c2d3e4f5a6b",  # the usual: a lowercase UUID
+    "0F3C9A1E-5B7D-4E2F-9A8B-1C2D3E4F5A6C",  # upper case: kept as written
+    "00000000-0000-0000-0000-000000000000",  # the nil UUID (16 zero bytes mean "no id")
+    "0f3c9a1e5b7d4e2f9a8b1c2d3e4f5a6b0000",  # 36 hex digits, no dashes
+    "0f3c9a1e-5b7d-4e2f-9a8b-1c2d3e4f5a6",  # one digit short
+    "0f3c9a1e-5b7d-4e2f-9a8b-1c2d3e4f5a6bb",  # one digit long
+    "g f3c9a1e-5b7d-4e2f-9a8b-1c2d3e4f5a6",  # not hex
+    "x",
+    "\x1b[31mred\u202e-\u200b",  # hostile text
+    "a" * 5000,  # a huge value
+]
+
+
+def test_a_column_of_ids_reads_back_every_id_and_finds_as_text_does():
+    overflow: dict[int, str] = {}
+    column = EventIds(overflow)
+    plain = [*ODD_IDS, "", "11111111-2222-4333-8444-555555555555"]
+    texts = [i if len(i) <= 36 and i.isascii() else "" for i in plain]
+    column.extend(np.array(texts[:4], dtype="S36"))  # in two batches: rows numbered across them
+    column.extend(np.array(texts[4:], dtype="S36"))
+    for row, event_id in enumerate(plain):  # the loader keeps ids that do not fit in the index's map
+        if event_id and not texts[row]:
+            overflow[row] = event_id
+    assert [column.get(row) for row in range(len(plain))] == [i or None for i in plain]
+    assert column.data.itemsize == 16
+    assert set(overflow) == {row for row, i in enumerate(plain) if i and row not in (0, len(plain) - 1)}
+    needles = ["0f3c9a1e", "5a6b", "5A6C", "-", "0000-0000", "red", "\u200b", "aaaa", "x", "z", "e-5b7d-4"]
+    for needle in needles + plain[:8]:
+        contains = [bool(i) and needle.lower() in i.lower() for i in plain]
+        equals = [bool(i) and needle.lower() == i.lower() for i in plain]
+        assert column.matching(needle, False, len(plain)).tolist() == contains, needle
+        assert column.matching(needle, True, len(plain)).tolist() == equals, needle
+
+
+def test_ids_of_every_shape_load_read_back_and_filter(tmp_path):
+    records = [kms("Decrypt", eventID=event_id) for event_id in ODD_IDS]
+    records.append(kms("Encrypt", eventID=""))
+    index = load_records(tmp_path, records)
+    assert ids(index) == {*ODD_IDS, None}
+    exporter = EventWriter(index, [])
+    exported = {json.loads(json_line(exporter.record(row)))["event_id"] for row in rows(index)}
+    assert exported == {*ODD_IDS, None}
+    for event_id in ODD_IDS:
+        expected = {i for i in ODD_IDS if i.lower() == event_id.lower()}
+        assert ids(index, f'id:="{event_id}"') == expected, event_id
+    for needle in ("0f3c9a1e-5b7d", "5A6B", "aaaaaaaaaa", "\u200b", "-"):
+        assert ids(index, f'id:"{needle}"') == {i for i in ODD_IDS if needle.lower() in i.lower()}, needle
+
+
+@pytest.mark.parametrize("event_id", ["0f3c9a1e-5b7d-4e2f-9a8b-1c2d3e4f5a6b", "Not-A-UUID"])
+def test_the_same_id_twice_is_folded_whatever_its_shape(tmp_path, event_id):
+    record = kms("Decrypt", eventID=event_id)
+    index = load_records(tmp_path, [record, record])
+    assert index.report.duplicates == 1
+    assert ids(index) == {event_id}
+
+
+def test_a_narrow_column_widens_itself_when_a_value_does_not_fit():
+    from kmstui.core.index import _Column
+
+    column = _Column(np.uint16)
+    column.extend(np.array([1, 65_535], dtype=np.uint32))
+    assert column.data.dtype == np.uint16
+    column.extend(np.array([65_536], dtype=np.uint32))  # a 65,536th address, source or key
+    assert column.data.dtype == np.uint32
+    assert column.data[: column.size].tolist() == [1, 65_535, 65_536]
+    written = _Column(np.uint16)
+    written.extend(np.zeros(3, np.uint16))
+    written.set(1, 70_000)  # a record measured later, longer than 64 KiB
+    assert written.data[: written.size].tolist() == [0, 70_000, 0]
