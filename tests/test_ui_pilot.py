@@ -478,6 +478,23 @@ class TestRealLikeFolder:
             assert any("ap-northe" in label for label in labels)
             assert any(OTHER_ACCOUNT in label for label in labels) or size == (80, 24)
 
+    @pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+    async def test_keys_pane_keeps_events_beside_a_deletion_day(self, demo_index, size):
+        """The demo's two keys pending deletion carry the day they go: at 80 columns the state
+        is shortened (``DELETION 11-27``) rather than EVENTS dropped."""
+        app = make_app(index=demo_index)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            keys = app.screen.query_one(KeysPane)
+            header = lines(keys)[0]
+            assert "STATE" in header and "EVENTS" in header, header
+            width = keys.scrollable_content_region.width
+            rows = [keys._row_strip(row, width, False).text for row in range(len(keys.keys))]
+            going = [row for row in rows if "11-27" in row]
+            assert len(going) == 2, rows
+            wanted = "PENDING DELETION 11-27" if size == (120, 36) else "DELETION 11-27"
+            assert all(wanted in row for row in going), going
+
     async def test_times_keep_the_year_at_80_columns_when_events_span_years(self, tmp_path):
         app = make_app(real_like(tmp_path))
         async with app.run_test(size=(80, 24)) as pilot:

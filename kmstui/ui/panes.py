@@ -220,8 +220,18 @@ class KeysPane(VirtualTable):
     def current(self) -> KeySummary | None:
         return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
 
+    def _state_room(self) -> int:
+        """The widest STATE that leaves KEY its least width and EVENTS its place."""
+        width = self.scrollable_content_region.width
+        return width - 1 - (self.columns[0].width + 1) - (self.columns[2].width + 1)
+
+    def _state(self, key: KeySummary) -> str:
+        """The key's state in the room there is: ``pending deletion 11-27`` whole, else
+        ``deletion 11-27`` (the day it goes matters more than the words), else without the day."""
+        return state_in(key.state_text, self._state_room())
+
     def _state_width(self) -> int:
-        return max([self.columns[1].width] + [len(k.state_text) for k in self.keys])
+        return max([self.columns[1].width] + [len(self._state(k)) for k in self.keys])
 
     def column_width(self, index: int, column: Column) -> int:
         if column.title == "STATE":  # as wide as the longest state shown: PENDING DELETION when a key is
@@ -246,15 +256,17 @@ class KeysPane(VirtualTable):
     def cells(self, position: int) -> list[Cell]:
         key = self.keys[position]
         marker = "▶ " if key.code == self.selected else ""
-        state = key.state_text
-        state_style = "vt--warning" if state.startswith(("pending deletion", "deleted", "disabled")) else "vt--muted"
+        state = self._state(key)
+        state_style = (
+            "vt--warning" if state.startswith(("pending deletion", "deletion", "deleted", "disabled")) else "vt--muted"
+        )
         label = self._labels[position]
         if len(key.aliases) > 1:
             label += f" +{len(key.aliases) - 1}"
         label = fit_keeping_suffix(label, self._key_width() - len(marker))
         return [
             (marker + label, "vt--selected" if marker else ("vt--muted" if key.unresolved else None)),
-            (state.upper() if state.startswith(("pending deletion", "deleted")) else state, state_style),
+            (state.upper() if state.startswith(("pending deletion", "deletion", "deleted")) else state, state_style),
             (f"{key.events:,}", None),
             (f"{key.errors:,}" if key.errors else "·", "vt--error" if key.errors else "vt--muted"),
             (f"{key.principals:,}", None),
@@ -263,6 +275,14 @@ class KeysPane(VirtualTable):
             (key.region or "", "vt--muted"),
             (getattr(key.live, "description", "") or "", "vt--muted"),
         ]
+
+
+def state_in(state: str, room: int) -> str:
+    """A key's state in ``room`` cells, shortened only where it says a deletion day."""
+    if len(state) <= room or not state.startswith("pending deletion "):
+        return state
+    day = state.removeprefix("pending deletion ")
+    return f"deletion {day}" if len(day) + 9 <= room else "pending deletion"
 
 
 class TrailsPane(VirtualTable):
