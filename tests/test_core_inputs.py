@@ -416,6 +416,8 @@ def test_the_standard_input_spool_is_removed_on_sigterm(tmp_path, sig):
         stderr=subprocess.PIPE,
         cwd=REPO,
         env={**os.environ, "TMPDIR": str(tmp_path)},
+        # as a terminal starts it: under nohup (SIGHUP ignored) kmstui rightly keeps ignoring it
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     assert process.stdin is not None
     process.stdin.write(cloudtrail_file([GOOD])[:-5])  # and keep the pipe open: kmstui is spooling
