@@ -86,3 +86,17 @@ def test_a_run_s_own_objects_and_the_sign_ins_are_not_counted_as_cache(tmp_path)
     assert (folder / ".runs").stat().st_mode & 0o777 == 0o700
     for name in signed_in(folder):
         assert (folder / ".runs" / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_a_sign_in_being_made_is_not_taken_for_a_dead_run(tmp_path):
+    """Between creating its sign-in file and locking it, a starting kmstui looks dead to a
+    flock; an empty file that young is left alone, an old one removed."""
+    folder = tmp_path / "s3"
+    store = ObjectStore(limit=1000, folder=folder)
+    starting, stale = folder / ".runs" / "1-starting", folder / ".runs" / "2-stale"
+    for path in (starting, stale):
+        path.touch(mode=0o600)
+    age(stale, 3600)
+    assert store._others_since() <= time.time()  # the starting one counts as running
+    assert starting.exists() and not stale.exists()
+    store.close()

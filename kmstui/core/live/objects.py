@@ -40,6 +40,7 @@ from .cache import CacheRefused, open_private, private_folder
 DEFAULT_CACHE_SIZE = 2 << 30
 _STALE = 3600.0  # a temporary download older than this was left by a killed kmstui
 _RUNS = ".runs"  # the sign-in files of the kmstui processes using the cache
+_SIGNING_IN = 60.0  # an empty sign-in file younger than this is a kmstui between creating and locking it
 
 
 def cache_dir() -> Path:
@@ -168,8 +169,13 @@ class ObjectStore:
                     except ValueError:
                         started = 0.0  # unreadable: assume it has used everything
                     oldest = min(oldest, started)
-                else:  # nobody holds it: its kmstui has ended
-                    os.unlink(entry.path)
+                else:
+                    info = os.fstat(fd)
+                    if info.st_size == 0 and time.time() - info.st_mtime < _SIGNING_IN:
+                        # made but not yet locked: a kmstui signing in right now
+                        oldest = min(oldest, info.st_mtime)
+                    else:  # nobody holds it: its kmstui has ended
+                        os.unlink(entry.path)
             finally:
                 os.close(fd)
         return oldest
