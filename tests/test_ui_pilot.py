@@ -546,6 +546,18 @@ class TestCloudColumn:
             drawn = [row for row in lines(keys)[1:] if row.strip()]
             assert drawn and [row.split()[-2] for row in drawn] == [key.cloud for key in keys.keys[: len(drawn)]]
 
+    async def test_the_demo_at_120_columns_shows_which_cloud(self, demo_index):
+        """The demo mixes both clouds: at 120x36 the CLOUD column comes before WHO and LAST USE."""
+        app = make_app(index=demo_index)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            keys = app.screen.query_one(KeysPane)
+            header = lines(keys)[0]
+            assert "CLOUD" in header.split(), header
+            at = header.index("CLOUD")
+            shown = {row[at : at + 7].strip() for row in lines(keys)[1:] if row.strip()}
+            assert shown == {"aws", "alibaba"}, shown
+
     async def test_one_cloud_leaves_it_out(self):
         app = make_app(DEMO / "acme-cloudtrail-logs", DEMO / "analytics-audit-logs")  # the demo's AWS part
         async with app.run_test(size=(160, 40)) as pilot:

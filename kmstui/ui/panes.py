@@ -198,7 +198,7 @@ class KeysPane(VirtualTable):
         Column("ERRORS", 6, priority=6, right=True),
         Column("WHO", 3, priority=4, right=True),
         Column("LAST USE", 11, priority=3),
-        Column("CLOUD", 7, priority=2),
+        Column("CLOUD", 7, priority=5),  # listed only when both clouds are: then before WHO and LAST USE
         Column("REGION", 9, priority=2, flex=1, max_width=14),
         Column("DESCRIPTION", 12, priority=1, flex=2),
     ]
