@@ -24,6 +24,16 @@ from .vocab import Vocabulary, lowered
 _CODEC = ("utf-8", "surrogatepass")  # a lone surrogate (repaired upstream, but stay total) survives
 
 
+def _position(i: int, length: int, what: str) -> int:
+    """``i`` as a position in a sequence of ``length`` (negative from the end); IndexError else."""
+    i = int(i)
+    if i < 0:
+        i += length
+    if not 0 <= i < length:
+        raise IndexError(f"{what} out of range")
+    return i
+
+
 class TextArena(Sequence[str]):
     """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again."""
 
@@ -74,11 +84,7 @@ class TextArena(Sequence[str]):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("arena index out of range")
+        i = _position(i, len(self), "arena index")
         return self._blob[self._ends[i] : self._ends[i + 1]].decode(*_CODEC)
 
     def __iter__(self) -> Iterator[str]:
@@ -427,12 +433,7 @@ class _Identities(Sequence[model.Identity | None]):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self._vocabulary.identity(j) for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("principal code out of range")
-        return self._vocabulary.identity(i)
+        return self._vocabulary.identity(_position(i, len(self), "principal code"))
 
     def __iter__(self) -> Iterator[model.Identity | None]:
         identity = self._vocabulary.identity
@@ -500,12 +501,7 @@ class LoweredArena(Sequence[str]):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("arena index out of range")
-        return self.search_text(i)
+        return self.search_text(_position(i, len(self), "arena index"))
 
     def __iter__(self) -> Iterator[str]:
         return (self.search_text(i) for i in range(len(self)))

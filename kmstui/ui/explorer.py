@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from textual import on, work
@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content, Span
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, ProgressBar, Static
@@ -248,25 +249,26 @@ class ExplorerScreen(Screen[None]):
                 generation = self.index.snapshot.generation
                 self.post_message(IndexChanged(generation))
 
-        def progressed(progress: Progress) -> None:
-            nonlocal last_post
-            changed()
-            now = time.monotonic()
-            if not progress.finished and now - last_post >= PROGRESS_EVERY:
-                last_post = now
-                self.post_message(LoadProgressed(_copy(progress)))
+        def throttled(message: Callable[[Any], Message]) -> Callable[[Any], None]:
+            """A progress callback that posts ``message(progress)`` at most every PROGRESS_EVERY
+            (the end is said apart)."""
+
+            def progressed(progress: Any) -> None:
+                nonlocal last_post
+                changed()
+                now = time.monotonic()
+                if not progress.finished and now - last_post >= PROGRESS_EVERY:
+                    last_post = now
+                    self.post_message(message(progress))
+
+            return progressed
+
+        progressed = throttled(lambda p: LoadProgressed(_copy(p)))
+        bucket_progressed = throttled(lambda p: BucketProgressed(replace(p)))
 
         def live_progressed(progress) -> None:
             changed()  # pages come at most twice a second a region: every one is shown
             self.post_message(LiveProgressed(replace(progress)))
-
-        def bucket_progressed(progress: BucketProgress) -> None:
-            nonlocal last_post
-            changed()
-            now = time.monotonic()
-            if not progress.finished and now - last_post >= PROGRESS_EVERY:
-                last_post = now
-                self.post_message(BucketProgressed(replace(progress)))
 
         progress = Progress(0, len(files), 0, 0, 0, 0, 0.0, finished=True)
         try:
