@@ -100,3 +100,20 @@ def test_a_sign_in_being_made_is_not_taken_for_a_dead_run(tmp_path):
     assert store._others_since() <= time.time()  # the starting one counts as running
     assert starting.exists() and not stale.exists()
     store.close()
+
+
+def test_an_object_touched_right_after_signing_in_counts_as_that_run_s(tmp_path):
+    """Objects are stamped by the kernel's coarse clock, which lags time.time() by up to a
+    tick: a run's recorded start must not be later than the stamp of what it touches at once
+    (the flake CI met: the other run's object evicted)."""
+    folder = tmp_path / "s3"
+    seed = ObjectStore(limit=1 << 20, folder=folder)
+    path = put(seed, "object", 10)
+    seed.close()
+    for _ in range(50):
+        reader = ObjectStore(limit=1 << 20, folder=folder)
+        assert reader.get(BUCKET, "object", ETAG, 10) == path
+        other = ObjectStore(limit=1 << 20, folder=folder)
+        assert path.stat().st_mtime >= other._others_since()
+        other.close()
+        reader.close()

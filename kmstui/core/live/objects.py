@@ -40,6 +40,7 @@ from .cache import CacheRefused, open_private, private_folder
 DEFAULT_CACHE_SIZE = 2 << 30
 _STALE = 3600.0  # a temporary download older than this was left by a killed kmstui
 _RUNS = ".runs"  # the sign-in files of the kmstui processes using the cache
+_CLOCK_MARGIN = 1.0  # seconds: a file's stamp and time.time() come from different clocks
 _SIGNING_IN = 60.0  # an empty sign-in file younger than this is a kmstui between creating and locking it
 
 
@@ -132,7 +133,11 @@ class ObjectStore:
         fd = open_private(runs / self._sign_in_name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.write(fd, repr(time.time()).encode())
+            # The start on the clock that stamps the objects touched (the kernel's coarse one,
+            # which can lag time.time() by a tick), less a margin: an object this run touches
+            # is never taken for older than its start.
+            started = min(time.time(), os.fstat(fd).st_mtime) - _CLOCK_MARGIN
+            os.write(fd, repr(started).encode())
         except BaseException:
             os.close(fd)
             raise
@@ -173,7 +178,7 @@ class ObjectStore:
                     info = os.fstat(fd)
                     if info.st_size == 0 and time.time() - info.st_mtime < _SIGNING_IN:
                         # made but not yet locked: a kmstui signing in right now
-                        oldest = min(oldest, info.st_mtime)
+                        oldest = min(oldest, info.st_mtime - _CLOCK_MARGIN)
                     else:  # nobody holds it: its kmstui has ended
                         os.unlink(entry.path)
             finally:
