@@ -325,6 +325,10 @@ def memory_breakdown(index) -> list[tuple[str, int]]:
     for name, column in index.columns.items():
         parts.append((f"column {name} ({column.data.dtype.name})", column.size * column.data.itemsize))
         seen.add(id(column.data))
+        upper = getattr(column, "upper", None)  # the event ids' case flags
+        if upper is not None:
+            parts.append((f"column {name}'s case flags ({upper.dtype.name})", column.size * upper.itemsize))
+            seen.add(id(upper))
     for name, vocab in index.vocab.items():
         parts.append((f"vocabulary {name} ({len(vocab):,} values)", _deep_size(vocab, seen)))
     contexts = index.contexts

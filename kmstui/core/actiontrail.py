@@ -30,7 +30,6 @@ from .decode import (
     UNREADABLE,
     as_text,
     combinations,
-    event_id_column,
     interned,
     note_binding,
     parameters_of,
@@ -507,6 +506,23 @@ def _named(requested: tuple[str, ...], region, account, *fields) -> tuple[list[s
     return _references(event, request, region, account)
 
 
+def _event_id_column(ids: list, overflow: dict[int, str]) -> np.ndarray:
+    """Event ids as the index's fixed 36-byte strings: ActionTrail's upper-case UUIDs go
+    there as CloudTrail's lower-case ones do (the index keeps either as 16 bytes and a case
+    flag); an id the strings cannot hold exactly (longer, not ASCII, a NUL) is kept whole
+    in ``overflow``, by row."""
+    column = np.zeros(len(ids), dtype=f"S{EVENT_ID_WIDTH}")
+    fits = [
+        row
+        for row, event_id in enumerate(ids)
+        if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and "\0" not in event_id
+    ]
+    if fits:
+        column[fits] = [ids[row] for row in fits]
+    overflow.update((row, event_id) for row, event_id in enumerate(ids) if event_id and len(column[row]) == 0)
+    return column
+
+
 def _kept(column: tuple[np.ndarray, list], rows: np.ndarray) -> tuple[np.ndarray, list]:
     codes, values = column
     return codes[rows], values
@@ -671,11 +687,7 @@ def _add_events(
         ids = list(map(as_text, ids))
     ids = [ids[i] for i in kept.tolist()]
     overflow: dict[int, str] = {}
-    upper = bool(ids) and None not in ids and all(map(str.isupper, ids))  # ActionTrail's own: each kept whole
-    if upper:
-        eid = np.zeros(count, dtype=f"S{EVENT_ID_WIDTH}")
-    else:
-        eid = event_id_column(np.arange(1, count + 1), [None, *ids], overflow)
+    eid = _event_id_column(ids, overflow)
     out: dict[str, np.ndarray] = {
         "time": times,
         "ordinal": np.array(ordinals, dtype=np.uint32)[kept],
@@ -745,11 +757,7 @@ def _add_events(
         parameters = parameters_of(texts[int(kept[row])])
         if parameters is not None:
             batch.parameters[base + row] = parameters
-    batch.event_id_overflow.update(
-        zip(range(base, base + count), ids, strict=True)
-        if upper
-        else ((base + row, event_id) for row, event_id in overflow.items())
-    )
+    batch.event_id_overflow.update((base + row, event_id) for row, event_id in overflow.items())
     again = bool(batch.sources) and batch.sources[-1] is info  # the next part of a source already added
     out["origin"] = np.full(count, len(batch.sources) - again, dtype=np.uint32)
     for column_name, column in out.items():

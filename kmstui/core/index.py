@@ -97,45 +97,58 @@ class _Column:
         self.size = end
 
 
-_HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a lowercase hex digit
+_HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a hex digit, in either case
 _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_UPPER = np.zeros(256, dtype=bool)  # the hex digits written in upper case
+_UPPER[np.frombuffer(b"ABCDEF", np.uint8)] = True
+_LOWER = np.zeros(256, dtype=bool)
+_LOWER[np.frombuffer(b"abcdef", np.uint8)] = True
 _DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 _DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
 _NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
 
 
 class EventIds:
-    """Event ids, 16 bytes each: a UUID, as CloudTrail writes them, kept as its 128 bits
-    (its text is 36 bytes). Any other id (upper case, longer, not a UUID, the nil UUID) is
+    """Event ids, 17 bytes each: a UUID, as CloudTrail (lower case) and ActionTrail (upper
+    case) write them, kept as its 128 bits (its text is 36 bytes) and a byte that says it was
+    written in upper case. Any other id (mixed case, longer, not a UUID, the nil UUID) is
     kept whole, exact, in ``overflow`` (the index's map of the rows whose id is odd); 16 zero
     bytes mean no id. Appended as the loader's fixed 36-byte strings."""
 
-    __slots__ = ("data", "overflow", "size")
+    __slots__ = ("data", "overflow", "size", "upper")
 
     def __init__(self, overflow: dict[int, str]):
         self.data = np.zeros(1024, dtype="V16")
+        self.upper = np.zeros(1024, dtype=bool)  # the UUID's text is in upper case
         self.size = 0
         self.overflow = overflow
 
     def extend(self, values: np.ndarray) -> None:
         count = len(values)
         text = np.frombuffer(values.astype(f"S{EVENT_ID_WIDTH}").tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
-        nibbles = _HEX[text[:, _NIBBLES]]
+        digits = text[:, _NIBBLES]
+        nibbles = _HEX[digits]
         packed = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2], dtype=np.uint8)
+        upper = _UPPER[digits].any(axis=1)
         uuid = (nibbles != 255).all(axis=1) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
+        uuid &= ~(upper & _LOWER[digits].any(axis=1))  # in one case or the other: mixed, it is kept whole
         packed[~uuid] = 0
         for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
             self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
         end = self.size + count
         if end > len(self.data):
-            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
+            capacity = max(end, len(self.data) * 2)
+            grown, grown_upper = np.zeros(capacity, dtype=self.data.dtype), np.zeros(capacity, dtype=bool)
+            grown[: self.size], grown_upper[: self.size] = self.data[: self.size], self.upper[: self.size]
+            self.data, self.upper = grown, grown_upper
+        self.upper[self.size : end] = upper & uuid
         self.data[self.size : end] = packed.view("V16").reshape(count)
         self.size = end
 
     def words(self, n: int) -> np.ndarray:
-        """The first ``n`` ids as four 32-bit words each (all zero: no id, or an odd one)."""
+        """The first ``n`` ids as four 32-bit words each (all zero: no id, or an odd one); a
+        UUID's words are the same in either case."""
         return self.data[:n].view(np.uint32).reshape(n, 4)
 
     def get(self, row: int) -> str | None:
@@ -146,10 +159,12 @@ class EventIds:
         if not any(value):
             return None
         digits = value.hex()
-        return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        text = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+        return text.upper() if self.upper[row] else text
 
     def texts(self, start: int, stop: int) -> np.ndarray:
-        """The UUIDs of rows ``start:stop`` as 36-byte texts (empty for no id or an odd one)."""
+        """The UUIDs of rows ``start:stop`` as 36-byte texts in lower case, whatever case they
+        were written in (empty for no id or an odd one): what ``matching`` searches."""
         packed = self.data[start:stop].view(np.uint8).reshape(stop - start, 16)
         text = np.full((stop - start, EVENT_ID_WIDTH), ord("-"), dtype=np.uint8)
         text[:, _NIBBLES[0::2]] = _DIGITS[packed >> 4]
