@@ -6,10 +6,13 @@ do not keep: the deletion date, the grant's operations, the selectors that hid K
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .timeutil import NO_TIME, parse_event_time, short
 from .trails import selector_state
+
+if TYPE_CHECKING:
+    from .index import EventIndex
 
 DAY = 86400
 
@@ -62,8 +65,21 @@ def _text(value) -> str:
     return str(value)
 
 
-def describe(record: dict) -> list[str]:
-    """Sentences on the effect of a call; empty for calls that change nothing worth saying."""
+def key_before(index: EventIndex, row: int) -> str | None:
+    """The key the event's alias pointed to until the event (what the loaded events taught),
+    or None when the index does not know: what an UpdateAlias moved its alias away from,
+    which ActionTrail's record does not say (it names the alias and the new key only)."""
+    alias = int(index.columns["alias"].data[row])
+    time = int(index.columns["time"].data[row])
+    if not alias or time == NO_TIME:
+        return None
+    key = index.alias_history.key_of(alias, time - 1)
+    return index.vocab["key"].values[key] if key else None
+
+
+def describe(record: dict, before: str | None = None) -> list[str]:
+    """Sentences on the effect of a call; empty for calls that change nothing worth saying.
+    ``before``: the key the call's alias pointed to until then (:func:`key_before`)."""
     name = record.get("eventName")
     request = _object(record.get("requestParameters"))
     response = _object(record.get("responseElements"))
@@ -94,7 +110,13 @@ def describe(record: dict) -> list[str]:
     elif name in ("CreateAlias", "UpdateAlias"):
         target = _field(request, "targetKeyId") or request.get("KeyId")  # ActionTrail: AliasName, KeyId
         verb = "now points to" if name == "UpdateAlias" else "created for"
-        out.append(f"{_text(_field(request, 'aliasName') or 'alias')} {verb} key {_text(target)}.")
+        sentence = f"{_text(_field(request, 'aliasName') or 'alias')} {verb} key {_text(target)}"
+        if name == "UpdateAlias" and before:
+            if not str(target).startswith(("arn:", "acs:")):  # the request names the key by id: so does this
+                before = before.rsplit(":key/", 1)[-1]
+            if before != target:
+                sentence += f"; until then key {before}"
+        out.append(sentence + ".")
     elif name == "DeleteAlias":
         out.append(f"{_text(_field(request, 'aliasName') or 'alias')} deleted.")
     elif name == "PutKeyPolicy":

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ..core.effects import describe
+from ..core.effects import describe, key_before
 from ..core.index import EventIndex
 from ..core.model import Event, alias_name, is_alias, key_id
 from ..core.query import quote
@@ -123,7 +123,7 @@ def summary_content(event: Event, index: EventIndex, record: dict | None = None,
         if p
     )
     lines.add(f"   {kind}\n", MUTED)
-    for effect in describe(record) if record else ():
+    for effect in describe(record, key_before(index, event.row)) if record else ():
         lines.line("Effect", (effect, EFFECT if not event.error_code and event.name in NOTABLE else None))
     when = short(event.time) + (" UTC" if event.time != NO_TIME else "")
     ago = _ago(event.time, index.snapshot.newest)
