@@ -7,12 +7,13 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime, timedelta
 
-from records import KEY1, KEY2, REPO, key_arn, kms, load, load_records, rows
+from records import KEY1, KEY2, REPO, cloudtrail_file, ids, key_arn, kms, load, load_records, rows, write
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks import actiontrail_synth as synth
+from kmstui.core import query, sql
 from kmstui.core.effects import describe, key_before
 from kmstui.core.summary import summarise_keys
 from kmstui.ui.detail import summary_content
@@ -130,3 +131,36 @@ def test_a_cloudtrail_update_alias_says_the_key_before_too(tmp_path):
     assert describe(index.record(row), key_before(index, row)) == [
         f"alias/app now points to key {KEY2}; until then key {KEY1}."
     ]
+
+
+def test_window_finds_the_waiting_period_in_both_spellings(tmp_path):
+    synth.write_oss(WEEK, tmp_path / "oss")
+    aws = kms(
+        "ScheduleKeyDeletion",
+        key_arn(),
+        request={"keyId": key_arn(), "pendingWindowInDays": 30},
+        time="2026-11-20T02:41:07Z",
+    )
+    write(tmp_path / "aws" / "log.json", cloudtrail_file([aws]))
+    index = load(tmp_path / "oss", tmp_path / "aws")
+    alibaba = {r["eventId"] for r in WEEK if r["eventName"] == "ScheduleKeyDeletion" and not r.get("errorCode")}
+    assert [r["requestParameters"]["PendingWindowInDays"] for r in WEEK if r["eventId"] in alibaba] == ["7"]
+    assert ids(index, "window:7") == ids(index, "window<=7") == ids(index, "window:=7") == alibaba
+    assert ids(index, "window>7") == ids(index, "window:30") == {aws["eventID"]}
+    assert ids(index, "has:window") == ids(index, "window>=1") == alibaba | {aws["eventID"]}
+    assert ids(index, "cloud:alibaba -window:7 event:ScheduleKeyDeletion") == {
+        r["eventId"] for r in WEEK if r["eventName"] == "ScheduleKeyDeletion" and r.get("errorCode")
+    }
+
+
+def test_windows_sql_asks_cloudtrails_spelling_only():
+    # Athena's and CloudTrail Lake's tables hold CloudTrail records: ActionTrail's spelling is
+    # asked of loaded events only, and `has:window` names the member once (its SQL ignores case)
+    window = sql.Window(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
+    # the member as many times as one path's rule names it: the scalar (twice for an equality,
+    # as text and as a number), whether it is null, and its name in the parameters' text
+    for expression, times in (("window<=7", 3), ("window:7", 4), ("has:window", 1)):
+        for dialect in ("athena", "lake"):
+            text = sql.generate(query.parse(expression), window, sql.Table(), dialect).sql
+            assert "PendingWindowInDays" not in text, (expression, dialect)
+            assert text.lower().count("pendingwindowindays") == times, (expression, dialect)

@@ -511,22 +511,31 @@ def _new(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     return evaluate(index, snapshot, needle.text)
 
 
-def _path_alias(name: str, kind: Kind, help: str, example: str, *paths: str) -> Field:
-    """A KMS question as a field: the first of ``paths`` that a record has answers it."""
+def _path_alias(name: str, kind: Kind, help: str, example: str, *paths: str, alibaba: tuple[str, ...] = ()) -> Field:
+    """A KMS question as a field: the first of ``paths`` that a record has answers it.
+    ``alibaba``: the same question as ActionTrail spells it (``PendingWindowInDays``), asked of
+    the loaded events but not in SQL: Athena and CloudTrail Lake hold CloudTrail's records."""
+    every = paths + alibaba
 
     def evaluate(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
-        return _any_path(index, snapshot, paths, needle)
+        return _any_path(index, snapshot, every, needle)
 
     located = [split_path(path) for path in paths]
     rule = sqlterms.path_rule(*(p for p in located if p is not None))
-    return Field(name, kind, help, example, evaluate, paths=paths, sql=rule)
+    return Field(name, kind, help, example, evaluate, paths=every, sql=rule)
 
 
 def _paths_of(value: str) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
-    """The record paths ``has:`` looks at: a path field's, or the path itself."""
+    """The record paths ``has:`` looks at in SQL: a path field's, or the path itself. Its SQL
+    finds a name in any case, so paths that differ only in case (CloudTrail's and ActionTrail's
+    spelling) are one."""
     known = FIELDS.get(value.lower())
     located = [split_path(p) for p in known.paths] if known is not None and known.paths else [split_path(value)]
-    return tuple(p for p in located if p is not None) or None
+    once: dict[tuple[int, tuple[str, ...]], tuple[int, tuple[str, ...]]] = {}
+    for path in located:
+        if path is not None:
+            once.setdefault((path[0], tuple(name.lower() for name in path[1])), path)
+    return tuple(once.values()) or None
 
 
 # ---------------------------------------------------------------------------
@@ -685,9 +694,10 @@ _ALL = (
     _path_alias(
         "window",
         "number",
-        "ScheduleKeyDeletion: the waiting period in days; `window<=7` compares",
+        "ScheduleKeyDeletion: the waiting period in days, either cloud; `window<=7` compares",
         "7",
         "requestParameters.pendingWindowInDays",
+        alibaba=("requestParameters.PendingWindowInDays",),  # sent as text ("7"): compared as a number
     ),
     _path_alias(
         "policyname",
