@@ -21,8 +21,8 @@ class KmsApp(App[int]):
     ENABLE_COMMAND_PALETTE = True  # ctrl+p: views, group-bys, pivots and panes (see get_system_commands)
 
     BINDINGS = [
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     def __init__(self, sources: list[str] | None = None, **options):

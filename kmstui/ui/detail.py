@@ -222,16 +222,17 @@ class DetailScreen(Screen[str | None]):
     """One event in full. Dismissed with a pivot filter, or None to go back."""
 
     BINDINGS = [
-        Binding("escape,q", "back", "Back"),
-        Binding("n", "step(1)", "Next"),
-        Binding("p", "step(-1)", "Previous"),
-        Binding("c", "copy", "Copy record"),
-        Binding("k", "pivot('key')", "By key"),
-        Binding("u", "pivot('principal')", "By principal"),
-        Binding("i", "pivot('ip')", "By IP"),
-        Binding("x", "pivot('context')", "By context"),
-        Binding("f", "pivot('menu')", "Filter by…"),
-        Binding("question_mark,f1", "app.help", "Help"),
+        Binding("escape,q", "back", "Back", id="detail.back"),
+        Binding("n", "step(1)", "Next", id="detail.next"),
+        Binding("p", "step(-1)", "Prev", tooltip="Previous event", id="detail.previous"),
+        Binding("c", "copy", "Copy", tooltip="Copy the record", id="detail.copy"),
+        # k u i x: in the help, and all four in f's menu (80 columns hold no more)
+        Binding("k", "pivot('key')", "By key", show=False, id="detail.by_key"),
+        Binding("u", "pivot('principal')", "By principal", show=False, id="detail.by_principal"),
+        Binding("i", "pivot('ip')", "By IP", show=False, id="detail.by_ip"),
+        Binding("x", "pivot('context')", "By context", show=False, id="detail.by_context"),
+        Binding("f", "pivot('menu')", "Filter by…", id="detail.filter_by"),
+        Binding("question_mark,f1", "app.help", "Help", id="detail.help"),
     ]
 
     def __init__(self, index: EventIndex, pane: EventsPane, position: int):
@@ -247,7 +248,7 @@ class DetailScreen(Screen[str | None]):
             yield Static(id="detail-summary")
             yield Static(id="detail-context")
             yield Static(id="detail-record")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.show()

@@ -79,13 +79,13 @@ class ExplorerScreen(Screen[None]):
     """Trails, keys and events, the filter bar and the status line."""
 
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
+        Binding("slash", "focus_filter", "Filter", id="explorer.filter"),
         Binding("escape", "escape", "Clear", show=False),
         Binding("ctrl+c", "interrupt", "Stop / quit", show=False, priority=True),
         Binding("1", "focus_pane('trails')", "Trails", show=False),
         Binding("2", "focus_pane('keys')", "Keys", show=False),
         Binding("3", "focus_pane('events')", "Events", show=False),
-        Binding("l", "load_summary", "Load summary"),
+        Binding("l", "load_summary", "Load summary", show=False, id="explorer.load_summary"),  # help, palette
         Binding("F", "follow", "Follow", show=False),
         Binding("t", "focus_timeline", "Timeline", id="explorer.timeline"),
         Binding("b", "group_by", "Group by", id="explorer.group_by"),
@@ -173,7 +173,7 @@ class ExplorerScreen(Screen[None]):
                 )
             yield Static(id="filter-error")
             yield Static(id="status")
-        yield Footer()
+        yield Footer(compact=True)  # at 80 columns: Views, Help and Quit beside the palette's key
 
     def on_mount(self) -> None:
         for pane, title in (("trails", "Trails"), ("keys", "Keys"), ("events", "Events")):
@@ -712,6 +712,13 @@ class ExplorerScreen(Screen[None]):
     def action_focus_timeline(self) -> None:
         self.query_one(TimelineStrip).focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``t`` is left out of the footer while the timeline has focus: it would go nowhere,
+        and at 80 columns its place lets the timeline's own keys show."""
+        if action == "focus_timeline" and isinstance(self.focused, TimelineStrip):
+            return False
+        return True
+
     @on(TimelineStrip.Narrowed)
     def timeline_narrowed(self, message: TimelineStrip.Narrowed) -> None:
         """Enter on a bucket: its time as since:/until: in the filter, where it can be seen and edited."""
@@ -801,6 +808,7 @@ class ExplorerScreen(Screen[None]):
                 (f"Group by {' × '.join(parsed)}", "the events in view, counted", partial(self.show_grouping, parsed))
             )
         commands.append(("Events (no grouping)", "the events list again", partial(self.show_grouping, None)))
+        commands.append(("Load summary", "sources, skipped files, duplicates folded (l)", self.action_load_summary))
         for pane in ("trails", "keys", "timeline", "events"):
             commands.append((f"Go to {pane}", f"focus the {pane} pane", partial(self.action_focus_pane, pane)))
         events = self.query_one(EventsPane)

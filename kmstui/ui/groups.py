@@ -39,7 +39,7 @@ class GroupsPane(VirtualTable):
     """One row per value (or pair) of the grouped fields; Enter drills down to its events."""
 
     BINDINGS = [
-        Binding("enter", "activate", "Drill down", id="groups.drill"),
+        Binding("enter", "activate", "Drill", tooltip="Drill down: the row's events", id="groups.drill"),
         Binding("s", "sort", "Sort", id="groups.sort"),
         Binding("r", "reverse", "Reverse", show=False, id="groups.reverse"),
     ]

@@ -59,7 +59,7 @@ def short_key(arn: str) -> str:
 class EventsPane(VirtualTable):
     """Matching events, newest first: a view of the result rows, drawn line by line."""
 
-    BINDINGS = [Binding("enter", "activate", "Open event")]
+    BINDINGS = [Binding("enter", "activate", "Open", tooltip="Open the event in full", id="events.open")]
     columns = [
         Column("TIME (UTC)", 19, priority=10, max_width=19),
         Column("EVENT", 15, flex=2, priority=9, max_width=36, ideal=20, grow=2),
@@ -190,7 +190,7 @@ KEY_LABEL_ROOM = 30  # at most, for alias/payments · ap-southeast-2
 class KeysPane(VirtualTable):
     """One row per key among the events in view; Enter narrows the events to it."""
 
-    BINDINGS = [Binding("enter", "activate", "Select key")]
+    BINDINGS = [Binding("enter", "activate", "Select", tooltip="Narrow the events to this key", id="keys.select")]
     columns = [
         Column("KEY", 16, flex=3, priority=9),
         Column("STATE", 5, priority=8),
@@ -289,7 +289,7 @@ class TrailsPane(VirtualTable):
     """Trails and other sources; a trail that stopped logging KMS carries its warnings."""
 
     BINDINGS = [
-        Binding("enter", "activate", "Select trail"),
+        Binding("enter", "activate", "Select", tooltip="Narrow the events to this trail", id="trails.select"),
         Binding("right,left", "expand", "Files", show=False),
     ]
     columns = [

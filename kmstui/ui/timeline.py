@@ -50,7 +50,7 @@ class TimelineStrip(Widget, can_focus=True):
         Binding("home,g", "edge(0)", "First", show=False, id="timeline.first"),
         Binding("end,G", "edge(1)", "Last", show=False, id="timeline.last"),
         Binding("p", "peak", "Peak", id="timeline.peak"),
-        Binding("enter", "narrow", "Narrow to bucket", id="timeline.narrow"),
+        Binding("enter", "narrow", "Narrow", tooltip="Narrow the events to the bucket", id="timeline.narrow"),
         Binding("minus,backspace", "widen", "Widen", id="timeline.widen"),
     ]
 
