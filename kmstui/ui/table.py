@@ -10,7 +10,6 @@ control characters and drawn as plain text, never markup.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -40,6 +39,24 @@ class Column:
     max_width: int | None = None
     ideal: int | None = None  # grown to this (in ``grow`` order) before flex shares the rest
     grow: int = 0  # order of growing toward the ideal: lower first
+
+
+def wrap_words(text: str, width: int, indent: str = "  ") -> list[str]:
+    """``text`` in lines of at most ``width`` cells, broken at spaces only (a name such as
+    ``ram-user/deploy-bot`` or ``(TrailNotFoundException)`` is never split); lines after the
+    first start with ``indent``. A word wider than a line on its own starts a line and is cut
+    there with an ellipsis: the detail view has it whole."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and cell_len(lines[-1]) + 1 + cell_len(word) <= width:
+            lines[-1] += " " + word
+            continue
+        prefix = indent if lines else ""
+        room = width - cell_len(prefix)
+        if cell_len(word) > room:
+            word = set_cell_size(word, room - 1).rstrip() + "…"
+        lines.append(prefix + word)
+    return lines
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -174,7 +191,7 @@ class VirtualTable(ScrollView, can_focus=True):
             wrapped = [
                 (piece, style)
                 for text, style in self.notes(row)
-                for piece in (textwrap.wrap(clip(text, 2000), width, subsequent_indent="  ") or [""])
+                for piece in (wrap_words(clip(text, 2000), width) or [""])
             ]
             self._wrapped[row] = wrapped
             line_rows.extend([row] * (1 + len(wrapped)))
