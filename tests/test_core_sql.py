@@ -46,6 +46,10 @@ FILTERS = [
     "region:=us-east-1",
     "account:444455556666",
     "account:=111122223333",
+    "owner:444455556666",
+    "owner:=111122223333",
+    "key:*",
+    "-ctx:* -owner:*",
     "error:AccessDenied",
     "error:*",
     "error:not authorized",
@@ -197,7 +201,7 @@ FILE_FIELDS = ("trail", "origin")
 
 def test_the_record_fields_are_exact():
     """What the table holds as columns is pushed down exactly: no second pass needed."""
-    for expression in FILTERS[:44]:
+    for expression in FILTERS[:48]:
         generated = sql.generate(query.parse(expression), window())
         term = query.parse(expression).root
         if isinstance(term, query.Term) and fields.FIELDS[term.field or "event"].sql in (

@@ -146,11 +146,14 @@ def _alias(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
     return aliases[column(index, "alias", n)] | keys_mask(index, table, n)
 
 
-_ASSUMED_ROLE = re.compile(r"(?:arn:[\w-]+:sts::\d{12}:)?assumed-role/([^/]+)(?:/(.+))?$", re.IGNORECASE)
+# an AWS role name has no spaces or parentheses: ActionTrail's short form, shown as
+# assumed-role/Name (session), is not an ARN to rewrite
+_ASSUMED_ROLE = re.compile(r"(?:arn:[\w-]+:sts::\d{12}:)?assumed-role/([\w+=,.@-]+)(?:/(.+))?$", re.IGNORECASE)
 
 
 def principal_needle(value: str) -> str:
-    """A pasted assumed-role ARN searches as the short form it is shown as: role/Name (session)."""
+    """A pasted assumed-role ARN searches as the short form it is shown as: role/Name (session).
+    ActionTrail's ``assumed-role/Name (session)`` is searched as it is."""
     match = _ASSUMED_ROLE.match(value)
     if match is None:
         return value
@@ -525,6 +528,54 @@ def _path_alias(name: str, kind: Kind, help: str, example: str, *paths: str, ali
     return Field(name, kind, help, example, evaluate, paths=every, sql=rule)
 
 
+def _has_column(name: str) -> AnyValue:
+    def has(index: EventIndex, snapshot: Snapshot) -> np.ndarray:
+        return column(index, name, snapshot.n) != 0
+
+    return has
+
+
+def _has_part(part: str) -> AnyValue:
+    def has(index: EventIndex, snapshot: Snapshot) -> np.ndarray:
+        _parts, codes = principal_part(index, part)
+        return (codes != 0)[column(index, "principal", snapshot.n)]
+
+    return has
+
+
+def _has_key(index: EventIndex, snapshot: Snapshot) -> np.ndarray:
+    return keys_mask(index, np.arange(len(index.vocab["key"])) != 0, snapshot.n)
+
+
+def _has_account(index: EventIndex, snapshot: Snapshot) -> np.ndarray:
+    return _has_column("account")(index, snapshot) | _has_part("account")(index, snapshot)
+
+
+def _has_readonly(index: EventIndex, snapshot: Snapshot) -> np.ndarray:
+    return column(index, "readonly", snapshot.n) >= 0
+
+
+AnyValue = Callable[[EventIndex, Snapshot], np.ndarray]
+# FIELD:* is "has a value" for the fields group-by counts (so -FIELD:* is its "none" row);
+# error:* has always meant any error, in its own evaluator
+ANY_VALUE: dict[str, AnyValue] = {
+    "event": _has_column("name"),
+    "principal": _has_part("short"),
+    "key": _has_key,
+    "ip": _has_column("ip"),
+    "region": _has_column("region"),
+    "account": _has_account,
+    "owner": _has_column("account"),
+    "identity": _has_part("identity_type"),
+    "eventtype": _has_column("evtype"),
+    "category": _has_column("evcat"),
+    "agent": _has_column("agent"),
+    "source": _has_column("evsource"),
+    "readonly": _has_readonly,
+    "ctx": _has_column("ctx"),
+}
+
+
 def _paths_of(value: str) -> tuple[tuple[int, tuple[str, ...]], ...] | None:
     """The record paths ``has:`` looks at in SQL: a path field's, or the path itself. Its SQL
     finds a name in any case, so paths that differ only in case (CloudTrail's and ActionTrail's
@@ -584,6 +635,14 @@ _ALL = (
         "111122223333",
         _account,
         sql=sqlterms.column("recipientaccountid", "useridentity.accountid"),
+    ),
+    Field(
+        "owner",
+        "text",
+        "account that owns the event only (CloudTrail's recipientAccountId): what group-by account counts",
+        "111122223333",
+        _simple("account"),
+        sql=sqlterms.column("recipientaccountid"),
     ),
     Field("error", "text", "error code or message; `error:*` is any error", "AccessDenied", _error, sql=sqlterms.error),
     Field(

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .actiontrail import CLOUDS
-from .fields import principal_part
+from .fields import ANY_VALUE, principal_part
 from .index import EventIndex
 from .query import quote
 from .timeutil import NO_TIME
@@ -564,13 +564,16 @@ def group(
 
 
 def drill_terms(fields: tuple[str, ...], row: GroupRow) -> list[str]:
-    """Filter terms that narrow to a row's values (``event:=Decrypt ip:=203.0.113.7``); a value
-    that is "none" becomes what the language can say of it (``-error:*``) or nothing."""
+    """Filter terms that narrow to a row's values (``event:=Decrypt ip:=203.0.113.7``), exactly
+    the row's events: a value that is "none" becomes ``-FIELD:*`` (no value), the account an
+    event is counted under is the one that owns it (``owner:``: ``account:`` also finds the
+    calls made from that account into others)."""
     terms = []
     for name, value in zip(fields, row.values, strict=True):
+        name = "owner" if name == "account" else name
         if value is None:
-            if name == "error":
-                terms.append("-error:*")
+            if name == "error" or name in ANY_VALUE:
+                terms.append(f"-{name}:*")
             continue
         if name == "readonly":
             terms.append(f"readonly:{value}")

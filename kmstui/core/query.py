@@ -315,7 +315,7 @@ def _check(term: Term) -> Term:
         return term
     if known.kind == "boolean":
         for value in term.values:
-            if value.lower() not in BOOLEANS:
+            if value.lower() not in BOOLEANS and not (value == "*" and op == ":" and name in fields.ANY_VALUE):
                 raise FilterError(f"{shown}: takes true or false, not {value!r}", position)
     elif known.kind == "time":
         if op != ":":
@@ -449,7 +449,9 @@ def _term(term: Term, index: EventIndex, snapshot: Snapshot) -> np.ndarray:
     op = "=" if known is not None and known.kind == "number" and term.op in (":", ":=") else term.op
     for value in term.values:
         needle = Needle(value, op)
-        if known is not None:
+        if value == "*" and op == ":" and term.field in fields.ANY_VALUE:
+            mask = fields.ANY_VALUE[term.field](index, snapshot)
+        elif known is not None:
             mask = known.evaluate(index, snapshot, needle)
         else:
             mask = fields.path_mask(index, snapshot, term.field, needle)

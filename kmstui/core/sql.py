@@ -24,7 +24,7 @@ import msgspec
 
 from . import sqlterms
 from .decode import TRAIL_EVENTS
-from .fields import FIELDS, split_path
+from .fields import ANY_VALUE, FIELDS, split_path
 from .query import All, Either, Filter, Node, Not, Term
 from .sqlterms import Dialect, Pushed, literal
 from .timeutil import moment, parse_iso, parse_span
@@ -249,6 +249,9 @@ def _term(term: Term, dialect: Dialect, query: Query) -> Pushed | None:
         return None
     known = FIELDS.get(term.field or "")
     op = "=" if known is not None and known.kind == "number" and term.op in (":", ":=") else term.op
+    if op == ":" and "*" in term.values and term.field in ANY_VALUE:  # any value: decided after loading
+        query.after.append(shown)
+        return None
     parts = [rule(dialect, value, op) for value in term.values]
     if any(p is None for p in parts):
         query.after.append(shown)
