@@ -132,11 +132,10 @@ class _ContextBuilder:
         """Local codes for the contexts ``used`` (codes into ``raws``, the scanner's distinct
         texts of the field, None first). Those new to the batch that the scanner read are
         added in bulk, from its pairs; the rest are read as of_plain_many reads them."""
-        codes = self.codes
         texts = list(map(raws.__getitem__, used.tolist()))
-        found = list(map(codes.get, texts))
-        answers = np.array([code or 0 for code in found], dtype=np.uint32)
-        new = np.array([code is None and text is not None for code, text in zip(found, texts, strict=True)], dtype=bool)
+        found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
+        new = (found < 0) & (used > 0)  # code 0 (no context) is None, which is never known
+        answers = np.where(found < 0, 0, found).astype(np.uint32)
         if not new.any():
             return answers
         fresh = used[new]
@@ -167,7 +166,8 @@ class _ContextBuilder:
         if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files: rare
             trail_key = scanned.key_texts.index(_TRAIL_KEY) + 1
             ends = np.cumsum(sizes)
-            for c in np.unique(np.searchsorted(ends, np.flatnonzero(keys == trail_key), side="right")).tolist():
+            # a key once a context: the contexts holding it, ascending
+            for c in np.searchsorted(ends, np.flatnonzero(keys == trail_key), side="right").tolist():
                 run = slice(int(ends[c] - sizes[c]), int(ends[c]))
                 context = {
                     scanned.key_texts[k - 1]: scanned.value_texts[v - 1]
