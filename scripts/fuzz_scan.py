@@ -1,7 +1,8 @@
 """Mutation fuzz of the C scanner (kmstui/core/_scan.c) under AddressSanitizer and
-UndefinedBehaviorSanitizer, outside CI: scan() with every option and surrogate_escapes(),
-on mutations of the scanner tests' samples, in exactly-sized malloc'd buffers (numpy
-arrays) so that a read one byte past the end is reported.
+UndefinedBehaviorSanitizer, outside CI: scan() with every option (the encryption contexts
+read into pairs too) and surrogate_escapes(), on mutations of the scanner tests' samples,
+in exactly-sized malloc'd buffers (numpy arrays) so that a read one byte past the end is
+reported.
 
 Build a sanitised copy of the extension and run, from the repository root:
 
@@ -52,6 +53,9 @@ many = [
     for i in range(300)
 ]
 seeds.append(json.dumps({"Records": many}, separators=(",", ":")).encode())
+contexts = t.PLAIN_CONTEXTS + t.OTHER_CONTEXTS
+seeds += [t._contexts_file(contexts), t._contexts_file(contexts, spaced=True)]
+seeds.append(t._contexts_file(contexts).replace(b'"b":"2","a":"1"', b'"b":"2","a":"1","b":"3"'))
 for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
     seeds.append(gzip.decompress(open(path, "rb").read())[:200_000])
 TOKENS = [
@@ -70,6 +74,9 @@ TOKENS = [
     b'"accountId":',
     b'"arn":',
     b'"type":',
+    b'"encryptionContext":',
+    b'{"k":"v"}',
+    b'"":""',
     b"null",
     b"{",
     b"}",
@@ -108,7 +115,7 @@ end = time.monotonic() + seconds
 while time.monotonic() < end:
     text = mutate(rng.choice(seeds))
     buf = np.frombuffer(text, dtype=np.uint8).copy() if text else b""
-    _scan.scan(buf, decode._SCAN_FIELDS, decode._SCAN_KEEP, decode._SCAN_ROLES)
+    _scan.scan(buf, decode._SCAN_FIELDS, decode._SCAN_KEEP, decode._SCAN_ROLES, decode._SCAN_CONTEXTS)
     if n % 4 == 0:
         _scan.scan(buf, decode._SCAN_FIELDS)
     _scan.surrogate_escapes(buf)

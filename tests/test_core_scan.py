@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kmstui.core import decode, sources
+from kmstui.core.contexts import NOT_PLAIN
 from kmstui.core.decode import STRING_COLUMNS
 from kmstui.core.model import Identity
 
@@ -308,7 +309,7 @@ def test_the_scanner_refuses_what_it_cannot_do():
 @scanner
 def test_records_of_other_services_keep_only_their_source():
     text = b'{"Records":[{"s":"kms","n":"A"},{"s":"s3","n":"B"},{"s":"k\\u006ds","n":"C"}]}'
-    count, _spans, (sources, names) = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
+    count, _spans, (sources, names), _pairs = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
     assert count == 3 and sources[1] == [b'"kms"', b'"s3"', b'"k\\u006ds"']
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
 
@@ -357,7 +358,7 @@ ALMOST = [
 def test_the_scanner_resolves_plain_assumed_role_sessions_as_python_does(tmp_path, monkeypatch):
     text = json.dumps({"Records": RESOLVED + ALMOST}, separators=(",", ":"), ensure_ascii=False).encode()
     said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
-    _count, _spans, columns = decode._scan_columns(text)
+    _count, _spans, columns, _contexts = decode._scan_columns(text)
     codes, shorts = columns[decode.SESSIONS]
     assert shorts == [
         None,
@@ -511,3 +512,93 @@ def test_a_batch_comes_back_from_a_worker_whole(tmp_path):
     assert principals[0] is None and all(type(p) is Identity for p in principals[1:])
     assert meaning(back) == meaning(batch) and back.vocab == batch.vocab
     assert batch.vocab["principal"] is not principals and type(batch.vocab["principal"][1]) is Identity
+
+
+def _context(context) -> dict:
+    return kms("Decrypt", key_arn(), request={"encryptionContext": context})
+
+
+# Encryption contexts of every shape: the scanner reads the plain ones into pairs itself
+# (ScannedContexts) and leaves the rest to Python, and both must say what the general path says.
+PLAIN_CONTEXTS = [
+    {"aws:s3:arn": "arn:aws:s3:::bucket/object"},
+    {"tenant": "t-1", "purpose": "export", "": ""},  # an empty key and value are a pair too
+    {"b": "2", "a": "1"},  # the record's order, not sorted
+    {"bidi": "evil\u202etxt", "wide": "\u00e9t\u00e9 \u4e2d \U0001f600"},  # non-ASCII, written as it is
+    {"aws:cloudtrail:arn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "aws:s3:arn": "arn:aws:s3:::logs/x"},
+    {f"k{i}": f"v{i % 3}" for i in range(64)},  # as many pairs as the scanner reads
+    {},
+]
+OTHER_CONTEXTS = [
+    {"ctl": "a\u0000b\u001b[31m"},  # control characters: escaped in JSON, read by Python
+    {"quote": 'say "hi" \\ there'},  # escapes
+    {"n": 2, "t": True, "x": None},  # not strings
+    {"nested": {"a": "b"}, "list": ["x"]},
+    {f"k{i}": "v" for i in range(65)},  # over the scanner's limit
+    "not an object",
+    ["a", "b"],
+    7,
+]
+
+
+def _contexts_file(contexts, spaced: bool = False) -> bytes:
+    records = [_context(c) for c in contexts]
+    return json.dumps({"Records": records}, indent=1 if spaced else None, ensure_ascii=False).encode()
+
+
+@scanner
+@pytest.mark.parametrize("spaced", [False, True], ids=["compact", "spaced"])
+def test_the_scanner_reads_plain_contexts_into_pairs_as_python_does(tmp_path, monkeypatch, spaced):
+    text = _contexts_file(PLAIN_CONTEXTS + OTHER_CONTEXTS + PLAIN_CONTEXTS, spaced)
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["ctx"][3] == [("", "bidi", "evil\u202etxt"), ("", "wide", "\u00e9t\u00e9 \u4e2d \U0001f600")]
+    assert said["ctx"][7] == [("", "ctl", "a\u0000b\u001b[31m")]  # stored literally; shown made visible
+    _count, _spans, columns, contexts = decode._scan_columns(text)
+    owns = columns["encryptionContext"][1]
+    read = {owns[code + 1]: int(count) for code, count in enumerate(contexts.counts)}
+    for context in PLAIN_CONTEXTS[:-1]:
+        raw = json.dumps(context, indent=1 if spaced else None, ensure_ascii=False).encode()
+        if spaced:  # indented inside a record: match by the decoded text instead
+            raw = next(r for r in read if r is not None and json.loads(r) == context)
+        assert read[raw] == len(context), context
+    for context in OTHER_CONTEXTS:
+        raws = [r for r in read if r is not None and json.loads(r) == context]
+        assert raws and all(read[r] == NOT_PLAIN for r in raws), context
+
+
+@scanner
+def test_a_key_twice_in_a_context_is_left_to_python(tmp_path, monkeypatch):
+    """JSON allows a key twice; which value wins is the decoder's to say, so the scanner does not."""
+    record = json.dumps(_context({"a": "1", "b": "2"}), separators=(",", ":")).encode()
+    twice = record.replace(b'{"a":"1","b":"2"}', b'{"a":"1","b":"2","a":"3"}')
+    text = b'{"Records":[' + twice + b"," + record + b"]}"
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["ctx"][1] == [("", "a", "1"), ("", "b", "2")]
+    counts = decode._scan_columns(text)[3].counts.tolist()
+    assert counts == [NOT_PLAIN, 2]
+
+
+@scanner
+def test_a_thousand_mutated_context_files_read_the_same_either_way(tmp_path, monkeypatch):
+    """The cheap fuzzer again, on a file of contexts of every shape."""
+    rng = random.Random(20261201)
+    alphabet = b'{}[]":,\\ 0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff'
+    base = _contexts_file(PLAIN_CONTEXTS[:5] + OTHER_CONTEXTS[:4])
+    starts = [i for i in range(len(base)) if base.startswith(b'"encryptionContext"', i)]
+    path = tmp_path / "log.json"
+    for _ in range(1000):
+        text = bytearray(base)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.choice(starts) + rng.randrange(20, 120)  # inside or just after a context
+            at = min(at, len(text) - 1)
+            action = rng.random()
+            if action < 0.4:
+                text[at] = rng.choice(alphabet)
+            elif action < 0.7:
+                text.insert(at, rng.choice(alphabet))
+            elif action < 0.9:
+                del text[at]
+            else:
+                text[at:at] = text[at : at + rng.randint(1, 40)]
+        write(path, bytes(text))
+        assert_same(path, monkeypatch)

@@ -20,6 +20,12 @@
  * working the short form out, once per record. The fields that only served to work it out
  * are then left out for those records (code 0); every other shape keeps them all, and
  * Python resolves it the general way.
+ *
+ * Asked to, it also reads the distinct texts of one field, the request's encryption context,
+ * into pairs: each text that is an object of plain strings becomes codes into the distinct
+ * keys and values met in the file, which Python takes in bulk (contexts.py) instead of
+ * decoding every context (nearly one per record where S3 names an object in it). Any other
+ * shape (escapes, other values, a key twice) is left to Python, which reads it as ever.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -313,10 +319,24 @@ typedef struct {
     Column sessions; /* keyed by the ARN's text inside its quotes; values built at the end */
 } Roles;
 
+/* The encryption-context shortcut: each distinct text of one field read, when it is an object
+ * of plain strings (no escape, no key twice, at most MAX_PAIRS), as pairs of codes into the
+ * distinct keys and values met; any other text is NOT_PLAIN, left to Python. */
+#define NOT_PLAIN 0xFFFFFFFFu
+#define MAX_PAIRS 64
+typedef struct {
+    int field; /* -1: off */
+    Column keys, values; /* spans with their quotes: an empty string is a key or a value too */
+    uint32_t *counts; /* per distinct text of the field: its pairs, or NOT_PLAIN */
+    uint32_t *pair_keys, *pair_values; /* the pairs of each text in turn, codes from 1 */
+    uint32_t npairs, pair_capacity;
+} Contexts;
+
 typedef struct {
     pos data;
     Column columns[MAX_FIELDS];
     Roles roles;
+    Contexts contexts;
     int ncolumns;
     int by_length[NAME_BUCKETS]; /* the first field of each name length, or -1 */
     uint32_t records, record_capacity;
@@ -417,6 +437,15 @@ static void scan_free(Scan *scan) {
     free(scan->roles.sessions.starts);
     free(scan->roles.sessions.lens);
     free(scan->roles.sessions.codes);
+    Column *texts[2] = {&scan->contexts.keys, &scan->contexts.values};
+    for (int i = 0; i < 2; i++) {
+        free(texts[i]->slots);
+        free(texts[i]->starts);
+        free(texts[i]->lens);
+    }
+    free(scan->contexts.counts);
+    free(scan->contexts.pair_keys);
+    free(scan->contexts.pair_values);
     free(scan->spans);
 }
 
@@ -651,6 +680,91 @@ static Outcome scan_file(Scan *scan, pos p, pos end) {
     }
 }
 
+/* The pairs of one distinct text [p, end) of the contexts field, appended; *count is how many,
+ * or NOT_PLAIN (and none appended) when the text is not an object of plain strings. */
+static Outcome context_pairs(Scan *scan, pos p, pos end, uint32_t *count) {
+    Contexts *ctx = &scan->contexts;
+    uint32_t first = ctx->npairs;
+    *count = NOT_PLAIN;
+    if (p >= end || *p != '{')
+        return OK;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        if (p + 1 == end)
+            *count = 0;
+        return OK;
+    }
+    for (;;) {
+        int escaped = 0;
+        pos key = p, value;
+        if (p >= end || *p != '"' || (p = string_end(p, end, &escaped)) == NULL || escaped)
+            goto not_plain;
+        ctx->keys.start = (uint32_t)(key - scan->data);
+        ctx->keys.len = (uint32_t)(p - key);
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            goto not_plain;
+        value = p = skip_ws(p + 1, end);
+        if (p >= end || *p != '"' || (p = string_end(p, end, &escaped)) == NULL || escaped)
+            goto not_plain;
+        ctx->values.start = (uint32_t)(value - scan->data);
+        ctx->values.len = (uint32_t)(p - value);
+        if (ctx->npairs - first >= MAX_PAIRS)
+            goto not_plain;
+        if (ctx->npairs == ctx->pair_capacity) {
+            uint32_t capacity = ctx->pair_capacity ? ctx->pair_capacity * 2 : 256;
+            if (capacity > UINT32_MAX / 2)
+                return NO_MEMORY;
+            uint32_t *keys = realloc(ctx->pair_keys, (size_t)capacity * sizeof(uint32_t));
+            if (keys == NULL)
+                return NO_MEMORY;
+            ctx->pair_keys = keys;
+            uint32_t *values = realloc(ctx->pair_values, (size_t)capacity * sizeof(uint32_t));
+            if (values == NULL)
+                return NO_MEMORY;
+            ctx->pair_values = values;
+            ctx->pair_capacity = capacity;
+        }
+        uint32_t key_code, value_code;
+        if (intern(scan, &ctx->keys, &key_code) < 0 || intern(scan, &ctx->values, &value_code) < 0)
+            return NO_MEMORY;
+        for (uint32_t i = first; i < ctx->npairs; i++)
+            if (ctx->pair_keys[i] == key_code) /* a key twice: which value wins is the decoder's to say */
+                goto not_plain;
+        ctx->pair_keys[ctx->npairs] = key_code;
+        ctx->pair_values[ctx->npairs] = value_code;
+        ctx->npairs++;
+        int next = next_item(&p, end, '}');
+        if (next < 0 || (next > 0 && p != end))
+            goto not_plain;
+        if (next > 0) {
+            *count = ctx->npairs - first;
+            return OK;
+        }
+    }
+not_plain:
+    ctx->npairs = first; /* what it interned stays, unused: harmless */
+    return OK;
+}
+
+/* Every distinct text of the contexts field, read into pairs (after the scan). */
+static Outcome resolve_contexts(Scan *scan) {
+    Contexts *ctx = &scan->contexts;
+    if (ctx->field < 0)
+        return OK;
+    Column *col = &scan->columns[ctx->field];
+    ctx->counts = malloc(((size_t)col->count + 1) * sizeof(uint32_t));
+    if (ctx->counts == NULL)
+        return NO_MEMORY;
+    for (uint32_t k = 0; k < col->count; k++) {
+        pos text = scan->data + col->starts[k];
+        Outcome outcome = context_pairs(scan, text, text + col->lens[k], &ctx->counts[k]);
+        if (outcome != OK)
+            return outcome;
+    }
+    return OK;
+}
+
 /* ------------------------------------------------------------------ Python */
 
 static PyObject *as_bytes(const void *data, size_t size) {
@@ -681,65 +795,85 @@ static PyObject *session_short(pos arn, uint32_t len) {
     return value;
 }
 
+/* A column's distinct values as Python objects, made by `value` from each one's text. */
+typedef PyObject *(*Maker)(pos text, uint32_t len);
+
+static PyObject *raw_text(pos text, uint32_t len) {
+    return as_bytes(text, len);
+}
+
+static PyObject *distinct(Scan *scan, Column *col, Maker value) {
+    PyObject *values = PyList_New(col->count);
+    if (values == NULL)
+        return NULL;
+    for (uint32_t k = 0; k < col->count; k++) {
+        PyObject *item = value(scan->data + col->starts[k], col->lens[k]);
+        if (item == NULL) {
+            Py_DECREF(values);
+            return NULL;
+        }
+        PyList_SET_ITEM(values, k, item);
+    }
+    return values;
+}
+
+/* Appends (codes, distinct values) for a column to `columns`: 0, or -1 with an exception set. */
+static int append_column(PyObject *columns, Scan *scan, Column *col, Maker value) {
+    PyObject *values = distinct(scan, col, value);
+    if (values == NULL)
+        return -1;
+    PyObject *column = Py_BuildValue("(NN)", as_bytes(col->codes, (size_t)scan->records * sizeof(uint32_t)), values);
+    if (column == NULL)
+        return -1;
+    int failed = PyList_Append(columns, column);
+    Py_DECREF(column);
+    return failed;
+}
+
+/* A plain string's value from its text with quotes (valid UTF-8: the scanner checked it). */
+static PyObject *quoted_text(pos text, uint32_t len) {
+    return PyUnicode_DecodeUTF8((const char *)text + 1, (Py_ssize_t)len - 2, "strict");
+}
+
+/* (counts, pair keys, pair values, keys, values) for the contexts field, or None. */
+static PyObject *context_result(Scan *scan) {
+    Contexts *ctx = &scan->contexts;
+    if (ctx->field < 0)
+        return Py_NewRef(Py_None);
+    PyObject *keys = distinct(scan, &ctx->keys, quoted_text);
+    PyObject *values = keys == NULL ? NULL : distinct(scan, &ctx->values, quoted_text);
+    if (values == NULL) {
+        Py_XDECREF(keys);
+        return NULL;
+    }
+    size_t pairs = (size_t)ctx->npairs * sizeof(uint32_t);
+    return Py_BuildValue("(NNNNN)", as_bytes(ctx->counts, (size_t)scan->columns[ctx->field].count * sizeof(uint32_t)),
+                         as_bytes(ctx->pair_keys, pairs), as_bytes(ctx->pair_values, pairs), keys, values);
+}
+
 static PyObject *scan_result(Scan *scan) {
     PyObject *columns = PyList_New(0);
     if (columns == NULL)
         return NULL;
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
-        if (col->children) {
-            if (PyList_Append(columns, Py_None) < 0)
-                goto fail;
-            continue;
-        }
-        PyObject *values = PyList_New(col->count);
-        if (values == NULL)
-            goto fail;
-        for (uint32_t k = 0; k < col->count; k++) {
-            PyObject *value = as_bytes(scan->data + col->starts[k], col->lens[k]);
-            if (value == NULL) {
-                Py_DECREF(values);
-                goto fail;
-            }
-            PyList_SET_ITEM(values, k, value);
-        }
-        PyObject *column = Py_BuildValue("(NN)", as_bytes(col->codes, (size_t)scan->records * sizeof(uint32_t)), values);
-        if (column == NULL)
-            goto fail;
-        int failed = PyList_Append(columns, column);
-        Py_DECREF(column);
-        if (failed < 0)
+        if (col->children ? PyList_Append(columns, Py_None) < 0 : append_column(columns, scan, col, raw_text) < 0)
             goto fail;
     }
-    if (scan->roles.on) {
-        Column *col = &scan->roles.sessions;
-        PyObject *values = PyList_New(col->count);
-        if (values == NULL)
-            goto fail;
-        for (uint32_t k = 0; k < col->count; k++) {
-            PyObject *value = session_short(scan->data + col->starts[k], col->lens[k]);
-            if (value == NULL) {
-                Py_DECREF(values);
-                goto fail;
-            }
-            PyList_SET_ITEM(values, k, value);
-        }
-        PyObject *column = Py_BuildValue("(NN)", as_bytes(col->codes, (size_t)scan->records * sizeof(uint32_t)), values);
-        if (column == NULL)
-            goto fail;
-        int failed = PyList_Append(columns, column);
-        Py_DECREF(column);
-        if (failed < 0)
-            goto fail;
-    }
-    return Py_BuildValue("(INN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)), columns);
+    if (scan->roles.on && append_column(columns, scan, &scan->roles.sessions, session_short) < 0)
+        goto fail;
+    PyObject *pairs = context_result(scan);
+    if (pairs == NULL)
+        goto fail;
+    return Py_BuildValue("(INNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
+                         columns, pairs);
 fail:
     Py_DECREF(columns);
     return NULL;
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, fields, keep=None) -> (count, spans, columns) or None\n\n"
+"scan(data, fields, keep=None, roles=None, contexts=-1) -> (count, spans, columns, pairs) or None\n\n"
 "Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
 "(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
 "field it lies in (which is scanned into, not kept). ``spans`` holds each record's start\n"
@@ -752,6 +886,12 @@ PyDoc_STRVAR(scan_doc,
 "_scan.c) gets a code into one more column, appended last, of short forms\n"
 "'role/ROLE (SESSION)' (str), and code 0 for the fields left out; any other record code 0\n"
 "there and its fields as ever.\n"
+"``contexts`` is the index of a kept field whose values are encryption contexts: ``pairs``\n"
+"is then (counts, keys, values, key texts, value texts): for each distinct text of that\n"
+"field (code 1 first) a native uint32 count of its pairs, or 0xFFFFFFFF for a text that is\n"
+"not an object of plain strings (escapes, other values, a key twice, over 64 pairs: for\n"
+"the caller to read); the pairs of every text in turn as native uint32 codes (from 1) into\n"
+"the distinct key and value texts (str), in the order they are written. Else None.\n"
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
 "decodes it the general way.");
 
@@ -802,12 +942,14 @@ static int parse_roles(Scan *scan, PyObject *spec) {
 static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     Py_buffer buffer;
     PyObject *fields, *keep = Py_None, *kept = NULL, *roles = Py_None;
+    int contexts = -1;
     Scan scan;
     memset(&scan, 0, sizeof(scan));
     scan.keep = -1;
+    scan.contexts.field = -1;
     for (int i = 0; i < NAME_BUCKETS; i++)
         scan.by_length[i] = -1;
-    if (!PyArg_ParseTuple(args, "y*O|OO:scan", &buffer, &fields, &keep, &roles))
+    if (!PyArg_ParseTuple(args, "y*O|OOi:scan", &buffer, &fields, &keep, &roles, &contexts))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -863,6 +1005,22 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     }
     if (roles != Py_None && parse_roles(&scan, roles) < 0)
         goto done;
+    if (contexts != -1) {
+        if (contexts < 0 || contexts >= scan.ncolumns || scan.columns[contexts].children) {
+            PyErr_SetString(PyExc_ValueError, "contexts must name a kept field");
+            goto done;
+        }
+        Column *texts[2] = {&scan.contexts.keys, &scan.contexts.values};
+        for (int i = 0; i < 2; i++) {
+            texts[i]->slots = calloc(128, sizeof(Slot));
+            if (texts[i]->slots == NULL) {
+                PyErr_NoMemory();
+                goto done;
+            }
+            texts[i]->mask = 127;
+        }
+        scan.contexts.field = contexts;
+    }
     for (int f = 0; f < scan.ncolumns; f++) {
         Column *col = &scan.columns[f];
         if (col->children)
@@ -882,6 +1040,8 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     Outcome outcome;
     Py_BEGIN_ALLOW_THREADS
     outcome = scan_file(&scan, scan.data, scan.data + buffer.len);
+    if (outcome == OK)
+        outcome = resolve_contexts(&scan);
     Py_END_ALLOW_THREADS
     if (outcome == NO_MEMORY)
         PyErr_NoMemory();

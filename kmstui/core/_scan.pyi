@@ -4,12 +4,17 @@ from collections.abc import Sequence
 # (native uint32 codes, distinct raw texts); None: a field holding others. With ``roles``,
 # one more column comes last: the short forms of resolved assumed-role sessions, as str.
 Column = tuple[bytes, list[bytes]] | None
+# With ``contexts``: (native uint32 pair counts per distinct text of that field, 0xFFFFFFFF for
+# one left to the caller; the pairs' key codes and value codes, native uint32 from 1; the
+# distinct key texts; the distinct value texts).
+Pairs = tuple[bytes, bytes, bytes, list[str], list[str]]
 
 def scan(
     data: bytes,
     fields: Sequence[tuple[bytes, int]],
     keep: tuple[int, Sequence[bytes]] | None = None,
     roles: tuple[int, int, int, Sequence[int]] | None = None,
+    contexts: int = -1,
     /,
-) -> tuple[int, bytes, list[Column]] | None: ...
+) -> tuple[int, bytes, list[Column], Pairs | None] | None: ...
 def surrogate_escapes(data: bytes, /) -> bool: ...

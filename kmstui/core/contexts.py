@@ -3,7 +3,9 @@ request's own context, and ReEncrypt's and CreateGrant's labelled ones."""
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import is_
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -16,6 +18,80 @@ _string_context_decoder = msgspec.json.Decoder(dict[str, str])
 
 
 _string_contexts_decoder = msgspec.json.Decoder(list[dict[str, str]])
+NOT_PLAIN = 0xFFFFFFFF  # the scanner's count for a context it left to Python
+_TRAIL_KEY = "aws:cloudtrail:arn"
+
+
+class ScannedContexts(NamedTuple):
+    """A file's encryption contexts as the scanner read them (``_scan.c``, context_pairs): for
+    each distinct raw text of the field (its code - 1), how many pairs it holds (NOT_PLAIN:
+    not an object of plain strings, for Python to read), where they start, and the pairs of
+    every text in turn as codes (from 1) into the distinct key and value texts."""
+
+    counts: np.ndarray
+    starts: np.ndarray
+    keys: np.ndarray
+    values: np.ndarray
+    key_texts: list[str]
+    value_texts: list[str]
+
+    @classmethod
+    def of(cls, found: tuple) -> ScannedContexts:
+        counts, keys, values, key_texts, value_texts = found
+        counts = np.frombuffer(counts, dtype=np.uint32)
+        sizes = np.where(counts == NOT_PLAIN, 0, counts).astype(np.int64)
+        starts = np.cumsum(sizes) - sizes
+        keys, values = (np.frombuffer(codes, dtype=np.uint32) for codes in (keys, values))
+        return cls(counts, starts, keys, values, key_texts, value_texts)
+
+
+class _PairColumn:
+    """One column of a batch's context pairs (labels, keys or values): each distinct text
+    once, a code per pair. Texts come one by one (the general path) or as codes into a
+    file's distinct texts (the scanner's), in the order of the pairs."""
+
+    def __init__(self):
+        self.vocab: dict[str, int] = {}
+        self.chunks: list[np.ndarray] = []
+        self.pending: list[str] = []
+
+    def append(self, text: str) -> None:
+        self.pending.append(text)
+
+    def extend(self, texts) -> None:
+        self.pending.extend(texts)
+
+    def add_coded(self, codes: np.ndarray, texts: list[str]) -> None:
+        """Pairs given by ``codes`` (from 1) into ``texts``: each distinct text looked up once."""
+        self._flush()
+        wanted = np.zeros(len(texts) + 1, dtype=bool)
+        wanted[codes] = True
+        wanted[0] = False
+        table = np.zeros(len(texts) + 1, dtype=np.uint32)
+        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())))
+        self.chunks.append(table[codes])
+
+    def add_same(self, text: str, count: int) -> None:
+        self._flush()
+        self.chunks.append(np.full(count, self._codes([text])[0], dtype=np.uint32))
+
+    def _codes(self, texts: list[str]) -> np.ndarray:
+        vocab = self.vocab
+        codes = list(map(vocab.get, texts))
+        if None in codes:
+            new = dict.fromkeys(compress(texts, map(is_, codes, repeat(None))))
+            vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+            codes = list(map(vocab.__getitem__, texts))
+        return np.array(codes, dtype=np.uint32)
+
+    def _flush(self) -> None:
+        if self.pending:
+            self.chunks.append(self._codes(self.pending))
+            self.pending = []
+
+    def part(self) -> tuple[list[str], np.ndarray]:
+        self._flush()
+        return list(self.vocab), np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.uint32)
 
 
 class _ContextBuilder:
@@ -32,9 +108,9 @@ class _ContextBuilder:
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
         self.with_trail: set[int] = set()  # the codes whose trail_info names a trail
         self.counts: list[int] = []
-        self.labels: list[str] = []
-        self.keys: list[str] = []
-        self.values: list[str] = []
+        self.labels = _PairColumn()
+        self.keys = _PairColumn()
+        self.values = _PairColumn()
 
     def of_plain_many(self, raws: list) -> list[int]:
         """Local codes for contexts given by their raw text (None for none); the new ones
@@ -51,6 +127,57 @@ class _ContextBuilder:
             else:
                 self._add_plain(new, contexts, b'"aws:cloudtrail:arn"' in joined)
         return [0 if raw is None or len(raw) <= 4 else codes[raw] for raw in raws]
+
+    def of_scanned(self, raws: list, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """Local codes for the contexts ``used`` (codes into ``raws``, the scanner's distinct
+        texts of the field, None first). Those new to the batch that the scanner read are
+        added in bulk, from its pairs; the rest are read as of_plain_many reads them."""
+        texts = list(map(raws.__getitem__, used.tolist()))
+        found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
+        new = (found < 0) & (used > 0)  # code 0 (no context) is None, which is never known
+        answers = np.where(found < 0, 0, found).astype(np.uint32)
+        if not new.any():
+            return answers
+        fresh = used[new]
+        read = scanned.counts[fresh - 1] != NOT_PLAIN
+        if read.any():
+            answers[np.flatnonzero(new)[read]] = self._add_scanned(raws, fresh[read], scanned)
+        for at in np.flatnonzero(new)[~read].tolist():
+            answers[at] = self.of_plain_many([texts[at]])[0]
+        return answers
+
+    def _add_scanned(self, raws: list, fresh: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """Add contexts the scanner read (codes into ``raws``, none known yet): their codes."""
+        sizes = scanned.counts[fresh - 1].astype(np.int64)
+        held = sizes > 0
+        first = len(self.counts) + 1
+        answers = np.zeros(len(fresh), dtype=np.uint32)
+        answers[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
+        self.codes.update(zip(map(raws.__getitem__, fresh.tolist()), answers.tolist(), strict=True))
+        sizes, starts = sizes[held], scanned.starts[fresh[held] - 1]
+        total = int(sizes.sum())
+        pairs = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)  # each context's run
+        keys, values = scanned.keys[pairs], scanned.values[pairs]
+        self.labels.add_same("", total)
+        self.keys.add_coded(keys, scanned.key_texts)
+        self.values.add_coded(values, scanned.value_texts)
+        self.counts.extend(sizes.tolist())
+        self.trail_info.extend([(None, None)] * len(sizes))
+        if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files: rare
+            trail_key = scanned.key_texts.index(_TRAIL_KEY) + 1
+            ends = np.cumsum(sizes)
+            # a key once a context: the contexts holding it, ascending
+            for c in np.searchsorted(ends, np.flatnonzero(keys == trail_key), side="right").tolist():
+                run = slice(int(ends[c] - sizes[c]), int(ends[c]))
+                context = {
+                    scanned.key_texts[k - 1]: scanned.value_texts[v - 1]
+                    for k, v in zip(keys[run].tolist(), values[run].tolist(), strict=True)
+                }
+                trail = context.get(_TRAIL_KEY) or None
+                self.trail_info[first + c] = (trail, context.get("aws:s3:arn") or None)
+                if trail:
+                    self.with_trail.add(first + c)
+        return answers
 
     def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]], trails: bool) -> None:
         """Add new contexts, decoded; ``trails``: whether any may be CloudTrail's own."""
@@ -153,13 +280,11 @@ class _ContextBuilder:
         self.trail_info.append((trail, s3))
 
     def part(self) -> ContextPart:
-        part = ContextPart(counts=np.array(self.counts, dtype=np.uint32))
-        for name, column in (("labels", self.labels), ("keys", self.keys), ("values", self.values)):
-            unique = list(dict.fromkeys(column))
-            index = dict(zip(unique, range(len(unique)), strict=True))
-            setattr(part, name, unique)
-            setattr(part, name[:-1], np.fromiter(map(index.__getitem__, column), dtype=np.uint32, count=len(column)))
-        return part
+        labels, label = self.labels.part()
+        keys, key = self.keys.part()
+        values, value = self.values.part()
+        counts = np.array(self.counts, dtype=np.uint32)
+        return ContextPart(labels, keys, values, counts, label, key, value)
 
 
 def _pairs(context) -> tuple:

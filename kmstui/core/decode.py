@@ -66,7 +66,7 @@ from .cloudtrail import (
     as_text,
     record_length,
 )
-from .contexts import _ContextBuilder
+from .contexts import ScannedContexts, _ContextBuilder
 from .model import AliasBinding, Identity, LogFile
 from .principals import _new_identity, _PrincipalCodes, _shared, assumed_role_arn
 from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
@@ -233,7 +233,7 @@ class _BatchBuilder:
 
     def _add_scanned(self, info: SourceInfo, scanned: tuple, data: bytes) -> None:
         """Add a log file the scanner read: its records are picked out with numpy."""
-        count, spans, columns = scanned
+        count, spans, columns, contexts = scanned
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
         keep = _rows_of(source_codes, sources, KMS)
@@ -263,6 +263,7 @@ class _BatchBuilder:
             kept,
             raw if bounds is not None else None,
             measured=measured,
+            contexts=contexts,
         )
 
     def add_records(
@@ -315,10 +316,18 @@ class _BatchBuilder:
         )
 
     def _add_columns(
-        self, info: SourceInfo, columns: dict, kept: np.ndarray, raw, measured: bool, first_ordinal: int = 0
+        self,
+        info: SourceInfo,
+        columns: dict,
+        kept: np.ndarray,
+        raw,
+        measured: bool,
+        first_ordinal: int = 0,
+        contexts: ScannedContexts | None = None,
     ) -> None:
         """Add one source's kept records, given as columns (codes into distinct values, one
-        code per kept record). ``raw(i)`` is the text of the source's record ``i``."""
+        code per kept record). ``raw(i)`` is the text of the source's record ``i``;
+        ``contexts``, the scanner's reading of the encryptionContext column's texts."""
         batch = self.batch
         vocab = self.vocab
         again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
@@ -378,7 +387,7 @@ class _BatchBuilder:
         alias = np.zeros(count, dtype=np.uint32)
         trail = np.zeros(count, dtype=np.uint32)
         self._resolve_references(columns, kms_rows, failed, time_column, key0, key1, alias, base)
-        ctx = self._resolve_contexts(columns, kms_rows, time_column, trail)
+        ctx = self._resolve_contexts(columns, kms_rows, time_column, trail, contexts)
 
         # CloudTrail configuration events: few, each read whole
         keys, aliases, trails = (vocab[n] for n in ("key", "alias", "trail"))
@@ -538,8 +547,16 @@ class _BatchBuilder:
                 self.bindings,
             )
 
-    def _resolve_contexts(self, columns: dict, rows: np.ndarray, times: np.ndarray, trail: np.ndarray) -> np.ndarray:
-        """The encryption context column; CloudTrail's own log-file contexts also name their trail."""
+    def _resolve_contexts(
+        self,
+        columns: dict,
+        rows: np.ndarray,
+        times: np.ndarray,
+        trail: np.ndarray,
+        scanned: ScannedContexts | None = None,
+    ) -> np.ndarray:
+        """The encryption context column; CloudTrail's own log-file contexts also name their trail.
+        ``scanned``: the pairs the scanner read from the column's texts, where it did."""
         contexts = self.contexts
         ctx = np.zeros(len(times), dtype=np.uint32)
         own_codes, owns = columns["encryptionContext"]
@@ -550,7 +567,10 @@ class _BatchBuilder:
         plain_rows = rows[plain]
         used = np.flatnonzero(np.bincount(own_codes[plain_rows], minlength=len(owns)))
         table = np.zeros(len(owns), dtype=np.uint32)
-        table[used] = contexts.of_plain_many([owns[code] for code in used.tolist()])
+        if scanned is not None:
+            table[used] = contexts.of_scanned(owns, used, scanned)
+        else:
+            table[used] = contexts.of_plain_many([owns[code] for code in used.tolist()])
         ctx[plain_rows] = table[own_codes[plain_rows]]
         mixed_rows = rows[~plain]  # ReEncrypt, CreateGrant: labelled contexts
         if len(mixed_rows):
@@ -562,7 +582,10 @@ class _BatchBuilder:
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
-        found = np.unique(ctx[rows]).tolist()  # ascending, as the trail vocabulary has always been filled
+        found = []  # ascending, as the trail vocabulary has always been filled
+        if contexts.with_trail:
+            named = ctx[rows]
+            found = np.unique(named[np.isin(named, list(contexts.with_trail))]).tolist()
         for code in filter(contexts.with_trail.__contains__, found):  # CloudTrail's own log files
             trail_arn, s3_arn = contexts.trail_info[code]
             matching = rows[ctx[rows] == code]
@@ -638,6 +661,8 @@ def _roles_spec() -> tuple[int, int, int, tuple[int, ...]]:
 
 
 _SCAN_ROLES = _roles_spec()
+# the scanner reads the request's own encryption contexts into pairs (ScannedContexts)
+_SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].index("encryptionContext")
 SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
 _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
     "str": msgspec.json.Decoder(list[str]),
@@ -648,15 +673,16 @@ _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
 
 
 def _scan_columns(data: bytes) -> tuple | None:
-    """A delivered log file as (record count, record spans, columns over every record), from
-    the C scanner: each field's distinct texts are decoded together, in one call. None when
+    """A delivered log file as (record count, record spans, columns over every record, the
+    encryption contexts read into pairs), from the C scanner: each field's distinct texts are
+    decoded together, in one call. None when
     the scanner is not built, or the file is not plain (then it is decoded the general way)."""
     if _scan is None:
         return None
-    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES)
+    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS)
     if scanned is None:
         return None
-    count, spans, found = scanned
+    count, spans, found, pairs = scanned
     session_codes, sessions = found.pop()
     columns = {SESSIONS: (np.frombuffer(session_codes, dtype=np.uint32), [None, *sessions])}
     for spec, column in zip(_SCANNED, found, strict=True):
@@ -671,7 +697,7 @@ def _scan_columns(data: bytes) -> tuple | None:
             except _UNREADABLE:
                 return None  # a field of an unexpected type: the general path is lenient with it
         columns[name] = (np.frombuffer(codes, dtype=np.uint32), [None, *values])
-    return count, spans, columns
+    return count, spans, columns, ScannedContexts.of(pairs)
 
 
 def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
