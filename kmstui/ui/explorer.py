@@ -199,6 +199,10 @@ class ExplorerScreen(Screen[None]):
             # until the first result is shown, an empty list is not "no events match"
             self.query_one(EventsPane).empty_text = "Loading the first events…"
             self.load_sources()
+            if self.preload is not None and self.index.snapshot.n:
+                # the first file is in already: its events now, not after the load worker's
+                # first report (the merge waits for them to be drawn: see _first_events_drawn)
+                self.request_query()
         else:
             if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
                 self.index.refresh()
@@ -207,6 +211,13 @@ class ExplorerScreen(Screen[None]):
     def on_unmount(self) -> None:
         """Quitting stops a load still running: the app must not wait for it to finish."""
         self._cancel.set()
+        self._first_events_drawn()
+
+    def _first_events_drawn(self) -> None:
+        """A load begun before the screen holds its merging until the first events are drawn
+        (core/background.py): from now on it goes on."""
+        if self.preload is not None:
+            self.preload.shown()
 
     # ------------------------------------------------------------------ loading
 
@@ -438,6 +449,7 @@ class ExplorerScreen(Screen[None]):
 
     def on_load_finished(self, message: LoadFinished) -> None:
         self.load_running = False
+        self._first_events_drawn()
         if self._follow_at_start and self.live is not None and not self.following:
             self.action_follow()
         self.load_progress = progress = message.progress
@@ -464,7 +476,8 @@ class ExplorerScreen(Screen[None]):
             Content(
                 f" {progress.files_done:,} of {progress.files_total:,} files · {progress.records:,} records · "
                 f"{progress.rate:,.0f} records/s · Esc stops"
-            )
+            ),
+            layout=False,  # one line: five times a second, no layout of the screen for it
         )
         self.update_status()
 
@@ -636,6 +649,8 @@ class ExplorerScreen(Screen[None]):
         pane.show(message.rows)
         self._total = message.total
         self.update_status()
+        if self.preload is not None and not self.preload.done:
+            self.call_after_refresh(self._first_events_drawn)
 
     async def on_query_done(self, message: QueryDone) -> None:
         result = message.result
@@ -654,6 +669,7 @@ class ExplorerScreen(Screen[None]):
         await self._notify_changed()
 
     async def on_query_failed(self, message: QueryFailed) -> None:
+        self._first_events_drawn()
         self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)
         self._applied = max(self._applied, message.request)
         self._marked = max(self._marked, message.request)
@@ -969,7 +985,7 @@ class ExplorerScreen(Screen[None]):
         key = keys.current if keys.has_focus else None
         if key is not None and key.details:
             parts = [(key.display + "  ", "bold"), (key.details, None)]
-        self.query_one("#status", Static).update(_assemble(parts))
+        self.query_one("#status", Static).update(_assemble(parts), layout=False)  # one line, whatever it says
 
     def on_descendant_focus(self) -> None:
         self.update_status()
