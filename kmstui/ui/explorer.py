@@ -227,8 +227,8 @@ class ExplorerScreen(Screen[None]):
         self._first_events_drawn()
 
     def _first_events_drawn(self) -> None:
-        """A load begun before the screen holds its merging until the first events are drawn
-        (core/background.py): from now on it goes on."""
+        """A load begun before the screen holds its merging until the first events are drawn,
+        with their keys and trails (core/background.py): from now on it goes on."""
         if self.preload is not None:
             self.preload.shown()
 
@@ -663,8 +663,6 @@ class ExplorerScreen(Screen[None]):
         pane.show(message.rows)
         self._total = message.total
         self.update_status()
-        if self.preload is not None and not self.preload.done:
-            self.call_after_refresh(self._first_events_drawn)
 
     async def on_query_done(self, message: QueryDone) -> None:
         result = message.result
@@ -680,6 +678,8 @@ class ExplorerScreen(Screen[None]):
             self.query_one(TrailsPane).show(result.trails)
         self.query_one(KeysPane).show(result.keys)
         self.update_status()
+        if self.preload is not None and not self.preload.done:  # the first screen is whole
+            self.call_after_refresh(self._first_events_drawn)
         await self._notify_changed()
 
     async def on_query_failed(self, message: QueryFailed) -> None:
