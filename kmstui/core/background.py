@@ -63,7 +63,7 @@ class BackgroundLoad:
                 cancelled=self.cancel.is_set,
                 refresh_every=self.refresh_every,
                 narrow=self._narrow,
-                ahead=4,  # so that the workers have files to decode while merging waits
+                ahead=6,  # the workers decode on while merging waits for the first screen (over a second of work)
             )
             with self._lock:
                 self.progress = final
