@@ -58,6 +58,7 @@ def test_the_development_map_names_every_module():
         "update_screenshots.py",
         "fuzz_scan.py",
         "snapshot_png.py",
+        "startup_timeline.py",
         "bench.py",
         "synth.py",
         "actiontrail_synth.py",

@@ -97,6 +97,32 @@ async def test_the_first_events_show_while_the_load_goes_on(tmp_path):
         gate.release()
 
 
+async def test_merging_waits_until_the_first_events_are_drawn(tmp_path):
+    """The merge holds the interpreter that Textual needs to start and draw: after the first
+    batch it waits until the explorer has drawn that batch's events, then goes on by itself."""
+    app: KmsApp | None = None
+    drawn_before: list[list[str]] = []  # the event times drawn when each later batch was merged
+
+    def narrow(batch):
+        assert app is not None
+        try:
+            drawn_before.append(_times(app))
+        except Exception as error:  # the screen is not there yet
+            drawn_before.append([type(error).__name__])
+        return batch
+
+    preload = BackgroundLoad(EventIndex(), _trail(tmp_path), narrow=narrow)
+    app = KmsApp([], preload=preload)
+    preload.start()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.settled()  # no gate: the load ends without the test's help
+        await pilot.pause()
+        assert preload.done and not app.explorer.load_progress.cancelled
+        # the first batch went through at once; the second only after its events were drawn
+        assert drawn_before[1] == ["12:10:02", "12:10:01", "12:10:00"]
+        assert len(_times(app)) == PER_FILE * len(STAMPS)
+
+
 async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
     gate = Gate()
     preload = _started(_trail(tmp_path), gate)

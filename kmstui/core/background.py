@@ -13,6 +13,7 @@ Files are read newest first (``sources.newest_first``, as the headless commands 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from . import loader
@@ -21,7 +22,7 @@ from .index import EventIndex
 from .loader import Progress
 from .sources import SourceFile, newest_first
 
-STARTUP_WAIT = 10.0  # seconds the merge waits for the explorer at most
+STARTUP_WAIT = 10.0  # seconds the merge waits for the explorer's first events at most
 
 
 class BackgroundLoad:
@@ -45,7 +46,7 @@ class BackgroundLoad:
         self._listener: Callable[[Progress], None] | None = None
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._attached = threading.Event()  # the explorer follows: merging goes on
+        self._shown = threading.Event()  # the explorer drew its first events: merging goes on
         self._batches = 0
 
     def start(self) -> None:
@@ -62,7 +63,7 @@ class BackgroundLoad:
                 cancelled=self.cancel.is_set,
                 refresh_every=self.refresh_every,
                 narrow=self._narrow,
-                ahead=4,  # so that the workers have files to decode while merging waits
+                ahead=6,  # the workers decode on while merging waits for the first screen (over a second of work)
             )
             with self._lock:
                 self.progress = final
@@ -73,12 +74,18 @@ class BackgroundLoad:
 
     def _narrow(self, batch: Batch) -> Batch:
         """After the first batch (the first screen's events), merging waits until the explorer
-        is mounted: the merge holds the interpreter, which Textual needs to start, while the
-        workers decode the next files meanwhile."""
+        has drawn them (or is stopped): the merge holds the interpreter, which Textual needs to
+        start, lay out and draw, while the workers decode the next files meanwhile."""
         self._batches += 1
         if self._batches == 2:
-            self._attached.wait(STARTUP_WAIT)
+            deadline = time.monotonic() + STARTUP_WAIT
+            while not self._shown.wait(0.05) and not self.cancel.is_set() and time.monotonic() < deadline:
+                pass
         return self.narrow(batch) if self.narrow is not None else batch
+
+    def shown(self) -> None:
+        """The explorer has drawn its first events (or will draw none): merging goes on."""
+        self._shown.set()
 
     def _progressed(self, progress: Progress) -> None:
         with self._lock:
@@ -93,7 +100,6 @@ class BackgroundLoad:
         with self._lock:
             self._listener = on_progress
             latest = self.progress
-        self._attached.set()
         if latest is not None:
             on_progress(latest)
         self._done.wait()
