@@ -102,6 +102,8 @@ _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint
 _DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 _DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
 _NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
+_HIGH, _LOW = _NIBBLES[0::2], _NIBBLES[1::2]  # each byte's two digits
+_ID_TYPE = np.dtype(f"S{EVENT_ID_WIDTH}")
 
 
 class EventIds:
@@ -119,10 +121,15 @@ class EventIds:
 
     def extend(self, values: np.ndarray) -> None:
         count = len(values)
-        text = np.frombuffer(values.astype(f"S{EVENT_ID_WIDTH}").tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
-        nibbles = _HEX[text[:, _NIBBLES]]
-        packed = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2], dtype=np.uint8)
-        uuid = (nibbles != 255).all(axis=1) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
+        if values.dtype == _ID_TYPE and values.flags.c_contiguous:  # as the loader sends them: no copy
+            text = values.view(np.uint8).reshape(count, EVENT_ID_WIDTH)
+        else:
+            text = np.frombuffer(values.astype(_ID_TYPE).tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
+        nibbles = _HEX.take(text)  # every byte looked up once, then the digits taken in pairs
+        packed = np.ascontiguousarray((nibbles[:, _HIGH] << 4) | nibbles[:, _LOW])
+        uuid = (
+            (nibbles[:, _NIBBLES].max(axis=1) != 255) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
+        )
         packed[~uuid] = 0
         for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
             self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
@@ -559,8 +566,11 @@ class EventIndex:
             else:
                 span[0] = min(span[0], first)
                 span[1] = max(span[1], last)
-        for log_file in batch.log_files:
-            self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
+        if np.array_equal(trail_remap, np.arange(len(trail_remap))):  # the usual: codes already the index's
+            self.log_files.extend(batch.log_files)
+        else:
+            for log_file in batch.log_files:
+                self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
         key0 = columns["key0"]
         alias = columns["alias"]
         only = np.flatnonzero((key0 == 0) & (alias != 0))
