@@ -15,7 +15,7 @@ import operator
 import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from itertools import repeat
+from itertools import compress, repeat
 from typing import Any, overload
 
 import numpy as np
@@ -436,7 +436,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         triples = list(zip(*parts, strict=True))
         code_of = {triple: self._parts.code(triple) for triple in dict.fromkeys(triples)}
         self._part_codes.extend(map(code_of.__getitem__, triples))
-        self._arns.update((first + i, arn) for i, arn in enumerate(arns) if arn is not None)
+        self._arns.update(
+            compress(
+                zip(range(first, first + len(values)), arns, strict=True), map(operator.is_not, arns, repeat(None))
+            )
+        )
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
         self._shorts.extend(shorts)
