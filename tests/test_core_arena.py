@@ -195,3 +195,31 @@ def test_text_arena_offsets_widen_past_four_gibibytes():
     for needle in ("c", "fg", "hij", "x" * 20, "op"):
         assert arena.containing(needle, fold=True).tolist() == [needle in t.lower() for t in texts]
         assert arena.equal(needle, fold=True).tolist() == [needle == t.lower() for t in texts]
+
+
+def test_text_arena_same_compares_each_text_byte_by_byte():
+    texts = ["abc", "défg", "", "HIJ", "x" * 20, "ab\ud800c"]
+    arena = TextArena(texts)
+    codes = np.array([0, 1, 2, 3, 4, 5, 0, 1, 4, 3], dtype=np.uint32)
+    asked = [*texts, "abd", "défh", "x" * 19 + "y", "HIJK"]
+    assert arena.same(codes, asked).tolist() == [True] * 6 + [False] * 4
+    assert arena.same(codes[:0], []).tolist() == []
+
+
+def test_identity_vocabulary_remap_checks_every_field_of_a_matching_hash():
+    compact = IdentityVocabulary()
+    kept = model.Identity("user/Alice", "arn:aws:iam::1:user/Alice", "IAMUser", "1", None)
+    assert compact.remap([None, kept]).tolist() == [0, 1]
+    others = [
+        kept._replace(short="user/Alicf"),  # the same length, one byte differs
+        kept._replace(arn="arn:aws:iam::2:user/Alice"),
+        kept._replace(identity_type="AssumedRole"),
+        kept._replace(account="2"),
+        kept._replace(invoked_by="s3.amazonaws.com"),
+    ]
+    for other in others:  # each one's hash made to point at the principal kept: never trusted
+        compact._recent[hash(other)] = 1
+    codes = compact.remap([None, kept, *others]).tolist()
+    assert codes == [0, 1, 2, 3, 4, 5, 6]
+    assert [compact.values[code] for code in codes[1:]] == [kept, *others]
+    assert compact.remap([None, *reversed(others), kept]).tolist() == [0, 6, 5, 4, 3, 2, 1]

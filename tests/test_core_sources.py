@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import subprocess
+import sys
 
 import pytest
+
+from kmstui.core import sources
 
 from records import (
     KEY1,
@@ -170,3 +175,98 @@ def test_raw_record_is_read_back_from_its_source(tmp_path, three):
     index = load(path)
     for row in range(index.size):
         assert index.record(row) in three
+
+
+# ---------------------------------------------------------------------------
+# Gunzip: ISA-L where its wheel is installed, zlib where it is not; the same either way
+
+
+def _gzip_cases(body: bytes) -> dict[str, bytes]:
+    """Gzipped inputs, good and bad, as a file may hold them."""
+    member = gzip.compress(body, mtime=0)
+    flipped = bytearray(member)
+    flipped[len(member) // 2] ^= 0xFF  # a byte of the deflate data
+    crc = bytearray(member)
+    crc[-8] ^= 0x01  # the member's CRC-32
+    size = bytearray(member)
+    size[-4] ^= 0x01  # the member's length
+    return {
+        "one member": member,
+        "members concatenated": member + gzip.compress(b"", mtime=0) + gzip.compress(body[:100], mtime=0) + member,
+        "zero padding after the end": member + b"\0" * 512,
+        "cut in the data": member[: len(member) // 2],
+        "cut before the trailer": member[:-8],
+        "cut inside the header": member[:6],
+        "a damaged byte": bytes(flipped),
+        "a wrong checksum": bytes(crc),
+        "a wrong length": bytes(size),
+        "other data after the end": member + b"garbage",
+        "a second member cut": member + member[:40],
+    }
+
+
+def _gunzipped(data: bytes, limit: int, engine: str) -> bytes | str:
+    try:
+        return sources.gunzip(data, limit, engine)
+    except sources.SourceError as error:
+        return str(error)
+
+
+def test_each_gunzip_engine_gives_the_same_bytes_and_the_same_sentences(three):
+    if "isal" not in sources.GUNZIP_ENGINES:
+        pytest.skip("isal is not installed here (no wheel for this platform): zlib is the only engine")
+    assert sources.GUNZIP_ENGINE == "isal"  # the faster one, where it is installed
+    body = cloudtrail_file(three * 200)
+    damaged = "truncated or corrupt gzip (its compressed data is damaged)"
+    cut = "truncated or corrupt gzip (it ends inside a compressed member)"
+    expected: dict[str, bytes | str] = {
+        "one member": body,
+        "members concatenated": body + body[:100] + body,
+        "zero padding after the end": body,
+        "cut in the data": cut,
+        "cut before the trailer": cut,
+        "cut inside the header": cut,
+        "a damaged byte": damaged,
+        "a wrong checksum": damaged,
+        "a wrong length": damaged,
+        "other data after the end": "truncated or corrupt gzip (other data after the end)",
+        "a second member cut": cut,
+    }
+    for case, data in _gzip_cases(body).items():
+        results = {engine: _gunzipped(data, 1 << 30, engine) for engine in ("isal", "zlib")}
+        assert results == {"isal": expected[case], "zlib": expected[case]}, case
+    over = {engine: _gunzipped(gzip.compress(body), len(body) - 1, engine) for engine in ("isal", "zlib")}
+    assert over["isal"] == over["zlib"] and over["isal"].startswith("it gunzips to more than")
+
+
+def test_a_load_without_isal_reads_every_file_as_with_it(tmp_path, three):
+    """The fallback for real: isal made unimportable in a fresh kmstui, the same output and the
+    same sentences, for gzipped files good and bad and a plain one."""
+    body = cloudtrail_file(three)
+    for case, data in _gzip_cases(body).items():
+        write(tmp_path / "logs" / f"{case}.json.gz", data)
+    write(
+        tmp_path / "logs" / "plain.json", cloudtrail_file([kms("Encrypt", key_arn(KEY2), time="2024-05-02T10:00:00Z")])
+    )
+    program = (
+        "import sys\n"
+        "if sys.argv[1] == 'without': sys.modules['isal'] = None\n"
+        "from kmstui.core import sources\n"
+        "print(sources.GUNZIP_ENGINE, file=sys.stderr)\n"
+        "from kmstui.cli import main\n"
+        "sys.exit(main(['events', sys.argv[2], '--format', 'jsonl']))\n"
+    )
+    runs = {
+        how: subprocess.run(
+            [sys.executable, "-c", program, how, str(tmp_path / "logs")], capture_output=True, text=True, timeout=60
+        )
+        for how in ("with", "without")
+    }
+    engine, _, rest = runs["without"].stderr.partition("\n")
+    assert engine == "zlib"
+    assert runs["with"].stderr.partition("\n")[2] == rest
+    assert runs["with"].stdout == runs["without"].stdout
+    assert runs["with"].returncode == runs["without"].returncode
+    assert len(json_lines(runs["without"].stdout)) == 4  # three records (once however many copies) and the plain file's
+    assert rest.count("truncated or corrupt gzip") == 8, rest
+    assert "Traceback" not in rest

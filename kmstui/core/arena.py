@@ -11,9 +11,11 @@ needle's rarest byte (not its first, which for ``role/…`` is in every principa
 
 from __future__ import annotations
 
+import operator
 import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from itertools import compress, repeat
 from typing import Any, overload
 
 import numpy as np
@@ -94,6 +96,32 @@ class TextArena(Sequence[str]):
 
     def nbytes(self) -> int:
         return len(self._blob) + self._ends.itemsize * len(self._ends)
+
+    def same(self, codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """True where text ``codes[i]`` is ``texts[i]``: the texts encoded at once and compared
+        byte by byte with the blob in numpy, no text decoded (the writer's own check, on the
+        thread that appends: the blob is viewed, not copied)."""
+        count = len(texts)
+        joined = "".join(texts)
+        ours = joined.encode(*_CODEC)
+        if len(ours) == len(joined):
+            lengths = np.fromiter(map(len, texts), np.int64, count)
+        else:
+            lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, count)
+        ends = np.frombuffer(self._ends, dtype=np.uint32 if self._ends.typecode == "I" else np.int64)
+        starts = ends[codes].astype(np.int64)
+        same = ends[codes + 1] - starts == lengths
+        del ends
+        check = np.flatnonzero(same & (lengths > 0))
+        if len(check):
+            sizes = lengths[check]
+            item = np.repeat(np.arange(len(check)), sizes)
+            step = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            theirs = np.frombuffer(self._blob, np.uint8)[np.repeat(starts[check], sizes) + step]
+            offsets = np.cumsum(lengths) - lengths
+            differ = theirs != np.frombuffer(ours, np.uint8)[np.repeat(offsets[check], sizes) + step]
+            same[check[item[differ]]] = False
+        return same
 
     def _view(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The bytes of the first ``count`` texts and their ends, as copies: a loader thread
@@ -219,6 +247,21 @@ def _narrow(data: np.ndarray, starts: np.ndarray, wanted: np.ndarray, letters: n
     return starts
 
 
+def _pick(values: Sequence, positions: np.ndarray) -> list:
+    """``[values[i] for i in positions]``, with the loop in C (operator.itemgetter)."""
+    if len(positions) == len(values):
+        return list(values)
+    if len(positions) == 0:
+        return []
+    if len(positions) == 1:
+        return [values[int(positions[0])]]
+    return list(operator.itemgetter(*positions.tolist())(values))
+
+
+def _or_none(code: int | None) -> int:
+    return -1 if code is None else code  # a part never kept: no principal has it
+
+
 class IdentityVocabulary(Vocabulary[model.Identity]):
     """The principal vocabulary, compact: a new session is a new principal, so on a varied
     trail there are nearly as many principals as events. Each is kept as its short form in
@@ -309,49 +352,80 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         self._recent = {}
 
     def remap(self, local_values: list) -> np.ndarray:
-        """Global codes for a batch's principals: the hashes looked up all at once, each match
-        checked, the new ones added."""
+        """Global codes for a batch's principals, in numpy rather than one by one: the hashes
+        looked up all at once (the sorted arrays, then the recent dictionary), every match
+        checked against the principal kept (:meth:`_same`), the new ones added together.
+        What is left (a hash that matched another principal, two new ones sharing a hash) goes
+        through :meth:`code` one at a time, in order, so codes are those a plain
+        vocabulary would give."""
         n = len(local_values)
         out = np.zeros(n, dtype=np.uint32)
         if not n:
             return out
-        digests = np.fromiter(map(hash, local_values), np.int64, n)
+        if local_values[0] is None and local_values.count(None) == 1:  # the batch's usual shape
+            rows = np.arange(1, n)
+            values = local_values[1:]
+        else:
+            rows = np.flatnonzero(np.fromiter(map(operator.is_not, local_values, repeat(None)), bool, n))
+            values = _pick(local_values, rows)
+        if not values:
+            return out
+        digests = np.fromiter(map(hash, values), np.int64, len(values))
+        codes = self._candidates(digests)
+        known = np.flatnonzero(codes)
+        same = self._same(codes[known], _pick(values, known))
+        out[rows[known[same]]] = codes[known[same]]
+        fresh = np.flatnonzero(codes == 0)
+        # one at a time: a hash that matched another principal, and a new principal whose
+        # hash another new one of this batch has (kept apart from it, added after it)
+        _, first = np.unique(digests[fresh], return_index=True)
+        later = np.ones(len(fresh), bool)
+        later[first] = False
+        singly = np.union1d(known[~same], fresh[later])
+        fresh = fresh[~later]
+        done = 0  # of fresh, added so far
+        for at in singly.tolist():
+            upto = int(np.searchsorted(fresh, at))
+            self._add_fresh(out, rows, values, digests, fresh[done:upto])
+            done = upto
+            out[rows[at]] = self.code(values[at])
+        self._add_fresh(out, rows, values, digests, fresh[done:])
+        self._maybe_fold()
+        return out
+
+    def _candidates(self, digests: np.ndarray) -> np.ndarray:
+        """The code of the principal kept under each hash (0 where there is none), not yet
+        checked: a hash can match a different principal."""
+        codes = np.zeros(len(digests), np.uint32)
         known = self._sorted_hashes
         if len(known):
             at = np.minimum(np.searchsorted(known, digests), len(known) - 1)
-            candidates = np.where(known[at] == digests, self._sorted_codes[at], 0).tolist()
-        else:
-            candidates = [0] * n
-        recent = self._recent
-        collided = self._collided
-        # Principals not seen before (on a varied trail, nearly every one) are added together,
-        # by _add_many: their rows, values and hashes wait in these lists until then.
-        rows: list[int] = []
-        new: list[model.Identity] = []
-        hashes: dict[int, None] = {}
-        for i, (value, digest, candidate) in enumerate(zip(local_values, digests.tolist(), candidates, strict=True)):
-            if value is None:
-                continue
-            if digest in hashes:  # two of the new ones share a hash (or are equal): add those first
-                out[rows] = np.arange(self._add_many(new, list(hashes)), len(self), dtype=np.uint32)
-                rows, new, hashes = [], [], {}
-            code = candidate or recent.get(digest, 0)
-            if code and self.identity(code) == value:
-                out[i] = code
-                continue
-            again = collided.get(value) if collided else None
-            if again is not None:
-                out[i] = again
-            elif code:
-                out[i] = self._add(value, digest, True)
-            else:
-                rows.append(i)
-                new.append(value)
-                hashes[digest] = None
-        if new:
-            out[rows] = np.arange(self._add_many(new, list(hashes)), len(self), dtype=np.uint32)
-        self._maybe_fold()
-        return out
+            codes = np.where(known[at] == digests, self._sorted_codes[at], codes)
+        if self._recent:
+            recent = np.fromiter(map(self._recent.get, digests.tolist(), repeat(0)), np.uint32, len(digests))
+            codes = np.where(codes == 0, recent, codes)
+        return codes
+
+    def _same(self, codes: np.ndarray, values: Sequence[model.Identity]) -> np.ndarray:
+        """True where principal ``codes[i]`` is ``values[i]``: short forms compared as bytes in
+        the arena, the (type, account, service) part as its code, the ARN as text."""
+        if not values:
+            return np.zeros(0, bool)
+        shorts, arns, *parts = zip(*values, strict=True)
+        same = self._shorts.same(codes, shorts)
+        triples = list(zip(*parts, strict=True))
+        part_code = {triple: _or_none(self._parts.find(triple)) for triple in dict.fromkeys(triples)}
+        wanted = np.fromiter(map(part_code.__getitem__, triples), np.int64, len(triples))
+        same &= np.frombuffer(self._part_codes, np.uint32)[codes] == wanted
+        kept = map(self._arns.get, codes.tolist())
+        same &= np.fromiter(map(operator.eq, kept, arns), bool, len(values))
+        return same
+
+    def _add_fresh(self, out: np.ndarray, rows: np.ndarray, values: list, digests: np.ndarray, which: np.ndarray):
+        """Add the principals ``values[which]``, new and with distinct new hashes, together."""
+        if len(which):
+            first = self._add_many(_pick(values, which), digests[which].tolist())
+            out[rows[which]] = np.arange(first, first + len(which), dtype=np.uint32)
 
     def _add_many(self, values: list[model.Identity], digests: list[int]) -> int:
         """Add principals that are new and whose hashes are new (and distinct): their short
@@ -362,7 +436,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         triples = list(zip(*parts, strict=True))
         code_of = {triple: self._parts.code(triple) for triple in dict.fromkeys(triples)}
         self._part_codes.extend(map(code_of.__getitem__, triples))
-        self._arns.update((first + i, arn) for i, arn in enumerate(arns) if arn is not None)
+        self._arns.update(
+            compress(
+                zip(range(first, first + len(values)), arns, strict=True), map(operator.is_not, arns, repeat(None))
+            )
+        )
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
         self._shorts.extend(shorts)

@@ -107,6 +107,8 @@ _LOWER[np.frombuffer(b"abcdef", np.uint8)] = True
 _DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 _DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
 _NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
+_HIGH, _LOW = _NIBBLES[0::2], _NIBBLES[1::2]  # each byte's two digits
+_ID_TYPE = np.dtype(f"S{EVENT_ID_WIDTH}")
 
 
 class EventIds:
@@ -126,13 +128,18 @@ class EventIds:
 
     def extend(self, values: np.ndarray) -> None:
         count = len(values)
-        text = np.frombuffer(values.astype(f"S{EVENT_ID_WIDTH}").tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
+        if values.dtype == _ID_TYPE and values.flags.c_contiguous:  # as the loader sends them: no copy
+            text = values.view(np.uint8).reshape(count, EVENT_ID_WIDTH)
+        else:
+            text = np.frombuffer(values.astype(_ID_TYPE).tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
+        nibbles = _HEX.take(text)  # every byte looked up once, then the digits taken in pairs
+        packed = np.ascontiguousarray((nibbles[:, _HIGH] << 4) | nibbles[:, _LOW])
+        uuid = (
+            (nibbles[:, _NIBBLES].max(axis=1) != 255) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
+        )
         digits = text[:, _NIBBLES]
-        nibbles = _HEX[digits]
-        packed = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2], dtype=np.uint8)
-        upper = _UPPER[digits].any(axis=1)
-        uuid = (nibbles != 255).all(axis=1) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
-        uuid &= ~(upper & _LOWER[digits].any(axis=1))  # in one case or the other: mixed, it is kept whole
+        upper = _UPPER.take(digits).any(axis=1)
+        uuid &= ~(upper & _LOWER.take(digits).any(axis=1))  # in one case or the other: mixed, it is kept whole
         packed[~uuid] = 0
         for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
             self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
@@ -574,8 +581,11 @@ class EventIndex:
             else:
                 span[0] = min(span[0], first)
                 span[1] = max(span[1], last)
-        for log_file in batch.log_files:
-            self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
+        if np.array_equal(trail_remap, np.arange(len(trail_remap))):  # the usual: codes already the index's
+            self.log_files.extend(batch.log_files)
+        else:
+            for log_file in batch.log_files:
+                self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
         key0 = columns["key0"]
         alias = columns["alias"]
         only = np.flatnonzero((key0 == 0) & (alias != 0))
