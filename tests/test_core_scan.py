@@ -602,3 +602,21 @@ def test_a_thousand_mutated_context_files_read_the_same_either_way(tmp_path, mon
                 text[at:at] = text[at : at + rng.randint(1, 40)]
         write(path, bytes(text))
         assert_same(path, monkeypatch)
+
+
+@scanner
+def test_resources_in_another_key_order_are_one_value(tmp_path, monkeypatch):
+    """A re-serialised trail writes each resources entry's keys in its own order: those are
+    the same resources (one code, one combination to resolve), and read as before."""
+    resource = {"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": key_arn(KEY1)}
+    orders = [dict(reversed(list(resource.items()))), resource, dict(sorted(resource.items()))]
+    other = {"accountId": "111122223333", "type": "AWS::KMS::Key", "ARN": key_arn(KEY2)}
+    records = [kms("Decrypt", key_arn(KEY1), resources=[order]) for order in orders]
+    records.append(kms("Decrypt", key_arn(KEY2), resources=[other]))
+    data = delivered(records)
+    scanned = decode._scan_columns(data)
+    assert scanned is not None
+    codes, values = scanned[2]["resources"]
+    assert len(set(codes[:3].tolist())) == 1 and codes[3] != codes[0]
+    assert values[codes[0]][0].ARN == key_arn(KEY1) and values[codes[3]][0].ARN == key_arn(KEY2)
+    assert_same(write(tmp_path / "log.json", data), monkeypatch)

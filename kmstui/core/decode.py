@@ -664,6 +664,7 @@ _SCAN_ROLES = _roles_spec()
 # the scanner reads the request's own encryption contexts into pairs (ScannedContexts)
 _SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].index("encryptionContext")
 SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
+_ENCODE = msgspec.json.Encoder().encode
 _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
     "str": msgspec.json.Decoder(list[str]),
     "bool": msgspec.json.Decoder(list[bool]),
@@ -696,7 +697,14 @@ def _scan_columns(data: bytes) -> tuple | None:
                 values = _VALUES[kind].decode(b"[" + b",".join(texts) + b"]")
             except _UNREADABLE:
                 return None  # a field of an unexpected type: the general path is lenient with it
-        columns[name] = (np.frombuffer(codes, dtype=np.uint32), [None, *values])
+        code_array = np.frombuffer(codes, dtype=np.uint32)
+        if kind == "resources" and len(values) > 1:
+            # the same resources written in another key order are one value (what is kept of
+            # them, their ARNs, is the same): one code each, so one combination to resolve
+            first: dict[bytes, int] = {}
+            same = [first.setdefault(_ENCODE(value), i + 1) for i, value in enumerate(values)]
+            code_array = np.array([0, *same], dtype=np.uint32)[code_array]
+        columns[name] = (code_array, [None, *values])
     return count, spans, columns, ScannedContexts.of(pairs)
 
 
