@@ -14,6 +14,7 @@ import pickle
 import random
 import shutil
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -262,23 +263,31 @@ def test_broken_and_hostile_text_reads_the_same_either_way(tmp_path, monkeypatch
 def test_a_thousand_random_mutations_read_the_same_either_way(tmp_path, monkeypatch):
     """A cheap fuzzer, deterministic: flip, insert, delete and duplicate bytes of a small file."""
     rng = random.Random(20261124)
-    alphabet = b'{}[]":,\\ 0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff'
     path = tmp_path / "log.json"
     for _ in range(1000):
-        text = bytearray(GOOD)
-        for _ in range(rng.randint(1, 4)):
-            at = rng.randrange(len(text))
-            action = rng.random()
-            if action < 0.4:
-                text[at] = rng.choice(alphabet)
-            elif action < 0.7:
-                text.insert(at, rng.choice(alphabet))
-            elif action < 0.9:
-                del text[at]
-            else:
-                text[at:at] = text[at : at + rng.randint(1, 40)]
-        write(path, bytes(text))
+        write(path, mutated(rng, GOOD, 4, lambda text: rng.randrange(len(text))))
         assert_same(path, monkeypatch)
+
+
+MUTATIONS = b'{}[]":,\\ 0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff'
+
+
+def mutated(rng: random.Random, base: bytes, most: int, where: Callable[[bytearray], int]) -> bytes:
+    """``base`` with 1 to ``most`` bytes flipped, inserted, deleted or runs duplicated, each
+    at the place ``where`` picks."""
+    text = bytearray(base)
+    for _ in range(rng.randint(1, most)):
+        at = where(text)
+        action = rng.random()
+        if action < 0.4:
+            text[at] = rng.choice(MUTATIONS)
+        elif action < 0.7:
+            text.insert(at, rng.choice(MUTATIONS))
+        elif action < 0.9:
+            del text[at]
+        else:
+            text[at:at] = text[at : at + rng.randint(1, 40)]
+    return bytes(text)
 
 
 @scanner
@@ -582,25 +591,15 @@ def test_a_key_twice_in_a_context_is_left_to_python(tmp_path, monkeypatch):
 def test_a_thousand_mutated_context_files_read_the_same_either_way(tmp_path, monkeypatch):
     """The cheap fuzzer again, on a file of contexts of every shape."""
     rng = random.Random(20261201)
-    alphabet = b'{}[]":,\\ 0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff'
     base = _contexts_file(PLAIN_CONTEXTS[:5] + OTHER_CONTEXTS[:4])
     starts = [i for i in range(len(base)) if base.startswith(b'"encryptionContext"', i)]
+
+    def in_a_context(text: bytearray) -> int:  # inside or just after a context
+        return min(rng.choice(starts) + rng.randrange(20, 120), len(text) - 1)
+
     path = tmp_path / "log.json"
     for _ in range(1000):
-        text = bytearray(base)
-        for _ in range(rng.randint(1, 3)):
-            at = rng.choice(starts) + rng.randrange(20, 120)  # inside or just after a context
-            at = min(at, len(text) - 1)
-            action = rng.random()
-            if action < 0.4:
-                text[at] = rng.choice(alphabet)
-            elif action < 0.7:
-                text.insert(at, rng.choice(alphabet))
-            elif action < 0.9:
-                del text[at]
-            else:
-                text[at:at] = text[at : at + rng.randint(1, 40)]
-        write(path, bytes(text))
+        write(path, mutated(rng, base, 3, in_a_context))
         assert_same(path, monkeypatch)
 
 
