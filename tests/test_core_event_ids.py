@@ -161,3 +161,15 @@ def test_duplicate_actiontrail_events_fold_and_cases_stay_apart(tmp_path):
     index = load(tmp_path)
     assert index.report.duplicates == 2
     assert sorted(e.event_id for e in (index.event(r) for r in rows(index))) == sorted([upper, lower, "NOT-A-UUID"])
+
+
+def test_cloudtrail_ids_in_upper_case_take_the_16_byte_column_too(tmp_path):
+    """A trail re-serialised by a tool that upper-cases ids (or an AWS partner's export) is
+    kept as compactly as CloudTrail's own lower-case ids, and reads back as written."""
+    upper = [f"0F3C9A1E-5B7D-4E2F-9A8B-{n:012X}" for n in range(1, 41)]
+    mixed, nul = "0f3c9a1e-5B7D-4e2f-9a8b-1c2d3e4f5a6b", "0f3c9a1e-5b7d\x00"
+    records = [kms("Decrypt", eventID=event_id) for event_id in [*upper, mixed, nul]]
+    index = load_records(tmp_path, records)
+    assert ids(index) == {*upper, mixed, nul}
+    assert set(index.event_id_overflow.values()) == {mixed, nul}  # only the odd ones
+    assert ids(index, f'id:="{upper[3].lower()}"') == {upper[3]}

@@ -753,19 +753,19 @@ def _gather(values: list, codes: np.ndarray) -> list:
 
 
 def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> np.ndarray:
-    """Event ids as fixed 36-byte strings; odd ones (long, non-ASCII, upper case) kept whole in ``overflow``."""
+    """Event ids as fixed 36-byte strings (the index keeps a UUID in either case as 16 bytes
+    and a case flag, anything else that fits whole); ids the strings cannot hold exactly
+    (longer, not ASCII, a NUL) are kept whole in ``overflow``."""
     joined = "".join(ids[1:]) if None not in ids[1:] else None
     if (
         joined is not None
         and joined.isascii()
-        and joined == joined.lower()
+        and "\0" not in joined
         and max(map(len, ids[1:]), default=0) <= EVENT_ID_WIDTH
     ):
-        return np.array(["", *ids[1:]], dtype=f"S{EVENT_ID_WIDTH}")[codes]  # the usual: lower-case UUIDs, none odd
+        return np.array(["", *ids[1:]], dtype=f"S{EVENT_ID_WIDTH}")[codes]  # the usual: UUIDs, none odd
     plain = [
-        event_id
-        if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and event_id == event_id.lower()
-        else ""
+        event_id if event_id and len(event_id) <= EVENT_ID_WIDTH and event_id.isascii() and "\0" not in event_id else ""
         for event_id in ids
     ]
     column = np.array(plain, dtype=f"S{EVENT_ID_WIDTH}")[codes]
