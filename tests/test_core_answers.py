@@ -49,7 +49,7 @@ def _value(event, name: str):
     return {
         "event": event.name,
         "principal": event.principal.short,
-        "key": event.keys[0] if event.keys else None,
+        "key": set(event.keys) or {None},  # every key the event names (a ReEncrypt: two)
         "ip": event.source_ip,
         "region": event.region,
         "account": event.account,
@@ -78,8 +78,8 @@ def reference_groups(index: EventIndex, rows, names: tuple[str, ...]) -> dict:
             if event.time != NO_TIME:
                 entry[2] = event.time if entry[2] is None else min(entry[2], event.time)
                 entry[3] = event.time if entry[3] is None else max(entry[3], event.time)
-            if event.keys:
-                entry[4].add(event.keys[0])
+            # the keys it used: a group of one key holds that one (or none)
+            entry[4].update(event.keys if "key" not in names else {values[names.index("key")]} - {None})
             entry[5].add(event.principal.short)
     return {
         values: (e[0], e[1], NO_TIME if e[2] is None else e[2], NO_TIME if e[3] is None else e[3], len(e[4]), len(e[5]))

@@ -41,20 +41,7 @@ def test_and_for_two_fields(demo, pair):
 
 
 @needs_outside_data(REAL)
-@pytest.mark.parametrize(
-    "field",
-    [
-        pytest.param(
-            field,
-            marks=pytest.mark.xfail(
-                strict=True, reason="key groups by the first key an event names, key:= by any (ReEncrypt names two)"
-            ),
-        )
-        if field == "key"
-        else field
-        for field in FIELDS
-    ],
-)
+@pytest.mark.parametrize("field", FIELDS)
 def test_and_on_the_public_records(field):
     assert mismatches(load(REAL), (field,)) == []
 

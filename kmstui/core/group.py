@@ -98,7 +98,7 @@ DIMENSIONS: dict[str, Dimension] = {
     for d in (
         _vocab_dimension("event", "name"),
         Dimension("principal", principal_codes, lambda index: principal_part(index, "short")[0].values),
-        _vocab_dimension("key", "key0"),  # the event's first key: the one the events pane shows
+        _vocab_dimension("key", "key0"),  # group() counts an event under every key it names (key_entries)
         _vocab_dimension("ip", "ip"),
         Dimension("cloud", _cloud_codes, lambda index: (None, *CLOUDS)),
         _vocab_dimension("region", "region"),
@@ -166,7 +166,7 @@ class Grouping:
     (a pair of fields can give a hundred thousand groups, of which a screen shows twenty)."""
 
     fields: tuple[str, ...]
-    events: int  # events grouped (an event under several context keys counts once)
+    events: int  # events grouped (an event under several context keys, or keys, counts once)
     codes: tuple[np.ndarray, ...]  # per field, the code of each group's value
     values: tuple[Sequence[object], ...]  # per field, the value of every code
     counts: np.ndarray
@@ -450,6 +450,36 @@ def _time_range(inverse: np.ndarray, times: np.ndarray, count: int) -> tuple[np.
     return first, last
 
 
+class KeyEntries(NamedTuple):
+    """What grouping by ``key`` counts: an event once per key it names (a ReEncrypt names its
+    source and destination keys; a few events name more), as ``key:=`` finds it by any of
+    them; an event that names none once, under none."""
+
+    at: (
+        np.ndarray
+    )  # the place of each entry's event in the rows given (each place first, in order, then the extra entries)
+    rows: np.ndarray  # the event of each entry
+    keys: np.ndarray  # the key of each entry (0: none)
+
+
+def key_entries(index: EventIndex, rows: np.ndarray) -> KeyEntries:
+    columns = index.columns
+    first, second = columns["key0"].data[rows].astype(np.int64), columns["key1"].data[rows].astype(np.int64)
+    named = first != 0
+    primary = np.where(named, first, second)
+    again = np.flatnonzero(named & (second != 0) & (second != first))
+    extra_at, extra_keys = [again], [second[again]]
+    if index.extra_keys:
+        within = np.flatnonzero(np.isin(rows, np.fromiter(index.extra_keys, np.int64, len(index.extra_keys))))
+        for at in within.tolist():
+            seen = {int(primary[at]), int(second[at])}
+            more = [k for k in dict.fromkeys(index.extra_keys[int(rows[at])]) if k and k not in seen]
+            extra_at.append(np.full(len(more), at, np.int64))
+            extra_keys.append(np.array(more, np.int64))
+    places = np.concatenate([np.arange(len(rows), dtype=np.int64), *extra_at])
+    return KeyEntries(places, rows[places], np.concatenate([primary, *extra_keys]))
+
+
 def group(
     index: EventIndex, rows: np.ndarray, fields: tuple[str, ...] | str, novel: np.ndarray | None = None
 ) -> Grouping:
@@ -460,13 +490,16 @@ def group(
     Events are first counted per *atom*: their value of each field, where a ``ctx`` field
     stands for the event's whole key set. Without ``ctx`` the atoms are the groups; with it,
     each atom's counts are spread over the keys of its key set (an event without a context
-    under "none"), so no event is ever copied once per key."""
+    under "none"), so no event is ever copied once per key. Grouped by ``key``, an event that names
+    several keys counts under each (:func:`key_entries`); ``events`` stays the number of events."""
     names = parse_fields(fields) if isinstance(fields, str) else fields
     dims = tuple(dimension(name) for name in names)
     if not dims or len(dims) > 2:
         raise GroupError("group by one field or two, as in event,ip")
     columns = index.columns
-    rows = np.asarray(rows, dtype=np.int64)
+    events = np.asarray(rows, dtype=np.int64)
+    by_key = key_entries(index, events) if "key" in names else None
+    rows = by_key.rows if by_key is not None else events  # what is counted from here on
     tables = tuple(d.values(index) for d in dims)
     sizes = [len(table) for table in tables]
     ctx = next((at for at, d in enumerate(dims) if d.codes is None), None)
@@ -478,6 +511,8 @@ def group(
             assert sets is not None
             atom_sizes[at] = len(sets.lengths)
             parts.append(sets.of_set[columns["ctx"].data[rows]])
+        elif by_key is not None and d.name == "key":
+            parts.append(by_key.keys)
         else:
             parts.append(d.codes(index, rows))
     atoms = dense(_combine(parts, atom_sizes), int(np.prod(atom_sizes, dtype=np.int64)))
@@ -487,11 +522,13 @@ def group(
     first, last = _time_range(atoms.inverse, columns["time"].data[rows], count)
     # the distinct (atom, key) and (atom, principal) pairs, where they are not the field itself
     shorts, per_principal = principal_part(index, "short")
-    key_pairs = (
-        distinct_pairs(atoms.inverse, columns["key0"].data[rows], len(index.vocab["key"]))
-        if "key" not in names
-        else None
-    )
+    if "key" not in names:  # every key an event names, as when grouped by key
+        named = key_entries(index, rows)
+        key_pairs: tuple[np.ndarray, np.ndarray] | None = distinct_pairs(
+            atoms.inverse[named.at], named.keys, len(index.vocab["key"])
+        )
+    else:
+        key_pairs = None
     principal_pairs = (
         distinct_pairs(atoms.inverse, per_principal[columns["principal"].data[rows]], len(shorts))
         if "principal" not in names
@@ -547,7 +584,7 @@ def group(
         principals = np.bincount(principal_pairs[0], minlength=count)
     grouping = Grouping(
         fields=names,
-        events=len(rows),
+        events=len(events),
         codes=tuple(split),
         values=tables,
         counts=counts,
