@@ -455,9 +455,7 @@ class KeyEntries(NamedTuple):
     source and destination keys; a few events name more), as ``key:=`` finds it by any of
     them; an event that names none once, under none."""
 
-    at: (
-        np.ndarray
-    )  # the place of each entry's event in the rows given (each place first, in order, then the extra entries)
+    at: np.ndarray  # where each entry's event is in the rows given (every place once, then the extras)
     rows: np.ndarray  # the event of each entry
     keys: np.ndarray  # the key of each entry (0: none)
 
