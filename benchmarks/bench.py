@@ -198,60 +198,21 @@ def explorer_run(data: Path, expected: int, timeout: float = 600.0) -> dict:
     on the screen (a line of the events pane that starts with an event's time), and to the
     screen showing every event (the status line's ``N of N events``, N what the headless
     count printed) with the progress bar gone. Nothing in kmstui is patched or marked."""
-    import fcntl
-    import pty
-    import re
-    import select
-    import signal
-    import struct
-    import termios
+    from benchmarks.terminal import EVENT_ROW, all_shown, watch
 
-    import pyte
-
-    screen = pyte.Screen(120, 36)
-    stream = pyte.ByteStream(screen)
-    row = re.compile(r"^│ \d\d-\d\d \d\d:\d\d:\d\d ")
     total = f"{expected:,} of {expected:,} event"
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
-    start = time.monotonic()
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the terminal's size set, then kmstui in place of this process
-        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-        os.execve(sys.executable, [sys.executable, "-m", "kmstui", str(data)], env)
     marks: dict[str, float] = {}
-    try:
-        while time.monotonic() - start < timeout and "loaded" not in marks:
-            ready, _, _ = select.select([fd], [], [], 0.5)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:  # the process ended
-                break
-            if not chunk:
-                break
-            now = time.monotonic() - start
-            stream.feed(chunk)
-            lines = screen.display
-            if "first" not in marks and any(row.match(line) for line in lines):
-                marks["first"] = now
-            if any(total in line for line in lines) and not any("Esc stops" in line for line in lines):
-                marks["loaded"] = now
-    finally:  # q, as a user quits; then whatever it still draws is read until it has gone
-        os.write(fd, b"q")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and select.select([fd], [], [], 0.5)[0]:
-            try:
-                if not os.read(fd, 1 << 16):
-                    break
-            except OSError:
-                break
-        if os.waitpid(pid, os.WNOHANG) == (0, 0):
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
-        os.close(fd)
+
+    def seen(now: float, lines: list[str]) -> bool:
+        if "first" not in marks and any(EVENT_ROW.match(line) for line in lines):
+            marks["first"] = now
+        if all_shown(lines, total):
+            marks["loaded"] = now
+        return "loaded" in marks
+
+    display = watch(["-m", "kmstui", str(data)], dict(os.environ), time.monotonic(), seen, timeout)
     if "loaded" not in marks:
-        raise SystemExit(f"the explorer did not show {total}s within {timeout:.0f} s:\n" + "\n".join(screen.display))
+        raise SystemExit(f"the explorer did not show {total}s within {timeout:.0f} s:\n" + "\n".join(display))
     return {**marks, "events": expected}
 
 

@@ -16,16 +16,9 @@ from __future__ import annotations
 import argparse
 import atexit
 import collections
-import fcntl
 import importlib.machinery
 import os
-import pty
-import re
-import select
-import signal
-import struct
 import sys
-import termios
 import time
 from pathlib import Path
 
@@ -172,69 +165,32 @@ def wrap_screen(mark: Marks) -> None:
 
 
 def harness(data: str, expected: str | None, out: Path) -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.terminal import EVENT_ROW, all_shown, watch
+
     marks = out / "marks.txt"
     marks.unlink(missing_ok=True)
-    screen_lines: list[str] = []
-    import pyte
-
-    screen = pyte.Screen(120, 36)
-    stream = pyte.ByteStream(screen)
-    row = re.compile(r"^│ \d\d-\d\d \d\d:\d\d:\d\d ")
     start = time.monotonic()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"}
-    env |= {"TIMELINE_MARKS": str(marks), "TIMELINE_START": repr(start), "PYTHONPATH": str(ROOT)}
-    pid, fd = pty.fork()
-    if pid == 0:
-        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
-        os.execve(sys.executable, [sys.executable, __file__, "--child", data], env)
+    env = {**os.environ, "TIMELINE_MARKS": str(marks), "TIMELINE_START": repr(start), "PYTHONPATH": str(ROOT)}
     seen: list[tuple[float, str]] = []
-    done = False
-    try:
-        while time.monotonic() - start < 600 and not done:
-            if not select.select([fd], [], [], 0.5)[0]:
-                continue
-            try:
-                chunk = os.read(fd, 1 << 16)
-            except OSError:
-                break
-            if not chunk:
-                break
-            now = time.monotonic() - start
-            stream.feed(chunk)
-            screen_lines = screen.display
-            names = {name for _, name in seen}
-            if "terminal: first output" not in names:
-                seen.append((now, "terminal: first output"))
-            if "terminal: first event row" not in names and any(row.match(line) for line in screen_lines):
-                seen.append((now, "terminal: first event row"))
-            loaded = expected is not None and any(f"{expected} of {expected} event" in line for line in screen_lines)
-            if loaded and not any("Esc stops" in line for line in screen_lines):
-                seen.append((now, "terminal: every event shown, progress gone"))
-                done = True
-            elif expected is None and "terminal: first event row" in {name for _, name in seen}:
-                done = True
-    finally:
-        os.write(fd, b"q")
-        for _ in range(100):  # its totals are written as it exits
-            if os.waitpid(pid, os.WNOHANG) != (0, 0):
-                break
-            select.select([fd], [], [], 0.2) and _drain(fd)
-        else:
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
-        os.close(fd)
+
+    def shown(now: float, lines: list[str]) -> bool:
+        names = {name for _, name in seen}
+        if "terminal: first output" not in names:
+            seen.append((now, "terminal: first output"))
+        if "terminal: first event row" not in names and any(EVENT_ROW.match(line) for line in lines):
+            seen.append((now, "terminal: first event row"))
+        if expected is not None and all_shown(lines, f"{expected} of {expected} event"):
+            seen.append((now, "terminal: every event shown, progress gone"))
+            return True
+        return expected is None and "terminal: first event row" in {name for _, name in seen}
+
+    watch([__file__, "--child", data], env, start, shown)  # its totals are written as it exits
     for line in marks.read_text().splitlines() if marks.exists() else []:
         seconds, process, name = line.split(" ", 2)
         seen.append((float(seconds), f"[{process}] {name}"))
     for seconds, name in sorted(seen):
         print(f"{seconds:8.3f}  {name}")
-
-
-def _drain(fd: int) -> None:
-    try:
-        os.read(fd, 1 << 16)
-    except OSError:
-        pass
 
 
 def main() -> None:
