@@ -62,6 +62,7 @@ def test_the_development_map_names_every_module():
         "bench.py",
         "synth.py",
         "actiontrail_synth.py",
+        "terminal.py",
     } == {
         "records.py",
         "fakeaws.py",
