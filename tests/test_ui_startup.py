@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import NamedTuple
 
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from kmstui.core.background import BackgroundLoad
@@ -62,39 +66,59 @@ def _started(files: list[SourceFile], gate: Gate) -> BackgroundLoad:
     return preload
 
 
+class Held(NamedTuple):
+    app: KmsApp
+    pilot: Pilot
+    gate: Gate
+    preload: BackgroundLoad
+
+
+@asynccontextmanager
+async def _explorer_held(tmp_path, held: int = 2) -> AsyncIterator[Held]:
+    """The explorer over the trail's load, begun before it and held at batch ``held`` until the
+    test lets it go (let go in the end whatever happens, so the load's thread ends)."""
+    gate = Gate(held)
+    preload = _started(_trail(tmp_path), gate)
+    app = KmsApp([], preload=preload)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            yield Held(app, pilot, gate, preload)
+    finally:
+        gate.release()
+
+
+async def _first_rows(app: KmsApp) -> EventsPane:
+    events = app.explorer.query_one(EventsPane)
+    await asyncio.wait_for(app.explorer.wait_for(lambda: events.row_count > 0), 30)
+    return events
+
+
 def _times(app: KmsApp) -> list[str]:
     """The TIME column of every event row drawn."""
     return [line.split()[1] for line in lines(app.explorer.query_one(EventsPane))[1:] if line.strip()]
 
 
 async def test_the_first_events_show_while_the_load_goes_on(tmp_path):
-    gate = Gate()
-    preload = _started(_trail(tmp_path), gate)
-    app = KmsApp([], preload=preload)
-    try:
-        async with app.run_test(size=(120, 36)) as pilot:
-            screen = app.explorer
-            events = screen.query_one(EventsPane)
-            await asyncio.wait_for(screen.wait_for(lambda: events.row_count > 0), 30)
-            await pilot.pause()
-            # the load is held on its second batch: these rows came before its end
-            assert screen.load_running and not preload.done
-            # newest file first: the first screen is the trail's last five minutes
-            assert _times(app) == ["12:10:02", "12:10:01", "12:10:00"]
-            assert text_of(screen.query_one("#status", Static)).strip().startswith("3 of 3 events")
-            gate.release()
-            await app.settled()
-            await pilot.pause()
-            assert not screen.load_running and preload.done
-            assert screen.load_progress is not None and screen.load_progress.finished
-            assert not screen.load_progress.cancelled
-            assert screen.load_progress.files_done == len(STAMPS)
-            assert not screen.query_one("#loadbar").display
-            total = PER_FILE * len(STAMPS)
-            assert text_of(screen.query_one("#status", Static)).strip().startswith(f"{total} of {total} events")
-            assert _times(app)[:4] == ["12:10:02", "12:10:01", "12:10:00", "12:05:02"]
-    finally:
+    async with _explorer_held(tmp_path) as (app, pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        await pilot.pause()
+        # the load is held on its second batch: these rows came before its end
+        assert screen.load_running and not preload.done
+        # newest file first: the first screen is the trail's last five minutes
+        assert _times(app) == ["12:10:02", "12:10:01", "12:10:00"]
+        assert text_of(screen.query_one("#status", Static)).strip().startswith("3 of 3 events")
         gate.release()
+        await app.settled()
+        await pilot.pause()
+        assert not screen.load_running and preload.done
+        assert screen.load_progress is not None and screen.load_progress.finished
+        assert not screen.load_progress.cancelled
+        assert screen.load_progress.files_done == len(STAMPS)
+        assert not screen.query_one("#loadbar").display
+        total = PER_FILE * len(STAMPS)
+        assert text_of(screen.query_one("#status", Static)).strip().startswith(f"{total} of {total} events")
+        assert _times(app)[:4] == ["12:10:02", "12:10:01", "12:10:00", "12:05:02"]
 
 
 async def test_merging_waits_until_the_first_events_are_drawn(tmp_path):
@@ -124,44 +148,31 @@ async def test_merging_waits_until_the_first_events_are_drawn(tmp_path):
 
 
 async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
-    gate = Gate()
-    preload = _started(_trail(tmp_path), gate)
-    app = KmsApp([], preload=preload)
-    try:
-        async with app.run_test(size=(120, 36)) as pilot:
-            screen = app.explorer
-            events = screen.query_one(EventsPane)
-            await asyncio.wait_for(screen.wait_for(lambda: events.row_count > 0), 30)
-            await pilot.press("escape")
-            assert preload.cancel.is_set()  # the explorer's Escape is the load's cancel
-            gate.release()  # the held batch lands; the load stops before the third file
-            await app.settled()
-            await pilot.pause()
-            assert screen.load_progress is not None and screen.load_progress.cancelled
-            assert screen.load_progress.files_done < len(STAMPS)
-            assert not screen.query_one("#loadbar").display
-            assert events.row_count == PER_FILE * screen.load_progress.files_done
-            assert any("Loading stopped" in str(n.message) for n in app._notifications)
-    finally:
-        gate.release()
+    async with _explorer_held(tmp_path) as (app, pilot, gate, preload):
+        screen = app.explorer
+        events = await _first_rows(app)
+        await pilot.press("escape")
+        assert preload.cancel.is_set()  # the explorer's Escape is the load's cancel
+        gate.release()  # the held batch lands; the load stops before the third file
+        await app.settled()
+        await pilot.pause()
+        assert screen.load_progress is not None and screen.load_progress.cancelled
+        assert screen.load_progress.files_done < len(STAMPS)
+        assert not screen.query_one("#loadbar").display
+        assert events.row_count == PER_FILE * screen.load_progress.files_done
+        assert any("Loading stopped" in str(n.message) for n in app._notifications)
 
 
 async def test_before_the_first_events_the_list_says_it_is_loading(tmp_path):
-    gate = Gate(held=1)
-    preload = _started(_trail(tmp_path), gate)
-    app = KmsApp([], preload=preload)
-    try:
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause()
-            events = app.explorer.query_one(EventsPane)
-            assert app.explorer.load_running and events.row_count == 0
-            assert "Loading the first events" in lines(events)[1]  # not "No events match."
-            gate.release()
-            await app.settled()
-            await pilot.pause()
-            assert events.row_count == PER_FILE * len(STAMPS)
-    finally:
+    async with _explorer_held(tmp_path, held=1) as (app, pilot, gate, _preload):
+        await pilot.pause()
+        events = app.explorer.query_one(EventsPane)
+        assert app.explorer.load_running and events.row_count == 0
+        assert "Loading the first events" in lines(events)[1]  # not "No events match."
         gate.release()
+        await app.settled()
+        await pilot.pause()
+        assert events.row_count == PER_FILE * len(STAMPS)
 
 
 def test_delivered_files_are_read_newest_first(tmp_path):
