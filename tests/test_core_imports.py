@@ -53,20 +53,22 @@ NO_SDK = textwrap.dedent(
 )
 
 
-def test_local_sources_import_no_aws_sdk(tmp_path):
+def _run_on_a_log_file(tmp_path, program: str) -> subprocess.CompletedProcess:
+    """``program`` in a fresh interpreter, given a log file of one KMS event."""
     path = write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key_arn())]))
-    result = subprocess.run(
-        [sys.executable, "-c", NO_SDK, str(path)], capture_output=True, text=True, cwd=REPO, timeout=60
+    return subprocess.run(
+        [sys.executable, "-c", program, str(path)], capture_output=True, text=True, cwd=REPO, timeout=60
     )
+
+
+def test_local_sources_import_no_aws_sdk(tmp_path):
+    result = _run_on_a_log_file(tmp_path, NO_SDK)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")
 
 
 def test_core_and_cli_import_nothing_from_textual(tmp_path):
-    path = write(tmp_path / "log.json", cloudtrail_file([kms("Decrypt", key_arn())]))
-    result = subprocess.run(
-        [sys.executable, "-c", PROGRAM, str(path)], capture_output=True, text=True, cwd=REPO, timeout=60
-    )
+    result = _run_on_a_log_file(tmp_path, PROGRAM)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok ")
 
