@@ -15,7 +15,18 @@ from kmstui.core.index import EventIndex
 from kmstui.core.timeutil import NO_TIME, iso
 
 from appkit import DEMO
-from records import REAL, assumed_role, json_lines, key_arn, kms, load, load_records, needs_outside_data, run_main
+from records import (
+    REAL,
+    assumed_role,
+    json_lines,
+    key_arn,
+    key_resource,
+    kms,
+    load,
+    load_records,
+    needs_outside_data,
+    run_main,
+)
 
 SOURCES = [
     pytest.param(DEMO, id="demo"),
@@ -245,18 +256,16 @@ def test_drill_down_terms_narrow_to_the_row(demo):
 
 
 def _pairs(event, kind: str) -> set:
-    if not event.keys:
-        return set()
-    key = event.keys[0]
+    """The event's (key, value) pairs: every key it names with its value."""
     if kind == "ctx":
-        return {(key, k) for k in _context_keys(event)}
+        return {(key, k) for key in event.keys for k in _context_keys(event)}
     value = {
         "principal": event.principal.short,
         "ip": event.source_ip,
         "agent": event.user_agent,
         "region": event.region,
     }[kind]
-    return {(key, value)} if value else set()
+    return {(key, value) for key in event.keys} if value else set()
 
 
 def reference_new(index: EventIndex, kind: str, since: int | None) -> set[int]:
@@ -304,6 +313,47 @@ def test_new_context_keys_beyond_a_mask(tmp_path, window):
     since = novelty.window_of(compiled.terms, index.snapshot).since
     expected = {r for r in reference_new(index, "ctx", since) if since is None or index.event(r).time >= since}
     assert expected and set(compiled.rows(index).tolist()) == expected
+
+
+def test_new_pairs_a_value_with_every_key_the_event_names(tmp_path):
+    """A ReEncrypt names its source and destination keys: a caller who had used the source
+    before is still new to the destination, as group-by key counts the event under both."""
+    source, destination = (
+        key_arn("1" * 8 + "-1234-1234-1234-123456789012"),
+        key_arn("2" * 8 + "-1234-1234-1234-123456789012"),
+    )
+    reencrypt = {"sourceKeyId": source, "destinationKeyId": destination}
+    index = load_records(
+        tmp_path,
+        [
+            kms("Decrypt", source, identity=assumed_role("Ops"), time="2026-11-20T01:00:00Z"),
+            kms(
+                "ReEncrypt",
+                request=reencrypt,
+                resources=[key_resource(source), key_resource(destination)],
+                identity=assumed_role("Ops"),
+                time="2026-11-20T02:30:00Z",
+            ),
+            kms("Decrypt", destination, identity=assumed_role("Ops"), time="2026-11-20T02:40:00Z"),
+        ],
+    )
+
+    def named(expression: str) -> list[tuple[str, str]]:
+        return sorted((e.name, iso(e.time)) for e in map(index.event, query.parse(expression).rows(index).tolist()))
+
+    # in the window, Ops is new to the destination key: the ReEncrypt first, the Decrypt after it
+    assert named("new:principal since:2026-11-20T02:00Z") == [
+        ("Decrypt", "2026-11-20T02:40:00Z"),
+        ("ReEncrypt", "2026-11-20T02:30:00Z"),
+    ]
+    # first uses: the first Decrypt (the source key) and the ReEncrypt (the destination key)
+    assert named("new:principal") == [("Decrypt", "2026-11-20T01:00:00Z"), ("ReEncrypt", "2026-11-20T02:30:00Z")]
+    rows = query.parse("since:2026-11-20T02:00Z").rows(index)
+    novel = novelty.new_any(
+        index, index.snapshot, novelty.window_of(query.parse("since:2026-11-20T02:00Z").terms, index.snapshot).since
+    )
+    by_key = {r.values[0]: (r.events, r.new) for r in group.group(index, rows, "key", novel).rows}
+    assert by_key == {source: (1, 1), destination: (2, 2)}  # the ReEncrypt counted under both its keys
 
 
 def test_principals_new_to_a_key_in_the_incident_hour(demo):

@@ -8,8 +8,9 @@ baseline is everything before the event itself: the event is the first use.
 
 The first use of every (key, value) pair is computed once per refresh of the index, as
 the position of its first event in time order (the smallest, one ``np.minimum.at`` over
-the pairs' codes); a filter then compares positions, which is one vectorised step. The
-key is the event's first key (the one the events pane shows); events without a key are
+the pairs' codes); a filter then compares positions, which is one vectorised step. An
+event pairs its value with every key it names (a ReEncrypt's source and destination, as
+group-by ``key`` counts it): it is new when any of those pairs is. Events without a key are
 never new.
 """
 
@@ -96,8 +97,8 @@ def current_window() -> Window:
 class FirstUse(NamedTuple):
     """Per event row: its position in time order (``rank``, -1 when it has none: a folded
     duplicate, no time) and the position of the first event with the same (key, value)
-    pair (``first``, -1 when the event has no such pair). ``times`` are the times in that
-    order."""
+    pair, the newest of those firsts when the event has several pairs (``first``, -1 when
+    it has none). ``times`` are the times in that order."""
 
     rank: np.ndarray
     first: np.ndarray
@@ -158,30 +159,34 @@ def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
 
     order, rank = _ascending(index, snapshot)
     n = snapshot.n
-    key0 = index.columns["key0"].data[:n]
     keys = len(index.vocab["key"])
     first = np.full(n, -1, np.int64)
-    used = (key0 != 0) & (rank >= 0)  # events without a key (or a time) are never new
+    # one entry per (event, key it names); events without a key (or a time) are never new
+    entries = group.key_entries(index, np.flatnonzero(rank >= 0))
+    named = entries.keys != 0
+    entry_rows, entry_keys = entries.rows[named], entries.keys[named]
     if kind == "ctx":
         # per (key, key set) atom its first rank; per (key, context key) the first of the atoms
-        # holding it; an event is new when any of its context keys is: the newest of those firsts
+        # holding it; an entry is new when any of its context keys is: the newest of those firsts
         sets = group.key_sets(index)
-        rows = np.flatnonzero(used & (sets.lengths[sets.of_set[index.columns["ctx"].data[:n]]] > 0))
+        entry_sets = sets.of_set[index.columns["ctx"].data[entry_rows]]
+        some = sets.lengths[entry_sets] > 0
+        entry_rows, entry_keys, entry_sets = entry_rows[some], entry_keys[some], entry_sets[some]
         atom_space = keys * len(sets.lengths)
-        atoms = key0[rows].astype(np.int64) * np.int64(len(sets.lengths)) + sets.of_set[index.columns["ctx"].data[rows]]
+        atoms = entry_keys * np.int64(len(sets.lengths)) + entry_sets
         found_atoms = group.dense(atoms, atom_space)
         atom_first = np.full(len(found_atoms.present), np.iinfo(np.int64).max, np.int64)
-        np.minimum.at(atom_first, found_atoms.inverse, rank[rows])
+        np.minimum.at(atom_first, found_atoms.inverse, rank[entry_rows])
         atom_key, atom_set = found_atoms.present // len(sets.lengths), found_atoms.present % len(sets.lengths)
         spread = sets.lengths[atom_set]
-        entry_atom = np.repeat(np.arange(len(spread), dtype=np.int64), spread)
-        within = np.arange(len(entry_atom), dtype=np.int64) - np.repeat(np.cumsum(spread) - spread, spread)
-        context_key = sets.keys[sets.offsets[atom_set][entry_atom] + within]
-        pairs = atom_key[entry_atom] * np.int64(len(index.contexts.keys)) + context_key
-        pair_first = _first_ranks(pairs, atom_first[entry_atom], keys * len(index.contexts.keys))
+        pair_atom = np.repeat(np.arange(len(spread), dtype=np.int64), spread)
+        within = np.arange(len(pair_atom), dtype=np.int64) - np.repeat(np.cumsum(spread) - spread, spread)
+        context_key = sets.keys[sets.offsets[atom_set][pair_atom] + within]
+        pairs = atom_key[pair_atom] * np.int64(len(index.contexts.keys)) + context_key
+        pair_first = _first_ranks(pairs, atom_first[pair_atom], keys * len(index.contexts.keys))
         newest = np.full(len(spread), -1, np.int64)
-        np.maximum.at(newest, entry_atom, pair_first)
-        first[rows] = newest[found_atoms.inverse]
+        np.maximum.at(newest, pair_atom, pair_first)
+        entry_first = newest[found_atoms.inverse]
     else:
         if kind == "principal":  # by who it is as shown: the same caller through a service is not new
             shorts, per_principal = principal_part(index, "short")
@@ -190,9 +195,12 @@ def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
         else:
             codes = index.columns[kind].data[:n]
             size = len(index.vocab[kind])
-        rows = np.flatnonzero(used & (codes != 0))
-        pairs = key0[rows].astype(np.int64) * np.int64(size) + codes[rows]
-        first[rows] = _first_ranks(pairs, rank[rows], keys * size)
+        valued = codes[entry_rows] != 0
+        entry_rows, entry_keys = entry_rows[valued], entry_keys[valued]
+        pairs = entry_keys * np.int64(size) + codes[entry_rows]
+        entry_first = _first_ranks(pairs, rank[entry_rows], keys * size)
+    # an event's first use is the newest of its entries': the event itself when any pair is its own
+    np.maximum.at(first, entry_rows, entry_first)
     times = index.columns["time"].data[:n][order]
     result = FirstUse(rank, first, times)
     with _LOCK:
