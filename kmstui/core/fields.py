@@ -8,7 +8,6 @@ through the distinct values of a column (a lookup table) wherever there is one.
 
 from __future__ import annotations
 
-import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -148,17 +147,7 @@ def _alias(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndarray:
 
 # an AWS role name has no spaces or parentheses: ActionTrail's short form, shown as
 # assumed-role/Name (session), is not an ARN to rewrite
-_ASSUMED_ROLE = re.compile(r"(?:arn:[\w-]+:sts::\d{12}:)?assumed-role/([\w+=,.@-]+)(?:/(.+))?$", re.IGNORECASE)
-
-
-def principal_needle(value: str) -> str:
-    """A pasted assumed-role ARN searches as the short form it is shown as: role/Name (session).
-    ActionTrail's ``assumed-role/Name (session)`` is searched as it is."""
-    match = _ASSUMED_ROLE.match(value)
-    if match is None:
-        return value
-    role, session = match.groups()
-    return f"role/{role} ({session})" if session else f"role/{role}"
+principal_needle = sqlterms.principal_needle  # the rewrite the SQL a filter becomes makes too
 
 
 def _identity_of(value: object) -> model.Identity:

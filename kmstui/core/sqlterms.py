@@ -182,7 +182,17 @@ _PRINCIPAL_FIELDS = (
     "useridentity.principalid",
     "useridentity.accountid",
 )
-_ASSUMED_ROLE = re.compile(r"(?:arn:[\w-]+:sts::\d{12}:)?assumed-role/([^/]+)(?:/(.+))?$", re.IGNORECASE)
+_ASSUMED_ROLE = re.compile(r"(?:arn:[\w-]+:sts::\d{12}:)?assumed-role/([\w+=,.@-]+)(?:/(.+))?$", re.IGNORECASE)
+
+
+def principal_needle(value: str) -> str:
+    """A pasted assumed-role ARN searches as the short form it is shown as: role/Name (session).
+    ActionTrail's ``assumed-role/Name (session)`` is searched as it is."""
+    match = _ASSUMED_ROLE.match(value)
+    if match is None:
+        return value
+    role, session = match.groups()
+    return f"role/{role} ({session})" if session else f"role/{role}"
 
 
 def principal(dialect: Dialect, value: str, op: str) -> Pushed | None:
@@ -190,9 +200,7 @@ def principal(dialect: Dialect, value: str, op: str) -> Pushed | None:
     few fixed words: every other word of the value is in one of those fields. A superset."""
     if not pushable(value):
         return None
-    match = _ASSUMED_ROLE.match(value)  # a pasted assumed-role ARN searches as its short form
-    if match is not None:
-        value = f"role/{match.group(1)} ({match.group(2)})" if match.group(2) else f"role/{match.group(1)}"
+    value = principal_needle(value)  # a pasted assumed-role ARN searches as its short form
     wanted = [w for w in words(value) if not any(w in glue for glue in _PRINCIPAL_GLUE)]
     if not wanted:
         return None
