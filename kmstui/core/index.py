@@ -85,10 +85,15 @@ class _Column:
         self._fit(value)
         self.data[row] = value
 
-    def extend(self, values: np.ndarray) -> None:
-        if len(values):
+    def extend(self, values: np.ndarray, largest: int | None = None) -> None:
+        """Append ``values``; ``largest``, when the caller knows a bound (a vocabulary's last
+        code), spares a narrow column looking through them for their largest."""
+        count = len(values)
+        if not count:
+            return
+        if self.data.dtype == np.uint16 and (largest is None or largest > 0xFFFF):
             self._fit(int(values.max()))
-        end = self.size + len(values)
+        end = self.size + count
         if end > len(self.data):
             grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
             grown[: self.size] = self.data[: self.size]
@@ -578,38 +583,51 @@ class EventIndex:
         remaps["alias"] = alias_remap = self.vocab["alias"].remap(batch.vocab["alias"])
         remaps["trail"] = trail_remap = self.vocab["trail"].remap(batch.vocab["trail"])
         remaps["ctx"] = self.contexts.add(batch.contexts)
+        # the largest code each column can get: below 65,536 a narrow column need not look for it
+        largest = {name: len(self.vocab[name]) - 1 for name in STRING_COLUMNS}
+        largest["key0"] = largest["key1"] = len(self.vocab["key"]) - 1
+        largest["alias"] = len(self.vocab["alias"]) - 1
+        largest["trail"] = len(self.vocab["trail"]) - 1
+        largest["origin"] = len(self.origins) - 1
         columns = batch.columns
         for name, column in self.columns.items():
             values = columns[name] if name != "cloud" else columns.get(name, np.zeros(n, np.uint8))
             remap = remaps.get(name)
-            column.extend(remap[values] if remap is not None else values)
-        for row, extra in batch.extra_keys.items():
-            self.extra_keys[base + row] = tuple(int(key_remap[k]) for k in extra)
-        for row, event_id in batch.event_id_overflow.items():
-            self.event_id_overflow[base + row] = event_id
-        for row, parameters in batch.parameters.items():
-            self.parameters[base + row] = parameters
+            if isinstance(column, EventIds):
+                column.extend(values)
+            else:
+                column.extend(remap[values] if remap is not None else values, largest.get(name))
+        if batch.extra_keys:
+            keys = key_remap.tolist()
+            self.extra_keys.update(
+                (base + row, tuple(keys[k] for k in extra)) for row, extra in batch.extra_keys.items()
+            )
+        if batch.event_id_overflow:
+            self.event_id_overflow.update((base + row, odd) for row, odd in batch.event_id_overflow.items())
+        if batch.parameters:
+            self.parameters.update((base + row, raw) for row, raw in batch.parameters.items())
         for change in batch.trail_changes:
             change.row += base
             change.principal = int(principal_remap[change.principal])
             self.trail_changes.append(change)
-        for learned, (first, last) in batch.alias_bindings:
-            # changes are kept one by one (an alias can move back and forth), observations as a span
-            binding = learned._replace(alias=int(alias_remap[learned.alias]), key=int(key_remap[learned.key]))
-            span = self.alias_bindings.get(binding)
-            if span is None:
-                self.alias_bindings[binding] = [first, last]
+        if batch.alias_bindings:
+            aliases, keys = alias_remap.tolist(), key_remap.tolist()
+            for learned, (first, last) in batch.alias_bindings:
+                # changes are kept one by one (an alias can move back and forth), observations as a span
+                binding = model.AliasBinding(aliases[learned.alias], keys[learned.key], learned.kind, learned.when)
+                span = self.alias_bindings.get(binding)
+                if span is None:
+                    self.alias_bindings[binding] = [first, last]
+                else:
+                    span[0] = min(span[0], first)
+                    span[1] = max(span[1], last)
+        if batch.log_files:
+            trails = trail_remap.tolist()
+            if trails == list(range(len(trails))):  # the usual: codes already the index's
+                self.log_files.extend(batch.log_files)
             else:
-                span[0] = min(span[0], first)
-                span[1] = max(span[1], last)
-        if np.array_equal(trail_remap, np.arange(len(trail_remap))):  # the usual: codes already the index's
-            self.log_files.extend(batch.log_files)
-        else:
-            for log_file in batch.log_files:
-                self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
-        key0 = columns["key0"]
-        alias = columns["alias"]
-        only = np.flatnonzero((key0 == 0) & (alias != 0))
+                self.log_files.extend(model.LogFile(trails[f.trail], f.s3_arn, f.time) for f in batch.log_files)
+        only = np.flatnonzero((columns["key0"] == 0) & (columns["alias"] != 0))
         if len(only):
             self.alias_only.extend((only + base).tolist())
 
