@@ -293,3 +293,26 @@ def test_more_distinct_values_than_two_bytes_hold_widen_the_column(varied_trail)
     expected = plain_merge([batch, wide])
     assert expected["widths"]["ip"] == np.uint32 and expected["widths"]["agent"] == np.uint16
     assert_same_merge([batch, wide, batch])
+
+
+def test_files_read_twice_fold_to_their_first_reading(varied_trail):
+    """Whole files added again (and one file's events with their ids cleared, which are never
+    copies): every copy folds onto the first reading, the rest stays, whatever the fingerprints'
+    order among a million-row refresh's candidates."""
+    first, second, third = batches_of([varied_trail], 1)
+    anonymous = pickle.loads(pickle.dumps(third))
+    anonymous.columns["eid"] = np.zeros(third.n, dtype="S36")  # no id: never a duplicate
+    plan = [first, second, pickle.loads(pickle.dumps(first)), anonymous, third, anonymous, second]
+    index = EventIndex()
+    starts = []
+    for batch in copy.deepcopy(plan):
+        starts.append(index.size)
+        index.add(batch)
+    snapshot = index.refresh()
+    copies = {2: 0, 6: 1}  # batch -> the batch it repeats
+    expected = np.ones(index.size, dtype=bool)
+    for again in copies:
+        expected[starts[again] : starts[again] + plan[again].n] = False
+    assert index.report.duplicates == first.n + second.n
+    assert snapshot.alive.tolist() == expected.tolist()
+    assert not snapshot.shared_id
