@@ -8,7 +8,6 @@ for a million events in a few milliseconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from itertools import repeat
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -42,34 +41,17 @@ class Vocabulary(Generic[V]):
 
     def remap(self, local_values: list[V]) -> np.ndarray:
         """Global codes for a batch's local vocabulary (local code -> global code): every value
-        is looked up once, by ``map`` (in C); new values are added in their order, many
-        together (most of a varied trail's addresses are new), a few one by one."""
+        is looked up once, by ``map`` (in C), and only the new ones are added one by one."""
         codes = self._codes
-        found = list(map(codes.get, local_values, repeat(-1)))
-        missing = found.count(-1)  # compared as ints: quicker than looking for None
-        if not missing:
-            return np.array(found, dtype=np.uint32)
-        values = self.values
-        if missing > 32:
-            mapped = np.array(found, dtype=np.int64)
-            new = np.flatnonzero(mapped < 0)
-            fresh = [local_values[at] for at in new.tolist()]
-            first = len(values)
-            added: dict[V | None, int] = dict(zip(fresh, range(first, first + len(fresh)), strict=True))
-            if len(added) == len(fresh):  # the batch's own list has no repeats: the usual
-                values.extend(fresh)  # the values first: a reader that finds a code finds its value
-                codes.update(added)
-                mapped[new] = np.arange(first, first + len(fresh))
-                return mapped.astype(np.uint32)
-        for at in range(found.index(-1), len(found)):
-            if found[at] < 0:
-                value = local_values[at]
-                code = codes.get(value)  # a repeat (there are none, but stay safe) takes its first code
+        found = list(map(codes.get, local_values))
+        if None in found:
+            for at, (value, code) in enumerate(zip(local_values, found, strict=True)):
                 if code is None:
-                    code = len(values)
-                    values.append(value)
-                    codes[value] = code
-                found[at] = code
+                    code = codes.get(value)  # the batch's own list has no repeats, but stay safe
+                    if code is None:
+                        code = codes[value] = len(self.values)
+                        self.values.append(value)
+                    found[at] = code
         return np.array(found, dtype=np.uint32)
 
     def search_texts(self) -> list[str]:
