@@ -682,8 +682,6 @@ class EventIndex:
         ranked = np.argsort(fingerprint[candidates])
         prints = fingerprint[candidates[ranked]]
         equal = prints[1:] == prints[:-1]
-        if not equal.any():
-            return alive, 0, frozenset()
         repeated = np.zeros(len(prints), dtype=bool)
         repeated[1:] = equal
         repeated[:-1] |= equal
