@@ -85,10 +85,15 @@ class _Column:
         self._fit(value)
         self.data[row] = value
 
-    def extend(self, values: np.ndarray) -> None:
-        if len(values):
+    def extend(self, values: np.ndarray, largest: int | None = None) -> None:
+        """Append ``values``; ``largest``, when the caller knows a bound (a vocabulary's last
+        code), spares a narrow column looking through them for their largest."""
+        count = len(values)
+        if not count:
+            return
+        if self.data.dtype == np.uint16 and (largest is None or largest > 0xFFFF):
             self._fit(int(values.max()))
-        end = self.size + len(values)
+        end = self.size + count
         if end > len(self.data):
             grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
             grown[: self.size] = self.data[: self.size]
@@ -100,14 +105,29 @@ class _Column:
 _HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a hex digit, in either case
 _HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
 _HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
-_UPPER = np.zeros(256, dtype=bool)  # the hex digits written in upper case
-_UPPER[np.frombuffer(b"ABCDEF", np.uint8)] = True
-_LOWER = np.zeros(256, dtype=bool)
-_LOWER[np.frombuffer(b"abcdef", np.uint8)] = True
 _DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 _DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
 _NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
-_HIGH, _LOW = _NIBBLES[0::2], _NIBBLES[1::2]  # each byte's two digits
+
+
+def _hex_pairs() -> np.ndarray:
+    """Two bytes of text (read as one uint16, in memory order) -> the byte their two hex digits
+    spell in the low 8 bits, and above them flags: not two hex digits, an upper-case letter,
+    a lower-case letter. A UUID's 16 bytes are then 16 lookups, and its flags their OR."""
+    pair = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
+    flags = np.zeros(1 << 16, np.uint16)
+    for chars in (pair[:, 0], pair[:, 1]):
+        flags |= np.where(_HEX[chars] == 255, _NOT_HEX, 0).astype(np.uint16)
+        flags |= np.where((chars >= ord("A")) & (chars <= ord("F")), _UPPER_CASE, 0).astype(np.uint16)
+        flags |= np.where((chars >= ord("a")) & (chars <= ord("f")), _LOWER_CASE, 0).astype(np.uint16)
+    valid = flags & _NOT_HEX == 0
+    flags[valid] |= (_HEX[pair[valid, 0]].astype(np.uint16) << 4) | _HEX[pair[valid, 1]]
+    return flags
+
+
+_NOT_HEX, _UPPER_CASE, _LOWER_CASE = 1 << 8, 1 << 9, 1 << 10
+_HEX_PAIRS = _hex_pairs()
+_A_UUID = np.array([True, False, True, False, True, False, False, False])  # by flags: hex, in one case
 _ID_TYPE = np.dtype(f"S{EVENT_ID_WIDTH}")
 
 
@@ -132,14 +152,20 @@ class EventIds:
             text = values.view(np.uint8).reshape(count, EVENT_ID_WIDTH)
         else:
             text = np.frombuffer(values.astype(_ID_TYPE).tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
-        nibbles = _HEX.take(text)  # every byte looked up once, then the digits taken in pairs
-        packed = np.ascontiguousarray((nibbles[:, _HIGH] << 4) | nibbles[:, _LOW])
-        uuid = (
-            (nibbles[:, _NIBBLES].max(axis=1) != 255) & (text[:, _DASHES] == ord("-")).all(axis=1) & packed.any(axis=1)
-        )
-        digits = text[:, _NIBBLES]
-        upper = _UPPER.take(digits).any(axis=1)
-        uuid &= ~(upper & _LOWER.take(digits).any(axis=1))  # in one case or the other: mixed, it is kept whole
+        digits = np.ascontiguousarray(text[:, _NIBBLES])
+        coded = _HEX_PAIRS.take(digits.view(np.uint16))  # (count, 16): a byte and its flags each
+        words = coded.view(np.uint64)  # the flags of an id's 16 pairs ORed, 4 lanes at a time
+        flags = words[:, 0] | words[:, 1] | words[:, 2] | words[:, 3]
+        flags |= flags >> np.uint64(32)
+        flags |= flags >> np.uint64(16)
+        kinds = (flags >> np.uint64(8)).astype(np.uint8) & 7
+        packed = coded.astype(np.uint8)
+        halves = packed.view(np.uint64)
+        # hex digits in one case or the other (mixed, it is kept whole), its dashes, not the nil UUID
+        uuid = _A_UUID.take(kinds)
+        uuid &= (text[:, _DASHES] == ord("-")).all(axis=1)
+        uuid &= (halves[:, 0] | halves[:, 1]) != 0
+        upper = kinds & (_UPPER_CASE >> 8) != 0
         packed[~uuid] = 0
         for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
             self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
@@ -557,38 +583,51 @@ class EventIndex:
         remaps["alias"] = alias_remap = self.vocab["alias"].remap(batch.vocab["alias"])
         remaps["trail"] = trail_remap = self.vocab["trail"].remap(batch.vocab["trail"])
         remaps["ctx"] = self.contexts.add(batch.contexts)
+        # the largest code each column can get: below 65,536 a narrow column need not look for it
+        largest = {name: len(self.vocab[name]) - 1 for name in STRING_COLUMNS}
+        largest["key0"] = largest["key1"] = len(self.vocab["key"]) - 1
+        largest["alias"] = len(self.vocab["alias"]) - 1
+        largest["trail"] = len(self.vocab["trail"]) - 1
+        largest["origin"] = len(self.origins) - 1
         columns = batch.columns
         for name, column in self.columns.items():
             values = columns[name] if name != "cloud" else columns.get(name, np.zeros(n, np.uint8))
             remap = remaps.get(name)
-            column.extend(remap[values] if remap is not None else values)
-        for row, extra in batch.extra_keys.items():
-            self.extra_keys[base + row] = tuple(int(key_remap[k]) for k in extra)
-        for row, event_id in batch.event_id_overflow.items():
-            self.event_id_overflow[base + row] = event_id
-        for row, parameters in batch.parameters.items():
-            self.parameters[base + row] = parameters
+            if isinstance(column, EventIds):
+                column.extend(values)
+            else:
+                column.extend(remap[values] if remap is not None else values, largest.get(name))
+        if batch.extra_keys:
+            keys = key_remap.tolist()
+            self.extra_keys.update(
+                (base + row, tuple(keys[k] for k in extra)) for row, extra in batch.extra_keys.items()
+            )
+        if batch.event_id_overflow:
+            self.event_id_overflow.update((base + row, odd) for row, odd in batch.event_id_overflow.items())
+        if batch.parameters:
+            self.parameters.update((base + row, raw) for row, raw in batch.parameters.items())
         for change in batch.trail_changes:
             change.row += base
             change.principal = int(principal_remap[change.principal])
             self.trail_changes.append(change)
-        for learned, (first, last) in batch.alias_bindings:
-            # changes are kept one by one (an alias can move back and forth), observations as a span
-            binding = learned._replace(alias=int(alias_remap[learned.alias]), key=int(key_remap[learned.key]))
-            span = self.alias_bindings.get(binding)
-            if span is None:
-                self.alias_bindings[binding] = [first, last]
+        if batch.alias_bindings:
+            aliases, keys = alias_remap.tolist(), key_remap.tolist()
+            for learned, (first, last) in batch.alias_bindings:
+                # changes are kept one by one (an alias can move back and forth), observations as a span
+                binding = model.AliasBinding(aliases[learned.alias], keys[learned.key], learned.kind, learned.when)
+                span = self.alias_bindings.get(binding)
+                if span is None:
+                    self.alias_bindings[binding] = [first, last]
+                else:
+                    span[0] = min(span[0], first)
+                    span[1] = max(span[1], last)
+        if batch.log_files:
+            trails = trail_remap.tolist()
+            if trails == list(range(len(trails))):  # the usual: codes already the index's
+                self.log_files.extend(batch.log_files)
             else:
-                span[0] = min(span[0], first)
-                span[1] = max(span[1], last)
-        if np.array_equal(trail_remap, np.arange(len(trail_remap))):  # the usual: codes already the index's
-            self.log_files.extend(batch.log_files)
-        else:
-            for log_file in batch.log_files:
-                self.log_files.append(log_file._replace(trail=int(trail_remap[log_file.trail])))
-        key0 = columns["key0"]
-        alias = columns["alias"]
-        only = np.flatnonzero((key0 == 0) & (alias != 0))
+                self.log_files.extend(model.LogFile(trails[f.trail], f.s3_arn, f.time) for f in batch.log_files)
+        only = np.flatnonzero((columns["key0"] == 0) & (columns["alias"] != 0))
         if len(only):
             self.alias_only.extend((only + base).tolist())
 
@@ -618,12 +657,14 @@ class EventIndex:
         alive = np.ones(n, dtype=bool)
         if n < 2:
             return alive, 0, frozenset()
-        words = self.event_ids.words(n).astype(np.uint64)
-        has_id = np.any(words, axis=1)
+        words = self.event_ids.words(n)
+        halves = self.event_ids.data[:n].view(np.uint64).reshape(n, 2)
+        has_id = (halves[:, 0] | halves[:, 1]) != 0
         # A 64-bit fingerprint of (id, name, time); equal fingerprints are then compared exactly.
-        fingerprint = np.zeros(n, dtype=np.uint64)
-        for column in range(words.shape[1]):
-            fingerprint = fingerprint * np.uint64(1099511628211) + words[:, column]
+        fingerprint = words[:, 0].astype(np.uint64)
+        for column in range(1, words.shape[1]):
+            fingerprint *= np.uint64(1099511628211)
+            fingerprint += words[:, column]
         fingerprint ^= self.columns["name"].data[:n].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         fingerprint ^= self.columns["time"].data[:n].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
         for row, event_id in self.event_id_overflow.items():
@@ -632,10 +673,21 @@ class EventIndex:
                 name_code, seconds = int(self.columns["name"].data[row]), int(self.columns["time"].data[row])
                 fingerprint[row] = np.uint64(hash((event_id, name_code, seconds)) & 0xFFFFFFFFFFFFFFFF)
         candidates = np.flatnonzero(has_id)
+        sorted_prints = np.sort(fingerprint[candidates])  # the usual answer: no fingerprint twice
+        if not (sorted_prints[1:] == sorted_prints[:-1]).any():
+            return alive, 0, frozenset()
+        # The rows whose fingerprint another row has, found by an unstable sort (a third of a
+        # stable one's time, which took most of a refresh); only they are then ordered by
+        # fingerprint, in row order among equals, as all the rows were before.
+        ranked = np.argsort(fingerprint[candidates])
+        prints = fingerprint[candidates[ranked]]
+        equal = prints[1:] == prints[:-1]
+        repeated = np.zeros(len(prints), dtype=bool)
+        repeated[1:] = equal
+        repeated[:-1] |= equal
+        candidates = np.sort(candidates[ranked[repeated]])
         order = candidates[np.argsort(fingerprint[candidates], kind="stable")]
         same = fingerprint[order[1:]] == fingerprint[order[:-1]]
-        if not same.any():
-            return alive, 0, frozenset()
         duplicates = 0
         shared: set[int] = set()
         lengths = self.columns["rawlen"]

@@ -1,0 +1,318 @@
+"""The index's merge of batches (``EventIndex.add``, vectorised for speed) against a plain merge
+written here, value by value: every column (its values and its width), every vocabulary in its
+order, the contexts, the event ids (16 bytes, the case flag, the odd ones kept whole), the maps
+and lists, the load report. Inputs: the demo, the public corpus (where it is present), a
+synthetic high-cardinality trail, hostile event ids, and more distinct values than a 2-byte
+column holds."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import random
+import re
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kmstui.cli import demo_path
+from kmstui.core.batch import STRING_COLUMNS, VOCABS, Batch
+from kmstui.core.decode import load_many
+from kmstui.core.index import _COLUMN_TYPES, EventIndex
+from kmstui.core.sources import discover, newest_first
+from tests.records import AWS_DOCS, REAL, REPO, needs_outside_data
+
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import synth
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_KEYED = {"key0": "key", "key1": "key", "alias": "alias", "trail": "trail", "principal": "principal"}
+
+
+def plain_id(text: bytes) -> tuple[bytes, bool, str | None]:
+    """An id as the index keeps it, worked out one at a time with ``re`` and ``uuid``: its 16
+    bytes, whether it was written in upper case, or (zero bytes) the id kept whole."""
+    if not text:
+        return bytes(16), False, None
+    whole = text.decode("utf-8", "surrogateescape")
+    for case in (whole, whole.lower()):
+        if _UUID.fullmatch(case) and (case == whole or whole == whole.upper()) and uuid.UUID(case).int:
+            return uuid.UUID(case).bytes, case != whole, None
+    return bytes(16), False, whole
+
+
+def plain_merge(batches: list[Batch]) -> dict:
+    """What merging ``batches`` in order must give, by dictionaries and lists."""
+    batches = copy.deepcopy(batches)  # the index rebases a batch's trail changes in place
+    vocab: dict[str, list] = {name: [None] for name in VOCABS}
+    codes: dict[str, dict] = {name: {None: 0} for name in VOCABS}
+    columns: dict[str, list] = {name: [] for name in _COLUMN_TYPES}
+    labels, keys, values, contexts = [None], [None], [""], [()]
+    label_codes: dict = {None: 0}
+    key_codes: dict = {None: 0}
+    ids: list[tuple[bytes, bool, str | None]] = []
+    origins, maps = [], {"extra": {}, "parameters": {}}
+    changes, bindings, log_files, alias_only = [], {}, [], []
+    report = Counter()
+    ignored: Counter = Counter()
+    for batch in batches:
+        origin_of = {}
+        for local, source in enumerate(batch.sources):
+            assert not source.appendable
+            if source.error is not None or source.format == "digest":
+                report["skipped" if source.error else "digests"] += 1
+                continue
+            report["files"] += 1
+            report["records"] += source.records
+            report["empty"] += not source.events
+            ignored.update(source.ignored)
+            origin_of[local] = len(origins)
+            origins.append((source.label, source.path, source.format, source.records, source.events))
+        if not batch.n:
+            continue  # nothing else of a batch without events is kept
+        base = len(ids)
+        remap = {}
+        for name in VOCABS:
+            known = codes[name]
+            remap[name] = []
+            for value in batch.vocab[name]:
+                if value not in known:
+                    known[value] = len(vocab[name])
+                    vocab[name].append(value)
+                remap[name].append(known[value])
+        part = batch.contexts
+        for local, known, kept in ((part.labels, label_codes, labels), (part.keys, key_codes, keys)):
+            for text in local:
+                if text not in known:
+                    known[text] = len(kept)
+                    kept.append(text)
+        context_base = len(contexts) - 1
+        start = 0
+        for count in part.counts.tolist():
+            pairs = range(start, start + count)
+            contexts.append(
+                tuple(
+                    (part.labels[part.label[at]], part.keys[part.key[at]], part.values[part.value[at]]) for at in pairs
+                )
+            )
+            start += count
+        values.extend(part.values)
+        for name in _COLUMN_TYPES:
+            local = batch.columns.get(name, np.zeros(batch.n, np.uint8)).tolist()
+            vocabulary = name if name in STRING_COLUMNS else _KEYED.get(name)
+            if vocabulary is not None:
+                local = [remap[vocabulary][code] for code in local]
+            elif name == "origin":
+                local = [origin_of[code] for code in local]
+            elif name == "ctx":
+                local = [code and context_base + code for code in local]
+            columns[name].extend(local)
+        ids += map(plain_id, batch.columns["eid"].tolist())
+        for row, odd in batch.event_id_overflow.items():  # ids the batch's column could not hold
+            assert ids[base + row] == (bytes(16), False, None)
+            ids[base + row] = (bytes(16), False, odd)
+        for row, extra in batch.extra_keys.items():
+            maps["extra"][base + row] = tuple(remap["key"][k] for k in extra)
+        for row, raw in batch.parameters.items():
+            maps["parameters"][base + row] = raw
+        for change in batch.trail_changes:
+            principal = remap["principal"][change.principal]
+            changes.append((change.row + base, change.time, change.action, change.trail, principal))
+        for learned, (first, last) in batch.alias_bindings:
+            binding = (remap["alias"][learned.alias], remap["key"][learned.key], learned.kind, learned.when)
+            span = bindings.setdefault(binding, [first, last])
+            span[:] = [min(span[0], first), max(span[1], last)]
+        log_files += [(remap["trail"][f.trail], f.s3_arn, f.time) for f in batch.log_files]
+        alias_only += [
+            base + row
+            for row, (key, alias) in enumerate(zip(batch.columns["key0"], batch.columns["alias"], strict=True))
+            if key == 0 and alias != 0
+        ]
+    widths = {}
+    for name, dtype in _COLUMN_TYPES.items():
+        wide = dtype == np.uint16 and columns[name] and max(columns[name]) > 0xFFFF
+        widths[name] = np.dtype(np.uint32 if wide else dtype)
+    return {
+        "vocab": vocab,
+        "columns": columns,
+        "widths": widths,
+        "contexts": (labels, keys, values, contexts),
+        "ids": ids,
+        "maps": {**maps, "odd": {row: odd for row, (_, _, odd) in enumerate(ids) if odd is not None}},
+        "changes": changes,
+        "bindings": bindings,
+        "log_files": log_files,
+        "alias_only": alias_only,
+        "origins": origins,
+        "report": (
+            report["files"],
+            report["records"],
+            report["empty"],
+            len(ids),
+            ignored,
+            report["skipped"],
+            report["digests"],
+        ),
+    }
+
+
+def merged(batches: list[Batch]) -> dict:
+    """The same, read back from an index the batches were added to."""
+    index = EventIndex()
+    for batch in copy.deepcopy(batches):
+        index.add(batch)
+    n = index.size
+    contexts = index.contexts
+    offsets, label, key, value = contexts.arrays()
+    context_sets = [
+        tuple(
+            (contexts.labels.values[label[at]], contexts.keys.values[key[at]], contexts.values[value[at]])
+            for at in range(offsets[code], offsets[code + 1])
+        )
+        for code in range(len(contexts))
+    ]
+    ids = index.event_ids
+    report = index.report
+    return {
+        "vocab": {name: list(index.vocab[name].values) for name in VOCABS},
+        "columns": {name: index.columns[name].data[:n].tolist() for name in _COLUMN_TYPES},
+        "widths": {name: index.columns[name].data.dtype for name in _COLUMN_TYPES},
+        "contexts": (contexts.labels.values, contexts.keys.values, list(contexts.values), context_sets),
+        "ids": [(bytes(ids.data[row]), bool(ids.upper[row]), ids.overflow.get(row)) for row in range(n)],
+        "maps": {"extra": index.extra_keys, "odd": index.event_id_overflow, "parameters": index.parameters},
+        "changes": [(c.row, c.time, c.action, c.trail, c.principal) for c in index.trail_changes],
+        "bindings": {tuple(binding): span for binding, span in index.alias_bindings.items()},
+        "log_files": [tuple(f) for f in index.log_files],
+        "alias_only": index.alias_only,
+        "origins": [(o.label, o.path, o.format, o.records, o.events) for o in index.origins],
+        "report": (
+            report.files_loaded,
+            report.records,
+            report.empty,
+            report.kept,
+            report.ignored,
+            len(report.skipped),
+            report.digests,
+        ),
+    }
+
+
+def assert_same_merge(batches: list[Batch]) -> None:
+    expected, got = plain_merge(batches), merged(batches)
+    assert got["columns"].keys() == expected["columns"].keys()
+    for name in expected["columns"]:  # one at a time, so that a failure names its column
+        assert got["columns"][name] == expected["columns"][name], name
+        assert got["widths"][name] == expected["widths"][name], name
+    for name in VOCABS:
+        assert got["vocab"][name] == expected["vocab"][name], name
+    for part in expected:
+        assert got[part] == expected[part], part
+
+
+def batches_of(paths: list[Path], files_each: int) -> list[Batch]:
+    """The sources under ``paths`` decoded as the loader does, newest first, ``files_each``
+    files to a batch (the loader sends several in one)."""
+    files, _skipped = discover([str(p) for p in paths])
+    files = newest_first(files)
+    return [load_many(files[at : at + files_each]) for at in range(0, len(files), files_each)]
+
+
+@pytest.fixture(scope="module")
+def varied_trail(tmp_path_factory) -> Path:
+    """Three files of the benchmark's high-cardinality shape: a new session, S3 object ARN and
+    address nearly every call."""
+    folder = tmp_path_factory.mktemp("varied")
+    for number in range(3):
+        synth._write_file((str(folder), number, 7, 0.6, "varied", False))
+    return folder
+
+
+@pytest.mark.parametrize("files_each", [1, 4])
+def test_the_demo_merges_as_a_plain_merge_would(files_each):
+    assert_same_merge(batches_of([demo_path()], files_each))
+
+
+@pytest.mark.parametrize("files_each", [1, 2])
+def test_a_varied_trail_merges_as_a_plain_merge_would(varied_trail, files_each):
+    batches = batches_of([varied_trail], files_each)
+    assert sum(batch.n for batch in batches) > 3000
+    assert_same_merge(batches)
+
+
+@needs_outside_data(AWS_DOCS)
+def test_the_aws_examples_merge_as_a_plain_merge_would():
+    assert_same_merge(batches_of([AWS_DOCS], 1))
+
+
+@needs_outside_data(REAL)
+@pytest.mark.parametrize("files_each", [1, 8])
+def test_the_public_records_merge_as_a_plain_merge_would(files_each):
+    batches = batches_of([REAL], files_each)
+    assert sum(batch.n for batch in batches) > 300  # the KMS and trail events of 316 files
+    assert_same_merge(batches)
+
+
+def test_ids_of_every_shape_merge_as_a_plain_merge_would(varied_trail):
+    """Hostile and odd ids put into a real batch's id column: every byte value at every place of
+    a UUID, cases mixed, dashes moved, the nil UUID, ids cut short."""
+    [batch] = batches_of([varied_trail], 3)[:1]
+    rng = random.Random(17)
+    texts = batch.columns["eid"].tolist()
+    shapes = [
+        b"0F3C9A1E-5B7D-4E2F-9A8B-1C2D3E4F5A6B",
+        b"00000000-0000-0000-0000-000000000000",
+        b"12345678-1234-4234-8234-123456789012",
+    ]
+    for row in range(len(texts)):
+        text = bytearray(rng.choice([texts[row], *shapes]))
+        for _ in range(rng.randrange(3)):
+            if text:
+                # as the loader sends them: ASCII without NUL (the rest goes whole in the batch's map)
+                text[rng.randrange(len(text))] = rng.choice([rng.randrange(1, 128), *b"-aAfFgG09"])
+        texts[row] = bytes(text)
+    batch.columns["eid"] = np.array(texts, dtype="S36")
+    odd = [plain_id(text)[2] is not None for text in texts]
+    assert 0.1 < sum(odd) / len(odd) < 0.9  # both kinds, many of each
+    assert_same_merge([batch, pickle.loads(pickle.dumps(batch))])
+
+
+def test_more_distinct_values_than_two_bytes_hold_widen_the_column(varied_trail):
+    """70,000 addresses: the address column widens to 4 bytes on the batch that needs it, and
+    every code before and after reads back the same."""
+    [batch] = batches_of([varied_trail], 3)[:1]
+    wide = pickle.loads(pickle.dumps(batch))
+    wide.vocab["ip"] = [None, *(f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}" for n in range(70_000))]
+    wide.columns["ip"] = np.random.default_rng(3).integers(0, 70_001, batch.n).astype(np.uint32)
+    wide.columns["ip"][-1] = 70_000
+    expected = plain_merge([batch, wide])
+    assert expected["widths"]["ip"] == np.uint32 and expected["widths"]["agent"] == np.uint16
+    assert_same_merge([batch, wide, batch])
+
+
+def test_files_read_twice_fold_to_their_first_reading(varied_trail):
+    """Whole files added again (and one file's events with their ids cleared, which are never
+    copies): every copy folds onto the first reading, the rest stays, whatever the fingerprints'
+    order among a million-row refresh's candidates."""
+    first, second, third = batches_of([varied_trail], 1)
+    anonymous = pickle.loads(pickle.dumps(third))
+    anonymous.columns["eid"] = np.zeros(third.n, dtype="S36")  # no id: never a duplicate
+    plan = [first, second, pickle.loads(pickle.dumps(first)), anonymous, third, anonymous, second]
+    index = EventIndex()
+    starts = []
+    for batch in copy.deepcopy(plan):
+        starts.append(index.size)
+        index.add(batch)
+    snapshot = index.refresh()
+    copies = {2: 0, 6: 1}  # batch -> the batch it repeats
+    expected = np.ones(index.size, dtype=bool)
+    for again in copies:
+        expected[starts[again] : starts[again] + plan[again].n] = False
+    assert index.report.duplicates == first.n + second.n
+    assert snapshot.alive.tolist() == expected.tolist()
+    assert not snapshot.shared_id
