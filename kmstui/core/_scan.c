@@ -26,6 +26,14 @@
  * keys and values met in the file, which Python takes in bulk (contexts.py) instead of
  * decoding every context (nearly one per record where S3 names an object in it). Any other
  * shape (escapes, other values, a key twice) is left to Python, which reads it as ever.
+ *
+ * Asked to, it also gives two fields unique to each record without interning them: the time
+ * as int64 seconds since the epoch when it is CloudTrail's plain "YYYY-MM-DDTHH:MM:SSZ" (a
+ * valid date and time: timeutil.parse_event_time's answer), and the event id as 36 bytes
+ * when it is plain printable ASCII that fits (batch.EVENT_ID_WIDTH: decode._event_id_column's
+ * answer). Any other text of those fields (escapes, offsets, fractions, out of range, longer,
+ * not ASCII, not a string) gets a code into the distinct texts as every field does, for
+ * Python to read the general way; absent or null, NO_TIME and 36 zero bytes.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -41,6 +49,8 @@
 #define MAX_FIELDS 64
 #define NAME_BUCKETS 64 /* field names are shorter than this */
 #define MAX_KEPT 16
+#define ID_WIDTH 36                    /* batch.EVENT_ID_WIDTH */
+#define NO_TIME (-(INT64_C(1) << 62)) /* timeutil.NO_TIME */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -341,6 +351,10 @@ typedef struct {
     int by_length[NAME_BUCKETS]; /* the first field of each name length, or -1 */
     uint32_t records, record_capacity;
     uint32_t *spans; /* start and end of each record */
+    /* the fields given per record rather than interned (-1: off): see plain_time, plain_id */
+    int time_field, id_field;
+    int64_t *times;     /* one per record: seconds, NO_TIME, or 0 where its code says "read in Python" */
+    unsigned char *ids; /* ID_WIDTH bytes per record, zero-padded */
     /* records whose field `keep` has none of these raw texts get a code for that field only */
     int keep;
     Py_ssize_t nkept;
@@ -447,6 +461,8 @@ static void scan_free(Scan *scan) {
     free(scan->contexts.pair_keys);
     free(scan->contexts.pair_values);
     free(scan->spans);
+    free(scan->times);
+    free(scan->ids);
 }
 
 /* The field named by the key [k, k + len) among those whose parent is `parent`, or -1:
@@ -559,6 +575,59 @@ static uint32_t assumed_role(Scan *scan) {
     return arn->len - 2;
 }
 
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* The value of ASCII digits [p, p + n), or -1 if one of them is not a digit. */
+static inline int digits_value(pos p, int n) {
+    int value = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned d = (unsigned)p[i] - '0';
+        if (d > 9)
+            return -1;
+        value = value * 10 + (int)d;
+    }
+    return value;
+}
+
+/* A raw text "YYYY-MM-DDTHH:MM:SSZ" (with its quotes) that is a valid date and time, as
+ * seconds since the epoch in *seconds: 1. Anything else (for Python to judge): 0. */
+static int plain_time(pos v, uint32_t len, int64_t *seconds) {
+    if (len != 22 || v[0] != '"' || v[21] != '"' || v[20] != 'Z' || v[5] != '-' || v[8] != '-' || v[11] != 'T' ||
+        v[14] != ':' || v[17] != ':')
+        return 0;
+    int year = digits_value(v + 1, 4), month = digits_value(v + 6, 2), day = digits_value(v + 9, 2);
+    int hour = digits_value(v + 12, 2), minute = digits_value(v + 15, 2), second = digits_value(v + 18, 2);
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+        second < 0 || second > 59)
+        return 0;
+    static const unsigned char month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > month_days[month - 1] + (month == 2 && leap))
+        return 0;
+    *seconds = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 + minute * 60 + second;
+    return 1;
+}
+
+/* A raw text that is a string of at most ID_WIDTH printable ASCII characters without an
+ * escape: its characters copied to `out` (zero-padded, as numpy's S36 holds them): 1. Else 0. */
+static int plain_id(pos v, uint32_t len, unsigned char *out) {
+    if (len < 2 || len - 2 > ID_WIDTH || v[0] != '"')
+        return 0;
+    for (uint32_t i = 1; i < len - 1; i++)
+        if (!plain[v[i]]) /* an escape, or not ASCII */
+            return 0;
+    memcpy(out, v + 1, len - 2);
+    return 1;
+}
+
 static Outcome add_record(Scan *scan) {
     if (scan->records == scan->record_capacity) {
         uint32_t capacity = scan->record_capacity ? scan->record_capacity * 2 : 1024;
@@ -576,6 +645,18 @@ static Outcome add_record(Scan *scan) {
             if (codes == NULL)
                 return NO_MEMORY;
             col->codes = codes;
+        }
+        if (scan->time_field >= 0) {
+            int64_t *times = realloc(scan->times, (size_t)capacity * sizeof(int64_t));
+            if (times == NULL)
+                return NO_MEMORY;
+            scan->times = times;
+        }
+        if (scan->id_field >= 0) {
+            unsigned char *ids = realloc(scan->ids, (size_t)capacity * ID_WIDTH);
+            if (ids == NULL)
+                return NO_MEMORY;
+            scan->ids = ids;
         }
         if (scan->roles.on) {
             uint32_t *codes = realloc(scan->roles.sessions.codes, (size_t)capacity * sizeof(uint32_t));
@@ -601,6 +682,20 @@ static Outcome add_record(Scan *scan) {
                 scan->columns[scan->roles.clear[i]].len = 0;
         if (intern(scan, sessions, &sessions->codes[scan->records]) < 0)
             return NO_MEMORY;
+    }
+    if (scan->time_field >= 0) {
+        Column *col = &scan->columns[scan->time_field];
+        int64_t *seconds = &scan->times[scan->records];
+        *seconds = col->len == 0 ? NO_TIME : 0;
+        if (whole && col->len && plain_time(scan->data + col->start, col->len, seconds))
+            col->len = 0; /* given: no code */
+    }
+    if (scan->id_field >= 0) {
+        Column *col = &scan->columns[scan->id_field];
+        unsigned char *id = scan->ids + (size_t)scan->records * ID_WIDTH;
+        memset(id, 0, ID_WIDTH);
+        if (whole && col->len && plain_id(scan->data + col->start, col->len, id))
+            col->len = 0;
     }
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
@@ -865,15 +960,18 @@ static PyObject *scan_result(Scan *scan) {
     PyObject *pairs = context_result(scan);
     if (pairs == NULL)
         goto fail;
-    return Py_BuildValue("(INNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
-                         columns, pairs);
+    PyObject *times = scan->time_field < 0 ? Py_NewRef(Py_None) : as_bytes(scan->times, (size_t)scan->records * sizeof(int64_t));
+    PyObject *ids = scan->id_field < 0 ? Py_NewRef(Py_None) : as_bytes(scan->ids, (size_t)scan->records * ID_WIDTH);
+    return Py_BuildValue("(INNNNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
+                         columns, pairs, times, ids);
 fail:
     Py_DECREF(columns);
     return NULL;
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, fields, keep=None, roles=None, contexts=-1) -> (count, spans, columns, pairs) or None\n\n"
+"scan(data, fields, keep=None, roles=None, contexts=-1, times=-1, ids=-1)\n"
+"    -> (count, spans, columns, pairs, times, ids) or None\n\n"
 "Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
 "(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
 "field it lies in (which is scanned into, not kept). ``spans`` holds each record's start\n"
@@ -892,6 +990,12 @@ PyDoc_STRVAR(scan_doc,
 "not an object of plain strings (escapes, other values, a key twice, over 64 pairs: for\n"
 "the caller to read); the pairs of every text in turn as native uint32 codes (from 1) into\n"
 "the distinct key and value texts (str), in the order they are written. Else None.\n"
+"``times`` and ``ids`` are indexes of kept fields given per record (else -1, and None):\n"
+"``times`` then holds a native int64 per record, the seconds since the epoch of a plain\n"
+"\"YYYY-MM-DDTHH:MM:SSZ\" (a valid date and time), -2**62 for none (absent or null), and\n"
+"0 where the field has a code: any other text, for the caller to read; ``ids`` 36 bytes per\n"
+"record, a plain string of at most 36 printable ASCII characters zero-padded, zeros for\n"
+"none or where the field has a code. Those fields' columns hold only such other texts.\n"
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
 "decodes it the general way.");
 
@@ -947,9 +1051,11 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     memset(&scan, 0, sizeof(scan));
     scan.keep = -1;
     scan.contexts.field = -1;
+    scan.time_field = scan.id_field = -1;
     for (int i = 0; i < NAME_BUCKETS; i++)
         scan.by_length[i] = -1;
-    if (!PyArg_ParseTuple(args, "y*O|OOi:scan", &buffer, &fields, &keep, &roles, &contexts))
+    if (!PyArg_ParseTuple(args, "y*O|OOiii:scan", &buffer, &fields, &keep, &roles, &contexts, &scan.time_field,
+                          &scan.id_field))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -1020,6 +1126,25 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
             texts[i]->mask = 127;
         }
         scan.contexts.field = contexts;
+    }
+    int unique[2] = {scan.time_field, scan.id_field};
+    for (int i = 0; i < 2; i++) {
+        if (unique[i] < -1 || unique[i] >= scan.ncolumns || (unique[i] >= 0 && scan.columns[unique[i]].children) ||
+            (unique[i] >= 0 && (unique[i] == scan.keep || unique[i] == contexts || unique[1 - i] == unique[i]))) {
+            PyErr_SetString(PyExc_ValueError, "times and ids must name two other kept fields");
+            goto done;
+        }
+    }
+    if (scan.roles.on && (unique[0] >= 0 || unique[1] >= 0)) {
+        Roles *r = &scan.roles;
+        int bad = unique[0] == r->type || unique[0] == r->arn || unique[0] == r->account || unique[1] == r->type ||
+                  unique[1] == r->arn || unique[1] == r->account;
+        for (int i = 0; i < r->nclear && !bad; i++)
+            bad = r->clear[i] >= 0 && (r->clear[i] == unique[0] || r->clear[i] == unique[1]);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "times and ids must not be fields the roles read");
+            goto done;
+        }
     }
     for (int f = 0; f < scan.ncolumns; f++) {
         Column *col = &scan.columns[f];

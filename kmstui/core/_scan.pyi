@@ -15,6 +15,8 @@ def scan(
     keep: tuple[int, Sequence[bytes]] | None = None,
     roles: tuple[int, int, int, Sequence[int]] | None = None,
     contexts: int = -1,
+    times: int = -1,
+    ids: int = -1,
     /,
-) -> tuple[int, bytes, list[Column], Pairs | None] | None: ...
+) -> tuple[int, bytes, list[Column], Pairs | None, bytes | None, bytes | None] | None: ...
 def surrogate_escapes(data: bytes, /) -> bool: ...

@@ -28,7 +28,7 @@ from functools import partial
 from itertools import compress, repeat
 from operator import is_
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -231,9 +231,9 @@ class _BatchBuilder:
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
 
-    def _add_scanned(self, info: SourceInfo, scanned: tuple, data: bytes) -> None:
+    def _add_scanned(self, info: SourceInfo, scanned: Scanned, data: bytes) -> None:
         """Add a log file the scanner read: its records are picked out with numpy."""
-        count, spans, columns, contexts = scanned
+        count, spans, columns, contexts, times, ids = scanned
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
         keep = _rows_of(source_codes, sources, KMS)
@@ -264,6 +264,8 @@ class _BatchBuilder:
             raw if bounds is not None else None,
             measured=measured,
             contexts=contexts,
+            times=times[kept],
+            ids=ids[kept],
         )
 
     def add_records(
@@ -324,10 +326,13 @@ class _BatchBuilder:
         measured: bool,
         first_ordinal: int = 0,
         contexts: ScannedContexts | None = None,
+        times: np.ndarray | None = None,
+        ids: np.ndarray | None = None,
     ) -> None:
         """Add one source's kept records, given as columns (codes into distinct values, one
         code per kept record). ``raw(i)`` is the text of the source's record ``i``;
-        ``contexts``, the scanner's reading of the encryptionContext column's texts."""
+        ``contexts``, the scanner's reading of the encryptionContext column's texts; ``times``
+        and ``ids``, the times and event ids it gave per record (see Scanned)."""
         batch = self.batch
         vocab = self.vocab
         again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
@@ -341,10 +346,10 @@ class _BatchBuilder:
                 return _recode(codes, values, None, dtype, partial(_intern_many, vocab[vocab_name]))
             return _recode(codes, values, lookup, dtype)
 
-        time_codes, times = columns["eventTime"]
-        time_column = _recode(time_codes, times, None, np.int64, parse_event_times)
+        time_codes, time_texts = columns["eventTime"]
+        time_column = _time_column(time_codes, time_texts, times)
+        id_codes, id_texts = columns["eventID"]
         principal_column = self._principals(columns)
-        id_codes, ids = columns["eventID"]
         overflow: dict[int, str] = {}
         out = {
             "time": time_column,
@@ -367,7 +372,7 @@ class _BatchBuilder:
             "errmsg": encode("errmsg", "errorMessage", lambda v: vocab["errmsg"][v or None]),
             "readonly": encode("", "readOnly", _READ_ONLY.__getitem__, np.int8),
             "principal": principal_column,
-            "eid": _event_id_column(id_codes, ids, overflow),
+            "eid": _id_column(id_codes, id_texts, overflow, ids),
             "cloud": np.zeros(count, dtype=np.uint8),  # CloudTrail: aws (actiontrail.py writes alibaba)
         }
         for row, event_id in overflow.items():
@@ -663,6 +668,10 @@ def _roles_spec() -> tuple[int, int, int, tuple[int, ...]]:
 _SCAN_ROLES = _roles_spec()
 # the scanner reads the request's own encryption contexts into pairs (ScannedContexts)
 _SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].index("encryptionContext")
+# eventTime and eventID, unique to nearly every record, are given per record rather than interned
+_SCAN_TIMES, _SCAN_IDS = (
+    [None if column is None else column[0] for column in _SCANNED].index(name) for name in ("eventTime", "eventID")
+)
 SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
 _ENCODE = msgspec.json.Encoder().encode
 _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
@@ -673,17 +682,30 @@ _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
 }
 
 
-def _scan_columns(data: bytes) -> tuple | None:
-    """A delivered log file as (record count, record spans, columns over every record, the
-    encryption contexts read into pairs), from the C scanner: each field's distinct texts are
-    decoded together, in one call. None when
-    the scanner is not built, or the file is not plain (then it is decoded the general way)."""
+class Scanned(NamedTuple):
+    """A delivered log file as the C scanner read it (``_scan_columns``)."""
+
+    records: int
+    spans: bytes  # each record's start and end offsets, native uint32
+    columns: dict[str, tuple[np.ndarray, list]]  # over every record: codes into decoded distinct values
+    contexts: ScannedContexts  # the encryptionContext column's texts read into pairs
+    # eventTime and eventID per record where the scanner gave them (their columns then hold
+    # only the other texts, code 0 elsewhere): int64 seconds (NO_TIME for none), S36 ids
+    times: np.ndarray
+    ids: np.ndarray
+
+
+def _scan_columns(data: bytes) -> Scanned | None:
+    """A delivered log file as the C scanner read it: each field's distinct texts are decoded
+    together, in one call. None when the scanner is not built, or the file is not plain (then
+    it is decoded the general way)."""
     if _scan is None:
         return None
-    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS)
+    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS, _SCAN_TIMES, _SCAN_IDS)
     if scanned is None:
         return None
-    count, spans, found, pairs = scanned
+    count, spans, found, pairs, times, ids = scanned
+    assert times is not None and ids is not None  # asked for
     session_codes, sessions = found.pop()
     columns = {SESSIONS: (np.frombuffer(session_codes, dtype=np.uint32), [None, *sessions])}
     for spec, column in zip(_SCANNED, found, strict=True):
@@ -705,7 +727,14 @@ def _scan_columns(data: bytes) -> tuple | None:
             same = [first.setdefault(_ENCODE(value), i + 1) for i, value in enumerate(values)]
             code_array = np.array([0, *same], dtype=np.uint32)[code_array]
         columns[name] = (code_array, [None, *values])
-    return count, spans, columns, ScannedContexts.of(pairs)
+    return Scanned(
+        count,
+        spans,
+        columns,
+        ScannedContexts.of(pairs),
+        np.frombuffer(times, dtype=np.int64),
+        np.frombuffer(ids, dtype=f"S{EVENT_ID_WIDTH}"),
+    )
 
 
 def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
@@ -774,6 +803,30 @@ def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> 
         for row in np.flatnonzero(np.isin(codes, odd)).tolist():
             overflow[row] = ids[codes[row]]
     return column
+
+
+def _time_column(codes: np.ndarray, texts: list, given: np.ndarray | None) -> np.ndarray:
+    """The time column: ``texts`` parsed once each, or the scanner's times (``given``) with
+    the rows that have a code (texts it left to Python) parsed so."""
+    if given is None:
+        return _recode(codes, texts, None, np.int64, parse_event_times)
+    odd = np.flatnonzero(codes)
+    if len(odd):
+        given[odd] = _recode(codes[odd], texts, None, np.int64, parse_event_times)
+    return given
+
+
+def _id_column(codes: np.ndarray, ids: list, overflow: dict[int, str], given: np.ndarray | None) -> np.ndarray:
+    """The event id column: as _event_id_column makes it, or the scanner's (``given``) with
+    the rows that have a code (ids it left to Python) made so."""
+    if given is None:
+        return _event_id_column(codes, ids, overflow)
+    odd = np.flatnonzero(codes)
+    if len(odd):
+        found: dict[int, str] = {}
+        given[odd] = _event_id_column(codes[odd], ids, found)
+        overflow.update((int(odd[row]), event_id) for row, event_id in found.items())
+    return given
 
 
 # The columnar machinery, under public names for actiontrail.py (Alibaba's events onto the same columns)
