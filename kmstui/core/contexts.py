@@ -3,7 +3,7 @@ request's own context, and ReEncrypt's and CreateGrant's labelled ones."""
 
 from __future__ import annotations
 
-from itertools import chain, compress, repeat
+from itertools import chain, compress, count, repeat
 from operator import is_
 from typing import NamedTuple
 
@@ -68,19 +68,21 @@ class _PairColumn:
         wanted[codes] = True
         wanted[0] = False
         table = np.zeros(len(texts) + 1, dtype=np.uint32)
-        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())))
+        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())), distinct=True)
         self.chunks.append(table[codes])
 
     def add_same(self, text: str, count: int) -> None:
         self._flush()
         self.chunks.append(np.full(count, self._codes([text])[0], dtype=np.uint32))
 
-    def _codes(self, texts: list[str]) -> np.ndarray:
+    def _codes(self, texts: list[str], distinct: bool = False) -> np.ndarray:
+        """The codes of ``texts``, the new ones added in order; ``distinct``: no text is there
+        twice (a file's distinct texts), so the new ones need no deduplicating."""
         vocab = self.vocab
         codes = list(map(vocab.get, texts))
         if None in codes:
-            new = dict.fromkeys(compress(texts, map(is_, codes, repeat(None))))
-            vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+            new = compress(texts, map(is_, codes, repeat(None)))
+            vocab.update(zip(new if distinct else dict.fromkeys(new), count(len(vocab))))
             codes = list(map(vocab.__getitem__, texts))
         return np.array(codes, dtype=np.uint32)
 
@@ -106,7 +108,7 @@ class _ContextBuilder:
         self.trail_info: list[tuple[str | None, str | None]] = [
             (None, None)
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
-        self.with_trail: set[int] = set()  # the codes whose trail_info names a trail
+        self.trails = bytearray(1)  # 1 for the codes whose trail_info names a trail (a flag per code)
         self.counts: list[int] = []
         self.labels = _PairColumn()
         self.keys = _PairColumn()
@@ -163,21 +165,33 @@ class _ContextBuilder:
         self.values.add_coded(values, scanned.value_texts)
         self.counts.extend(sizes.tolist())
         self.trail_info.extend([(None, None)] * len(sizes))
-        if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files: rare
-            trail_key = scanned.key_texts.index(_TRAIL_KEY) + 1
-            ends = np.cumsum(sizes)
-            # a key once a context: the contexts holding it, ascending
-            for c in np.searchsorted(ends, np.flatnonzero(keys == trail_key), side="right").tolist():
-                run = slice(int(ends[c] - sizes[c]), int(ends[c]))
-                context = {
-                    scanned.key_texts[k - 1]: scanned.value_texts[v - 1]
-                    for k, v in zip(keys[run].tolist(), values[run].tolist(), strict=True)
-                }
-                trail = context.get(_TRAIL_KEY) or None
-                self.trail_info[first + c] = (trail, context.get("aws:s3:arn") or None)
-                if trail:
-                    self.with_trail.add(first + c)
+        self.trails.extend(bytes(len(sizes)))
+        if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
+            self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
         return answers
+
+    def _note_scanned_trails(
+        self, first: int, ends: np.ndarray, keys: np.ndarray, values: np.ndarray, scanned: ScannedContexts
+    ) -> None:
+        """The trail and log file of the contexts just added (from code ``first``, their pairs
+        ``keys`` and ``values`` ending at ``ends``) that hold aws:cloudtrail:arn. The scanner
+        reads a key once a context at most (a key twice is left to Python), so each context
+        has one value of each key: found for all of them together."""
+        texts = scanned.value_texts
+
+        def holders(key: str) -> tuple[list[int], list[str]]:
+            """The contexts holding ``key`` (ascending), with its values."""
+            if key not in scanned.key_texts:
+                return [], []
+            at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
+            return np.searchsorted(ends, at, side="right").tolist(), _gather(texts, values[at] - 1)
+
+        named, trails = holders(_TRAIL_KEY)
+        logs = dict(zip(*holders("aws:s3:arn"), strict=True))
+        for c, trail in zip(named, trails, strict=True):
+            self.trail_info[first + c] = (trail or None, logs.get(c) or None)
+            if trail:
+                self.trails[first + c] = 1
 
     def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]], trails: bool) -> None:
         """Add new contexts, decoded; ``trails``: whether any may be CloudTrail's own."""
@@ -196,6 +210,7 @@ class _ContextBuilder:
         self.keys.extend(chain.from_iterable(contexts))
         self.values.extend(chain.from_iterable(map(dict.values, contexts)))
         self.trail_info.extend([(None, None)] * len(contexts))
+        self.trails.extend(bytes(len(contexts)))
         for raw in raws if trails else ():
             if b'"aws:cloudtrail:arn"' in raw:  # CloudTrail encrypting one of its log files
                 code = self.codes[raw]
@@ -203,7 +218,7 @@ class _ContextBuilder:
                 trail = context.get("aws:cloudtrail:arn") or None
                 self.trail_info[code] = (trail, context.get("aws:s3:arn") or None)
                 if trail:
-                    self.with_trail.add(code)
+                    self.trails[code] = 1
 
     def _of_plain(self, raw: bytes) -> int:
         """One context that is not string to string: values are kept as their JSON text."""
@@ -275,9 +290,16 @@ class _ContextBuilder:
 
     def _note_trail(self, trail: str | None, s3: str | None) -> None:
         """The trail and log file of the context just added (CloudTrail encrypting a log file)."""
-        if trail:
-            self.with_trail.add(len(self.trail_info))
+        self.trails.append(1 if trail else 0)
         self.trail_info.append((trail, s3))
+
+    def naming_trails(self, codes: np.ndarray) -> list[int]:
+        """The distinct codes among ``codes`` whose context names a trail (CloudTrail encrypting
+        one of its log files), ascending."""
+        if 1 not in self.trails:
+            return []
+        flags = np.frombuffer(bytes(self.trails), dtype=np.bool_)
+        return np.unique(codes[flags[codes]]).tolist()
 
     def part(self) -> ContextPart:
         labels, label = self.labels.part()
@@ -285,6 +307,11 @@ class _ContextBuilder:
         values, value = self.values.part()
         counts = np.array(self.counts, dtype=np.uint32)
         return ContextPart(labels, keys, values, counts, label, key, value)
+
+
+def _gather(values: list, codes: np.ndarray) -> list:
+    """The values of ``codes``, as a list."""
+    return list(map(values.__getitem__, codes.tolist()))
 
 
 def _pairs(context) -> tuple:

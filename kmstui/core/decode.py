@@ -587,11 +587,8 @@ class _BatchBuilder:
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
-        found = []  # ascending, as the trail vocabulary has always been filled
-        if contexts.with_trail:
-            named = ctx[rows]
-            found = np.unique(named[np.isin(named, list(contexts.with_trail))]).tolist()
-        for code in filter(contexts.with_trail.__contains__, found):  # CloudTrail's own log files
+        # CloudTrail's own log files, ascending as the trail vocabulary has always been filled
+        for code in contexts.naming_trails(ctx[rows]):
             trail_arn, s3_arn = contexts.trail_info[code]
             matching = rows[ctx[rows] == code]
             trail[matching] = trails[trail_arn]
