@@ -20,6 +20,8 @@ _string_context_decoder = msgspec.json.Decoder(dict[str, str])
 _string_contexts_decoder = msgspec.json.Decoder(list[dict[str, str]])
 NOT_PLAIN = 0xFFFFFFFF  # the scanner's count for a context it left to Python
 _TRAIL_KEY = "aws:cloudtrail:arn"
+# the labels of a request's contexts, in the order they are kept: its own, ReEncrypt's, CreateGrant's
+_LABELS = ("", "source", "destination", "grant constraint (subset)", "grant constraint (equals)")
 
 
 class ScannedContexts(NamedTuple):
@@ -233,7 +235,8 @@ class _ContextBuilder:
 
     def of_parts(self, own: bytes | None, source, destination, constraints) -> int:
         """The local code of a request's labelled contexts: its own (raw text), ReEncrypt's
-        source and destination, CreateGrant's constraints (0 for none)."""
+        source and destination, CreateGrant's constraints (0 for none). They are known by
+        their pairs, labelled, in the record's order."""
         if source is None and destination is None and constraints is None:
             return self.of_plain_many([own])[0]
         decoded = None
@@ -242,21 +245,39 @@ class _ContextBuilder:
                 decoded = _context_decoder.decode(own)
             except _UNREADABLE:
                 decoded = None
-        constraints = constraints if isinstance(constraints, dict) else {}
+        subset = equals = None
+        if isinstance(constraints, dict):
+            subset, equals = constraints.get("encryptionContextSubset"), constraints.get("encryptionContextEquals")
         groups = [
-            ("", decoded),
-            ("source", source),
-            ("destination", destination),
-            ("grant constraint (subset)", constraints.get("encryptionContextSubset")),
-            ("grant constraint (equals)", constraints.get("encryptionContextEquals")),
+            (label, context)
+            for label, context in zip(_LABELS, (decoded, source, destination, subset, equals), strict=True)
+            if isinstance(context, dict) and context
         ]
         identity = tuple(
-            (label, tuple(_pairs(context))) for label, context in groups if isinstance(context, dict) and context
+            (label, str(key), value if isinstance(value, str) else as_text(value) or "")
+            for label, context in groups
+            for key, value in context.items()
         )
         code = self.codes.get(identity)
         if code is None:
-            code = self.codes[identity] = self._add(groups)
+            code = self.codes[identity] = self._add_labelled(identity, [context for _, context in groups])
         return code
+
+    def _add_labelled(self, pairs: tuple, contexts: list[dict]) -> int:
+        """Add labelled pairs, (label, key, value) each, from ``contexts``: their code (0 for none)."""
+        if not pairs:
+            return 0
+        labels, keys, values = zip(*pairs, strict=True)
+        self.labels.extend(labels)
+        self.keys.extend(keys)
+        self.values.extend(values)
+        self.counts.append(len(pairs))
+        trail = s3 = None
+        for context in contexts:
+            trail = trail or _text_or_none(context.get(_TRAIL_KEY))
+            s3 = s3 or _text_or_none(context.get("aws:s3:arn"))
+        self._note_trail(trail, s3)
+        return len(self.counts)
 
     def _add_strings(self, context: dict[str, str]) -> int:
         count = len(context)
@@ -312,13 +333,6 @@ class _ContextBuilder:
 def _gather(values: list, codes: np.ndarray) -> list:
     """The values of ``codes``, as a list."""
     return list(map(values.__getitem__, codes.tolist()))
-
-
-def _pairs(context) -> tuple:
-    """A context as hashable pairs, in the record's order (an identity for labelled sets)."""
-    if not isinstance(context, dict) or not context:
-        return ()
-    return tuple((str(k), v if isinstance(v, str) else as_text(v) or "") for k, v in context.items())
 
 
 def _text_or_none(value) -> str | None:

@@ -581,9 +581,7 @@ class _BatchBuilder:
         if len(mixed_rows):
             fields = [(codes[mixed_rows], values) for codes, values in (columns["encryptionContext"], *others)]
             group, firsts = _combinations(fields)
-            codes = [
-                contexts.of_parts(*(values[codes[first]] for codes, values in fields)) for first in firsts.tolist()
-            ]
+            codes = list(map(contexts.of_parts, *(_gather(values, codes[firsts]) for codes, values in fields)))
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
