@@ -237,10 +237,10 @@ class _BatchBuilder:
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
         keep = _rows_of(source_codes, sources, KMS)
-        config = _rows_of(source_codes, sources, CLOUDTRAIL) & np.isin(name_codes, _codes_of(names, TRAIL_EVENTS))
+        config = _rows_of(source_codes, sources, CLOUDTRAIL) & _rows_in(name_codes, names, TRAIL_EVENTS)
         keep |= config
         read_only_codes, read_only = columns["readOnly"]
-        changes = keep & ~np.isin(read_only_codes, [code for code, value in enumerate(read_only) if value is True])
+        changes = keep & ~_rows_in(read_only_codes, read_only, (True,))
         for code, records in enumerate(np.bincount(source_codes[~keep], minlength=len(sources)).tolist()):
             if records:
                 info.ignored[sources[code] or "(no event source)"] += records
@@ -517,7 +517,7 @@ class _BatchBuilder:
         alias[rows] = firsts[combo_of, 2]
 
         name_codes, names = columns["eventName"]
-        changes = np.isin(name_codes, _codes_of(names, ALIAS_CHANGES))
+        changes = _rows_in(name_codes, names, ALIAS_CHANGES)
         for c, (found_keys, found_aliases) in enumerate(found):
             if len(found_keys) > 2:
                 extra = tuple(keys[k] for k in found_keys[2:])
@@ -614,7 +614,15 @@ def _codes_of(values: list, wanted) -> list[int]:
 
 def _rows_of(codes: np.ndarray, values: list, value: str) -> np.ndarray:
     """Which rows have ``value``, as a mask."""
-    return np.isin(codes, _codes_of(values, (value,)))
+    return _rows_in(codes, values, (value,))
+
+
+def _rows_in(codes: np.ndarray, values: list, wanted) -> np.ndarray:
+    """Which rows have a value in ``wanted``, as a mask: a lookup per distinct value, then one
+    per row (np.isin sorts; this is a few times quicker on a file's columns)."""
+    table = np.zeros(len(values), dtype=bool)
+    table[_codes_of(values, wanted)] = True
+    return table[codes]
 
 
 def _recode(codes: np.ndarray, values: list, lookup, dtype=np.uint32, lookup_all=None) -> np.ndarray:
