@@ -730,3 +730,29 @@ def test_a_time_or_id_of_another_type_sends_the_file_the_general_way(tmp_path, m
         text = delivered([_with(time="2026-11-20T10:00:00Z", event_id="x"), odd])
         assert decode._scan_columns(text) is None
         assert_same(write(tmp_path / "log.json", text), monkeypatch)
+
+
+def _freeze_counts(path: str) -> tuple[int, int, int]:
+    """In a worker process: objects frozen before and after load_many, and the batch's events."""
+    import gc
+
+    before = gc.get_freeze_count()
+    batch = decode.load_many([sources.SourceFile(path, path)])
+    return before, gc.get_freeze_count(), batch.n
+
+
+def test_a_worker_process_leaves_its_batch_out_of_the_collectors_sight(tmp_path):
+    """A worker's batch is pickled back and dropped: the collection the paused collector owes
+    would walk all of it to find nothing. In a worker the batch is frozen instead; in the main
+    process (which merges, and whose other threads may make cycles) nothing is."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = str(write(tmp_path / "log.json", delivered(SAMPLE)))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        before, after, events = pool.submit(_freeze_counts, path).result()
+    assert events == len(SAMPLE) - 2 and after > before
+    here = gc.get_freeze_count()
+    assert decode.load_many([sources.SourceFile(path, path)]).n == len(SAMPLE) - 2
+    assert gc.get_freeze_count() == here and gc.isenabled()
