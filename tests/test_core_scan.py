@@ -316,7 +316,13 @@ def test_the_scanner_refuses_what_it_cannot_do():
     for times, ids in ((4, 4), (5, -1), (-1, 0), (-2, -1), (4, 1), (1, -1)):  # two other kept fields
         with pytest.raises(ValueError):
             scan(b"{}", fields, (4, [b'"x"']) if times == 4 and ids == 1 else None, (1, 2, 3, [1, 2]), -1, times, ids)
-    assert scan(b'{"Records":[]}', fields, None, (1, 2, 3, [1, 2]), -1, 4, -1)[4:] == (b"", None)
+    assert scan(b'{"Records":[]}', fields, None, (1, 2, 3, [1, 2]), -1, 4, -1)[4:] == (b"", None, None)
+    for objects in (1, 4, 5, -2):  # a field holding others
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, None, None, -1, -1, -1, objects)
+    assert scan(b'{"Records":[{"u":{"type":"x"}," u":1}]}', fields, None, None, -1, -1, -1, 0)[6] == bytes(
+        [17, 0, 0, 0, 29, 0, 0, 0]
+    )
 
 
 @scanner
@@ -566,7 +572,8 @@ def test_the_scanner_reads_plain_contexts_into_pairs_as_python_does(tmp_path, mo
     said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
     assert said["ctx"][3] == [("", "bidi", "evil\u202etxt"), ("", "wide", "\u00e9t\u00e9 \u4e2d \U0001f600")]
     assert said["ctx"][7] == [("", "ctl", "a\u0000b\u001b[31m")]  # stored literally; shown made visible
-    _r, _s, columns, contexts, _t, _i = decode._scan_columns(text)
+    scanned = decode._scan_columns(text)
+    columns, contexts = scanned.columns, scanned.contexts
     owns = columns["encryptionContext"][1]
     read = {owns[code + 1]: int(count) for code, count in enumerate(contexts.counts)}
     for context in PLAIN_CONTEXTS[:-1]:
@@ -756,3 +763,40 @@ def test_a_worker_process_leaves_its_batch_out_of_the_collectors_sight(tmp_path)
     here = gc.get_freeze_count()
     assert decode.load_many([sources.SourceFile(path, path)]).n == len(SAMPLE) - 2
     assert gc.get_freeze_count() == here and gc.isenabled()
+
+
+# calls that change something keep [requestParameters, responseElements] as written: the scanner
+# gives requestParameters' span, and the text must be msgspec's Raw, byte for byte
+PARAMETERS = [
+    {"requestParameters": {"keyId": "k", "description": "d"}, "responseElements": {"keyId": "k"}},
+    {"requestParameters": {"keyId": "k"}, "responseElements": None},
+    {"requestParameters": None, "responseElements": {"x": [1, {"y": None}]}},
+    {"requestParameters": None, "responseElements": None},
+    {"responseElements": "text"},
+    {},
+    {"requestParameters": {}, "responseElements": []},
+    {"requestParameters": {"nested": {"deep": [{"a": "\u00e9\n"}]}}, "responseElements": 7},
+]
+
+
+@scanner
+@pytest.mark.parametrize("indent", [None, 1], ids=["compact", "indented"])
+def test_the_parameters_of_changes_are_the_general_paths_byte_for_byte(tmp_path, monkeypatch, indent):
+    records = []
+    for fields in PARAMETERS:
+        record = kms("UpdateKeyDescription", key_arn())
+        record.pop("requestParameters", None)
+        record.pop("responseElements", None)
+        records.append({**record, **fields})
+    text = json.dumps({"Records": records}, indent=indent).encode()
+    # requestParameters twice: the last one is the record's, as msgspec reads it
+    text = text.replace(b'"requestParameters": {}', b'"requestParameters": {"a": 1}, "requestParameters": {}', 1)
+    text = text.replace(b'"requestParameters":{}', b'"requestParameters":{"a":1},"requestParameters":{}', 1)
+    path = write(tmp_path / "log.json", text)
+    scanned = load_file(str(path), "file")[0].parameters
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "_scan", None)
+        general = load_file(str(path), "file")[0].parameters
+    assert scanned == general
+    assert len(general) == len(PARAMETERS) - 2  # two have neither
+    assert decode._scan_columns(text) is not None

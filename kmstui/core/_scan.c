@@ -381,6 +381,8 @@ typedef struct {
     /* the fields given per record rather than interned (-1: off): see plain_time, plain_id */
     int time_field, id_field;
     int64_t *times;     /* one per record: seconds, NO_TIME, or 0 where its code says "read in Python" */
+    int object_field;       /* a field holding others whose text's span is given per record (-1: off) */
+    uint32_t *object_spans; /* its start and end in each record, 0 and 0 when absent or null */
     unsigned char *ids; /* ID_WIDTH bytes per record, zero-padded */
     /* records whose field `keep` has none of these raw texts get a code for that field only */
     int keep;
@@ -490,6 +492,7 @@ static void scan_free(Scan *scan) {
     free(scan->spans);
     free(scan->times);
     free(scan->ids);
+    free(scan->object_spans);
 }
 
 /* The field named by the key [k, k + len) among those whose parent is `parent`, or -1:
@@ -552,12 +555,17 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
             for (int c = 0; c < scan->ncolumns; c++) /* the last copy of a field wins, whole */
                 if (scan->columns[c].parent == f)
                     scan->columns[c].len = 0;
+            Column *holder = &scan->columns[f];
             if (p < end && *p == '{') {
                 Outcome outcome = members(scan, p + 1, end, f, &p);
                 if (outcome != OK)
                     return outcome;
+                holder->start = (uint32_t)(value - scan->data); /* its span, for object_field */
+                holder->len = (uint32_t)(p - value);
             } else if ((p = literal_end(p, end, "null", 4)) == NULL) {
                 return UNUSUAL; /* fields asked for inside something that is not an object */
+            } else {
+                holder->len = 0;
             }
         } else {
             p = value_end(p, end, 2);
@@ -704,6 +712,12 @@ static Outcome add_record(Scan *scan) {
                 return NO_MEMORY;
             scan->times = times;
         }
+        if (scan->object_field >= 0) {
+            uint32_t *spans = realloc(scan->object_spans, (size_t)capacity * 2 * sizeof(uint32_t));
+            if (spans == NULL)
+                return NO_MEMORY;
+            scan->object_spans = spans;
+        }
         if (scan->id_field >= 0) {
             unsigned char *ids = realloc(scan->ids, (size_t)capacity * ID_WIDTH);
             if (ids == NULL)
@@ -734,6 +748,11 @@ static Outcome add_record(Scan *scan) {
                 scan->columns[scan->roles.clear[i]].len = 0;
         if (intern(scan, sessions, &sessions->codes[scan->records]) < 0)
             return NO_MEMORY;
+    }
+    if (scan->object_field >= 0) {
+        Column *col = &scan->columns[scan->object_field];
+        scan->object_spans[2 * scan->records] = col->len ? col->start : 0;
+        scan->object_spans[2 * scan->records + 1] = col->len ? col->start + col->len : 0;
     }
     if (scan->time_field >= 0) {
         Column *col = &scan->columns[scan->time_field];
@@ -1014,16 +1033,18 @@ static PyObject *scan_result(Scan *scan) {
         goto fail;
     PyObject *times = scan->time_field < 0 ? Py_NewRef(Py_None) : as_bytes(scan->times, (size_t)scan->records * sizeof(int64_t));
     PyObject *ids = scan->id_field < 0 ? Py_NewRef(Py_None) : as_bytes(scan->ids, (size_t)scan->records * ID_WIDTH);
-    return Py_BuildValue("(INNNNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
-                         columns, pairs, times, ids);
+    PyObject *objects = scan->object_field < 0 ? Py_NewRef(Py_None)
+                                               : as_bytes(scan->object_spans, (size_t)scan->records * 2 * sizeof(uint32_t));
+    return Py_BuildValue("(INNNNNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
+                         columns, pairs, times, ids, objects);
 fail:
     Py_DECREF(columns);
     return NULL;
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, fields, keep=None, roles=None, contexts=-1, times=-1, ids=-1)\n"
-"    -> (count, spans, columns, pairs, times, ids) or None\n\n"
+"scan(data, fields, keep=None, roles=None, contexts=-1, times=-1, ids=-1, objects=-1)\n"
+"    -> (count, spans, columns, pairs, times, ids, objects) or None\n\n"
 "Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
 "(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
 "field it lies in (which is scanned into, not kept). ``spans`` holds each record's start\n"
@@ -1048,6 +1069,8 @@ PyDoc_STRVAR(scan_doc,
 "0 where the field has a code: any other text, for the caller to read; ``ids`` 36 bytes per\n"
 "record, a plain string of at most 36 printable ASCII characters zero-padded, zeros for\n"
 "none or where the field has a code. Those fields' columns hold only such other texts.\n"
+"``objects`` is the index of a field holding others (else -1, and None): the start and\n"
+"end of its text in each record, native uint32, 0 and 0 where it is absent or null.\n"
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
 "decodes it the general way.");
 
@@ -1103,9 +1126,9 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     memset(&scan, 0, sizeof(scan));
     scan.keep = -1;
     scan.contexts.field = -1;
-    scan.time_field = scan.id_field = -1;
-    if (!PyArg_ParseTuple(args, "y*O|OOiii:scan", &buffer, &fields, &keep, &roles, &contexts, &scan.time_field,
-                          &scan.id_field))
+    scan.time_field = scan.id_field = scan.object_field = -1;
+    if (!PyArg_ParseTuple(args, "y*O|OOiiii:scan", &buffer, &fields, &keep, &roles, &contexts, &scan.time_field,
+                          &scan.id_field, &scan.object_field))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -1175,6 +1198,11 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
             texts[i]->mask = 127;
         }
         scan.contexts.field = contexts;
+    }
+    if (scan.object_field < -1 || scan.object_field >= scan.ncolumns ||
+        (scan.object_field >= 0 && !scan.columns[scan.object_field].children)) {
+        PyErr_SetString(PyExc_ValueError, "objects must name a field holding others");
+        goto done;
     }
     int unique[2] = {scan.time_field, scan.id_field};
     for (int i = 0; i < 2; i++) {

@@ -242,7 +242,7 @@ class _BatchBuilder:
 
     def _add_scanned(self, info: SourceInfo, scanned: Scanned, data: bytes) -> None:
         """Add a log file the scanner read: its records are picked out with numpy."""
-        count, spans, columns, contexts, times, ids = scanned
+        count, spans, columns, contexts, times, ids, objects = scanned
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
         keep = _rows_of(source_codes, sources, KMS)
@@ -266,6 +266,17 @@ class _BatchBuilder:
             assert bounds is not None  # asked only of configuration events and changes, which have spans
             return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
 
+        requests = objects.tolist()  # (start, end) of each record's requestParameters: (0, 0) for none
+        response_codes, responses = columns["responseElements"]
+
+        def parameters(i: int) -> bytes | None:
+            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives)."""
+            start, end = requests[i]
+            response = responses[response_codes[i]]
+            if not end and response is None:
+                return None
+            return b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]"
+
         self._add_columns(
             info,
             {name: (codes[kept], values) for name, (codes, values) in columns.items()},
@@ -275,6 +286,7 @@ class _BatchBuilder:
             contexts=contexts,
             times=times[kept],
             ids=ids[kept],
+            parameters=parameters,
         )
 
     def add_records(
@@ -337,11 +349,13 @@ class _BatchBuilder:
         contexts: ScannedContexts | None = None,
         times: np.ndarray | None = None,
         ids: np.ndarray | None = None,
+        parameters=None,
     ) -> None:
         """Add one source's kept records, given as columns (codes into distinct values, one
         code per kept record). ``raw(i)`` is the text of the source's record ``i``;
         ``contexts``, the scanner's reading of the encryptionContext column's texts; ``times``
-        and ``ids``, the times and event ids it gave per record (see Scanned)."""
+        and ``ids``, the times and event ids it gave per record (see Scanned); ``parameters(i)``,
+        what _parameters says of record ``i``, where the scanner gives it without reading it again."""
         batch = self.batch
         vocab = self.vocab
         again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
@@ -430,9 +444,9 @@ class _BatchBuilder:
         out.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
         if raw is not None:
             for row in np.flatnonzero(out["readonly"] != 1).tolist():
-                parameters = _parameters(raw(int(kept[row])))
-                if parameters is not None:
-                    batch.parameters[base + row] = parameters
+                found = parameters(int(kept[row])) if parameters else _parameters(raw(int(kept[row])))
+                if found is not None:
+                    batch.parameters[base + row] = found
         for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
@@ -684,6 +698,8 @@ _SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].
 _SCAN_TIMES, _SCAN_IDS = (
     [None if column is None else column[0] for column in _SCANNED].index(name) for name in ("eventTime", "eventID")
 )
+# the parameters kept of calls that change something are read from requestParameters' span
+_SCAN_OBJECTS = [name for name, _ in _SCAN_FIELDS].index(b"requestParameters")
 SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
 _ENCODE = msgspec.json.Encoder().encode
 _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
@@ -705,6 +721,7 @@ class Scanned(NamedTuple):
     # only the other texts, code 0 elsewhere): int64 seconds (NO_TIME for none), S36 ids
     times: np.ndarray
     ids: np.ndarray
+    objects: np.ndarray  # (start, end) of each record's requestParameters, native uint32; (0, 0) for none
 
 
 def _scan_columns(data: bytes) -> Scanned | None:
@@ -713,11 +730,13 @@ def _scan_columns(data: bytes) -> Scanned | None:
     it is decoded the general way)."""
     if _scan is None:
         return None
-    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS, _SCAN_TIMES, _SCAN_IDS)
+    scanned = _scan.scan(
+        data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS, _SCAN_TIMES, _SCAN_IDS, _SCAN_OBJECTS
+    )
     if scanned is None:
         return None
-    count, spans, found, pairs, times, ids = scanned
-    assert times is not None and ids is not None  # asked for
+    count, spans, found, pairs, times, ids, objects = scanned
+    assert times is not None and ids is not None and objects is not None  # asked for
     session_codes, sessions = found.pop()
     columns = {SESSIONS: (np.frombuffer(session_codes, dtype=np.uint32), [None, *sessions])}
     for spec, column in zip(_SCANNED, found, strict=True):
@@ -746,6 +765,7 @@ def _scan_columns(data: bytes) -> Scanned | None:
         ScannedContexts.of(pairs),
         np.frombuffer(times, dtype=np.int64),
         np.frombuffer(ids, dtype=f"S{EVENT_ID_WIDTH}"),
+        np.frombuffer(objects, dtype=np.uint32).reshape(-1, 2),
     )
 
 
