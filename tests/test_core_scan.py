@@ -800,3 +800,60 @@ def test_the_parameters_of_changes_are_the_general_paths_byte_for_byte(tmp_path,
     assert scanned == general
     assert len(general) == len(PARAMETERS) - 2  # two have neither
     assert decode._scan_columns(text) is not None
+
+
+TRAIL_CONTEXT = {"aws:cloudtrail:arn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "aws:s3:arn": "arn:s3"}
+# CreateGrant's constraints: the scanner reads the plain ones into labelled pairs, subset first
+GRANTS = [
+    {"encryptionContextSubset": {"aws:ebs:id": "vol-1"}},
+    {"encryptionContextEquals": {"a": "1", "b": "2"}},
+    {"encryptionContextEquals": {"e": "1"}, "encryptionContextSubset": {"s": "2"}},  # equals written first
+    {"encryptionContextSubset": {}},
+    {},
+    {"encryptionContextSubset": None, "encryptionContextEquals": {"x": ""}},
+    {"encryptionContextSubset": "not an object", "other": [1, {"encryptionContextEquals": {"no": "t"}}]},
+    {"encryptionContextSubset": {"n": 2}},  # not a string: left to Python
+    {"encryptionContextSubset": {"q": 'say "hi"'}},  # an escape
+    {"encryptionContextSubset": {"bidi": "evil\u202etxt", "wide": "\u00e9t\u00e9 \U0001f600"}},
+    {"encryptionContextSubset": {"": ""}},
+    {"encryptionContextSubset": TRAIL_CONTEXT},
+    {"encryptionContextSubset": {"aws:cloudtrail:arn": ""}, "encryptionContextEquals": TRAIL_CONTEXT},
+    "not an object",
+    [{"encryptionContextSubset": {"a": "b"}}],
+]
+
+
+def _grant(constraints, read_only: bool = False, **request) -> dict:
+    return kms("CreateGrant", key_arn(), request={"constraints": constraints, **request}, read_only=read_only)
+
+
+@scanner
+@pytest.mark.parametrize("indent", [None, 1], ids=["compact", "indented"])
+def test_the_scanner_reads_grant_constraints_as_python_does(tmp_path, monkeypatch, indent):
+    records = [_grant(g) for g in GRANTS] + [_grant(g) for g in GRANTS[:3]]  # again: known ones
+    records.append(_grant(GRANTS[0], encryptionContext={"own": "too"}))  # with its own: Python's
+    records.append(kms("ReEncrypt", key_arn(), request={"sourceEncryptionContext": {"a": "1"}}))
+    text = json.dumps({"Records": records}, indent=indent, ensure_ascii=False).encode()
+    # encryptionContextSubset twice: the last one is the record's, as the decoder reads it (Python's)
+    twice = text.replace(
+        b'"encryptionContextSubset"', b'"encryptionContextSubset": {"first": "x"}, "encryptionContextSubset"', 1
+    )
+    for data in (text, twice):
+        said = assert_same(write(tmp_path / "log.json", data), monkeypatch)
+        assert said["ctx"][2] == [("grant constraint (subset)", "s", "2"), ("grant constraint (equals)", "e", "1")]
+        assert said["trail"][11] and said["trail"][12] and said["log_files"]
+    scanned = decode._scan_columns(text)
+    grants = scanned.contexts.grants.tolist()
+    assert [g[0] == NOT_PLAIN for g in grants] == [False] * 7 + [True, True, False, False, False, False, True, True]
+    assert grants[2] == [1, 1] and grants[4] == [0, 0] and grants[6] == [0, 0]
+
+
+@scanner
+def test_a_thousand_mutated_grant_files_read_the_same_either_way(tmp_path, monkeypatch):
+    rng = random.Random(20261202)
+    base = delivered([_grant(g, read_only=True) for g in GRANTS[:7]])  # no parameters: they may not be UTF-8
+    starts = [i for i in range(len(base)) if base.startswith(b'"constraints"', i)]
+    path = tmp_path / "log.json"
+    for _ in range(1000):
+        write(path, mutated(rng, base, 3, lambda text: min(rng.choice(starts) + rng.randrange(14, 90), len(text) - 1)))
+        assert_same(path, monkeypatch)

@@ -359,6 +359,11 @@ typedef struct {
     uint32_t *counts; /* per distinct text of the field: its pairs, or NOT_PLAIN */
     uint32_t *pair_keys, *pair_values; /* the pairs of each text in turn, codes from 1 */
     uint32_t npairs, pair_capacity;
+    /* CreateGrant's constraints: each distinct text of this field (-1: off) read too, into the
+     * pairs of its encryptionContextSubset, then of its encryptionContextEquals: two counts
+     * per text (NOT_PLAIN first for one left to Python), its pairs after the contexts' */
+    int grant_field;
+    uint32_t *grants;
 } Contexts;
 
 typedef struct {
@@ -487,6 +492,7 @@ static void scan_free(Scan *scan) {
         free(texts[i]->lens);
     }
     free(scan->contexts.counts);
+    free(scan->contexts.grants);
     free(scan->contexts.pair_keys);
     free(scan->contexts.pair_values);
     free(scan->spans);
@@ -913,7 +919,75 @@ not_plain:
     return OK;
 }
 
-/* Every distinct text of the contexts field, read into pairs (after the scan). */
+#define SUBSET "encryptionContextSubset"
+#define EQUALS "encryptionContextEquals"
+
+/* The pairs of one distinct text [p, end) of the grants field, a constraints object, appended:
+ * those of its encryptionContextSubset, then of its encryptionContextEquals (as
+ * contexts.of_parts orders them, whatever the text's order), their counts in counts[0] and
+ * counts[1]. A member that is absent, null or not an object holds none (of_parts ignores
+ * it), other members are skipped. NOT_PLAIN in counts[0] (and none appended) when the text
+ * is not an object, a name is escaped or there twice, or a context is not plain. */
+static Outcome grant_pairs(Scan *scan, pos p, pos end, uint32_t *counts) {
+    Contexts *ctx = &scan->contexts;
+    uint32_t first = ctx->npairs;
+    pos spans[2][2] = {{NULL, NULL}, {NULL, NULL}};
+    counts[0] = NOT_PLAIN;
+    counts[1] = 0;
+    if (p >= end || *p != '{')
+        return OK;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        if (p + 1 == end)
+            counts[0] = 0;
+        return OK;
+    }
+    for (;;) {
+        pos name, value;
+        Py_ssize_t len;
+        p = member_name(p, end, &name, &len);
+        if (p == NULL || name == NULL)
+            return OK;
+        value = p;
+        p = value_end(p, end, 2);
+        if (p == NULL)
+            return OK;
+        int which = -1;
+        if (len == sizeof(SUBSET) - 1 && same_bytes(name, SUBSET, (size_t)len))
+            which = 0;
+        else if (len == sizeof(EQUALS) - 1 && same_bytes(name, EQUALS, (size_t)len))
+            which = 1;
+        if (which >= 0) {
+            if (spans[which][0] != NULL)
+                return OK; /* twice: which one wins is the decoder's to say */
+            spans[which][0] = value;
+            spans[which][1] = p;
+        }
+        int next = next_item(&p, end, '}');
+        if (next < 0 || (next > 0 && p != end))
+            return OK;
+        if (next > 0)
+            break;
+    }
+    uint32_t found[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (spans[i][0] == NULL || *spans[i][0] != '{')
+            continue;
+        Outcome outcome = context_pairs(scan, spans[i][0], spans[i][1], &found[i]);
+        if (outcome != OK)
+            return outcome;
+        if (found[i] == NOT_PLAIN) {
+            ctx->npairs = first;
+            return OK;
+        }
+    }
+    counts[0] = found[0];
+    counts[1] = found[1];
+    return OK;
+}
+
+/* Every distinct text of the contexts field, then of the grants field, read into pairs (after
+ * the scan). */
 static Outcome resolve_contexts(Scan *scan) {
     Contexts *ctx = &scan->contexts;
     if (ctx->field < 0)
@@ -925,6 +999,18 @@ static Outcome resolve_contexts(Scan *scan) {
     for (uint32_t k = 0; k < col->count; k++) {
         pos text = scan->data + col->starts[k];
         Outcome outcome = context_pairs(scan, text, text + col->lens[k], &ctx->counts[k]);
+        if (outcome != OK)
+            return outcome;
+    }
+    if (ctx->grant_field < 0)
+        return OK;
+    col = &scan->columns[ctx->grant_field];
+    ctx->grants = malloc(((size_t)col->count + 1) * 2 * sizeof(uint32_t));
+    if (ctx->grants == NULL)
+        return NO_MEMORY;
+    for (uint32_t k = 0; k < col->count; k++) {
+        pos text = scan->data + col->starts[k];
+        Outcome outcome = grant_pairs(scan, text, text + col->lens[k], &ctx->grants[2 * k]);
         if (outcome != OK)
             return outcome;
     }
@@ -1013,8 +1099,11 @@ static PyObject *context_result(Scan *scan) {
         return NULL;
     }
     size_t pairs = (size_t)ctx->npairs * sizeof(uint32_t);
-    return Py_BuildValue("(NNNNN)", as_bytes(ctx->counts, (size_t)scan->columns[ctx->field].count * sizeof(uint32_t)),
-                         as_bytes(ctx->pair_keys, pairs), as_bytes(ctx->pair_values, pairs), keys, values);
+    PyObject *grants = ctx->grant_field < 0
+                           ? Py_NewRef(Py_None)
+                           : as_bytes(ctx->grants, (size_t)scan->columns[ctx->grant_field].count * 2 * sizeof(uint32_t));
+    return Py_BuildValue("(NNNNNN)", as_bytes(ctx->counts, (size_t)scan->columns[ctx->field].count * sizeof(uint32_t)),
+                         as_bytes(ctx->pair_keys, pairs), as_bytes(ctx->pair_values, pairs), keys, values, grants);
 }
 
 static PyObject *scan_result(Scan *scan) {
@@ -1043,7 +1132,7 @@ fail:
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, fields, keep=None, roles=None, contexts=-1, times=-1, ids=-1, objects=-1)\n"
+"scan(data, fields, keep=None, roles=None, contexts=-1, times=-1, ids=-1, objects=-1, grants=-1)\n"
 "    -> (count, spans, columns, pairs, times, ids, objects) or None\n\n"
 "Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
 "(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
@@ -1062,7 +1151,11 @@ PyDoc_STRVAR(scan_doc,
 "field (code 1 first) a native uint32 count of its pairs, or 0xFFFFFFFF for a text that is\n"
 "not an object of plain strings (escapes, other values, a key twice, over 64 pairs: for\n"
 "the caller to read); the pairs of every text in turn as native uint32 codes (from 1) into\n"
-"the distinct key and value texts (str), in the order they are written. Else None.\n"
+"the distinct key and value texts (str), in the order they are written; with ``grants``\n"
+"(the index of another kept field, CreateGrant's constraints) a sixth item, two native\n"
+"uint32 counts per distinct text of that field, the pairs of its encryptionContextSubset and\n"
+"of its encryptionContextEquals (0xFFFFFFFF first: left to the caller), whose pairs follow\n"
+"the contexts' in the same arrays, subset first; else None there. Else None.\n"
 "``times`` and ``ids`` are indexes of kept fields given per record (else -1, and None):\n"
 "``times`` then holds a native int64 per record, the seconds since the epoch of a plain\n"
 "\"YYYY-MM-DDTHH:MM:SSZ\" (a valid date and time), -2**62 for none (absent or null), and\n"
@@ -1126,9 +1219,10 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     memset(&scan, 0, sizeof(scan));
     scan.keep = -1;
     scan.contexts.field = -1;
-    scan.time_field = scan.id_field = scan.object_field = -1;
-    if (!PyArg_ParseTuple(args, "y*O|OOiiii:scan", &buffer, &fields, &keep, &roles, &contexts, &scan.time_field,
-                          &scan.id_field, &scan.object_field))
+    scan.time_field = scan.id_field = scan.object_field = scan.contexts.grant_field = -1;
+    int grants = -1;
+    if (!PyArg_ParseTuple(args, "y*O|OOiiiii:scan", &buffer, &fields, &keep, &roles, &contexts, &scan.time_field,
+                          &scan.id_field, &scan.object_field, &grants))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -1198,6 +1292,14 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
             texts[i]->mask = 127;
         }
         scan.contexts.field = contexts;
+    }
+    if (grants != -1) {
+        if (contexts == -1 || grants < 0 || grants >= scan.ncolumns || scan.columns[grants].children ||
+            grants == contexts) {
+            PyErr_SetString(PyExc_ValueError, "grants must name another kept field, with contexts");
+            goto done;
+        }
+        scan.contexts.grant_field = grants;
     }
     if (scan.object_field < -1 || scan.object_field >= scan.ncolumns ||
         (scan.object_field >= 0 && !scan.columns[scan.object_field].children)) {

@@ -28,7 +28,10 @@ class ScannedContexts(NamedTuple):
     """A file's encryption contexts as the scanner read them (``_scan.c``, context_pairs): for
     each distinct raw text of the field (its code - 1), how many pairs it holds (NOT_PLAIN:
     not an object of plain strings, for Python to read), where they start, and the pairs of
-    every text in turn as codes (from 1) into the distinct key and value texts."""
+    every text in turn as codes (from 1) into the distinct key and value texts. CreateGrant's
+    constraints likewise (``grants``: the pairs of a distinct text's encryptionContextSubset,
+    then of its encryptionContextEquals; NOT_PLAIN first for one left to Python), their pairs
+    after those, their raw texts in ``grant_texts`` (None first)."""
 
     counts: np.ndarray
     starts: np.ndarray
@@ -36,15 +39,21 @@ class ScannedContexts(NamedTuple):
     values: np.ndarray
     key_texts: list[str]
     value_texts: list[str]
+    grants: np.ndarray  # (distinct texts, 2)
+    grant_starts: np.ndarray
+    grant_texts: list
 
     @classmethod
-    def of(cls, found: tuple) -> ScannedContexts:
-        counts, keys, values, key_texts, value_texts = found
+    def of(cls, found: tuple, grant_texts: list | None = None) -> ScannedContexts:
+        counts, keys, values, key_texts, value_texts, grants = found
         counts = np.frombuffer(counts, dtype=np.uint32)
         sizes = np.where(counts == NOT_PLAIN, 0, counts).astype(np.int64)
         starts = np.cumsum(sizes) - sizes
         keys, values = (np.frombuffer(codes, dtype=np.uint32) for codes in (keys, values))
-        return cls(counts, starts, keys, values, key_texts, value_texts)
+        grants = np.zeros((0, 2), np.uint32) if grants is None else np.frombuffer(grants, np.uint32).reshape(-1, 2)
+        grant_sizes = np.where(grants[:, 0] == NOT_PLAIN, 0, grants.astype(np.int64).sum(axis=1))
+        grant_starts = int(sizes.sum()) + np.cumsum(grant_sizes) - grant_sizes
+        return cls(counts, starts, keys, values, key_texts, value_texts, grants, grant_starts, grant_texts or [None])
 
 
 class _PairColumn:
@@ -150,6 +159,41 @@ class _ContextBuilder:
             answers[at] = self.of_plain_many([texts[at]])[0]
         return answers
 
+    def of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """Local codes for CreateGrant constraints the scanner read (``used``: codes, from 1, into
+        its distinct texts of the field, none of them NOT_PLAIN), known by their raw text; the
+        new ones added in bulk, labelled as of_parts labels them."""
+        texts = [("grant", scanned.grant_texts[code]) for code in used.tolist()]  # not a context's text
+        found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
+        new = found < 0
+        answers = np.where(new, 0, found).astype(np.uint32)
+        if not new.any():
+            return answers
+        fresh = used[new]
+        counts = scanned.grants[fresh - 1].astype(np.int64)
+        sizes = counts.sum(axis=1)
+        held = sizes > 0
+        first = len(self.counts) + 1
+        codes = np.zeros(len(fresh), dtype=np.uint32)
+        codes[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
+        self.codes.update(zip(compress(texts, new.tolist()), codes.tolist(), strict=True))
+        answers[new] = codes
+        sizes, starts, subsets = sizes[held], scanned.grant_starts[fresh[held] - 1], counts[held, 0]
+        total = int(sizes.sum())
+        run_starts = np.cumsum(sizes) - sizes
+        within = np.arange(total) - np.repeat(run_starts, sizes)  # each pair's place in its context
+        pairs = np.repeat(starts, sizes) + within
+        keys, values = scanned.keys[pairs], scanned.values[pairs]
+        self.labels.add_coded(np.where(within < np.repeat(subsets, sizes), 1, 2), list(_LABELS[3:]))
+        self.keys.add_coded(keys, scanned.key_texts)
+        self.values.add_coded(values, scanned.value_texts)
+        self.counts.extend(sizes.tolist())
+        self.trail_info.extend([(None, None)] * len(sizes))
+        self.trails.extend(bytes(len(sizes)))
+        if _TRAIL_KEY in scanned.key_texts:
+            self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
+        return answers
+
     def _add_scanned(self, raws: list, fresh: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Add contexts the scanner read (codes into ``raws``, none known yet): their codes."""
         sizes = scanned.counts[fresh - 1].astype(np.int64)
@@ -176,24 +220,26 @@ class _ContextBuilder:
         self, first: int, ends: np.ndarray, keys: np.ndarray, values: np.ndarray, scanned: ScannedContexts
     ) -> None:
         """The trail and log file of the contexts just added (from code ``first``, their pairs
-        ``keys`` and ``values`` ending at ``ends``) that hold aws:cloudtrail:arn. The scanner
-        reads a key once a context at most (a key twice is left to Python), so each context
-        has one value of each key: found for all of them together."""
+        ``keys`` and ``values`` ending at ``ends``) that name a trail: of each key, the first
+        value that is not empty, in the pairs' order (a labelled context may hold a key in
+        each of its groups), as _add_labelled takes it."""
         texts = scanned.value_texts
 
-        def holders(key: str) -> tuple[list[int], list[str]]:
-            """The contexts holding ``key`` (ascending), with its values."""
-            if key not in scanned.key_texts:
-                return [], []
-            at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
-            return np.searchsorted(ends, at, side="right").tolist(), _gather(texts, values[at] - 1)
+        def firsts(key: str) -> dict[int, str]:
+            """The contexts holding ``key`` with a value, and their first such value."""
+            found: dict[int, str] = {}
+            if key in scanned.key_texts:
+                at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
+                contexts = np.searchsorted(ends, at, side="right").tolist()
+                for c, text in zip(contexts, _gather(texts, values[at] - 1), strict=True):
+                    if text and c not in found:
+                        found[c] = text
+            return found
 
-        named, trails = holders(_TRAIL_KEY)
-        logs = dict(zip(*holders("aws:s3:arn"), strict=True))
-        for c, trail in zip(named, trails, strict=True):
-            self.trail_info[first + c] = (trail or None, logs.get(c) or None)
-            if trail:
-                self.trails[first + c] = 1
+        logs = firsts("aws:s3:arn")
+        for c, trail in firsts(_TRAIL_KEY).items():
+            self.trail_info[first + c] = (trail, logs.get(c))
+            self.trails[first + c] = 1
 
     def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]], trails: bool) -> None:
         """Add new contexts, decoded; ``trails``: whether any may be CloudTrail's own."""

@@ -67,7 +67,7 @@ from .cloudtrail import (
     as_text,
     record_length,
 )
-from .contexts import ScannedContexts, _ContextBuilder
+from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
 from .model import AliasBinding, Identity, LogFile
 from .principals import _new_identity, _PrincipalCodes, _shared, assumed_role_arn
 from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
@@ -601,6 +601,19 @@ class _BatchBuilder:
             table[used] = contexts.of_plain_many([owns[code] for code in used.tolist()])
         ctx[plain_rows] = table[own_codes[plain_rows]]
         mixed_rows = rows[~plain]  # ReEncrypt, CreateGrant: labelled contexts
+        if scanned is not None and len(scanned.grants) and len(mixed_rows):
+            # CreateGrant's constraints alone, which the scanner read: added in bulk
+            grant_codes = columns["constraints"][0][mixed_rows]
+            bulk = own_codes[mixed_rows] == 0
+            for codes, _ in others[:2]:
+                bulk &= codes[mixed_rows] == 0
+            bulk[bulk] = scanned.grants[grant_codes[bulk] - 1, 0] != NOT_PLAIN
+            if bulk.any():
+                used = np.unique(grant_codes[bulk])
+                table = np.zeros(len(scanned.grant_texts), dtype=np.uint32)
+                table[used] = contexts.of_scanned_grants(used, scanned)
+                ctx[mixed_rows[bulk]] = table[grant_codes[bulk]]
+                mixed_rows = mixed_rows[~bulk]
         if len(mixed_rows):
             fields = [(codes[mixed_rows], values) for codes, values in (columns["encryptionContext"], *others)]
             group, firsts = _combinations(fields)
@@ -694,6 +707,8 @@ def _roles_spec() -> tuple[int, int, int, tuple[int, ...]]:
 _SCAN_ROLES = _roles_spec()
 # the scanner reads the request's own encryption contexts into pairs (ScannedContexts)
 _SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].index("encryptionContext")
+# CreateGrant's constraints are read into labelled pairs too
+_SCAN_GRANTS = [None if column is None else column[0] for column in _SCANNED].index("constraints")
 # eventTime and eventID, unique to nearly every record, are given per record rather than interned
 _SCAN_TIMES, _SCAN_IDS = (
     [None if column is None else column[0] for column in _SCANNED].index(name) for name in ("eventTime", "eventID")
@@ -731,7 +746,7 @@ def _scan_columns(data: bytes) -> Scanned | None:
     if _scan is None:
         return None
     scanned = _scan.scan(
-        data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS, _SCAN_TIMES, _SCAN_IDS, _SCAN_OBJECTS
+        data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS, _SCAN_TIMES, _SCAN_IDS, _SCAN_OBJECTS, _SCAN_GRANTS
     )
     if scanned is None:
         return None
@@ -739,6 +754,7 @@ def _scan_columns(data: bytes) -> Scanned | None:
     assert times is not None and ids is not None and objects is not None  # asked for
     session_codes, sessions = found.pop()
     columns = {SESSIONS: (np.frombuffer(session_codes, dtype=np.uint32), [None, *sessions])}
+    grant_texts = [None, *found[_SCAN_GRANTS][1]]  # the raw constraints texts, before they are decoded
     for spec, column in zip(_SCANNED, found, strict=True):
         if spec is None:
             continue
@@ -762,7 +778,7 @@ def _scan_columns(data: bytes) -> Scanned | None:
         count,
         spans,
         columns,
-        ScannedContexts.of(pairs),
+        ScannedContexts.of(pairs, grant_texts),
         np.frombuffer(times, dtype=np.int64),
         np.frombuffer(ids, dtype=f"S{EVENT_ID_WIDTH}"),
         np.frombuffer(objects, dtype=np.uint32).reshape(-1, 2),
