@@ -1,6 +1,7 @@
 """Mutation fuzz of the C scanner (kmstui/core/_scan.c) under AddressSanitizer and
 UndefinedBehaviorSanitizer, outside CI: scan() with every option (the encryption contexts
-read into pairs, the times, ids and requestParameters' spans given per record too) and
+and CreateGrant's constraints read into pairs, the times, ids and requestParameters' spans
+given per record too) and
 surrogate_escapes(), on mutations of the scanner tests' samples,
 in exactly-sized malloc'd buffers (numpy arrays) so that a read one byte past the end is
 reported.
@@ -66,6 +67,8 @@ for fields in t.PARAMETERS:
     change.pop("responseElements", None)
     changes.append({**change, **fields})
 seeds += [t.delivered(changes), json.dumps({"Records": changes}, indent=1).encode()]
+grants = [t._grant(g) for g in t.GRANTS]
+seeds += [t.delivered(grants), json.dumps({"Records": grants}, indent=1, ensure_ascii=False).encode()]
 seeds.append(t._contexts_file(contexts).replace(b'"b":"2","a":"1"', b'"b":"2","a":"1","b":"3"'))
 for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
     seeds.append(gzip.decompress(open(path, "rb").read())[:200_000])
@@ -90,6 +93,8 @@ TOKENS = [
     b'"eventID":"0a1b2c3d-0000-4000-8000-00000000000a"',
     b'"requestParameters":',
     b'"requestParameters":null',
+    b'"encryptionContextSubset":',
+    b'"encryptionContextEquals":{"a":"b"}',
     b"9999-12-31T23:59:59Z",
     b"0000",
     b'{"k":"v"}',
@@ -141,6 +146,7 @@ while time.monotonic() < end:
         decode._SCAN_TIMES,
         decode._SCAN_IDS,
         decode._SCAN_OBJECTS,
+        decode._SCAN_GRANTS,
     )
     if n % 4 == 0:
         _scan.scan(buf, decode._SCAN_FIELDS)

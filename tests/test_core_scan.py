@@ -317,6 +317,10 @@ def test_the_scanner_refuses_what_it_cannot_do():
         with pytest.raises(ValueError):
             scan(b"{}", fields, (4, [b'"x"']) if times == 4 and ids == 1 else None, (1, 2, 3, [1, 2]), -1, times, ids)
     assert scan(b'{"Records":[]}', fields, None, (1, 2, 3, [1, 2]), -1, 4, -1)[4:] == (b"", None, None)
+    for contexts, grants in ((-1, 4), (4, 4), (4, 0), (4, 9)):  # another kept field, with contexts
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, None, None, contexts, -1, -1, -1, grants)
+    assert scan(b'{"Records":[]}', fields, None, None, 4, -1, -1, -1, 1)[3][5] == b""
     for objects in (1, 4, 5, -2):  # a field holding others
         with pytest.raises(ValueError):
             scan(b"{}", fields, None, None, -1, -1, -1, objects)
