@@ -1,6 +1,8 @@
 """Mutation fuzz of the C scanner (kmstui/core/_scan.c) under AddressSanitizer and
 UndefinedBehaviorSanitizer, outside CI: scan() with every option (the encryption contexts
-read into pairs too) and surrogate_escapes(), on mutations of the scanner tests' samples,
+and CreateGrant's constraints read into pairs, the times, ids and requestParameters' spans
+given per record too) and
+surrogate_escapes(), on mutations of the scanner tests' samples,
 in exactly-sized malloc'd buffers (numpy arrays) so that a read one byte past the end is
 reported.
 
@@ -55,6 +57,18 @@ many = [
 seeds.append(json.dumps({"Records": many}, separators=(",", ":")).encode())
 contexts = t.PLAIN_CONTEXTS + t.OTHER_CONTEXTS
 seeds += [t._contexts_file(contexts), t._contexts_file(contexts, spaced=True)]
+odd = [t._with(time=time, event_id=f"id-{i}") for i, time in enumerate(t.ODD_TIMES)]
+odd += [t._with(time="2026-11-20T10:00:00Z", event_id=event_id) for event_id in t.ODD_IDS]
+seeds += [json.dumps({"Records": odd}, ensure_ascii=False).encode(), t.delivered(odd)]
+changes = []
+for fields in t.PARAMETERS:
+    change = t.kms("UpdateKeyDescription", t.key_arn())
+    change.pop("requestParameters", None)
+    change.pop("responseElements", None)
+    changes.append({**change, **fields})
+seeds += [t.delivered(changes), json.dumps({"Records": changes}, indent=1).encode()]
+grants = [t._grant(g) for g in t.GRANTS]
+seeds += [t.delivered(grants), json.dumps({"Records": grants}, indent=1, ensure_ascii=False).encode()]
 seeds.append(t._contexts_file(contexts).replace(b'"b":"2","a":"1"', b'"b":"2","a":"1","b":"3"'))
 for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
     seeds.append(gzip.decompress(open(path, "rb").read())[:200_000])
@@ -75,6 +89,14 @@ TOKENS = [
     b'"arn":',
     b'"type":',
     b'"encryptionContext":',
+    b'"eventTime":"2026-02-29T23:59:59Z"',
+    b'"eventID":"0a1b2c3d-0000-4000-8000-00000000000a"',
+    b'"requestParameters":',
+    b'"requestParameters":null',
+    b'"encryptionContextSubset":',
+    b'"encryptionContextEquals":{"a":"b"}',
+    b"9999-12-31T23:59:59Z",
+    b"0000",
     b'{"k":"v"}',
     b'"":""',
     b"null",
@@ -115,7 +137,17 @@ end = time.monotonic() + seconds
 while time.monotonic() < end:
     text = mutate(rng.choice(seeds))
     buf = np.frombuffer(text, dtype=np.uint8).copy() if text else b""
-    _scan.scan(buf, decode._SCAN_FIELDS, decode._SCAN_KEEP, decode._SCAN_ROLES, decode._SCAN_CONTEXTS)
+    _scan.scan(
+        buf,
+        decode._SCAN_FIELDS,
+        decode._SCAN_KEEP,
+        decode._SCAN_ROLES,
+        decode._SCAN_CONTEXTS,
+        decode._SCAN_TIMES,
+        decode._SCAN_IDS,
+        decode._SCAN_OBJECTS,
+        decode._SCAN_GRANTS,
+    )
     if n % 4 == 0:
         _scan.scan(buf, decode._SCAN_FIELDS)
     _scan.surrogate_escapes(buf)

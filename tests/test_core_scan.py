@@ -313,12 +313,26 @@ def test_the_scanner_refuses_what_it_cannot_do():
     for roles in ((1, 2), (1, 2, 3, 4), (1, 2, 3, ["x"])):
         with pytest.raises(TypeError):
             scan(b"{}", fields, None, roles)
+    for times, ids in ((4, 4), (5, -1), (-1, 0), (-2, -1), (4, 1), (1, -1)):  # two other kept fields
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, (4, [b'"x"']) if times == 4 and ids == 1 else None, (1, 2, 3, [1, 2]), -1, times, ids)
+    assert scan(b'{"Records":[]}', fields, None, (1, 2, 3, [1, 2]), -1, 4, -1)[4:] == (b"", None, None)
+    for contexts, grants in ((-1, 4), (4, 4), (4, 0), (4, 9)):  # another kept field, with contexts
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, None, None, contexts, -1, -1, -1, grants)
+    assert scan(b'{"Records":[]}', fields, None, None, 4, -1, -1, -1, 1)[3][5] == b""
+    for objects in (1, 4, 5, -2):  # a field holding others
+        with pytest.raises(ValueError):
+            scan(b"{}", fields, None, None, -1, -1, -1, objects)
+    assert scan(b'{"Records":[{"u":{"type":"x"}," u":1}]}', fields, None, None, -1, -1, -1, 0)[6] == bytes(
+        [17, 0, 0, 0, 29, 0, 0, 0]
+    )
 
 
 @scanner
 def test_records_of_other_services_keep_only_their_source():
     text = b'{"Records":[{"s":"kms","n":"A"},{"s":"s3","n":"B"},{"s":"k\\u006ds","n":"C"}]}'
-    count, _spans, (sources, names), _pairs = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
+    count, _spans, (sources, names), *_ = decode._scan.scan(text, [(b"s", -1), (b"n", -1)], (0, [b'"kms"']))
     assert count == 3 and sources[1] == [b'"kms"', b'"s3"', b'"k\\u006ds"']
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
 
@@ -367,7 +381,7 @@ ALMOST = [
 def test_the_scanner_resolves_plain_assumed_role_sessions_as_python_does(tmp_path, monkeypatch):
     text = json.dumps({"Records": RESOLVED + ALMOST}, separators=(",", ":"), ensure_ascii=False).encode()
     said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
-    _count, _spans, columns, _contexts = decode._scan_columns(text)
+    columns = decode._scan_columns(text).columns
     codes, shorts = columns[decode.SESSIONS]
     assert shorts == [
         None,
@@ -562,7 +576,8 @@ def test_the_scanner_reads_plain_contexts_into_pairs_as_python_does(tmp_path, mo
     said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
     assert said["ctx"][3] == [("", "bidi", "evil\u202etxt"), ("", "wide", "\u00e9t\u00e9 \u4e2d \U0001f600")]
     assert said["ctx"][7] == [("", "ctl", "a\u0000b\u001b[31m")]  # stored literally; shown made visible
-    _count, _spans, columns, contexts = decode._scan_columns(text)
+    scanned = decode._scan_columns(text)
+    columns, contexts = scanned.columns, scanned.contexts
     owns = columns["encryptionContext"][1]
     read = {owns[code + 1]: int(count) for code, count in enumerate(contexts.counts)}
     for context in PLAIN_CONTEXTS[:-1]:
@@ -619,3 +634,230 @@ def test_resources_in_another_key_order_are_one_value(tmp_path, monkeypatch):
     assert len(set(codes[:3].tolist())) == 1 and codes[3] != codes[0]
     assert values[codes[0]][0].ARN == key_arn(KEY1) and values[codes[3]][0].ARN == key_arn(KEY2)
     assert_same(write(tmp_path / "log.json", data), monkeypatch)
+
+
+# eventTime and eventID, which the scanner gives per record (plain shapes) or leaves to Python:
+# every shape must read as the general path reads it
+ODD_TIMES = [
+    "2026-11-20T10:00:00Z",  # the plain shape, given by the scanner
+    "1969-12-31T23:59:59Z",  # before the epoch
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2024-02-29T12:00:00Z",  # a leap day
+    "2000-02-29T12:00:00Z",
+    "2100-02-29T12:00:00Z",  # not one: centuries leap every 400 years
+    "2026-02-29T12:00:00Z",
+    "2026-04-31T12:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "2026-00-10T00:00:00Z",
+    "2026-13-10T00:00:00Z",
+    "2026-11-00T00:00:00Z",
+    "2026-11-20T24:00:00Z",
+    "2026-11-20T23:60:00Z",
+    "2026-11-20T23:59:60Z",  # a leap second
+    "2026-11-20T10:00:00.123Z",  # fractional seconds
+    "2026-11-20T10:00:00+02:00",  # an offset
+    "2026-11-20T10:00:00-0130",
+    "2026-11-20 10:00:00Z",
+    "2026-11-20t10:00:00z",
+    "2026-11-20T 1:00:00Z",  # int(" 1") is 1 to Python: the scanner leaves it there
+    "2026-11-20T+1:00:00Z",
+    "2026-11-20T1-:00:00Z",
+    "2026-1l-20T10:00:00Z",
+    " 2026-11-20T10:00:00Z",
+    "2026-11-20T10:00:00Z ",
+    "\uff12\uff10\uff12\uff16-11-20T10:00:00Z",  # full-width digits
+    "2026-11-20",
+    "",
+    None,
+    ...,
+]
+ODD_IDS = [
+    "0a1b2c3d-0000-4000-8000-00000000000a",
+    "0A1B2C3D-0000-4000-8000-00000000000B",  # upper case
+    "0a1b2c3d-0000-4000-8000-00000000000a",  # the same id twice
+    "short",
+    "sp ~!@#$%^&*()_+{}|:<>?/.,;'[]=-`",
+    "x" * 36,
+    "x" * 37,  # longer than the column
+    "a" * 500,
+    "nul\u0000inside",
+    "del\u007f",
+    "\u00e9t\u00e9",  # not ASCII
+    'quote"back\\slash',
+    "",
+    None,
+    ...,
+]
+
+
+def _with(time=..., event_id=...) -> dict:
+    record = kms("Decrypt", key_arn())
+    for name, value in (("eventTime", time), ("eventID", event_id)):
+        if value is ...:
+            record.pop(name, None)
+        else:
+            record[name] = value
+    return record
+
+
+@scanner
+@pytest.mark.parametrize("ascii_only", [True, False], ids=["escaped", "utf8"])
+def test_times_and_ids_of_every_shape_read_as_the_general_path_reads_them(tmp_path, monkeypatch, ascii_only):
+    records = [_with(time=t, event_id=f"id-{i}") for i, t in enumerate(ODD_TIMES)]
+    records += [_with(time="2026-11-20T10:00:00Z", event_id=e) for e in ODD_IDS]
+    text = json.dumps({"Records": records}, separators=(",", ":"), ensure_ascii=ascii_only).encode()
+    # escaped spellings of plain values: the scanner leaves them to Python
+    text = text.replace(b'"id-0"', b'"id-\\u0030"').replace(b'"short"', b'"s\\u0068ort"')
+    text = text.replace(b'"1969-12-31T23:59:59Z"', b'"1969-12-31T23:59:59\\u005a"')
+    said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
+    assert said["time"][0] == 1_795_168_800 and said["time"][4] == 1_709_208_000
+    assert said["time"][1] == -1 and said["time"][2] == -62_135_596_800 and said["time"][3] == 253_402_300_799
+    assert len(said["overflow"]) == 4  # 37 and 500 characters, a NUL, not ASCII
+    scanned = decode._scan_columns(text)
+    assert scanned is not None
+    times = scanned.columns["eventTime"][0].tolist()
+    ids = scanned.columns["eventID"][0].tolist()
+    given_times = [t for t, code in zip(ODD_TIMES, times, strict=False) if code == 0]
+    assert given_times == [
+        "2026-11-20T10:00:00Z",  # not 1969, escaped
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2024-02-29T12:00:00Z",
+        "2000-02-29T12:00:00Z",
+        None,
+        ...,
+    ]
+    if ascii_only:  # json.dumps escapes DEL there
+        assert ids[len(ODD_TIMES) :] == [0, 0, 0, 2, 0, 0, 3, 4, 5, 6, 7, 8, 0, 0, 0]  # 1: "id-0", escaped
+    else:
+        assert ids[len(ODD_TIMES) :] == [0, 0, 0, 2, 0, 0, 3, 4, 5, 0, 6, 7, 0, 0, 0]
+        assert scanned.ids[len(ODD_TIMES) + 9] == b"del\x7f"
+
+
+@scanner
+def test_a_time_or_id_of_another_type_sends_the_file_the_general_way(tmp_path, monkeypatch):
+    for odd in (_with(time=7), _with(event_id=7), _with(time=["2026-11-20T10:00:00Z"]), _with(event_id={"a": 1})):
+        text = delivered([_with(time="2026-11-20T10:00:00Z", event_id="x"), odd])
+        assert decode._scan_columns(text) is None
+        assert_same(write(tmp_path / "log.json", text), monkeypatch)
+
+
+def _freeze_counts(path: str) -> tuple[int, int, int]:
+    """In a worker process: objects frozen before and after load_many, and the batch's events."""
+    import gc
+
+    before = gc.get_freeze_count()
+    batch = decode.load_many([sources.SourceFile(path, path)])
+    return before, gc.get_freeze_count(), batch.n
+
+
+def test_a_worker_process_leaves_its_batch_out_of_the_collectors_sight(tmp_path):
+    """A worker's batch is pickled back and dropped: the collection the paused collector owes
+    would walk all of it to find nothing. In a worker the batch is frozen instead; in the main
+    process (which merges, and whose other threads may make cycles) nothing is."""
+    import gc
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = str(write(tmp_path / "log.json", delivered(SAMPLE)))
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        before, after, events = pool.submit(_freeze_counts, path).result()
+    assert events == len(SAMPLE) - 2 and after > before
+    here = gc.get_freeze_count()
+    assert decode.load_many([sources.SourceFile(path, path)]).n == len(SAMPLE) - 2
+    assert gc.get_freeze_count() == here and gc.isenabled()
+
+
+# calls that change something keep [requestParameters, responseElements] as written: the scanner
+# gives requestParameters' span, and the text must be msgspec's Raw, byte for byte
+PARAMETERS = [
+    {"requestParameters": {"keyId": "k", "description": "d"}, "responseElements": {"keyId": "k"}},
+    {"requestParameters": {"keyId": "k"}, "responseElements": None},
+    {"requestParameters": None, "responseElements": {"x": [1, {"y": None}]}},
+    {"requestParameters": None, "responseElements": None},
+    {"responseElements": "text"},
+    {},
+    {"requestParameters": {}, "responseElements": []},
+    {"requestParameters": {"nested": {"deep": [{"a": "\u00e9\n"}]}}, "responseElements": 7},
+]
+
+
+@scanner
+@pytest.mark.parametrize("indent", [None, 1], ids=["compact", "indented"])
+def test_the_parameters_of_changes_are_the_general_paths_byte_for_byte(tmp_path, monkeypatch, indent):
+    records = []
+    for fields in PARAMETERS:
+        record = kms("UpdateKeyDescription", key_arn())
+        record.pop("requestParameters", None)
+        record.pop("responseElements", None)
+        records.append({**record, **fields})
+    text = json.dumps({"Records": records}, indent=indent).encode()
+    # requestParameters twice: the last one is the record's, as msgspec reads it
+    text = text.replace(b'"requestParameters": {}', b'"requestParameters": {"a": 1}, "requestParameters": {}', 1)
+    text = text.replace(b'"requestParameters":{}', b'"requestParameters":{"a":1},"requestParameters":{}', 1)
+    path = write(tmp_path / "log.json", text)
+    scanned = load_file(str(path), "file")[0].parameters
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "_scan", None)
+        general = load_file(str(path), "file")[0].parameters
+    assert scanned == general
+    assert len(general) == len(PARAMETERS) - 2  # two have neither
+    assert decode._scan_columns(text) is not None
+
+
+TRAIL_CONTEXT = {"aws:cloudtrail:arn": "arn:aws:cloudtrail:us-east-1:111122223333:trail/t", "aws:s3:arn": "arn:s3"}
+# CreateGrant's constraints: the scanner reads the plain ones into labelled pairs, subset first
+GRANTS = [
+    {"encryptionContextSubset": {"aws:ebs:id": "vol-1"}},
+    {"encryptionContextEquals": {"a": "1", "b": "2"}},
+    {"encryptionContextEquals": {"e": "1"}, "encryptionContextSubset": {"s": "2"}},  # equals written first
+    {"encryptionContextSubset": {}},
+    {},
+    {"encryptionContextSubset": None, "encryptionContextEquals": {"x": ""}},
+    {"encryptionContextSubset": "not an object", "other": [1, {"encryptionContextEquals": {"no": "t"}}]},
+    {"encryptionContextSubset": {"n": 2}},  # not a string: left to Python
+    {"encryptionContextSubset": {"q": 'say "hi"'}},  # an escape
+    {"encryptionContextSubset": {"bidi": "evil\u202etxt", "wide": "\u00e9t\u00e9 \U0001f600"}},
+    {"encryptionContextSubset": {"": ""}},
+    {"encryptionContextSubset": TRAIL_CONTEXT},
+    {"encryptionContextSubset": {"aws:cloudtrail:arn": ""}, "encryptionContextEquals": TRAIL_CONTEXT},
+    "not an object",
+    [{"encryptionContextSubset": {"a": "b"}}],
+]
+
+
+def _grant(constraints, read_only: bool = False, **request) -> dict:
+    return kms("CreateGrant", key_arn(), request={"constraints": constraints, **request}, read_only=read_only)
+
+
+@scanner
+@pytest.mark.parametrize("indent", [None, 1], ids=["compact", "indented"])
+def test_the_scanner_reads_grant_constraints_as_python_does(tmp_path, monkeypatch, indent):
+    records = [_grant(g) for g in GRANTS] + [_grant(g) for g in GRANTS[:3]]  # again: known ones
+    records.append(_grant(GRANTS[0], encryptionContext={"own": "too"}))  # with its own: Python's
+    records.append(kms("ReEncrypt", key_arn(), request={"sourceEncryptionContext": {"a": "1"}}))
+    text = json.dumps({"Records": records}, indent=indent, ensure_ascii=False).encode()
+    # encryptionContextSubset twice: the last one is the record's, as the decoder reads it (Python's)
+    twice = text.replace(
+        b'"encryptionContextSubset"', b'"encryptionContextSubset": {"first": "x"}, "encryptionContextSubset"', 1
+    )
+    for data in (text, twice):
+        said = assert_same(write(tmp_path / "log.json", data), monkeypatch)
+        assert said["ctx"][2] == [("grant constraint (subset)", "s", "2"), ("grant constraint (equals)", "e", "1")]
+        assert said["trail"][11] and said["trail"][12] and said["log_files"]
+    scanned = decode._scan_columns(text)
+    grants = scanned.contexts.grants.tolist()
+    assert [g[0] == NOT_PLAIN for g in grants] == [False] * 7 + [True, True, False, False, False, False, True, True]
+    assert grants[2] == [1, 1] and grants[4] == [0, 0] and grants[6] == [0, 0]
+
+
+@scanner
+def test_a_thousand_mutated_grant_files_read_the_same_either_way(tmp_path, monkeypatch):
+    rng = random.Random(20261202)
+    base = delivered([_grant(g, read_only=True) for g in GRANTS[:7]])  # no parameters: they may not be UTF-8
+    starts = [i for i in range(len(base)) if base.startswith(b'"constraints"', i)]
+    path = tmp_path / "log.json"
+    for _ in range(1000):
+        write(path, mutated(rng, base, 3, lambda text: min(rng.choice(starts) + rng.randrange(14, 90), len(text) - 1)))
+        assert_same(path, monkeypatch)

@@ -26,6 +26,14 @@
  * keys and values met in the file, which Python takes in bulk (contexts.py) instead of
  * decoding every context (nearly one per record where S3 names an object in it). Any other
  * shape (escapes, other values, a key twice) is left to Python, which reads it as ever.
+ *
+ * Asked to, it also gives two fields unique to each record without interning them: the time
+ * as int64 seconds since the epoch when it is CloudTrail's plain "YYYY-MM-DDTHH:MM:SSZ" (a
+ * valid date and time: timeutil.parse_event_time's answer), and the event id as 36 bytes
+ * when it is plain printable ASCII that fits (batch.EVENT_ID_WIDTH: decode._event_id_column's
+ * answer). Any other text of those fields (escapes, offsets, fractions, out of range, longer,
+ * not ASCII, not a string) gets a code into the distinct texts as every field does, for
+ * Python to read the general way; absent or null, NO_TIME and 36 zero bytes.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -41,6 +49,8 @@
 #define MAX_FIELDS 64
 #define NAME_BUCKETS 64 /* field names are shorter than this */
 #define MAX_KEPT 16
+#define ID_WIDTH 36                    /* batch.EVENT_ID_WIDTH */
+#define NO_TIME (-(INT64_C(1) << 62)) /* timeutil.NO_TIME */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
@@ -288,6 +298,26 @@ static pos value_end(pos p, pos end, int depth) {
     }
 }
 
+/* Whether [a, a + n) and [b, b + n) hold the same bytes: memcmp without a call, for the short
+ * texts compared most (field names, a column's values), eight bytes at a time. */
+static ALWAYS_INLINE int same_bytes(const void *a, const void *b, size_t n) {
+    const unsigned char *x = a, *y = b;
+    uint64_t u, v;
+    while (n >= 8) {
+        memcpy(&u, x, 8);
+        memcpy(&v, y, 8);
+        if (u != v)
+            return 0;
+        x += 8;
+        y += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*x++ != *y++)
+            return 0;
+    return 1;
+}
+
 /* ------------------------------------------------------------------ columns */
 
 typedef struct {
@@ -300,7 +330,6 @@ typedef struct {
     Py_ssize_t name_len;
     int parent;   /* -1: a field of the record; else the field it lies in */
     int children; /* fields inside this one: it is scanned into, not kept */
-    int same_length; /* the next field whose name is as long, or -1 */
     /* this record's value: [start, start + len), len 0 when absent or null */
     uint32_t start, len;
     /* distinct values, code = index + 1 */
@@ -330,7 +359,17 @@ typedef struct {
     uint32_t *counts; /* per distinct text of the field: its pairs, or NOT_PLAIN */
     uint32_t *pair_keys, *pair_values; /* the pairs of each text in turn, codes from 1 */
     uint32_t npairs, pair_capacity;
+    /* CreateGrant's constraints: each distinct text of this field (-1: off) read too, into the
+     * pairs of its encryptionContextSubset, then of its encryptionContextEquals: two counts
+     * per text (NOT_PLAIN first for one left to Python), its pairs after the contexts' */
+    int grant_field;
+    uint32_t *grants;
 } Contexts;
+
+typedef struct {
+    unsigned char first, last; /* the name's first and last bytes (0 for an empty name) */
+    signed char parent, field;
+} Name;
 
 typedef struct {
     pos data;
@@ -338,9 +377,18 @@ typedef struct {
     Roles roles;
     Contexts contexts;
     int ncolumns;
-    int by_length[NAME_BUCKETS]; /* the first field of each name length, or -1 */
+    /* the fields by name length (those of length n are names[name_start[n]] up to
+     * names[name_start[n + 1]]), each with what find_field compares first, side by side */
+    Name names[MAX_FIELDS];
+    unsigned char name_start[NAME_BUCKETS + 1];
     uint32_t records, record_capacity;
     uint32_t *spans; /* start and end of each record */
+    /* the fields given per record rather than interned (-1: off): see plain_time, plain_id */
+    int time_field, id_field;
+    int64_t *times;     /* one per record: seconds, NO_TIME, or 0 where its code says "read in Python" */
+    int object_field;       /* a field holding others whose text's span is given per record (-1: off) */
+    uint32_t *object_spans; /* its start and end in each record, 0 and 0 when absent or null */
+    unsigned char *ids; /* ID_WIDTH bytes per record, zero-padded */
     /* records whose field `keep` has none of these raw texts get a code for that field only */
     int keep;
     Py_ssize_t nkept;
@@ -380,7 +428,7 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
         if (slot->code == 0)
             break;
         uint32_t k = slot->code - 1;
-        if (slot->hash == h && col->lens[k] == col->len && memcmp(scan->data + col->starts[k], value, col->len) == 0) {
+        if (slot->hash == h && col->lens[k] == col->len && same_bytes(scan->data + col->starts[k], value, col->len)) {
             *code = slot->code;
             return 0;
         }
@@ -444,9 +492,13 @@ static void scan_free(Scan *scan) {
         free(texts[i]->lens);
     }
     free(scan->contexts.counts);
+    free(scan->contexts.grants);
     free(scan->contexts.pair_keys);
     free(scan->contexts.pair_values);
     free(scan->spans);
+    free(scan->times);
+    free(scan->ids);
+    free(scan->object_spans);
 }
 
 /* The field named by the key [k, k + len) among those whose parent is `parent`, or -1:
@@ -454,12 +506,37 @@ static void scan_free(Scan *scan) {
 static inline int find_field(Scan *scan, int parent, pos k, Py_ssize_t len) {
     if (len >= NAME_BUCKETS)
         return -1;
-    for (int f = scan->by_length[len]; f >= 0; f = scan->columns[f].same_length) {
-        Column *col = &scan->columns[f];
-        if (col->parent == parent && col->name[0] == k[0] && memcmp(col->name, k, len) == 0)
-            return f;
+    int from = scan->name_start[len], to = scan->name_start[len + 1];
+    if (from == to)
+        return -1;
+    unsigned char first = len ? k[0] : 0, last = len ? k[len - 1] : 0;
+    for (int i = from; i < to; i++) {
+        const Name *n = &scan->names[i];
+        if (n->first == first && n->last == last && n->parent == parent &&
+            same_bytes(scan->columns[n->field].name, k, (size_t)len))
+            return n->field;
     }
     return -1;
+}
+
+/* The fields' names by length, for find_field (after the fields are read). */
+static void index_names(Scan *scan) {
+    int count[NAME_BUCKETS + 1] = {0};
+    for (int f = 0; f < scan->ncolumns; f++)
+        count[scan->columns[f].name_len + 1]++;
+    for (int n = 0; n < NAME_BUCKETS; n++)
+        count[n + 1] += count[n];
+    for (int n = 0; n <= NAME_BUCKETS; n++)
+        scan->name_start[n] = (unsigned char)count[n];
+    for (int f = 0; f < scan->ncolumns; f++) {
+        Column *col = &scan->columns[f];
+        Py_ssize_t len = col->name_len;
+        Name *name = &scan->names[count[len]++];
+        name->first = len ? (unsigned char)col->name[0] : 0;
+        name->last = len ? (unsigned char)col->name[len - 1] : 0;
+        name->parent = (signed char)col->parent;
+        name->field = (signed char)f;
+    }
 }
 
 typedef enum { OK, UNUSUAL, NO_MEMORY } Outcome;
@@ -484,12 +561,17 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
             for (int c = 0; c < scan->ncolumns; c++) /* the last copy of a field wins, whole */
                 if (scan->columns[c].parent == f)
                     scan->columns[c].len = 0;
+            Column *holder = &scan->columns[f];
             if (p < end && *p == '{') {
                 Outcome outcome = members(scan, p + 1, end, f, &p);
                 if (outcome != OK)
                     return outcome;
+                holder->start = (uint32_t)(value - scan->data); /* its span, for object_field */
+                holder->len = (uint32_t)(p - value);
             } else if ((p = literal_end(p, end, "null", 4)) == NULL) {
                 return UNUSUAL; /* fields asked for inside something that is not an object */
+            } else {
+                holder->len = 0;
             }
         } else {
             p = value_end(p, end, 2);
@@ -559,6 +641,59 @@ static uint32_t assumed_role(Scan *scan) {
     return arn->len - 2;
 }
 
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* The value of ASCII digits [p, p + n), or -1 if one of them is not a digit. */
+static inline int digits_value(pos p, int n) {
+    int value = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned d = (unsigned)p[i] - '0';
+        if (d > 9)
+            return -1;
+        value = value * 10 + (int)d;
+    }
+    return value;
+}
+
+/* A raw text "YYYY-MM-DDTHH:MM:SSZ" (with its quotes) that is a valid date and time, as
+ * seconds since the epoch in *seconds: 1. Anything else (for Python to judge): 0. */
+static int plain_time(pos v, uint32_t len, int64_t *seconds) {
+    if (len != 22 || v[0] != '"' || v[21] != '"' || v[20] != 'Z' || v[5] != '-' || v[8] != '-' || v[11] != 'T' ||
+        v[14] != ':' || v[17] != ':')
+        return 0;
+    int year = digits_value(v + 1, 4), month = digits_value(v + 6, 2), day = digits_value(v + 9, 2);
+    int hour = digits_value(v + 12, 2), minute = digits_value(v + 15, 2), second = digits_value(v + 18, 2);
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+        second < 0 || second > 59)
+        return 0;
+    static const unsigned char month_days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > month_days[month - 1] + (month == 2 && leap))
+        return 0;
+    *seconds = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 + minute * 60 + second;
+    return 1;
+}
+
+/* A raw text that is a string of at most ID_WIDTH printable ASCII characters without an
+ * escape: its characters copied to `out` (zero-padded, as numpy's S36 holds them): 1. Else 0. */
+static int plain_id(pos v, uint32_t len, unsigned char *out) {
+    if (len < 2 || len - 2 > ID_WIDTH || v[0] != '"')
+        return 0;
+    for (uint32_t i = 1; i < len - 1; i++)
+        if (!plain[v[i]]) /* an escape, or not ASCII */
+            return 0;
+    memcpy(out, v + 1, len - 2);
+    return 1;
+}
+
 static Outcome add_record(Scan *scan) {
     if (scan->records == scan->record_capacity) {
         uint32_t capacity = scan->record_capacity ? scan->record_capacity * 2 : 1024;
@@ -576,6 +711,24 @@ static Outcome add_record(Scan *scan) {
             if (codes == NULL)
                 return NO_MEMORY;
             col->codes = codes;
+        }
+        if (scan->time_field >= 0) {
+            int64_t *times = realloc(scan->times, (size_t)capacity * sizeof(int64_t));
+            if (times == NULL)
+                return NO_MEMORY;
+            scan->times = times;
+        }
+        if (scan->object_field >= 0) {
+            uint32_t *spans = realloc(scan->object_spans, (size_t)capacity * 2 * sizeof(uint32_t));
+            if (spans == NULL)
+                return NO_MEMORY;
+            scan->object_spans = spans;
+        }
+        if (scan->id_field >= 0) {
+            unsigned char *ids = realloc(scan->ids, (size_t)capacity * ID_WIDTH);
+            if (ids == NULL)
+                return NO_MEMORY;
+            scan->ids = ids;
         }
         if (scan->roles.on) {
             uint32_t *codes = realloc(scan->roles.sessions.codes, (size_t)capacity * sizeof(uint32_t));
@@ -601,6 +754,25 @@ static Outcome add_record(Scan *scan) {
                 scan->columns[scan->roles.clear[i]].len = 0;
         if (intern(scan, sessions, &sessions->codes[scan->records]) < 0)
             return NO_MEMORY;
+    }
+    if (scan->object_field >= 0) {
+        Column *col = &scan->columns[scan->object_field];
+        scan->object_spans[2 * scan->records] = col->len ? col->start : 0;
+        scan->object_spans[2 * scan->records + 1] = col->len ? col->start + col->len : 0;
+    }
+    if (scan->time_field >= 0) {
+        Column *col = &scan->columns[scan->time_field];
+        int64_t *seconds = &scan->times[scan->records];
+        *seconds = col->len == 0 ? NO_TIME : 0;
+        if (whole && col->len && plain_time(scan->data + col->start, col->len, seconds))
+            col->len = 0; /* given: no code */
+    }
+    if (scan->id_field >= 0) {
+        Column *col = &scan->columns[scan->id_field];
+        unsigned char *id = scan->ids + (size_t)scan->records * ID_WIDTH;
+        memset(id, 0, ID_WIDTH);
+        if (whole && col->len && plain_id(scan->data + col->start, col->len, id))
+            col->len = 0;
     }
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
@@ -747,7 +919,75 @@ not_plain:
     return OK;
 }
 
-/* Every distinct text of the contexts field, read into pairs (after the scan). */
+#define SUBSET "encryptionContextSubset"
+#define EQUALS "encryptionContextEquals"
+
+/* The pairs of one distinct text [p, end) of the grants field, a constraints object, appended:
+ * those of its encryptionContextSubset, then of its encryptionContextEquals (as
+ * contexts.of_parts orders them, whatever the text's order), their counts in counts[0] and
+ * counts[1]. A member that is absent, null or not an object holds none (of_parts ignores
+ * it), other members are skipped. NOT_PLAIN in counts[0] (and none appended) when the text
+ * is not an object, a name is escaped or there twice, or a context is not plain. */
+static Outcome grant_pairs(Scan *scan, pos p, pos end, uint32_t *counts) {
+    Contexts *ctx = &scan->contexts;
+    uint32_t first = ctx->npairs;
+    pos spans[2][2] = {{NULL, NULL}, {NULL, NULL}};
+    counts[0] = NOT_PLAIN;
+    counts[1] = 0;
+    if (p >= end || *p != '{')
+        return OK;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        if (p + 1 == end)
+            counts[0] = 0;
+        return OK;
+    }
+    for (;;) {
+        pos name, value;
+        Py_ssize_t len;
+        p = member_name(p, end, &name, &len);
+        if (p == NULL || name == NULL)
+            return OK;
+        value = p;
+        p = value_end(p, end, 2);
+        if (p == NULL)
+            return OK;
+        int which = -1;
+        if (len == sizeof(SUBSET) - 1 && same_bytes(name, SUBSET, (size_t)len))
+            which = 0;
+        else if (len == sizeof(EQUALS) - 1 && same_bytes(name, EQUALS, (size_t)len))
+            which = 1;
+        if (which >= 0) {
+            if (spans[which][0] != NULL)
+                return OK; /* twice: which one wins is the decoder's to say */
+            spans[which][0] = value;
+            spans[which][1] = p;
+        }
+        int next = next_item(&p, end, '}');
+        if (next < 0 || (next > 0 && p != end))
+            return OK;
+        if (next > 0)
+            break;
+    }
+    uint32_t found[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (spans[i][0] == NULL || *spans[i][0] != '{')
+            continue;
+        Outcome outcome = context_pairs(scan, spans[i][0], spans[i][1], &found[i]);
+        if (outcome != OK)
+            return outcome;
+        if (found[i] == NOT_PLAIN) {
+            ctx->npairs = first;
+            return OK;
+        }
+    }
+    counts[0] = found[0];
+    counts[1] = found[1];
+    return OK;
+}
+
+/* Every distinct text of the contexts field, then of the grants field, read into pairs (after
+ * the scan). */
 static Outcome resolve_contexts(Scan *scan) {
     Contexts *ctx = &scan->contexts;
     if (ctx->field < 0)
@@ -759,6 +999,18 @@ static Outcome resolve_contexts(Scan *scan) {
     for (uint32_t k = 0; k < col->count; k++) {
         pos text = scan->data + col->starts[k];
         Outcome outcome = context_pairs(scan, text, text + col->lens[k], &ctx->counts[k]);
+        if (outcome != OK)
+            return outcome;
+    }
+    if (ctx->grant_field < 0)
+        return OK;
+    col = &scan->columns[ctx->grant_field];
+    ctx->grants = malloc(((size_t)col->count + 1) * 2 * sizeof(uint32_t));
+    if (ctx->grants == NULL)
+        return NO_MEMORY;
+    for (uint32_t k = 0; k < col->count; k++) {
+        pos text = scan->data + col->starts[k];
+        Outcome outcome = grant_pairs(scan, text, text + col->lens[k], &ctx->grants[2 * k]);
         if (outcome != OK)
             return outcome;
     }
@@ -847,8 +1099,11 @@ static PyObject *context_result(Scan *scan) {
         return NULL;
     }
     size_t pairs = (size_t)ctx->npairs * sizeof(uint32_t);
-    return Py_BuildValue("(NNNNN)", as_bytes(ctx->counts, (size_t)scan->columns[ctx->field].count * sizeof(uint32_t)),
-                         as_bytes(ctx->pair_keys, pairs), as_bytes(ctx->pair_values, pairs), keys, values);
+    PyObject *grants = ctx->grant_field < 0
+                           ? Py_NewRef(Py_None)
+                           : as_bytes(ctx->grants, (size_t)scan->columns[ctx->grant_field].count * 2 * sizeof(uint32_t));
+    return Py_BuildValue("(NNNNNN)", as_bytes(ctx->counts, (size_t)scan->columns[ctx->field].count * sizeof(uint32_t)),
+                         as_bytes(ctx->pair_keys, pairs), as_bytes(ctx->pair_values, pairs), keys, values, grants);
 }
 
 static PyObject *scan_result(Scan *scan) {
@@ -865,15 +1120,20 @@ static PyObject *scan_result(Scan *scan) {
     PyObject *pairs = context_result(scan);
     if (pairs == NULL)
         goto fail;
-    return Py_BuildValue("(INNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
-                         columns, pairs);
+    PyObject *times = scan->time_field < 0 ? Py_NewRef(Py_None) : as_bytes(scan->times, (size_t)scan->records * sizeof(int64_t));
+    PyObject *ids = scan->id_field < 0 ? Py_NewRef(Py_None) : as_bytes(scan->ids, (size_t)scan->records * ID_WIDTH);
+    PyObject *objects = scan->object_field < 0 ? Py_NewRef(Py_None)
+                                               : as_bytes(scan->object_spans, (size_t)scan->records * 2 * sizeof(uint32_t));
+    return Py_BuildValue("(INNNNNN)", scan->records, as_bytes(scan->spans, (size_t)scan->records * 2 * sizeof(uint32_t)),
+                         columns, pairs, times, ids, objects);
 fail:
     Py_DECREF(columns);
     return NULL;
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, fields, keep=None, roles=None, contexts=-1) -> (count, spans, columns, pairs) or None\n\n"
+"scan(data, fields, keep=None, roles=None, contexts=-1, times=-1, ids=-1, objects=-1, grants=-1)\n"
+"    -> (count, spans, columns, pairs, times, ids, objects) or None\n\n"
 "Walk a CloudTrail log file ({\"Records\": [...]}) once. ``fields`` is a sequence of\n"
 "(name: bytes, parent: int): parent -1 for a field of the record, else the index of the\n"
 "field it lies in (which is scanned into, not kept). ``spans`` holds each record's start\n"
@@ -891,7 +1151,19 @@ PyDoc_STRVAR(scan_doc,
 "field (code 1 first) a native uint32 count of its pairs, or 0xFFFFFFFF for a text that is\n"
 "not an object of plain strings (escapes, other values, a key twice, over 64 pairs: for\n"
 "the caller to read); the pairs of every text in turn as native uint32 codes (from 1) into\n"
-"the distinct key and value texts (str), in the order they are written. Else None.\n"
+"the distinct key and value texts (str), in the order they are written; with ``grants``\n"
+"(the index of another kept field, CreateGrant's constraints) a sixth item, two native\n"
+"uint32 counts per distinct text of that field, the pairs of its encryptionContextSubset and\n"
+"of its encryptionContextEquals (0xFFFFFFFF first: left to the caller), whose pairs follow\n"
+"the contexts' in the same arrays, subset first; else None there. Else None.\n"
+"``times`` and ``ids`` are indexes of kept fields given per record (else -1, and None):\n"
+"``times`` then holds a native int64 per record, the seconds since the epoch of a plain\n"
+"\"YYYY-MM-DDTHH:MM:SSZ\" (a valid date and time), -2**62 for none (absent or null), and\n"
+"0 where the field has a code: any other text, for the caller to read; ``ids`` 36 bytes per\n"
+"record, a plain string of at most 36 printable ASCII characters zero-padded, zeros for\n"
+"none or where the field has a code. Those fields' columns hold only such other texts.\n"
+"``objects`` is the index of a field holding others (else -1, and None): the start and\n"
+"end of its text in each record, native uint32, 0 and 0 where it is absent or null.\n"
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
 "decodes it the general way.");
 
@@ -947,9 +1219,10 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
     memset(&scan, 0, sizeof(scan));
     scan.keep = -1;
     scan.contexts.field = -1;
-    for (int i = 0; i < NAME_BUCKETS; i++)
-        scan.by_length[i] = -1;
-    if (!PyArg_ParseTuple(args, "y*O|OOi:scan", &buffer, &fields, &keep, &roles, &contexts))
+    scan.time_field = scan.id_field = scan.object_field = scan.contexts.grant_field = -1;
+    int grants = -1;
+    if (!PyArg_ParseTuple(args, "y*O|OOiiiii:scan", &buffer, &fields, &keep, &roles, &contexts, &scan.time_field,
+                          &scan.id_field, &scan.object_field, &grants))
         return NULL;
     PyObject *result = NULL;
     PyObject *items = PySequence_Fast(fields, "fields must be a sequence");
@@ -978,12 +1251,11 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
         col->name = name; /* borrowed: `items` keeps the bytes alive */
         col->name_len = name_len;
         col->parent = parent;
-        col->same_length = scan.by_length[name_len];
-        scan.by_length[name_len] = (int)f;
         if (parent >= 0)
             scan.columns[parent].children++;
         scan.ncolumns++;
     }
+    index_names(&scan);
     if (keep != Py_None) {
         PyObject *texts;
         if (!PyArg_ParseTuple(keep, "iO", &scan.keep, &texts))
@@ -1020,6 +1292,38 @@ static PyObject *scan(PyObject *Py_UNUSED(module), PyObject *args) {
             texts[i]->mask = 127;
         }
         scan.contexts.field = contexts;
+    }
+    if (grants != -1) {
+        if (contexts == -1 || grants < 0 || grants >= scan.ncolumns || scan.columns[grants].children ||
+            grants == contexts) {
+            PyErr_SetString(PyExc_ValueError, "grants must name another kept field, with contexts");
+            goto done;
+        }
+        scan.contexts.grant_field = grants;
+    }
+    if (scan.object_field < -1 || scan.object_field >= scan.ncolumns ||
+        (scan.object_field >= 0 && !scan.columns[scan.object_field].children)) {
+        PyErr_SetString(PyExc_ValueError, "objects must name a field holding others");
+        goto done;
+    }
+    int unique[2] = {scan.time_field, scan.id_field};
+    for (int i = 0; i < 2; i++) {
+        if (unique[i] < -1 || unique[i] >= scan.ncolumns || (unique[i] >= 0 && scan.columns[unique[i]].children) ||
+            (unique[i] >= 0 && (unique[i] == scan.keep || unique[i] == contexts || unique[1 - i] == unique[i]))) {
+            PyErr_SetString(PyExc_ValueError, "times and ids must name two other kept fields");
+            goto done;
+        }
+    }
+    if (scan.roles.on && (unique[0] >= 0 || unique[1] >= 0)) {
+        Roles *r = &scan.roles;
+        int bad = unique[0] == r->type || unique[0] == r->arn || unique[0] == r->account || unique[1] == r->type ||
+                  unique[1] == r->arn || unique[1] == r->account;
+        for (int i = 0; i < r->nclear && !bad; i++)
+            bad = r->clear[i] >= 0 && (r->clear[i] == unique[0] || r->clear[i] == unique[1]);
+        if (bad) {
+            PyErr_SetString(PyExc_ValueError, "times and ids must not be fields the roles read");
+            goto done;
+        }
     }
     for (int f = 0; f < scan.ncolumns; f++) {
         Column *col = &scan.columns[f];

@@ -7,7 +7,8 @@ Column = tuple[bytes, list[bytes]] | None
 # With ``contexts``: (native uint32 pair counts per distinct text of that field, 0xFFFFFFFF for
 # one left to the caller; the pairs' key codes and value codes, native uint32 from 1; the
 # distinct key texts; the distinct value texts).
-Pairs = tuple[bytes, bytes, bytes, list[str], list[str]]
+# With ``grants`` too: two native uint32 counts per distinct text of that field (else None).
+Pairs = tuple[bytes, bytes, bytes, list[str], list[str], bytes | None]
 
 def scan(
     data: bytes,
@@ -15,6 +16,10 @@ def scan(
     keep: tuple[int, Sequence[bytes]] | None = None,
     roles: tuple[int, int, int, Sequence[int]] | None = None,
     contexts: int = -1,
+    times: int = -1,
+    ids: int = -1,
+    objects: int = -1,
+    grants: int = -1,
     /,
-) -> tuple[int, bytes, list[Column], Pairs | None] | None: ...
+) -> tuple[int, bytes, list[Column], Pairs | None, bytes | None, bytes | None, bytes | None] | None: ...
 def surrogate_escapes(data: bytes, /) -> bool: ...

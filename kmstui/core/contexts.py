@@ -3,7 +3,7 @@ request's own context, and ReEncrypt's and CreateGrant's labelled ones."""
 
 from __future__ import annotations
 
-from itertools import chain, compress, repeat
+from itertools import chain, compress, count, repeat
 from operator import is_
 from typing import NamedTuple
 
@@ -20,13 +20,18 @@ _string_context_decoder = msgspec.json.Decoder(dict[str, str])
 _string_contexts_decoder = msgspec.json.Decoder(list[dict[str, str]])
 NOT_PLAIN = 0xFFFFFFFF  # the scanner's count for a context it left to Python
 _TRAIL_KEY = "aws:cloudtrail:arn"
+# the labels of a request's contexts, in the order they are kept: its own, ReEncrypt's, CreateGrant's
+_LABELS = ("", "source", "destination", "grant constraint (subset)", "grant constraint (equals)")
 
 
 class ScannedContexts(NamedTuple):
     """A file's encryption contexts as the scanner read them (``_scan.c``, context_pairs): for
     each distinct raw text of the field (its code - 1), how many pairs it holds (NOT_PLAIN:
     not an object of plain strings, for Python to read), where they start, and the pairs of
-    every text in turn as codes (from 1) into the distinct key and value texts."""
+    every text in turn as codes (from 1) into the distinct key and value texts. CreateGrant's
+    constraints likewise (``grants``: the pairs of a distinct text's encryptionContextSubset,
+    then of its encryptionContextEquals; NOT_PLAIN first for one left to Python), their pairs
+    after those, their raw texts in ``grant_texts`` (None first)."""
 
     counts: np.ndarray
     starts: np.ndarray
@@ -34,15 +39,21 @@ class ScannedContexts(NamedTuple):
     values: np.ndarray
     key_texts: list[str]
     value_texts: list[str]
+    grants: np.ndarray  # (distinct texts, 2)
+    grant_starts: np.ndarray
+    grant_texts: list
 
     @classmethod
-    def of(cls, found: tuple) -> ScannedContexts:
-        counts, keys, values, key_texts, value_texts = found
+    def of(cls, found: tuple, grant_texts: list | None = None) -> ScannedContexts:
+        counts, keys, values, key_texts, value_texts, grants = found
         counts = np.frombuffer(counts, dtype=np.uint32)
         sizes = np.where(counts == NOT_PLAIN, 0, counts).astype(np.int64)
         starts = np.cumsum(sizes) - sizes
         keys, values = (np.frombuffer(codes, dtype=np.uint32) for codes in (keys, values))
-        return cls(counts, starts, keys, values, key_texts, value_texts)
+        grants = np.zeros((0, 2), np.uint32) if grants is None else np.frombuffer(grants, np.uint32).reshape(-1, 2)
+        grant_sizes = np.where(grants[:, 0] == NOT_PLAIN, 0, grants.astype(np.int64).sum(axis=1))
+        grant_starts = int(sizes.sum()) + np.cumsum(grant_sizes) - grant_sizes
+        return cls(counts, starts, keys, values, key_texts, value_texts, grants, grant_starts, grant_texts or [None])
 
 
 class _PairColumn:
@@ -68,19 +79,21 @@ class _PairColumn:
         wanted[codes] = True
         wanted[0] = False
         table = np.zeros(len(texts) + 1, dtype=np.uint32)
-        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())))
+        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())), distinct=True)
         self.chunks.append(table[codes])
 
     def add_same(self, text: str, count: int) -> None:
         self._flush()
         self.chunks.append(np.full(count, self._codes([text])[0], dtype=np.uint32))
 
-    def _codes(self, texts: list[str]) -> np.ndarray:
+    def _codes(self, texts: list[str], distinct: bool = False) -> np.ndarray:
+        """The codes of ``texts``, the new ones added in order; ``distinct``: no text is there
+        twice (a file's distinct texts), so the new ones need no deduplicating."""
         vocab = self.vocab
         codes = list(map(vocab.get, texts))
         if None in codes:
-            new = dict.fromkeys(compress(texts, map(is_, codes, repeat(None))))
-            vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+            new = compress(texts, map(is_, codes, repeat(None)))
+            vocab.update(zip(new if distinct else dict.fromkeys(new), count(len(vocab))))
             codes = list(map(vocab.__getitem__, texts))
         return np.array(codes, dtype=np.uint32)
 
@@ -106,7 +119,7 @@ class _ContextBuilder:
         self.trail_info: list[tuple[str | None, str | None]] = [
             (None, None)
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
-        self.with_trail: set[int] = set()  # the codes whose trail_info names a trail
+        self.trails = bytearray(1)  # 1 for the codes whose trail_info names a trail (a flag per code)
         self.counts: list[int] = []
         self.labels = _PairColumn()
         self.keys = _PairColumn()
@@ -146,6 +159,41 @@ class _ContextBuilder:
             answers[at] = self.of_plain_many([texts[at]])[0]
         return answers
 
+    def of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """Local codes for CreateGrant constraints the scanner read (``used``: codes, from 1, into
+        its distinct texts of the field, none of them NOT_PLAIN), known by their raw text; the
+        new ones added in bulk, labelled as of_parts labels them."""
+        texts = [("grant", scanned.grant_texts[code]) for code in used.tolist()]  # not a context's text
+        found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
+        new = found < 0
+        answers = np.where(new, 0, found).astype(np.uint32)
+        if not new.any():
+            return answers
+        fresh = used[new]
+        counts = scanned.grants[fresh - 1].astype(np.int64)
+        sizes = counts.sum(axis=1)
+        held = sizes > 0
+        first = len(self.counts) + 1
+        codes = np.zeros(len(fresh), dtype=np.uint32)
+        codes[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
+        self.codes.update(zip(compress(texts, new.tolist()), codes.tolist(), strict=True))
+        answers[new] = codes
+        sizes, starts, subsets = sizes[held], scanned.grant_starts[fresh[held] - 1], counts[held, 0]
+        total = int(sizes.sum())
+        run_starts = np.cumsum(sizes) - sizes
+        within = np.arange(total) - np.repeat(run_starts, sizes)  # each pair's place in its context
+        pairs = np.repeat(starts, sizes) + within
+        keys, values = scanned.keys[pairs], scanned.values[pairs]
+        self.labels.add_coded(np.where(within < np.repeat(subsets, sizes), 1, 2), list(_LABELS[3:]))
+        self.keys.add_coded(keys, scanned.key_texts)
+        self.values.add_coded(values, scanned.value_texts)
+        self.counts.extend(sizes.tolist())
+        self.trail_info.extend([(None, None)] * len(sizes))
+        self.trails.extend(bytes(len(sizes)))
+        if _TRAIL_KEY in scanned.key_texts:
+            self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
+        return answers
+
     def _add_scanned(self, raws: list, fresh: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Add contexts the scanner read (codes into ``raws``, none known yet): their codes."""
         sizes = scanned.counts[fresh - 1].astype(np.int64)
@@ -163,21 +211,35 @@ class _ContextBuilder:
         self.values.add_coded(values, scanned.value_texts)
         self.counts.extend(sizes.tolist())
         self.trail_info.extend([(None, None)] * len(sizes))
-        if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files: rare
-            trail_key = scanned.key_texts.index(_TRAIL_KEY) + 1
-            ends = np.cumsum(sizes)
-            # a key once a context: the contexts holding it, ascending
-            for c in np.searchsorted(ends, np.flatnonzero(keys == trail_key), side="right").tolist():
-                run = slice(int(ends[c] - sizes[c]), int(ends[c]))
-                context = {
-                    scanned.key_texts[k - 1]: scanned.value_texts[v - 1]
-                    for k, v in zip(keys[run].tolist(), values[run].tolist(), strict=True)
-                }
-                trail = context.get(_TRAIL_KEY) or None
-                self.trail_info[first + c] = (trail, context.get("aws:s3:arn") or None)
-                if trail:
-                    self.with_trail.add(first + c)
+        self.trails.extend(bytes(len(sizes)))
+        if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
+            self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
         return answers
+
+    def _note_scanned_trails(
+        self, first: int, ends: np.ndarray, keys: np.ndarray, values: np.ndarray, scanned: ScannedContexts
+    ) -> None:
+        """The trail and log file of the contexts just added (from code ``first``, their pairs
+        ``keys`` and ``values`` ending at ``ends``) that name a trail: of each key, the first
+        value that is not empty, in the pairs' order (a labelled context may hold a key in
+        each of its groups), as _add_labelled takes it."""
+        texts = scanned.value_texts
+
+        def firsts(key: str) -> dict[int, str]:
+            """The contexts holding ``key`` with a value, and their first such value."""
+            found: dict[int, str] = {}
+            if key in scanned.key_texts:
+                at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
+                contexts = np.searchsorted(ends, at, side="right").tolist()
+                for c, text in zip(contexts, _gather(texts, values[at] - 1), strict=True):
+                    if text and c not in found:
+                        found[c] = text
+            return found
+
+        logs = firsts("aws:s3:arn")
+        for c, trail in firsts(_TRAIL_KEY).items():
+            self.trail_info[first + c] = (trail, logs.get(c))
+            self.trails[first + c] = 1
 
     def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]], trails: bool) -> None:
         """Add new contexts, decoded; ``trails``: whether any may be CloudTrail's own."""
@@ -196,6 +258,7 @@ class _ContextBuilder:
         self.keys.extend(chain.from_iterable(contexts))
         self.values.extend(chain.from_iterable(map(dict.values, contexts)))
         self.trail_info.extend([(None, None)] * len(contexts))
+        self.trails.extend(bytes(len(contexts)))
         for raw in raws if trails else ():
             if b'"aws:cloudtrail:arn"' in raw:  # CloudTrail encrypting one of its log files
                 code = self.codes[raw]
@@ -203,7 +266,7 @@ class _ContextBuilder:
                 trail = context.get("aws:cloudtrail:arn") or None
                 self.trail_info[code] = (trail, context.get("aws:s3:arn") or None)
                 if trail:
-                    self.with_trail.add(code)
+                    self.trails[code] = 1
 
     def _of_plain(self, raw: bytes) -> int:
         """One context that is not string to string: values are kept as their JSON text."""
@@ -218,7 +281,8 @@ class _ContextBuilder:
 
     def of_parts(self, own: bytes | None, source, destination, constraints) -> int:
         """The local code of a request's labelled contexts: its own (raw text), ReEncrypt's
-        source and destination, CreateGrant's constraints (0 for none)."""
+        source and destination, CreateGrant's constraints (0 for none). They are known by
+        their pairs, labelled, in the record's order."""
         if source is None and destination is None and constraints is None:
             return self.of_plain_many([own])[0]
         decoded = None
@@ -227,21 +291,39 @@ class _ContextBuilder:
                 decoded = _context_decoder.decode(own)
             except _UNREADABLE:
                 decoded = None
-        constraints = constraints if isinstance(constraints, dict) else {}
+        subset = equals = None
+        if isinstance(constraints, dict):
+            subset, equals = constraints.get("encryptionContextSubset"), constraints.get("encryptionContextEquals")
         groups = [
-            ("", decoded),
-            ("source", source),
-            ("destination", destination),
-            ("grant constraint (subset)", constraints.get("encryptionContextSubset")),
-            ("grant constraint (equals)", constraints.get("encryptionContextEquals")),
+            (label, context)
+            for label, context in zip(_LABELS, (decoded, source, destination, subset, equals), strict=True)
+            if isinstance(context, dict) and context
         ]
         identity = tuple(
-            (label, tuple(_pairs(context))) for label, context in groups if isinstance(context, dict) and context
+            (label, str(key), value if isinstance(value, str) else as_text(value) or "")
+            for label, context in groups
+            for key, value in context.items()
         )
         code = self.codes.get(identity)
         if code is None:
-            code = self.codes[identity] = self._add(groups)
+            code = self.codes[identity] = self._add_labelled(identity, [context for _, context in groups])
         return code
+
+    def _add_labelled(self, pairs: tuple, contexts: list[dict]) -> int:
+        """Add labelled pairs, (label, key, value) each, from ``contexts``: their code (0 for none)."""
+        if not pairs:
+            return 0
+        labels, keys, values = zip(*pairs, strict=True)
+        self.labels.extend(labels)
+        self.keys.extend(keys)
+        self.values.extend(values)
+        self.counts.append(len(pairs))
+        trail = s3 = None
+        for context in contexts:
+            trail = trail or _text_or_none(context.get(_TRAIL_KEY))
+            s3 = s3 or _text_or_none(context.get("aws:s3:arn"))
+        self._note_trail(trail, s3)
+        return len(self.counts)
 
     def _add_strings(self, context: dict[str, str]) -> int:
         count = len(context)
@@ -275,9 +357,16 @@ class _ContextBuilder:
 
     def _note_trail(self, trail: str | None, s3: str | None) -> None:
         """The trail and log file of the context just added (CloudTrail encrypting a log file)."""
-        if trail:
-            self.with_trail.add(len(self.trail_info))
+        self.trails.append(1 if trail else 0)
         self.trail_info.append((trail, s3))
+
+    def naming_trails(self, codes: np.ndarray) -> list[int]:
+        """The distinct codes among ``codes`` whose context names a trail (CloudTrail encrypting
+        one of its log files), ascending."""
+        if 1 not in self.trails:
+            return []
+        flags = np.frombuffer(bytes(self.trails), dtype=np.bool_)
+        return np.unique(codes[flags[codes]]).tolist()
 
     def part(self) -> ContextPart:
         labels, label = self.labels.part()
@@ -287,11 +376,9 @@ class _ContextBuilder:
         return ContextPart(labels, keys, values, counts, label, key, value)
 
 
-def _pairs(context) -> tuple:
-    """A context as hashable pairs, in the record's order (an identity for labelled sets)."""
-    if not isinstance(context, dict) or not context:
-        return ()
-    return tuple((str(k), v if isinstance(v, str) else as_text(v) or "") for k, v in context.items())
+def _gather(values: list, codes: np.ndarray) -> list:
+    """The values of ``codes``, as a list."""
+    return list(map(values.__getitem__, codes.tolist()))
 
 
 def _text_or_none(value) -> str | None:

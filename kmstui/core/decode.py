@@ -20,6 +20,7 @@ paths equal value by value.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from functools import partial
 from itertools import compress, repeat
 from operator import is_
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import numpy as np
@@ -66,7 +67,7 @@ from .cloudtrail import (
     as_text,
     record_length,
 )
-from .contexts import ScannedContexts, _ContextBuilder
+from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
 from .model import AliasBinding, Identity, LogFile
 from .principals import _new_identity, _PrincipalCodes, _shared, assumed_role_arn
 from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
@@ -91,24 +92,32 @@ def load_many(files: list[SourceFile]) -> Batch:
     """Load several sources into one batch (the worker-process entry point). Never raises
     for bad input: a source that cannot be read says why in its SourceInfo."""
     builder = _BatchBuilder()
-    with collector_paused():
+    with collector_paused(frozen=multiprocessing.parent_process() is not None):
         for source in files:
             builder.add_file(source.path, source.label, source.growing)
         return builder.finish()
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused(frozen: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while a batch is built or merged. A file adds
     thousands of small containers (principals, contexts, lists of values) and no cycles:
     the collector would walk them again and again (about 7% of a busy trail's decoding,
-    and a tenth of the index's merging). Reference counting still frees everything."""
+    and a tenth of the index's merging). Reference counting still frees everything.
+
+    ``frozen``, for a worker process: what was made meanwhile is moved out of the collector's
+    sight (gc.freeze) before it resumes, instead of being walked by the collection that the
+    pause has made due (the whole batch, about 0.5 ms a file, to find nothing: a worker
+    pickles its batch back and drops it, and decoding makes no cycles once its imports are
+    done). Everything is still freed by reference counting."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if collecting:
+            if frozen:
+                gc.freeze()
             gc.enable()
 
 
@@ -231,16 +240,16 @@ class _BatchBuilder:
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
 
-    def _add_scanned(self, info: SourceInfo, scanned: tuple, data: bytes) -> None:
+    def _add_scanned(self, info: SourceInfo, scanned: Scanned, data: bytes) -> None:
         """Add a log file the scanner read: its records are picked out with numpy."""
-        count, spans, columns, contexts = scanned
+        count, spans, columns, contexts, times, ids, objects = scanned
         source_codes, sources = columns["eventSource"]
         name_codes, names = columns["eventName"]
         keep = _rows_of(source_codes, sources, KMS)
-        config = _rows_of(source_codes, sources, CLOUDTRAIL) & np.isin(name_codes, _codes_of(names, TRAIL_EVENTS))
+        config = _rows_of(source_codes, sources, CLOUDTRAIL) & _rows_in(name_codes, names, TRAIL_EVENTS)
         keep |= config
         read_only_codes, read_only = columns["readOnly"]
-        changes = keep & ~np.isin(read_only_codes, [code for code, value in enumerate(read_only) if value is True])
+        changes = keep & ~_rows_in(read_only_codes, read_only, (True,))
         for code, records in enumerate(np.bincount(source_codes[~keep], minlength=len(sources)).tolist()):
             if records:
                 info.ignored[sources[code] or "(no event source)"] += records
@@ -257,6 +266,17 @@ class _BatchBuilder:
             assert bounds is not None  # asked only of configuration events and changes, which have spans
             return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
 
+        requests = objects.tolist()  # (start, end) of each record's requestParameters: (0, 0) for none
+        response_codes, responses = columns["responseElements"]
+
+        def parameters(i: int) -> bytes | None:
+            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives)."""
+            start, end = requests[i]
+            response = responses[response_codes[i]]
+            if not end and response is None:
+                return None
+            return b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]"
+
         self._add_columns(
             info,
             {name: (codes[kept], values) for name, (codes, values) in columns.items()},
@@ -264,6 +284,9 @@ class _BatchBuilder:
             raw if bounds is not None else None,
             measured=measured,
             contexts=contexts,
+            times=times[kept],
+            ids=ids[kept],
+            parameters=parameters,
         )
 
     def add_records(
@@ -324,10 +347,15 @@ class _BatchBuilder:
         measured: bool,
         first_ordinal: int = 0,
         contexts: ScannedContexts | None = None,
+        times: np.ndarray | None = None,
+        ids: np.ndarray | None = None,
+        parameters=None,
     ) -> None:
         """Add one source's kept records, given as columns (codes into distinct values, one
         code per kept record). ``raw(i)`` is the text of the source's record ``i``;
-        ``contexts``, the scanner's reading of the encryptionContext column's texts."""
+        ``contexts``, the scanner's reading of the encryptionContext column's texts; ``times``
+        and ``ids``, the times and event ids it gave per record (see Scanned); ``parameters(i)``,
+        what _parameters says of record ``i``, where the scanner gives it without reading it again."""
         batch = self.batch
         vocab = self.vocab
         again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
@@ -341,10 +369,10 @@ class _BatchBuilder:
                 return _recode(codes, values, None, dtype, partial(_intern_many, vocab[vocab_name]))
             return _recode(codes, values, lookup, dtype)
 
-        time_codes, times = columns["eventTime"]
-        time_column = _recode(time_codes, times, None, np.int64, parse_event_times)
+        time_codes, time_texts = columns["eventTime"]
+        time_column = _time_column(time_codes, time_texts, times)
+        id_codes, id_texts = columns["eventID"]
         principal_column = self._principals(columns)
-        id_codes, ids = columns["eventID"]
         overflow: dict[int, str] = {}
         out = {
             "time": time_column,
@@ -367,7 +395,7 @@ class _BatchBuilder:
             "errmsg": encode("errmsg", "errorMessage", lambda v: vocab["errmsg"][v or None]),
             "readonly": encode("", "readOnly", _READ_ONLY.__getitem__, np.int8),
             "principal": principal_column,
-            "eid": _event_id_column(id_codes, ids, overflow),
+            "eid": _id_column(id_codes, id_texts, overflow, ids),
             "cloud": np.zeros(count, dtype=np.uint8),  # CloudTrail: aws (actiontrail.py writes alibaba)
         }
         for row, event_id in overflow.items():
@@ -416,9 +444,9 @@ class _BatchBuilder:
         out.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
         if raw is not None:
             for row in np.flatnonzero(out["readonly"] != 1).tolist():
-                parameters = _parameters(raw(int(kept[row])))
-                if parameters is not None:
-                    batch.parameters[base + row] = parameters
+                found = parameters(int(kept[row])) if parameters else _parameters(raw(int(kept[row])))
+                if found is not None:
+                    batch.parameters[base + row] = found
         for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
@@ -512,7 +540,7 @@ class _BatchBuilder:
         alias[rows] = firsts[combo_of, 2]
 
         name_codes, names = columns["eventName"]
-        changes = np.isin(name_codes, _codes_of(names, ALIAS_CHANGES))
+        changes = _rows_in(name_codes, names, ALIAS_CHANGES)
         for c, (found_keys, found_aliases) in enumerate(found):
             if len(found_keys) > 2:
                 extra = tuple(keys[k] for k in found_keys[2:])
@@ -573,20 +601,28 @@ class _BatchBuilder:
             table[used] = contexts.of_plain_many([owns[code] for code in used.tolist()])
         ctx[plain_rows] = table[own_codes[plain_rows]]
         mixed_rows = rows[~plain]  # ReEncrypt, CreateGrant: labelled contexts
+        if scanned is not None and len(scanned.grants) and len(mixed_rows):
+            # CreateGrant's constraints alone, which the scanner read: added in bulk
+            grant_codes = columns["constraints"][0][mixed_rows]
+            bulk = own_codes[mixed_rows] == 0
+            for codes, _ in others[:2]:
+                bulk &= codes[mixed_rows] == 0
+            bulk[bulk] = scanned.grants[grant_codes[bulk] - 1, 0] != NOT_PLAIN
+            if bulk.any():
+                used = np.unique(grant_codes[bulk])
+                table = np.zeros(len(scanned.grant_texts), dtype=np.uint32)
+                table[used] = contexts.of_scanned_grants(used, scanned)
+                ctx[mixed_rows[bulk]] = table[grant_codes[bulk]]
+                mixed_rows = mixed_rows[~bulk]
         if len(mixed_rows):
             fields = [(codes[mixed_rows], values) for codes, values in (columns["encryptionContext"], *others)]
             group, firsts = _combinations(fields)
-            codes = [
-                contexts.of_parts(*(values[codes[first]] for codes, values in fields)) for first in firsts.tolist()
-            ]
+            codes = list(map(contexts.of_parts, *(_gather(values, codes[firsts]) for codes, values in fields)))
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
-        found = []  # ascending, as the trail vocabulary has always been filled
-        if contexts.with_trail:
-            named = ctx[rows]
-            found = np.unique(named[np.isin(named, list(contexts.with_trail))]).tolist()
-        for code in filter(contexts.with_trail.__contains__, found):  # CloudTrail's own log files
+        # CloudTrail's own log files, ascending as the trail vocabulary has always been filled
+        for code in contexts.naming_trails(ctx[rows]):
             trail_arn, s3_arn = contexts.trail_info[code]
             matching = rows[ctx[rows] == code]
             trail[matching] = trails[trail_arn]
@@ -614,7 +650,15 @@ def _codes_of(values: list, wanted) -> list[int]:
 
 def _rows_of(codes: np.ndarray, values: list, value: str) -> np.ndarray:
     """Which rows have ``value``, as a mask."""
-    return np.isin(codes, _codes_of(values, (value,)))
+    return _rows_in(codes, values, (value,))
+
+
+def _rows_in(codes: np.ndarray, values: list, wanted) -> np.ndarray:
+    """Which rows have a value in ``wanted``, as a mask: a lookup per distinct value, then one
+    per row (np.isin sorts; this is a few times quicker on a file's columns)."""
+    table = np.zeros(len(values), dtype=bool)
+    table[_codes_of(values, wanted)] = True
+    return table[codes]
 
 
 def _recode(codes: np.ndarray, values: list, lookup, dtype=np.uint32, lookup_all=None) -> np.ndarray:
@@ -663,6 +707,14 @@ def _roles_spec() -> tuple[int, int, int, tuple[int, ...]]:
 _SCAN_ROLES = _roles_spec()
 # the scanner reads the request's own encryption contexts into pairs (ScannedContexts)
 _SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].index("encryptionContext")
+# CreateGrant's constraints are read into labelled pairs too
+_SCAN_GRANTS = [None if column is None else column[0] for column in _SCANNED].index("constraints")
+# eventTime and eventID, unique to nearly every record, are given per record rather than interned
+_SCAN_TIMES, _SCAN_IDS = (
+    [None if column is None else column[0] for column in _SCANNED].index(name) for name in ("eventTime", "eventID")
+)
+# the parameters kept of calls that change something are read from requestParameters' span
+_SCAN_OBJECTS = [name for name, _ in _SCAN_FIELDS].index(b"requestParameters")
 SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
 _ENCODE = msgspec.json.Encoder().encode
 _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
@@ -673,19 +725,36 @@ _VALUES: dict[str, msgspec.json.Decoder[Any]] = {
 }
 
 
-def _scan_columns(data: bytes) -> tuple | None:
-    """A delivered log file as (record count, record spans, columns over every record, the
-    encryption contexts read into pairs), from the C scanner: each field's distinct texts are
-    decoded together, in one call. None when
-    the scanner is not built, or the file is not plain (then it is decoded the general way)."""
+class Scanned(NamedTuple):
+    """A delivered log file as the C scanner read it (``_scan_columns``)."""
+
+    records: int
+    spans: bytes  # each record's start and end offsets, native uint32
+    columns: dict[str, tuple[np.ndarray, list]]  # over every record: codes into decoded distinct values
+    contexts: ScannedContexts  # the encryptionContext column's texts read into pairs
+    # eventTime and eventID per record where the scanner gave them (their columns then hold
+    # only the other texts, code 0 elsewhere): int64 seconds (NO_TIME for none), S36 ids
+    times: np.ndarray
+    ids: np.ndarray
+    objects: np.ndarray  # (start, end) of each record's requestParameters, native uint32; (0, 0) for none
+
+
+def _scan_columns(data: bytes) -> Scanned | None:
+    """A delivered log file as the C scanner read it: each field's distinct texts are decoded
+    together, in one call. None when the scanner is not built, or the file is not plain (then
+    it is decoded the general way)."""
     if _scan is None:
         return None
-    scanned = _scan.scan(data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS)
+    scanned = _scan.scan(
+        data, _SCAN_FIELDS, _SCAN_KEEP, _SCAN_ROLES, _SCAN_CONTEXTS, _SCAN_TIMES, _SCAN_IDS, _SCAN_OBJECTS, _SCAN_GRANTS
+    )
     if scanned is None:
         return None
-    count, spans, found, pairs = scanned
+    count, spans, found, pairs, times, ids, objects = scanned
+    assert times is not None and ids is not None and objects is not None  # asked for
     session_codes, sessions = found.pop()
     columns = {SESSIONS: (np.frombuffer(session_codes, dtype=np.uint32), [None, *sessions])}
+    grant_texts = [None, *found[_SCAN_GRANTS][1]]  # the raw constraints texts, before they are decoded
     for spec, column in zip(_SCANNED, found, strict=True):
         if spec is None:
             continue
@@ -705,7 +774,15 @@ def _scan_columns(data: bytes) -> tuple | None:
             same = [first.setdefault(_ENCODE(value), i + 1) for i, value in enumerate(values)]
             code_array = np.array([0, *same], dtype=np.uint32)[code_array]
         columns[name] = (code_array, [None, *values])
-    return count, spans, columns, ScannedContexts.of(pairs)
+    return Scanned(
+        count,
+        spans,
+        columns,
+        ScannedContexts.of(pairs, grant_texts),
+        np.frombuffer(times, dtype=np.int64),
+        np.frombuffer(ids, dtype=f"S{EVENT_ID_WIDTH}"),
+        np.frombuffer(objects, dtype=np.uint32).reshape(-1, 2),
+    )
 
 
 def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
@@ -774,6 +851,30 @@ def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> 
         for row in np.flatnonzero(np.isin(codes, odd)).tolist():
             overflow[row] = ids[codes[row]]
     return column
+
+
+def _time_column(codes: np.ndarray, texts: list, given: np.ndarray | None) -> np.ndarray:
+    """The time column: ``texts`` parsed once each, or the scanner's times (``given``) with
+    the rows that have a code (texts it left to Python) parsed so."""
+    if given is None:
+        return _recode(codes, texts, None, np.int64, parse_event_times)
+    odd = np.flatnonzero(codes)
+    if len(odd):
+        given[odd] = _recode(codes[odd], texts, None, np.int64, parse_event_times)
+    return given
+
+
+def _id_column(codes: np.ndarray, ids: list, overflow: dict[int, str], given: np.ndarray | None) -> np.ndarray:
+    """The event id column: as _event_id_column makes it, or the scanner's (``given``) with
+    the rows that have a code (ids it left to Python) made so."""
+    if given is None:
+        return _event_id_column(codes, ids, overflow)
+    odd = np.flatnonzero(codes)
+    if len(odd):
+        found: dict[int, str] = {}
+        given[odd] = _event_id_column(codes[odd], ids, found)
+        overflow.update((int(odd[row]), event_id) for row, event_id in found.items())
+    return given
 
 
 # The columnar machinery, under public names for actiontrail.py (Alibaba's events onto the same columns)
