@@ -216,21 +216,26 @@ def _equal_bytes(
     left: np.ndarray, left_starts: np.ndarray, right: np.ndarray, right_starts: np.ndarray, lengths: np.ndarray
 ) -> np.ndarray:
     """True where ``left[left_starts[i]:][:lengths[i]]`` and ``right[right_starts[i]:][:lengths[i]]``
-    hold the same bytes: every byte compared at once, in numpy."""
+    hold the same bytes: every byte compared at once, in numpy (the right texts read as one
+    slice where they follow one another, as a batch's do when all of them are compared)."""
     same = np.ones(len(lengths), bool)
     check = np.flatnonzero(lengths > 0)
     if not len(check):
         return same
     sizes = lengths[check]
     offsets = np.cumsum(sizes) - sizes  # where each text starts among all the bytes compared
-    wide = max(len(left), len(right), int(offsets[-1] + sizes[-1])) >= 1 << 31
-    step = np.arange(int(offsets[-1] + sizes[-1]), dtype=np.int64 if wide else np.int32)
-    at = np.repeat((left_starts[check] - offsets).astype(step.dtype), sizes)
-    at += step
-    theirs = left[at]
-    at = np.repeat((right_starts[check] - offsets).astype(step.dtype), sizes)
-    at += step
-    same[check] = ~np.logical_or.reduceat(theirs != right[at], offsets)
+    total = int(offsets[-1] + sizes[-1])
+    step = np.arange(total, dtype=np.int64 if max(len(left), len(right)) >= 1 << 31 else np.int32)
+
+    def gathered(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        starts = starts[check]
+        if int(starts[-1]) - int(starts[0]) == total - int(sizes[-1]) and (np.diff(starts) == sizes[:-1]).all():
+            return data[int(starts[0]) : int(starts[0]) + total]
+        at = np.repeat((starts - offsets).astype(step.dtype), sizes)
+        at += step
+        return data[at]
+
+    same[check] = ~np.logical_or.reduceat(gathered(left, left_starts) != gathered(right, right_starts), offsets)
     return same
 
 
