@@ -92,7 +92,7 @@ def test_a_high_cardinality_trail_merges_as_a_plain_vocabulary_would(tmp_path, p
 
 WEAK_DIGESTS = {
     "four bits": lambda real: lambda *args: real(*args) & np.uint64(0xF),
-    "the part alone": lambda real: lambda data, ends, parts, arns: parts.astype(np.uint64),
+    "the part alone": lambda real: lambda data, ends, parts: parts.astype(np.uint64),
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from itertools import compress
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
@@ -282,8 +283,8 @@ def _narrow(data: np.ndarray, starts: np.ndarray, wanted: np.ndarray, letters: n
 # numpy (a Python hash of an Identity per principal costed more than everything else the
 # merge did with it). A short form's bytes are a polynomial in _MULTIPLIER modulo 2**64,
 # summed over a span of texts in one multiply and one reduceat, each text's sum then brought
-# to its own start by the multiplier's inverse powers; its length, the principal's (type,
-# account, service) code and its ARN, if any, are mixed in. Equal principals always have
+# to its own start by the multiplier's inverse powers; its length and the principal's
+# (type, account, service, has an ARN) code are mixed in. Equal principals always have
 # equal digests; a matching digest is checked against the principal kept, never trusted.
 _MULTIPLIER = 0x100000001B3  # FNV's 64-bit prime: odd, so it has an inverse modulo 2**64
 _SPAN = 1 << 15  # bytes a numpy pass hashes: the length of the powers tables (longer for a longer text)
@@ -340,19 +341,13 @@ def _mixed(digests: np.ndarray) -> np.ndarray:
     return digests
 
 
-def principal_digests(data: np.ndarray, ends: np.ndarray, parts: np.ndarray, arns: dict[int, str]) -> np.ndarray:
-    """The digest of each principal: its short form ``data[ends[i]:ends[i + 1]]``, its (type,
-    account, service) code ``parts[i]``, and its ARN ``arns.get(i)``."""
+def principal_digests(data: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """The digest of each principal: its short form ``data[ends[i]:ends[i + 1]]`` and its
+    (type, account, service, has an ARN) code ``parts[i]``. The ARN's text is left out: two
+    principals that differ only there (one user name under two IAM paths) are rare, and the
+    check of a matching digest tells them apart."""
     digests = text_digests(data, ends)
     digests += parts.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
-    if arns:
-        at = np.fromiter(arns.keys(), np.int64, len(arns))
-        texts = list(arns.values())
-        blob = "".join(texts).encode(*_CODEC)
-        lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
-        arn_ends = np.zeros(len(texts) + 1, np.int64)
-        np.cumsum(lengths, out=arn_ends[1:])
-        digests[at] ^= _mixed(text_digests(np.frombuffer(blob, np.uint8), arn_ends) + np.uint64(1))
     return _mixed(digests)
 
 
@@ -438,10 +433,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
 
     def _digest(self, value: model.Identity, part: int) -> np.ndarray:
         short = value.short.encode(*_CODEC)
-        arns = {} if value.arn is None else {0: value.arn}
         ends = np.array([0, len(short)], np.int64)
-        parts = np.array([part], np.uint32)
-        return principal_digests(np.frombuffer(short, np.uint8), ends, parts, arns).view(np.int64)
+        return principal_digests(np.frombuffer(short, np.uint8), ends, np.array([part], np.uint32)).view(np.int64)
 
     def find(self, value: model.Identity | None) -> int | None:
         if value is None:
@@ -523,7 +516,7 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         table = np.zeros(max(wanted) + 1, np.uint32)
         table[wanted] = [self._parts.code((*part.kinds[k // 2], bool(k % 2))) for k in wanted]
         parts = table[kind]  # each principal's (type, account, service, has an ARN) code
-        digests = principal_digests(data, ends, parts, arns).view(np.int64)
+        digests = principal_digests(data, ends, parts).view(np.int64)
         order = np.argsort(digests, kind="stable")
         ordered = digests[order]
         codes = np.empty(n, np.uint32)
@@ -592,10 +585,13 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         first = len(self._shorts)
         codes = np.arange(first, first + len(which), dtype=np.uint32)
         self._part_codes.frombytes(parts[which].astype(np.uint32).tobytes())
-        for at, arn in arns.items():
-            position = int(np.searchsorted(which, at))
-            if position < len(which) and which[position] == at:
-                self._arns[first + position] = arn
+        if arns:
+            at = np.fromiter(arns.keys(), np.int64, len(arns))
+            position = np.minimum(np.searchsorted(which, at), len(which) - 1)
+            added = which[position] == at
+            self._arns.update(
+                zip((position[added] + first).tolist(), compress(arns.values(), added.tolist()), strict=True)
+            )
         lengths = ends[which + 1] - ends[which]
         if len(which) == len(ends) - 1:  # every principal of the batch is new: its bytes as they are
             blob = data[int(ends[0]) : int(ends[-1])].tobytes()
