@@ -6,8 +6,9 @@ import random
 
 import numpy as np
 
-from kmstui.core import model
+from kmstui.core import arena, model
 from kmstui.core.arena import IdentityVocabulary, LoweredArena, TextArena, search_text
+from kmstui.core.batch import PrincipalPart
 from kmstui.core.vocab import Vocabulary
 
 TEXTS = [
@@ -145,34 +146,48 @@ def _named(identity: model.Identity, want: str) -> bool:
     return identity.short.lower() == want or (identity.arn or "").lower() == want
 
 
-def test_identity_vocabulary_keeps_principals_whose_hashes_collide_apart():
-    class Clashing(IdentityVocabulary):
-        pass
+def _clashing(monkeypatch, clash=lambda short: True) -> None:
+    """Principal digests made to collide: every principal whose short form ``clash`` picks
+    gets the same digest, and the others keep theirs."""
+    real = arena.principal_digests
 
-    compact = Clashing()
+    def digests(data, ends, parts):
+        found = real(data, ends, parts)
+        texts = [bytes(data[ends[i] : ends[i + 1]]).decode("utf-8", "surrogatepass") for i in range(len(ends) - 1)]
+        found[[i for i, text in enumerate(texts) if clash(text)]] = 7
+        return found
+
+    monkeypatch.setattr(arena, "principal_digests", digests)
+
+
+def test_identity_vocabulary_keeps_principals_whose_hashes_collide_apart(monkeypatch):
+    _clashing(monkeypatch)  # every principal has the same digest
+    plain = Vocabulary[model.Identity](search_text)
+    compact = IdentityVocabulary()
     first = model.Identity("role/a (1)", None, "AssumedRole", "1", None)
     second = model.Identity("role/b (2)", None, "AssumedRole", "1", None)
-    # a hash that matches but a principal that differs: the code is checked, never trusted
-    compact._recent[hash(second)] = compact.code(first)
+    # a digest that matches but a principal that differs: the code is checked, never trusted
+    assert compact.code(first) == plain.code(first)
     code = compact.code(second)
-    assert code != compact.find(first)
+    assert code == plain.code(second) != compact.find(first)
     assert compact.values[code] == second
     assert compact.remap([None, first, second]).tolist() == [0, compact.find(first), code]
+    values = _identities(200)
+    for start in range(0, len(values), 40):
+        batch = [None, *dict.fromkeys(values[start : start + 40] + values[: start // 10])]
+        assert compact.remap(PrincipalPart.of_identities(batch[1:])).tolist() == plain.remap(batch).tolist()
+    assert list(compact.values) == list(plain.values)
+    for identity in values[::13]:
+        assert compact.find(identity) == plain.find(identity)
 
 
-class _SameHash(model.Identity):
-    """An identity whose hash is always the same: collisions on demand."""
-
-    def __hash__(self) -> int:
-        return 7
-
-
-def test_identity_vocabulary_adds_new_principals_together_even_when_their_hashes_collide():
+def test_identity_vocabulary_adds_new_principals_together_even_when_their_hashes_collide(monkeypatch):
+    _clashing(monkeypatch, lambda short: short.startswith("role/r (s"))
     plain = Vocabulary[model.Identity](lambda identity: identity.short)
     compact = IdentityVocabulary()
-    clashing = [_SameHash(f"role/r (s{i})", None, "AssumedRole", "1", None) for i in range(3)]
+    clashing = [model.Identity(f"role/r (s{i})", None, "AssumedRole", "1", None) for i in range(3)]
     usual = _identities(40)
-    # new principals all at once, two of them sharing a hash with the one before: the ones
+    # new principals all at once, two of them sharing a digest with the one before: the ones
     # waiting are added first, then the clash is kept apart, as one at a time would
     batch = [None, *dict.fromkeys(usual[:10] + clashing + usual[10:])]
     assert compact.remap(batch).tolist() == plain.remap(batch).tolist()
@@ -206,7 +221,8 @@ def test_text_arena_same_compares_each_text_byte_by_byte():
     assert arena.same(codes[:0], []).tolist() == []
 
 
-def test_identity_vocabulary_remap_checks_every_field_of_a_matching_hash():
+def test_identity_vocabulary_remap_checks_every_field_of_a_matching_hash(monkeypatch):
+    _clashing(monkeypatch)  # each other one's digest made to point at the principal kept: never trusted
     compact = IdentityVocabulary()
     kept = model.Identity("user/Alice", "arn:aws:iam::1:user/Alice", "IAMUser", "1", None)
     assert compact.remap([None, kept]).tolist() == [0, 1]
@@ -217,8 +233,6 @@ def test_identity_vocabulary_remap_checks_every_field_of_a_matching_hash():
         kept._replace(account="2"),
         kept._replace(invoked_by="s3.amazonaws.com"),
     ]
-    for other in others:  # each one's hash made to point at the principal kept: never trusted
-        compact._recent[hash(other)] = 1
     codes = compact.remap([None, kept, *others]).tolist()
     assert codes == [0, 1, 2, 3, 4, 5, 6]
     assert [compact.values[code] for code in codes[1:]] == [kept, *others]

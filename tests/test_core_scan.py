@@ -63,8 +63,9 @@ def meaning(batch) -> dict:
     vocab = batch.vocab
     columns = batch.columns
     said: dict = {}
-    for name in (*STRING_COLUMNS, "principal"):
+    for name in STRING_COLUMNS:
         said[name] = [vocab[name][code] for code in columns.get(name, [])]
+    said["principal"] = [batch.principals[code] for code in columns.get("principal", [])]
     for name, table in (("key0", "key"), ("key1", "key"), ("alias", "alias"), ("trail", "trail")):
         said[name] = [vocab[table][code] for code in columns.get(name, [])]
     for name in ("time", "origin", "ordinal", "rawlen", "readonly", "eid"):
@@ -79,7 +80,7 @@ def meaning(batch) -> dict:
     said["overflow"] = dict(batch.event_id_overflow)
     said["parameters"] = {row: json.loads(raw) for row, raw in batch.parameters.items()}
     said["changes"] = [
-        (c.row, c.time, c.action, c.trail, c.request, c.response, c.error, vocab["principal"][c.principal])
+        (c.row, c.time, c.action, c.trail, c.request, c.response, c.error, batch.principals[c.principal])
         for c in batch.trail_changes
     ]
     said["bindings"] = sorted(
@@ -463,7 +464,7 @@ def test_one_session_spelt_two_ways_is_one_principal(tmp_path, monkeypatch):
     said = assert_same(write(tmp_path / "log.json", text), monkeypatch)
     assert said["principal"][0] == said["principal"][1]
     batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
-    assert len(batch.vocab["principal"]) == 3  # None, s-1 once, s-2
+    assert len(batch.principals) == 3  # None, s-1 once, s-2
 
 
 @scanner
@@ -526,15 +527,16 @@ def test_the_public_corpus_reads_the_same_either_way(tmp_path, monkeypatch):
 
 
 def test_a_batch_comes_back_from_a_worker_whole(tmp_path):
-    """Workers pickle their batches back; the principals travel as plain tuples and must
-    arrive as Identity again, equal, with the rest of the batch."""
+    """Workers pickle their batches back; the principals travel as columns (bytes and
+    arrays, no Identity object) and must arrive equal, with the rest of the batch."""
     text = delivered([*RESOLVED, *ALMOST, *SAMPLE])
     batch = load_file(str(write(tmp_path / "log.json", text)), "file")[0]
     back = pickle.loads(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
-    principals = back.vocab["principal"]
+    principals = back.principals
     assert principals[0] is None and all(type(p) is Identity for p in principals[1:])
-    assert meaning(back) == meaning(batch) and back.vocab == batch.vocab
-    assert batch.vocab["principal"] is not principals and type(batch.vocab["principal"][1]) is Identity
+    assert len(principals) == len(batch.principals) > len(RESOLVED)
+    assert meaning(back) == meaning(batch) and back.vocab == batch.vocab and principals == batch.principals
+    assert principals is not batch.principals and isinstance(principals.shorts, bytes)
 
 
 def _context(context) -> dict:

@@ -698,7 +698,7 @@ def _add_events(
         "ip": text_column("ip", _column(either("sourceIpAddress", "sourceIPAddress"))),
         "agent": text_column("agent", _column(field("userAgent"))),
         "errmsg": text_column("errmsg", _column(field("errorMessage")), blank_is_none=True),
-        "principal": recode(identity_codes[kept], identity[1], lambda ident: vocab["principal"][principal(ident)]),
+        "principal": recode(identity_codes[kept], identity[1], lambda ident: builder.principals[principal(ident)]),
         **envelope_columns(),
     }
     regions, accounts = list(vocab["region"]), list(vocab["account"])  # code -> text

@@ -11,17 +11,19 @@ needle's rarest byte (not its first, which for ``role/…`` is in every principa
 
 from __future__ import annotations
 
-import operator
 import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from itertools import compress, repeat
-from typing import Any, overload
+from itertools import compress
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
 from . import model
 from .vocab import Vocabulary, lowered
+
+if TYPE_CHECKING:
+    from .batch import PrincipalPart
 
 _CODEC = ("utf-8", "surrogatepass")  # a lone surrogate (repaired upstream, but stay total) survives
 
@@ -72,7 +74,13 @@ class TextArena(Sequence[str]):
             lengths = np.fromiter(map(len, texts), np.int64, len(texts))
         else:
             lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
-        ends = np.cumsum(lengths)
+        self.extend_encoded(blob, lengths)
+
+    def extend_encoded(self, blob: bytes, lengths: np.ndarray) -> None:
+        """Append texts already encoded (as ``_CODEC`` does) and joined, given their lengths in bytes."""
+        if not len(lengths):
+            return
+        ends = np.cumsum(lengths, dtype=np.int64)
         ends += len(self._blob)
         if int(ends[-1]) > self._NARROW_UNTIL and self._ends.typecode == "I":
             self._ends = array("q", self._ends)
@@ -98,9 +106,8 @@ class TextArena(Sequence[str]):
         return len(self._blob) + self._ends.itemsize * len(self._ends)
 
     def same(self, codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        """True where text ``codes[i]`` is ``texts[i]``: the texts encoded at once and compared
-        byte by byte with the blob in numpy, no text decoded (the writer's own check, on the
-        thread that appends: the blob is viewed, not copied)."""
+        """True where text ``codes[i]`` is ``texts[i]``: the texts encoded at once, then compared
+        as :meth:`same_encoded` does."""
         count = len(texts)
         joined = "".join(texts)
         ours = joined.encode(*_CODEC)
@@ -108,19 +115,17 @@ class TextArena(Sequence[str]):
             lengths = np.fromiter(map(len, texts), np.int64, count)
         else:
             lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, count)
+        return self.same_encoded(codes, np.frombuffer(ours, np.uint8), np.cumsum(lengths) - lengths, lengths)
+
+    def same_encoded(self, codes: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """True where text ``codes[i]`` is the bytes ``data[starts[i]:starts[i] + lengths[i]]``,
+        compared byte by byte with the blob in numpy, no text decoded (the writer's own check,
+        on the thread that appends: the blob is viewed, not copied)."""
         ends = np.frombuffer(self._ends, dtype=np.uint32 if self._ends.typecode == "I" else np.int64)
-        starts = ends[codes].astype(np.int64)
-        same = ends[codes + 1] - starts == lengths
+        kept = ends[codes].astype(np.int64)
+        same = ends[codes + 1] - kept == lengths
         del ends
-        check = np.flatnonzero(same & (lengths > 0))
-        if len(check):
-            sizes = lengths[check]
-            item = np.repeat(np.arange(len(check)), sizes)
-            step = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-            theirs = np.frombuffer(self._blob, np.uint8)[np.repeat(starts[check], sizes) + step]
-            offsets = np.cumsum(lengths) - lengths
-            differ = theirs != np.frombuffer(ours, np.uint8)[np.repeat(offsets[check], sizes) + step]
-            same[check[item[differ]]] = False
+        same[same] = _equal_bytes(np.frombuffer(self._blob, np.uint8), kept[same], data, starts[same], lengths[same])
         return same
 
     def _view(self, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -208,6 +213,33 @@ class TextArena(Sequence[str]):
         return np.unique(np.concatenate(found)).tolist() if found else []
 
 
+def _equal_bytes(
+    left: np.ndarray, left_starts: np.ndarray, right: np.ndarray, right_starts: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    """True where ``left[left_starts[i]:][:lengths[i]]`` and ``right[right_starts[i]:][:lengths[i]]``
+    hold the same bytes: every byte compared at once, in numpy (the right texts read as one
+    slice where they follow one another, as a batch's do when all of them are compared)."""
+    same = np.ones(len(lengths), bool)
+    check = np.flatnonzero(lengths > 0)
+    if not len(check):
+        return same
+    sizes = lengths[check]
+    offsets = np.cumsum(sizes) - sizes  # where each text starts among all the bytes compared
+    total = int(offsets[-1] + sizes[-1])
+    step = np.arange(total, dtype=np.int64 if max(len(left), len(right)) >= 1 << 31 else np.int32)
+
+    def gathered(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        starts = starts[check]
+        if int(starts[-1]) - int(starts[0]) == total - int(sizes[-1]) and (np.diff(starts) == sizes[:-1]).all():
+            return data[int(starts[0]) : int(starts[0]) + total]
+        at = np.repeat((starts - offsets).astype(step.dtype), sizes)
+        at += step
+        return data[at]
+
+    same[check] = ~np.logical_or.reduceat(gathered(left, left_starts) != gathered(right, right_starts), offsets)
+    return same
+
+
 def rows_containing(texts: np.ndarray, needle: bytes) -> np.ndarray:
     """True for each fixed-width byte string (``S{width}``, NUL-padded) that contains
     ``needle`` (not empty, without NUL), searched as :meth:`TextArena.containing` does."""
@@ -247,47 +279,142 @@ def _narrow(data: np.ndarray, starts: np.ndarray, wanted: np.ndarray, letters: n
     return starts
 
 
-def _pick(values: Sequence, positions: np.ndarray) -> list:
-    """``[values[i] for i in positions]``, with the loop in C (operator.itemgetter)."""
-    if len(positions) == len(values):
-        return list(values)
-    if len(positions) == 0:
-        return []
-    if len(positions) == 1:
-        return [values[int(positions[0])]]
-    return list(operator.itemgetter(*positions.tolist())(values))
+# Principal digests: a 64-bit number per principal, computed for a whole batch at once in
+# numpy (a Python hash of an Identity per principal costed more than everything else the
+# merge did with it). A short form's bytes are a polynomial in _MULTIPLIER modulo 2**64,
+# summed over a span of texts in one multiply and one reduceat, each text's sum then brought
+# to its own start by the multiplier's inverse powers; its length and the principal's
+# (type, account, service, has an ARN) code are mixed in. Equal principals always have
+# equal digests; a matching digest is checked against the principal kept, never trusted.
+_MULTIPLIER = 0x100000001B3  # FNV's 64-bit prime: odd, so it has an inverse modulo 2**64
+_SPAN = 1 << 15  # bytes a numpy pass hashes: the length of the powers tables (longer for a longer text)
+_powers_tables: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
 
 
-def _or_none(code: int | None) -> int:
-    return -1 if code is None else code  # a part never kept: no principal has it
+def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The multiplier's powers 0..``length`` - 1 and their inverses (modulo 2**64), made once."""
+    global _powers_tables
+    if len(_powers_tables[0]) < length:
+        tables = []
+        for factor in (_MULTIPLIER, pow(_MULTIPLIER, -1, 1 << 64)):
+            table = np.full(length, factor, dtype=np.uint64)
+            table[0] = 1
+            tables.append(np.cumprod(table, dtype=np.uint64))  # wraps modulo 2**64, as wanted
+        _powers_tables = (tables[0], tables[1])
+    return _powers_tables
+
+
+def text_digests(data: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit digest of each text ``data[ends[i]:ends[i + 1]]`` (bytes, one after another)."""
+    ends = ends.astype(np.int64, copy=False)
+    count = len(ends) - 1
+    lengths = np.diff(ends)
+    digests = np.zeros(count, dtype=np.uint64)
+    powers, inverse = _powers(_SPAN)
+    first = 0
+    while first < count:
+        base = int(ends[first])
+        stop = int(np.searchsorted(ends, base + len(powers), side="right")) - 1  # texts first..stop-1 fit
+        if stop <= first:  # this text alone is longer than the tables
+            powers, inverse = _powers(int(lengths[first]))
+            continue
+        chunk = data[base : int(ends[stop])].astype(np.uint64)
+        chunk *= powers[: len(chunk)]
+        filled = np.flatnonzero(lengths[first:stop]) + first
+        if len(filled):
+            at = ends[filled] - base
+            sums = np.add.reduceat(chunk, at)
+            sums *= inverse[at]
+            digests[filled] = sums
+        first = stop
+    digests += lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # "a" and "a\0" apart
+    return digests
+
+
+def _mixed(digests: np.ndarray) -> np.ndarray:
+    """The digests' bits spread (splitmix64's finaliser), in place."""
+    digests ^= digests >> np.uint64(30)
+    digests *= np.uint64(0xBF58476D1CE4E5B9)
+    digests ^= digests >> np.uint64(27)
+    digests *= np.uint64(0x94D049BB133111EB)
+    digests ^= digests >> np.uint64(31)
+    return digests
+
+
+def principal_digests(data: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """The digest of each principal: its short form ``data[ends[i]:ends[i + 1]]`` and its
+    (type, account, service, has an ARN) code ``parts[i]``. The ARN's text is left out: two
+    principals that differ only there (one user name under two IAM paths) are rare, and the
+    check of a matching digest tells them apart."""
+    digests = text_digests(data, ends)
+    digests += parts.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
+    return _mixed(digests)
+
+
+def _looked_up(hashes: np.ndarray, codes: np.ndarray, digests: np.ndarray) -> np.ndarray:
+    """The code kept under each digest in sorted ``hashes`` (``codes`` beside them), 0 where
+    there is none. The digests come ascending: each search then starts where the last ended
+    (several times faster than in any order, on a large array)."""
+    if not len(hashes):
+        return np.zeros(len(digests), np.uint32)
+    at = np.searchsorted(hashes, digests)
+    at[at == len(hashes)] = 0
+    return np.where(hashes[at] == digests, codes[at], np.uint32(0))
+
+
+def _merged(hashes: np.ndarray, codes: np.ndarray, more: np.ndarray, more_codes: np.ndarray):
+    """Two sorted arrays of digests (with their codes) as one, sorted: one copy of each."""
+    at = np.searchsorted(hashes, more) + np.arange(len(more))
+    kept = np.ones(len(hashes) + len(more), bool)
+    kept[at] = False
+    merged, merged_codes = np.empty(len(kept), hashes.dtype), np.empty(len(kept), codes.dtype)
+    merged[at], merged_codes[at] = more, more_codes
+    merged[kept], merged_codes[kept] = hashes, codes
+    return merged, merged_codes
+
+
+def _alike(which: np.ndarray, others: np.ndarray, data: np.ndarray, ends: np.ndarray, parts: np.ndarray, arns: dict):
+    """True where a batch's principal ``which[i]`` is its principal ``others[i]`` (``parts``
+    tell whether each has an ARN, and ``arns`` give them)."""
+    lengths = ends[which + 1] - ends[which]
+    alike = (lengths == ends[others + 1] - ends[others]) & (parts[which] == parts[others])
+    alike[alike] = _equal_bytes(data, ends[which[alike]], data, ends[others[alike]], lengths[alike])
+    for i in np.flatnonzero(alike).tolist() if arns else ():
+        alike[i] = arns.get(int(which[i])) == arns.get(int(others[i]))
+    return alike
 
 
 class IdentityVocabulary(Vocabulary[model.Identity]):
     """The principal vocabulary, compact: a new session is a new principal, so on a varied
     trail there are nearly as many principals as events. Each is kept as its short form in
-    a :class:`TextArena`, its type, account and calling service as one code into a small
-    vocabulary of those three, and its ARN (None for an assumed role, which the short form
-    rebuilds) in a sparse map. ``values[code]`` builds the :class:`~kmstui.core.model.Identity`
-    again. A principal is searched by its short form and its ARN (``role/Admin (s)``,
-    ``user/Alice arn:aws:iam::…:user/Alice``), case-insensitively, in the arena itself: only
-    the principals with an ARN kept a search text of their own.
+    a :class:`TextArena`, its type, account and calling service (and whether it has an ARN)
+    as one code into a small vocabulary of those, and its ARN (None for an assumed role,
+    which the short form rebuilds) in a sparse map. ``values[code]`` builds the
+    :class:`~kmstui.core.model.Identity` again. A principal is searched by its short form and
+    its ARN (``role/Admin (s)``, ``user/Alice arn:aws:iam::…:user/Alice``), case-insensitively,
+    in the arena itself: only the principals with an ARN kept a search text of their own.
 
-    Finding a principal's code goes by its hash: a sorted numpy array of the hashes of the
-    principals folded so far, a dictionary for the ones added since; a hash that matches is
-    checked against the principal itself, so a collision costs time, never a wrong code."""
+    A batch's principals come as columns (:class:`~kmstui.core.batch.PrincipalPart`) and are
+    matched in numpy, with no Identity built: their digests (:func:`principal_digests`),
+    sorted, are looked up in a sorted array of the digests of the principals folded so far
+    and a smaller one of those added since; every match is checked against the principal
+    kept (its bytes, part and ARN), and the new ones are added together, their short forms'
+    bytes straight into the arena. A principal whose digest another has is kept by value in
+    a dictionary of its own: a collision costs time, never a wrong code."""
 
-    _FOLD = 1 << 15  # principals added before the dictionary is folded into the sorted arrays
+    _FOLD = 1 << 14  # principals added before the recent digests are merged into the sorted arrays
 
     def __init__(self):
         super().__init__(search_text)
         self.values = _Identities(self)  # type: ignore[assignment]
-        self._recent: dict[int, int] = {}  # a hash -> code of principals added since the last fold
         self._shorts = TextArena([""])
-        self._parts = Vocabulary[tuple[Any, ...]]()  # (identity_type, account, invoked_by)
+        self._parts = Vocabulary[tuple[Any, ...]]()  # (identity_type, account, invoked_by, has an ARN)
         self._part_codes = array("I", [0])
         self._arns: dict[int, str] = {}
-        self._sorted_hashes = np.zeros(0, np.int64)
+        self._sorted_hashes = np.zeros(0, np.int64)  # digests, as int64 (faster to search)
         self._sorted_codes = np.zeros(0, np.uint32)
+        self._recent_hashes = np.zeros(0, np.int64)  # the same for the principals added since
+        self._recent_codes = np.zeros(0, np.uint32)
         self._collided: dict[model.Identity, int] = {}
         self._texts = LoweredArena(self._shorts, self._arn_texts)
 
@@ -297,8 +424,17 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
     def identity(self, code: int) -> model.Identity | None:
         if code == 0:
             return None
-        type_, account, invoked_by = self._parts.values[self._part_codes[code]]
+        type_, account, invoked_by, _ = self._parts.values[self._part_codes[code]]
         return model.Identity(self._shorts[code], self._arns.get(code), type_, account, invoked_by)
+
+    @staticmethod
+    def _part(value: model.Identity) -> tuple[Any, ...]:
+        return (value.identity_type, value.account, value.invoked_by, value.arn is not None)
+
+    def _digest(self, value: model.Identity, part: int) -> np.ndarray:
+        short = value.short.encode(*_CODEC)
+        ends = np.array([0, len(short)], np.int64)
+        return principal_digests(np.frombuffer(short, np.uint8), ends, np.array([part], np.uint32)).view(np.int64)
 
     def find(self, value: model.Identity | None) -> int | None:
         if value is None:
@@ -306,13 +442,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         collided = self._collided.get(value)
         if collided is not None:
             return collided
-        digest = hash(value)
-        code = self._recent.get(digest)
-        if code is None:
-            at = int(np.searchsorted(self._sorted_hashes, digest))
-            if at < len(self._sorted_hashes) and int(self._sorted_hashes[at]) == digest:
-                code = int(self._sorted_codes[at])
-        if code is not None and self.identity(code) == value:
+        part = self._parts.find(self._part(value))
+        if part is None:
+            return None
+        code = int(self._candidates(self._digest(value, part))[0])
+        if code and self.identity(code) == value:
             return code
         return None
 
@@ -321,131 +455,156 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         if code is not None:
             return code
         assert value is not None
-        digest = hash(value)
-        code = self._add(value, digest, digest in self._recent or self._in_sorted(digest))
-        self._maybe_fold()
-        return code
-
-    def _add(self, value: model.Identity, digest: int, clash: bool) -> int:
+        part = self._parts.code(self._part(value))
+        digest = self._digest(value, part)
         code = len(self._shorts)
-        self._part_codes.append(self._parts.code((value.identity_type, value.account, value.invoked_by)))
+        self._part_codes.append(part)
         if value.arn is not None:
             self._arns[code] = value.arn
         self._shorts.append(value.short)  # last: see _add_many
-        if clash:
-            self._collided[value] = code  # another principal has this hash: kept by value
+        if self._candidates(digest)[0]:
+            self._collided[value] = code  # another principal has this digest: kept by value
         else:
-            self._recent[digest] = code
+            self._remember(digest, np.array([code], np.uint32))
         return code
 
-    def _in_sorted(self, digest: int) -> bool:
-        at = int(np.searchsorted(self._sorted_hashes, digest))
-        return at < len(self._sorted_hashes) and int(self._sorted_hashes[at]) == digest
-
-    def _maybe_fold(self) -> None:
-        if len(self._recent) < self._FOLD:
-            return
-        hashes = np.concatenate([self._sorted_hashes, np.fromiter(self._recent.keys(), np.int64, len(self._recent))])
-        codes = np.concatenate([self._sorted_codes, np.fromiter(self._recent.values(), np.uint32, len(self._recent))])
-        order = np.argsort(hashes, kind="stable")
-        self._sorted_hashes, self._sorted_codes = hashes[order], codes[order]
-        self._recent = {}
-
-    def remap(self, local_values: list) -> np.ndarray:
-        """Global codes for a batch's principals, in numpy rather than one by one: the hashes
-        looked up all at once (the sorted arrays, then the recent dictionary), every match
-        checked against the principal kept (:meth:`_same`), the new ones added together.
-        What is left (a hash that matched another principal, two new ones sharing a hash) goes
-        through :meth:`code` one at a time, in order, so codes are those a plain
-        vocabulary would give."""
-        n = len(local_values)
-        out = np.zeros(n, dtype=np.uint32)
-        if not n:
-            return out
-        if local_values[0] is None and local_values.count(None) == 1:  # the batch's usual shape
-            rows = np.arange(1, n)
-            values = local_values[1:]
-        else:
-            rows = np.flatnonzero(np.fromiter(map(operator.is_not, local_values, repeat(None)), bool, n))
-            values = _pick(local_values, rows)
-        if not values:
-            return out
-        digests = np.fromiter(map(hash, values), np.int64, len(values))
-        codes = self._candidates(digests)
-        known = np.flatnonzero(codes)
-        same = self._same(codes[known], _pick(values, known))
-        out[rows[known[same]]] = codes[known[same]]
-        fresh = np.flatnonzero(codes == 0)
-        # one at a time: a hash that matched another principal, and a new principal whose
-        # hash another new one of this batch has (kept apart from it, added after it)
-        _, first = np.unique(digests[fresh], return_index=True)
-        later = np.ones(len(fresh), bool)
-        later[first] = False
-        singly = np.union1d(known[~same], fresh[later])
-        fresh = fresh[~later]
-        done = 0  # of fresh, added so far
-        for at in singly.tolist():
-            upto = int(np.searchsorted(fresh, at))
-            self._add_fresh(out, rows, values, digests, fresh[done:upto])
-            done = upto
-            out[rows[at]] = self.code(values[at])
-        self._add_fresh(out, rows, values, digests, fresh[done:])
-        self._maybe_fold()
-        return out
-
     def _candidates(self, digests: np.ndarray) -> np.ndarray:
-        """The code of the principal kept under each hash (0 where there is none), not yet
-        checked: a hash can match a different principal."""
-        codes = np.zeros(len(digests), np.uint32)
-        known = self._sorted_hashes
-        if len(known):
-            at = np.minimum(np.searchsorted(known, digests), len(known) - 1)
-            codes = np.where(known[at] == digests, self._sorted_codes[at], codes)
-        if self._recent:
-            recent = np.fromiter(map(self._recent.get, digests.tolist(), repeat(0)), np.uint32, len(digests))
-            codes = np.where(codes == 0, recent, codes)
+        """The code of the principal kept under each digest (ascending), 0 where there is
+        none: not yet checked, a digest can match a different principal."""
+        codes = _looked_up(self._sorted_hashes, self._sorted_codes, digests)
+        if len(self._recent_hashes):
+            codes |= _looked_up(self._recent_hashes, self._recent_codes, digests)  # a digest is in one or neither
         return codes
 
-    def _same(self, codes: np.ndarray, values: Sequence[model.Identity]) -> np.ndarray:
-        """True where principal ``codes[i]`` is ``values[i]``: short forms compared as bytes in
-        the arena, the (type, account, service) part as its code, the ARN as text."""
-        if not values:
+    def _remember(self, digests: np.ndarray, codes: np.ndarray) -> None:
+        """Keep the digests (ascending, distinct, new) of principals just added; merge them
+        into the sorted arrays once there are many (a merge copies the arrays)."""
+        self._recent_hashes, self._recent_codes = _merged(self._recent_hashes, self._recent_codes, digests, codes)
+        if len(self._recent_hashes) >= self._FOLD:
+            self._sorted_hashes, self._sorted_codes = _merged(
+                self._sorted_hashes, self._sorted_codes, self._recent_hashes, self._recent_codes
+            )
+            self._recent_hashes = np.zeros(0, np.int64)
+            self._recent_codes = np.zeros(0, np.uint32)
+
+    def remap(self, part: PrincipalPart | list[model.Identity]) -> np.ndarray:
+        """Global codes for a batch's principals (local code -> global code), in numpy: their
+        digests sorted and looked up all at once, every match checked against the principal
+        kept (:meth:`_same`), a principal the batch holds twice (from two of its files)
+        checked against its first, the new ones added together. What is left (a digest that
+        matched another principal) goes through :meth:`code` one at a time, in order, so
+        codes are those a plain vocabulary would give. A list of identities (None for none)
+        is taken as a part holding them."""
+        if isinstance(part, list):
+            from .batch import PrincipalPart  # the batch module imports this one
+
+            rows = [i for i, value in enumerate(part) if value is not None]
+            codes = np.zeros(len(part), dtype=np.uint32)
+            codes[rows] = self.remap(PrincipalPart.of_identities(part[i] for i in rows))[1:]
+            return codes
+        n = len(part) - 1  # principals: local code i + 1 is principal i here
+        out = np.zeros(n + 1, dtype=np.uint32)
+        if n <= 0:
+            return out
+        data = np.frombuffer(part.shorts, np.uint8)
+        ends = part.ends.astype(np.int64)  # principal i's short form is data[ends[i]:ends[i + 1]]
+        arns = {code - 1: arn for code, arn in part.arns.items()}
+        kind = part.kind[1:].astype(np.int64) * 2
+        if arns:
+            kind[np.fromiter(arns.keys(), np.int64, len(arns))] += 1
+        wanted = np.flatnonzero(np.bincount(kind)).tolist()
+        table = np.zeros(max(wanted) + 1, np.uint32)
+        table[wanted] = [self._parts.code((*part.kinds[k // 2], bool(k % 2))) for k in wanted]
+        parts = table[kind]  # each principal's (type, account, service, has an ARN) code
+        digests = principal_digests(data, ends, parts).view(np.int64)
+        order = np.argsort(digests, kind="stable")
+        ordered = digests[order]
+        codes = np.empty(n, np.uint32)
+        codes[order] = self._candidates(ordered)
+        # the principals the batch holds again: each one's first, in the batch's order, leads
+        again = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+        if len(again):
+            first = np.ones(n, bool)
+            first[again] = False
+            leader = np.empty(n, np.int64)
+            leader[order] = order[np.maximum.accumulate(np.where(first, np.arange(n), 0))]
+            again = np.flatnonzero(leader != np.arange(n))
+        known = np.flatnonzero(codes)
+        same = self._same(codes[known], known, data, ends, parts, arns)
+        out[known[same] + 1] = codes[known[same]]
+        fresh = np.flatnonzero(codes == 0)
+        singly = known[~same]  # one at a time: a digest that matched another principal
+        if len(again):
+            again = again[codes[again] == 0]
+            alike = _alike(again, leader[again], data, ends, parts, arns)
+            # and a new principal whose digest another new one of this batch has
+            singly = np.union1d(singly, again[~alike])
+            fresh = np.setdiff1d(fresh, again, assume_unique=True)
+        done = 0  # of fresh, added so far
+        added = (out, data, ends, parts, arns, digests)
+        for at in singly.tolist():
+            upto = int(np.searchsorted(fresh, at))
+            self._add_many(fresh[done:upto], *added)
+            done = upto
+            out[at + 1] = self.code(part[at + 1])
+        self._add_many(fresh[done:], *added)
+        if len(again):
+            out[again[alike] + 1] = out[leader[again[alike]] + 1]
+        return out
+
+    def _same(
+        self, codes: np.ndarray, which: np.ndarray, data: np.ndarray, ends: np.ndarray, parts: np.ndarray, arns: dict
+    ) -> np.ndarray:
+        """True where principal ``codes[i]`` is the batch's principal ``which[i]``: short forms
+        compared as bytes with the arena's, the (type, account, service, has an ARN) part as
+        its code, and the ARN as text where there is one."""
+        if not len(codes):
             return np.zeros(0, bool)
-        shorts, arns, *parts = zip(*values, strict=True)
-        same = self._shorts.same(codes, shorts)
-        triples = list(zip(*parts, strict=True))
-        part_code = {triple: _or_none(self._parts.find(triple)) for triple in dict.fromkeys(triples)}
-        wanted = np.fromiter(map(part_code.__getitem__, triples), np.int64, len(triples))
-        same &= np.frombuffer(self._part_codes, np.uint32)[codes] == wanted
-        kept = map(self._arns.get, codes.tolist())
-        same &= np.fromiter(map(operator.eq, kept, arns), bool, len(values))
+        same = np.frombuffer(self._part_codes, np.uint32)[codes] == parts[which]
+        same[same] = self._shorts.same_encoded(codes[same], data, ends[which[same]], np.diff(ends)[which[same]])
+        for i in np.flatnonzero(same).tolist() if arns else ():
+            arn = arns.get(int(which[i]))
+            if arn is not None:
+                same[i] = self._arns.get(int(codes[i])) == arn
         return same
 
-    def _add_fresh(self, out: np.ndarray, rows: np.ndarray, values: list, digests: np.ndarray, which: np.ndarray):
-        """Add the principals ``values[which]``, new and with distinct new hashes, together."""
-        if len(which):
-            first = self._add_many(_pick(values, which), digests[which].tolist())
-            out[rows[which]] = np.arange(first, first + len(which), dtype=np.uint32)
-
-    def _add_many(self, values: list[model.Identity], digests: list[int]) -> int:
-        """Add principals that are new and whose hashes are new (and distinct): their short
-        forms in one arena extension, their (type, account, service) looked up once per
-        distinct one. Returns the code of the first; the others follow in order."""
+    def _add_many(
+        self,
+        which: np.ndarray,
+        out: np.ndarray,
+        data: np.ndarray,
+        ends: np.ndarray,
+        parts: np.ndarray,
+        arns: dict,
+        digests: np.ndarray,
+    ) -> None:
+        """Add the batch's principals ``which`` (ascending), new and with distinct new digests,
+        together: their short forms' bytes in one arena extension."""
+        if not len(which):
+            return
         first = len(self._shorts)
-        shorts, arns, *parts = zip(*values, strict=True)
-        triples = list(zip(*parts, strict=True))
-        code_of = {triple: self._parts.code(triple) for triple in dict.fromkeys(triples)}
-        self._part_codes.extend(map(code_of.__getitem__, triples))
-        self._arns.update(
-            compress(
-                zip(range(first, first + len(values)), arns, strict=True), map(operator.is_not, arns, repeat(None))
+        codes = np.arange(first, first + len(which), dtype=np.uint32)
+        self._part_codes.frombytes(parts[which].astype(np.uint32).tobytes())
+        if arns:
+            at = np.fromiter(arns.keys(), np.int64, len(arns))
+            position = np.minimum(np.searchsorted(which, at), len(which) - 1)
+            added = which[position] == at
+            self._arns.update(
+                zip((position[added] + first).tolist(), compress(arns.values(), added.tolist()), strict=True)
             )
-        )
+        lengths = ends[which + 1] - ends[which]
+        if len(which) == len(ends) - 1:  # every principal of the batch is new: its bytes as they are
+            blob = data[int(ends[0]) : int(ends[-1])].tobytes()
+        else:
+            chosen = np.zeros(len(ends) - 1, bool)
+            chosen[which] = True
+            blob = data[int(ends[0]) : int(ends[-1])][np.repeat(chosen, np.diff(ends))].tobytes()
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
-        self._shorts.extend(shorts)
-        self._recent.update(zip(digests, range(first, first + len(values)), strict=True))
-        return first
+        self._shorts.extend_encoded(blob, lengths)
+        order = np.argsort(digests[which])
+        self._remember(digests[which][order], codes[order])
+        out[which + 1] = codes
 
     def _arn_texts(self, start: int, stop: int) -> dict[int, str]:
         """The search texts of the principals in ``start:stop`` that keep an ARN."""
@@ -485,6 +644,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             + self._part_codes.itemsize * len(self._part_codes)
             + self._sorted_hashes.nbytes
             + self._sorted_codes.nbytes
+            + self._recent_hashes.nbytes
+            + self._recent_codes.nbytes
         )
 
 

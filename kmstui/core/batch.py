@@ -4,12 +4,14 @@ columns of codes into the batch's own vocabularies), and the index merges."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
-from .model import AliasBinding, LogFile
-from .principals import _new_identity
+from .arena import _CODEC
+from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
@@ -44,6 +46,84 @@ class ContextPart:
     value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
 
 
+Kind = tuple[str | None, str | None, str | None]  # a principal's (identity_type, account, invoked_by)
+
+
+@dataclass(eq=False)
+class PrincipalPart(Sequence[Identity | None]):
+    """A batch's principals as columns, for a cheap pickle and merge: a busy trail brings a
+    new assumed-role session every few calls (about 900 principals a file), and as Identity
+    objects they cost more to build, pickle, unpickle and match than everything else a
+    principal needs. Principal ``i`` (from 1; 0 is none) is the short form
+    ``shorts[ends[i - 1]:ends[i]]`` (UTF-8, as the index's arena keeps it), the type, account
+    and calling service ``kinds[kind[i]]``, and the ARN ``arns.get(i)`` (kept only where the
+    short form cannot rebuild it: no assumed-role session has one). Distinct by value.
+    ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
+
+    shorts: bytes = b""
+    ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
+    kinds: list[Kind] = field(default_factory=list)
+    arns: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, shorts: Sequence[str], kind: Sequence[int], kinds: list[Kind], arns: dict[int, str]) -> PrincipalPart:
+        """The part for principals 1.. given as their short forms (``shorts[0]`` is code 0's
+        and empty), codes into ``kinds``, and ARNs by code: the short forms encoded at once."""
+        joined = "".join(shorts)
+        blob = joined.encode(*_CODEC)
+        if len(blob) == len(joined):  # ASCII, the usual: a text's length in bytes is its length
+            lengths = np.fromiter(map(len, shorts), np.int64, len(shorts))
+        else:
+            lengths = np.fromiter((len(short.encode(*_CODEC)) for short in shorts), np.int64, len(shorts))
+        ends = np.cumsum(lengths)
+        kinds_of = np.array(kind, dtype=np.uint32)
+        return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns)
+
+    @classmethod
+    def of_identities(cls, identities: Iterable[Identity]) -> PrincipalPart:
+        """The part holding ``identities`` (distinct), in order, as codes 1.."""
+        kinds: dict[Kind, int] = {}
+        shorts, kind, arns = [""], [0], {}
+        for code, identity in enumerate(identities, 1):
+            shorts.append(identity.short)
+            kind.append(kinds.setdefault((identity.identity_type, identity.account, identity.invoked_by), len(kinds)))
+            if identity.arn is not None:
+                arns[code] = identity.arn
+        return cls.of(shorts, kind, list(kinds), arns)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @overload
+    def __getitem__(self, i: int) -> Identity | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Identity | None]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError("principal code out of range")
+        if i == 0:
+            return None
+        short = self.shorts[int(self.ends[i - 1]) : int(self.ends[i])].decode(*_CODEC)
+        return Identity(short, self.arns.get(i), *self.kinds[int(self.kind[i])])
+
+    def __iter__(self) -> Iterator[Identity | None]:
+        return (self[i] for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        """The same principals in the same order, however they are laid out."""
+        if not isinstance(other, PrincipalPart):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class SourceInfo:
     """One source file of a batch: what the load summary says about it."""
@@ -70,6 +150,7 @@ class Batch:
     sources: list[SourceInfo] = field(default_factory=list)
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     vocab: dict[str, list] = field(default_factory=dict)
+    principals: PrincipalPart = field(default_factory=PrincipalPart)
     contexts: ContextPart = field(default_factory=ContextPart)
     extra_keys: dict[int, tuple[int, ...]] = field(default_factory=dict)
     event_id_overflow: dict[int, str] = field(default_factory=dict)
@@ -91,27 +172,10 @@ class Batch:
     def records(self) -> int:
         return sum(source.records for source in self.sources)
 
-    # A worker pickles its batch back to the main process. The principal vocabulary can hold
-    # a new Identity for nearly every event, and pickle handles a NamedTuple through Python
-    # calls (its __reduce__ and __getnewargs__, then its class on loading): about 4 ms a file,
-    # as much as decoding the principals. As plain tuples they pickle in C.
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        principals = self.vocab.get("principal")
-        if principals and principals[0] is None:
-            state["vocab"] = {**self.vocab, "principal": [None, *map(tuple, principals[1:])]}
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        principals = state["vocab"].get("principal")
-        if principals and principals[0] is None:
-            state["vocab"]["principal"] = [None, *map(_new_identity, principals[1:])]
-        self.__dict__.update(state)
-
 
 # Vocabulary names, shared with the index.
 STRING_COLUMNS = ("name", "evsource", "evtype", "evcat", "region", "account", "ip", "agent", "errcode", "errmsg")
-VOCABS = (*STRING_COLUMNS, "principal", "key", "alias", "trail")
+VOCABS = (*STRING_COLUMNS, "key", "alias", "trail")  # and the principals, a PrincipalPart of their own
 
 
 def within(batch: Batch, start: int, end: int) -> tuple[Batch, int]:

@@ -68,8 +68,8 @@ from .cloudtrail import (
     record_length,
 )
 from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
-from .model import AliasBinding, Identity, LogFile
-from .principals import _new_identity, _PrincipalCodes, _shared, assumed_role_arn
+from .model import AliasBinding, LogFile
+from .principals import PrincipalTable, _PrincipalCodes, assumed_role_arn
 from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
 from .sources import SourceError, SourceFile, delivery_of, read_source, split_records
 from .timeutil import parse_event_times
@@ -146,7 +146,8 @@ class _BatchBuilder:
     def __init__(self):
         self.batch = Batch()
         self.vocab = {name: _Codes() for name in VOCABS}
-        self.principal_codes = _PrincipalCodes(self.vocab["principal"])
+        self.principals = PrincipalTable()
+        self.principal_codes = _PrincipalCodes(self.principals)
         self.contexts = _ContextBuilder()
         self.bindings: dict[AliasBinding, list[int]] = {}
         self.chunks: dict[str, list[np.ndarray]] = {}
@@ -456,7 +457,7 @@ class _BatchBuilder:
     def _principals(self, columns: dict) -> np.ndarray:
         """The principal column: resolved once per distinct combination of the identity's fields.
         Assumed-role sessions the scanner resolved (``SESSIONS``) need only their account and
-        caller service besides: their principal is built here, straight."""
+        caller service besides: they go to the principal table in bulk, as short forms."""
         fields = [columns[name] for name, _ in _IDENTITY_COLUMNS]
         sessions = columns.get(SESSIONS)
         if sessions is None or len(sessions[1]) == 1:  # the general path, or no session resolved
@@ -465,34 +466,23 @@ class _BatchBuilder:
             return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[
                 group
             ]
-        group, firsts = _combinations([sessions, *fields])
-        answers = np.zeros(len(firsts), dtype=np.uint32)
-        resolved = sessions[0][firsts] != 0
-        general = firsts[~resolved]
-        if len(general):
+        out = np.zeros(len(sessions[0]), dtype=np.uint32)
+        general = np.flatnonzero(sessions[0] == 0)
+        if len(general):  # few rows: each looked up as it is
             identities = zip(*(_gather(values, codes[general]) for codes, values in fields), strict=True)
-            answers[~resolved] = np.fromiter(
+            out[general] = np.fromiter(
                 map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(general)
             )
-        shortcut = firsts[resolved]
-        if len(shortcut):  # new on nearly every record of a busy trail: C-level loops only
-            (account_codes, accounts), (invoked_codes, invoked) = (
-                columns[f"userIdentity.{name}"] for name in ("accountId", "invokedBy")
+        resolved = np.flatnonzero(sessions[0])
+        if len(resolved):  # new on nearly every record of a busy trail
+            account, invoked = (columns[f"userIdentity.{name}"] for name in ("accountId", "invokedBy"))
+            out[resolved] = self.principals.sessions(
+                sessions[0][resolved],
+                sessions[1],
+                (account[0][resolved], account[1]),
+                (invoked[0][resolved], invoked[1]),
             )
-            shortcuts: list[Identity] = list(
-                map(
-                    _new_identity,
-                    zip(
-                        _gather(sessions[1], sessions[0][shortcut]),
-                        repeat(None),
-                        repeat("AssumedRole"),
-                        _gather(list(map(_shared, accounts)), account_codes[shortcut]),
-                        _gather(list(map(_shared, invoked)), invoked_codes[shortcut]),
-                    ),
-                )
-            )
-            answers[resolved] = _intern_many(self.vocab["principal"], shortcuts)
-        return answers[group]
+        return out
 
     def _resolve_references(
         self,
@@ -637,6 +627,7 @@ class _BatchBuilder:
         batch = self.batch
         batch.columns = {name: np.concatenate(chunks) for name, chunks in self.chunks.items()} if self.rows else {}
         batch.vocab = {name: list(codes) for name, codes in self.vocab.items()}
+        batch.principals = self.principals.part()
         batch.contexts = self.contexts.part()
         batch.alias_bindings = list(self.bindings.items())
         return batch

@@ -20,7 +20,7 @@ import os
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import msgspec
 import numpy as np
@@ -576,7 +576,7 @@ class EventIndex:
         base = self.size
         report.kept += n
         remaps = {name: self.vocab[name].remap(batch.vocab[name]) for name in STRING_COLUMNS}
-        principal_remap = self.vocab["principal"].remap(batch.vocab["principal"])
+        principal_remap = cast(IdentityVocabulary, self.vocab["principal"]).remap(batch.principals)
         remaps["principal"] = principal_remap
         remaps["origin"] = origin_remap
         remaps["key0"] = remaps["key1"] = key_remap = self.vocab["key"].remap(batch.vocab["key"])

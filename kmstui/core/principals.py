@@ -1,14 +1,96 @@
 """Principals: a record's userIdentity as the principal vocabulary keeps it (a short form
-such as ``role/Name (session)``, the ARN only where the short form cannot rebuild it)."""
+such as ``role/Name (session)``, the ARN only where the short form cannot rebuild it), and
+a batch's principals as a worker gathers them (:class:`PrincipalTable`)."""
 
 from __future__ import annotations
 
-from functools import partial
+from array import array
 
-from .cloudtrail import _Codes, _Identity
+import numpy as np
+
+from .batch import Kind, PrincipalPart
+from .cloudtrail import _Identity
 from .model import UNKNOWN_IDENTITY, Identity
 
-_new_identity = partial(tuple.__new__, Identity)  # Identity(*fields) without a Python-level __new__
+ASSUMED_ROLE = "AssumedRole"
+
+
+class PrincipalTable:
+    """A batch's principals, codes in the order first met (0 is none), kept as the columns a
+    :class:`PrincipalPart` sends. An assumed-role session (new every few calls on a busy
+    trail) is added as its short form and a kind code, a file's at once in numpy: no
+    Identity object and no dictionary entry for it, here or in the main process. Within a
+    file each principal comes once; across the files of a batch one may come again (looking
+    would cost a dictionary entry per session), and the index gives repeats one code."""
+
+    __slots__ = ("_arns", "_codes", "_kind", "_kinds", "_shorts")
+
+    def __init__(self):
+        self._shorts: list[str] = [""]  # per code
+        self._kind = array("I", [0])  # per code, its code in _kinds
+        self._kinds: dict[Kind, int] = {}  # (identity_type, account, invoked_by) -> kind code
+        self._arns: dict[int, str] = {}  # code -> ARN, where there is one
+        self._codes: dict[Identity, int] = {}  # the principals added one by one -> code
+
+    def __len__(self) -> int:
+        return len(self._shorts)
+
+    def __getitem__(self, identity: Identity | None) -> int:
+        """The code of ``identity``, added if it is new (as a batch vocabulary's ``vocab[value]``)."""
+        if identity is None:
+            return 0
+        code = self._codes.get(identity)
+        if code is None:
+            code = self._codes[identity] = len(self._shorts)
+            self._shorts.append(identity.short)
+            self._kind.append(self.kind((identity.identity_type, identity.account, identity.invoked_by)))
+            if identity.arn is not None:
+                self._arns[code] = identity.arn
+        return code
+
+    def kind(self, kind: Kind) -> int:
+        code = self._kinds.get(kind)
+        if code is None:
+            code = self._kinds[kind] = len(self._kinds)
+        return code
+
+    def sessions(
+        self,
+        session_codes: np.ndarray,
+        sessions: list,
+        accounts: tuple[np.ndarray, list],
+        invoked: tuple[np.ndarray, list],
+    ) -> np.ndarray:
+        """The codes of one file's assumed-role sessions, a row each: the short form
+        ``sessions[session_codes[i]]`` (distinct texts; ``sessions[0]`` is None), called from
+        the account and for the service the other two columns give (codes into their values),
+        with no ARN (the short form and the account rebuild it). Each distinct (account,
+        service) is looked up once; the rows are grouped by (session, kind) in numpy, and each
+        group becomes a principal, in the order first met."""
+        (account_codes, account_values), (invoked_codes, invoked_values) = accounts, invoked
+        width = len(invoked_values)
+        pairs = account_codes.astype(np.int64) * width + invoked_codes
+        distinct, inverse = np.unique(pairs, return_inverse=True)
+        kind_of = np.array(
+            [
+                self.kind((ASSUMED_ROLE, account_values[pair // width], invoked_values[pair % width]))
+                for pair in distinct.tolist()
+            ],
+            dtype=np.int64,
+        )
+        keys = session_codes.astype(np.int64) << 32 | kind_of[inverse.reshape(-1)]
+        found, first, group = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        found = found[order]
+        base = len(self._shorts)
+        self._shorts.extend(map(sessions.__getitem__, (found >> 32).tolist()))
+        self._kind.frombytes((found & 0xFFFFFFFF).astype(np.uint32).tobytes())
+        return (rank[group.reshape(-1)] + base).astype(np.uint32)
+
+    def part(self) -> PrincipalPart:
+        return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
 
 
 class _PrincipalCodes(dict):
@@ -16,7 +98,7 @@ class _PrincipalCodes(dict):
 
     __slots__ = ("vocab",)
 
-    def __init__(self, vocab: _Codes):
+    def __init__(self, vocab: PrincipalTable):
         super().__init__()
         self.vocab = vocab
 
@@ -42,7 +124,7 @@ def _principal(ident: _Identity | None) -> Identity:
     arn = ident.arn
     account = _shared(ident.accountId)
     invoked = _shared(ident.invokedBy)
-    if kind == "AssumedRole" and arn:  # the commonest shape, on the shortest path
+    if kind == ASSUMED_ROLE and arn:  # the commonest shape, on the shortest path
         at = arn.find(":assumed-role/")
         if at > 0:
             role, _, session = arn[at + 14 :].partition("/")

@@ -1,0 +1,170 @@
+"""Principals end to end: a worker's batch carries them as columns (no Identity object), the
+index matches them in numpy, and the outcome is what a plain dictionary would give: the same
+codes, the same values, byte for byte, whatever the trail and however files are batched."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import actiontrail_synth, synth
+from kmstui.core import arena, decode, model
+from kmstui.core.arena import search_text
+from kmstui.core.batch import PrincipalPart
+from kmstui.core.decode import load_many
+from kmstui.core.index import EventIndex
+from kmstui.core.sources import discover
+from kmstui.core.text import clean
+from kmstui.core.vocab import Vocabulary
+
+from records import (
+    AWS_DOCS,
+    KEY1,
+    REAL,
+    REPO,
+    assumed_role,
+    iam_user,
+    key_arn,
+    kms,
+    needs_outside_data,
+    run_main,
+    write,
+)
+
+DEMO = REPO / "assets/demo"
+
+
+def _files(*folders: Path) -> list:
+    files, _ = discover([str(folder) for folder in folders])
+    return files
+
+
+def _merged_like_a_plain_vocabulary(files: list, per_batch: int | list[list[int]]) -> EventIndex:
+    """Load ``files`` in batches of ``per_batch`` (or the batches of file numbers given) into an
+    index, beside a plain dictionary vocabulary fed each batch's principals as Identity objects;
+    check every batch's codes and, at the end, every value against it."""
+    index = EventIndex()
+    plain = Vocabulary[model.Identity](search_text)
+    if isinstance(per_batch, int):
+        per_batch = [
+            list(range(start, min(start + per_batch, len(files)))) for start in range(0, len(files), per_batch)
+        ]
+    for numbers in per_batch:
+        batch = load_many([files[number] for number in numbers])
+        want = plain.remap(list(batch.principals))  # None first: code 0 stays 0
+        before = index.size
+        local = batch.columns.get("principal", np.zeros(0, np.uint32))
+        index.add(batch)
+        got = index.columns["principal"].data[before : index.size]
+        assert got.tolist() == want[local].tolist()
+    assert len(index.vocab["principal"]) == len(plain)
+    assert list(index.vocab["principal"].values) == list(plain.values)
+    return index
+
+
+def _varied_trail(folder: Path, files: int = 4) -> Path:
+    """A high-cardinality trail as the benchmark writes it: a new session every few calls."""
+    for number in range(files):
+        synth._write_file((str(folder), number, 7, 0.6, "varied", False))
+    return folder
+
+
+@pytest.mark.parametrize("per_batch", [1, 3])
+def test_the_demo_merges_as_a_plain_vocabulary_would(per_batch):
+    index = _merged_like_a_plain_vocabulary(_files(DEMO), per_batch)
+    assert len(index.vocab["principal"]) > 10
+
+
+@pytest.mark.parametrize("per_batch", [1, 4])
+def test_a_high_cardinality_trail_merges_as_a_plain_vocabulary_would(tmp_path, per_batch):
+    files = _files(_varied_trail(tmp_path))
+    index = _merged_like_a_plain_vocabulary(files, per_batch)
+    principals = index.vocab["principal"]
+    assert len(principals) > 2000  # nearly a principal per few events: sessions, repeated across files
+    if per_batch > 1:  # a batch of several files holds some sessions twice: the index gives them one code
+        batch = load_many(files)
+        assert len(batch.principals) > len(set(batch.principals))
+
+
+WEAK_DIGESTS = {
+    "four bits": lambda real: lambda *args: real(*args) & np.uint64(0xF),
+    "the part alone": lambda real: lambda data, ends, parts: parts.astype(np.uint64),
+}
+
+
+@pytest.mark.parametrize("weak", WEAK_DIGESTS, ids=list(WEAK_DIGESTS))
+def test_principals_whose_digests_clash_still_merge_as_a_plain_vocabulary_would(tmp_path, monkeypatch, weak):
+    """Digests made weak: nearly every principal shares its digest with others, new or kept,
+    in the batch or in the index, of another kind or of the same (then only its bytes tell
+    it apart). The codes must not change, only the time they take."""
+    monkeypatch.setattr(arena, "principal_digests", WEAK_DIGESTS[weak](arena.principal_digests))
+    files = _files(_varied_trail(tmp_path, files=3))
+    # repeats inside a batch, then the same principals again, and others of the same kinds
+    _merged_like_a_plain_vocabulary(files, [[0], [0, 1], [2, 1, 0]])
+
+
+@needs_outside_data(AWS_DOCS)
+def test_aws_examples_merge_as_a_plain_vocabulary_would():
+    _merged_like_a_plain_vocabulary(_files(AWS_DOCS), 2)
+
+
+@needs_outside_data(REAL)
+def test_the_public_corpus_merges_as_a_plain_vocabulary_would():
+    files = [file for file in _files(REAL) if not file.path.endswith("PROVENANCE.md")]
+    _merged_like_a_plain_vocabulary(files, 7)
+
+
+def test_actiontrail_events_merge_as_a_plain_vocabulary_would(tmp_path):
+    actiontrail_synth.write_oss(actiontrail_synth.week()[:3000], tmp_path / "oss")
+    actiontrail_synth.write_oss(actiontrail_synth.hostile(), tmp_path / "hostile", lines_every=0)
+    index = _merged_like_a_plain_vocabulary(_files(tmp_path / "oss", tmp_path / "hostile"), 2)
+    assert any(p is not None and p.short.startswith("assumed-role/") for p in index.vocab["principal"].values)
+
+
+# What only an eye would notice: an invisible character, a right-to-left override, a line
+# separator, a tag character, a non-ASCII letter. JSON may hold them raw, and then the scanner
+# resolves the session itself; escaped, the general path does.
+SESSION = "job\u200b-\u202eevil\u2028é\U000e0041"
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["scanned", "escaped"])
+def test_a_hostile_session_survives_byte_for_byte_and_is_shown_escaped(tmp_path, capsys, raw):
+    records = [
+        kms("Decrypt", key_arn(KEY1), identity=assumed_role("Role\u00df", SESSION)),
+        kms("Encrypt", key_arn(KEY1), identity=iam_user("Ad\u200bmin\x1b[31m")),
+    ]
+    text = json.dumps({"Records": records}, ensure_ascii=not raw, separators=(",", ":")).encode()
+    path = write(tmp_path / "log.json", text)
+    if raw:
+        scanned = decode._scan_columns(text)
+        assert scanned is None or scanned[2][decode.SESSIONS][1][1:] == [f"role/Role\u00df ({SESSION})"]
+    index = _merged_like_a_plain_vocabulary(_files(path), 1)
+    shorts = {p.short for p in index.vocab["principal"].values if p is not None}
+    assert shorts == {f"role/Role\u00df ({SESSION})", "user/Ad\u200bmin\x1b[31m"}
+    code, out, _ = run_main(capsys, "events", path, "--format", "table", "-q")
+    assert code == 0 and clean(f"role/Role\u00df ({SESSION})") in out
+    assert "\u200b" not in out and "\u202e" not in out and "\x1b" not in out
+    code, out, _ = run_main(capsys, "events", path, "--format", "jsonl", "-q")
+    assert code == 0 and "\\u202e" in out and "\\u200b" in out and "\\udb40\\udc41" in out
+    assert {json.loads(line)["principal"] for line in out.splitlines()} == shorts
+
+
+def test_a_principal_part_pickles_and_reads_back_whole():
+    identities = [
+        model.Identity("role/R (s\u200b)", None, "AssumedRole", "1", "s3.amazonaws.com"),
+        model.Identity("user/Ü\x1b", "arn:aws:iam::1:user/Ü\x1b", "IAMUser", "1", None),
+        model.Identity("", "", None, None, None),  # empty texts are not missing ones
+        model.Identity("lone\ud800surrogate", None, "AWSService", None, None),
+        model.Identity("x" * 70_000, None, "AssumedRole", "2", None),
+    ]
+    part = PrincipalPart.of_identities(identities)
+    back = pickle.loads(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == part and list(back) == [None, *identities]
+    assert isinstance(back.shorts, bytes) and back.ends.dtype == np.uint32
+    assert back[-1] == identities[-1] and back[1:3] == identities[:2]
+    with pytest.raises(IndexError):
+        back[len(identities) + 1]
