@@ -32,6 +32,7 @@ if str(REPO) not in sys.path:
 from benchmarks import synth
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+NAMES = (*VOCABS, "principal")  # the principals travel apart from the vocabularies (batch.principals)
 _KEYED = {"key0": "key", "key1": "key", "alias": "alias", "trail": "trail", "principal": "principal"}
 
 
@@ -50,8 +51,8 @@ def plain_id(text: bytes) -> tuple[bytes, bool, str | None]:
 def plain_merge(batches: list[Batch]) -> dict:
     """What merging ``batches`` in order must give, by dictionaries and lists."""
     batches = copy.deepcopy(batches)  # the index rebases a batch's trail changes in place
-    vocab: dict[str, list] = {name: [None] for name in VOCABS}
-    codes: dict[str, dict] = {name: {None: 0} for name in VOCABS}
+    vocab: dict[str, list] = {name: [None] for name in NAMES}
+    codes: dict[str, dict] = {name: {None: 0} for name in NAMES}
     columns: dict[str, list] = {name: [] for name in _COLUMN_TYPES}
     labels, keys, values, contexts = [None], [None], [""], [()]
     label_codes: dict = {None: 0}
@@ -78,10 +79,10 @@ def plain_merge(batches: list[Batch]) -> dict:
             continue  # nothing else of a batch without events is kept
         base = len(ids)
         remap = {}
-        for name in VOCABS:
+        for name in NAMES:
             known = codes[name]
             remap[name] = []
-            for value in batch.vocab[name]:
+            for value in batch.vocab[name] if name != "principal" else list(batch.principals):
                 if value not in known:
                     known[value] = len(vocab[name])
                     vocab[name].append(value)
@@ -180,7 +181,7 @@ def merged(batches: list[Batch]) -> dict:
     ids = index.event_ids
     report = index.report
     return {
-        "vocab": {name: list(index.vocab[name].values) for name in VOCABS},
+        "vocab": {name: list(index.vocab[name].values) for name in NAMES},
         "columns": {name: index.columns[name].data[:n].tolist() for name in _COLUMN_TYPES},
         "widths": {name: index.columns[name].data.dtype for name in _COLUMN_TYPES},
         "contexts": (contexts.labels.values, contexts.keys.values, list(contexts.values), context_sets),
@@ -209,7 +210,7 @@ def assert_same_merge(batches: list[Batch]) -> None:
     for name in expected["columns"]:  # one at a time, so that a failure names its column
         assert got["columns"][name] == expected["columns"][name], name
         assert got["widths"][name] == expected["widths"][name], name
-    for name in VOCABS:
+    for name in NAMES:
         assert got["vocab"][name] == expected["vocab"][name], name
     for part in expected:
         assert got[part] == expected[part], part
