@@ -5,7 +5,9 @@ machine); the load runs meanwhile. The worker processes are forked first, while 
 process still runs one thread, so they are ready in milliseconds (once Textual's threads
 run, a clean forkserver must start them instead, a second or more). The merging then runs
 in a thread of its own, and the explorer takes the load over when it is mounted: its
-progress from then on, its cancel (Escape), its end.
+progress from then on, its cancel (Escape), its end. Until the first events are drawn, the
+workers leave this process a core of its own (loader.keep_core): the screen's start is on the
+way to the first events, the workers' decoding ahead is not.
 
 Files are read newest first (``sources.newest_first``, as the headless commands read them).
 """
@@ -48,10 +50,12 @@ class BackgroundLoad:
         self._done = threading.Event()
         self._shown = threading.Event()  # the explorer drew its first events: merging goes on
         self._batches = 0
+        self._kept_core = False
 
     def start(self) -> None:
         """Call while this process runs no other thread: the worker processes are forked here."""
         loader.prestart(self.files)
+        self._kept_core = loader.keep_core()  # this process's core for the screen, until shown()
         threading.Thread(target=self._run, name="kmstui-load", daemon=True).start()
 
     def _run(self) -> None:
@@ -81,11 +85,20 @@ class BackgroundLoad:
             deadline = time.monotonic() + STARTUP_WAIT
             while not self._shown.wait(0.05) and not self.cancel.is_set() and time.monotonic() < deadline:
                 pass
+            self._share_cores()
         return self.narrow(batch) if self.narrow is not None else batch
 
     def shown(self) -> None:
-        """The explorer has drawn its first events (or will draw none): merging goes on."""
+        """The explorer has drawn its first events (or will draw none): merging goes on, and
+        the workers have every core again."""
         self._shown.set()
+        self._share_cores()
+
+    def _share_cores(self) -> None:
+        with self._lock:
+            kept, self._kept_core = self._kept_core, False
+        if kept:
+            loader.share_cores()
 
     def _progressed(self, progress: Progress) -> None:
         with self._lock:

@@ -182,6 +182,44 @@ def prestart(files: list[SourceFile], workers: int | None = None) -> None:
         shutdown()
 
 
+def keep_core() -> bool:
+    """Keep one core for this process: the worker processes run on the others until
+    ``share_cores``. The explorer calls it while it starts its screen (a second of work in this
+    process): with every core shared three ways it would get two thirds of one, and its first
+    events would show a third later, while the workers decode ahead all the same. Whether it
+    did (Linux, two cores or more; elsewhere nothing changes)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return False
+    if len(cpus) < 2:
+        return False
+    return _pin_workers(set(cpus[1:]))
+
+
+def share_cores() -> None:
+    """Give the worker processes every core of this process again (after ``keep_core``)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        return
+    _pin_workers(cpus)
+
+
+def _pin_workers(cpus: set[int]) -> bool:
+    """The pool's workers (this process's only multiprocessing children) on these cores."""
+    pinned = False
+    for child in multiprocessing.active_children():
+        if child.pid is None:
+            continue
+        try:
+            os.sched_setaffinity(child.pid, cpus)
+            pinned = True
+        except OSError:  # ended meanwhile, or not allowed: it runs where it ran
+            pass
+    return pinned
+
+
 def shutdown() -> None:
     global _pool
     if _pool is not None:
