@@ -34,7 +34,7 @@ class BackgroundLoad:
         self,
         index: EventIndex,
         files: list[SourceFile],
-        refresh_every: float = 0.3,
+        refresh_every: float = 1.0,
         narrow: Callable[[Batch], Batch] | None = None,
     ):
         """``narrow`` is loader.load's: it sees each batch before the index does."""
@@ -68,6 +68,7 @@ class BackgroundLoad:
                 refresh_every=self.refresh_every,
                 narrow=self._narrow,
                 ahead=6,  # the workers decode on while merging waits for the first screen (over a second of work)
+                refresh_share=40,  # a refresh holds the merge up, and each one sets the explorer filtering again
             )
             with self._lock:
                 self.progress = final

@@ -237,16 +237,18 @@ def load(
     workers: int | None = None,
     narrow: Callable[[Batch], Batch] | None = None,
     ahead: int = 2,
+    refresh_share: float = 20,
 ) -> Progress:
     """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
     ``narrow`` sees each batch before the index does (a bucket's window drops events there).
-    ``ahead``: tasks given to each worker before their batches are merged."""
+    ``ahead``: tasks given to each worker before their batches are merged. ``refresh_share``:
+    after the first, refreshes keep to one part in this many of the load's time."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
     progress = Progress(0, len(files), 0, 0, 0, total, 0.0)
     last_refresh = start
-    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a twentieth of the load's time
+    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a share of the load's time
     workers = workers or os.cpu_count() or 1
 
     def take(batch: Batch, size: int) -> None:
@@ -263,10 +265,11 @@ def load(
         now = time.perf_counter()
         progress.elapsed = now - start
         if refresh_every is not None and (
-            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 20 * refresh_cost)
+            progress.files_done == len(batch.sources)
+            or now - last_refresh >= max(refresh_every, refresh_share * refresh_cost)
         ):
             # the first batch at once, so its events show while the rest loads; then as often as
-            # asked, but no more than a twentieth of the time (a refresh costs more as the index
+            # asked, but no more than refresh_share allows (a refresh costs more as the index
             # grows, it holds the merge up, and each one sets the explorer filtering again)
             index.refresh()
             last_refresh = time.perf_counter()

@@ -62,8 +62,12 @@ if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second
     from ..core.live.bucket import BucketLoader, BucketOptions, BucketProgress
 
 
-PROGRESS_EVERY = 0.2  # seconds between redraws of the progress bar while loading
-LOADING_QUIET = 39  # while loading, each filtering is followed by 39 times its cost without one (2.5%)
+# While loading, the screen's work comes out of the load's: on two cores every CPU second
+# this process spends beside the merge makes the load half a second longer. So it redraws
+# little: the progress bar twice a second, and the events as the index grows, with each look
+# followed by 79 times its cost without one (1.25% of a core).
+PROGRESS_EVERY = 0.5  # seconds between redraws of the progress bar while loading
+LOADING_QUIET = 79
 
 
 class FilterInput(Input):
@@ -503,8 +507,8 @@ class ExplorerScreen(Screen[None]):
             # takes longer than the loader's refreshes would never finish), or a look is due:
             # that one sees this growth too; the end of the load asks again in any case
             return
-        # While loading, the explorer's filtering keeps to a fortieth of a core: each look at
-        # the growing index is followed by 39 times its CPU time without one, so the load (its
+        # While loading, the explorer's filtering keeps to an eightieth of a core: each look at
+        # the growing index is followed by 79 times its CPU time without one, so the load (its
         # merging shares this process's interpreter, and the cores) finishes nearly as soon as
         # the headless one. CPU time, not wall:
         # on a busy machine a look waits for a core, and waiting takes nothing from the load.
