@@ -34,14 +34,18 @@ class BackgroundLoad:
         self,
         index: EventIndex,
         files: list[SourceFile],
-        refresh_every: float = 1.0,
+        refresh_every: float = 0.3,
         narrow: Callable[[Batch], Batch] | None = None,
+        refresh_share: float = 40,
     ):
-        """``narrow`` is loader.load's: it sees each batch before the index does."""
+        """``narrow``, ``refresh_every`` and ``refresh_share`` are loader.load's: ``narrow`` sees
+        each batch before the index does; a refresh holds the merge up, and each one sets the
+        explorer filtering again, so they keep to a fortieth of the load's time."""
         self.index = index
         self.narrow = narrow
         self.files = newest_first(files)
         self.refresh_every = refresh_every
+        self.refresh_share = refresh_share
         self.cancel = threading.Event()  # the explorer's Escape and quit set it
         self.progress: Progress | None = None  # the last reported, until the end: the final one
         self.error: BaseException | None = None
@@ -51,6 +55,7 @@ class BackgroundLoad:
         self._shown = threading.Event()  # the explorer drew its first events: merging goes on
         self._batches = 0
         self._kept_core = False
+        self._look = threading.Event()  # the explorer will look at the index: refresh it
 
     def start(self) -> None:
         """Call while this process runs no other thread: the worker processes are forked here."""
@@ -68,7 +73,8 @@ class BackgroundLoad:
                 refresh_every=self.refresh_every,
                 narrow=self._narrow,
                 ahead=6,  # the workers decode on while merging waits for the first screen (over a second of work)
-                refresh_share=40,  # a refresh holds the merge up, and each one sets the explorer filtering again
+                refresh_share=self.refresh_share,
+                refresh_wanted=self._wanted,  # none that the explorer will not look at (see look)
             )
             with self._lock:
                 self.progress = final
@@ -88,6 +94,19 @@ class BackgroundLoad:
                 pass
             self._share_cores()
         return self.narrow(batch) if self.narrow is not None else batch
+
+    def look(self) -> None:
+        """The explorer will look at the growing index: the merge refreshes it after its next
+        batch. Refreshing costs the more the bigger the index (0.2 s of CPU at 600,000 events),
+        and the headless load refreshes once, at its end: the explorer's load refreshes only
+        for the explorer's looks, not on a clock."""
+        self._look.set()
+
+    def _wanted(self) -> bool:
+        if not self._look.is_set():
+            return False
+        self._look.clear()
+        return True
 
     def shown(self) -> None:
         """The explorer has drawn its first events (or will draw none): merging goes on, and

@@ -238,11 +238,13 @@ def load(
     narrow: Callable[[Batch], Batch] | None = None,
     ahead: int = 2,
     refresh_share: float = 20,
+    refresh_wanted: Callable[[], bool] | None = None,
 ) -> Progress:
     """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
     ``narrow`` sees each batch before the index does (a bucket's window drops events there).
     ``ahead``: tasks given to each worker before their batches are merged. ``refresh_share``:
-    after the first, refreshes keep to one part in this many of the load's time."""
+    after the first, refreshes keep to one part in this many of the load's time, and with
+    ``refresh_wanted``, happen only when it says so (it is asked when one is due)."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
@@ -266,7 +268,10 @@ def load(
         progress.elapsed = now - start
         if refresh_every is not None and (
             progress.files_done == len(batch.sources)
-            or now - last_refresh >= max(refresh_every, refresh_share * refresh_cost)
+            or (
+                now - last_refresh >= max(refresh_every, refresh_share * refresh_cost)
+                and (refresh_wanted is None or refresh_wanted())
+            )
         ):
             # the first batch at once, so its events show while the rest loads; then as often as
             # asked, but no more than refresh_share allows (a refresh costs more as the index

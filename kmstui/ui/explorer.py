@@ -677,6 +677,10 @@ class ExplorerScreen(Screen[None]):
         if result.request == self._request:
             self._query_ended = time.monotonic()
             self._query_cost = result.cpu
+            if self.load_running and self.preload is not None and not self.preload.done:
+                # the load begun before the screen refreshes the index only when asked: ask for
+                # the next look when it is due (it comes back as IndexChanged)
+                self.set_timer(max(LOADING_QUIET * result.cpu, PROGRESS_EVERY), self.preload.look)
         if result.trails is not None:
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
