@@ -320,9 +320,11 @@ class ExplorerScreen(Screen[None]):
                     self._live_problems(self.live.problems)
             if self.athena_options is not None and not self._cancel.is_set():
                 self._fetch_athena(self.athena_options, changed)
-            self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
+        # after the end is said: the last screen needs no search texts, and the first filter
+        # typed waits for them (the index's lock) either way
+        self.index.prepare_search()
 
     def _read_bucket(self, options: BucketOptions, progressed: Callable[[BucketProgress], None]) -> None:
         """A trail's bucket, read into the index; events show as its files arrive."""
