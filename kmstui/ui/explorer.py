@@ -496,7 +496,7 @@ class ExplorerScreen(Screen[None]):
                 f" {progress.files_done:,} of {progress.files_total:,} files · {progress.records:,} records · "
                 f"{progress.rate:,.0f} records/s · Esc stops"
             ),
-            layout=False,  # one line: five times a second, no layout of the screen for it
+            layout=False,  # one line: twice a second, no layout of the screen for it
         )
         self.update_status()
 
