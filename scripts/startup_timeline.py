@@ -18,11 +18,13 @@ import atexit
 import collections
 import importlib.machinery
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+EVENT_TIME = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d")  # an event row's time, as the events pane draws it
 WATCHED = (
     "numpy",
     "msgspec",
@@ -141,6 +143,9 @@ def wrap_screen(mark: Marks) -> None:
     mark.costed(App, "run", "App.run", first="App.run")
     mark.costed(Screen, "_refresh_layout", "layout (Screen._refresh_layout)")
     mark.costed(Screen, "_compositor_refresh", "painting (Screen._compositor_refresh)")
+    from textual.widgets import Footer
+
+    mark.costed(Footer, "recompose", "footer recomposed (Footer.recompose)")
     mark.costed(explorer, "summarise_keys", "key summaries")
     mark.costed(explorer, "summarise_trails", "trail summaries")
     mark.costed(explorer.ExplorerScreen, "compose", "compose", first="explorer compose")
@@ -161,6 +166,47 @@ def wrap_screen(mark: Marks) -> None:
         return render_line(self, y)
 
     panes.EventsPane.render_line = line
+    display = App._display
+
+    frames = iter(range(1, 6))
+
+    def displayed(self, screen, renderable):
+        if renderable is not None and (frame := next(frames, None)) is not None:
+            held = " (batching: not written)" if self._batch_count else ""
+            mark(f"App._display: frame {frame} of {type(screen).__name__}{held}")
+        return display(self, screen, renderable)
+
+    App._display = displayed  # type: ignore[method-assign]
+    end_batch = App._end_batch
+
+    def batch_ended(self) -> None:
+        end_batch(self)
+        if not self._batch_count:
+            mark("App: start's batch ended (frames are written from now)")
+
+    App._end_batch = batch_ended  # type: ignore[method-assign]
+    from textual.drivers import _writer_thread
+
+    class File:
+        """The terminal as Textual's writer thread writes to it: marks its first write with an event row."""
+
+        def __init__(self, file):
+            self._file = file
+
+        def write(self, text: str) -> int:
+            if EVENT_TIME.search(text):
+                mark("writer thread: first event row written")
+            return self._file.write(text)
+
+        def __getattr__(self, name):
+            return getattr(self._file, name)
+
+    writer_init = _writer_thread.WriterThread.__init__
+
+    def writer(self, file) -> None:
+        writer_init(self, File(file))
+
+    _writer_thread.WriterThread.__init__ = writer  # type: ignore[method-assign]
     atexit.register(mark.totals)
 
 

@@ -8,6 +8,7 @@ input) loading the demo as a big trail: the sizes that send a load to workers ar
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -82,3 +83,42 @@ def test_a_program_read_from_standard_input_loads_whole_in_its_own_process(demo_
     shown, stderr = _run("-", "threads")
     assert shown == {"events": demo_events, "workers": False, "start": None}
     assert stderr == ""
+
+
+CORES = """
+import json, multiprocessing, os, sys
+from kmstui.core import loader
+from kmstui.core.background import BackgroundLoad
+from kmstui.core.index import EventIndex
+from kmstui.core.sources import discover
+
+loader.PARALLEL_BYTES = 0  # the demo (2 MB) loads as a big trail does
+loader.TASK_BYTES = 64 << 10
+files, problems = discover([sys.argv[1]])
+load = BackgroundLoad(EventIndex(), files)
+load.start()
+
+def workers():
+    return [sorted(os.sched_getaffinity(child.pid)) for child in multiprocessing.active_children()]
+
+starting = workers()
+load.shown()
+shown = workers()
+load.follow(lambda progress: None)
+print(json.dumps({"mine": sorted(os.sched_getaffinity(0)), "starting": starting, "shown": shown}))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two cores and Linux"
+)
+def test_the_explorers_load_leaves_it_a_core_until_its_first_events_are_drawn():
+    """While the explorer starts its screen, its workers run on the other cores; once it has
+    drawn the first events (BackgroundLoad.shown), on every core again."""
+    result = subprocess.run(
+        [sys.executable, "-c", CORES, str(DEMO)], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    cores = json.loads(result.stdout)
+    assert cores["starting"] and all(mine == cores["mine"][1:] for mine in cores["starting"])
+    assert cores["shown"] and all(mine == cores["mine"] for mine in cores["shown"])

@@ -140,3 +140,14 @@ def test_events_with_three_keys_count_for_each(tmp_path):
     assert rows[key_arn(KEY3)].principals == 2
     only_bob = summaries(index, "principal:Bob")
     assert {arn: s.events for arn, s in only_bob.items()} == {key_arn(KEY3): 1}
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1000])
+def test_distinct_is_numpys_unique(size):
+    """The keys' distinct principals are counted by a sort, not np.unique (slow on numpy 2.4)."""
+    import numpy as np
+
+    from kmstui.core.summary import _distinct
+
+    values = np.random.default_rng(size).integers(0, max(size // 3, 1), size).astype(np.int64)
+    assert np.array_equal(_distinct(values), np.unique(values))

@@ -190,3 +190,32 @@ def test_delivered_files_are_read_newest_first(tmp_path):
     ordered = [f.label.split("_")[-1] if "_" in f.label else f.label for f in newest_first(given)]
     # newest first; equal times (two accounts' 12:00) as given; other files after, as given
     assert ordered == ["b.json.gz", "d.json.gz", "a.json.gz", "c.json.gz", "history.json", "export.jsonl"]
+
+
+def _generations_seen(tmp_path, look_at: int | None) -> list[int]:
+    """The index's generation as each batch arrives, in a load begun before the screen that
+    the explorer asks to look at before batch ``look_at`` (or never)."""
+    seen: list[int] = []
+    preload: BackgroundLoad | None = None
+
+    def narrow(batch):
+        assert preload is not None
+        seen.append(preload.index.snapshot.generation)
+        if len(seen) == look_at:
+            preload.look()
+        return batch
+
+    preload = BackgroundLoad(EventIndex(), _trail(tmp_path), refresh_every=0.0, narrow=narrow, refresh_share=0.0)
+    preload.start()
+    preload.shown()  # no screen here: merging need not wait for one
+    preload.follow(lambda progress: None)
+    return seen
+
+
+def test_the_load_begun_before_the_screen_refreshes_the_index_only_for_the_explorers_looks(tmp_path):
+    """A refresh of a big index costs a fifth of a second, and the headless load does one: the
+    explorer's load refreshes after its first batch, then only when the explorer will look."""
+    first, *rest = _generations_seen(tmp_path / "unlooked", None)
+    assert rest == [first + 1, first + 1]  # the first batch refreshed; the second not
+    first, *rest = _generations_seen(tmp_path / "looked", 2)
+    assert rest == [first + 1, first + 2]  # asked to look before the second: refreshed after it

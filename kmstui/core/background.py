@@ -5,7 +5,9 @@ machine); the load runs meanwhile. The worker processes are forked first, while 
 process still runs one thread, so they are ready in milliseconds (once Textual's threads
 run, a clean forkserver must start them instead, a second or more). The merging then runs
 in a thread of its own, and the explorer takes the load over when it is mounted: its
-progress from then on, its cancel (Escape), its end.
+progress from then on, its cancel (Escape), its end. Until the first events are drawn, the
+workers leave this process a core of its own (loader.keep_core): the screen's start is on the
+way to the first events, the workers' decoding ahead is not.
 
 Files are read newest first (``sources.newest_first``, as the headless commands read them).
 """
@@ -34,12 +36,16 @@ class BackgroundLoad:
         files: list[SourceFile],
         refresh_every: float = 0.3,
         narrow: Callable[[Batch], Batch] | None = None,
+        refresh_share: float = 40,
     ):
-        """``narrow`` is loader.load's: it sees each batch before the index does."""
+        """``narrow``, ``refresh_every`` and ``refresh_share`` are loader.load's: ``narrow`` sees
+        each batch before the index does; a refresh holds the merge up, and each one sets the
+        explorer filtering again, so they keep to a fortieth of the load's time."""
         self.index = index
         self.narrow = narrow
         self.files = newest_first(files)
         self.refresh_every = refresh_every
+        self.refresh_share = refresh_share
         self.cancel = threading.Event()  # the explorer's Escape and quit set it
         self.progress: Progress | None = None  # the last reported, until the end: the final one
         self.error: BaseException | None = None
@@ -48,10 +54,13 @@ class BackgroundLoad:
         self._done = threading.Event()
         self._shown = threading.Event()  # the explorer drew its first events: merging goes on
         self._batches = 0
+        self._kept_core = False
+        self._look = threading.Event()  # the explorer will look at the index: refresh it
 
     def start(self) -> None:
         """Call while this process runs no other thread: the worker processes are forked here."""
         loader.prestart(self.files)
+        self._kept_core = loader.keep_core()  # this process's core for the screen, until shown()
         threading.Thread(target=self._run, name="kmstui-load", daemon=True).start()
 
     def _run(self) -> None:
@@ -64,6 +73,8 @@ class BackgroundLoad:
                 refresh_every=self.refresh_every,
                 narrow=self._narrow,
                 ahead=6,  # the workers decode on while merging waits for the first screen (over a second of work)
+                refresh_share=self.refresh_share,
+                refresh_wanted=self._wanted,  # none that the explorer will not look at (see look)
             )
             with self._lock:
                 self.progress = final
@@ -81,11 +92,33 @@ class BackgroundLoad:
             deadline = time.monotonic() + STARTUP_WAIT
             while not self._shown.wait(0.05) and not self.cancel.is_set() and time.monotonic() < deadline:
                 pass
+            self._share_cores()
         return self.narrow(batch) if self.narrow is not None else batch
 
+    def look(self) -> None:
+        """The explorer will look at the growing index: the merge refreshes it after its next
+        batch. Refreshing costs the more the bigger the index (0.2 s of CPU at 600,000 events),
+        and the headless load refreshes once, at its end: the explorer's load refreshes only
+        for the explorer's looks, not on a clock."""
+        self._look.set()
+
+    def _wanted(self) -> bool:
+        if not self._look.is_set():
+            return False
+        self._look.clear()
+        return True
+
     def shown(self) -> None:
-        """The explorer has drawn its first events (or will draw none): merging goes on."""
+        """The explorer has drawn its first events (or will draw none): merging goes on, and
+        the workers have every core again."""
         self._shown.set()
+        self._share_cores()
+
+    def _share_cores(self) -> None:
+        with self._lock:
+            kept, self._kept_core = self._kept_core, False
+        if kept:
+            loader.share_cores()
 
     def _progressed(self, progress: Progress) -> None:
         with self._lock:

@@ -182,6 +182,44 @@ def prestart(files: list[SourceFile], workers: int | None = None) -> None:
         shutdown()
 
 
+def keep_core() -> bool:
+    """Keep one core for this process: the worker processes run on the others until
+    ``share_cores``. The explorer calls it while it starts its screen (a second of work in this
+    process): with every core shared three ways it would get two thirds of one, and its first
+    events would show a third later, while the workers decode ahead all the same. Whether it
+    did (Linux, two cores or more; elsewhere nothing changes)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return False
+    if len(cpus) < 2:
+        return False
+    return _pin_workers(set(cpus[1:]))
+
+
+def share_cores() -> None:
+    """Give the worker processes every core of this process again (after ``keep_core``)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        return
+    _pin_workers(cpus)
+
+
+def _pin_workers(cpus: set[int]) -> bool:
+    """The pool's workers (this process's only multiprocessing children) on these cores."""
+    pinned = False
+    for child in multiprocessing.active_children():
+        if child.pid is None:
+            continue
+        try:
+            os.sched_setaffinity(child.pid, cpus)
+            pinned = True
+        except OSError:  # ended meanwhile, or not allowed: it runs where it ran
+            pass
+    return pinned
+
+
 def shutdown() -> None:
     global _pool
     if _pool is not None:
@@ -199,16 +237,20 @@ def load(
     workers: int | None = None,
     narrow: Callable[[Batch], Batch] | None = None,
     ahead: int = 2,
+    refresh_share: float = 20,
+    refresh_wanted: Callable[[], bool] | None = None,
 ) -> Progress:
     """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
     ``narrow`` sees each batch before the index does (a bucket's window drops events there).
-    ``ahead``: tasks given to each worker before their batches are merged."""
+    ``ahead``: tasks given to each worker before their batches are merged. ``refresh_share``:
+    after the first, refreshes keep to one part in this many of the load's time, and with
+    ``refresh_wanted``, happen only when it says so (it is asked when one is due)."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
     progress = Progress(0, len(files), 0, 0, 0, total, 0.0)
     last_refresh = start
-    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a twentieth of the load's time
+    refresh_cost = 0.0  # what the last refresh took: refreshes keep to a share of the load's time
     workers = workers or os.cpu_count() or 1
 
     def take(batch: Batch, size: int) -> None:
@@ -225,10 +267,14 @@ def load(
         now = time.perf_counter()
         progress.elapsed = now - start
         if refresh_every is not None and (
-            progress.files_done == len(batch.sources) or now - last_refresh >= max(refresh_every, 20 * refresh_cost)
+            progress.files_done == len(batch.sources)
+            or (
+                now - last_refresh >= max(refresh_every, refresh_share * refresh_cost)
+                and (refresh_wanted is None or refresh_wanted())
+            )
         ):
             # the first batch at once, so its events show while the rest loads; then as often as
-            # asked, but no more than a twentieth of the time (a refresh costs more as the index
+            # asked, but no more than refresh_share allows (a refresh costs more as the index
             # grows, it holds the merge up, and each one sets the explorer filtering again)
             index.refresh()
             last_refresh = time.perf_counter()

@@ -224,6 +224,16 @@ def summarise_keys(index: EventIndex, rows: np.ndarray, unused: bool = False) ->
     return summaries
 
 
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)``, sorted, by a sort: numpy 2.4's ``unique`` hashes, and on 600,000
+    mostly distinct integers it takes 60 times as long (0.75 s against 12 ms), which the
+    explorer paid at every look at the index while it loads."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
 def _summarise(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
     n = index.snapshot.n
     if len(rows) == 0:
@@ -268,7 +278,7 @@ def _summarise(index: EventIndex, rows: np.ndarray) -> list[KeySummary]:
     first = np.minimum.reduceat(np.where(valid, times, big), starts)
     last = np.maximum.reduceat(np.where(valid, times, NO_TIME), starts)
     principal = index.columns["principal"].data[owner].astype(np.int64)
-    pairs = np.unique(key.astype(np.int64) * (len(index.vocab["principal"]) + 1) + principal)
+    pairs = _distinct(key.astype(np.int64) * (len(index.vocab["principal"]) + 1) + principal)
     distinct = np.bincount(np.searchsorted(codes, pairs // (len(index.vocab["principal"]) + 1)), minlength=len(codes))
 
     names = key_aliases(index)

@@ -37,6 +37,11 @@ class KmsApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(self.explorer)
 
+    def on_ready(self) -> None:
+        """Textual draws the first frame while it still batches its start, and so does not
+        write it: paint it again now, not when something else changes."""
+        self.screen.refresh()
+
     async def settled(self) -> None:
         """Wait until loading is over and the newest filter result is on screen (for tests)."""
         await self.explorer.settled()

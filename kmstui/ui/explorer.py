@@ -62,8 +62,12 @@ if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second
     from ..core.live.bucket import BucketLoader, BucketOptions, BucketProgress
 
 
-PROGRESS_EVERY = 0.2  # seconds between redraws of the progress bar while loading
-LOADING_QUIET = 39  # while loading, each filtering is followed by 39 times its cost without one (2.5%)
+# While loading, the screen's work comes out of the load's: on two cores every CPU second
+# this process spends beside the merge makes the load half a second longer. So it redraws
+# little: the progress bar twice a second, and the events as the index grows, with each look
+# followed by 79 times its cost without one (1.25% of a core).
+PROGRESS_EVERY = 0.5  # seconds between redraws of the progress bar while loading
+LOADING_QUIET = 79
 
 
 class FilterInput(Input):
@@ -316,9 +320,11 @@ class ExplorerScreen(Screen[None]):
                     self._live_problems(self.live.problems)
             if self.athena_options is not None and not self._cancel.is_set():
                 self._fetch_athena(self.athena_options, changed)
-            self.index.prepare_search()
         finally:
             self.post_message(LoadFinished(_copy(progress)))
+        # after the end is said: the last screen needs no search texts, and the first filter
+        # typed waits for them (the index's lock) either way
+        self.index.prepare_search()
 
     def _read_bucket(self, options: BucketOptions, progressed: Callable[[BucketProgress], None]) -> None:
         """A trail's bucket, read into the index; events show as its files arrive."""
@@ -490,7 +496,7 @@ class ExplorerScreen(Screen[None]):
                 f" {progress.files_done:,} of {progress.files_total:,} files · {progress.records:,} records · "
                 f"{progress.rate:,.0f} records/s · Esc stops"
             ),
-            layout=False,  # one line: five times a second, no layout of the screen for it
+            layout=False,  # one line: twice a second, no layout of the screen for it
         )
         self.update_status()
 
@@ -503,8 +509,8 @@ class ExplorerScreen(Screen[None]):
             # takes longer than the loader's refreshes would never finish), or a look is due:
             # that one sees this growth too; the end of the load asks again in any case
             return
-        # While loading, the explorer's filtering keeps to a fortieth of a core: each look at
-        # the growing index is followed by 39 times its CPU time without one, so the load (its
+        # While loading, the explorer's filtering keeps to an eightieth of a core: each look at
+        # the growing index is followed by 79 times its CPU time without one, so the load (its
         # merging shares this process's interpreter, and the cores) finishes nearly as soon as
         # the headless one. CPU time, not wall:
         # on a busy machine a look waits for a core, and waiting takes nothing from the load.
@@ -673,6 +679,10 @@ class ExplorerScreen(Screen[None]):
         if result.request == self._request:
             self._query_ended = time.monotonic()
             self._query_cost = result.cpu
+            if self.load_running and self.preload is not None and not self.preload.done:
+                # the load begun before the screen refreshes the index only when asked: ask for
+                # the next look when it is due (it comes back as IndexChanged)
+                self.set_timer(max(LOADING_QUIET * result.cpu, PROGRESS_EVERY), self.preload.look)
         if result.trails is not None:
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
