@@ -129,6 +129,25 @@ def _ascending(index: EventIndex, snapshot: Snapshot) -> tuple[np.ndarray, np.nd
     return order, rank
 
 
+_ENTRIES: weakref.WeakKeyDictionary[EventIndex, tuple[int, np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _keyed(index: EventIndex, snapshot: Snapshot, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(event, key) for every key each event with a time names; once per refresh, for every kind."""
+    from . import group  # group imports query, which imports this module
+
+    with _LOCK:
+        cached = _ENTRIES.get(index)
+    if cached is not None and cached[0] == snapshot.generation:
+        return cached[1], cached[2]
+    entries = group.key_entries(index, np.flatnonzero(rank >= 0))
+    named = entries.keys != 0
+    rows, keys = entries.rows[named], entries.keys[named]
+    with _LOCK:
+        _ENTRIES[index] = (snapshot.generation, rows, keys)
+    return rows, keys
+
+
 def _first_ranks(pairs: np.ndarray, ranks: np.ndarray, space: int) -> np.ndarray:
     """For each entry, the smallest rank among the entries of its pair (pairs are codes below
     ``space``): in place when the space is small, else by one sort."""
@@ -162,9 +181,7 @@ def first_use(index: EventIndex, snapshot: Snapshot, kind: str) -> FirstUse:
     keys = len(index.vocab["key"])
     first = np.full(n, -1, np.int64)
     # one entry per (event, key it names); events without a key (or a time) are never new
-    entries = group.key_entries(index, np.flatnonzero(rank >= 0))
-    named = entries.keys != 0
-    entry_rows, entry_keys = entries.rows[named], entries.keys[named]
+    entry_rows, entry_keys = _keyed(index, snapshot, rank)
     if kind == "ctx":
         # per (key, key set) atom its first rank; per (key, context key) the first of the atoms
         # holding it; an entry is new when any of its context keys is: the newest of those firsts
@@ -217,6 +234,7 @@ def forget(index: EventIndex) -> None:
     with _LOCK:
         _CACHE.pop(index, None)
         _ORDER.pop(index, None)
+        _ENTRIES.pop(index, None)
 
 
 def kinds_of(text: str) -> tuple[str, ...]:
