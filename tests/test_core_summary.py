@@ -144,10 +144,10 @@ def test_events_with_three_keys_count_for_each(tmp_path):
 
 @pytest.mark.parametrize("size", [0, 1, 2, 1000])
 def test_distinct_is_numpys_unique(size):
-    """The keys' distinct principals are counted by a sort, not np.unique (slow on numpy 2.4)."""
+    """Distinct values by a sort, not np.unique (slow on numpy 2.4): the keys' callers, key sets."""
     import numpy as np
 
-    from kmstui.core.summary import _distinct
+    from kmstui.core.vocab import distinct
 
     values = np.random.default_rng(size).integers(0, max(size // 3, 1), size).astype(np.int64)
-    assert np.array_equal(_distinct(values), np.unique(values))
+    assert np.array_equal(distinct(values), np.unique(values))

@@ -26,6 +26,7 @@ from .fields import ANY_VALUE, principal_part
 from .index import EventIndex
 from .query import quote
 from .timeutil import NO_TIME
+from .vocab import distinct
 
 # A code space is counted in place (np.bincount) when it is no larger than this many times the
 # entries, and sorted otherwise: a bin costs about what sorting a fifth of an entry does.
@@ -341,9 +342,9 @@ def key_sets(index: EventIndex) -> KeySets:
         if len(some):
             bits = np.left_shift(np.uint64(1), pair_key[: offsets[-1]].astype(np.uint64))
             masks[some] = np.bitwise_or.reduceat(bits, offsets[some])
-        distinct = np.unique(masks)
-        of_set = np.searchsorted(distinct, masks)
-        members = [[k for k in range(width) if int(mask) >> k & 1] for mask in distinct.tolist()]
+        present = distinct(masks)
+        of_set = np.searchsorted(present, masks)
+        members = [[k for k in range(width) if int(mask) >> k & 1] for mask in present.tolist()]
     else:  # more context keys than bits: one tuple per context set
         found: dict[tuple[int, ...], int] = {}
         of_set = np.empty(size, np.int64)
