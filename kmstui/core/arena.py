@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 _CODEC = ("utf-8", "surrogatepass")  # a lone surrogate (repaired upstream, but stay total) survives
 
 
+def encoded(texts: Sequence[str]) -> tuple[bytes, np.ndarray]:
+    """``texts`` encoded (as ``_CODEC`` says) and joined, with each one's length in bytes: one
+    encoding of them all, the lengths counted in characters when every text is ASCII (the
+    usual: then a text's length in bytes is its length)."""
+    joined = "".join(texts)
+    blob = joined.encode(*_CODEC)
+    if len(blob) == len(joined):
+        return blob, np.fromiter(map(len, texts), np.int64, len(texts))
+    return blob, np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
+
+
 def _position(i: int, length: int, what: str) -> int:
     """``i`` as a position in a sequence of ``length`` (negative from the end); IndexError else."""
     i = int(i)
@@ -68,13 +79,7 @@ class TextArena(Sequence[str]):
         numpy (a batch brings a thousand or more context values and session principals)."""
         if not texts:
             return
-        joined = "".join(texts)
-        blob = joined.encode(*_CODEC)
-        if len(blob) == len(joined):  # ASCII, the usual: a text's length in bytes is its length
-            lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-        else:
-            lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
-        self.extend_encoded(blob, lengths)
+        self.extend_encoded(*encoded(texts))
 
     def extend_encoded(self, blob: bytes, lengths: np.ndarray) -> None:
         """Append texts already encoded (as ``_CODEC`` does) and joined, given their lengths in bytes."""
@@ -108,13 +113,7 @@ class TextArena(Sequence[str]):
     def same(self, codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """True where text ``codes[i]`` is ``texts[i]``: the texts encoded at once, then compared
         as :meth:`same_encoded` does."""
-        count = len(texts)
-        joined = "".join(texts)
-        ours = joined.encode(*_CODEC)
-        if len(ours) == len(joined):
-            lengths = np.fromiter(map(len, texts), np.int64, count)
-        else:
-            lengths = np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, count)
+        ours, lengths = encoded(texts)
         return self.same_encoded(codes, np.frombuffer(ours, np.uint8), np.cumsum(lengths) - lengths, lengths)
 
     def same_encoded(self, codes: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

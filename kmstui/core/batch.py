@@ -10,7 +10,7 @@ from typing import overload
 
 import numpy as np
 
-from .arena import _CODEC
+from .arena import _CODEC, encoded
 from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
@@ -70,12 +70,7 @@ class PrincipalPart(Sequence[Identity | None]):
     def of(cls, shorts: Sequence[str], kind: Sequence[int], kinds: list[Kind], arns: dict[int, str]) -> PrincipalPart:
         """The part for principals 1.. given as their short forms (``shorts[0]`` is code 0's
         and empty), codes into ``kinds``, and ARNs by code: the short forms encoded at once."""
-        joined = "".join(shorts)
-        blob = joined.encode(*_CODEC)
-        if len(blob) == len(joined):  # ASCII, the usual: a text's length in bytes is its length
-            lengths = np.fromiter(map(len, shorts), np.int64, len(shorts))
-        else:
-            lengths = np.fromiter((len(short.encode(*_CODEC)) for short in shorts), np.int64, len(shorts))
+        blob, lengths = encoded(shorts)
         ends = np.cumsum(lengths)
         kinds_of = np.array(kind, dtype=np.uint32)
         return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns)
