@@ -12,6 +12,7 @@ import numpy as np
 
 from .batch import ContextPart
 from .cloudtrail import _UNREADABLE, as_text
+from .vocab import gather
 
 _context_decoder = msgspec.json.Decoder(dict)
 _string_context_decoder = msgspec.json.Decoder(dict[str, str])
@@ -171,42 +172,41 @@ class _ContextBuilder:
             return answers
         fresh = used[new]
         counts = scanned.grants[fresh - 1].astype(np.int64)
-        sizes = counts.sum(axis=1)
-        held = sizes > 0
-        first = len(self.counts) + 1
-        codes = np.zeros(len(fresh), dtype=np.uint32)
-        codes[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
-        self.codes.update(zip(compress(texts, new.tolist()), codes.tolist(), strict=True))
-        answers[new] = codes
-        sizes, starts, subsets = sizes[held], scanned.grant_starts[fresh[held] - 1], counts[held, 0]
-        total = int(sizes.sum())
-        run_starts = np.cumsum(sizes) - sizes
-        within = np.arange(total) - np.repeat(run_starts, sizes)  # each pair's place in its context
-        pairs = np.repeat(starts, sizes) + within
-        keys, values = scanned.keys[pairs], scanned.values[pairs]
-        self.labels.add_coded(np.where(within < np.repeat(subsets, sizes), 1, 2), list(_LABELS[3:]))
-        self.keys.add_coded(keys, scanned.key_texts)
-        self.values.add_coded(values, scanned.value_texts)
-        self.counts.extend(sizes.tolist())
-        self.trail_info.extend([(None, None)] * len(sizes))
-        self.trails.extend(bytes(len(sizes)))
-        if _TRAIL_KEY in scanned.key_texts:
-            self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
+        names = list(compress(texts, new.tolist()))
+        answers[new] = self._add_runs(names, counts.sum(axis=1), scanned.grant_starts[fresh - 1], scanned, counts[:, 0])
         return answers
 
     def _add_scanned(self, raws: list, fresh: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Add contexts the scanner read (codes into ``raws``, none known yet): their codes."""
-        sizes = scanned.counts[fresh - 1].astype(np.int64)
+        names = list(map(raws.__getitem__, fresh.tolist()))
+        return self._add_runs(names, scanned.counts[fresh - 1].astype(np.int64), scanned.starts[fresh - 1], scanned)
+
+    def _add_runs(
+        self,
+        names: list,
+        sizes: np.ndarray,
+        starts: np.ndarray,
+        scanned: ScannedContexts,
+        subsets: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Add contexts the scanner read, none known yet, known from now on by ``names``: each
+        the run of ``sizes`` pairs from ``starts`` among the scanner's pairs, unlabelled (a
+        request's own), or with ``subsets``, how many of its first pairs are a grant's subset
+        constraint (the rest its equals one). Their codes (0 for a context without pairs)."""
         held = sizes > 0
         first = len(self.counts) + 1
-        answers = np.zeros(len(fresh), dtype=np.uint32)
-        answers[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
-        self.codes.update(zip(map(raws.__getitem__, fresh.tolist()), answers.tolist(), strict=True))
-        sizes, starts = sizes[held], scanned.starts[fresh[held] - 1]
+        codes = np.zeros(len(sizes), dtype=np.uint32)
+        codes[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
+        self.codes.update(zip(names, codes.tolist(), strict=True))
+        sizes, starts = sizes[held], starts[held]
         total = int(sizes.sum())
-        pairs = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)  # each context's run
+        within = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # each pair's place in its context
+        pairs = np.repeat(starts, sizes) + within
         keys, values = scanned.keys[pairs], scanned.values[pairs]
-        self.labels.add_same("", total)
+        if subsets is None:
+            self.labels.add_same("", total)
+        else:
+            self.labels.add_coded(np.where(within < np.repeat(subsets[held], sizes), 1, 2), list(_LABELS[3:]))
         self.keys.add_coded(keys, scanned.key_texts)
         self.values.add_coded(values, scanned.value_texts)
         self.counts.extend(sizes.tolist())
@@ -214,7 +214,7 @@ class _ContextBuilder:
         self.trails.extend(bytes(len(sizes)))
         if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
             self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
-        return answers
+        return codes
 
     def _note_scanned_trails(
         self, first: int, ends: np.ndarray, keys: np.ndarray, values: np.ndarray, scanned: ScannedContexts
@@ -231,7 +231,7 @@ class _ContextBuilder:
             if key in scanned.key_texts:
                 at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
                 contexts = np.searchsorted(ends, at, side="right").tolist()
-                for c, text in zip(contexts, _gather(texts, values[at] - 1), strict=True):
+                for c, text in zip(contexts, gather(texts, values[at] - 1), strict=True):
                     if text and c not in found:
                         found[c] = text
             return found
@@ -374,11 +374,6 @@ class _ContextBuilder:
         values, value = self.values.part()
         counts = np.array(self.counts, dtype=np.uint32)
         return ContextPart(labels, keys, values, counts, label, key, value)
-
-
-def _gather(values: list, codes: np.ndarray) -> list:
-    """The values of ``codes``, as a list."""
-    return list(map(values.__getitem__, codes.tolist()))
 
 
 def _text_or_none(value) -> str | None:

@@ -73,6 +73,7 @@ from .principals import PrincipalTable, _PrincipalCodes, assumed_role_arn
 from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
 from .sources import SourceError, SourceFile, delivery_of, read_source, split_records
 from .timeutil import parse_event_times
+from .vocab import first_seen, gather
 
 _scan: ModuleType | None
 try:  # the C column scanner, built at install time when a compiler is at hand (hatch_build.py)
@@ -462,14 +463,14 @@ class _BatchBuilder:
         sessions = columns.get(SESSIONS)
         if sessions is None or len(sessions[1]) == 1:  # the general path, or no session resolved
             group, firsts = _combinations(fields)
-            identities = zip(*(_gather(values, codes[firsts]) for codes, values in fields), strict=True)
+            identities = zip(*(gather(values, codes[firsts]) for codes, values in fields), strict=True)
             return np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))[
                 group
             ]
         out = np.zeros(len(sessions[0]), dtype=np.uint32)
         general = np.flatnonzero(sessions[0] == 0)
         if len(general):  # few rows: each looked up as it is
-            identities = zip(*(_gather(values, codes[general]) for codes, values in fields), strict=True)
+            identities = zip(*(gather(values, codes[general]) for codes, values in fields), strict=True)
             out[general] = np.fromiter(
                 map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(general)
             )
@@ -607,7 +608,7 @@ class _BatchBuilder:
         if len(mixed_rows):
             fields = [(codes[mixed_rows], values) for codes, values in (columns["encryptionContext"], *others)]
             group, firsts = _combinations(fields)
-            codes = list(map(contexts.of_parts, *(_gather(values, codes[firsts]) for codes, values in fields)))
+            codes = list(map(contexts.of_parts, *(gather(values, codes[firsts]) for codes, values in fields)))
             ctx[mixed_rows] = np.array(codes, dtype=np.uint32)[group]
         trails = self.vocab["trail"]
         logs: list[tuple[int, int, str]] = []  # (row, trail code, S3 object ARN)
@@ -697,13 +698,12 @@ def _roles_spec() -> tuple[int, int, int, tuple[int, ...]]:
 
 _SCAN_ROLES = _roles_spec()
 # the scanner reads the request's own encryption contexts into pairs (ScannedContexts)
-_SCAN_CONTEXTS = [None if column is None else column[0] for column in _SCANNED].index("encryptionContext")
+_SCANNED_NAMES = [None if column is None else column[0] for column in _SCANNED]
+_SCAN_CONTEXTS = _SCANNED_NAMES.index("encryptionContext")
 # CreateGrant's constraints are read into labelled pairs too
-_SCAN_GRANTS = [None if column is None else column[0] for column in _SCANNED].index("constraints")
+_SCAN_GRANTS = _SCANNED_NAMES.index("constraints")
 # eventTime and eventID, unique to nearly every record, are given per record rather than interned
-_SCAN_TIMES, _SCAN_IDS = (
-    [None if column is None else column[0] for column in _SCANNED].index(name) for name in ("eventTime", "eventID")
-)
+_SCAN_TIMES, _SCAN_IDS = _SCANNED_NAMES.index("eventTime"), _SCANNED_NAMES.index("eventID")
 # the parameters kept of calls that change something are read from requestParameters' span
 _SCAN_OBJECTS = [name for name, _ in _SCAN_FIELDS].index(b"requestParameters")
 SESSIONS = "userIdentity.session"  # the scanner's column of resolved assumed-role sessions (short forms)
@@ -798,11 +798,7 @@ def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, n
             break
         key += codes.astype(np.int64) * stride
         stride *= len(values)
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return rank[group.reshape(-1)], first[order]
+    return first_seen(key)
 
 
 def _intern_many(vocab: _Codes, values: list) -> np.ndarray:
@@ -813,11 +809,6 @@ def _intern_many(vocab: _Codes, values: list) -> np.ndarray:
         vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
         codes = list(map(vocab.__getitem__, values))
     return np.array(codes, dtype=np.uint32)
-
-
-def _gather(values: list, codes: np.ndarray) -> list:
-    """The values of ``codes``, as a list."""
-    return list(map(values.__getitem__, codes.tolist()))
 
 
 def _event_id_column(codes: np.ndarray, ids: list, overflow: dict[int, str]) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 from .batch import Kind, PrincipalPart
 from .cloudtrail import _Identity
 from .model import UNKNOWN_IDENTITY, Identity
+from .vocab import first_seen
 
 ASSUMED_ROLE = "AssumedRole"
 
@@ -79,15 +80,12 @@ class PrincipalTable:
             dtype=np.int64,
         )
         keys = session_codes.astype(np.int64) << 32 | kind_of[inverse.reshape(-1)]
-        found, first, group = np.unique(keys, return_index=True, return_inverse=True)
-        order = np.argsort(first)
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        found = found[order]
+        group, firsts = first_seen(keys)
+        found = keys[firsts]
         base = len(self._shorts)
         self._shorts.extend(map(sessions.__getitem__, (found >> 32).tolist()))
         self._kind.frombytes((found & 0xFFFFFFFF).astype(np.uint32).tobytes())
-        return (rank[group.reshape(-1)] + base).astype(np.uint32)
+        return (group + base).astype(np.uint32)
 
     def part(self) -> PrincipalPart:
         return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)

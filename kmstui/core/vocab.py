@@ -97,3 +97,18 @@ def distinct(values: np.ndarray) -> np.ndarray:
     if len(ordered) < 2:
         return ordered
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]]
+
+
+def gather(values: list, codes: np.ndarray) -> list:
+    """The values of ``codes``, as a list."""
+    return list(map(values.__getitem__, codes.tolist()))
+
+
+def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by equal ``keys``: (each row's group, a row of each group), groups
+    numbered in the order they first occur."""
+    _, first, group = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[group.reshape(-1)], first[order]
