@@ -330,6 +330,7 @@ typedef struct {
     Py_ssize_t name_len;
     int parent;   /* -1: a field of the record; else the field it lies in */
     int children; /* fields inside this one: it is scanned into, not kept */
+    int first_child; /* where they are listed in Scan.children */
     /* this record's value: [start, start + len), len 0 when absent or null */
     uint32_t start, len;
     /* distinct values, code = index + 1 */
@@ -366,9 +367,12 @@ typedef struct {
     uint32_t *grants;
 } Contexts;
 
+/* A field's name in find_field's table: its length and its bytes as two words (see
+ * name_words), which alone tell two names of up to 16 bytes apart; field -1 for an empty slot. */
+#define NAME_SLOTS 128 /* a power of two, at least twice MAX_FIELDS */
 typedef struct {
-    unsigned char first, last; /* the name's first and last bytes (0 for an empty name) */
-    signed char parent, field;
+    uint64_t first, last;
+    signed char len, parent, field;
 } Name;
 
 typedef struct {
@@ -377,10 +381,10 @@ typedef struct {
     Roles roles;
     Contexts contexts;
     int ncolumns;
-    /* the fields by name length (those of length n are names[name_start[n]] up to
-     * names[name_start[n + 1]]), each with what find_field compares first, side by side */
-    Name names[MAX_FIELDS];
-    unsigned char name_start[NAME_BUCKETS + 1];
+    /* the fields by name and parent, open addressing: see find_field */
+    Name names[NAME_SLOTS];
+    /* the fields inside each holder: children[columns[f].first_child] onwards */
+    signed char children[MAX_FIELDS];
     uint32_t records, record_capacity;
     uint32_t *spans; /* start and end of each record */
     /* the fields given per record rather than interned (-1: off): see plain_time, plain_id */
@@ -501,41 +505,67 @@ static void scan_free(Scan *scan) {
     free(scan->object_spans);
 }
 
-/* The field named by the key [k, k + len) among those whose parent is `parent`, or -1:
- * only the fields of that name length are compared. */
-static inline int find_field(Scan *scan, int parent, pos k, Py_ssize_t len) {
-    if (len >= NAME_BUCKETS)
-        return -1;
-    int from = scan->name_start[len], to = scan->name_start[len + 1];
-    if (from == to)
-        return -1;
-    unsigned char first = len ? k[0] : 0, last = len ? k[len - 1] : 0;
-    for (int i = from; i < to; i++) {
-        const Name *n = &scan->names[i];
-        if (n->first == first && n->last == last && n->parent == parent &&
-            same_bytes(scan->columns[n->field].name, k, (size_t)len))
-            return n->field;
+/* A name [k, k + len) of a member (so that k[len], its closing quote, is readable) as two
+ * words: for up to 16 bytes, two names of the same length with the same words are the same
+ * name. Unaligned loads that overlap cover every byte, without a loop or a branch per byte. */
+static ALWAYS_INLINE void name_words(const unsigned char *k, size_t len, uint64_t *first, uint64_t *last) {
+    if (len >= 8) {
+        memcpy(first, k, 8);
+        memcpy(last, k + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, k, 4);
+        memcpy(&b, k + len - 4, 4);
+        *first = a | (uint64_t)b << 32;
+        *last = 0;
+    } else {
+        *first = len ? (uint64_t)k[0] | (uint64_t)k[len >> 1] << 8 | (uint64_t)k[len - 1] << 16 : 0;
+        *last = 0;
     }
-    return -1;
 }
 
-/* The fields' names by length, for find_field (after the fields are read). */
+static ALWAYS_INLINE uint32_t name_slot(uint64_t first, uint64_t last, size_t len, int parent) {
+    uint64_t h = (first ^ (last * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)len << 40) ^ (uint64_t)(parent + 1)) *
+                 0xFF51AFD7ED558CCDULL;
+    return (uint32_t)(h >> 57) & (NAME_SLOTS - 1);
+}
+
+/* The field named by the key [k, k + len) among those whose parent is `parent`, or -1: one
+ * probe of a table of the fields' names (index_names), most often, whatever the order of a
+ * record's members or how many names share a length. */
+static ALWAYS_INLINE int find_field(Scan *scan, int parent, pos k, Py_ssize_t len) {
+    if (len >= NAME_BUCKETS)
+        return -1;
+    uint64_t first, last;
+    name_words(k, (size_t)len, &first, &last);
+    for (uint32_t i = name_slot(first, last, (size_t)len, parent);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        const Name *n = &scan->names[i];
+        if (n->field < 0)
+            return -1;
+        if (n->first == first && n->last == last && n->len == len && n->parent == parent &&
+            (len <= 16 || same_bytes(scan->columns[n->field].name + 8, k + 8, (size_t)len - 16)))
+            return n->field;
+    }
+}
+
+/* The fields' names in find_field's table, and each holder's fields listed (after the fields
+ * are read). A name given twice finds the first field of that name, as it is met first. */
 static void index_names(Scan *scan) {
-    int count[NAME_BUCKETS + 1] = {0};
-    for (int f = 0; f < scan->ncolumns; f++)
-        count[scan->columns[f].name_len + 1]++;
-    for (int n = 0; n < NAME_BUCKETS; n++)
-        count[n + 1] += count[n];
-    for (int n = 0; n <= NAME_BUCKETS; n++)
-        scan->name_start[n] = (unsigned char)count[n];
+    for (int i = 0; i < NAME_SLOTS; i++)
+        scan->names[i].field = -1;
+    int listed = 0;
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
-        Py_ssize_t len = col->name_len;
-        Name *name = &scan->names[count[len]++];
-        name->first = len ? (unsigned char)col->name[0] : 0;
-        name->last = len ? (unsigned char)col->name[len - 1] : 0;
-        name->parent = (signed char)col->parent;
-        name->field = (signed char)f;
+        uint64_t first, last;
+        name_words((const unsigned char *)col->name, (size_t)col->name_len, &first, &last);
+        uint32_t i = name_slot(first, last, (size_t)col->name_len, col->parent);
+        while (scan->names[i].field >= 0)
+            i = (i + 1) & (NAME_SLOTS - 1);
+        scan->names[i] = (Name){first, last, (signed char)col->name_len, (signed char)col->parent, (signed char)f};
+        col->first_child = listed;
+        for (int c = f + 1; c < scan->ncolumns; c++)
+            if (scan->columns[c].parent == f)
+                scan->children[listed++] = (signed char)c;
     }
 }
 
@@ -558,10 +588,9 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
         int f = find_field(scan, parent, name, len);
         pos value = p;
         if (f >= 0 && scan->columns[f].children) {
-            for (int c = 0; c < scan->ncolumns; c++) /* the last copy of a field wins, whole */
-                if (scan->columns[c].parent == f)
-                    scan->columns[c].len = 0;
             Column *holder = &scan->columns[f];
+            for (int c = 0; c < holder->children; c++) /* the last copy of a field wins, whole */
+                scan->columns[scan->children[holder->first_child + c]].len = 0;
             if (p < end && *p == '{') {
                 Outcome outcome = members(scan, p + 1, end, f, &p);
                 if (outcome != OK)
