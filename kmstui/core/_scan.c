@@ -133,22 +133,46 @@ static pos utf8_end(pos p, pos end) {
     return p + n + 1;
 }
 
+#ifdef __SSE2__
+/* The bytes of [p, p + 16) that are special in a string (", \, a control character, non-ASCII)
+ * as a bit each, and in *quotes those that are ". */
+static ALWAYS_INLINE uint32_t special16(pos p, uint32_t *quotes) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    *quotes = (uint32_t)_mm_movemask_epi8(quote);
+    return (uint32_t)_mm_movemask_epi8(_mm_or_si128(quote, other));
+}
+#endif
+
 /* p is at an opening quote: the position after the closing one, or NULL. Sets *escaped
  * when the string holds an escape (its raw bytes are then not its value). */
 static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
     p++;
     for (;;) {
 #ifdef __SSE2__
-        /* sixteen bytes at a time while none is special: ", \, a control character or
-         * non-ASCII (as signed bytes, both are below 0x20) */
-        while (end - p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)p);
-            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-            int mask = _mm_movemask_epi8(hit);
+        /* thirty-two bytes at a time while none is special: ", \, a control character or
+         * non-ASCII (as signed bytes, both are below 0x20). Two blocks a step, so that most
+         * names and values take one step whatever their length: the loop's exit is then no
+         * guess for the processor, even when a record's members come in another order. */
+        uint32_t quotes, high;
+        while (end - p >= 32) {
+            uint32_t mask = special16(p, &quotes) | special16(p + 16, &high) << 16;
             if (mask) {
+                if (mask & -mask & (quotes | high << 16)) /* the first special byte is the closing quote */
+                    return p + __builtin_ctz(mask) + 1;
                 p += __builtin_ctz(mask);
-                break;
+                goto special;
+            }
+            p += 32;
+        }
+        if (end - p >= 16) {
+            uint32_t mask = special16(p, &quotes);
+            if (mask) {
+                if (mask & -mask & quotes)
+                    return p + __builtin_ctz(mask) + 1;
+                p += __builtin_ctz(mask);
+                goto special;
             }
             p += 16;
         }
@@ -170,6 +194,9 @@ static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
             p++;
         if (p >= end)
             return NULL;
+#ifdef __SSE2__
+    special:;
+#endif
         unsigned char c = *p;
         if (c == '"')
             return p + 1;
@@ -298,27 +325,40 @@ static pos value_end(pos p, pos end, int depth) {
     }
 }
 
+static ALWAYS_INLINE uint64_t load64(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static ALWAYS_INLINE uint32_t load32(const unsigned char *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
 /* Whether [a, a + n) and [b, b + n) hold the same bytes: memcmp without a call, for the short
- * texts compared most (field names, a column's values), eight bytes at a time. */
+ * texts compared most (field names, a column's values), eight bytes at a time and the last
+ * eight (or four) overlapping, so without a loop over the odd bytes. */
 static ALWAYS_INLINE int same_bytes(const void *a, const void *b, size_t n) {
     const unsigned char *x = a, *y = b;
-    uint64_t u, v;
-    while (n >= 8) {
-        memcpy(&u, x, 8);
-        memcpy(&v, y, 8);
-        if (u != v)
-            return 0;
-        x += 8;
-        y += 8;
-        n -= 8;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(x + i) != load64(y + i))
+                return 0;
+        return load64(x + n - 8) == load64(y + n - 8);
     }
-    while (n--)
-        if (*x++ != *y++)
+    if (n >= 4)
+        return load32(x) == load32(y) && load32(x + n - 4) == load32(y + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
             return 0;
     return 1;
 }
 
 /* ------------------------------------------------------------------ columns */
+
+#define NOT_STRING 2 /* Column.escaped for a value that is not a string */
 
 typedef struct {
     uint64_t hash;
@@ -331,8 +371,10 @@ typedef struct {
     int parent;   /* -1: a field of the record; else the field it lies in */
     int children; /* fields inside this one: it is scanned into, not kept */
     int first_child; /* where they are listed in Scan.children */
-    /* this record's value: [start, start + len), len 0 when absent or null */
+    /* this record's value: [start, start + len), len 0 when absent or null; whether it is a
+     * string with an escape (1), without (0), or not a string (NOT_STRING) */
     uint32_t start, len;
+    unsigned char escaped;
     /* distinct values, code = index + 1 */
     Slot *slots;
     uint32_t mask, count, capacity;
@@ -400,22 +442,37 @@ typedef struct {
     Py_ssize_t kept_len[MAX_KEPT];
 } Scan;
 
-static uint64_t hash_bytes(pos p, uint32_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
-    uint64_t word;
-    while (len >= 8) {
-        memcpy(&word, p, 8);
-        h = (h ^ word) * 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 32;
-        p += 8;
-        len -= 8;
+/* A hash of [p, p + len) for the interning tables: sixteen bytes a step in two independent
+ * lanes, the last sixteen (or eight, or four) bytes loaded overlapping rather than byte by byte.
+ * Equal hashes are only a hint: intern compares the bytes. */
+static ALWAYS_INLINE uint64_t hash_bytes(pos p, uint32_t len) {
+    uint64_t h1 = 0x9E3779B97F4A7C15ULL ^ len, h2 = 0xC2B2AE3D27D4EB4FULL, a, b;
+    if (len > 16) {
+        pos last = p + len - 16;
+        for (; p < last; p += 16) {
+            h1 = (h1 ^ load64(p)) * 0xFF51AFD7ED558CCDULL;
+            h2 = (h2 ^ load64(p + 8)) * 0xC4CEB9FE1A85EC53ULL;
+            h1 ^= h1 >> 32;
+            h2 ^= h2 >> 29;
+        }
+        a = load64(last);
+        b = load64(last + 8);
+    } else if (len >= 8) {
+        a = load64(p);
+        b = load64(p + len - 8);
+    } else if (len >= 4) {
+        a = load32(p);
+        b = load32(p + len - 4);
+    } else {
+        a = len ? (uint64_t)p[0] | (uint64_t)p[len >> 1] << 8 | (uint64_t)p[len - 1] << 16 : 0;
+        b = 0;
     }
-    word = 0;
-    for (uint32_t i = 0; i < len; i++)
-        word |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ word) * 0xC4CEB9FE1A85EC53ULL;
-    h ^= h >> 29;
-    return h;
+    h1 = (h1 ^ a) * 0xFF51AFD7ED558CCDULL;
+    h2 = (h2 ^ b) * 0xC4CEB9FE1A85EC53ULL;
+    uint64_t h = h1 ^ (h2 >> 31 | h2 << 33);
+    h ^= h >> 32;
+    h *= 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
 }
 
 /* The code of the column's current value, adding it if it is new; 0 for none. */
@@ -603,7 +660,13 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 holder->len = 0;
             }
         } else {
-            p = value_end(p, end, 2);
+            int escaped = NOT_STRING;
+            if (p < end && *p == '"') {
+                escaped = 0;
+                p = string_end(p, end, &escaped);
+            } else {
+                p = value_end(p, end, 2);
+            }
             if (p == NULL)
                 return UNUSUAL;
             if (f >= 0) {
@@ -611,6 +674,7 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 int null = (p - value == 4 && memcmp(value, "null", 4) == 0);
                 col->start = (uint32_t)(value - scan->data);
                 col->len = null ? 0 : (uint32_t)(p - value);
+                col->escaped = (unsigned char)escaped;
             }
         }
         int next = next_item(&p, end, '}');
@@ -625,8 +689,12 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
  * not holding `unwanted`? */
 static int plain_string(Scan *scan, Column *col, int unwanted) {
     pos value = scan->data + col->start;
-    return col->len >= 2 && value[0] == '"' && memchr(value + 1, '\\', col->len - 2) == NULL &&
-           (unwanted < 0 || memchr(value + 1, unwanted, col->len - 2) == NULL);
+    if (col->len < 2 || col->escaped != 0)
+        return 0;
+    for (uint32_t i = 1; unwanted >= 0 && i < col->len - 1; i++)
+        if (value[i] == unwanted)
+            return 0;
+    return 1;
 }
 
 static int holds(pos text, size_t len, const char *part) {
@@ -771,7 +839,8 @@ static Outcome add_record(Scan *scan) {
     if (scan->keep >= 0) {
         Column *col = &scan->columns[scan->keep];
         pos value = scan->data + col->start;
-        whole = col->len > 0 && memchr(value, '\\', col->len) != NULL; /* escaped: let Python judge it */
+        /* escaped: let Python judge it */
+        whole = col->len > 0 && (col->escaped == NOT_STRING ? memchr(value, '\\', col->len) != NULL : col->escaped);
         for (Py_ssize_t i = 0; i < scan->nkept && !whole; i++)
             whole = (col->len == scan->kept_len[i] && memcmp(value, scan->kept[i], col->len) == 0);
     }
