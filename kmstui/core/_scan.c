@@ -76,7 +76,7 @@ static void init_tables(void) {
     plain['\\'] = 0;
 }
 
-static inline pos skip_ws(pos p, pos end) {
+static ALWAYS_INLINE pos skip_ws(pos p, pos end) {
     while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
@@ -84,7 +84,7 @@ static inline pos skip_ws(pos p, pos end) {
 
 /* After a member or an element: 1 at the closing bracket (*p moves past it), 0 at a comma
  * (*p moves to what follows it), -1 at anything else. */
-static inline int next_item(pos *p, pos end, unsigned char close) {
+static ALWAYS_INLINE int next_item(pos *p, pos end, unsigned char close) {
     pos q = skip_ws(*p, end);
     if (q < end && *q == close) {
         *p = q + 1;
@@ -264,7 +264,7 @@ static pos value_end(pos p, pos end, int depth);
 
 /* A member's `"name":` at p: the position of its value, or NULL if it is not one. The name
  * is [*name, *name + *len); *name is NULL when it holds an escape (its bytes are not it). */
-static pos member_name(pos p, pos end, pos *name, Py_ssize_t *len) {
+static ALWAYS_INLINE pos member_name(pos p, pos end, pos *name, Py_ssize_t *len) {
     int escaped = 0;
     if (p >= end || *p != '"')
         return NULL;
@@ -360,9 +360,14 @@ static ALWAYS_INLINE int same_bytes(const void *a, const void *b, size_t n) {
 
 #define NOT_STRING 2 /* Column.escaped for a value that is not a string */
 
+/* A distinct value in a column's table: enough to compare a new value with it without reading
+ * the column's lists (one cache line, not three): its hash's low half (the table is indexed
+ * by its low bits), and where it was last seen, which is nearer than where it was first seen
+ * (and more likely in the cache) when a value repeats. */
 typedef struct {
-    uint64_t hash;
+    uint32_t hash;
     uint32_t code; /* 0: an empty slot */
+    uint32_t start, len;
 } Slot;
 
 typedef struct {
@@ -482,14 +487,14 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
         return 0;
     }
     pos value = scan->data + col->start;
-    uint64_t h = hash_bytes(value, col->len);
-    uint32_t i = (uint32_t)h & col->mask;
+    uint32_t h = (uint32_t)hash_bytes(value, col->len);
+    uint32_t i = h & col->mask;
     for (;;) {
         Slot *slot = &col->slots[i];
         if (slot->code == 0)
             break;
-        uint32_t k = slot->code - 1;
-        if (slot->hash == h && col->lens[k] == col->len && same_bytes(scan->data + col->starts[k], value, col->len)) {
+        if (slot->hash == h && slot->len == col->len && same_bytes(scan->data + slot->start, value, col->len)) {
+            slot->start = col->start;
             *code = slot->code;
             return 0;
         }
@@ -510,8 +515,7 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
     col->starts[col->count] = col->start;
     col->lens[col->count] = col->len;
     col->count++;
-    col->slots[i].hash = h;
-    col->slots[i].code = col->count;
+    col->slots[i] = (Slot){h, col->count, col->start, col->len};
     *code = col->count;
     if ((uint64_t)col->count * 2 > col->mask) { /* keep the table at most half full */
         uint32_t size = (col->mask + 1) * 2;
@@ -521,7 +525,7 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
         for (uint32_t j = 0; j <= col->mask; j++) {
             Slot old = col->slots[j];
             if (old.code) {
-                uint32_t at = (uint32_t)old.hash & (size - 1);
+                uint32_t at = old.hash & (size - 1);
                 while (slots[at].code)
                     at = (at + 1) & (size - 1);
                 slots[at] = old;
