@@ -294,7 +294,12 @@ static pos container_end(pos p, pos end, int depth, int object) {
             if (p == NULL)
                 return NULL;
         }
-        p = value_end(p, end, depth + 1);
+        if (p < end && *p == '"') { /* the commonest value, without a call */
+            int escaped = 0;
+            p = string_end(p, end, &escaped);
+        } else {
+            p = value_end(p, end, depth + 1);
+        }
         if (p == NULL)
             return NULL;
         int next = next_item(&p, end, close);
