@@ -77,7 +77,9 @@ static void init_tables(void) {
 }
 
 static ALWAYS_INLINE pos skip_ws(pos p, pos end) {
-    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    if (p < end && *p > ' ')
+        return p;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
@@ -870,7 +872,7 @@ static Outcome add_record(Scan *scan) {
         Column *col = &scan->columns[f];
         if (col->children)
             continue;
-        if (!whole && f != scan->keep)
+        if ((!whole && f != scan->keep) || col->len == 0)
             col->codes[scan->records] = 0;
         else if (intern(scan, col, &col->codes[scan->records]) < 0)
             return NO_MEMORY;
