@@ -32,7 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-import test_core_scan as t  # noqa: E402 - the test file's samples: SAMPLE, RESOLVED, ALMOST, HOSTILE, SPACED
+import test_core_scan as t  # noqa: E402 - the test file's samples: SAMPLE, RESOLVED, ALMOST, HOSTILE, SPACED, ...
 
 from kmstui.core import _scan, decode  # noqa: E402
 
@@ -70,6 +70,10 @@ seeds += [t.delivered(changes), json.dumps({"Records": changes}, indent=1).encod
 grants = [t._grant(g) for g in t.GRANTS]
 seeds += [t.delivered(grants), json.dumps({"Records": grants}, indent=1, ensure_ascii=False).encode()]
 seeds.append(t._contexts_file(contexts).replace(b'"b":"2","a":"1"', b'"b":"2","a":"1","b":"3"'))
+# strings with an escape or UTF-8 at every distance from their start and end (the scanner's
+# 16- and 32-byte steps), kept, skipped and inside a skipped object; cut short they end the buffer
+edges = [b'{"userAgent":"%s","skipped":"%s","o":{"in":["%s"]}}' % (s, s, s) for s in t._strings(t.STRING_PARTS)[::5]]
+seeds += [b'{"Records":[' + b",".join(edges[i : i + 200]) + b"]}" for i in range(0, len(edges), 200)]
 for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
     seeds.append(gzip.decompress(open(path, "rb").read())[:200_000])
 TOKENS = [
@@ -83,6 +87,8 @@ TOKENS = [
     b"\\ud800",
     b'"',
     b"\\",
+    b'\\"',
+    "\u20ac".encode(),
     b":",
     b'"userIdentity":',
     b'"accountId":',

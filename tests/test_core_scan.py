@@ -863,3 +863,58 @@ def test_a_thousand_mutated_grant_files_read_the_same_either_way(tmp_path, monke
     for _ in range(1000):
         write(path, mutated(rng, base, 3, lambda text: min(rng.choice(starts) + rng.randrange(14, 90), len(text) - 1)))
         assert_same(path, monkeypatch)
+
+
+# What may stand in a string, and where the scanner's wide steps (16 and 32 bytes) could miss
+# it: a quote or a backslash escape, UTF-8 of every length, and what is not allowed.
+STRING_PARTS = [b'\\"', b"\\\\", b"\\u00e9", b"\\n", "\u00e9".encode(), "\u20ac".encode(), "\U0001f600".encode()]
+NOT_IN_A_STRING = [b"\x01", b"\x1f", b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\\x"]
+AFTER = [0, 1, 2, 7, 8, 14, 15, 16, 17, 30, 31, 32, 33, 63, 64, 65, 100]
+
+
+def _strings(parts: list[bytes]) -> list[bytes]:
+    """Strings (without quotes) with each part after 0 to 69 plain bytes and before each of AFTER."""
+    return [b"a" * before + part + b"b" * after for part in parts for before in range(70) for after in AFTER]
+
+
+@scanner
+def test_a_special_byte_at_every_place_in_a_string_is_read_exactly():
+    """A string's end, escapes and UTF-8 at every distance from its start (so at every place in
+    the scanner's 16- and 32-byte steps) and from its end, kept, skipped and inside an object
+    that is skipped: each record's text is its own, and the file is read, not refused."""
+    strings = [*_strings(STRING_PARTS), *(b"c" * n for n in range(130))]
+    records = [b'{"userAgent":"%s","skipped":"%s","o":{"in":["%s"]}}' % (s, s, s) for s in strings]
+    text = b'{"Records":[' + b",".join(records) + b"]}"
+    found = decode._scan.scan(text, [(b"userAgent", -1)])
+    assert found is not None
+    count, _, columns, *_ = found
+    codes, values = columns[0]
+    codes = memoryview(codes).cast("I").tolist()
+    assert count == len(strings)
+    assert [values[code - 1] for code in codes] == [b'"%s"' % s for s in strings]
+
+
+@scanner
+def test_what_may_not_stand_in_a_string_is_refused_wherever_it_is():
+    scan = decode._scan.scan
+    for string in _strings(NOT_IN_A_STRING):
+        for shape in (b'{"userAgent":"%s"}', b'{"skipped":"%s"}', b'{"o":{"in":["%s"]}}', b'{"%s":1}'):
+            assert scan(b'{"Records":[' + shape % string + b"]}", [(b"userAgent", -1)]) is None, (shape, string)
+
+
+@scanner
+def test_a_file_cut_short_anywhere_in_its_last_string_is_refused():
+    scan = decode._scan.scan
+    for string in (b"x" * 80, b"y" * 40 + b'\\"' + "\u20ac".encode() * 10 + b"z" * 20):
+        whole = b'{"Records":[{"userAgent":"' + string + b'"}]}'
+        assert scan(whole, [(b"userAgent", -1)]) is not None
+        for cut in range(len(whole) - 1):
+            assert scan(whole[:cut], [(b"userAgent", -1)]) is None, cut
+
+
+@scanner
+def test_strings_with_a_special_byte_at_every_place_read_as_the_general_path_does(tmp_path, monkeypatch):
+    strings = [s.decode() for s in _strings([b"\\u00e9", b'\\"', "\u20ac".encode()])][::7]
+    records = [kms("Decrypt", key_arn(), agent=json.loads(f'"{s}"')) for s in strings]
+    said = assert_same(write(tmp_path / "log.json", delivered(records)), monkeypatch)
+    assert said["sources"][0][:2] == ("cloudtrail", len(records))

@@ -76,15 +76,17 @@ static void init_tables(void) {
     plain['\\'] = 0;
 }
 
-static inline pos skip_ws(pos p, pos end) {
-    while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+static ALWAYS_INLINE pos skip_ws(pos p, pos end) {
+    if (p < end && *p > ' ')
+        return p;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
 
 /* After a member or an element: 1 at the closing bracket (*p moves past it), 0 at a comma
  * (*p moves to what follows it), -1 at anything else. */
-static inline int next_item(pos *p, pos end, unsigned char close) {
+static ALWAYS_INLINE int next_item(pos *p, pos end, unsigned char close) {
     pos q = skip_ws(*p, end);
     if (q < end && *q == close) {
         *p = q + 1;
@@ -133,22 +135,31 @@ static pos utf8_end(pos p, pos end) {
     return p + n + 1;
 }
 
+#ifdef __SSE2__
+/* The bytes of [p, p + 16) that are special in a string (", \, a control character, non-ASCII:
+ * as signed bytes, both are below 0x20) as a bit each. */
+static ALWAYS_INLINE uint32_t special16(pos p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                               _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (uint32_t)_mm_movemask_epi8(hit);
+}
+#endif
+
 /* p is at an opening quote: the position after the closing one, or NULL. Sets *escaped
  * when the string holds an escape (its raw bytes are then not its value). */
 static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
     p++;
     for (;;) {
 #ifdef __SSE2__
-        /* sixteen bytes at a time while none is special: ", \, a control character or
-         * non-ASCII (as signed bytes, both are below 0x20) */
+        /* sixteen bytes at a time while none is special, then straight to the special one
+         * (measured: two blocks a step are slower, most names and values being shorter than
+         * sixteen bytes; telling the closing quote from the masks gains nothing) */
         while (end - p >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)p);
-            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-            int mask = _mm_movemask_epi8(hit);
+            uint32_t mask = special16(p);
             if (mask) {
                 p += __builtin_ctz(mask);
-                break;
+                goto special;
             }
             p += 16;
         }
@@ -170,6 +181,9 @@ static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
             p++;
         if (p >= end)
             return NULL;
+#ifdef __SSE2__
+    special:;
+#endif
         unsigned char c = *p;
         if (c == '"')
             return p + 1;
@@ -237,7 +251,7 @@ static pos value_end(pos p, pos end, int depth);
 
 /* A member's `"name":` at p: the position of its value, or NULL if it is not one. The name
  * is [*name, *name + *len); *name is NULL when it holds an escape (its bytes are not it). */
-static pos member_name(pos p, pos end, pos *name, Py_ssize_t *len) {
+static ALWAYS_INLINE pos member_name(pos p, pos end, pos *name, Py_ssize_t *len) {
     int escaped = 0;
     if (p >= end || *p != '"')
         return NULL;
@@ -267,7 +281,12 @@ static pos container_end(pos p, pos end, int depth, int object) {
             if (p == NULL)
                 return NULL;
         }
-        p = value_end(p, end, depth + 1);
+        if (p < end && *p == '"') { /* the commonest value, without a call */
+            int escaped = 0;
+            p = string_end(p, end, &escaped);
+        } else {
+            p = value_end(p, end, depth + 1);
+        }
         if (p == NULL)
             return NULL;
         int next = next_item(&p, end, close);
@@ -298,31 +317,49 @@ static pos value_end(pos p, pos end, int depth) {
     }
 }
 
+static ALWAYS_INLINE uint64_t load64(const unsigned char *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static ALWAYS_INLINE uint32_t load32(const unsigned char *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
 /* Whether [a, a + n) and [b, b + n) hold the same bytes: memcmp without a call, for the short
- * texts compared most (field names, a column's values), eight bytes at a time. */
+ * texts compared most (field names, a column's values), eight bytes at a time and the last
+ * eight (or four) overlapping, so without a loop over the odd bytes. */
 static ALWAYS_INLINE int same_bytes(const void *a, const void *b, size_t n) {
     const unsigned char *x = a, *y = b;
-    uint64_t u, v;
-    while (n >= 8) {
-        memcpy(&u, x, 8);
-        memcpy(&v, y, 8);
-        if (u != v)
-            return 0;
-        x += 8;
-        y += 8;
-        n -= 8;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load64(x + i) != load64(y + i))
+                return 0;
+        return load64(x + n - 8) == load64(y + n - 8);
     }
-    while (n--)
-        if (*x++ != *y++)
+    if (n >= 4)
+        return load32(x) == load32(y) && load32(x + n - 4) == load32(y + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
             return 0;
     return 1;
 }
 
 /* ------------------------------------------------------------------ columns */
 
+#define NOT_STRING 2 /* Column.escaped for a value that is not a string */
+
+/* A distinct value in a column's table: enough to compare a new value with it without reading
+ * the column's lists (one cache line, not three): its hash's low half (the table is indexed
+ * by its low bits), and where it was last seen, which is nearer than where it was first seen
+ * (and more likely in the cache) when a value repeats. */
 typedef struct {
-    uint64_t hash;
+    uint32_t hash;
     uint32_t code; /* 0: an empty slot */
+    uint32_t start, len;
 } Slot;
 
 typedef struct {
@@ -330,8 +367,11 @@ typedef struct {
     Py_ssize_t name_len;
     int parent;   /* -1: a field of the record; else the field it lies in */
     int children; /* fields inside this one: it is scanned into, not kept */
-    /* this record's value: [start, start + len), len 0 when absent or null */
+    int first_child; /* where they are listed in Scan.children */
+    /* this record's value: [start, start + len), len 0 when absent or null; whether it is a
+     * string with an escape (1), without (0), or not a string (NOT_STRING) */
     uint32_t start, len;
+    unsigned char escaped;
     /* distinct values, code = index + 1 */
     Slot *slots;
     uint32_t mask, count, capacity;
@@ -366,9 +406,12 @@ typedef struct {
     uint32_t *grants;
 } Contexts;
 
+/* A field's name in find_field's table: its length and its bytes as two words (see
+ * name_words), which alone tell two names of up to 16 bytes apart; field -1 for an empty slot. */
+#define NAME_SLOTS 128 /* a power of two, at least twice MAX_FIELDS */
 typedef struct {
-    unsigned char first, last; /* the name's first and last bytes (0 for an empty name) */
-    signed char parent, field;
+    uint64_t first, last;
+    signed char len, parent, field;
 } Name;
 
 typedef struct {
@@ -377,10 +420,10 @@ typedef struct {
     Roles roles;
     Contexts contexts;
     int ncolumns;
-    /* the fields by name length (those of length n are names[name_start[n]] up to
-     * names[name_start[n + 1]]), each with what find_field compares first, side by side */
-    Name names[MAX_FIELDS];
-    unsigned char name_start[NAME_BUCKETS + 1];
+    /* the fields by name and parent, open addressing: see find_field */
+    Name names[NAME_SLOTS];
+    /* the fields inside each holder: children[columns[f].first_child] onwards */
+    signed char children[MAX_FIELDS];
     uint32_t records, record_capacity;
     uint32_t *spans; /* start and end of each record */
     /* the fields given per record rather than interned (-1: off): see plain_time, plain_id */
@@ -396,22 +439,37 @@ typedef struct {
     Py_ssize_t kept_len[MAX_KEPT];
 } Scan;
 
-static uint64_t hash_bytes(pos p, uint32_t len) {
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ len;
-    uint64_t word;
-    while (len >= 8) {
-        memcpy(&word, p, 8);
-        h = (h ^ word) * 0xFF51AFD7ED558CCDULL;
-        h ^= h >> 32;
-        p += 8;
-        len -= 8;
+/* A hash of [p, p + len) for the interning tables: sixteen bytes a step in two independent
+ * lanes, the last sixteen (or eight, or four) bytes loaded overlapping rather than byte by byte.
+ * Equal hashes are only a hint: intern compares the bytes. */
+static ALWAYS_INLINE uint64_t hash_bytes(pos p, uint32_t len) {
+    uint64_t h1 = 0x9E3779B97F4A7C15ULL ^ len, h2 = 0xC2B2AE3D27D4EB4FULL, a, b;
+    if (len > 16) {
+        pos last = p + len - 16;
+        for (; p < last; p += 16) {
+            h1 = (h1 ^ load64(p)) * 0xFF51AFD7ED558CCDULL;
+            h2 = (h2 ^ load64(p + 8)) * 0xC4CEB9FE1A85EC53ULL;
+            h1 ^= h1 >> 32;
+            h2 ^= h2 >> 29;
+        }
+        a = load64(last);
+        b = load64(last + 8);
+    } else if (len >= 8) {
+        a = load64(p);
+        b = load64(p + len - 8);
+    } else if (len >= 4) {
+        a = load32(p);
+        b = load32(p + len - 4);
+    } else {
+        a = len ? (uint64_t)p[0] | (uint64_t)p[len >> 1] << 8 | (uint64_t)p[len - 1] << 16 : 0;
+        b = 0;
     }
-    word = 0;
-    for (uint32_t i = 0; i < len; i++)
-        word |= (uint64_t)p[i] << (8 * i);
-    h = (h ^ word) * 0xC4CEB9FE1A85EC53ULL;
-    h ^= h >> 29;
-    return h;
+    h1 = (h1 ^ a) * 0xFF51AFD7ED558CCDULL;
+    h2 = (h2 ^ b) * 0xC4CEB9FE1A85EC53ULL;
+    uint64_t h = h1 ^ (h2 >> 31 | h2 << 33);
+    h ^= h >> 32;
+    h *= 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
 }
 
 /* The code of the column's current value, adding it if it is new; 0 for none. */
@@ -421,14 +479,14 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
         return 0;
     }
     pos value = scan->data + col->start;
-    uint64_t h = hash_bytes(value, col->len);
-    uint32_t i = (uint32_t)h & col->mask;
+    uint32_t h = (uint32_t)hash_bytes(value, col->len);
+    uint32_t i = h & col->mask;
     for (;;) {
         Slot *slot = &col->slots[i];
         if (slot->code == 0)
             break;
-        uint32_t k = slot->code - 1;
-        if (slot->hash == h && col->lens[k] == col->len && same_bytes(scan->data + col->starts[k], value, col->len)) {
+        if (slot->hash == h && slot->len == col->len && same_bytes(scan->data + slot->start, value, col->len)) {
+            slot->start = col->start;
             *code = slot->code;
             return 0;
         }
@@ -449,8 +507,7 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
     col->starts[col->count] = col->start;
     col->lens[col->count] = col->len;
     col->count++;
-    col->slots[i].hash = h;
-    col->slots[i].code = col->count;
+    col->slots[i] = (Slot){h, col->count, col->start, col->len};
     *code = col->count;
     if ((uint64_t)col->count * 2 > col->mask) { /* keep the table at most half full */
         uint32_t size = (col->mask + 1) * 2;
@@ -460,7 +517,7 @@ static int intern(Scan *scan, Column *col, uint32_t *code) {
         for (uint32_t j = 0; j <= col->mask; j++) {
             Slot old = col->slots[j];
             if (old.code) {
-                uint32_t at = (uint32_t)old.hash & (size - 1);
+                uint32_t at = old.hash & (size - 1);
                 while (slots[at].code)
                     at = (at + 1) & (size - 1);
                 slots[at] = old;
@@ -501,41 +558,67 @@ static void scan_free(Scan *scan) {
     free(scan->object_spans);
 }
 
-/* The field named by the key [k, k + len) among those whose parent is `parent`, or -1:
- * only the fields of that name length are compared. */
-static inline int find_field(Scan *scan, int parent, pos k, Py_ssize_t len) {
-    if (len >= NAME_BUCKETS)
-        return -1;
-    int from = scan->name_start[len], to = scan->name_start[len + 1];
-    if (from == to)
-        return -1;
-    unsigned char first = len ? k[0] : 0, last = len ? k[len - 1] : 0;
-    for (int i = from; i < to; i++) {
-        const Name *n = &scan->names[i];
-        if (n->first == first && n->last == last && n->parent == parent &&
-            same_bytes(scan->columns[n->field].name, k, (size_t)len))
-            return n->field;
+/* A name [k, k + len) of a member (so that k[len], its closing quote, is readable) as two
+ * words: for up to 16 bytes, two names of the same length with the same words are the same
+ * name. Unaligned loads that overlap cover every byte, without a loop or a branch per byte. */
+static ALWAYS_INLINE void name_words(const unsigned char *k, size_t len, uint64_t *first, uint64_t *last) {
+    if (len >= 8) {
+        memcpy(first, k, 8);
+        memcpy(last, k + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, k, 4);
+        memcpy(&b, k + len - 4, 4);
+        *first = a | (uint64_t)b << 32;
+        *last = 0;
+    } else {
+        *first = len ? (uint64_t)k[0] | (uint64_t)k[len >> 1] << 8 | (uint64_t)k[len - 1] << 16 : 0;
+        *last = 0;
     }
-    return -1;
 }
 
-/* The fields' names by length, for find_field (after the fields are read). */
+static ALWAYS_INLINE uint32_t name_slot(uint64_t first, uint64_t last, size_t len, int parent) {
+    uint64_t h = (first ^ (last * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)len << 40) ^ (uint64_t)(parent + 1)) *
+                 0xFF51AFD7ED558CCDULL;
+    return (uint32_t)(h >> 57) & (NAME_SLOTS - 1);
+}
+
+/* The field named by the key [k, k + len) among those whose parent is `parent`, or -1: one
+ * probe of a table of the fields' names (index_names), most often, whatever the order of a
+ * record's members or how many names share a length. */
+static ALWAYS_INLINE int find_field(Scan *scan, int parent, pos k, Py_ssize_t len) {
+    if (len >= NAME_BUCKETS)
+        return -1;
+    uint64_t first, last;
+    name_words(k, (size_t)len, &first, &last);
+    for (uint32_t i = name_slot(first, last, (size_t)len, parent);; i = (i + 1) & (NAME_SLOTS - 1)) {
+        const Name *n = &scan->names[i];
+        if (n->field < 0)
+            return -1;
+        if (n->first == first && n->last == last && n->len == len && n->parent == parent &&
+            (len <= 16 || same_bytes(scan->columns[n->field].name + 8, k + 8, (size_t)len - 16)))
+            return n->field;
+    }
+}
+
+/* The fields' names in find_field's table, and each holder's fields listed (after the fields
+ * are read). A name given twice finds the first field of that name, as it is met first. */
 static void index_names(Scan *scan) {
-    int count[NAME_BUCKETS + 1] = {0};
-    for (int f = 0; f < scan->ncolumns; f++)
-        count[scan->columns[f].name_len + 1]++;
-    for (int n = 0; n < NAME_BUCKETS; n++)
-        count[n + 1] += count[n];
-    for (int n = 0; n <= NAME_BUCKETS; n++)
-        scan->name_start[n] = (unsigned char)count[n];
+    for (int i = 0; i < NAME_SLOTS; i++)
+        scan->names[i].field = -1;
+    int listed = 0;
     for (int f = 0; f < scan->ncolumns; f++) {
         Column *col = &scan->columns[f];
-        Py_ssize_t len = col->name_len;
-        Name *name = &scan->names[count[len]++];
-        name->first = len ? (unsigned char)col->name[0] : 0;
-        name->last = len ? (unsigned char)col->name[len - 1] : 0;
-        name->parent = (signed char)col->parent;
-        name->field = (signed char)f;
+        uint64_t first, last;
+        name_words((const unsigned char *)col->name, (size_t)col->name_len, &first, &last);
+        uint32_t i = name_slot(first, last, (size_t)col->name_len, col->parent);
+        while (scan->names[i].field >= 0)
+            i = (i + 1) & (NAME_SLOTS - 1);
+        scan->names[i] = (Name){first, last, (signed char)col->name_len, (signed char)col->parent, (signed char)f};
+        col->first_child = listed;
+        for (int c = f + 1; c < scan->ncolumns; c++)
+            if (scan->columns[c].parent == f)
+                scan->children[listed++] = (signed char)c;
     }
 }
 
@@ -558,10 +641,9 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
         int f = find_field(scan, parent, name, len);
         pos value = p;
         if (f >= 0 && scan->columns[f].children) {
-            for (int c = 0; c < scan->ncolumns; c++) /* the last copy of a field wins, whole */
-                if (scan->columns[c].parent == f)
-                    scan->columns[c].len = 0;
             Column *holder = &scan->columns[f];
+            for (int c = 0; c < holder->children; c++) /* the last copy of a field wins, whole */
+                scan->columns[scan->children[holder->first_child + c]].len = 0;
             if (p < end && *p == '{') {
                 Outcome outcome = members(scan, p + 1, end, f, &p);
                 if (outcome != OK)
@@ -574,7 +656,13 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 holder->len = 0;
             }
         } else {
-            p = value_end(p, end, 2);
+            int escaped = NOT_STRING;
+            if (p < end && *p == '"') {
+                escaped = 0;
+                p = string_end(p, end, &escaped);
+            } else {
+                p = value_end(p, end, 2);
+            }
             if (p == NULL)
                 return UNUSUAL;
             if (f >= 0) {
@@ -582,6 +670,7 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 int null = (p - value == 4 && memcmp(value, "null", 4) == 0);
                 col->start = (uint32_t)(value - scan->data);
                 col->len = null ? 0 : (uint32_t)(p - value);
+                col->escaped = (unsigned char)escaped;
             }
         }
         int next = next_item(&p, end, '}');
@@ -596,8 +685,12 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
  * not holding `unwanted`? */
 static int plain_string(Scan *scan, Column *col, int unwanted) {
     pos value = scan->data + col->start;
-    return col->len >= 2 && value[0] == '"' && memchr(value + 1, '\\', col->len - 2) == NULL &&
-           (unwanted < 0 || memchr(value + 1, unwanted, col->len - 2) == NULL);
+    if (col->len < 2 || col->escaped != 0)
+        return 0;
+    for (uint32_t i = 1; unwanted >= 0 && i < col->len - 1; i++)
+        if (value[i] == unwanted)
+            return 0;
+    return 1;
 }
 
 static int holds(pos text, size_t len, const char *part) {
@@ -742,7 +835,8 @@ static Outcome add_record(Scan *scan) {
     if (scan->keep >= 0) {
         Column *col = &scan->columns[scan->keep];
         pos value = scan->data + col->start;
-        whole = col->len > 0 && memchr(value, '\\', col->len) != NULL; /* escaped: let Python judge it */
+        /* escaped: let Python judge it */
+        whole = col->len > 0 && (col->escaped == NOT_STRING ? memchr(value, '\\', col->len) != NULL : col->escaped);
         for (Py_ssize_t i = 0; i < scan->nkept && !whole; i++)
             whole = (col->len == scan->kept_len[i] && memcmp(value, scan->kept[i], col->len) == 0);
     }
@@ -778,7 +872,7 @@ static Outcome add_record(Scan *scan) {
         Column *col = &scan->columns[f];
         if (col->children)
             continue;
-        if (!whole && f != scan->keep)
+        if ((!whole && f != scan->keep) || col->len == 0)
             col->codes[scan->records] = 0;
         else if (intern(scan, col, &col->codes[scan->records]) < 0)
             return NO_MEMORY;
