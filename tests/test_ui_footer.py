@@ -50,3 +50,25 @@ async def test_the_footer_shows_the_keys_that_matter_whole(demo_index, size, pla
         await pilot.pause()
         await pilot.pause()
         assert shown(app) == (expected, 0)
+
+
+async def test_the_footer_is_built_once_for_the_keys_that_change_together(demo_index, monkeypatch):
+    """At the start the focus, the screen stack and the app's bindings all change at once:
+    Textual's footer was built again for each (five times, a layout each), ours once for them
+    all (and once more for the focus given after the first frame)."""
+    built = 0
+    compose = Footer.compose
+
+    def counted(self):
+        nonlocal built
+        if self._bindings_ready:  # before the keys are known it yields nothing
+            built += 1
+        yield from compose(self)
+
+    monkeypatch.setattr(Footer, "compose", counted)
+    app = make_app(index=demo_index)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        assert shown(app) == (PLACES["events"][1], 0)
+    assert built <= 2

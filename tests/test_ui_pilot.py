@@ -564,3 +564,38 @@ class TestCloudColumn:
             await settle(pilot)
             header = lines(app.screen.query_one(KeysPane))[0].split()
             assert "CLOUD" not in header and "REGION" in header
+
+
+async def test_more_rows_redraw_the_list_without_laying_the_screen_out(demo_index, monkeypatch):
+    """While a load grows, each look gives the panes more rows: their scrollable height
+    changes, their size does not, and the screen is not laid out again for it (it was, twice a
+    look). The scrollbar and the rows still follow."""
+    from textual.screen import Screen
+
+    app = make_app(index=demo_index)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        pane = explorer(app).query_one(EventsPane)
+        everything = pane.rows
+        pane.show(everything[:5])
+        await pilot.pause()
+        assert not pane.show_vertical_scrollbar
+        layouts = 0
+        layout = Screen._refresh_layout
+
+        def counted(self, *args, **kwargs):
+            nonlocal layouts
+            layouts += 1
+            return layout(self, *args, **kwargs)
+
+        monkeypatch.setattr(Screen, "_refresh_layout", counted)
+        pane.show(everything[:10])
+        await pilot.pause()
+        assert layouts == 0
+        assert len([line for line in lines(pane)[1:] if line.strip()]) == 10
+        pane.show(everything)  # now taller than the pane: the scrollbar comes (that lays it out)
+        await pilot.pause()
+        assert pane.show_vertical_scrollbar and pane.virtual_size.height == len(everything) + 1
+        pane.action_edge(1)
+        await pilot.pause()
+        assert pane.cursor == len(everything) - 1 and pane.scroll_offset.y == len(everything) + 1 - pane.size.height

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content, Span
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..core.effects import describe, key_before
@@ -18,6 +18,7 @@ from ..core.sources import SourceError
 from ..core.summary import key_aliases
 from ..core.text import cell_width, clean, fit, pad
 from ..core.timeutil import NO_TIME, short
+from .footer import KeysFooter
 from .jsonview import plain_json, render_json
 from .panes import NOTABLE, EventsPane
 
@@ -248,7 +249,7 @@ class DetailScreen(Screen[str | None]):
             yield Static(id="detail-summary")
             yield Static(id="detail-context")
             yield Static(id="detail-record")
-        yield Footer(compact=True)
+        yield KeysFooter(compact=True)
 
     def on_mount(self) -> None:
         self.show()

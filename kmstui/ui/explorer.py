@@ -19,7 +19,7 @@ from textual.content import Content, Span
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from ..core import group, loader, novelty, ordering, query, views
@@ -32,6 +32,7 @@ from ..core.summary import summarise_keys
 from ..core.text import clean
 from ..core.timeutil import iso, short
 from ..core.trails import TrailSummary, summarise_trails
+from .footer import KeysFooter
 from .groups import GroupByScreen, GroupsPane
 from .messages import (
     AthenaProgressed,
@@ -177,7 +178,7 @@ class ExplorerScreen(Screen[None]):
                 )
             yield Static(id="filter-error")
             yield Static(id="status")
-        yield Footer(compact=True)  # at 80 columns: Views, Help and Quit beside the palette's key
+        yield KeysFooter(compact=True)  # at 80 columns: Views, Help and Quit beside the palette's key
 
     def on_mount(self) -> None:
         for pane, title in (("trails", "Trails"), ("keys", "Keys"), ("events", "Events")):
