@@ -74,27 +74,35 @@ class _PairColumn:
         self.pending.extend(texts)
 
     def add_coded(self, codes: np.ndarray, texts: list[str]) -> None:
-        """Pairs given by ``codes`` (from 1) into ``texts``: each distinct text looked up once."""
+        """Pairs given by ``codes`` (from 1) into ``texts``: each distinct text looked up once,
+        the new ones (a file's S3 object ARNs: nearly all of them) numbered in numpy."""
         self._flush()
         wanted = np.zeros(len(texts) + 1, dtype=bool)
         wanted[codes] = True
         wanted[0] = False
-        table = np.zeros(len(texts) + 1, dtype=np.uint32)
-        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())), distinct=True)
-        self.chunks.append(table[codes])
+        table = np.zeros(len(texts) + 1, dtype=np.int64)
+        used = list(compress(texts, wanted[1:].tolist()))
+        vocab = self.vocab
+        found = np.fromiter(map(vocab.get, used, repeat(-1)), dtype=np.int64, count=len(used))
+        new = found < 0
+        fresh = int(np.count_nonzero(new))
+        if fresh:  # distinct texts: the new ones need no deduplicating
+            found[new] = np.arange(len(vocab), len(vocab) + fresh)
+            vocab.update(zip(compress(used, new.tolist()), range(len(vocab), len(vocab) + fresh), strict=True))
+        table[wanted] = found
+        self.chunks.append(table.astype(np.uint32)[codes])
 
     def add_same(self, text: str, count: int) -> None:
         self._flush()
         self.chunks.append(np.full(count, self._codes([text])[0], dtype=np.uint32))
 
-    def _codes(self, texts: list[str], distinct: bool = False) -> np.ndarray:
-        """The codes of ``texts``, the new ones added in order; ``distinct``: no text is there
-        twice (a file's distinct texts), so the new ones need no deduplicating."""
+    def _codes(self, texts: list[str]) -> np.ndarray:
+        """The codes of ``texts``, the new ones added in order."""
         vocab = self.vocab
         codes = list(map(vocab.get, texts))
         if None in codes:
             new = compress(texts, map(is_, codes, repeat(None)))
-            vocab.update(zip(new if distinct else dict.fromkeys(new), count(len(vocab))))
+            vocab.update(zip(dict.fromkeys(new), count(len(vocab))))
             codes = list(map(vocab.__getitem__, texts))
         return np.array(codes, dtype=np.uint32)
 
@@ -225,19 +233,27 @@ class _ContextBuilder:
         each of its groups), as _add_labelled takes it."""
         texts = scanned.value_texts
 
-        def firsts(key: str) -> dict[int, str]:
-            """The contexts holding ``key`` with a value, and their first such value."""
+        def firsts(key: str, among: np.ndarray | None = None) -> dict[int, str]:
+            """The contexts holding ``key`` with a value (only those flagged in ``among``, when
+            given), and their first such value."""
             found: dict[int, str] = {}
             if key in scanned.key_texts:
                 at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
-                contexts = np.searchsorted(ends, at, side="right").tolist()
-                for c, text in zip(contexts, gather(texts, values[at] - 1), strict=True):
+                contexts = np.searchsorted(ends, at, side="right")
+                if among is not None:  # a file's S3 object ARNs: read only those of its trails' contexts
+                    at, contexts = at[among[contexts]], contexts[among[contexts]]
+                for c, text in zip(contexts.tolist(), gather(texts, values[at] - 1), strict=True):
                     if text and c not in found:
                         found[c] = text
             return found
 
-        logs = firsts("aws:s3:arn")
-        for c, trail in firsts(_TRAIL_KEY).items():
+        trails = firsts(_TRAIL_KEY)
+        if not trails:
+            return
+        naming = np.zeros(len(ends), dtype=bool)
+        naming[list(trails)] = True
+        logs = firsts("aws:s3:arn", naming)
+        for c, trail in trails.items():
             self.trail_info[first + c] = (trail, logs.get(c))
             self.trails[first + c] = 1
 

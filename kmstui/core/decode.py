@@ -268,12 +268,13 @@ class _BatchBuilder:
             assert bounds is not None  # asked only of configuration events and changes, which have spans
             return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
 
-        requests = objects.tolist()  # (start, end) of each record's requestParameters: (0, 0) for none
         response_codes, responses = columns["responseElements"]
 
         def parameters(i: int) -> bytes | None:
-            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives)."""
-            start, end = requests[i]
+            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives):
+            ``objects`` holds the (start, end) of each record's requestParameters, (0, 0) for none
+            (asked only of calls that change something: a few a file)."""
+            start, end = objects[i].tolist()
             response = responses[response_codes[i]]
             if not end and response is None:
                 return None
