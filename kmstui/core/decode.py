@@ -504,10 +504,20 @@ class _BatchBuilder:
         combo_of, firsts_rows = _combinations(fields)
         firsts = np.zeros((len(firsts_rows), 3), dtype=np.uint32)  # first key, second key, first alias
         found: list[tuple[list, list]] = []
-        for c, first in enumerate(firsts_rows.tolist()):
-            resources, key_id, source, destination, target, primary, alias_name, response, details, region, account = (
-                values[codes[first]] for codes, values in fields
-            )
+        named = zip(*(gather(values, codes[firsts_rows]) for codes, values in fields), strict=True)
+        for c, (
+            resources,
+            key_id,
+            source,
+            destination,
+            target,
+            primary,
+            alias_name,
+            response,
+            details,
+            region,
+            account,
+        ) in enumerate(named):
             found_keys: list[str] = []
             found_aliases: list[str] = []
             _references(
@@ -533,20 +543,26 @@ class _BatchBuilder:
 
         name_codes, names = columns["eventName"]
         changes = _rows_in(name_codes, names, ALIAS_CHANGES)
-        for c, (found_keys, found_aliases) in enumerate(found):
+        # calls that named an alias and its key: the alias pointed there then (the alias calls
+        # themselves name old and new keys alike and are bindings of their own). The first and
+        # last time of each combination's successful calls, all combinations at once.
+        seen = ~failed[rows] & ~changes[rows]
+        earliest = np.full(len(firsts_rows), np.iinfo(np.int64).max, dtype=np.int64)
+        latest = np.full(len(firsts_rows), np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(earliest, combo_of[seen], times[rows[seen]])
+        np.maximum.at(latest, combo_of[seen], times[rows[seen]])
+        observed = (firsts[:, 0] != 0) & (firsts[:, 2] != 0) & (earliest <= latest)
+        extra = [c for c, (found_keys, _) in enumerate(found) if len(found_keys) > 2]
+        for c in sorted({*extra, *np.flatnonzero(observed).tolist()}):
+            found_keys = found[c][0]
             if len(found_keys) > 2:
-                extra = tuple(keys[k] for k in found_keys[2:])
+                more = tuple(keys[k] for k in found_keys[2:])
                 for row in rows[combo_of == c].tolist():
-                    self.batch.extra_keys[base + row] = extra
-            if found_keys and found_aliases:
-                # calls that named an alias and its key: the alias pointed there then. The alias
-                # calls themselves name old and new keys alike and are bindings of their own.
-                seen = rows[combo_of == c]
-                seen = seen[~failed[seen] & ~changes[seen]]
-                if len(seen):
-                    alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
-                    _note(self.bindings, alias_code, key_code, "observed", int(times[seen].min()))
-                    _note(self.bindings, alias_code, key_code, "observed", int(times[seen].max()))
+                    self.batch.extra_keys[base + row] = more
+            if observed[c]:
+                alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
+                _note(self.bindings, alias_code, key_code, "observed", int(earliest[c]))
+                _note(self.bindings, alias_code, key_code, "observed", int(latest[c]))
         for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (
