@@ -162,10 +162,17 @@ class _ContextBuilder:
             return answers
         fresh = used[new]
         read = scanned.counts[fresh - 1] != NOT_PLAIN
+        at = np.flatnonzero(new)
         if read.any():
-            answers[np.flatnonzero(new)[read]] = self._add_scanned(raws, fresh[read], scanned)
-        for at in np.flatnonzero(new)[~read].tolist():
-            answers[at] = self.of_plain_many([texts[at]])[0]
+            fresh = fresh[read]
+            answers[at[read]] = self._add_runs(
+                gather(texts, at[read]),
+                scanned.counts[fresh - 1].astype(np.int64),
+                scanned.starts[fresh - 1],
+                scanned,
+            )
+        for i in at[~read].tolist():
+            answers[i] = self.of_plain_many([texts[i]])[0]
         return answers
 
     def of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
@@ -183,11 +190,6 @@ class _ContextBuilder:
         names = list(compress(texts, new.tolist()))
         answers[new] = self._add_runs(names, counts.sum(axis=1), scanned.grant_starts[fresh - 1], scanned, counts[:, 0])
         return answers
-
-    def _add_scanned(self, raws: list, fresh: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
-        """Add contexts the scanner read (codes into ``raws``, none known yet): their codes."""
-        names = list(map(raws.__getitem__, fresh.tolist()))
-        return self._add_runs(names, scanned.counts[fresh - 1].astype(np.int64), scanned.starts[fresh - 1], scanned)
 
     def _add_runs(
         self,
