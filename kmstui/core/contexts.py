@@ -3,6 +3,7 @@ request's own context, and ReEncrypt's and CreateGrant's labelled ones."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import chain, compress, count, repeat
 from operator import is_
 from typing import NamedTuple
@@ -13,6 +14,12 @@ import numpy as np
 from .batch import ContextPart
 from .cloudtrail import _UNREADABLE, as_text
 from .vocab import gather
+
+_context_codes: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, list[int], int]] | None
+try:  # a file's contexts into the batch's in one pass, where the C scanner is built (hatch_build.py)
+    from ._scan import context_codes as _context_codes
+except ImportError:  # pragma: no cover - the scanner is optional: _of_scanned does the same
+    _context_codes = None
 
 _context_decoder = msgspec.json.Decoder(dict)
 _string_context_decoder = msgspec.json.Decoder(dict[str, str])
@@ -153,7 +160,46 @@ class _ContextBuilder:
     def of_scanned(self, raws: list, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Local codes for the contexts ``used`` (codes into ``raws``, the scanner's distinct
         texts of the field, None first). Those new to the batch that the scanner read are
-        added in bulk, from its pairs; the rest are read as of_plain_many reads them."""
+        added in bulk, from its pairs; the rest are read as of_plain_many reads them. In C
+        where the scanner is built (_scan.context_codes), else as _of_scanned does it."""
+        if _context_codes is None:
+            return self._of_scanned(raws, used, scanned)
+        for column in (self.labels, self.keys, self.values):
+            column._flush()  # texts met on the general path are numbered first, as add_coded does
+        first = len(self.counts) + 1
+        answered, sized, placed, keys, values, left, added = _context_codes(
+            self.codes,
+            self.keys.vocab,
+            self.values.vocab,
+            raws,
+            used.astype(np.int64, copy=False),
+            scanned.counts,
+            scanned.starts,
+            scanned.keys,
+            scanned.values,
+            scanned.key_texts,
+            scanned.value_texts,
+            first,
+        )
+        answers = np.frombuffer(answered, dtype=np.uint32).copy()
+        if added:  # as _add_runs adds them
+            sizes = np.frombuffer(sized, dtype=np.int64)
+            self.labels.add_same("", int(sizes.sum()))
+            self.keys.chunks.append(np.frombuffer(keys, dtype=np.uint32))
+            self.values.chunks.append(np.frombuffer(values, dtype=np.uint32))
+            self.counts.extend(sizes.tolist())
+            self.trail_info.extend([(None, None)] * len(sizes))
+            self.trails.extend(bytes(len(sizes)))
+            if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
+                pairs = np.frombuffer(placed, dtype=np.int64)
+                self._note_scanned_trails(first, np.cumsum(sizes), scanned.keys[pairs], scanned.values[pairs], scanned)
+        for at in left:
+            answers[at] = self.of_plain_many([raws[int(used[at])]])[0]
+        return answers
+
+    def _of_scanned(self, raws: list, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """of_scanned in numpy and Python: the reference for _scan.context_codes, and the way
+        without it."""
         texts = list(map(raws.__getitem__, used.tolist()))
         found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
         new = (found < 0) & (used > 0)  # code 0 (no context) is None, which is never known
