@@ -1,10 +1,10 @@
 """Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
-context_codes: a file's encryption contexts into its batch's) under AddressSanitizer and
-UndefinedBehaviorSanitizer, outside CI: batches of mutated files of contexts of every shape
-loaded whole (the scanner's real output, each batch knowing what its earlier files added),
-checked against the numpy reference (contexts._ContextBuilder._of_scanned), and
-context_codes called with arguments of random sizes and codes (it must refuse, never read
-out of bounds).
+context_codes: a file's encryption contexts into its batch's; recode: text columns into the
+batch's vocabularies) under AddressSanitizer and UndefinedBehaviorSanitizer, outside CI:
+batches of mutated files of contexts of every shape loaded whole (the scanner's real output,
+each batch knowing what its earlier files added), checked against the numpy references
+(contexts._ContextBuilder._of_scanned, decode._recode), and both functions called with
+arguments of random sizes and codes (they must refuse, never read out of bounds).
 
 Build a sanitised copy of the extension as scripts/fuzz_scan.py says, then run, from the
 repository root:
@@ -54,12 +54,12 @@ def a_batch() -> None:
         files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context)
     sources = [SourceFile(name, name) for name in files]
     compiled = decode.load_many(sources)
-    kept = contexts._context_codes
-    contexts._context_codes = None
+    kept = contexts._context_codes, decode._recode_texts
+    contexts._context_codes = decode._recode_texts = None
     try:
         reference = decode.load_many(sources)
     finally:
-        contexts._context_codes = kept
+        contexts._context_codes, decode._recode_texts = kept
     c.same(compiled, reference)
 
 
@@ -92,6 +92,11 @@ def random_arguments() -> None:
         )
     except ValueError:
         pass
+    values = [None, *(rng.choice(["a", "b", "c"]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
+    try:
+        _scan.recode(decode._Codes(), values, u32(rng.randint(0, 9), len(values)))
+    except ValueError:
+        pass
 
 
 n = 0
@@ -101,4 +106,4 @@ while time.monotonic() < end:
     for _ in range(20):
         random_arguments()
     n += 1
-print(f"seed {seed}: {n} batches (and {20 * n} calls with random arguments), no report")
+print(f"seed {seed}: {n} batches (and {20 * n} calls of each with random arguments), no report")

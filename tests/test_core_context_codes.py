@@ -1,16 +1,19 @@
-"""A file's encryption contexts into its batch's: in C where the scanner is built
-(``_scan.context_codes``) and in numpy (``_ContextBuilder._of_scanned``, the reference and
-the way without it). The two must build the same batch, to the order of every vocabulary,
-over batches of several files (what the batch knows already decides what is new)."""
+"""The C that works on the scanner's output, where the scanner is built: a file's encryption
+contexts into its batch's (``_scan.context_codes``; in numpy ``_ContextBuilder._of_scanned``)
+and text columns into the batch's vocabularies (``_scan.recode``; in numpy ``_recode`` with
+``_intern_many``). Each numpy way is the reference, and the way without a compiler: the two
+must build the same batch, to the order of every vocabulary, over batches of several files
+(what the batch knows already decides what is new)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 
 import numpy as np
 import pytest
-from test_core_scan import DEMO, OTHER_CONTEXTS, PLAIN_CONTEXTS, _contexts_file, mutated
+from test_core_scan import DEMO, OTHER_CONTEXTS, PLAIN_CONTEXTS, _context, _contexts_file, mutated
 
 from kmstui.core import contexts, decode
 from kmstui.core.decode import load_many
@@ -47,11 +50,12 @@ def both_ways(paths, monkeypatch):
     compiled = load_many(sources)
     with monkeypatch.context() as patch:
         patch.setattr(contexts, "_context_codes", None)
+        patch.setattr(decode, "_recode_texts", None)
         reference = load_many(sources)
     return compiled, reference
 
 
-def test_the_contexts_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatch):
+def test_the_contexts_and_texts_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatch):
     """Files that share some contexts and not others, with contexts Python reads between them
     (escapes, other values), and empty ones: one batch."""
     shapes = PLAIN_CONTEXTS + OTHER_CONTEXTS
@@ -61,10 +65,18 @@ def test_the_contexts_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatc
         picked = [rng.choice(shapes) for _ in range(12)] + [
             {"aws:s3:arn": f"arn:aws:s3:::bucket/{n}-{i}"} for i in range(5)
         ]
-        paths.append(write(tmp_path / f"log{n}.json", _contexts_file(picked, spaced=n % 2 == 1)))
+        records = [_context(context) for context in picked]
+        for i, record in enumerate(records):  # addresses and agents some files share
+            record["sourceIPAddress"] = f"198.51.100.{(n * 3 + i) % 7}"
+            record["userAgent"] = "agent \u00e9" if i % 5 == 0 else f"agent-{i % 3}"
+        text = json.dumps({"Records": records}, indent=1 if n % 2 else None)
+        # the same agent spelt with an escape two ways: two texts of the file, one value
+        text = text.replace("\\u00e9", "\\u00E9", 1) if n % 3 == 0 else text
+        paths.append(write(tmp_path / f"log{n}.json", text.encode()))
     compiled, reference = both_ways(paths, monkeypatch)
     same(compiled, reference)
     assert len(compiled.contexts.counts) > 30 and compiled.log_files
+    assert "agent \u00e9" in compiled.vocab["agent"] and len(compiled.vocab["ip"]) == 8
 
 
 def test_the_demo_reads_the_same_contexts_in_c(monkeypatch):
@@ -144,3 +156,20 @@ def test_context_codes_answers_as_documented():
 def test_context_codes_refuses_what_does_not_fit(changes):
     with pytest.raises(ValueError):
         decode._scan.context_codes(*_arguments(**changes))
+
+
+def test_recode_answers_as_documented():
+    vocab = decode._Codes()
+    vocab["known"] = 1
+    column = decode._scan.recode(vocab, [None, "new", "known", "later", "new"], np.array([3, 0, 1, 2, 4, 1], np.uint32))
+    assert np.frombuffer(column, np.uint32).tolist() == [3, 0, 2, 1, 2, 2]  # "new" before "later": in code order
+    assert list(vocab.items()) == [(None, 0), ("known", 1), ("new", 2), ("later", 3)]
+
+
+@pytest.mark.parametrize(
+    "values, codes",
+    [([None, "a"], np.array([0, 2], np.uint32)), ([], np.array([], np.uint32)), ([None, "a"], b"\x01\x00\x00")],
+)
+def test_recode_refuses_what_does_not_fit(values, codes):
+    with pytest.raises(ValueError):
+        decode._scan.recode(decode._Codes(), values, codes)

@@ -1409,10 +1409,11 @@ PyDoc_STRVAR(context_codes_doc,
 "``added``: how many new texts the scanner had read (with pairs or without).\n"
 "What contexts.py does in numpy and Python (the reference, and the path without it).");
 
-/* The vocabulary code of each distinct text ``codes`` name (from 1, 0 for none), the new ones
- * added to ``vocab`` in the order of the texts; then each code replaced by its vocabulary code. */
-static int vocab_codes(PyObject *vocab, PyObject *texts, uint32_t *codes, Py_ssize_t count) {
-    Py_ssize_t size = PyList_GET_SIZE(texts);
+/* The vocabulary code of each distinct text ``codes`` name (code c is texts[c - shift], from 1,
+ * 0 for none: checked by the caller), the new ones added to ``vocab`` in the order of the
+ * texts; then each code replaced by its vocabulary code. */
+static int vocab_codes(PyObject *vocab, PyObject *texts, Py_ssize_t shift, uint32_t *codes, Py_ssize_t count) {
+    Py_ssize_t size = PyList_GET_SIZE(texts) - 1 + shift; /* the highest code */
     uint32_t *table = PyMem_Calloc((size_t)size + 1, sizeof(uint32_t));
     unsigned char *wanted = PyMem_Calloc((size_t)size + 1, 1);
     int ok = 0;
@@ -1425,7 +1426,7 @@ static int vocab_codes(PyObject *vocab, PyObject *texts, uint32_t *codes, Py_ssi
     for (Py_ssize_t t = 1; t <= size; t++) {
         if (!wanted[t])
             continue;
-        PyObject *text = PyList_GET_ITEM(texts, t - 1);
+        PyObject *text = PyList_GET_ITEM(texts, t - shift);
         PyObject *found = PyDict_GetItemWithError(vocab, text);
         long code;
         if (found != NULL) {
@@ -1575,7 +1576,7 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
             value_code[at] = pair_value[p];
         }
     }
-    if (!vocab_codes(keys, key_texts, key_code, total) || !vocab_codes(values, value_texts, value_code, total))
+    if (!vocab_codes(keys, key_texts, 1, key_code, total) || !vocab_codes(values, value_texts, 1, value_code, total))
         goto done;
     result = Py_BuildValue("(OOOOOOn)", answers, sizes, pairs, key_codes, value_codes, left, added);
 done:
@@ -1594,10 +1595,44 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(recode_doc,
+"recode(vocab, values, codes, /) -> bytes\n\n"
+"A column in a batch vocabulary's codes: ``codes`` (native uint32, one a row) index\n"
+"``values`` (the file's distinct values, None first: code 0 is none, 0 in every batch\n"
+"vocabulary); each value the rows use is looked up in ``vocab`` once, the new ones added\n"
+"in the order of their codes. Native uint32, one a row: what decode._recode does with\n"
+"_intern_many (the reference, and the way without it).");
+
+static PyObject *recode(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *vocab, *values, *result = NULL;
+    Py_buffer codes = {0};
+    if (!PyArg_ParseTuple(args, "O!O!y*:recode", &PyDict_Type, &vocab, &PyList_Type, &values, &codes))
+        return NULL;
+    Py_ssize_t count = codes.len / (Py_ssize_t)sizeof(uint32_t), size = PyList_GET_SIZE(values);
+    const uint32_t *code = codes.buf;
+    if (codes.len % (Py_ssize_t)sizeof(uint32_t) || size < 1) {
+        PyErr_SetString(PyExc_ValueError, "recode: codes of an odd size, or no values");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (code[i] >= (uint64_t)size) {
+            PyErr_SetString(PyExc_ValueError, "recode: a code past the values");
+            goto done;
+        }
+    }
+    result = PyBytes_FromStringAndSize(codes.buf, codes.len);
+    if (result != NULL && !vocab_codes(vocab, values, 0, (uint32_t *)PyBytes_AS_STRING(result), count))
+        Py_CLEAR(result);
+done:
+    PyBuffer_Release(&codes);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
     {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
     {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
+    {"recode", recode, METH_VARARGS, recode_doc},
     {NULL, NULL, 0, NULL},
 };
 

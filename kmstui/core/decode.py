@@ -80,6 +80,8 @@ try:  # the C column scanner, built at install time when a compiler is at hand (
     from . import _scan
 except ImportError:  # pragma: no cover - every file then takes the general path
     _scan = None
+# a text column into a batch vocabulary's codes in one pass, where the scanner is built (else _recode)
+_recode_texts = _scan.recode if _scan is not None else None
 RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
@@ -372,6 +374,9 @@ class _BatchBuilder:
         def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32) -> np.ndarray:
             codes, values = columns[field]
             if lookup is None:  # a plain text column: its new values (thousands of addresses) added in bulk
+                if _recode_texts is not None:  # in C: what _recode and _intern_many do, in one pass
+                    rows = np.ascontiguousarray(codes, dtype=np.uint32)
+                    return np.frombuffer(_recode_texts(vocab[vocab_name], values, rows), dtype=np.uint32)
                 return _recode(codes, values, None, dtype, partial(_intern_many, vocab[vocab_name]))
             return _recode(codes, values, lookup, dtype)
 
