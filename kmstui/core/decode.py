@@ -81,7 +81,7 @@ try:  # the C column scanner, built at install time when a compiler is at hand (
 except ImportError:  # pragma: no cover - every file then takes the general path
     _scan = None
 # a text column into a batch vocabulary's codes in one pass, where the scanner is built (else _recode)
-_recode_texts = _scan.recode if _scan is not None else None
+_recode_texts = getattr(_scan, "recode", None)  # (None too from an extension built before it)
 RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
