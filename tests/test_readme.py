@@ -57,6 +57,7 @@ def test_the_development_map_names_every_module():
         "make_demo.py",
         "update_screenshots.py",
         "fuzz_scan.py",
+        "fuzz_contexts.py",
         "snapshot_png.py",
         "startup_timeline.py",
         "bench.py",

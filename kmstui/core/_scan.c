@@ -1482,9 +1482,251 @@ static PyObject *surrogate_escapes(PyObject *Py_UNUSED(module), PyObject *args) 
     return PyBool_FromLong(found);
 }
 
+/* ---- After the scan: a file's encryption contexts into a batch's (contexts.py, of_scanned) ---- */
+
+PyDoc_STRVAR(context_codes_doc,
+"context_codes(known, keys, values, raws, used, counts, starts, pair_keys, pair_values,\n"
+"              key_texts, value_texts, first, /) -> (answers, sizes, pairs, key_codes, value_codes, left, added)\n\n"
+"A file's encryption contexts (``used``: native int64 codes into ``raws``, the scanner's\n"
+"distinct texts of the field, None first) as a batch's _ContextBuilder takes them, in one\n"
+"pass: each text is looked up in ``known`` (raw text -> context code); the new ones the\n"
+"scanner read into pairs (``counts``: native uint32 per distinct text, 0xFFFFFFFF for one\n"
+"it did not; ``starts``: native int64) are numbered from ``first`` in order (0 for one\n"
+"without pairs) and added to ``known``; their pairs' key and value texts (``pair_keys``,\n"
+"``pair_values``: native uint32 codes from 1 into ``key_texts`` and ``value_texts``) are\n"
+"looked up in the ``keys`` and ``values`` vocabularies (text -> code from 0), each distinct\n"
+"text once, the new ones added in the order of the texts. ``answers``: native uint32, a code\n"
+"per used text (those in ``left`` still to be read by Python); ``sizes``: native int64 pair\n"
+"counts of the contexts added; ``pairs``: native int64, their pairs' places among the\n"
+"scanner's; ``key_codes`` and ``value_codes``: native uint32, their vocabulary codes;\n"
+"``left``: the places in ``used`` of the new texts the scanner did not read, in order;\n"
+"``added``: how many new texts the scanner had read (with pairs or without).\n"
+"What contexts.py does in numpy and Python (the reference, and the path without it).");
+
+/* The vocabulary code of each distinct text ``codes`` name (code c is texts[c - shift], from 1,
+ * 0 for none: checked by the caller), the new ones added to ``vocab`` in the order of the
+ * texts; then each code replaced by its vocabulary code. */
+static int vocab_codes(PyObject *vocab, PyObject *texts, Py_ssize_t shift, uint32_t *codes, Py_ssize_t count) {
+    Py_ssize_t size = PyList_GET_SIZE(texts) - 1 + shift; /* the highest code */
+    uint32_t *table = PyMem_Calloc((size_t)size + 1, sizeof(uint32_t));
+    unsigned char *wanted = PyMem_Calloc((size_t)size + 1, 1);
+    int ok = 0;
+    if (table == NULL || wanted == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        wanted[codes[i]] = 1;
+    for (Py_ssize_t t = 1; t <= size; t++) {
+        if (!wanted[t])
+            continue;
+        PyObject *text = PyList_GET_ITEM(texts, t - shift);
+        PyObject *found = PyDict_GetItemWithError(vocab, text);
+        long code;
+        if (found != NULL) {
+            code = PyLong_AsLong(found);
+            if (code == -1 && PyErr_Occurred())
+                goto done;
+        } else {
+            if (PyErr_Occurred())
+                goto done;
+            code = (long)PyDict_GET_SIZE(vocab);
+            PyObject *number = PyLong_FromLong(code);
+            if (number == NULL)
+                goto done;
+            int failed = PyDict_SetItem(vocab, text, number);
+            Py_DECREF(number);
+            if (failed)
+                goto done;
+        }
+        if (code < 0 || code > (long)UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "a vocabulary code out of range");
+            goto done;
+        }
+        table[t] = (uint32_t)code;
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        codes[i] = codes[i] ? table[codes[i]] : 0;
+    ok = 1;
+done:
+    PyMem_Free(table);
+    PyMem_Free(wanted);
+    return ok;
+}
+
+static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *known, *keys, *values, *raws, *key_texts, *value_texts;
+    Py_buffer used = {0}, counts = {0}, starts = {0}, pair_keys = {0}, pair_values = {0};
+    Py_ssize_t first;
+    PyObject *result = NULL, *left = NULL, *answers = NULL, *sizes = NULL, *pairs = NULL;
+    PyObject *key_codes = NULL, *value_codes = NULL;
+    unsigned char *fresh = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!y*y*y*y*y*O!O!n:context_codes", &PyDict_Type, &known, &PyDict_Type, &keys,
+                          &PyDict_Type, &values, &PyList_Type, &raws, &used, &counts, &starts, &pair_keys,
+                          &pair_values, &PyList_Type, &key_texts, &PyList_Type, &value_texts, &first))
+        return NULL;
+    Py_ssize_t n = used.len / (Py_ssize_t)sizeof(int64_t), texts = counts.len / (Py_ssize_t)sizeof(uint32_t);
+    Py_ssize_t all_pairs = pair_keys.len / (Py_ssize_t)sizeof(uint32_t);
+    const int64_t *use = used.buf, *start = starts.buf;
+    const uint32_t *count = counts.buf, *pair_key = pair_keys.buf, *pair_value = pair_values.buf;
+    if (used.len % (Py_ssize_t)sizeof(int64_t) || counts.len % (Py_ssize_t)sizeof(uint32_t) ||
+        starts.len != texts * (Py_ssize_t)sizeof(int64_t) || pair_keys.len % (Py_ssize_t)sizeof(uint32_t) ||
+        pair_values.len != pair_keys.len || PyList_GET_SIZE(raws) != texts + 1 || first < 1 ||
+        first > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "context_codes: arguments of unequal or odd sizes");
+        goto done;
+    }
+    left = PyList_New(0);
+    answers = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint32_t));
+    fresh = PyMem_Calloc((size_t)n + 1, 1);
+    if (left == NULL || answers == NULL || fresh == NULL) {
+        if (fresh == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t *answer = (uint32_t *)PyBytes_AS_STRING(answers);
+    Py_ssize_t held = 0, total = 0, added = 0;
+    for (Py_ssize_t i = 0; i < n; i++) { /* known, none, or new: read by the scanner or left */
+        int64_t code = use[i];
+        answer[i] = 0;
+        if (code < 0 || code > texts) {
+            PyErr_SetString(PyExc_ValueError, "context_codes: a code out of range");
+            goto done;
+        }
+        if (code == 0)
+            continue;
+        PyObject *raw = PyList_GET_ITEM(raws, code);
+        PyObject *found = PyDict_GetItemWithError(known, raw);
+        if (found != NULL) {
+            long value = PyLong_AsLong(found);
+            if (value == -1 && PyErr_Occurred())
+                goto done;
+            if (value < 0 || value > (long)UINT32_MAX) {
+                PyErr_SetString(PyExc_ValueError, "context_codes: a known code out of range");
+                goto done;
+            }
+            answer[i] = (uint32_t)value;
+            continue;
+        }
+        if (PyErr_Occurred())
+            goto done;
+        uint32_t size = count[code - 1];
+        if (size == 0xFFFFFFFFu) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            if (at == NULL || PyList_Append(left, at)) {
+                Py_XDECREF(at);
+                goto done;
+            }
+            Py_DECREF(at);
+            continue;
+        }
+        if (start[code - 1] < 0 || start[code - 1] > all_pairs || (int64_t)size > all_pairs - start[code - 1]) {
+            PyErr_SetString(PyExc_ValueError, "context_codes: pairs out of range");
+            goto done;
+        }
+        fresh[i] = 1;
+        added++;
+        held += size > 0;
+        total += size;
+    }
+    if (first + held - 1 > (Py_ssize_t)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "context_codes: too many contexts");
+        goto done;
+    }
+    sizes = PyBytes_FromStringAndSize(NULL, held * (Py_ssize_t)sizeof(int64_t));
+    pairs = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(int64_t));
+    key_codes = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
+    value_codes = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
+    if (sizes == NULL || pairs == NULL || key_codes == NULL || value_codes == NULL)
+        goto done;
+    int64_t *size_of = (int64_t *)PyBytes_AS_STRING(sizes), *pair = (int64_t *)PyBytes_AS_STRING(pairs);
+    uint32_t *key_code = (uint32_t *)PyBytes_AS_STRING(key_codes);
+    uint32_t *value_code = (uint32_t *)PyBytes_AS_STRING(value_codes);
+    Py_ssize_t next = first, at = 0, context = 0;
+    Py_ssize_t key_count = PyList_GET_SIZE(key_texts), value_count = PyList_GET_SIZE(value_texts);
+    for (Py_ssize_t i = 0; i < n; i++) { /* the new ones numbered, known from now on, their pairs gathered */
+        if (!fresh[i])
+            continue;
+        int64_t code = use[i];
+        uint32_t size = count[code - 1];
+        answer[i] = size ? (uint32_t)next++ : 0;
+        PyObject *number = PyLong_FromUnsignedLong(answer[i]);
+        if (number == NULL)
+            goto done;
+        int failed = PyDict_SetItem(known, PyList_GET_ITEM(raws, code), number);
+        Py_DECREF(number);
+        if (failed)
+            goto done;
+        if (!size)
+            continue;
+        size_of[context++] = size;
+        for (int64_t p = start[code - 1]; p < start[code - 1] + (int64_t)size; p++, at++) {
+            if (pair_key[p] > (uint32_t)key_count || pair_value[p] > (uint32_t)value_count) {
+                PyErr_SetString(PyExc_ValueError, "context_codes: a pair's text out of range");
+                goto done;
+            }
+            pair[at] = p;
+            key_code[at] = pair_key[p];
+            value_code[at] = pair_value[p];
+        }
+    }
+    if (!vocab_codes(keys, key_texts, 1, key_code, total) || !vocab_codes(values, value_texts, 1, value_code, total))
+        goto done;
+    result = Py_BuildValue("(OOOOOOn)", answers, sizes, pairs, key_codes, value_codes, left, added);
+done:
+    PyMem_Free(fresh);
+    Py_XDECREF(answers);
+    Py_XDECREF(sizes);
+    Py_XDECREF(pairs);
+    Py_XDECREF(key_codes);
+    Py_XDECREF(value_codes);
+    Py_XDECREF(left);
+    PyBuffer_Release(&used);
+    PyBuffer_Release(&counts);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&pair_keys);
+    PyBuffer_Release(&pair_values);
+    return result;
+}
+
+PyDoc_STRVAR(recode_doc,
+"recode(vocab, values, codes, /) -> bytes\n\n"
+"A column in a batch vocabulary's codes: ``codes`` (native uint32, one a row) index\n"
+"``values`` (the file's distinct values, None first: code 0 is none, 0 in every batch\n"
+"vocabulary); each value the rows use is looked up in ``vocab`` once, the new ones added\n"
+"in the order of their codes. Native uint32, one a row: what decode._recode does with\n"
+"_intern_many (the reference, and the way without it).");
+
+static PyObject *recode(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *vocab, *values, *result = NULL;
+    Py_buffer codes = {0};
+    if (!PyArg_ParseTuple(args, "O!O!y*:recode", &PyDict_Type, &vocab, &PyList_Type, &values, &codes))
+        return NULL;
+    Py_ssize_t count = codes.len / (Py_ssize_t)sizeof(uint32_t), size = PyList_GET_SIZE(values);
+    const uint32_t *code = codes.buf;
+    if (codes.len % (Py_ssize_t)sizeof(uint32_t) || size < 1) {
+        PyErr_SetString(PyExc_ValueError, "recode: codes of an odd size, or no values");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (code[i] >= (uint64_t)size) {
+            PyErr_SetString(PyExc_ValueError, "recode: a code past the values");
+            goto done;
+        }
+    }
+    result = PyBytes_FromStringAndSize(codes.buf, codes.len);
+    if (result != NULL && !vocab_codes(vocab, values, 0, (uint32_t *)PyBytes_AS_STRING(result), count))
+        Py_CLEAR(result);
+done:
+    PyBuffer_Release(&codes);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
     {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
+    {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
+    {"recode", recode, METH_VARARGS, recode_doc},
     {NULL, NULL, 0, NULL},
 };
 

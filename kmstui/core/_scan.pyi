@@ -23,3 +23,19 @@ def scan(
     /,
 ) -> tuple[int, bytes, list[Column], Pairs | None, bytes | None, bytes | None, bytes | None] | None: ...
 def surrogate_escapes(data: bytes, /) -> bool: ...
+def context_codes(
+    known: dict,
+    keys: dict[str, int],
+    values: dict[str, int],
+    raws: list,
+    used: object,
+    counts: object,
+    starts: object,
+    pair_keys: object,
+    pair_values: object,
+    key_texts: list[str],
+    value_texts: list[str],
+    first: int,
+    /,
+) -> tuple[bytes, bytes, bytes, bytes, bytes, list[int], int]: ...
+def recode(vocab: dict, values: list, codes: object, /) -> bytes: ...

@@ -3,6 +3,7 @@ request's own context, and ReEncrypt's and CreateGrant's labelled ones."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import chain, compress, count, repeat
 from operator import is_
 from typing import NamedTuple
@@ -13,6 +14,12 @@ import numpy as np
 from .batch import ContextPart
 from .cloudtrail import _UNREADABLE, as_text
 from .vocab import gather
+
+_context_codes: Callable[..., tuple[bytes, bytes, bytes, bytes, bytes, list[int], int]] | None
+try:  # a file's contexts into the batch's in one pass, where the C scanner is built (hatch_build.py)
+    from ._scan import context_codes as _context_codes
+except ImportError:  # pragma: no cover - the scanner is optional: _of_scanned does the same
+    _context_codes = None
 
 _context_decoder = msgspec.json.Decoder(dict)
 _string_context_decoder = msgspec.json.Decoder(dict[str, str])
@@ -74,27 +81,35 @@ class _PairColumn:
         self.pending.extend(texts)
 
     def add_coded(self, codes: np.ndarray, texts: list[str]) -> None:
-        """Pairs given by ``codes`` (from 1) into ``texts``: each distinct text looked up once."""
+        """Pairs given by ``codes`` (from 1) into ``texts``: each distinct text looked up once,
+        the new ones (a file's S3 object ARNs: nearly all of them) numbered in numpy."""
         self._flush()
         wanted = np.zeros(len(texts) + 1, dtype=bool)
         wanted[codes] = True
         wanted[0] = False
-        table = np.zeros(len(texts) + 1, dtype=np.uint32)
-        table[wanted] = self._codes(list(compress(texts, wanted[1:].tolist())), distinct=True)
-        self.chunks.append(table[codes])
+        table = np.zeros(len(texts) + 1, dtype=np.int64)
+        used = list(compress(texts, wanted[1:].tolist()))
+        vocab = self.vocab
+        found = np.fromiter(map(vocab.get, used, repeat(-1)), dtype=np.int64, count=len(used))
+        new = found < 0
+        fresh = int(np.count_nonzero(new))
+        if fresh:  # distinct texts: the new ones need no deduplicating
+            found[new] = np.arange(len(vocab), len(vocab) + fresh)
+            vocab.update(zip(compress(used, new.tolist()), range(len(vocab), len(vocab) + fresh), strict=True))
+        table[wanted] = found
+        self.chunks.append(table.astype(np.uint32)[codes])
 
     def add_same(self, text: str, count: int) -> None:
         self._flush()
         self.chunks.append(np.full(count, self._codes([text])[0], dtype=np.uint32))
 
-    def _codes(self, texts: list[str], distinct: bool = False) -> np.ndarray:
-        """The codes of ``texts``, the new ones added in order; ``distinct``: no text is there
-        twice (a file's distinct texts), so the new ones need no deduplicating."""
+    def _codes(self, texts: list[str]) -> np.ndarray:
+        """The codes of ``texts``, the new ones added in order."""
         vocab = self.vocab
         codes = list(map(vocab.get, texts))
         if None in codes:
             new = compress(texts, map(is_, codes, repeat(None)))
-            vocab.update(zip(new if distinct else dict.fromkeys(new), count(len(vocab))))
+            vocab.update(zip(dict.fromkeys(new), count(len(vocab))))
             codes = list(map(vocab.__getitem__, texts))
         return np.array(codes, dtype=np.uint32)
 
@@ -145,7 +160,46 @@ class _ContextBuilder:
     def of_scanned(self, raws: list, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Local codes for the contexts ``used`` (codes into ``raws``, the scanner's distinct
         texts of the field, None first). Those new to the batch that the scanner read are
-        added in bulk, from its pairs; the rest are read as of_plain_many reads them."""
+        added in bulk, from its pairs; the rest are read as of_plain_many reads them. In C
+        where the scanner is built (_scan.context_codes), else as _of_scanned does it."""
+        if _context_codes is None:
+            return self._of_scanned(raws, used, scanned)
+        for column in (self.labels, self.keys, self.values):
+            column._flush()  # texts met on the general path are numbered first, as add_coded does
+        first = len(self.counts) + 1
+        answered, sized, placed, keys, values, left, added = _context_codes(
+            self.codes,
+            self.keys.vocab,
+            self.values.vocab,
+            raws,
+            used.astype(np.int64, copy=False),
+            scanned.counts,
+            scanned.starts,
+            scanned.keys,
+            scanned.values,
+            scanned.key_texts,
+            scanned.value_texts,
+            first,
+        )
+        answers = np.frombuffer(answered, dtype=np.uint32).copy()
+        if added:  # as _add_runs adds them
+            sizes = np.frombuffer(sized, dtype=np.int64)
+            self.labels.add_same("", int(sizes.sum()))
+            self.keys.chunks.append(np.frombuffer(keys, dtype=np.uint32))
+            self.values.chunks.append(np.frombuffer(values, dtype=np.uint32))
+            self.counts.extend(sizes.tolist())
+            self.trail_info.extend([(None, None)] * len(sizes))
+            self.trails.extend(bytes(len(sizes)))
+            if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
+                pairs = np.frombuffer(placed, dtype=np.int64)
+                self._note_scanned_trails(first, np.cumsum(sizes), scanned.keys[pairs], scanned.values[pairs], scanned)
+        for at in left:
+            answers[at] = self.of_plain_many([raws[int(used[at])]])[0]
+        return answers
+
+    def _of_scanned(self, raws: list, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """of_scanned in numpy and Python: the reference for _scan.context_codes, and the way
+        without it."""
         texts = list(map(raws.__getitem__, used.tolist()))
         found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
         new = (found < 0) & (used > 0)  # code 0 (no context) is None, which is never known
@@ -154,10 +208,17 @@ class _ContextBuilder:
             return answers
         fresh = used[new]
         read = scanned.counts[fresh - 1] != NOT_PLAIN
+        at = np.flatnonzero(new)
         if read.any():
-            answers[np.flatnonzero(new)[read]] = self._add_scanned(raws, fresh[read], scanned)
-        for at in np.flatnonzero(new)[~read].tolist():
-            answers[at] = self.of_plain_many([texts[at]])[0]
+            fresh = fresh[read]
+            answers[at[read]] = self._add_runs(
+                gather(texts, at[read]),
+                scanned.counts[fresh - 1].astype(np.int64),
+                scanned.starts[fresh - 1],
+                scanned,
+            )
+        for i in at[~read].tolist():
+            answers[i] = self.of_plain_many([texts[i]])[0]
         return answers
 
     def of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
@@ -175,11 +236,6 @@ class _ContextBuilder:
         names = list(compress(texts, new.tolist()))
         answers[new] = self._add_runs(names, counts.sum(axis=1), scanned.grant_starts[fresh - 1], scanned, counts[:, 0])
         return answers
-
-    def _add_scanned(self, raws: list, fresh: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
-        """Add contexts the scanner read (codes into ``raws``, none known yet): their codes."""
-        names = list(map(raws.__getitem__, fresh.tolist()))
-        return self._add_runs(names, scanned.counts[fresh - 1].astype(np.int64), scanned.starts[fresh - 1], scanned)
 
     def _add_runs(
         self,
@@ -225,19 +281,27 @@ class _ContextBuilder:
         each of its groups), as _add_labelled takes it."""
         texts = scanned.value_texts
 
-        def firsts(key: str) -> dict[int, str]:
-            """The contexts holding ``key`` with a value, and their first such value."""
+        def firsts(key: str, among: np.ndarray | None = None) -> dict[int, str]:
+            """The contexts holding ``key`` with a value (only those flagged in ``among``, when
+            given), and their first such value."""
             found: dict[int, str] = {}
             if key in scanned.key_texts:
                 at = np.flatnonzero(keys == scanned.key_texts.index(key) + 1)
-                contexts = np.searchsorted(ends, at, side="right").tolist()
-                for c, text in zip(contexts, gather(texts, values[at] - 1), strict=True):
+                contexts = np.searchsorted(ends, at, side="right")
+                if among is not None:  # a file's S3 object ARNs: read only those of its trails' contexts
+                    at, contexts = at[among[contexts]], contexts[among[contexts]]
+                for c, text in zip(contexts.tolist(), gather(texts, values[at] - 1), strict=True):
                     if text and c not in found:
                         found[c] = text
             return found
 
-        logs = firsts("aws:s3:arn")
-        for c, trail in firsts(_TRAIL_KEY).items():
+        trails = firsts(_TRAIL_KEY)
+        if not trails:
+            return
+        naming = np.zeros(len(ends), dtype=bool)
+        naming[list(trails)] = True
+        logs = firsts("aws:s3:arn", naming)
+        for c, trail in trails.items():
             self.trail_info[first + c] = (trail, logs.get(c))
             self.trails[first + c] = 1
 

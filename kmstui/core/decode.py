@@ -80,6 +80,8 @@ try:  # the C column scanner, built at install time when a compiler is at hand (
     from . import _scan
 except ImportError:  # pragma: no cover - every file then takes the general path
     _scan = None
+# a text column into a batch vocabulary's codes in one pass, where the scanner is built (else _recode)
+_recode_texts = getattr(_scan, "recode", None)  # (None too from an extension built before it)
 RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
@@ -151,6 +153,9 @@ class _BatchBuilder:
         self.principal_codes = _PrincipalCodes(self.principals)
         self.contexts = _ContextBuilder()
         self.bindings: dict[AliasBinding, list[int]] = {}
+        # the keys and aliases of each combination of the fields that name them, as resolved
+        # (the files of a batch repeat nearly all of them: 93% on both benchmark trails)
+        self.references: dict[tuple, tuple[list[str], list[str]]] = {}
         self.chunks: dict[str, list[np.ndarray]] = {}
         self.rows = 0
 
@@ -268,12 +273,13 @@ class _BatchBuilder:
             assert bounds is not None  # asked only of configuration events and changes, which have spans
             return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
 
-        requests = objects.tolist()  # (start, end) of each record's requestParameters: (0, 0) for none
         response_codes, responses = columns["responseElements"]
 
         def parameters(i: int) -> bytes | None:
-            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives)."""
-            start, end = requests[i]
+            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives):
+            ``objects`` holds the (start, end) of each record's requestParameters, (0, 0) for none
+            (asked only of calls that change something: a few a file)."""
+            start, end = objects[i].tolist()
             response = responses[response_codes[i]]
             if not end and response is None:
                 return None
@@ -368,6 +374,9 @@ class _BatchBuilder:
         def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32) -> np.ndarray:
             codes, values = columns[field]
             if lookup is None:  # a plain text column: its new values (thousands of addresses) added in bulk
+                if _recode_texts is not None:  # in C: what _recode and _intern_many do, in one pass
+                    rows = np.ascontiguousarray(codes, dtype=np.uint32)
+                    return np.frombuffer(_recode_texts(vocab[vocab_name], values, rows), dtype=np.uint32)
                 return _recode(codes, values, None, dtype, partial(_intern_many, vocab[vocab_name]))
             return _recode(codes, values, lookup, dtype)
 
@@ -503,22 +512,33 @@ class _BatchBuilder:
         combo_of, firsts_rows = _combinations(fields)
         firsts = np.zeros((len(firsts_rows), 3), dtype=np.uint32)  # first key, second key, first alias
         found: list[tuple[list, list]] = []
-        for c, first in enumerate(firsts_rows.tolist()):
-            resources, key_id, source, destination, target, primary, alias_name, response, details, region, account = (
-                values[codes[first]] for codes, values in fields
-            )
-            found_keys: list[str] = []
-            found_aliases: list[str] = []
-            _references(
-                resources,
-                (key_id, source, destination, target, primary),
-                alias_name,
-                response,
-                details,
-                _PLACES[region, account],
-                found_keys,
-                found_aliases,
-            )
+        named = zip(*(gather(values, codes[firsts_rows]) for codes, values in fields), strict=True)
+        for c, (
+            resources,
+            key_id,
+            source,
+            destination,
+            target,
+            primary,
+            alias_name,
+            response,
+            details,
+            region,
+            account,
+        ) in enumerate(named):
+            key_values = (key_id, source, destination, target, primary)
+            try:  # the same combination in another file of the batch: resolved already
+                arns = tuple(r.ARN for r in resources) if resources else None
+                known: tuple = (arns, key_values, alias_name, response, details, region, account)
+                found_keys, found_aliases = self.references[known]
+            except TypeError:  # a value of an unexpected type that cannot be hashed
+                found_keys, found_aliases = _references_of(
+                    resources, key_values, alias_name, response, details, region, account
+                )
+            except KeyError:
+                self.references[known] = found_keys, found_aliases = _references_of(
+                    resources, key_values, alias_name, response, details, region, account
+                )
             found.append((found_keys, found_aliases))
             if found_keys:
                 firsts[c, 0] = keys[found_keys[0]]
@@ -532,20 +552,26 @@ class _BatchBuilder:
 
         name_codes, names = columns["eventName"]
         changes = _rows_in(name_codes, names, ALIAS_CHANGES)
-        for c, (found_keys, found_aliases) in enumerate(found):
+        # calls that named an alias and its key: the alias pointed there then (the alias calls
+        # themselves name old and new keys alike and are bindings of their own). The first and
+        # last time of each combination's successful calls, all combinations at once.
+        seen = ~failed[rows] & ~changes[rows]
+        earliest = np.full(len(firsts_rows), np.iinfo(np.int64).max, dtype=np.int64)
+        latest = np.full(len(firsts_rows), np.iinfo(np.int64).min, dtype=np.int64)
+        np.minimum.at(earliest, combo_of[seen], times[rows[seen]])
+        np.maximum.at(latest, combo_of[seen], times[rows[seen]])
+        observed = (firsts[:, 0] != 0) & (firsts[:, 2] != 0) & (earliest <= latest)
+        extra = [c for c, (found_keys, _) in enumerate(found) if len(found_keys) > 2]
+        for c in sorted({*extra, *np.flatnonzero(observed).tolist()}):
+            found_keys = found[c][0]
             if len(found_keys) > 2:
-                extra = tuple(keys[k] for k in found_keys[2:])
+                more = tuple(keys[k] for k in found_keys[2:])
                 for row in rows[combo_of == c].tolist():
-                    self.batch.extra_keys[base + row] = extra
-            if found_keys and found_aliases:
-                # calls that named an alias and its key: the alias pointed there then. The alias
-                # calls themselves name old and new keys alike and are bindings of their own.
-                seen = rows[combo_of == c]
-                seen = seen[~failed[seen] & ~changes[seen]]
-                if len(seen):
-                    alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
-                    _note(self.bindings, alias_code, key_code, "observed", int(times[seen].min()))
-                    _note(self.bindings, alias_code, key_code, "observed", int(times[seen].max()))
+                    self.batch.extra_keys[base + row] = more
+            if observed[c]:
+                alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
+                _note(self.bindings, alias_code, key_code, "observed", int(earliest[c]))
+                _note(self.bindings, alias_code, key_code, "observed", int(latest[c]))
         for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (
@@ -632,6 +658,18 @@ class _BatchBuilder:
         batch.contexts = self.contexts.part()
         batch.alias_bindings = list(self.bindings.items())
         return batch
+
+
+def _references_of(
+    resources, key_values: tuple, alias_name, response: bytes | None, details: bytes | None, region, account
+) -> tuple[list[str], list[str]]:
+    """The keys and aliases a combination of a KMS record's fields names (see _references)."""
+    found_keys: list[str] = []
+    found_aliases: list[str] = []
+    _references(
+        resources, key_values, alias_name, response, details, _PLACES[region, account], found_keys, found_aliases
+    )
+    return found_keys, found_aliases
 
 
 def _codes_of(values: list, wanted) -> list[int]:

@@ -1,0 +1,109 @@
+"""Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
+context_codes: a file's encryption contexts into its batch's; recode: text columns into the
+batch's vocabularies) under AddressSanitizer and UndefinedBehaviorSanitizer, outside CI:
+batches of mutated files of contexts of every shape loaded whole (the scanner's real output,
+each batch knowing what its earlier files added), checked against the numpy references
+(contexts._ContextBuilder._of_scanned, decode._recode), and both functions called with
+arguments of random sizes and codes (they must refuse, never read out of bounds).
+
+Build a sanitised copy of the extension as scripts/fuzz_scan.py says, then run, from the
+repository root:
+
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \\
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \\
+        PYTHONMALLOC=malloc python scripts/fuzz_contexts.py SECONDS SEED
+
+then rebuild the extension normally (pip install -e .).
+"""
+
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import test_core_context_codes as c  # noqa: E402 - the tests' comparison
+import test_core_scan as t  # noqa: E402 - the test file's samples
+
+from kmstui.core import _scan, contexts, decode  # noqa: E402
+from kmstui.core.sources import SourceFile  # noqa: E402
+
+seconds, seed = float(sys.argv[1]), int(sys.argv[2])
+rng = random.Random(seed)
+shapes = t.PLAIN_CONTEXTS + t.OTHER_CONTEXTS
+bases = [
+    t._contexts_file(shapes),
+    t._contexts_file(shapes, spaced=True),
+    t.delivered([t._grant(g) for g in t.GRANTS] + [t._context(s) for s in shapes]),
+]
+files: dict[str, bytes] = {}
+decode.read_source = lambda path, bounded=True: files[path]  # the files are held in memory
+
+
+def in_a_context(text: bytearray) -> int:
+    starts = [i for i in range(len(text)) if text.startswith(b'"encryptionContext"', i)] or [0]
+    return min(rng.choice(starts) + rng.randrange(0, 120), len(text) - 1)
+
+
+def a_batch() -> None:
+    files.clear()
+    for i in range(rng.randint(1, 6)):
+        files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context)
+    sources = [SourceFile(name, name) for name in files]
+    compiled = decode.load_many(sources)
+    kept = contexts._context_codes, decode._recode_texts
+    contexts._context_codes = decode._recode_texts = None
+    try:
+        reference = decode.load_many(sources)
+    finally:
+        contexts._context_codes, decode._recode_texts = kept
+    c.same(compiled, reference)
+
+
+def random_arguments() -> None:
+    texts = rng.randint(0, 6)
+    pairs = rng.randint(0, 12)
+    size = lambda: rng.choice([pairs, pairs, rng.randint(0, 14)])  # noqa: E731 - mostly right, sometimes not
+    u32 = lambda n, top: np.array([rng.randint(0, top) for _ in range(n)], dtype=np.uint32)  # noqa: E731
+    counts = np.array([rng.choice([0, 1, 2, 3, 0xFFFFFFFF]) for _ in range(texts)], dtype=np.uint32)
+    starts = np.array([rng.randint(-2, pairs + 2) for _ in range(rng.choice([texts, texts, texts + 1]))], np.int64)
+    keys = [rng.choice(["a", "b", ""]) for _ in range(rng.randint(0, 3))]
+    values = [rng.choice(["1", "2", "x"]) for _ in range(rng.randint(0, 3))]
+    raws = [None, *(f"r{rng.randint(0, 4)}".encode() for _ in range(rng.choice([texts, texts, texts + 1])))]
+    used = np.array([rng.randint(-1, texts + 1) for _ in range(rng.randint(0, 8))], dtype=np.int64)
+    known = {b"r1": rng.choice([1, 2, -1, 1 << 40])} if rng.random() < 0.3 else {}
+    try:
+        _scan.context_codes(
+            known,
+            {},
+            {},
+            raws,
+            used,
+            counts,
+            starts,
+            u32(size(), len(keys) + 1),
+            u32(size(), len(values) + 1),
+            keys,
+            values,
+            rng.randint(0, 3),
+        )
+    except ValueError:
+        pass
+    values = [None, *(rng.choice(["a", "b", "c"]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
+    try:
+        _scan.recode(decode._Codes(), values, u32(rng.randint(0, 9), len(values)))
+    except ValueError:
+        pass
+
+
+n = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    a_batch()
+    for _ in range(20):
+        random_arguments()
+    n += 1
+print(f"seed {seed}: {n} batches (and {20 * n} calls of each with random arguments), no report")

@@ -1,0 +1,175 @@
+"""The C that works on the scanner's output, where the scanner is built: a file's encryption
+contexts into its batch's (``_scan.context_codes``; in numpy ``_ContextBuilder._of_scanned``)
+and text columns into the batch's vocabularies (``_scan.recode``; in numpy ``_recode`` with
+``_intern_many``). Each numpy way is the reference, and the way without a compiler: the two
+must build the same batch, to the order of every vocabulary, over batches of several files
+(what the batch knows already decides what is new)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+
+import numpy as np
+import pytest
+from test_core_scan import DEMO, OTHER_CONTEXTS, PLAIN_CONTEXTS, _context, _contexts_file, mutated
+
+from kmstui.core import contexts, decode
+from kmstui.core.decode import load_many
+from kmstui.core.sources import SourceFile
+
+from records import REAL, needs_outside_data, write
+
+pytestmark = pytest.mark.skipif(decode._scan is None, reason="the scanner is not built (no C compiler)")
+
+
+def same(a, b, path: str = "batch") -> None:
+    """``a`` and ``b`` hold the same values in the same order, to the last array and dict."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        assert isinstance(a, np.ndarray) and isinstance(b, np.ndarray), path
+        assert a.dtype == b.dtype and np.array_equal(a, b), path
+    elif dataclasses.is_dataclass(a) and not isinstance(a, type):
+        assert type(a) is type(b), path
+        for field in dataclasses.fields(a):
+            same(getattr(a, field.name), getattr(b, field.name), f"{path}.{field.name}")
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b), path
+        for key in a:
+            same(a[key], b[key], f"{path}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
+
+
+def both_ways(paths, monkeypatch):
+    sources = [SourceFile(str(p), str(p)) for p in paths]
+    compiled = load_many(sources)
+    with monkeypatch.context() as patch:
+        patch.setattr(contexts, "_context_codes", None)
+        patch.setattr(decode, "_recode_texts", None)
+        reference = load_many(sources)
+    return compiled, reference
+
+
+def test_the_contexts_and_texts_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatch):
+    """Files that share some contexts and not others, with contexts Python reads between them
+    (escapes, other values), and empty ones: one batch."""
+    shapes = PLAIN_CONTEXTS + OTHER_CONTEXTS
+    rng = random.Random(7)
+    paths = []
+    for n in range(6):
+        picked = [rng.choice(shapes) for _ in range(12)] + [
+            {"aws:s3:arn": f"arn:aws:s3:::bucket/{n}-{i}"} for i in range(5)
+        ]
+        records = [_context(context) for context in picked]
+        for i, record in enumerate(records):  # addresses and agents some files share
+            record["sourceIPAddress"] = f"198.51.100.{(n * 3 + i) % 7}"
+            record["userAgent"] = "agent \u00e9" if i % 5 == 0 else f"agent-{i % 3}"
+        text = json.dumps({"Records": records}, indent=1 if n % 2 else None)
+        # the same agent spelt with an escape two ways: two texts of the file, one value
+        text = text.replace("\\u00e9", "\\u00E9", 1) if n % 3 == 0 else text
+        paths.append(write(tmp_path / f"log{n}.json", text.encode()))
+    compiled, reference = both_ways(paths, monkeypatch)
+    same(compiled, reference)
+    assert len(compiled.contexts.counts) > 30 and compiled.log_files
+    assert "agent \u00e9" in compiled.vocab["agent"] and len(compiled.vocab["ip"]) == 8
+
+
+def test_the_demo_reads_the_same_contexts_in_c(monkeypatch):
+    paths = sorted(DEMO.rglob("*.json.gz"))[:40]
+    assert paths, f"no delivered log files in {DEMO}"
+    compiled, reference = both_ways(paths, monkeypatch)
+    same(compiled, reference)
+
+
+@needs_outside_data(REAL)
+def test_the_public_records_read_the_same_contexts_in_c(monkeypatch):
+    paths = sorted(p for p in REAL.rglob("*") if p.suffix in (".json", ".jsonl", ".gz", ".log"))
+    for start in range(0, len(paths), 14):
+        compiled, reference = both_ways(paths[start : start + 14], monkeypatch)
+        same(compiled, reference)
+
+
+def test_a_thousand_mutated_context_files_read_the_same_in_c(tmp_path, monkeypatch):
+    rng = random.Random(20261202)
+    base = _contexts_file(PLAIN_CONTEXTS[:5] + OTHER_CONTEXTS[:4] + PLAIN_CONTEXTS[:3])
+    starts = [i for i in range(len(base)) if base.startswith(b'"encryptionContext"', i)]
+
+    def in_a_context(text: bytearray) -> int:
+        return min(rng.choice(starts) + rng.randrange(20, 120), len(text) - 1)
+
+    for batch in range(100):  # ten files a batch: each sees what the earlier ones added
+        paths = [write(tmp_path / f"log{i}.json", mutated(rng, base, 3, in_a_context)) for i in range(10)]
+        compiled, reference = both_ways(paths, monkeypatch)
+        same(compiled, reference, f"batch {batch}")
+
+
+def _arguments(**changes) -> list:
+    """context_codes's arguments for two texts of one pair each, with ``changes``."""
+    u32, i64 = (lambda *v: np.array(v, dtype=np.uint32)), (lambda *v: np.array(v, dtype=np.int64))
+    given = {
+        "known": {},
+        "keys": {},
+        "values": {},
+        "raws": [None, b'{"a":"1"}', b'{"a":"2"}'],
+        "used": i64(0, 1, 2),
+        "counts": u32(1, 1),
+        "starts": i64(0, 1),
+        "pair_keys": u32(1, 1),
+        "pair_values": u32(1, 2),
+        "key_texts": ["a"],
+        "value_texts": ["1", "2"],
+        "first": 1,
+    }
+    return list({**given, **changes}.values())
+
+
+def test_context_codes_answers_as_documented():
+    known, keys, values = {b'{"a":"2"}': 9}, {"z": 0}, {}
+    answers, sizes, pairs, key_codes, value_codes, left, added = decode._scan.context_codes(
+        *_arguments(known=known, keys=keys, values=values, first=5)
+    )
+    assert np.frombuffer(answers, np.uint32).tolist() == [0, 5, 9]
+    assert np.frombuffer(sizes, np.int64).tolist() == [1] and np.frombuffer(pairs, np.int64).tolist() == [0]
+    assert np.frombuffer(key_codes, np.uint32).tolist() == [1] and np.frombuffer(value_codes, np.uint32).tolist() == [0]
+    assert (left, added, known[b'{"a":"1"}'], keys, values) == ([], 1, 5, {"z": 0, "a": 1}, {"1": 0})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"used": np.array([0, 3], np.int64)},  # a code past the texts
+        {"used": np.array([0, -1], np.int64)},
+        {"starts": np.array([0, 5], np.int64)},  # pairs past the pairs
+        {"counts": np.array([1, 7], np.uint32)},
+        {"pair_values": np.array([1, 3], np.uint32)},  # a value past the value texts
+        {"pair_keys": np.array([1], np.uint32)},  # unequal sizes
+        {"used": np.array([0, 1, 2], np.uint32)},  # not int64
+        {"raws": [None, b"x"]},
+        {"first": 0},
+    ],
+)
+def test_context_codes_refuses_what_does_not_fit(changes):
+    with pytest.raises(ValueError):
+        decode._scan.context_codes(*_arguments(**changes))
+
+
+def test_recode_answers_as_documented():
+    vocab = decode._Codes()
+    vocab["known"] = 1
+    column = decode._scan.recode(vocab, [None, "new", "known", "later", "new"], np.array([3, 0, 1, 2, 4, 1], np.uint32))
+    assert np.frombuffer(column, np.uint32).tolist() == [3, 0, 2, 1, 2, 2]  # "new" before "later": in code order
+    assert list(vocab.items()) == [(None, 0), ("known", 1), ("new", 2), ("later", 3)]
+
+
+@pytest.mark.parametrize(
+    "values, codes",
+    [([None, "a"], np.array([0, 2], np.uint32)), ([], np.array([], np.uint32)), ([None, "a"], b"\x01\x00\x00")],
+)
+def test_recode_refuses_what_does_not_fit(values, codes):
+    with pytest.raises(ValueError):
+        decode._scan.recode(decode._Codes(), values, codes)
