@@ -168,3 +168,41 @@ def test_a_principal_part_pickles_and_reads_back_whole():
     assert back[-1] == identities[-1] and back[1:3] == identities[:2]
     with pytest.raises(IndexError):
         back[len(identities) + 1]
+
+
+def _plain_parts(index: EventIndex, part: str) -> tuple[list, list[int]]:
+    """A principal part as a plain build gives it: an Identity per principal, a dictionary."""
+    plain = Vocabulary[str]()
+    codes = [plain.code(getattr(p, part) if p is not None else None) for p in index.vocab["principal"].values]
+    return list(plain.values), codes
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["digests", "four-bit digests"])
+def test_principal_parts_are_what_a_plain_build_gives_as_the_index_grows(tmp_path, monkeypatch, weak):
+    """group by principal, identity or account, and ordering by principal, read each principal's
+    part from the vocabulary's columns, a distinct value at a time: the values and codes are
+    those an Identity per principal would give, after every batch (the parts catch up as
+    principals arrive), whatever digests clash. Short forms repeat across kinds (a caller
+    directly and through a service) and hostile ones are kept byte for byte."""
+    from kmstui.core import fields
+
+    if weak:
+        monkeypatch.setattr(arena, "text_digests", lambda *args, real=arena.text_digests: real(*args) & np.uint64(0xF))
+    hostile = [
+        kms("Decrypt", KEY1, identity=assumed_role("Admin", session)) for session in ("s\u200b1", "s1", "Ä", "ä", "")
+    ]
+    hostile += [kms("Decrypt", KEY1, identity={**assumed_role("Admin", "s1"), "invokedBy": "s3.amazonaws.com"})]
+    hostile.append(kms("Decrypt", KEY1, identity=iam_user("Admin")))
+    extra = write(tmp_path / "hostile.json", json.dumps({"Records": hostile}).encode())
+    files = _files(DEMO, _varied_trail(tmp_path / "varied", files=3), extra)
+    index = EventIndex()
+    for start in range(0, len(files), 2):
+        index.add(load_many(files[start : start + 2]))
+        for part in ("short", "identity_type", "account"):
+            with monkeypatch.context() as no_identities:  # a distinct value at a time, not a principal
+                no_identities.setattr(arena.IdentityVocabulary, "identity", None)
+                parts, codes = fields.principal_part(index, part)
+            assert (list(parts.values), codes.tolist()) == _plain_parts(index, part), part
+            assert len(parts) == len(parts.values)
+    shorts = fields.principal_part(index, "short")[1]
+    assert len(set(shorts.tolist())) < len(index.vocab["principal"]) - 100  # sessions seen under two kinds

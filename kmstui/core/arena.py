@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from . import model
-from .vocab import Vocabulary, lowered
+from .vocab import Vocabulary, first_seen, lowered
 
 if TYPE_CHECKING:
     from .batch import PrincipalPart
@@ -210,6 +210,120 @@ class TextArena(Sequence[str]):
             if len(high):
                 found.append(np.unique(np.searchsorted(ends, high, side="right") - 1) + start)
         return np.unique(np.concatenate(found)).tolist() if found else []
+
+
+class DistinctTexts(Sequence[str | None]):
+    """The distinct texts of a growing :class:`TextArena`, each given a code (from 1, in the
+    order first met; text 0 of the arena is "none", code 0) and brought up to date on demand:
+    ``codes[i]`` is text ``i``'s code and ``self[code]`` its text. What a group-by or an
+    ordering by principal as shown needs (one caller however many sessions' principals share
+    its short form), worked out in numpy from the arena's bytes: digests grouped and looked
+    up in a sorted array, every match compared byte for byte; a text whose digest another
+    text has is found by a search of the arena instead (rare: a collision costs time, never
+    a wrong code). No str is built, nor a dictionary entry per text."""
+
+    __slots__ = ("_arena", "_first", "_hash_codes", "_hashes", "codes")
+
+    def __init__(self, arena: TextArena):
+        self._arena = arena
+        self._first = np.zeros(1, np.int64)  # code -> the arena text that first had it
+        self._hashes = np.zeros(0, np.int64)  # the digests of the codes' texts, ascending
+        self._hash_codes = np.zeros(0, np.uint32)
+        self.codes = np.zeros(0, np.uint32)  # arena text -> code (replaced whole as it grows)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    @overload
+    def __getitem__(self, i: int) -> str | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str | None]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = _position(i, len(self), "text code")
+        return None if i == 0 else self._arena[self._first[i]]
+
+    def __iter__(self) -> Iterator[str | None]:
+        """Every text in code order, their bytes gathered and decoded at once."""
+        first = self._first
+        ends = self._arena._offsets(0, int(first.max(initial=0)) + 2) if len(first) > 1 else np.zeros(1, np.int64)
+        yield None
+        if len(first) < 2:
+            return
+        starts, lengths = ends[first[1:]], ends[first[1:] + 1] - ends[first[1:]]
+        data = np.frombuffer(self._arena._blob[: int(ends[-1])], np.uint8)
+        offsets = np.cumsum(lengths) - lengths
+        at = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+        gathered = data[at]
+        joined = gathered.tobytes().decode(*_CODEC)
+        bounds = np.append(offsets, len(gathered))
+        if len(joined) != len(gathered):  # not all ASCII: the texts' ends counted in characters
+            starting = np.zeros(len(gathered) + 1, np.int64)  # characters before each byte
+            np.cumsum((gathered & 0xC0) != 0x80, out=starting[1:])
+            bounds = starting[bounds]
+        ends_at = bounds.tolist()
+        yield from map(joined.__getitem__, map(slice, ends_at[:-1], ends_at[1:]))
+
+    def catch_up(self, count: int) -> np.ndarray:
+        """The codes of the arena's first ``count`` texts (more than last time: the new ones
+        are coded now)."""
+        if count and not len(self.codes):
+            self.codes = np.zeros(1, np.uint32)  # the arena's first text is "none"
+        start = len(self.codes)
+        if count <= start:
+            return self.codes[:count]
+        ends = self._arena._offsets(start, count + 1)
+        data = np.frombuffer(self._arena._blob[int(ends[0]) : int(ends[-1])], np.uint8)
+        ends -= ends[0]
+        starts, lengths = ends[:-1], np.diff(ends)
+        digests = _mixed(text_digests(data, ends)).view(np.int64)
+        group, firsts = first_seen(digests)  # texts with one digest: each one's first leads
+        leader = firsts[group]
+        odd = lengths != lengths[leader]  # not the text its digest's first is: found apart
+        check = np.flatnonzero(~odd & (leader != np.arange(len(leader))))
+        odd[check] = ~_equal_bytes(data, starts[check], data, starts[leader[check]], lengths[check])
+        found = _looked_up(self._hashes, self._hash_codes, digests[firsts])
+        known = np.flatnonzero(found)
+        same = self._arena.same_encoded(self._first[found[known]], data, starts[firsts[known]], lengths[firsts[known]])
+        clash = known[~same]  # a digest a text of another code has
+        found[clash] = 0
+        fresh = np.flatnonzero(found == 0)
+        fresh = fresh[~np.isin(fresh, clash)]
+        first_code = len(self._first)
+        found[fresh] = np.arange(first_code, first_code + len(fresh), dtype=np.uint32)
+        self._first = np.concatenate([self._first, firsts[fresh] + start])
+        codes = self.codes = np.concatenate([self.codes, found[group]])
+        odd[np.isin(group, clash)] = True
+        for at in np.flatnonzero(odd).tolist():
+            codes[start + at] = 0
+        for at in np.flatnonzero(odd).tolist():
+            codes[start + at] = self._searched(start + at)
+        fresh_codes = found[fresh]
+        if len(self._first) > first_code + len(fresh):  # texts searched for were new: codes in the order first met
+            added = self._first[first_code:]
+            order = np.argsort(added, kind="stable")
+            renamed = np.arange(len(self._first), dtype=np.uint32)
+            renamed[first_code + order] = np.arange(first_code, len(self._first), dtype=np.uint32)
+            codes[start:] = renamed[codes[start:]]
+            self._first[first_code:] = added[order]
+            fresh_codes = renamed[fresh_codes]
+        order = np.argsort(digests[firsts[fresh]])
+        self._hashes, self._hash_codes = _merged(
+            self._hashes, self._hash_codes, digests[firsts[fresh]][order], fresh_codes[order]
+        )
+        return codes
+
+    def _searched(self, text: int) -> int:
+        """The code of arena text ``text``, found by searching the arena for texts equal to it
+        (below it, coded already), or a new code."""
+        equal = np.flatnonzero(self._arena.equal(self._arena[text])[1:text]) + 1
+        coded = self.codes[equal]
+        coded = coded[coded != 0]
+        if len(coded):
+            return int(coded[0])
+        self._first = np.append(self._first, text)
+        return len(self._first) - 1
 
 
 def _equal_bytes(
@@ -604,6 +718,17 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         order = np.argsort(digests[which])
         self._remember(digests[which][order], codes[order])
         out[which + 1] = codes
+
+    @property
+    def short_forms(self) -> TextArena:
+        """Every principal's short form, by principal code (code 0's is empty)."""
+        return self._shorts
+
+    def kinds(self, start: int, stop: int) -> tuple[np.ndarray, list[tuple[Any, ...] | None]]:
+        """The (type, account, calling service, has an ARN) of principals ``start:stop``, as
+        codes into the list given beside them (whose entry 0, no principal's, is None)."""
+        codes = np.frombuffer(self._part_codes[start:stop], np.uint32)
+        return codes, list(self._parts.values)
 
     def _arn_texts(self, start: int, stop: int) -> dict[int, str]:
         """The search texts of the principals in ``start:stop`` that keep an ARN."""
