@@ -593,7 +593,9 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         """Keep the digests (ascending, distinct, new) of principals just added; merge them
         into the sorted arrays once there are many (a merge copies the arrays)."""
         self._recent_hashes, self._recent_codes = _merged(self._recent_hashes, self._recent_codes, digests, codes)
-        if len(self._recent_hashes) >= self._FOLD:
+        # folded once they are a fraction of the sorted ones: each fold copies every digest,
+        # so a fixed number between folds would copy them all again every few batches
+        if len(self._recent_hashes) >= max(self._FOLD, len(self._sorted_hashes) >> 2):
             self._sorted_hashes, self._sorted_codes = _merged(
                 self._sorted_hashes, self._sorted_codes, self._recent_hashes, self._recent_codes
             )
@@ -675,10 +677,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             return np.zeros(0, bool)
         same = np.frombuffer(self._part_codes, np.uint32)[codes] == parts[which]
         same[same] = self._shorts.same_encoded(codes[same], data, ends[which[same]], np.diff(ends)[which[same]])
-        for i in np.flatnonzero(same).tolist() if arns else ():
-            arn = arns.get(int(which[i]))
-            if arn is not None:
-                same[i] = self._arns.get(int(codes[i])) == arn
+        if arns:  # the part says whether there is an ARN: only those with one compare it
+            named = np.zeros(len(ends) - 1, bool)
+            named[np.fromiter(arns.keys(), np.int64, len(arns))] = True
+            for i in np.flatnonzero(same & named[which]).tolist():
+                same[i] = self._arns.get(int(codes[i])) == arns[int(which[i])]
         return same
 
     def _add_many(
@@ -708,10 +711,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         lengths = ends[which + 1] - ends[which]
         if len(which) == len(ends) - 1:  # every principal of the batch is new: its bytes as they are
             blob = data[int(ends[0]) : int(ends[-1])].tobytes()
-        else:
-            chosen = np.zeros(len(ends) - 1, bool)
-            chosen[which] = True
-            blob = data[int(ends[0]) : int(ends[-1])][np.repeat(chosen, np.diff(ends))].tobytes()
+        else:  # the runs of consecutive principals, each one slice of the batch's bytes
+            breaks = np.flatnonzero(np.diff(which) != 1) + 1
+            firsts, lasts = which[np.r_[0, breaks]], which[np.r_[breaks - 1, len(which) - 1]] + 1
+            view = data.data  # a memoryview: slices of it are not copies
+            blob = b"".join(map(view.__getitem__, map(slice, ends[firsts].tolist(), ends[lasts].tolist())))
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
         self._shorts.extend_encoded(blob, lengths)
