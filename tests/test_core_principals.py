@@ -93,7 +93,7 @@ def test_a_high_cardinality_trail_merges_as_a_plain_vocabulary_would(tmp_path, p
 
 WEAK_DIGESTS = {
     "four bits": lambda real: lambda *args: real(*args) & np.uint64(0xF),
-    "the part alone": lambda real: lambda data, ends, parts: parts.astype(np.uint64),
+    "the part alone": lambda real: lambda data, ends, parts, texts=None: parts.astype(np.uint64),
 }
 
 
@@ -207,3 +207,24 @@ def test_principal_parts_are_what_a_plain_build_gives_as_the_index_grows(tmp_pat
             assert len(parts) == len(parts.values)
     shorts = fields.principal_part(index, "short")[1]
     assert len(set(shorts.tolist())) < len(index.vocab["principal"]) - 100  # sessions seen under two kinds
+
+
+def test_the_index_matches_principals_by_the_digests_the_worker_sent(tmp_path, monkeypatch):
+    """The short forms' digests come with the batch: the main process, which merges every
+    batch, does not hash a short form again (and the codes are still a plain vocabulary's)."""
+    files = _files(DEMO, _varied_trail(tmp_path, files=2))
+    batches = [load_many(files[start : start + 3]) for start in range(0, len(files), 3)]
+    plain = Vocabulary[model.Identity](search_text)
+    index = EventIndex()
+
+    def hashed_again(*args):
+        raise AssertionError("a short form hashed in the main process")
+
+    monkeypatch.setattr(arena, "text_digests", hashed_again)
+    for batch in pickle.loads(pickle.dumps(batches)):
+        want = plain.remap(list(batch.principals))
+        local = batch.columns.get("principal", np.zeros(0, np.uint32))
+        before = index.size
+        index.add(batch)
+        assert index.columns["principal"].data[before : index.size].tolist() == want[local].tolist()
+    assert list(index.vocab["principal"].values) == list(plain.values)

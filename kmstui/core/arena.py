@@ -454,12 +454,15 @@ def _mixed(digests: np.ndarray) -> np.ndarray:
     return digests
 
 
-def principal_digests(data: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
+def principal_digests(
+    data: np.ndarray, ends: np.ndarray, parts: np.ndarray, texts: np.ndarray | None = None
+) -> np.ndarray:
     """The digest of each principal: its short form ``data[ends[i]:ends[i + 1]]`` and its
     (type, account, service, has an ARN) code ``parts[i]``. The ARN's text is left out: two
     principals that differ only there (one user name under two IAM paths) are rare, and the
-    check of a matching digest tells them apart."""
-    digests = text_digests(data, ends)
+    check of a matching digest tells them apart. ``texts``: the short forms' digests
+    (:func:`text_digests`) when the worker that sent them computed them already."""
+    digests = text_digests(data, ends) if texts is None else texts.astype(np.uint64)
     digests += parts.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     return _mixed(digests)
 
@@ -549,7 +552,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         ends = np.array([0, len(short)], np.int64)
         return principal_digests(np.frombuffer(short, np.uint8), ends, np.array([part], np.uint32)).view(np.int64)
 
-    def find(self, value: model.Identity | None) -> int | None:
+    def find(self, value: model.Identity | None, digest: np.ndarray | None = None) -> int | None:
+        """The code of ``value``, or None; ``digest``, its digest when the caller has it."""
         if value is None:
             return 0
         collided = self._collided.get(value)
@@ -558,18 +562,19 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         part = self._parts.find(self._part(value))
         if part is None:
             return None
-        code = int(self._candidates(self._digest(value, part))[0])
+        code = int(self._candidates(self._digest(value, part) if digest is None else digest)[0])
         if code and self.identity(code) == value:
             return code
         return None
 
-    def code(self, value: model.Identity | None) -> int:
-        code = self.find(value)
+    def code(self, value: model.Identity | None, digest: np.ndarray | None = None) -> int:
+        code = self.find(value, digest)
         if code is not None:
             return code
         assert value is not None
         part = self._parts.code(self._part(value))
-        digest = self._digest(value, part)
+        if digest is None:
+            digest = self._digest(value, part)
         code = len(self._shorts)
         self._part_codes.append(part)
         if value.arn is not None:
@@ -631,7 +636,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         table = np.zeros(max(wanted) + 1, np.uint32)
         table[wanted] = [self._parts.code((*part.kinds[k // 2], bool(k % 2))) for k in wanted]
         parts = table[kind]  # each principal's (type, account, service, has an ARN) code
-        digests = principal_digests(data, ends, parts).view(np.int64)
+        texts = part.digests if len(part.digests) == n else None  # computed by the worker
+        digests = principal_digests(data, ends, parts, texts).view(np.int64)
         order = np.argsort(digests, kind="stable")
         ordered = digests[order]
         codes = np.empty(n, np.uint32)
@@ -661,7 +667,7 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             upto = int(np.searchsorted(fresh, at))
             self._add_many(fresh[done:upto], *added)
             done = upto
-            out[at + 1] = self.code(part[at + 1])
+            out[at + 1] = self.code(part[at + 1], digests[at : at + 1])
         self._add_many(fresh[done:], *added)
         if len(again):
             out[again[alike] + 1] = out[leader[again[alike]] + 1]

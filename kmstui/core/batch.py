@@ -10,7 +10,7 @@ from typing import overload
 
 import numpy as np
 
-from .arena import _CODEC, encoded
+from .arena import _CODEC, encoded, text_digests
 from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
@@ -58,13 +58,16 @@ class PrincipalPart(Sequence[Identity | None]):
     ``shorts[ends[i - 1]:ends[i]]`` (UTF-8, as the index's arena keeps it), the type, account
     and calling service ``kinds[kind[i]]``, and the ARN ``arns.get(i)`` (kept only where the
     short form cannot rebuild it: no assumed-role session has one). Distinct by value.
-    ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
+    ``digests[i - 1]`` is the short form's digest (:func:`~kmstui.core.arena.text_digests`),
+    computed by the worker: what the index matches principals by, less for the main process
+    to do. ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
 
     shorts: bytes = b""
     ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
     kind: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
     kinds: list[Kind] = field(default_factory=list)
     arns: dict[int, str] = field(default_factory=dict)
+    digests: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
 
     @classmethod
     def of(cls, shorts: Sequence[str], kind: Sequence[int], kinds: list[Kind], arns: dict[int, str]) -> PrincipalPart:
@@ -73,7 +76,8 @@ class PrincipalPart(Sequence[Identity | None]):
         blob, lengths = encoded(shorts)
         ends = np.cumsum(lengths)
         kinds_of = np.array(kind, dtype=np.uint32)
-        return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns)
+        digests = text_digests(np.frombuffer(blob, np.uint8), ends)
+        return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns, digests)
 
     @classmethod
     def of_identities(cls, identities: Iterable[Identity]) -> PrincipalPart:
