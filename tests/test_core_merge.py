@@ -184,9 +184,9 @@ def plain_merge(batches: list[Batch]) -> dict:
     }
 
 
-def merged(batches: list[Batch]) -> dict:
-    """The same, read back from an index the batches were added to."""
-    index = EventIndex()
+def merged(batches: list[Batch], index: EventIndex | None = None) -> dict:
+    """The same, read back from an index (new unless given) the batches were added to."""
+    index = EventIndex() if index is None else index
     for batch in copy.deepcopy(batches):
         index.add(batch)
     n = index.size
@@ -362,3 +362,26 @@ def test_aliases_learned_from_events_outside_the_window_are_kept(tmp_path, varie
     alias = index.vocab["alias"].find(alias_arn("early"))
     assert alias is not None
     assert index.vocab["key"].values[index.alias_history.key_of(alias, start)] == key_arn(KEY1)
+
+
+def test_context_values_cross_the_pipe_as_one_blob(varied_trail, monkeypatch):
+    """A worker sends its batch's context values (an S3 object ARN a call, on a busy trail) as
+    one UTF-8 blob and their ends: read back whole, hostile text included, and appended to the
+    index's arena as they are, with no str encoded in the main process."""
+    from kmstui.core import arena
+    from kmstui.core.batch import Texts
+
+    texts = ["arn:aws:s3:::b/k1", "", "Ä\u200b", "\udcff lone", "x" * 300, "k\u202eey"]
+    sent = pickle.loads(pickle.dumps(Texts(texts)))
+    assert list(sent) == texts and [sent[i] for i in range(len(texts))] == texts and sent[1:3] == texts[1:3]
+    [batch] = batches_of([varied_trail], 3)[:1]
+    assert isinstance(batch.contexts.values, Texts) and len(batch.contexts.values) > 1000
+    expected = plain_merge([batch])
+
+    def encoded_again(texts):
+        raise AssertionError("context values encoded in the main process")
+
+    index = EventIndex()
+    monkeypatch.setattr(arena, "encoded", encoded_again)
+    got = merged([pickle.loads(pickle.dumps(batch))], index)
+    assert got["contexts"] == expected["contexts"]

@@ -39,6 +39,18 @@ def encoded(texts: Sequence[str]) -> tuple[bytes, np.ndarray]:
     return blob, np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
 
 
+def decoded(data: np.ndarray, ends: np.ndarray) -> list[str]:
+    """The texts ``data[ends[i]:ends[i + 1]]`` (UTF-8 bytes, one after another), decoded at
+    once and cut apart: a slice of one str each, no bytes object or decode call per text."""
+    joined = data.tobytes().decode(*_CODEC)
+    if len(joined) != len(data):  # not all ASCII: the texts' ends counted in characters
+        starting = np.zeros(len(data) + 1, np.int64)  # characters before each byte
+        np.cumsum((data & 0xC0) != 0x80, out=starting[1:])
+        ends = starting[ends]
+    bounds = ends.tolist()
+    return list(map(joined.__getitem__, map(slice, bounds[:-1], bounds[1:])))
+
+
 def _position(i: int, length: int, what: str) -> int:
     """``i`` as a position in a sequence of ``length`` (negative from the end); IndexError else."""
     i = int(i)
@@ -255,15 +267,7 @@ class DistinctTexts(Sequence[str | None]):
         data = np.frombuffer(self._arena._blob[: int(ends[-1])], np.uint8)
         offsets = np.cumsum(lengths) - lengths
         at = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
-        gathered = data[at]
-        joined = gathered.tobytes().decode(*_CODEC)
-        bounds = np.append(offsets, len(gathered))
-        if len(joined) != len(gathered):  # not all ASCII: the texts' ends counted in characters
-            starting = np.zeros(len(gathered) + 1, np.int64)  # characters before each byte
-            np.cumsum((gathered & 0xC0) != 0x80, out=starting[1:])
-            bounds = starting[bounds]
-        ends_at = bounds.tolist()
-        yield from map(joined.__getitem__, map(slice, ends_at[:-1], ends_at[1:]))
+        yield from decoded(data[at], np.append(offsets, len(at)))
 
     def catch_up(self, count: int) -> np.ndarray:
         """The codes of the arena's first ``count`` texts (more than last time: the new ones

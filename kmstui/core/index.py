@@ -30,6 +30,7 @@ from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena, rows_containing
+from .batch import Texts
 from .decode import (
     EVENT_ID_WIDTH,
     STRING_COLUMNS,
@@ -359,7 +360,10 @@ class Contexts:
                 _narrowest(self.keys.remap(part.keys)[part.key]),
                 part.value + np.uint32(len(self.values)),
             )
-            self.values.extend(part.values)
+            if isinstance(part.values, Texts):  # as a worker sends them: the blob appended as it is
+                self.values.extend_encoded(part.values.blob, part.values.lengths())
+            else:
+                self.values.extend(part.values)
             with self._growth:
                 self._chunks.append(chunk)
                 self._size += count
