@@ -151,8 +151,8 @@ def _clashing(monkeypatch, clash=lambda short: True) -> None:
     gets the same digest, and the others keep theirs."""
     real = arena.principal_digests
 
-    def digests(data, ends, parts):
-        found = real(data, ends, parts)
+    def digests(data, ends, parts, texts=None):
+        found = real(data, ends, parts, texts)
         texts = [bytes(data[ends[i] : ends[i + 1]]).decode("utf-8", "surrogatepass") for i in range(len(ends) - 1)]
         found[[i for i, text in enumerate(texts) if clash(text)]] = 7
         return found

@@ -20,11 +20,22 @@ import numpy as np
 import pytest
 
 from kmstui.cli import demo_path
-from kmstui.core.batch import STRING_COLUMNS, VOCABS, Batch
+from kmstui.core.batch import STRING_COLUMNS, VOCABS, Batch, within
 from kmstui.core.decode import load_many
 from kmstui.core.index import _COLUMN_TYPES, EventIndex
 from kmstui.core.sources import discover, newest_first
-from tests.records import AWS_DOCS, REAL, REPO, needs_outside_data
+from tests.records import (
+    AWS_DOCS,
+    KEY1,
+    REAL,
+    REPO,
+    alias_arn,
+    cloudtrail_file,
+    key_arn,
+    kms,
+    needs_outside_data,
+    write,
+)
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -75,8 +86,18 @@ def plain_merge(batches: list[Batch]) -> dict:
             ignored.update(source.ignored)
             origin_of[local] = len(origins)
             origins.append((source.label, source.path, source.format, source.records, source.events))
-        if not batch.n:
-            continue  # nothing else of a batch without events is kept
+        if not batch.n:  # of a batch without events only what it taught about aliases is kept
+            for learned, (first, last) in batch.alias_bindings:
+                coded = []
+                for name, local in (("alias", learned.alias), ("key", learned.key)):
+                    value = batch.vocab[name][local]
+                    if value not in codes[name]:
+                        codes[name][value] = len(vocab[name])
+                        vocab[name].append(value)
+                    coded.append(codes[name][value])
+                span = bindings.setdefault((*coded, learned.kind, learned.when), [first, last])
+                span[:] = [min(span[0], first), max(span[1], last)]
+            continue
         base = len(ids)
         remap = {}
         for name in NAMES:
@@ -163,9 +184,9 @@ def plain_merge(batches: list[Batch]) -> dict:
     }
 
 
-def merged(batches: list[Batch]) -> dict:
-    """The same, read back from an index the batches were added to."""
-    index = EventIndex()
+def merged(batches: list[Batch], index: EventIndex | None = None) -> dict:
+    """The same, read back from an index (new unless given) the batches were added to."""
+    index = EventIndex() if index is None else index
     for batch in copy.deepcopy(batches):
         index.add(batch)
     n = index.size
@@ -317,3 +338,50 @@ def test_files_read_twice_fold_to_their_first_reading(varied_trail):
     assert index.report.duplicates == first.n + second.n
     assert snapshot.alive.tolist() == expected.tolist()
     assert not snapshot.shared_id
+
+
+def test_aliases_learned_from_events_outside_the_window_are_kept(tmp_path, varied_trail):
+    """A bucket's day folder read for a window that holds none of its events: the events are
+    dropped, but an alias created there still points to its key (the keys pane and ``alias:``
+    resolve through it), and the merge keeps it as the plain merge does."""
+    records = [
+        kms("CreateAlias", request={"aliasName": "alias/early", "targetKeyId": KEY1}, time="2024-05-01T10:00:00Z"),
+        kms("Decrypt", key=alias_arn("early"), time="2024-05-01T11:00:00Z"),
+    ]
+    path = write(tmp_path / "early.json", cloudtrail_file(records))
+    [early] = batches_of([path], 1)
+    late = batches_of([varied_trail], 3)[0]
+    start = int(late.columns["time"].min())
+    emptied, dropped = within(copy.deepcopy(early), start, start + 86_400)
+    assert (emptied.n, dropped) == (0, 2) and emptied.alias_bindings
+    assert_same_merge([emptied, late])
+    index = EventIndex()
+    index.add(emptied)
+    index.add(late)
+    index.refresh()
+    alias = index.vocab["alias"].find(alias_arn("early"))
+    assert alias is not None
+    assert index.vocab["key"].values[index.alias_history.key_of(alias, start)] == key_arn(KEY1)
+
+
+def test_context_values_cross_the_pipe_as_one_blob(varied_trail, monkeypatch):
+    """A worker sends its batch's context values (an S3 object ARN a call, on a busy trail) as
+    one UTF-8 blob and their ends: read back whole, hostile text included, and appended to the
+    index's arena as they are, with no str encoded in the main process."""
+    from kmstui.core import arena
+    from kmstui.core.batch import Texts
+
+    texts = ["arn:aws:s3:::b/k1", "", "Ä\u200b", "\udcff lone", "x" * 300, "k\u202eey"]
+    sent = pickle.loads(pickle.dumps(Texts(texts)))
+    assert list(sent) == texts and [sent[i] for i in range(len(texts))] == texts and sent[1:3] == texts[1:3]
+    [batch] = batches_of([varied_trail], 3)[:1]
+    assert isinstance(batch.contexts.values, Texts) and len(batch.contexts.values) > 1000
+    expected = plain_merge([batch])
+
+    def encoded_again(texts):
+        raise AssertionError("context values encoded in the main process")
+
+    index = EventIndex()
+    monkeypatch.setattr(arena, "encoded", encoded_again)
+    got = merged([pickle.loads(pickle.dumps(batch))], index)
+    assert got["contexts"] == expected["contexts"]

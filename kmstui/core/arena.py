@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from . import model
-from .vocab import Vocabulary, lowered
+from .vocab import Vocabulary, first_seen, lowered
 
 if TYPE_CHECKING:
     from .batch import PrincipalPart
@@ -37,6 +37,18 @@ def encoded(texts: Sequence[str]) -> tuple[bytes, np.ndarray]:
     if len(blob) == len(joined):
         return blob, np.fromiter(map(len, texts), np.int64, len(texts))
     return blob, np.fromiter((len(text.encode(*_CODEC)) for text in texts), np.int64, len(texts))
+
+
+def decoded(data: np.ndarray, ends: np.ndarray) -> list[str]:
+    """The texts ``data[ends[i]:ends[i + 1]]`` (UTF-8 bytes, one after another), decoded at
+    once and cut apart: a slice of one str each, no bytes object or decode call per text."""
+    joined = data.tobytes().decode(*_CODEC)
+    if len(joined) != len(data):  # not all ASCII: the texts' ends counted in characters
+        starting = np.zeros(len(data) + 1, np.int64)  # characters before each byte
+        np.cumsum((data & 0xC0) != 0x80, out=starting[1:])
+        ends = starting[ends]
+    bounds = ends.tolist()
+    return list(map(joined.__getitem__, map(slice, bounds[:-1], bounds[1:])))
 
 
 def _position(i: int, length: int, what: str) -> int:
@@ -212,6 +224,112 @@ class TextArena(Sequence[str]):
         return np.unique(np.concatenate(found)).tolist() if found else []
 
 
+class DistinctTexts(Sequence[str | None]):
+    """The distinct texts of a growing :class:`TextArena`, each given a code (from 1, in the
+    order first met; text 0 of the arena is "none", code 0) and brought up to date on demand:
+    ``codes[i]`` is text ``i``'s code and ``self[code]`` its text. What a group-by or an
+    ordering by principal as shown needs (one caller however many sessions' principals share
+    its short form), worked out in numpy from the arena's bytes: digests grouped and looked
+    up in a sorted array, every match compared byte for byte; a text whose digest another
+    text has is found by a search of the arena instead (rare: a collision costs time, never
+    a wrong code). No str is built, nor a dictionary entry per text."""
+
+    __slots__ = ("_arena", "_first", "_hash_codes", "_hashes", "codes")
+
+    def __init__(self, arena: TextArena):
+        self._arena = arena
+        self._first = np.zeros(1, np.int64)  # code -> the arena text that first had it
+        self._hashes = np.zeros(0, np.int64)  # the digests of the codes' texts, ascending
+        self._hash_codes = np.zeros(0, np.uint32)
+        self.codes = np.zeros(0, np.uint32)  # arena text -> code (replaced whole as it grows)
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    @overload
+    def __getitem__(self, i: int) -> str | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str | None]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = _position(i, len(self), "text code")
+        return None if i == 0 else self._arena[self._first[i]]
+
+    def __iter__(self) -> Iterator[str | None]:
+        """Every text in code order, their bytes gathered and decoded at once."""
+        first = self._first
+        ends = self._arena._offsets(0, int(first.max(initial=0)) + 2) if len(first) > 1 else np.zeros(1, np.int64)
+        yield None
+        if len(first) < 2:
+            return
+        starts, lengths = ends[first[1:]], ends[first[1:] + 1] - ends[first[1:]]
+        data = np.frombuffer(self._arena._blob[: int(ends[-1])], np.uint8)
+        offsets = np.cumsum(lengths) - lengths
+        at = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
+        yield from decoded(data[at], np.append(offsets, len(at)))
+
+    def catch_up(self, count: int) -> np.ndarray:
+        """The codes of the arena's first ``count`` texts (more than last time: the new ones
+        are coded now)."""
+        if count and not len(self.codes):
+            self.codes = np.zeros(1, np.uint32)  # the arena's first text is "none"
+        start = len(self.codes)
+        if count <= start:
+            return self.codes[:count]
+        ends = self._arena._offsets(start, count + 1)
+        data = np.frombuffer(self._arena._blob[int(ends[0]) : int(ends[-1])], np.uint8)
+        ends -= ends[0]
+        starts, lengths = ends[:-1], np.diff(ends)
+        digests = _mixed(text_digests(data, ends)).view(np.int64)
+        group, firsts = first_seen(digests)  # texts with one digest: each one's first leads
+        leader = firsts[group]
+        odd = lengths != lengths[leader]  # not the text its digest's first is: found apart
+        check = np.flatnonzero(~odd & (leader != np.arange(len(leader))))
+        odd[check] = ~_equal_bytes(data, starts[check], data, starts[leader[check]], lengths[check])
+        found = _looked_up(self._hashes, self._hash_codes, digests[firsts])
+        known = np.flatnonzero(found)
+        same = self._arena.same_encoded(self._first[found[known]], data, starts[firsts[known]], lengths[firsts[known]])
+        clash = known[~same]  # a digest a text of another code has
+        found[clash] = 0
+        fresh = np.flatnonzero(found == 0)
+        fresh = fresh[~np.isin(fresh, clash)]
+        first_code = len(self._first)
+        found[fresh] = np.arange(first_code, first_code + len(fresh), dtype=np.uint32)
+        self._first = np.concatenate([self._first, firsts[fresh] + start])
+        codes = self.codes = np.concatenate([self.codes, found[group]])
+        odd[np.isin(group, clash)] = True
+        for at in np.flatnonzero(odd).tolist():
+            codes[start + at] = 0
+        for at in np.flatnonzero(odd).tolist():
+            codes[start + at] = self._searched(start + at)
+        fresh_codes = found[fresh]
+        if len(self._first) > first_code + len(fresh):  # texts searched for were new: codes in the order first met
+            added = self._first[first_code:]
+            order = np.argsort(added, kind="stable")
+            renamed = np.arange(len(self._first), dtype=np.uint32)
+            renamed[first_code + order] = np.arange(first_code, len(self._first), dtype=np.uint32)
+            codes[start:] = renamed[codes[start:]]
+            self._first[first_code:] = added[order]
+            fresh_codes = renamed[fresh_codes]
+        order = np.argsort(digests[firsts[fresh]])
+        self._hashes, self._hash_codes = _merged(
+            self._hashes, self._hash_codes, digests[firsts[fresh]][order], fresh_codes[order]
+        )
+        return codes
+
+    def _searched(self, text: int) -> int:
+        """The code of arena text ``text``, found by searching the arena for texts equal to it
+        (below it, coded already), or a new code."""
+        equal = np.flatnonzero(self._arena.equal(self._arena[text])[1:text]) + 1
+        coded = self.codes[equal]
+        coded = coded[coded != 0]
+        if len(coded):
+            return int(coded[0])
+        self._first = np.append(self._first, text)
+        return len(self._first) - 1
+
+
 def _equal_bytes(
     left: np.ndarray, left_starts: np.ndarray, right: np.ndarray, right_starts: np.ndarray, lengths: np.ndarray
 ) -> np.ndarray:
@@ -340,12 +458,15 @@ def _mixed(digests: np.ndarray) -> np.ndarray:
     return digests
 
 
-def principal_digests(data: np.ndarray, ends: np.ndarray, parts: np.ndarray) -> np.ndarray:
+def principal_digests(
+    data: np.ndarray, ends: np.ndarray, parts: np.ndarray, texts: np.ndarray | None = None
+) -> np.ndarray:
     """The digest of each principal: its short form ``data[ends[i]:ends[i + 1]]`` and its
     (type, account, service, has an ARN) code ``parts[i]``. The ARN's text is left out: two
     principals that differ only there (one user name under two IAM paths) are rare, and the
-    check of a matching digest tells them apart."""
-    digests = text_digests(data, ends)
+    check of a matching digest tells them apart. ``texts``: the short forms' digests
+    (:func:`text_digests`) when the worker that sent them computed them already."""
+    digests = text_digests(data, ends) if texts is None else texts.astype(np.uint64)
     digests += parts.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     return _mixed(digests)
 
@@ -435,7 +556,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         ends = np.array([0, len(short)], np.int64)
         return principal_digests(np.frombuffer(short, np.uint8), ends, np.array([part], np.uint32)).view(np.int64)
 
-    def find(self, value: model.Identity | None) -> int | None:
+    def find(self, value: model.Identity | None, digest: np.ndarray | None = None) -> int | None:
+        """The code of ``value``, or None; ``digest``, its digest when the caller has it."""
         if value is None:
             return 0
         collided = self._collided.get(value)
@@ -444,18 +566,19 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         part = self._parts.find(self._part(value))
         if part is None:
             return None
-        code = int(self._candidates(self._digest(value, part))[0])
+        code = int(self._candidates(self._digest(value, part) if digest is None else digest)[0])
         if code and self.identity(code) == value:
             return code
         return None
 
-    def code(self, value: model.Identity | None) -> int:
-        code = self.find(value)
+    def code(self, value: model.Identity | None, digest: np.ndarray | None = None) -> int:
+        code = self.find(value, digest)
         if code is not None:
             return code
         assert value is not None
         part = self._parts.code(self._part(value))
-        digest = self._digest(value, part)
+        if digest is None:
+            digest = self._digest(value, part)
         code = len(self._shorts)
         self._part_codes.append(part)
         if value.arn is not None:
@@ -479,7 +602,9 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         """Keep the digests (ascending, distinct, new) of principals just added; merge them
         into the sorted arrays once there are many (a merge copies the arrays)."""
         self._recent_hashes, self._recent_codes = _merged(self._recent_hashes, self._recent_codes, digests, codes)
-        if len(self._recent_hashes) >= self._FOLD:
+        # folded once they are a fraction of the sorted ones: each fold copies every digest,
+        # so a fixed number between folds would copy them all again every few batches
+        if len(self._recent_hashes) >= max(self._FOLD, len(self._sorted_hashes) >> 2):
             self._sorted_hashes, self._sorted_codes = _merged(
                 self._sorted_hashes, self._sorted_codes, self._recent_hashes, self._recent_codes
             )
@@ -515,7 +640,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         table = np.zeros(max(wanted) + 1, np.uint32)
         table[wanted] = [self._parts.code((*part.kinds[k // 2], bool(k % 2))) for k in wanted]
         parts = table[kind]  # each principal's (type, account, service, has an ARN) code
-        digests = principal_digests(data, ends, parts).view(np.int64)
+        texts = part.digests if len(part.digests) == n else None  # computed by the worker
+        digests = principal_digests(data, ends, parts, texts).view(np.int64)
         order = np.argsort(digests, kind="stable")
         ordered = digests[order]
         codes = np.empty(n, np.uint32)
@@ -545,7 +671,7 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             upto = int(np.searchsorted(fresh, at))
             self._add_many(fresh[done:upto], *added)
             done = upto
-            out[at + 1] = self.code(part[at + 1])
+            out[at + 1] = self.code(part[at + 1], digests[at : at + 1])
         self._add_many(fresh[done:], *added)
         if len(again):
             out[again[alike] + 1] = out[leader[again[alike]] + 1]
@@ -561,10 +687,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             return np.zeros(0, bool)
         same = np.frombuffer(self._part_codes, np.uint32)[codes] == parts[which]
         same[same] = self._shorts.same_encoded(codes[same], data, ends[which[same]], np.diff(ends)[which[same]])
-        for i in np.flatnonzero(same).tolist() if arns else ():
-            arn = arns.get(int(which[i]))
-            if arn is not None:
-                same[i] = self._arns.get(int(codes[i])) == arn
+        if arns:  # the part says whether there is an ARN: only those with one compare it
+            named = np.zeros(len(ends) - 1, bool)
+            named[np.fromiter(arns.keys(), np.int64, len(arns))] = True
+            for i in np.flatnonzero(same & named[which]).tolist():
+                same[i] = self._arns.get(int(codes[i])) == arns[int(which[i])]
         return same
 
     def _add_many(
@@ -594,16 +721,28 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         lengths = ends[which + 1] - ends[which]
         if len(which) == len(ends) - 1:  # every principal of the batch is new: its bytes as they are
             blob = data[int(ends[0]) : int(ends[-1])].tobytes()
-        else:
-            chosen = np.zeros(len(ends) - 1, bool)
-            chosen[which] = True
-            blob = data[int(ends[0]) : int(ends[-1])][np.repeat(chosen, np.diff(ends))].tobytes()
+        else:  # the runs of consecutive principals, each one slice of the batch's bytes
+            breaks = np.flatnonzero(np.diff(which) != 1) + 1
+            firsts, lasts = which[np.r_[0, breaks]], which[np.r_[breaks - 1, len(which) - 1]] + 1
+            view = data.data  # a memoryview: slices of it are not copies
+            blob = b"".join(map(view.__getitem__, map(slice, ends[firsts].tolist(), ends[lasts].tolist())))
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
         self._shorts.extend_encoded(blob, lengths)
         order = np.argsort(digests[which])
         self._remember(digests[which][order], codes[order])
         out[which + 1] = codes
+
+    @property
+    def short_forms(self) -> TextArena:
+        """Every principal's short form, by principal code (code 0's is empty)."""
+        return self._shorts
+
+    def kinds(self, start: int, stop: int) -> tuple[np.ndarray, list[tuple[Any, ...] | None]]:
+        """The (type, account, calling service, has an ARN) of principals ``start:stop``, as
+        codes into the list given beside them (whose entry 0, no principal's, is None)."""
+        codes = np.frombuffer(self._part_codes[start:stop], np.uint32)
+        return codes, list(self._parts.values)
 
     def _arn_texts(self, start: int, stop: int) -> dict[int, str]:
         """The search texts of the principals in ``start:stop`` that keep an ARN."""

@@ -10,7 +10,7 @@ from typing import overload
 
 import numpy as np
 
-from .arena import _CODEC, encoded
+from .arena import _CODEC, _position, decoded, encoded, text_digests
 from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
@@ -31,15 +31,62 @@ class TrailChange:
     principal: int  # batch-local principal code
 
 
+class Texts(Sequence[str]):
+    """Many distinct texts as one UTF-8 blob and their ends, the way they cross the pipe: a
+    batch's context values (S3 object ARNs, unique per call on a busy trail) pickle as one
+    bytes object, not a str each, and the index appends the blob to its arena as it is."""
+
+    __slots__ = ("blob", "ends")
+
+    def __init__(self, texts: Sequence[str] = ()):
+        self.blob, lengths = encoded(texts)
+        self.ends = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=self.ends[1:])
+
+    def lengths(self) -> np.ndarray:
+        """Each text's length in bytes."""
+        return np.diff(self.ends)
+
+    def __len__(self) -> int:
+        return len(self.ends) - 1
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = _position(i, len(self), "text index")
+        return self.blob[int(self.ends[i]) : int(self.ends[i + 1])].decode(*_CODEC)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(decoded(np.frombuffer(self.blob, np.uint8), self.ends))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[bytes, np.ndarray]:
+        return self.blob, self.ends
+
+    def __setstate__(self, state: tuple[bytes, np.ndarray]) -> None:
+        self.blob, self.ends = state
+
+
 @dataclass
 class ContextPart:
     """A batch's encryption contexts, flattened for a cheap merge: local context ``i``
     (from 1) owns the next ``counts[i - 1]`` pairs of the label, key and value arrays,
-    which index the batch's own ``labels``, ``keys`` and ``values`` lists."""
+    which index the batch's own ``labels``, ``keys`` and ``values`` (the values as
+    :class:`Texts` once the worker's decoder finishes the batch)."""
 
     labels: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
-    values: list[str] = field(default_factory=list)
+    values: Sequence[str] = field(default_factory=list)
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
     label: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
     key: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
@@ -58,13 +105,16 @@ class PrincipalPart(Sequence[Identity | None]):
     ``shorts[ends[i - 1]:ends[i]]`` (UTF-8, as the index's arena keeps it), the type, account
     and calling service ``kinds[kind[i]]``, and the ARN ``arns.get(i)`` (kept only where the
     short form cannot rebuild it: no assumed-role session has one). Distinct by value.
-    ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
+    ``digests[i - 1]`` is the short form's digest (:func:`~kmstui.core.arena.text_digests`),
+    computed by the worker: what the index matches principals by, less for the main process
+    to do. ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
 
     shorts: bytes = b""
     ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
     kind: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
     kinds: list[Kind] = field(default_factory=list)
     arns: dict[int, str] = field(default_factory=dict)
+    digests: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
 
     @classmethod
     def of(cls, shorts: Sequence[str], kind: Sequence[int], kinds: list[Kind], arns: dict[int, str]) -> PrincipalPart:
@@ -73,7 +123,8 @@ class PrincipalPart(Sequence[Identity | None]):
         blob, lengths = encoded(shorts)
         ends = np.cumsum(lengths)
         kinds_of = np.array(kind, dtype=np.uint32)
-        return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns)
+        digests = text_digests(np.frombuffer(blob, np.uint8), ends)
+        return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns, digests)
 
     @classmethod
     def of_identities(cls, identities: Iterable[Identity]) -> PrincipalPart:

@@ -42,6 +42,7 @@ from .batch import (
     Batch,
     ContextPart,
     SourceInfo,
+    Texts,
     TrailChange,
     within,
 )
@@ -656,6 +657,7 @@ class _BatchBuilder:
         batch.vocab = {name: list(codes) for name, codes in self.vocab.items()}
         batch.principals = self.principals.part()
         batch.contexts = self.contexts.part()
+        batch.contexts.values = Texts(batch.contexts.values)  # one blob through the pipe, not a str each
         batch.alias_bindings = list(self.bindings.items())
         return batch
 

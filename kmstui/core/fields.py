@@ -12,14 +12,14 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import msgspec
 import numpy as np
 
 from . import model, sqlterms
 from .actiontrail import CLOUDS
-from .arena import IdentityVocabulary
+from .arena import DistinctTexts, IdentityVocabulary
 from .index import EventIndex, Snapshot
 from .timeutil import NO_TIME, parse_iso, parse_span
 from .vocab import Vocabulary
@@ -166,16 +166,63 @@ def _principal(index: EventIndex, snapshot: Snapshot, needle: Needle) -> np.ndar
     return table[column(index, "principal", snapshot.n)]
 
 
-_PARTS: weakref.WeakKeyDictionary[Vocabulary, dict[str, tuple[Vocabulary, np.ndarray]]] = weakref.WeakKeyDictionary()
+_PARTS: weakref.WeakKeyDictionary[Vocabulary, dict[str, tuple[Any, np.ndarray]]] = weakref.WeakKeyDictionary()
 _PARTS_LOCK = threading.Lock()  # a cancelled filtering thread may still be running beside a new one
+_KIND_FIELDS = {"identity_type": 0, "account": 1}  # where a part is in the vocabulary's (type, account, ...) kinds
 
 
 def principal_part(index: EventIndex, part: str) -> tuple[Vocabulary, np.ndarray]:
-    """One part of every principal (``identity_type``, ``account``) as its own small
+    """One part of every principal (``identity_type``, ``account``, ``short``) as its own small
     vocabulary, and the code of each principal's part in it: a filter on the part then looks
     at a few distinct values, not at every principal (there is one per session). Built once,
-    extended as principals arrive."""
+    extended as principals arrive, from the principal vocabulary's columns: its kinds (a few
+    distinct) and its arena of short forms (by :class:`~kmstui.core.arena.DistinctTexts`,
+    whose ``values`` build a text only when it is read), no Identity built per principal."""
     principals = index.vocab["principal"]
+    if not isinstance(principals, IdentityVocabulary):
+        return _principal_part_of_values(principals, part)
+    with _PARTS_LOCK:
+        cache = _PARTS.setdefault(principals, {})
+        count = len(principals)
+        if part == "short":
+            shorts = cache.get(part)
+            if shorts is None:
+                distinct = DistinctTexts(principals.short_forms)
+                shorts = cache[part] = (_TextParts(distinct), distinct.codes)
+            parts, codes = shorts
+            if len(codes) < count:
+                codes = parts.distinct.catch_up(count)
+                cache[part] = (parts, codes)
+            return parts, codes
+        parts, codes = cache.get(part, (Vocabulary(), np.zeros(0, np.uint32)))
+        if len(codes) < count:
+            kind_codes, kinds = principals.kinds(len(codes), count)
+            at = _KIND_FIELDS[part]
+            # the kinds in the order the new principals first have them, as a plain build would code them
+            used, first = np.unique(kind_codes, return_index=True)
+            table = np.zeros(len(kinds), np.uint32)
+            for kind in used[np.argsort(first)].tolist():
+                value = kinds[kind]
+                table[kind] = parts.code(value[at] if value is not None else None)
+            codes = np.concatenate([codes, table[kind_codes]])
+            cache[part] = (parts, codes)
+        return parts, codes
+
+
+class _TextParts(Vocabulary[str]):
+    """The short forms' vocabulary: ``values`` are the distinct texts, read from the arena."""
+
+    def __init__(self, distinct: DistinctTexts):
+        super().__init__()
+        self.distinct = distinct
+        self.values = distinct  # type: ignore[assignment]
+
+    def __len__(self) -> int:
+        return len(self.distinct)
+
+
+def _principal_part_of_values(principals: Vocabulary, part: str) -> tuple[Vocabulary, np.ndarray]:
+    """principal_part of a plain vocabulary of Identity values, one by one."""
     with _PARTS_LOCK:
         cache = _PARTS.setdefault(principals, {})
         parts, codes = cache.get(part, (Vocabulary(), np.zeros(0, np.uint32)))

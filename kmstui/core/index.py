@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -29,6 +30,7 @@ from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena, rows_containing
+from .batch import Texts
 from .decode import (
     EVENT_ID_WIDTH,
     STRING_COLUMNS,
@@ -358,7 +360,10 @@ class Contexts:
                 _narrowest(self.keys.remap(part.keys)[part.key]),
                 part.value + np.uint32(len(self.values)),
             )
-            self.values.extend(part.values)
+            if isinstance(part.values, Texts):  # as a worker sends them: the blob appended as it is
+                self.values.extend_encoded(part.values.blob, part.values.lengths())
+            else:
+                self.values.extend(part.values)
             with self._growth:
                 self._chunks.append(chunk)
                 self._size += count
@@ -572,6 +577,15 @@ class EventIndex:
             )
         n = batch.n
         if n == 0:
+            # no event kept (a window dropped them all, say), but what they taught about
+            # aliases is still true: the keys pane and alias: resolve through it
+            if batch.alias_bindings:
+                alias_vocab, key_vocab = self.vocab["alias"], self.vocab["key"]
+                self._keep_bindings(
+                    batch.alias_bindings,
+                    lambda local: alias_vocab.code(batch.vocab["alias"][local]),
+                    lambda local: key_vocab.code(batch.vocab["key"][local]),
+                )
             return
         base = self.size
         report.kept += n
@@ -611,16 +625,7 @@ class EventIndex:
             change.principal = int(principal_remap[change.principal])
             self.trail_changes.append(change)
         if batch.alias_bindings:
-            aliases, keys = alias_remap.tolist(), key_remap.tolist()
-            for learned, (first, last) in batch.alias_bindings:
-                # changes are kept one by one (an alias can move back and forth), observations as a span
-                binding = model.AliasBinding(aliases[learned.alias], keys[learned.key], learned.kind, learned.when)
-                span = self.alias_bindings.get(binding)
-                if span is None:
-                    self.alias_bindings[binding] = [first, last]
-                else:
-                    span[0] = min(span[0], first)
-                    span[1] = max(span[1], last)
+            self._keep_bindings(batch.alias_bindings, alias_remap.tolist().__getitem__, key_remap.tolist().__getitem__)
         if batch.log_files:
             trails = trail_remap.tolist()
             if trails == list(range(len(trails))):  # the usual: codes already the index's
@@ -630,6 +635,23 @@ class EventIndex:
         only = np.flatnonzero((columns["key0"] == 0) & (columns["alias"] != 0))
         if len(only):
             self.alias_only.extend((only + base).tolist())
+
+    def _keep_bindings(
+        self,
+        learned: list[tuple[model.AliasBinding, list[int]]],
+        alias: Callable[[int], int],
+        key: Callable[[int], int],
+    ) -> None:
+        """Keep a batch's alias bindings, given the global code of each local alias and key:
+        changes one by one (an alias can move back and forth), observations as a span."""
+        for binding, (first, last) in learned:
+            kept = model.AliasBinding(alias(binding.alias), key(binding.key), binding.kind, binding.when)
+            span = self.alias_bindings.get(kept)
+            if span is None:
+                self.alias_bindings[kept] = [first, last]
+            else:
+                span[0] = min(span[0], first)
+                span[1] = max(span[1], last)
 
     # ------------------------------------------------------------------ derived state
 

@@ -5,6 +5,7 @@ a batch's principals as a worker gathers them (:class:`PrincipalTable`)."""
 from __future__ import annotations
 
 from array import array
+from itertools import repeat
 
 import numpy as np
 
@@ -19,12 +20,13 @@ ASSUMED_ROLE = "AssumedRole"
 class PrincipalTable:
     """A batch's principals, codes in the order first met (0 is none), kept as the columns a
     :class:`PrincipalPart` sends. An assumed-role session (new every few calls on a busy
-    trail) is added as its short form and a kind code, a file's at once in numpy: no
-    Identity object and no dictionary entry for it, here or in the main process. Within a
-    file each principal comes once; across the files of a batch one may come again (looking
-    would cost a dictionary entry per session), and the index gives repeats one code."""
+    trail) is added as its short form and a kind code, a file's at once in numpy, with no
+    Identity object. Each principal comes once in a batch: a principal without an ARN (every
+    session) is found again by its short form and kind, so that one seen in several of the
+    batch's files (the usual on a repetitive trail) is sent, and matched in the main
+    process, once. The index still gives any repeat one code."""
 
-    __slots__ = ("_arns", "_codes", "_kind", "_kinds", "_shorts")
+    __slots__ = ("_arns", "_codes", "_kind", "_kinds", "_shorts", "_unnamed")
 
     def __init__(self):
         self._shorts: list[str] = [""]  # per code
@@ -32,6 +34,7 @@ class PrincipalTable:
         self._kinds: dict[Kind, int] = {}  # (identity_type, account, invoked_by) -> kind code
         self._arns: dict[int, str] = {}  # code -> ARN, where there is one
         self._codes: dict[Identity, int] = {}  # the principals added one by one -> code
+        self._unnamed: dict[tuple[str, int], int] = {}  # (short form, kind code) -> code, without an ARN
 
     def __len__(self) -> int:
         return len(self._shorts)
@@ -42,11 +45,18 @@ class PrincipalTable:
             return 0
         code = self._codes.get(identity)
         if code is None:
-            code = self._codes[identity] = len(self._shorts)
-            self._shorts.append(identity.short)
-            self._kind.append(self.kind((identity.identity_type, identity.account, identity.invoked_by)))
-            if identity.arn is not None:
-                self._arns[code] = identity.arn
+            kind = self.kind((identity.identity_type, identity.account, identity.invoked_by))
+            if identity.arn is None:  # perhaps a session a file of the batch resolved in bulk
+                code = self._unnamed.get((identity.short, kind))
+            if code is None:
+                code = len(self._shorts)
+                self._shorts.append(identity.short)
+                self._kind.append(kind)
+                if identity.arn is not None:
+                    self._arns[code] = identity.arn
+                else:
+                    self._unnamed[(identity.short, kind)] = code
+            self._codes[identity] = code
         return code
 
     def kind(self, kind: Kind) -> int:
@@ -67,7 +77,7 @@ class PrincipalTable:
         the account and for the service the other two columns give (codes into their values),
         with no ARN (the short form and the account rebuild it). Each distinct (account,
         service) is looked up once; the rows are grouped by (session, kind) in numpy, and each
-        group becomes a principal, in the order first met."""
+        group is a principal the batch has (from another file) or a new one, in the order first met."""
         (account_codes, account_values), (invoked_codes, invoked_values) = accounts, invoked
         width = len(invoked_values)
         pairs = account_codes.astype(np.int64) * width + invoked_codes
@@ -82,10 +92,23 @@ class PrincipalTable:
         keys = session_codes.astype(np.int64) << 32 | kind_of[inverse.reshape(-1)]
         group, firsts = first_seen(keys)
         found = keys[firsts]
-        base = len(self._shorts)
-        self._shorts.extend(map(sessions.__getitem__, (found >> 32).tolist()))
-        self._kind.frombytes((found & 0xFFFFFFFF).astype(np.uint32).tobytes())
-        return (group + base).astype(np.uint32)
+        shorts = list(map(sessions.__getitem__, (found >> 32).tolist()))
+        kinds = found & 0xFFFFFFFF
+        pairs = list(zip(shorts, kinds.tolist(), strict=True))
+        codes = np.fromiter(map(self._unnamed.get, pairs, repeat(0)), np.uint32, len(pairs))
+        new = np.flatnonzero(codes == 0)
+        if len(new):
+            base = len(self._shorts)
+            codes[new] = np.arange(base, base + len(new), dtype=np.uint32)
+            chosen = new.tolist()
+            if len(chosen) == len(pairs):  # the usual on a busy trail: none seen before
+                self._shorts.extend(shorts)
+                self._unnamed.update(zip(pairs, range(base, base + len(pairs)), strict=True))
+            else:
+                self._shorts.extend(map(shorts.__getitem__, chosen))
+                self._unnamed.update(zip(map(pairs.__getitem__, chosen), range(base, base + len(chosen)), strict=True))
+            self._kind.frombytes(kinds[new].astype(np.uint32).tobytes())
+        return codes[group]
 
     def part(self) -> PrincipalPart:
         return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
