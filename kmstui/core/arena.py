@@ -15,7 +15,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
@@ -61,7 +61,31 @@ def _position(i: int, length: int, what: str) -> int:
     return i
 
 
-class TextArena(Sequence[str]):
+_T = TypeVar("_T", covariant=True)
+
+
+class Positional(Sequence[_T]):
+    """A sequence read by position, as the arenas and columns here are: each class says how
+    to read one item (``_item``, given a position in range) and what its positions are called;
+    slices and positions from the end are read here, the same for all."""
+
+    __slots__ = ()
+    _what = "index"
+
+    def _item(self, i: int) -> _T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> _T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[_T]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        return self._item(_position(i, len(self), self._what))
+
+
+class TextArena(Positional[str]):
     """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again."""
 
     __slots__ = ("_blob", "_counts", "_ends")
@@ -104,14 +128,9 @@ class TextArena(Sequence[str]):
         self._blob += blob
         self._ends.frombytes(ends.astype(np.uint32 if self._ends.typecode == "I" else np.int64).tobytes())
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = _position(i, len(self), "arena index")
+    _what = "arena index"
+
+    def _item(self, i: int) -> str:
         return self._blob[self._ends[i] : self._ends[i + 1]].decode(*_CODEC)
 
     def __iter__(self) -> Iterator[str]:
@@ -224,7 +243,7 @@ class TextArena(Sequence[str]):
         return np.unique(np.concatenate(found)).tolist() if found else []
 
 
-class DistinctTexts(Sequence[str | None]):
+class DistinctTexts(Positional[str | None]):
     """The distinct texts of a growing :class:`TextArena`, each given a code (from 1, in the
     order first met; text 0 of the arena is "none", code 0) and brought up to date on demand:
     ``codes[i]`` is text ``i``'s code and ``self[code]`` its text. What a group-by or an
@@ -246,14 +265,9 @@ class DistinctTexts(Sequence[str | None]):
     def __len__(self) -> int:
         return len(self._first)
 
-    @overload
-    def __getitem__(self, i: int) -> str | None: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str | None]: ...
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = _position(i, len(self), "text code")
+    _what = "text code"
+
+    def _item(self, i: int) -> str | None:
         return None if i == 0 else self._arena[self._first[i]]
 
     def __iter__(self) -> Iterator[str | None]:
@@ -792,7 +806,7 @@ def search_text(identity: model.Identity) -> str:
     return f"{identity.short} {identity.arn}" if identity.arn else identity.short
 
 
-class _Identities(Sequence[model.Identity | None]):
+class _Identities(Positional[model.Identity | None]):
     """``vocabulary.values`` of an :class:`IdentityVocabulary`: identities built on demand."""
 
     __slots__ = ("_vocabulary",)
@@ -803,14 +817,10 @@ class _Identities(Sequence[model.Identity | None]):
     def __len__(self) -> int:
         return len(self._vocabulary)
 
-    @overload
-    def __getitem__(self, i: int) -> model.Identity | None: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[model.Identity | None]: ...
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self._vocabulary.identity(j) for j in range(*i.indices(len(self)))]
-        return self._vocabulary.identity(_position(i, len(self), "principal code"))
+    _what = "principal code"
+
+    def _item(self, i: int) -> model.Identity | None:
+        return self._vocabulary.identity(i)
 
     def __iter__(self) -> Iterator[model.Identity | None]:
         identity = self._vocabulary.identity
@@ -821,7 +831,7 @@ class _Identities(Sequence[model.Identity | None]):
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-class LoweredArena(Sequence[str]):
+class LoweredArena(Positional[str]):
     """Texts in an arena, searched case-insensitively as their lowercase forms would be, with
     no lowercase copy of a text whose lowercase form differs only in ASCII letters (nearly all:
     ARNs, ids, names): the search folds those letters as it compares. Only a text whose
@@ -871,14 +881,10 @@ class LoweredArena(Sequence[str]):
             return self._copies[at]
         return lowered(self._texts[code])
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        return self.search_text(_position(i, len(self), "arena index"))
+    _what = "arena index"
+
+    def _item(self, i: int) -> str:
+        return self.search_text(i)
 
     def __iter__(self) -> Iterator[str]:
         return (self.search_text(i) for i in range(len(self)))

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import overload
 
 import numpy as np
 
-from .arena import _CODEC, _position, decoded, encoded, text_digests
+from .arena import _CODEC, Positional, decoded, encoded, text_digests
 from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
@@ -31,7 +30,7 @@ class TrailChange:
     principal: int  # batch-local principal code
 
 
-class Texts(Sequence[str]):
+class Texts(Positional[str]):
     """Many distinct texts as one UTF-8 blob and their ends, the way they cross the pipe: a
     batch's context values (S3 object ARNs, unique per call on a busy trail) pickle as one
     bytes object, not a str each, and the index appends the blob to its arena as it is."""
@@ -50,14 +49,9 @@ class Texts(Sequence[str]):
     def __len__(self) -> int:
         return len(self.ends) - 1
 
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = _position(i, len(self), "text index")
+    _what = "text index"
+
+    def _item(self, i: int) -> str:
         return self.blob[int(self.ends[i]) : int(self.ends[i + 1])].decode(*_CODEC)
 
     def __iter__(self) -> Iterator[str]:
@@ -97,7 +91,7 @@ Kind = tuple[str | None, str | None, str | None]  # a principal's (identity_type
 
 
 @dataclass(eq=False)
-class PrincipalPart(Sequence[Identity | None]):
+class PrincipalPart(Positional[Identity | None]):
     """A batch's principals as columns, for a cheap pickle and merge: a busy trail brings a
     new assumed-role session every few calls (about 900 principals a file), and as Identity
     objects they cost more to build, pickle, unpickle and match than everything else a
@@ -141,18 +135,9 @@ class PrincipalPart(Sequence[Identity | None]):
     def __len__(self) -> int:
         return len(self.ends)
 
-    @overload
-    def __getitem__(self, i: int) -> Identity | None: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Identity | None]: ...
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError("principal code out of range")
+    _what = "principal code"
+
+    def _item(self, i: int) -> Identity | None:
         if i == 0:
             return None
         short = self.shorts[int(self.ends[i - 1]) : int(self.ends[i])].decode(*_CODEC)
