@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import numpy as np
 
 from . import model
-from .vocab import Vocabulary, first_seen, lowered
+from .vocab import Vocabulary, first_seen, lowered, spans
 
 if TYPE_CHECKING:
     from .batch import PrincipalPart
@@ -279,9 +279,8 @@ class DistinctTexts(Positional[str | None]):
             return
         starts, lengths = ends[first[1:]], ends[first[1:] + 1] - ends[first[1:]]
         data = np.frombuffer(self._arena._blob[: int(ends[-1])], np.uint8)
-        offsets = np.cumsum(lengths) - lengths
-        at = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()), dtype=np.int64)
-        yield from decoded(data[at], np.append(offsets, len(at)))
+        at = spans(starts, lengths)
+        yield from decoded(data[at], np.r_[0, np.cumsum(lengths)])
 
     def catch_up(self, count: int) -> np.ndarray:
         """The codes of the arena's first ``count`` texts (more than last time: the new ones
@@ -313,8 +312,7 @@ class DistinctTexts(Positional[str | None]):
         self._first = np.concatenate([self._first, firsts[fresh] + start])
         codes = self.codes = np.concatenate([self.codes, found[group]])
         odd[np.isin(group, clash)] = True
-        for at in np.flatnonzero(odd).tolist():
-            codes[start + at] = 0
+        codes[start + np.flatnonzero(odd)] = 0  # searched below: none may lead to another's provisional code
         for at in np.flatnonzero(odd).tolist():
             codes[start + at] = self._searched(start + at)
         fresh_codes = found[fresh]

@@ -26,7 +26,7 @@ from .fields import ANY_VALUE, principal_part
 from .index import EventIndex
 from .query import quote
 from .timeutil import NO_TIME
-from .vocab import distinct
+from .vocab import distinct, spans
 
 # A code space is counted in place (np.bincount) when it is no larger than this many times the
 # entries, and sorted otherwise: a bin costs about what sorting a fifth of an entry does.
@@ -564,9 +564,7 @@ def group(
         def regroup(pairs: tuple[np.ndarray, np.ndarray], value_count: int) -> tuple[np.ndarray, np.ndarray]:
             atom, value = pairs
             copies = spread[atom]
-            entry = np.repeat(starts[atom], copies) + (
-                np.arange(int(copies.sum()), dtype=np.int64) - np.repeat(np.cumsum(copies) - copies, copies)
-            )
+            entry = spans(starts[atom], copies)
             return distinct_pairs(groups.inverse[entry], np.repeat(value, copies), value_count)
 
         key_pairs = regroup(key_pairs, len(index.vocab["key"])) if key_pairs is not None else None

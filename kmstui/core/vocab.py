@@ -104,6 +104,16 @@ def gather(values: list, codes: np.ndarray) -> list:
     return list(map(values.__getitem__, codes.tolist()))
 
 
+def spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions ``starts[i], starts[i] + 1, ... starts[i] + lengths[i] - 1`` of every
+    span, one after another: what gathers many texts' bytes, or many runs' rows, at once."""
+    lengths = lengths.astype(np.int64, copy=False)
+    offsets = np.cumsum(lengths) - lengths  # where each span begins among all the positions
+    return np.repeat(starts.astype(np.int64, copy=False) - offsets, lengths) + np.arange(
+        int(lengths.sum()), dtype=np.int64
+    )
+
+
 def first_seen(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows grouped by equal ``keys``: (each row's group, a row of each group), groups
     numbered in the order they first occur."""
