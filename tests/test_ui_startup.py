@@ -9,6 +9,7 @@ explorer is looked at while the load is certainly still running.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -156,6 +157,36 @@ async def test_merging_waits_until_the_first_events_are_drawn(tmp_path):
         # the first batch went through at once; the second only after its events were drawn
         assert drawn_before[1] == ["12:10:02", "12:10:01", "12:10:00"]
         assert len(_times(app)) == PER_FILE * len(STAMPS)
+
+
+async def test_the_collector_rests_until_the_first_events_are_drawn(tmp_path):
+    """kmstui DIR starts its load with the cyclic garbage collector off (importing Textual and
+    building the screen make objects that all live on): on again, with them set aside, once
+    the first events are on screen, while the load still goes on."""
+    gate = Gate()
+    preload = BackgroundLoad(EventIndex(), _trail(tmp_path), narrow=gate)
+    frozen = gc.get_freeze_count()
+    try:
+        preload.start(pause_collector=True)
+        assert not gc.isenabled()
+        app = KmsApp([], preload=preload)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _first_rows(app)
+            for _ in range(600):  # shown() comes after the frame with them (call_after_refresh)
+                if gc.isenabled():
+                    break
+                await pilot.pause(0.05)
+            assert gc.isenabled()
+            assert app.explorer.load_running and not preload.done  # held on its second batch
+            assert gc.get_freeze_count() > frozen
+            gate.release()
+            await app.settled()
+            await pilot.pause()
+    finally:
+        gate.release()
+        gc.enable()
+        gc.unfreeze()
+    assert gc.isenabled()
 
 
 async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
