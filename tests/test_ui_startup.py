@@ -211,6 +211,10 @@ async def test_before_the_first_events_the_list_says_it_is_loading(tmp_path):
         events = app.explorer.query_one(EventsPane)
         assert app.explorer.load_running and events.row_count == 0
         assert "Loading the first events" in lines(events)[1]  # not "No events match."
+        # the progress bar is in the first frame, before the load's first report: shown later, it
+        # laid the screen out again
+        assert app.explorer.query_one("#loadbar").display
+        assert text_of(app.explorer.query_one("#progress-text", Static)).startswith(f" 0 of {len(STAMPS)} files")
         gate.release()
         await app.settled()
         await pilot.pause()

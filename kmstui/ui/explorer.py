@@ -204,6 +204,11 @@ class ExplorerScreen(Screen[None]):
             # until the first result is shown, an empty list is not "no events match"
             self.query_one(EventsPane).empty_text = "Loading the first events…"
             self.load_sources()
+            if self.preload is not None:
+                # the progress bar in the first frame: shown with the first report instead, it
+                # laid the screen out again and drew all of it (50 ms of CPU, in the load's time)
+                files = len(self.preload.files)
+                self._show_load_progress(self.preload.progress or Progress(0, files, 0, 0, 0, 0, 0.0))
             if self.preload is not None and self.index.snapshot.n:
                 # the first file is in already: its events in the first frame, and the query
                 # for the rest now, not after the load worker's first report (the merge waits
@@ -489,7 +494,10 @@ class ExplorerScreen(Screen[None]):
     def on_load_progressed(self, message: LoadProgressed) -> None:
         if not self.load_running:
             return
-        self.load_progress = progress = message.progress
+        self.load_progress = message.progress
+        self._show_load_progress(message.progress)
+
+    def _show_load_progress(self, progress: Progress) -> None:
         self.query_one("#loadbar").display = True
         self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
         self.query_one("#progress-text", Static).update(
