@@ -20,8 +20,10 @@ from textual.widgets import Static
 
 from kmstui.core.background import BackgroundLoad
 from kmstui.core.index import EventIndex
+from kmstui.core.loader import Progress
 from kmstui.core.sources import SourceFile, discover, newest_first
 from kmstui.ui.app import KmsApp
+from kmstui.ui.explorer import worth_a_look
 from kmstui.ui.panes import EventsPane
 
 from appkit import lines, text_of
@@ -265,3 +267,35 @@ def test_the_load_begun_before_the_screen_refreshes_the_index_only_for_the_explo
     assert rest == [first + 1, first + 1]  # the first batch refreshed; the second not
     first, *rest = _generations_seen(tmp_path / "looked", 2)
     assert rest == [first + 1, first + 2]  # asked to look before the second: refreshed after it
+
+
+def test_no_look_at_a_load_that_ends_before_the_next_would_be_due():
+    """Looks at a loading index are spaced by their cost; the look that would come when the load
+    is nearly over is left to the end's (at the rate so far, it ends sooner than the spacing)."""
+
+    def loaded(fraction: float, elapsed: float) -> Progress:
+        return Progress(0, 500, 0, 0, int(fraction * 1000), 1000, elapsed)
+
+    assert worth_a_look(loaded(0.2, 1.0), every=2.0)  # 4 s to go
+    assert worth_a_look(loaded(0.5, 3.0), every=2.0)  # 3 s to go
+    assert not worth_a_look(loaded(0.8, 4.0), every=2.0)  # 1 s to go: the end's look shows it
+    assert not worth_a_look(loaded(0.97, 4.0), every=0.5)
+    assert worth_a_look(None, every=2.0) and worth_a_look(loaded(0.0, 0.0), every=2.0)
+
+
+async def test_a_look_due_near_the_end_of_the_load_waits_for_the_end(tmp_path):
+    """The explorer asks the load for a look only when it is worth it; a skipped one is asked
+    about again later (the load may slow down)."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        asked: list[bool] = []
+        preload.look = lambda: asked.append(True)  # type: ignore[method-assign]
+        preload.progress = Progress(2, 3, 6, 6, 900, 1000, 9.0)  # 1 s to go at this rate
+        screen._look_when_due(5.0)
+        assert not asked
+        preload.progress = Progress(1, 3, 3, 3, 300, 1000, 3.0)  # 7 s to go
+        screen._look_when_due(5.0)
+        assert asked == [True]
+        gate.release()
+        await app.settled()

@@ -691,7 +691,8 @@ class ExplorerScreen(Screen[None]):
             if self.load_running and self.preload is not None and not self.preload.done:
                 # the load begun before the screen refreshes the index only when asked: ask for
                 # the next look when it is due (it comes back as IndexChanged)
-                self.set_timer(max(LOADING_QUIET * result.cpu, PROGRESS_EVERY), self.preload.look)
+                every = max(LOADING_QUIET * result.cpu, PROGRESS_EVERY)
+                self.set_timer(every, partial(self._look_when_due, every))
         if result.trails is not None:
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
@@ -700,6 +701,19 @@ class ExplorerScreen(Screen[None]):
         if self.preload is not None and not self.preload.done:  # the first screen is whole
             self.call_after_refresh(self._first_events_drawn)
         await self._notify_changed()
+
+    def _look_when_due(self, every: float) -> None:
+        """Ask the load for the next look at the growing index, unless the load will end before
+        another look would be due: then the end's look shows it all (a look near the end of a
+        large load, 0.2 s of CPU, was followed within a second by the end's). Asked again after
+        ``every`` in that case, in case the load slows down."""
+        preload = self.preload
+        if preload is None or preload.done or not self.load_running:
+            return
+        if worth_a_look(preload.progress, every):
+            preload.look()
+        else:
+            self.set_timer(every, partial(self._look_when_due, every))
 
     async def on_query_failed(self, message: QueryFailed) -> None:
         self._first_events_drawn()
@@ -1030,6 +1044,17 @@ class ExplorerScreen(Screen[None]):
 
     def on_descendant_focus(self) -> None:
         self.update_status()
+
+
+def worth_a_look(progress: Progress | None, every: float) -> bool:
+    """Whether a look at a loading index is worth it: not when, at the rate so far, the load
+    ends within ``every`` seconds (the time looks are spaced by now)."""
+    if progress is None or progress.elapsed <= 0:
+        return True
+    done = progress.fraction
+    if done <= 0:
+        return True
+    return progress.elapsed * (1 - done) / done >= every
 
 
 def with_window(text: str, since: int, until: int) -> str:
