@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import NamedTuple
@@ -23,10 +24,10 @@ from kmstui.core.index import EventIndex
 from kmstui.core.loader import Progress
 from kmstui.core.sources import SourceFile, discover, newest_first
 from kmstui.ui.app import KmsApp
-from kmstui.ui.explorer import worth_a_look
+from kmstui.ui.explorer import LOADING_QUIET, worth_a_look
 from kmstui.ui.panes import EventsPane
 
-from appkit import lines, text_of
+from appkit import lines, text_of, type_text
 from records import cloudtrail_file, delivery_path, gz, key_arn, kms, write
 
 STAMPS = ("20240501T1200Z", "20240501T1205Z", "20240501T1210Z")  # one file each, five minutes apart
@@ -191,6 +192,23 @@ async def test_the_collector_rests_until_the_first_events_are_drawn(tmp_path):
     assert gc.isenabled()
 
 
+async def test_a_filter_typed_during_the_load_answers_at_once(tmp_path):
+    """The looks at a loading index are paced; what the user types is not: the filter answers
+    over what has arrived while the load goes on."""
+    async with _explorer_held(tmp_path) as (app, pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        await pilot.press("slash")
+        await type_text(pilot, "ip:=10.0.2.1")
+        await asyncio.wait_for(screen.wait_for(lambda: screen._shown == screen._request), 10)
+        await pilot.pause()
+        assert screen.load_running and not preload.done  # held on its second batch
+        assert _times(app) == ["12:10:01"]
+        assert text_of(screen.query_one("#status", Static)).strip().startswith("1 of 3 events")
+        gate.release()
+        await app.settled()
+
+
 async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
     async with _explorer_held(tmp_path) as (app, pilot, gate, preload):
         screen = app.explorer
@@ -297,5 +315,25 @@ async def test_a_look_due_near_the_end_of_the_load_waits_for_the_end(tmp_path):
         preload.progress = Progress(1, 3, 3, 3, 300, 1000, 3.0)  # 7 s to go
         screen._look_when_due(5.0)
         assert asked == [True]
+        gate.release()
+        await app.settled()
+
+
+async def test_the_next_look_waits_for_its_cost_drawing_included(tmp_path):
+    """After a look at the loading index, the next waits LOADING_QUIET times what this one cost:
+    its query's CPU and this thread's CPU from its events' arrival to its answers drawn."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, _preload):
+        screen = app.explorer
+        await _first_rows(app)
+        timers: list[float] = []
+        screen.set_timer = lambda delay, callback: timers.append(delay)  # type: ignore[method-assign,assignment]
+        burn = time.thread_time() + 0.02
+        screen._look_began = time.thread_time()
+        while time.thread_time() < burn:  # 20 ms of this thread's CPU: drawing a look's answers
+            pass
+        screen._next_look(0.01)
+        assert len(timers) == 1
+        assert LOADING_QUIET * 0.03 <= timers[0] < LOADING_QUIET * 0.06
+        assert screen._look_began is None
         gate.release()
         await app.settled()

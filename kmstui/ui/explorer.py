@@ -66,7 +66,8 @@ if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second
 # While loading, the screen's work comes out of the load's: on two cores every CPU second
 # this process spends beside the merge makes the load half a second longer. So it redraws
 # little: the progress bar twice a second, and the events as the index grows, with each look
-# followed by 79 times its cost without one (1.25% of a core).
+# followed by 79 times its cost without one (1.25% of a core): its query's CPU and the CPU
+# this thread spent drawing its answers.
 PROGRESS_EVERY = 0.5  # seconds between redraws of the progress bar while loading
 LOADING_QUIET = 79
 
@@ -145,6 +146,7 @@ class ExplorerScreen(Screen[None]):
         self._catch_up: Timer | None = None  # while loading: the next look at the growing index, when due
         self._query_cost = 0.0  # the CPU seconds the last answered request took
         self._query_ended = 0.0  # when it was shown (monotonic seconds)
+        self._look_began: float | None = None  # this thread's CPU time when a look's events came
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
         self.grouping: tuple[str, ...] | None = None  # the group-by shown in place of the events
@@ -673,6 +675,8 @@ class ExplorerScreen(Screen[None]):
         if message.request < self._shown:
             return  # an older answer arriving late
         self._shown = message.request
+        if self.load_running and message.request == self._request:
+            self._look_began = time.thread_time()  # this thread's CPU for the look, until drawn
         pane = self.query_one(EventsPane)
         pane.empty_text = type(pane).empty_text
         pane.show(message.rows)
@@ -690,9 +694,9 @@ class ExplorerScreen(Screen[None]):
             self._query_cost = result.cpu
             if self.load_running and self.preload is not None and not self.preload.done:
                 # the load begun before the screen refreshes the index only when asked: ask for
-                # the next look when it is due (it comes back as IndexChanged)
-                every = max(LOADING_QUIET * result.cpu, PROGRESS_EVERY)
-                self.set_timer(every, partial(self._look_when_due, every))
+                # the next look when it is due (it comes back as IndexChanged), once this one
+                # is drawn: its cost is the query's and the drawing's
+                self.call_after_refresh(self._next_look, result.cpu)
         if result.trails is not None:
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
@@ -701,6 +705,17 @@ class ExplorerScreen(Screen[None]):
         if self.preload is not None and not self.preload.done:  # the first screen is whole
             self.call_after_refresh(self._first_events_drawn)
         await self._notify_changed()
+
+    def _next_look(self, query_cpu: float) -> None:
+        """Ask for the next look at the loading index after LOADING_QUIET times this one's CPU:
+        its query, and this thread's handling and drawing of its answers (the panes drawn
+        again cost as much as the query did, and were not counted: looks came twice as often
+        as they were meant to)."""
+        drawn = max(0.0, time.thread_time() - self._look_began) if self._look_began is not None else 0.0
+        self._look_began = None
+        self._query_cost = query_cpu + drawn
+        every = max(LOADING_QUIET * self._query_cost, PROGRESS_EVERY)
+        self.set_timer(every, partial(self._look_when_due, every))
 
     def _look_when_due(self, every: float) -> None:
         """Ask the load for the next look at the growing index, unless the load will end before
