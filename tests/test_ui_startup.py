@@ -327,8 +327,8 @@ async def test_the_next_look_waits_for_its_cost_drawing_included(tmp_path):
         await _first_rows(app)
         timers: list[float] = []
         screen.set_timer = lambda delay, callback: timers.append(delay)  # type: ignore[method-assign,assignment]
-        burn = time.thread_time() + 0.02
         screen._look_began = time.thread_time()
+        burn = screen._look_began + 0.02
         while time.thread_time() < burn:  # 20 ms of this thread's CPU: drawing a look's answers
             pass
         screen._next_look(0.01)
@@ -337,3 +337,43 @@ async def test_the_next_look_waits_for_its_cost_drawing_included(tmp_path):
         assert screen._look_began is None
         gate.release()
         await app.settled()
+
+
+async def test_the_search_texts_are_built_after_the_ends_look_is_drawn(tmp_path):
+    """Building the filters' search texts holds the index's lock; built as the load ended, the
+    end's look waited for them before it could show the whole trail."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        seen: list[tuple[int, bool]] = []
+        build = preload.index.prepare_search
+
+        def prepare() -> None:
+            seen.append((screen._total, screen._shown == screen._request and not screen.load_running))
+            build()
+
+        preload.index.prepare_search = prepare  # type: ignore[method-assign]
+        gate.release()
+        await app.settled()
+        assert seen == [(PER_FILE * len(STAMPS), True)]  # once, with every event on screen
+
+
+async def test_the_end_of_the_load_is_looked_at_once(tmp_path):
+    """The load's last refresh and its end came as two messages, and each asked for a look over
+    the whole index: the end's look alone shows it."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, _preload):
+        screen = app.explorer
+        await _first_rows(app)
+        looks: list[bool] = []
+        start = screen._start_query
+
+        def started(request: int) -> None:
+            looks.append(screen.load_running)
+            start(request)
+
+        screen._start_query = started  # type: ignore[method-assign]
+        screen._query_ended -= 1000  # the last look long ago (those near the end are skipped)
+        gate.release()
+        await app.settled()
+        assert looks == [False]  # the end's look, asked by LoadFinished
+        assert screen._total == PER_FILE * len(STAMPS)

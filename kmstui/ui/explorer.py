@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second
 # this thread spent drawing its answers.
 PROGRESS_EVERY = 0.5  # seconds between redraws of the progress bar while loading
 LOADING_QUIET = 79
+END_DRAWN_WAIT = 10.0  # seconds the search texts wait for the end's look to be drawn, at most
 
 
 class FilterInput(Input):
@@ -147,6 +148,8 @@ class ExplorerScreen(Screen[None]):
         self._query_cost = 0.0  # the CPU seconds the last answered request took
         self._query_ended = 0.0  # when it was shown (monotonic seconds)
         self._look_began: float | None = None  # this thread's CPU time when a look's events came
+        self._end_drawn = threading.Event()  # the look after the load's end is on screen (or quit)
+        self._search_ready = threading.Event()  # the filters' search texts are built (or none will be)
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
         self.grouping: tuple[str, ...] | None = None  # the group-by shown in place of the events
@@ -218,6 +221,7 @@ class ExplorerScreen(Screen[None]):
                 self._show_first_events()
                 self.request_query()
         else:
+            self._search_ready.set()  # no load: nothing builds them now (the first filter does)
             if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
                 self.index.refresh()
             self.request_query()
@@ -236,6 +240,7 @@ class ExplorerScreen(Screen[None]):
     def on_unmount(self) -> None:
         """Quitting stops a load still running: the app must not wait for it to finish."""
         self._cancel.set()
+        self._end_drawn.set()
         self._first_events_drawn()
 
     def _first_events_drawn(self) -> None:
@@ -252,10 +257,13 @@ class ExplorerScreen(Screen[None]):
             await self._changed.wait_for(predicate)
 
     async def settled(self) -> None:
-        """Wait until loading is over and the newest filter result is on screen."""
+        """Wait until loading is over, the newest filter result is on screen, and the search
+        texts a load builds after its end are built."""
         await self.wait_for(
             lambda: not self.load_running and self._applied == self._request and self._marked >= self._request
         )
+        if not self._search_ready.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self._search_ready.wait)
 
     async def _notify_changed(self) -> None:
         async with self._changed:
@@ -285,12 +293,17 @@ class ExplorerScreen(Screen[None]):
                 generation = self.index.snapshot.generation
                 self.post_message(IndexChanged(generation))
 
-        def throttled(message: Callable[[Any], Message]) -> Callable[[Any], None]:
+        def throttled(message: Callable[[Any], Message], last: bool = False) -> Callable[[Any], None]:
             """A progress callback that posts ``message(progress)`` at most every PROGRESS_EVERY
-            (the end is said apart)."""
+            (the end is said apart). ``last``: no source is read after this one, unless
+            more_to_come says so."""
 
             def progressed(progress: Any) -> None:
                 nonlocal last_post
+                if progress.finished and last and not more_to_come():
+                    # the load's end: LoadFinished comes next and asks for the end's look (a look
+                    # asked for here as well was one more over the whole index, then dropped)
+                    return
                 changed()
                 now = time.monotonic()
                 if not progress.finished and now - last_post >= PROGRESS_EVERY:
@@ -299,7 +312,11 @@ class ExplorerScreen(Screen[None]):
 
             return progressed
 
-        progressed = throttled(lambda p: LoadProgressed(_copy(p)))
+        def more_to_come() -> bool:
+            """Whether another source (a bucket, LookupEvents, Athena) is read after the files."""
+            return self.bucket_options is not None or self.live is not None or self.athena_options is not None
+
+        progressed = throttled(lambda p: LoadProgressed(_copy(p)), last=True)
         bucket_progressed = throttled(lambda p: BucketProgressed(replace(p)))
 
         def live_progressed(progress) -> None:
@@ -328,11 +345,19 @@ class ExplorerScreen(Screen[None]):
                     self._live_problems(self.live.problems)
             if self.athena_options is not None and not self._cancel.is_set():
                 self._fetch_athena(self.athena_options, changed)
+        except BaseException:
+            self._search_ready.set()  # none will be built: settled() does not wait for them
+            raise
         finally:
             self.post_message(LoadFinished(_copy(progress)))
-        # after the end is said: the last screen needs no search texts, and the first filter
-        # typed waits for them (the index's lock) either way
-        self.index.prepare_search()
+        # After the end's look is drawn: the last screen needs no search texts, and the first
+        # filter typed waits for them (the index's lock) either way. Built at once, they held
+        # the lock that the end's look waited for: the whole trail was shown that much later.
+        self._end_drawn.wait(END_DRAWN_WAIT)
+        try:
+            self.index.prepare_search()
+        finally:
+            self._search_ready.set()
 
     def _read_bucket(self, options: BucketOptions, progressed: Callable[[BucketProgress], None]) -> None:
         """A trail's bucket, read into the index; events show as its files arrive."""
@@ -704,6 +729,8 @@ class ExplorerScreen(Screen[None]):
         self.update_status()
         if self.preload is not None and not self.preload.done:  # the first screen is whole
             self.call_after_refresh(self._first_events_drawn)
+        if not self.load_running and result.request == self._request:  # the end's look, or newer
+            self.call_after_refresh(self._end_drawn.set)
         await self._notify_changed()
 
     def _next_look(self, query_cpu: float) -> None:
@@ -732,6 +759,8 @@ class ExplorerScreen(Screen[None]):
 
     async def on_query_failed(self, message: QueryFailed) -> None:
         self._first_events_drawn()
+        if not self.load_running:
+            self._end_drawn.set()
         self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)
         self._applied = max(self._applied, message.request)
         self._marked = max(self._marked, message.request)
