@@ -327,6 +327,7 @@ async def test_the_next_look_waits_for_its_cost_drawing_included(tmp_path):
         await _first_rows(app)
         timers: list[float] = []
         screen.set_timer = lambda delay, callback: timers.append(delay)  # type: ignore[method-assign,assignment]
+        screen._first_look_drawn = True  # (the first look's drawing, the screen's start, is not counted)
         screen._look_began = time.thread_time()
         burn = screen._look_began + 0.02
         while time.thread_time() < burn:  # 20 ms of this thread's CPU: drawing a look's answers
@@ -335,6 +336,10 @@ async def test_the_next_look_waits_for_its_cost_drawing_included(tmp_path):
         assert len(timers) == 1
         assert LOADING_QUIET * 0.03 <= timers[0] < LOADING_QUIET * 0.06
         assert screen._look_began is None
+        screen._first_look_drawn = False
+        screen._look_began = time.thread_time() - 1.0  # a second of the screen's start
+        screen._next_look(0.01)
+        assert timers[1] == max(LOADING_QUIET * 0.01, 0.5)
         gate.release()
         await app.settled()
 

@@ -148,6 +148,7 @@ class ExplorerScreen(Screen[None]):
         self._query_cost = 0.0  # the CPU seconds the last answered request took
         self._query_ended = 0.0  # when it was shown (monotonic seconds)
         self._look_began: float | None = None  # this thread's CPU time when a look's events came
+        self._first_look_drawn = False  # a look at the loading index was drawn (see _next_look)
         self._end_drawn = threading.Event()  # the look after the load's end is on screen (or quit)
         self._search_ready = threading.Event()  # the filters' search texts are built (or none will be)
         self.result: QueryResult | None = None
@@ -739,6 +740,9 @@ class ExplorerScreen(Screen[None]):
         again cost as much as the query did, and were not counted: looks came twice as often
         as they were meant to)."""
         drawn = max(0.0, time.thread_time() - self._look_began) if self._look_began is not None else 0.0
+        if not self._first_look_drawn:  # the first look's drawing is the screen's start: once
+            self._first_look_drawn = True
+            drawn = 0.0
         self._look_began = None
         self._query_cost = query_cpu + drawn
         every = max(LOADING_QUIET * self._query_cost, PROGRESS_EVERY)
