@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second
 # this thread spent drawing its answers.
 PROGRESS_EVERY = 0.5  # seconds between redraws of the progress bar while loading
 LOADING_QUIET = 79
+EVENTS_FIRST_WAIT = 0.5  # seconds a query's summaries wait for its events to be drawn, at most
 END_DRAWN_WAIT = 10.0  # seconds the search texts wait for the end's look to be drawn, at most
 
 
@@ -616,7 +617,14 @@ class ExplorerScreen(Screen[None]):
                 if worker.is_cancelled:
                     return
                 shown = ordering.sort_events(index, rows, *order) if order != ("time", True) else rows
-                self.post_message(EventsReady(request, shown, len(snapshot.order)))
+                drawn = threading.Event()
+                self.post_message(EventsReady(request, shown, len(snapshot.order), drawn))
+                if not self.load_running:
+                    # the events drawn first, not beside the summaries: their Python holds the
+                    # interpreter the screen's thread needs to draw (at a load's end, the whole
+                    # trail was on screen that much later). Not while loading: the merge would
+                    # wait for the index's lock meanwhile
+                    drawn.wait(EVENTS_FIRST_WAIT)
                 self._answers(request, compiled, rows, buckets, grouping)
                 if worker.is_cancelled:
                     return
@@ -698,6 +706,8 @@ class ExplorerScreen(Screen[None]):
         self.query_one(GroupsPane).show(message.grouping, aliases, keep)
 
     def on_events_ready(self, message: EventsReady) -> None:
+        if message.drawn is not None:
+            self.call_after_refresh(message.drawn.set)
         if message.request < self._shown:
             return  # an older answer arriving late
         self._shown = message.request
