@@ -571,7 +571,7 @@ def _explorer(argv: list[str]) -> int:
         index = EventIndex()
         index.report.skipped.extend(skipped)
         preload = BackgroundLoad(index, files + extra)
-        preload.start()
+        preload.start(pause_collector=True)  # until the first events are drawn
     from .ui.app import run
 
     live = live_options(args) if args.lookup else None

@@ -111,9 +111,9 @@ def child(data: str) -> int:
     mark("kmstui.cli imported")
     start = background.BackgroundLoad.start
 
-    def started(self):
+    def started(self, *args, **options):
         mark("workers forking")
-        start(self)
+        start(self, *args, **options)
         mark("workers forked, merge thread started")
 
     background.BackgroundLoad.start = started

@@ -53,3 +53,25 @@ async def test_the_event_pivot_asks_for_exactly_that_name(demo_index):
         await settle(pilot)
         assert app.screen.query_one("#filter", Input).value == f"event:={name}"
         assert all(e.name == name for e in (app.index.event(row) for row in app.screen.query_one(EventsPane).rows))
+
+
+async def test_a_filters_events_are_drawn_before_its_summaries_are_computed(demo_index, monkeypatch):
+    """The events first: the key and trail summaries that follow in the filter's thread wait
+    until the events are on screen (their Python would hold the interpreter the drawing needs)."""
+    from kmstui.ui import explorer as explorer_module
+
+    app = make_app(index=demo_index)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = app.explorer
+        drawn_first: list[bool] = []
+        summarise = explorer_module.summarise_keys
+
+        def summarised(index, rows, unused=False):
+            drawn_first.append(screen._shown == screen._request)
+            return summarise(index, rows, unused=unused)
+
+        monkeypatch.setattr(explorer_module, "summarise_keys", summarised)
+        screen.set_filter("event:Decrypt")
+        await settle(pilot)
+        assert drawn_first == [True]

@@ -9,7 +9,9 @@ explorer is looked at while the load is certainly still running.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import NamedTuple
@@ -19,11 +21,13 @@ from textual.widgets import Static
 
 from kmstui.core.background import BackgroundLoad
 from kmstui.core.index import EventIndex
+from kmstui.core.loader import Progress
 from kmstui.core.sources import SourceFile, discover, newest_first
 from kmstui.ui.app import KmsApp
+from kmstui.ui.explorer import LOADING_QUIET, worth_a_look
 from kmstui.ui.panes import EventsPane
 
-from appkit import lines, text_of
+from appkit import lines, text_of, type_text
 from records import cloudtrail_file, delivery_path, gz, key_arn, kms, write
 
 STAMPS = ("20240501T1200Z", "20240501T1205Z", "20240501T1210Z")  # one file each, five minutes apart
@@ -158,6 +162,53 @@ async def test_merging_waits_until_the_first_events_are_drawn(tmp_path):
         assert len(_times(app)) == PER_FILE * len(STAMPS)
 
 
+async def test_the_collector_rests_until_the_first_events_are_drawn(tmp_path):
+    """kmstui DIR starts its load with the cyclic garbage collector off (importing Textual and
+    building the screen make objects that all live on): on again, with them set aside, once
+    the first events are on screen, while the load still goes on."""
+    gate = Gate()
+    preload = BackgroundLoad(EventIndex(), _trail(tmp_path), narrow=gate)
+    frozen = gc.get_freeze_count()
+    try:
+        preload.start(pause_collector=True)
+        assert not gc.isenabled()
+        app = KmsApp([], preload=preload)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _first_rows(app)
+            for _ in range(600):  # shown() comes after the frame with them (call_after_refresh)
+                if gc.isenabled():
+                    break
+                await pilot.pause(0.05)
+            assert gc.isenabled()
+            assert app.explorer.load_running and not preload.done  # held on its second batch
+            assert gc.get_freeze_count() > frozen
+            gate.release()
+            await app.settled()
+            await pilot.pause()
+    finally:
+        gate.release()
+        gc.enable()
+        gc.unfreeze()
+    assert gc.isenabled()
+
+
+async def test_a_filter_typed_during_the_load_answers_at_once(tmp_path):
+    """The looks at a loading index are paced; what the user types is not: the filter answers
+    over what has arrived while the load goes on."""
+    async with _explorer_held(tmp_path) as (app, pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        await pilot.press("slash")
+        await type_text(pilot, "ip:=10.0.2.1")
+        await asyncio.wait_for(screen.wait_for(lambda: screen._shown == screen._request), 10)
+        await pilot.pause()
+        assert screen.load_running and not preload.done  # held on its second batch
+        assert _times(app) == ["12:10:01"]
+        assert text_of(screen.query_one("#status", Static)).strip().startswith("1 of 3 events")
+        gate.release()
+        await app.settled()
+
+
 async def test_escape_stops_a_load_begun_before_the_screen(tmp_path):
     async with _explorer_held(tmp_path) as (app, pilot, gate, preload):
         screen = app.explorer
@@ -180,6 +231,10 @@ async def test_before_the_first_events_the_list_says_it_is_loading(tmp_path):
         events = app.explorer.query_one(EventsPane)
         assert app.explorer.load_running and events.row_count == 0
         assert "Loading the first events" in lines(events)[1]  # not "No events match."
+        # the progress bar is in the first frame, before the load's first report: shown later, it
+        # laid the screen out again
+        assert app.explorer.query_one("#loadbar").display
+        assert text_of(app.explorer.query_one("#progress-text", Static)).startswith(f" 0 of {len(STAMPS)} files")
         gate.release()
         await app.settled()
         await pilot.pause()
@@ -230,3 +285,100 @@ def test_the_load_begun_before_the_screen_refreshes_the_index_only_for_the_explo
     assert rest == [first + 1, first + 1]  # the first batch refreshed; the second not
     first, *rest = _generations_seen(tmp_path / "looked", 2)
     assert rest == [first + 1, first + 2]  # asked to look before the second: refreshed after it
+
+
+def test_no_look_at_a_load_that_ends_before_the_next_would_be_due():
+    """Looks at a loading index are spaced by their cost; the look that would come when the load
+    is nearly over is left to the end's (at the rate so far, it ends sooner than the spacing)."""
+
+    def loaded(fraction: float, elapsed: float) -> Progress:
+        return Progress(0, 500, 0, 0, int(fraction * 1000), 1000, elapsed)
+
+    assert worth_a_look(loaded(0.2, 1.0), every=2.0)  # 4 s to go
+    assert worth_a_look(loaded(0.5, 3.0), every=2.0)  # 3 s to go
+    assert not worth_a_look(loaded(0.8, 4.0), every=2.0)  # 1 s to go: the end's look shows it
+    assert not worth_a_look(loaded(0.97, 4.0), every=0.5)
+    assert worth_a_look(None, every=2.0) and worth_a_look(loaded(0.0, 0.0), every=2.0)
+
+
+async def test_a_look_due_near_the_end_of_the_load_waits_for_the_end(tmp_path):
+    """The explorer asks the load for a look only when it is worth it; a skipped one is asked
+    about again later (the load may slow down)."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        asked: list[bool] = []
+        preload.look = lambda: asked.append(True)  # type: ignore[method-assign]
+        preload.progress = Progress(2, 3, 6, 6, 900, 1000, 9.0)  # 1 s to go at this rate
+        screen._look_when_due(5.0)
+        assert not asked
+        preload.progress = Progress(1, 3, 3, 3, 300, 1000, 3.0)  # 7 s to go
+        screen._look_when_due(5.0)
+        assert asked == [True]
+        gate.release()
+        await app.settled()
+
+
+async def test_the_next_look_waits_for_its_cost_drawing_included(tmp_path):
+    """After a look at the loading index, the next waits LOADING_QUIET times what this one cost:
+    its query's CPU and this thread's CPU from its events' arrival to its answers drawn."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, _preload):
+        screen = app.explorer
+        await _first_rows(app)
+        timers: list[float] = []
+        screen.set_timer = lambda delay, callback: timers.append(delay)  # type: ignore[method-assign,assignment]
+        screen._first_look_drawn = True  # (the first look's drawing, the screen's start, is not counted)
+        screen._look_began = time.thread_time()
+        burn = screen._look_began + 0.02
+        while time.thread_time() < burn:  # 20 ms of this thread's CPU: drawing a look's answers
+            pass
+        screen._next_look(0.01)
+        assert len(timers) == 1
+        assert LOADING_QUIET * 0.03 <= timers[0] < LOADING_QUIET * 0.06
+        assert screen._look_began is None
+        screen._first_look_drawn = False
+        screen._look_began = time.thread_time() - 1.0  # a second of the screen's start
+        screen._next_look(0.01)
+        assert timers[1] == max(LOADING_QUIET * 0.01, 0.5)
+        gate.release()
+        await app.settled()
+
+
+async def test_the_search_texts_are_built_after_the_ends_look_is_drawn(tmp_path):
+    """Building the filters' search texts holds the index's lock; built as the load ended, the
+    end's look waited for them before it could show the whole trail."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, preload):
+        screen = app.explorer
+        await _first_rows(app)
+        seen: list[tuple[int, bool]] = []
+        build = preload.index.prepare_search
+
+        def prepare() -> None:
+            seen.append((screen._total, screen._shown == screen._request and not screen.load_running))
+            build()
+
+        preload.index.prepare_search = prepare  # type: ignore[method-assign]
+        gate.release()
+        await app.settled()
+        assert seen == [(PER_FILE * len(STAMPS), True)]  # once, with every event on screen
+
+
+async def test_the_end_of_the_load_is_looked_at_once(tmp_path):
+    """The load's last refresh and its end came as two messages, and each asked for a look over
+    the whole index: the end's look alone shows it."""
+    async with _explorer_held(tmp_path) as (app, _pilot, gate, _preload):
+        screen = app.explorer
+        await _first_rows(app)
+        looks: list[bool] = []
+        start = screen._start_query
+
+        def started(request: int) -> None:
+            looks.append(screen.load_running)
+            start(request)
+
+        screen._start_query = started  # type: ignore[method-assign]
+        screen._query_ended -= 1000  # the last look long ago (those near the end are skipped)
+        gate.release()
+        await app.settled()
+        assert looks == [False]  # the end's look, asked by LoadFinished
+        assert screen._total == PER_FILE * len(STAMPS)

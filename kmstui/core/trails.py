@@ -21,6 +21,8 @@ from where, and when it was undone.
 from __future__ import annotations
 
 import posixpath
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -360,21 +362,8 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
             replays[arn].apply(change)
 
     # CloudTrail's own use of a key for each trail's log files.
-    key_vocab = index.vocab["key"].values
-    key0 = index.columns["key0"].data[:n]
     trail_rows = np.flatnonzero((trail_column != 0) & alive & (evsource == kms_code)) if kms_code else np.zeros(0, int)
-    log_key_by_code: dict[int, tuple[int, str]] = {}
-    calls_by_code: dict[int, int] = {}
-    names = index.columns["name"].data
-    name_vocab = index.vocab["name"].values
-    times = index.columns["time"].data
-    for row in trail_rows.tolist():
-        code = int(trail_column[row])
-        if name_vocab[names[row]] == "GenerateDataKey":
-            calls_by_code[code] = calls_by_code.get(code, 0) + 1
-        key = key_vocab[key0[row]]
-        if key and (code not in log_key_by_code or times[row] >= log_key_by_code[code][0]):
-            log_key_by_code[code] = (int(times[row]), key)
+    calls_by_code, log_key_by_code = _log_key_calls(index, trail_rows)
 
     # Delivered files, grouped by the local image of their bucket prefix (and by cloud: a folder
     # can hold a copy of an S3 bucket's AWSLogs/ beside an OSS bucket's AliyunLogs/).
@@ -388,15 +377,9 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
 
     # Join deliveries to trails: the exact log file named by CloudTrail's own key use,
     # else the bucket and prefix named in the trail's configuration or in those calls.
-    file_to_trail: dict[str, str] = {}
-    trail_locations: dict[str, set[str]] = {}
-    for log_file in index.log_files:
-        arn = trail_vocab[log_file.trail]
-        object_path = log_file.s3_arn.split(":::", 1)[-1]
-        file_to_trail[posixpath.basename(object_path)] = arn
-        head = object_path.split("/AWSLogs/", 1)[0] if "/AWSLogs/" in object_path else None
-        if head:
-            trail_locations.setdefault(arn, set()).add(head)
+    log_files = _log_files(index)
+    file_to_trail = log_files.file_to_trail
+    trail_locations = {arn: set(heads) for arn, heads in log_files.trail_locations.items()}
     for arn, history_replay in replays.items():
         if history_replay.location:
             head = history_replay.location.removeprefix("s3://").removeprefix("oss://")
@@ -454,7 +437,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     for live in index.live_trails:
         row = by_arn.setdefault(live.arn, TrailSummary(label=live.name, kind="trail", arn=live.arn))
         row.live = live
-    log_file_times = _log_file_times(index)
+    log_file_times = log_files.times
 
     for arn, row in by_arn.items():
         replay = replays.get(arn)
@@ -525,17 +508,80 @@ def _rank(row: TrailSummary) -> tuple:
     return (concern, row.kind != "trail", row.kind != "delivery", row.label)
 
 
-def _log_file_times(index: EventIndex) -> dict[int, dict[str, list[int]]]:
-    """Trail code -> {delivering region: times CloudTrail encrypted a log file}. A multi-region
-    trail encrypts every region's files with its one key, so the region is read from the S3
-    object's path (.../CloudTrail/<region>/...); a file named otherwise has no region to count."""
-    times: dict[int, dict[str, list[int]]] = {}
-    for log_file in index.log_files:
-        parts = log_file.s3_arn.split("/CloudTrail/", 1)
-        region = parts[1].split("/", 1)[0] if len(parts) == 2 else ""
-        if region and log_file.time != NO_TIME:
-            times.setdefault(log_file.trail, {}).setdefault(region, []).append(log_file.time)
-    return times
+class LogFiles:
+    """What the log files CloudTrail encrypted say (``index.log_files``, its own GenerateDataKey
+    calls), read once each: the list only grows, and the explorer summarises the trails on
+    every look at a growing index (reading them all again took 80 ms at 24,000 files)."""
+
+    def __init__(self) -> None:
+        self.read = 0  # how many of index.log_files are in
+        self.source: list | None = None  # the list they were read from
+        self.file_to_trail: dict[str, str] = {}  # a log file's name -> the trail ARN that wrote it
+        self.trail_locations: dict[str, set[str]] = {}  # trail ARN -> bucket/prefix heads of its files
+        # Trail code -> {delivering region: times CloudTrail encrypted a log file}. A multi-region
+        # trail encrypts every region's files with its one key, so the region is read from the S3
+        # object's path (.../CloudTrail/<region>/...); a file named otherwise has no region to count.
+        self.times: dict[int, dict[str, list[int]]] = {}
+        self.lock = threading.Lock()
+
+    def take(self, index: EventIndex) -> None:
+        """Read the log files added since the last call."""
+        listed = index.log_files
+        if listed is not self.source or len(listed) < self.read:  # another list: from the start
+            self.__init__()  # type: ignore[misc]
+            self.source = listed
+        trail_vocab = index.vocab["trail"].values
+        end = len(listed)
+        for log_file in listed[self.read : end]:
+            arn = trail_vocab[log_file.trail]
+            object_path = log_file.s3_arn.split(":::", 1)[-1]
+            self.file_to_trail[posixpath.basename(object_path)] = arn
+            head = object_path.split("/AWSLogs/", 1)[0] if "/AWSLogs/" in object_path else None
+            if head:
+                self.trail_locations.setdefault(arn, set()).add(head)
+            parts = log_file.s3_arn.split("/CloudTrail/", 1)
+            region = parts[1].split("/", 1)[0] if len(parts) == 2 else ""
+            if region and log_file.time != NO_TIME:
+                self.times.setdefault(log_file.trail, {}).setdefault(region, []).append(log_file.time)
+        self.read = end
+
+
+_LOG_FILES: weakref.WeakKeyDictionary[EventIndex, LogFiles] = weakref.WeakKeyDictionary()
+_LOG_FILES_LOCK = threading.Lock()
+
+
+def _log_files(index: EventIndex) -> LogFiles:
+    """The index's log files as read so far, brought up to date (kept beside the index, not in it)."""
+    with _LOG_FILES_LOCK:
+        digest = _LOG_FILES.get(index)
+        if digest is None:
+            digest = _LOG_FILES[index] = LogFiles()
+    with digest.lock:  # two summaries at once (the explorer's worker, a test) read it in turn
+        digest.take(index)
+    return digest
+
+
+def _log_key_calls(index: EventIndex, rows: np.ndarray) -> tuple[dict[int, int], dict[int, tuple[int, str]]]:
+    """Among CloudTrail's own KMS calls for its trails (``rows``): per trail code, how many were
+    GenerateDataKey, and the key of the latest that named one (by time, then row)."""
+    if not len(rows):
+        return {}, {}
+    codes = index.columns["trail"].data[rows].astype(np.int64)
+    generate = index.vocab["name"].find("GenerateDataKey")
+    names = index.columns["name"].data[rows]
+    counted = codes[names == generate] if generate is not None else codes[:0]
+    calls = np.bincount(counted) if len(counted) else np.zeros(0, np.int64)
+    calls_by_code = {code: int(calls[code]) for code in np.flatnonzero(calls).tolist()}
+    key_vocab = index.vocab["key"].values
+    keys = index.columns["key0"].data[rows]
+    distinct_keys, where = np.unique(keys, return_inverse=True)
+    named = np.array([bool(key_vocab[k]) for k in distinct_keys.tolist()], bool)[where]
+    rows, codes, keys = rows[named], codes[named], keys[named]
+    times = index.columns["time"].data[rows]
+    order = np.lexsort((rows, times, codes))  # by code, then time, then row: the last of each code wins
+    last = order[np.r_[codes[order][1:] != codes[order][:-1], True]] if len(order) else order
+    log_key_by_code = {int(codes[i]): (int(times[i]), key_vocab[keys[i]]) for i in last.tolist()}
+    return calls_by_code, log_key_by_code
 
 
 def _describe_rates(row: TrailSummary, log_file_times: dict[int, dict[str, list[int]]], start: int, end: int) -> None:

@@ -66,9 +66,12 @@ if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second
 # While loading, the screen's work comes out of the load's: on two cores every CPU second
 # this process spends beside the merge makes the load half a second longer. So it redraws
 # little: the progress bar twice a second, and the events as the index grows, with each look
-# followed by 79 times its cost without one (1.25% of a core).
+# followed by 79 times its cost without one (1.25% of a core): its query's CPU and the CPU
+# this thread spent drawing its answers.
 PROGRESS_EVERY = 0.5  # seconds between redraws of the progress bar while loading
 LOADING_QUIET = 79
+EVENTS_FIRST_WAIT = 0.5  # seconds a query's summaries wait for its events to be drawn, at most
+END_DRAWN_WAIT = 10.0  # seconds the search texts wait for the end's look to be drawn, at most
 
 
 class FilterInput(Input):
@@ -145,6 +148,10 @@ class ExplorerScreen(Screen[None]):
         self._catch_up: Timer | None = None  # while loading: the next look at the growing index, when due
         self._query_cost = 0.0  # the CPU seconds the last answered request took
         self._query_ended = 0.0  # when it was shown (monotonic seconds)
+        self._look_began: float | None = None  # this thread's CPU time when a look's events came
+        self._first_look_drawn = False  # a look at the loading index was drawn (see _next_look)
+        self._end_drawn = threading.Event()  # the look after the load's end is on screen (or quit)
+        self._search_ready = threading.Event()  # the filters' search texts are built (or none will be)
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
         self.grouping: tuple[str, ...] | None = None  # the group-by shown in place of the events
@@ -204,6 +211,11 @@ class ExplorerScreen(Screen[None]):
             # until the first result is shown, an empty list is not "no events match"
             self.query_one(EventsPane).empty_text = "Loading the first events…"
             self.load_sources()
+            if self.preload is not None:
+                # the progress bar in the first frame: shown with the first report instead, it
+                # laid the screen out again and drew all of it (50 ms of CPU, in the load's time)
+                files = len(self.preload.files)
+                self._show_load_progress(self.preload.progress or Progress(0, files, 0, 0, 0, 0, 0.0))
             if self.preload is not None and self.index.snapshot.n:
                 # the first file is in already: its events in the first frame, and the query
                 # for the rest now, not after the load worker's first report (the merge waits
@@ -211,6 +223,7 @@ class ExplorerScreen(Screen[None]):
                 self._show_first_events()
                 self.request_query()
         else:
+            self._search_ready.set()  # no load: nothing builds them now (the first filter does)
             if self.index.snapshot.n != self.index.size:  # an index handed over already refreshed is ready
                 self.index.refresh()
             self.request_query()
@@ -229,6 +242,7 @@ class ExplorerScreen(Screen[None]):
     def on_unmount(self) -> None:
         """Quitting stops a load still running: the app must not wait for it to finish."""
         self._cancel.set()
+        self._end_drawn.set()
         self._first_events_drawn()
 
     def _first_events_drawn(self) -> None:
@@ -245,10 +259,13 @@ class ExplorerScreen(Screen[None]):
             await self._changed.wait_for(predicate)
 
     async def settled(self) -> None:
-        """Wait until loading is over and the newest filter result is on screen."""
+        """Wait until loading is over, the newest filter result is on screen, and the search
+        texts a load builds after its end are built."""
         await self.wait_for(
             lambda: not self.load_running and self._applied == self._request and self._marked >= self._request
         )
+        if not self._search_ready.is_set():
+            await asyncio.get_running_loop().run_in_executor(None, self._search_ready.wait)
 
     async def _notify_changed(self) -> None:
         async with self._changed:
@@ -278,12 +295,17 @@ class ExplorerScreen(Screen[None]):
                 generation = self.index.snapshot.generation
                 self.post_message(IndexChanged(generation))
 
-        def throttled(message: Callable[[Any], Message]) -> Callable[[Any], None]:
+        def throttled(message: Callable[[Any], Message], last: bool = False) -> Callable[[Any], None]:
             """A progress callback that posts ``message(progress)`` at most every PROGRESS_EVERY
-            (the end is said apart)."""
+            (the end is said apart). ``last``: no source is read after this one, unless
+            more_to_come says so."""
 
             def progressed(progress: Any) -> None:
                 nonlocal last_post
+                if progress.finished and last and not more_to_come():
+                    # the load's end: LoadFinished comes next and asks for the end's look (a look
+                    # asked for here as well was one more over the whole index, then dropped)
+                    return
                 changed()
                 now = time.monotonic()
                 if not progress.finished and now - last_post >= PROGRESS_EVERY:
@@ -292,7 +314,11 @@ class ExplorerScreen(Screen[None]):
 
             return progressed
 
-        progressed = throttled(lambda p: LoadProgressed(_copy(p)))
+        def more_to_come() -> bool:
+            """Whether another source (a bucket, LookupEvents, Athena) is read after the files."""
+            return self.bucket_options is not None or self.live is not None or self.athena_options is not None
+
+        progressed = throttled(lambda p: LoadProgressed(_copy(p)), last=True)
         bucket_progressed = throttled(lambda p: BucketProgressed(replace(p)))
 
         def live_progressed(progress) -> None:
@@ -321,11 +347,19 @@ class ExplorerScreen(Screen[None]):
                     self._live_problems(self.live.problems)
             if self.athena_options is not None and not self._cancel.is_set():
                 self._fetch_athena(self.athena_options, changed)
+        except BaseException:
+            self._search_ready.set()  # none will be built: settled() does not wait for them
+            raise
         finally:
             self.post_message(LoadFinished(_copy(progress)))
-        # after the end is said: the last screen needs no search texts, and the first filter
-        # typed waits for them (the index's lock) either way
-        self.index.prepare_search()
+        # After the end's look is drawn: the last screen needs no search texts, and the first
+        # filter typed waits for them (the index's lock) either way. Built at once, they held
+        # the lock that the end's look waited for: the whole trail was shown that much later.
+        self._end_drawn.wait(END_DRAWN_WAIT)
+        try:
+            self.index.prepare_search()
+        finally:
+            self._search_ready.set()
 
     def _read_bucket(self, options: BucketOptions, progressed: Callable[[BucketProgress], None]) -> None:
         """A trail's bucket, read into the index; events show as its files arrive."""
@@ -489,7 +523,10 @@ class ExplorerScreen(Screen[None]):
     def on_load_progressed(self, message: LoadProgressed) -> None:
         if not self.load_running:
             return
-        self.load_progress = progress = message.progress
+        self.load_progress = message.progress
+        self._show_load_progress(message.progress)
+
+    def _show_load_progress(self, progress: Progress) -> None:
         self.query_one("#loadbar").display = True
         self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
         self.query_one("#progress-text", Static).update(
@@ -580,7 +617,14 @@ class ExplorerScreen(Screen[None]):
                 if worker.is_cancelled:
                     return
                 shown = ordering.sort_events(index, rows, *order) if order != ("time", True) else rows
-                self.post_message(EventsReady(request, shown, len(snapshot.order)))
+                drawn = threading.Event()
+                self.post_message(EventsReady(request, shown, len(snapshot.order), drawn))
+                if not self.load_running:
+                    # the events drawn first, not beside the summaries: their Python holds the
+                    # interpreter the screen's thread needs to draw (at a load's end, the whole
+                    # trail was on screen that much later). Not while loading: the merge would
+                    # wait for the index's lock meanwhile
+                    drawn.wait(EVENTS_FIRST_WAIT)
                 self._answers(request, compiled, rows, buckets, grouping)
                 if worker.is_cancelled:
                     return
@@ -662,9 +706,13 @@ class ExplorerScreen(Screen[None]):
         self.query_one(GroupsPane).show(message.grouping, aliases, keep)
 
     def on_events_ready(self, message: EventsReady) -> None:
+        if message.drawn is not None:
+            self.call_after_refresh(message.drawn.set)
         if message.request < self._shown:
             return  # an older answer arriving late
         self._shown = message.request
+        if self.load_running and message.request == self._request:
+            self._look_began = time.thread_time()  # this thread's CPU for the look, until drawn
         pane = self.query_one(EventsPane)
         pane.empty_text = type(pane).empty_text
         pane.show(message.rows)
@@ -682,8 +730,9 @@ class ExplorerScreen(Screen[None]):
             self._query_cost = result.cpu
             if self.load_running and self.preload is not None and not self.preload.done:
                 # the load begun before the screen refreshes the index only when asked: ask for
-                # the next look when it is due (it comes back as IndexChanged)
-                self.set_timer(max(LOADING_QUIET * result.cpu, PROGRESS_EVERY), self.preload.look)
+                # the next look when it is due (it comes back as IndexChanged), once this one
+                # is drawn: its cost is the query's and the drawing's
+                self.call_after_refresh(self._next_look, result.cpu)
         if result.trails is not None:
             self._trails_generation = result.generation
             self.query_one(TrailsPane).show(result.trails)
@@ -691,10 +740,41 @@ class ExplorerScreen(Screen[None]):
         self.update_status()
         if self.preload is not None and not self.preload.done:  # the first screen is whole
             self.call_after_refresh(self._first_events_drawn)
+        if not self.load_running and result.request == self._request:  # the end's look, or newer
+            self.call_after_refresh(self._end_drawn.set)
         await self._notify_changed()
+
+    def _next_look(self, query_cpu: float) -> None:
+        """Ask for the next look at the loading index after LOADING_QUIET times this one's CPU:
+        its query, and this thread's handling and drawing of its answers (the panes drawn
+        again cost as much as the query did, and were not counted: looks came twice as often
+        as they were meant to)."""
+        drawn = max(0.0, time.thread_time() - self._look_began) if self._look_began is not None else 0.0
+        if not self._first_look_drawn:  # the first look's drawing is the screen's start: once
+            self._first_look_drawn = True
+            drawn = 0.0
+        self._look_began = None
+        self._query_cost = query_cpu + drawn
+        every = max(LOADING_QUIET * self._query_cost, PROGRESS_EVERY)
+        self.set_timer(every, partial(self._look_when_due, every))
+
+    def _look_when_due(self, every: float) -> None:
+        """Ask the load for the next look at the growing index, unless the load will end before
+        another look would be due: then the end's look shows it all (a look near the end of a
+        large load, 0.2 s of CPU, was followed within a second by the end's). Asked again after
+        ``every`` in that case, in case the load slows down."""
+        preload = self.preload
+        if preload is None or preload.done or not self.load_running:
+            return
+        if worth_a_look(preload.progress, every):
+            preload.look()
+        else:
+            self.set_timer(every, partial(self._look_when_due, every))
 
     async def on_query_failed(self, message: QueryFailed) -> None:
         self._first_events_drawn()
+        if not self.load_running:
+            self._end_drawn.set()
         self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)
         self._applied = max(self._applied, message.request)
         self._marked = max(self._marked, message.request)
@@ -1022,6 +1102,17 @@ class ExplorerScreen(Screen[None]):
 
     def on_descendant_focus(self) -> None:
         self.update_status()
+
+
+def worth_a_look(progress: Progress | None, every: float) -> bool:
+    """Whether a look at a loading index is worth it: not when, at the rate so far, the load
+    ends within ``every`` seconds (the time looks are spaced by now)."""
+    if progress is None or progress.elapsed <= 0:
+        return True
+    done = progress.fraction
+    if done <= 0:
+        return True
+    return progress.elapsed * (1 - done) / done >= every
 
 
 def with_window(text: str, since: int, until: int) -> str:

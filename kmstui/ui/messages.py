@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,11 +90,12 @@ class EventsReady(Message):
     """The matching events, sent ahead of the key and trail summaries: the events pane
     shows them at once, the summaries follow."""
 
-    def __init__(self, request: int, rows: np.ndarray, total: int) -> None:
+    def __init__(self, request: int, rows: np.ndarray, total: int, drawn: threading.Event | None = None) -> None:
         super().__init__()
         self.request = request
         self.rows = rows
         self.total = total
+        self.drawn = drawn  # set once they are on screen (or dropped): the summaries wait for it
 
 
 class QueryDone(Message):
