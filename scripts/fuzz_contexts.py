@@ -1,10 +1,12 @@
 """Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
 context_codes: a file's encryption contexts into its batch's; recode: text columns into the
-batch's vocabularies) under AddressSanitizer and UndefinedBehaviorSanitizer, outside CI:
-batches of mutated files of contexts of every shape loaded whole (the scanner's real output,
-each batch knowing what its earlier files added), checked against the numpy references
-(contexts._ContextBuilder._of_scanned, decode._recode), and both functions called with
-arguments of random sizes and codes (they must refuse, never read out of bounds).
+batch's vocabularies; session_codes: assumed-role sessions into the batch's principals) under
+AddressSanitizer and UndefinedBehaviorSanitizer, outside CI: batches of mutated files of
+contexts and callers of every shape loaded whole (the scanner's real output, each batch
+knowing what its earlier files added), checked against the numpy references
+(contexts._ContextBuilder._of_scanned, decode._recode, principals.PrincipalTable._sessions),
+and each function called with arguments of random sizes and codes (they must refuse, never
+read out of bounds).
 
 Build a sanitised copy of the extension as scripts/fuzz_scan.py says, then run, from the
 repository root:
@@ -28,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import test_core_context_codes as c  # noqa: E402 - the tests' comparison
 import test_core_scan as t  # noqa: E402 - the test file's samples
 
-from kmstui.core import _scan, contexts, decode  # noqa: E402
+from kmstui.core import _scan, contexts, decode, principals  # noqa: E402
 from kmstui.core.sources import SourceFile  # noqa: E402
 
 seconds, seed = float(sys.argv[1]), int(sys.argv[2])
@@ -38,28 +40,29 @@ bases = [
     t._contexts_file(shapes),
     t._contexts_file(shapes, spaced=True),
     t.delivered([t._grant(g) for g in t.GRANTS] + [t._context(s) for s in shapes]),
+    t.delivered(t.RESOLVED * 3 + t.ALMOST + t.RESOLVED),  # assumed-role sessions, a batch sharing some
 ]
 files: dict[str, bytes] = {}
 decode.read_source = lambda path, bounded=True: files[path]  # the files are held in memory
 
 
-def in_a_context(text: bytearray) -> int:
-    starts = [i for i in range(len(text)) if text.startswith(b'"encryptionContext"', i)] or [0]
+def in_a_context_or_identity(text: bytearray) -> int:
+    starts = [i for i in range(len(text)) if text.startswith((b'"encryptionContext"', b'"userIdentity"'), i)] or [0]
     return min(rng.choice(starts) + rng.randrange(0, 120), len(text) - 1)
 
 
 def a_batch() -> None:
     files.clear()
     for i in range(rng.randint(1, 6)):
-        files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context)
+        files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context_or_identity)
     sources = [SourceFile(name, name) for name in files]
     compiled = decode.load_many(sources)
-    kept = contexts._context_codes, decode._recode_texts
-    contexts._context_codes = decode._recode_texts = None
+    kept = contexts._context_codes, decode._recode_texts, principals._session_codes
+    contexts._context_codes = decode._recode_texts = principals._session_codes = None
     try:
         reference = decode.load_many(sources)
     finally:
-        contexts._context_codes, decode._recode_texts = kept
+        contexts._context_codes, decode._recode_texts, principals._session_codes = kept
     c.same(compiled, reference)
 
 
@@ -95,6 +98,14 @@ def random_arguments() -> None:
     values = [None, *(rng.choice(["a", "b", "c"]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
     try:
         _scan.recode(decode._Codes(), values, u32(rng.randint(0, 9), len(values)))
+    except ValueError:
+        pass
+    sessions = [None, *(rng.choice(["a", "b", b"c", 1]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
+    known = rng.choice([{}, {0: {"a": rng.choice([1, -1, 1 << 40])}}, {1: "not a dict"}])
+    rows = rng.randint(0, 9)
+    kinds = u32(rng.choice([rows, rows, rows + 1]), rng.choice([2, 0xFFFFFFFF]))
+    try:
+        _scan.session_codes(known, [""], kinds, u32(rows, len(sessions)), sessions)
     except ValueError:
         pass
 

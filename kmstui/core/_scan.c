@@ -1722,11 +1722,138 @@ done:
     return result;
 }
 
+/* ---- After the scan: a file's assumed-role sessions into a batch's principals (principals.py) ---- */
+
+PyDoc_STRVAR(session_codes_doc,
+"session_codes(known, shorts, kinds, codes, sessions, /) -> (principals, new_kinds)\n\n"
+"A file's assumed-role sessions as a batch's PrincipalTable takes them, in one pass over\n"
+"the rows: row i is the session ``sessions[codes[i]]`` (a str; ``codes``: native uint32, 0\n"
+"for none, principal 0) of the kind ``kinds[i]`` (native uint32). Each distinct (session,\n"
+"kind) is looked up once in ``known`` (kind -> {short form -> principal code}, the inner\n"
+"dicts made as needed); a new one is numbered len(``shorts``), appended to ``shorts`` and\n"
+"added to ``known``, in the order first met. ``principals``: native uint32, a code a row;\n"
+"``new_kinds``: native uint32, the kind of each principal added, in order. What\n"
+"PrincipalTable._sessions does in numpy and Python (the reference, and the way without it).");
+
+static PyObject *session_codes(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *known, *shorts, *sessions, *result = NULL, *out = NULL, *added = NULL;
+    Py_buffer kinds = {0}, codes = {0};
+    uint32_t *seen_kind = NULL, *seen_code = NULL, *new_kind = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!y*y*O!:session_codes", &PyDict_Type, &known, &PyList_Type, &shorts, &kinds,
+                          &codes, &PyList_Type, &sessions))
+        return NULL;
+    Py_ssize_t n = codes.len / (Py_ssize_t)sizeof(uint32_t), texts = PyList_GET_SIZE(sessions);
+    const uint32_t *kind = kinds.buf, *code = codes.buf;
+    if (codes.len % (Py_ssize_t)sizeof(uint32_t) || kinds.len != codes.len || texts < 1) {
+        PyErr_SetString(PyExc_ValueError, "session_codes: arguments of unequal or odd sizes");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (code[i] >= (uint64_t)texts || (code[i] && !PyUnicode_CheckExact(PyList_GET_ITEM(sessions, code[i])))) {
+            PyErr_SetString(PyExc_ValueError, "session_codes: a code past the sessions, or a session not a str");
+            goto done;
+        }
+    }
+    /* the first kind met with each session text (+1, 0 for none yet) and its principal: a
+     * session comes back under the same kind, so the rest of its rows are answered here */
+    seen_kind = PyMem_Calloc((size_t)texts, sizeof(uint32_t));
+    seen_code = PyMem_Calloc((size_t)texts, sizeof(uint32_t));
+    new_kind = PyMem_Malloc(((size_t)n + 1) * sizeof(uint32_t));
+    out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint32_t));
+    if (seen_kind == NULL || seen_code == NULL || new_kind == NULL || out == NULL) {
+        if (out != NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t *answer = (uint32_t *)PyBytes_AS_STRING(out);
+    Py_ssize_t fresh = 0;
+    PyObject *table = NULL; /* borrowed from known: the dict of the kind last asked for */
+    uint32_t table_kind = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t c = code[i], k = kind[i];
+        if (c == 0) {
+            answer[i] = 0;
+            continue;
+        }
+        if (k == UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "session_codes: a kind out of range");
+            goto done;
+        }
+        if (seen_kind[c] == k + 1) {
+            answer[i] = seen_code[c];
+            continue;
+        }
+        if (table == NULL || table_kind != k) {
+            PyObject *key = PyLong_FromUnsignedLong(k);
+            if (key == NULL)
+                goto done;
+            table = PyDict_GetItemWithError(known, key);
+            if (table == NULL && !PyErr_Occurred()) {
+                PyObject *made = PyDict_New();
+                if (made != NULL && PyDict_SetItem(known, key, made) == 0)
+                    table = made; /* known holds it */
+                Py_XDECREF(made);
+            }
+            Py_DECREF(key);
+            if (table == NULL)
+                goto done;
+            if (!PyDict_Check(table)) {
+                table = NULL;
+                PyErr_SetString(PyExc_ValueError, "session_codes: a kind's principals not a dict");
+                goto done;
+            }
+            table_kind = k;
+        }
+        PyObject *text = PyList_GET_ITEM(sessions, c);
+        PyObject *found = PyDict_GetItemWithError(table, text);
+        long principal;
+        if (found != NULL) {
+            principal = PyLong_AsLong(found);
+            if (principal == -1 && PyErr_Occurred())
+                goto done;
+        } else {
+            if (PyErr_Occurred())
+                goto done;
+            principal = (long)PyList_GET_SIZE(shorts);
+            PyObject *number = PyLong_FromLong(principal);
+            if (number == NULL)
+                goto done;
+            int failed = PyDict_SetItem(table, text, number);
+            Py_DECREF(number);
+            if (failed || PyList_Append(shorts, text))
+                goto done;
+            new_kind[fresh++] = k;
+        }
+        if (principal < 0 || principal > (long)UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "session_codes: a principal code out of range");
+            goto done;
+        }
+        answer[i] = (uint32_t)principal;
+        if (seen_kind[c] == 0) {
+            seen_kind[c] = k + 1;
+            seen_code[c] = (uint32_t)principal;
+        }
+    }
+    added = PyBytes_FromStringAndSize((const char *)new_kind, fresh * (Py_ssize_t)sizeof(uint32_t));
+    if (added != NULL)
+        result = PyTuple_Pack(2, out, added);
+done:
+    PyMem_Free(seen_kind);
+    PyMem_Free(seen_code);
+    PyMem_Free(new_kind);
+    Py_XDECREF(out);
+    Py_XDECREF(added);
+    PyBuffer_Release(&kinds);
+    PyBuffer_Release(&codes);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
     {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
     {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
     {"recode", recode, METH_VARARGS, recode_doc},
+    {"session_codes", session_codes, METH_VARARGS, session_codes_doc},
     {NULL, NULL, 0, NULL},
 };
 
