@@ -1,10 +1,12 @@
 """Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
 context_codes: a file's encryption contexts into its batch's; recode: text columns into the
-batch's vocabularies; session_codes: assumed-role sessions into the batch's principals) under
+batch's vocabularies; session_codes: assumed-role sessions into the batch's principals;
+group_rows: rows grouped by the combination of their codes) under
 AddressSanitizer and UndefinedBehaviorSanitizer, outside CI: batches of mutated files of
 contexts and callers of every shape loaded whole (the scanner's real output, each batch
 knowing what its earlier files added), checked against the numpy references
-(contexts._ContextBuilder._of_scanned, decode._recode, principals.PrincipalTable._sessions),
+(contexts._ContextBuilder._of_scanned, decode._recode, principals.PrincipalTable._sessions,
+decode._combinations_numpy),
 and each function called with arguments of random sizes and codes (they must refuse, never
 read out of bounds).
 
@@ -57,12 +59,12 @@ def a_batch() -> None:
         files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context_or_identity)
     sources = [SourceFile(name, name) for name in files]
     compiled = decode.load_many(sources)
-    kept = contexts._context_codes, decode._recode_texts, principals._session_codes
-    contexts._context_codes = decode._recode_texts = principals._session_codes = None
+    kept = contexts._context_codes, decode._recode_texts, principals._session_codes, decode._group_rows
+    contexts._context_codes = decode._recode_texts = principals._session_codes = decode._group_rows = None
     try:
         reference = decode.load_many(sources)
     finally:
-        contexts._context_codes, decode._recode_texts, principals._session_codes = kept
+        contexts._context_codes, decode._recode_texts, principals._session_codes, decode._group_rows = kept
     c.same(compiled, reference)
 
 
@@ -106,6 +108,14 @@ def random_arguments() -> None:
     kinds = u32(rng.choice([rows, rows, rows + 1]), rng.choice([2, 0xFFFFFFFF]))
     try:
         _scan.session_codes(known, [""], kinds, u32(rows, len(sessions)), sessions)
+    except ValueError:
+        pass
+    rows = rng.randint(0, 30)
+    columns = [(u32(rows, w), [None] * (w + 1)) for w in (rng.randint(0, 4) for _ in range(rng.randint(1, 4)))]
+    compiled, reference = decode._combinations(columns), decode._combinations_numpy(columns)
+    assert all(a.tolist() == b.tolist() for a, b in zip(compiled, reference, strict=True))
+    try:
+        _scan.group_rows([u32(rng.choice([rows, rows + 1]), 3) for _ in range(rng.randint(0, 3))], rows)
     except ValueError:
         pass
 

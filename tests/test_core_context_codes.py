@@ -1,8 +1,9 @@
 """The C that works on the scanner's output, where the scanner is built: a file's encryption
 contexts into its batch's (``_scan.context_codes``; in numpy ``_ContextBuilder._of_scanned``),
 text columns into the batch's vocabularies (``_scan.recode``; in numpy ``_recode`` with
-``_intern_many``) and assumed-role sessions into the batch's principals
-(``_scan.session_codes``; in numpy ``PrincipalTable._sessions``). Each numpy way is the
+``_intern_many``), assumed-role sessions into the batch's principals
+(``_scan.session_codes``; in numpy ``PrincipalTable._sessions``) and rows grouped by the
+combination of their codes (``_scan.group_rows``; in numpy ``_combinations_numpy``). Each numpy way is the
 reference, and the way without a compiler: the two must build the same batch, to the order of
 every vocabulary, over batches of several files (what the batch knows already decides what is
 new)."""
@@ -64,6 +65,7 @@ def both_ways(paths, monkeypatch):
         patch.setattr(contexts, "_context_codes", None)
         patch.setattr(decode, "_recode_texts", None)
         patch.setattr(principals, "_session_codes", None)
+        patch.setattr(decode, "_group_rows", None)
         reference = load_many(sources)
     return compiled, reference
 
@@ -251,3 +253,33 @@ def test_session_codes_match_the_reference_over_random_files():
 def test_session_codes_refuses_what_does_not_fit(kinds, codes, sessions):
     with pytest.raises(ValueError):
         decode._scan.session_codes({}, [""], kinds, codes, sessions)
+
+
+def test_group_rows_match_the_reference_over_random_columns():
+    rng = random.Random(23)
+    for _ in range(2000):
+        rows = rng.randint(0, 60)
+        widths = [rng.choice([0, 1, 2, 3, 40]) for _ in range(rng.randint(0, 5))]
+        columns = [(np.array([rng.randint(0, w) for _ in range(rows)], np.uint32), [None] * (w + 1)) for w in widths]
+        if not columns:
+            continue
+        compiled, reference = decode._combinations(columns), decode._combinations_numpy(columns)
+        for a, b in zip(compiled, reference, strict=True):
+            assert a.dtype == b.dtype and a.tolist() == b.tolist(), columns
+
+
+def test_group_rows_answers_as_documented():
+    group, firsts = decode._scan.group_rows(
+        [np.array([1, 2, 1, 2, 1], np.uint32), np.array([0, 5, 0, 5, 7], np.uint32)], 5
+    )
+    assert np.frombuffer(group, np.int64).tolist() == [0, 1, 0, 1, 2]
+    assert np.frombuffer(firsts, np.int64).tolist() == [0, 1, 4]
+
+
+@pytest.mark.parametrize(
+    "columns, rows",
+    [([np.array([1, 2], np.uint32)], 3), ([np.array([1, 2], np.uint32), b"\x00"], 2), ([], -1), ([1], 1)],
+)
+def test_group_rows_refuses_what_does_not_fit(columns, rows):
+    with pytest.raises((ValueError, TypeError)):
+        decode._scan.group_rows(columns, rows)

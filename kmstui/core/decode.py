@@ -83,6 +83,8 @@ except ImportError:  # pragma: no cover - every file then takes the general path
     _scan = None
 # a text column into a batch vocabulary's codes in one pass, where the scanner is built (else _recode)
 _recode_texts = getattr(_scan, "recode", None)  # (None too from an extension built before it)
+# rows grouped by the combination of their codes in several columns, in one pass (else numpy)
+_group_rows = getattr(_scan, "group_rows", None)
 RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
@@ -817,8 +819,18 @@ def _scan_columns(data: bytes) -> Scanned | None:
 
 
 def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows grouped by the combination of their codes in ``columns``: (each row's group, a
-    row of each group), groups in the order they first occur."""
+    """Rows grouped by the combination of their codes in ``columns``: (each row's group, the
+    first row of each group), groups in the order they first occur. In one C pass where the
+    scanner is built (_scan.group_rows), else as _combinations_numpy does it."""
+    rows = len(columns[0][0]) if columns else 0
+    if _group_rows is not None and all(codes.dtype == np.uint32 for codes, _ in columns):
+        group, firsts = _group_rows([np.ascontiguousarray(codes) for codes, values in columns if len(values) > 1], rows)
+        return np.frombuffer(group, dtype=np.int64), np.frombuffer(firsts, dtype=np.int64)
+    return _combinations_numpy(columns)
+
+
+def _combinations_numpy(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
+    """_combinations in numpy: the reference for _scan.group_rows, and the way without it."""
     rows = len(columns[0][0]) if columns else 0
     key = np.zeros(rows, dtype=np.int64)
     stride = 1
