@@ -374,8 +374,10 @@ class _BatchBuilder:
         base = self.rows
         count = len(kept)
 
-        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32) -> np.ndarray:
+        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32, empty_is_none=True) -> np.ndarray:
             codes, values = columns[field]
+            if empty_is_none:  # an empty text (an error code "") is none
+                values = [None, *(value or None for value in values[1:])]
             if lookup is None:  # a plain text column: its new values (thousands of addresses) added in bulk
                 if _recode_texts is not None:  # in C: what _recode and _intern_many do, in one pass
                     rows = np.ascontiguousarray(codes, dtype=np.uint32)
@@ -405,8 +407,8 @@ class _BatchBuilder:
             "account": encode("account", "recipientAccountId"),
             "ip": encode("ip", "sourceIPAddress"),
             "agent": encode("agent", "userAgent"),
-            "errcode": encode("errcode", "errorCode", lambda v: vocab["errcode"][v or None]),
-            "errmsg": encode("errmsg", "errorMessage", lambda v: vocab["errmsg"][v or None]),
+            "errcode": encode("errcode", "errorCode", empty_is_none=True),
+            "errmsg": encode("errmsg", "errorMessage", empty_is_none=True),
             "readonly": encode("", "readOnly", _READ_ONLY.__getitem__, np.int8),
             "principal": principal_column,
             "eid": _id_column(id_codes, id_texts, overflow, ids),
