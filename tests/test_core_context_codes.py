@@ -19,11 +19,13 @@ import pytest
 from test_core_scan import (
     ALMOST,
     DEMO,
+    GRANTS,
     OTHER_CONTEXTS,
     PLAIN_CONTEXTS,
     RESOLVED,
     _context,
     _contexts_file,
+    _grant,
     delivered,
     mutated,
 )
@@ -105,6 +107,20 @@ def test_the_sessions_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatc
     compiled, reference = both_ways(paths, monkeypatch)
     same(compiled, reference)
     assert len(compiled.principals.kind) > 5
+
+
+def test_the_grant_constraints_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatch):
+    """CreateGrant constraints of every shape (some the scanner reads, some left to Python, one
+    naming a trail), files sharing some and with contexts of their own between them."""
+    rng = random.Random(13)
+    paths = []
+    for n in range(6):
+        records = [_grant(rng.choice(GRANTS)) for _ in range(10)] + [_grant({"encryptionContextSubset": {"n": str(n)}})]
+        records += [_context(rng.choice(PLAIN_CONTEXTS)) for _ in range(3)]
+        paths.append(write(tmp_path / f"log{n}.json", delivered(rng.sample(records, len(records)))))
+    compiled, reference = both_ways(paths, monkeypatch)
+    same(compiled, reference)
+    assert "grant constraint (subset)" in compiled.contexts.labels
 
 
 def test_the_demo_reads_the_same_contexts_in_c(monkeypatch):
