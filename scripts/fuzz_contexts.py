@@ -1,12 +1,13 @@
 """Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
 context_codes: a file's encryption contexts into its batch's; recode: text columns into the
 batch's vocabularies; session_codes: assumed-role sessions into the batch's principals;
-group_rows: rows grouped by the combination of their codes) under
+group_rows: rows grouped by the combination of their codes; encoded_texts: a batch's texts joined,
+with their digests) under
 AddressSanitizer and UndefinedBehaviorSanitizer, outside CI: batches of mutated files of
 contexts and callers of every shape loaded whole (the scanner's real output, each batch
 knowing what its earlier files added), checked against the numpy references
 (contexts._ContextBuilder._of_scanned, decode._recode, principals.PrincipalTable._sessions,
-decode._combinations_numpy),
+decode._combinations_numpy, arena.encoded and text_digests),
 and each function called with arguments of random sizes and codes (they must refuse, never
 read out of bounds).
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import test_core_context_codes as c  # noqa: E402 - the tests' comparison
 import test_core_scan as t  # noqa: E402 - the test file's samples
 
-from kmstui.core import _scan, contexts, decode, principals  # noqa: E402
+from kmstui.core import _scan, arena, contexts, decode, principals  # noqa: E402
 from kmstui.core.sources import SourceFile  # noqa: E402
 
 seconds, seed = float(sys.argv[1]), int(sys.argv[2])
@@ -59,12 +60,16 @@ def a_batch() -> None:
         files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context_or_identity)
     sources = [SourceFile(name, name) for name in files]
     compiled = decode.load_many(sources)
-    kept = contexts._context_codes, decode._recode_texts, principals._session_codes, decode._group_rows
-    contexts._context_codes = decode._recode_texts = principals._session_codes = decode._group_rows = None
+    modules = (contexts, decode, principals, decode, decode, principals)
+    names = ("_context_codes", "_recode_texts", "_session_codes", "_group_rows", "_encoded_texts", "_encoded_texts")
+    kept = [getattr(module, name) for module, name in zip(modules, names, strict=True)]
+    for module, name in zip(modules, names, strict=True):
+        setattr(module, name, None)
     try:
         reference = decode.load_many(sources)
     finally:
-        contexts._context_codes, decode._recode_texts, principals._session_codes, decode._group_rows = kept
+        for module, name, value in zip(modules, names, kept, strict=True):
+            setattr(module, name, value)
     c.same(compiled, reference)
 
 
@@ -118,6 +123,13 @@ def random_arguments() -> None:
         _scan.group_rows([u32(rng.choice([rows, rows + 1]), 3) for _ in range(rng.randint(0, 3))], rows)
     except ValueError:
         pass
+    texts = ["".join(rng.choice("a\u00e9\U0001f600\ud800") for _ in range(rng.randint(0, 9))) for _ in range(rows)]
+    found = _scan.encoded_texts(texts, True)
+    if found is not None:
+        blob, lengths = arena.encoded(texts)
+        ends = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        assert found[0] == blob and found[1] == ends.tobytes()
+        assert found[2] == arena.text_digests(np.frombuffer(blob, np.uint8), ends).tobytes()
 
 
 n = 0

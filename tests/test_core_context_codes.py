@@ -2,8 +2,10 @@
 contexts into its batch's (``_scan.context_codes``; in numpy ``_ContextBuilder._of_scanned``),
 text columns into the batch's vocabularies (``_scan.recode``; in numpy ``_recode`` with
 ``_intern_many``), assumed-role sessions into the batch's principals
-(``_scan.session_codes``; in numpy ``PrincipalTable._sessions``) and rows grouped by the
-combination of their codes (``_scan.group_rows``; in numpy ``_combinations_numpy``). Each numpy way is the
+(``_scan.session_codes``; in numpy ``PrincipalTable._sessions``), rows grouped by the
+combination of their codes (``_scan.group_rows``; in numpy ``_combinations_numpy``) and a
+batch's texts joined with their digests (``_scan.encoded_texts``; ``arena.encoded`` and
+``arena.text_digests``). Each numpy way is the
 reference, and the way without a compiler: the two must build the same batch, to the order of
 every vocabulary, over batches of several files (what the batch knows already decides what is
 new)."""
@@ -30,7 +32,7 @@ from test_core_scan import (
     mutated,
 )
 
-from kmstui.core import contexts, decode, principals
+from kmstui.core import arena, contexts, decode, principals
 from kmstui.core.decode import load_many
 from kmstui.core.sources import SourceFile
 
@@ -68,6 +70,8 @@ def both_ways(paths, monkeypatch):
         patch.setattr(decode, "_recode_texts", None)
         patch.setattr(principals, "_session_codes", None)
         patch.setattr(decode, "_group_rows", None)
+        patch.setattr(decode, "_encoded_texts", None)
+        patch.setattr(principals, "_encoded_texts", None)
         reference = load_many(sources)
     return compiled, reference
 
@@ -299,3 +303,49 @@ def test_group_rows_answers_as_documented():
 def test_group_rows_refuses_what_does_not_fit(columns, rows):
     with pytest.raises((ValueError, TypeError)):
         decode._scan.group_rows(columns, rows)
+
+
+def test_encoded_texts_are_the_references_blob_ends_and_digests():
+    rng = random.Random(29)
+    letters = "ab/( )\u00e9\u202e\U0001f600\x00"
+    for _ in range(500):
+        texts = [
+            "".join(rng.choice(letters) for _ in range(rng.choice([0, 1, 7, 70]))) for _ in range(rng.randint(0, 20))
+        ]
+        found = decode._scan.encoded_texts(texts, True)
+        assert found is not None
+        blob, lengths = arena.encoded(texts)
+        ends = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(lengths, out=ends[1:])
+        assert found[0] == blob and np.frombuffer(found[1], np.int64).tolist() == ends.tolist()
+        digests = arena.text_digests(np.frombuffer(blob, np.uint8), ends)
+        assert np.frombuffer(found[2], np.uint64).tolist() == digests.tolist()
+        assert decode._scan.encoded_texts(texts, False)[2] is None
+
+
+def test_encoded_texts_leave_what_is_not_plain_to_python():
+    assert decode._scan.encoded_texts(["a", "\ud800"], True) is None  # a lone surrogate
+    assert decode._scan.encoded_texts(["a", b"b"], True) is None
+    assert decode._scan.encoded_texts([], True) == (b"", bytes(8), b"")
+
+
+def test_a_batchs_principals_and_context_values_are_the_same_in_c(monkeypatch):
+    """What crosses the pipe: the short forms' blob, ends and digests, the context values' blob."""
+    table = principals.PrincipalTable()
+    table.sessions(
+        np.array([1, 2, 1], np.uint32),
+        [None, "role/a (s\u00e9)", "role/b (\U0001f600)"],
+        *[(np.zeros(3, np.uint32), [None])] * 2,
+    )
+    compiled = table.part()
+    with monkeypatch.context() as patch:
+        patch.setattr(principals, "_encoded_texts", None)
+        reference = table.part()
+    same(compiled, reference)
+    values = ["arn:aws:s3:::b/\u00e9", "", "x"]
+    compiled_texts = decode._texts(values)
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "_encoded_texts", None)
+        reference_texts = decode._texts(values)
+    assert compiled_texts.blob == reference_texts.blob and compiled_texts.ends.tolist() == reference_texts.ends.tolist()
+    assert compiled_texts.ends.dtype == reference_texts.ends.dtype and list(compiled_texts) == values

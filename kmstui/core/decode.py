@@ -23,7 +23,7 @@ import gc
 import multiprocessing
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from itertools import compress, repeat
@@ -85,6 +85,8 @@ except ImportError:  # pragma: no cover - every file then takes the general path
 _recode_texts = getattr(_scan, "recode", None)  # (None too from an extension built before it)
 # rows grouped by the combination of their codes in several columns, in one pass (else numpy)
 _group_rows = getattr(_scan, "group_rows", None)
+# many texts encoded and joined in one pass (else arena.encoded)
+_encoded_texts = getattr(_scan, "encoded_texts", None)
 RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
@@ -661,9 +663,19 @@ class _BatchBuilder:
         batch.vocab = {name: list(codes) for name, codes in self.vocab.items()}
         batch.principals = self.principals.part()
         batch.contexts = self.contexts.part()
-        batch.contexts.values = Texts(batch.contexts.values)  # one blob through the pipe, not a str each
+        batch.contexts.values = _texts(batch.contexts.values)  # one blob through the pipe, not a str each
         batch.alias_bindings = list(self.bindings.items())
         return batch
+
+
+def _texts(values: Sequence[str]) -> Texts:
+    """Texts(values), encoded in one C pass where the scanner is built (else as Texts does it)."""
+    found = _encoded_texts(list(values), False) if _encoded_texts is not None else None
+    if found is None:
+        return Texts(values)
+    texts = Texts()
+    texts.blob, texts.ends = found[0], np.frombuffer(found[1], dtype=np.int64).copy()
+    return texts
 
 
 def _references_of(

@@ -17,10 +17,12 @@ from .vocab import first_seen
 ASSUMED_ROLE = "AssumedRole"
 
 _session_codes: Callable[..., tuple[bytes, bytes]] | None
+_encoded_texts: Callable[[list, bool], tuple[bytes, bytes, bytes | None] | None] | None
 try:  # a file's sessions into the batch's principals in one pass, where the C scanner is built
+    from ._scan import encoded_texts as _encoded_texts
     from ._scan import session_codes as _session_codes
 except ImportError:  # pragma: no cover - the scanner is optional: PrincipalTable._sessions does the same
-    _session_codes = None
+    _session_codes = _encoded_texts = None
 
 
 class PrincipalTable:
@@ -145,7 +147,23 @@ class PrincipalTable:
         return codes[group]
 
     def part(self) -> PrincipalPart:
-        return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
+        """The batch's principals as they cross the pipe: PrincipalPart.of's part, the short forms
+        encoded and their digests computed in one C pass where the scanner is built."""
+        found = _encoded_texts(self._shorts, True) if _encoded_texts is not None and self._shorts[0] == "" else None
+        if found is None:  # (a short form that is not plain UTF-8, or no C): the reference
+            return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
+        blob, ends, digests = found
+        assert digests is not None  # asked for
+        # as PrincipalPart.of: the ends of the texts from code 0 (empty), each one's digest from code 1
+        cumulative = np.frombuffer(ends, dtype=np.int64)[1:]
+        return PrincipalPart(
+            blob,
+            cumulative.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else cumulative.copy(),
+            np.array(self._kind, dtype=np.uint32),
+            list(self._kinds),
+            self._arns,
+            np.frombuffer(digests, dtype=np.uint64)[1:].copy(),
+        )
 
 
 class _PrincipalCodes(dict):
