@@ -376,7 +376,7 @@ class _BatchBuilder:
         base = self.rows
         count = len(kept)
 
-        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32, empty_is_none=True) -> np.ndarray:
+        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32, empty_is_none=False) -> np.ndarray:
             codes, values = columns[field]
             if empty_is_none:  # an empty text (an error code "") is none
                 values = [None, *(value or None for value in values[1:])]
