@@ -110,7 +110,7 @@ def random_arguments() -> None:
     sessions = [None, *(rng.choice(["a", "b", b"c", 1]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
     known = rng.choice([{}, {0: {"a": rng.choice([1, -1, 1 << 40])}}, {1: "not a dict"}])
     rows = rng.randint(0, 9)
-    kinds = u32(rng.choice([rows, rows, rows + 1]), rng.choice([2, 0xFFFFFFFF]))
+    kinds = np.array([rng.choice([0, 1, 2, 0xFFFFFFFF]) for _ in range(rng.choice([rows, rows, rows + 1]))], np.uint32)
     try:
         _scan.session_codes(known, [""], kinds, u32(rows, len(sessions)), sessions)
     except ValueError:
@@ -120,8 +120,9 @@ def random_arguments() -> None:
     compiled, reference = decode._combinations(columns), decode._combinations_numpy(columns)
     assert all(a.tolist() == b.tolist() for a, b in zip(compiled, reference, strict=True))
     try:
-        _scan.group_rows([u32(rng.choice([rows, rows + 1]), 3) for _ in range(rng.randint(0, 3))], rows)
-    except ValueError:
+        picked = [u32(rng.choice([rows, rows + 1]), 3) for _ in range(rng.randint(0, 3))]
+        _scan.group_rows(picked + [1] * (rng.random() < 0.1), rng.choice([rows, rows, -1]))
+    except (ValueError, TypeError):
         pass
     texts = ["".join(rng.choice("a\u00e9\U0001f600\ud800") for _ in range(rng.randint(0, 9))) for _ in range(rows)]
     found = _scan.encoded_texts(texts, True)
