@@ -1,10 +1,15 @@
 """Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
 context_codes: a file's encryption contexts into its batch's; recode: text columns into the
-batch's vocabularies) under AddressSanitizer and UndefinedBehaviorSanitizer, outside CI:
-batches of mutated files of contexts of every shape loaded whole (the scanner's real output,
-each batch knowing what its earlier files added), checked against the numpy references
-(contexts._ContextBuilder._of_scanned, decode._recode), and both functions called with
-arguments of random sizes and codes (they must refuse, never read out of bounds).
+batch's vocabularies; session_codes: assumed-role sessions into the batch's principals;
+group_rows: rows grouped by the combination of their codes; encoded_texts: a batch's texts joined,
+with their digests) under
+AddressSanitizer and UndefinedBehaviorSanitizer, outside CI: batches of mutated files of
+contexts and callers of every shape loaded whole (the scanner's real output, each batch
+knowing what its earlier files added), checked against the numpy references
+(contexts._ContextBuilder._of_scanned, decode._recode, principals.PrincipalTable._sessions,
+decode._combinations_numpy, arena.encoded and text_digests),
+and each function called with arguments of random sizes and codes (they must refuse, never
+read out of bounds).
 
 Build a sanitised copy of the extension as scripts/fuzz_scan.py says, then run, from the
 repository root:
@@ -28,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import test_core_context_codes as c  # noqa: E402 - the tests' comparison
 import test_core_scan as t  # noqa: E402 - the test file's samples
 
-from kmstui.core import _scan, contexts, decode  # noqa: E402
+from kmstui.core import _scan, arena, contexts, decode, principals  # noqa: E402
 from kmstui.core.sources import SourceFile  # noqa: E402
 
 seconds, seed = float(sys.argv[1]), int(sys.argv[2])
@@ -38,28 +43,33 @@ bases = [
     t._contexts_file(shapes),
     t._contexts_file(shapes, spaced=True),
     t.delivered([t._grant(g) for g in t.GRANTS] + [t._context(s) for s in shapes]),
+    t.delivered(t.RESOLVED * 3 + t.ALMOST + t.RESOLVED),  # assumed-role sessions, a batch sharing some
 ]
 files: dict[str, bytes] = {}
 decode.read_source = lambda path, bounded=True: files[path]  # the files are held in memory
 
 
-def in_a_context(text: bytearray) -> int:
-    starts = [i for i in range(len(text)) if text.startswith(b'"encryptionContext"', i)] or [0]
+def in_a_context_or_identity(text: bytearray) -> int:
+    starts = [i for i in range(len(text)) if text.startswith((b'"encryptionContext"', b'"userIdentity"'), i)] or [0]
     return min(rng.choice(starts) + rng.randrange(0, 120), len(text) - 1)
 
 
 def a_batch() -> None:
     files.clear()
     for i in range(rng.randint(1, 6)):
-        files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context)
+        files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context_or_identity)
     sources = [SourceFile(name, name) for name in files]
     compiled = decode.load_many(sources)
-    kept = contexts._context_codes, decode._recode_texts
-    contexts._context_codes = decode._recode_texts = None
+    modules = (contexts, decode, principals, decode, decode, principals)
+    names = ("_context_codes", "_recode_texts", "_session_codes", "_group_rows", "_encoded_texts", "_encoded_texts")
+    kept = [getattr(module, name) for module, name in zip(modules, names, strict=True)]
+    for module, name in zip(modules, names, strict=True):
+        setattr(module, name, None)
     try:
         reference = decode.load_many(sources)
     finally:
-        contexts._context_codes, decode._recode_texts = kept
+        for module, name, value in zip(modules, names, kept, strict=True):
+            setattr(module, name, value)
     c.same(compiled, reference)
 
 
@@ -97,6 +107,30 @@ def random_arguments() -> None:
         _scan.recode(decode._Codes(), values, u32(rng.randint(0, 9), len(values)))
     except ValueError:
         pass
+    sessions = [None, *(rng.choice(["a", "b", b"c", 1]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
+    known = rng.choice([{}, {0: {"a": rng.choice([1, -1, 1 << 40])}}, {1: "not a dict"}])
+    rows = rng.randint(0, 9)
+    kinds = np.array([rng.choice([0, 1, 2, 0xFFFFFFFF]) for _ in range(rng.choice([rows, rows, rows + 1]))], np.uint32)
+    try:
+        _scan.session_codes(known, [""], kinds, u32(rows, len(sessions)), sessions)
+    except ValueError:
+        pass
+    rows = rng.randint(0, 30)
+    columns = [(u32(rows, w), [None] * (w + 1)) for w in (rng.randint(0, 4) for _ in range(rng.randint(1, 4)))]
+    compiled, reference = decode._combinations(columns), decode._combinations_numpy(columns)
+    assert all(a.tolist() == b.tolist() for a, b in zip(compiled, reference, strict=True))
+    try:
+        picked = [u32(rng.choice([rows, rows + 1]), 3) for _ in range(rng.randint(0, 3))]
+        _scan.group_rows(picked + [1] * (rng.random() < 0.1), rng.choice([rows, rows, -1]))
+    except (ValueError, TypeError):
+        pass
+    texts = ["".join(rng.choice("a\u00e9\U0001f600\ud800") for _ in range(rng.randint(0, 9))) for _ in range(rows)]
+    found = _scan.encoded_texts(texts, True)
+    if found is not None:
+        blob, lengths = arena.encoded(texts)
+        ends = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        assert found[0] == blob and found[1] == ends.tobytes()
+        assert found[2] == arena.text_digests(np.frombuffer(blob, np.uint8), ends).tobytes()
 
 
 n = 0

@@ -1,9 +1,14 @@
 """The C that works on the scanner's output, where the scanner is built: a file's encryption
-contexts into its batch's (``_scan.context_codes``; in numpy ``_ContextBuilder._of_scanned``)
-and text columns into the batch's vocabularies (``_scan.recode``; in numpy ``_recode`` with
-``_intern_many``). Each numpy way is the reference, and the way without a compiler: the two
-must build the same batch, to the order of every vocabulary, over batches of several files
-(what the batch knows already decides what is new)."""
+contexts into its batch's (``_scan.context_codes``; in numpy ``_ContextBuilder._of_scanned``),
+text columns into the batch's vocabularies (``_scan.recode``; in numpy ``_recode`` with
+``_intern_many``), assumed-role sessions into the batch's principals
+(``_scan.session_codes``; in numpy ``PrincipalTable._sessions``), rows grouped by the
+combination of their codes (``_scan.group_rows``; in numpy ``_combinations_numpy``) and a
+batch's texts joined with their digests (``_scan.encoded_texts``; ``arena.encoded`` and
+``arena.text_digests``). Each numpy way is the
+reference, and the way without a compiler: the two must build the same batch, to the order of
+every vocabulary, over batches of several files (what the batch knows already decides what is
+new)."""
 
 from __future__ import annotations
 
@@ -13,9 +18,21 @@ import random
 
 import numpy as np
 import pytest
-from test_core_scan import DEMO, OTHER_CONTEXTS, PLAIN_CONTEXTS, _context, _contexts_file, mutated
+from test_core_scan import (
+    ALMOST,
+    DEMO,
+    GRANTS,
+    OTHER_CONTEXTS,
+    PLAIN_CONTEXTS,
+    RESOLVED,
+    _context,
+    _contexts_file,
+    _grant,
+    delivered,
+    mutated,
+)
 
-from kmstui.core import contexts, decode
+from kmstui.core import arena, contexts, decode, principals
 from kmstui.core.decode import load_many
 from kmstui.core.sources import SourceFile
 
@@ -51,6 +68,10 @@ def both_ways(paths, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(contexts, "_context_codes", None)
         patch.setattr(decode, "_recode_texts", None)
+        patch.setattr(principals, "_session_codes", None)
+        patch.setattr(decode, "_group_rows", None)
+        patch.setattr(decode, "_encoded_texts", None)
+        patch.setattr(principals, "_encoded_texts", None)
         reference = load_many(sources)
     return compiled, reference
 
@@ -77,6 +98,33 @@ def test_the_contexts_and_texts_of_a_batch_of_files_are_the_same_in_c(tmp_path, 
     same(compiled, reference)
     assert len(compiled.contexts.counts) > 30 and compiled.log_files
     assert "agent \u00e9" in compiled.vocab["agent"] and len(compiled.vocab["ip"]) == 8
+
+
+def test_the_sessions_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatch):
+    """Assumed-role sessions the scanner resolves, some files sharing them, others of the shapes
+    left to Python between them (the general path's sessions are found again by short form)."""
+    rng = random.Random(11)
+    paths = []
+    for n in range(6):
+        records = [rng.choice(RESOLVED + ALMOST[:3]) for _ in range(20)]
+        paths.append(write(tmp_path / f"log{n}.json", delivered(records)))
+    compiled, reference = both_ways(paths, monkeypatch)
+    same(compiled, reference)
+    assert len(compiled.principals.kind) > 5
+
+
+def test_the_grant_constraints_of_a_batch_of_files_are_the_same_in_c(tmp_path, monkeypatch):
+    """CreateGrant constraints of every shape (some the scanner reads, some left to Python, one
+    naming a trail), files sharing some and with contexts of their own between them."""
+    rng = random.Random(13)
+    paths = []
+    for n in range(6):
+        records = [_grant(rng.choice(GRANTS)) for _ in range(10)] + [_grant({"encryptionContextSubset": {"n": str(n)}})]
+        records += [_context(rng.choice(PLAIN_CONTEXTS)) for _ in range(3)]
+        paths.append(write(tmp_path / f"log{n}.json", delivered(rng.sample(records, len(records)))))
+    compiled, reference = both_ways(paths, monkeypatch)
+    same(compiled, reference)
+    assert "grant constraint (subset)" in compiled.contexts.labels
 
 
 def test_the_demo_reads_the_same_contexts_in_c(monkeypatch):
@@ -173,3 +221,131 @@ def test_recode_answers_as_documented():
 def test_recode_refuses_what_does_not_fit(values, codes):
     with pytest.raises(ValueError):
         decode._scan.recode(decode._Codes(), values, codes)
+
+
+def test_session_codes_answers_as_documented():
+    known = {1: {"role/a (s1)": 4}}
+    shorts = ["", "x", "y", "z", "role/a (s1)"]
+    sessions = [None, "role/a (s1)", "role/b (s2)"]
+    kinds, codes = np.array([1, 1, 0, 1, 0, 1], np.uint32), np.array([1, 2, 1, 0, 2, 2], np.uint32)
+    found, added = decode._scan.session_codes(known, shorts, kinds, codes, sessions)
+    # (s1, kind 1) known; (s2, 1), (s1, 0), (s2, 0) new, numbered in the order first met
+    assert np.frombuffer(found, np.uint32).tolist() == [4, 5, 6, 0, 7, 5]
+    assert np.frombuffer(added, np.uint32).tolist() == [1, 0, 0]
+    assert shorts[5:] == ["role/b (s2)", "role/a (s1)", "role/b (s2)"]
+    assert known == {1: {"role/a (s1)": 4, "role/b (s2)": 5}, 0: {"role/a (s1)": 6, "role/b (s2)": 7}}
+
+
+def test_session_codes_match_the_reference_over_random_files():
+    """Files of sessions under a few kinds, several to a batch, each file seeing what the earlier
+    ones added: the C and the numpy reference give the same codes, principals and kinds."""
+    rng = random.Random(17)
+    for _ in range(200):
+        tables = principals.PrincipalTable(), principals.PrincipalTable()
+        for _file in range(rng.randint(1, 4)):
+            sessions = [None, *(f"role/r ({rng.randint(0, 30)})" for _ in range(rng.randint(0, 12)))]
+            rows = rng.randint(0, 40)
+            codes = np.array([rng.randint(1, len(sessions) - 1) if len(sessions) > 1 else 0 for _ in range(rows)])
+            accounts = (np.array([rng.randint(0, 2) for _ in range(rows)], np.uint32), [None, "111", "222"])
+            invoked = (np.array([rng.randint(0, 1) for _ in range(rows)], np.uint32), [None, "svc"])
+            answers = []
+            for table, way in zip(tables, (principals._session_codes, None), strict=True):
+                kept, principals._session_codes = principals._session_codes, way
+                try:
+                    answers.append(table.sessions(codes.astype(np.uint32), sessions, accounts, invoked))
+                finally:
+                    principals._session_codes = kept
+            assert answers[0].tolist() == answers[1].tolist()
+            same(tables[0].part(), tables[1].part())
+
+
+@pytest.mark.parametrize(
+    "kinds, codes, sessions",
+    [
+        (np.array([0], np.uint32), np.array([2], np.uint32), [None, "a"]),  # a code past the sessions
+        (np.array([0, 0], np.uint32), np.array([1], np.uint32), [None, "a"]),  # unequal sizes
+        (np.array([0], np.uint32), b"\x01\x00", [None, "a"]),  # an odd size
+        (np.array([0], np.uint32), np.array([1], np.uint32), [None, b"a"]),  # not a str
+        (np.array([0xFFFFFFFF], np.uint32), np.array([1], np.uint32), [None, "a"]),  # no such kind
+        (np.array([], np.uint32), np.array([], np.uint32), []),  # no None first
+    ],
+)
+def test_session_codes_refuses_what_does_not_fit(kinds, codes, sessions):
+    with pytest.raises(ValueError):
+        decode._scan.session_codes({}, [""], kinds, codes, sessions)
+
+
+def test_group_rows_match_the_reference_over_random_columns():
+    rng = random.Random(23)
+    for _ in range(2000):
+        rows = rng.randint(0, 60)
+        widths = [rng.choice([0, 1, 2, 3, 40]) for _ in range(rng.randint(0, 5))]
+        columns = [(np.array([rng.randint(0, w) for _ in range(rows)], np.uint32), [None] * (w + 1)) for w in widths]
+        if not columns:
+            continue
+        compiled, reference = decode._combinations(columns), decode._combinations_numpy(columns)
+        for a, b in zip(compiled, reference, strict=True):
+            assert a.dtype == b.dtype and a.tolist() == b.tolist(), columns
+
+
+def test_group_rows_answers_as_documented():
+    group, firsts = decode._scan.group_rows(
+        [np.array([1, 2, 1, 2, 1], np.uint32), np.array([0, 5, 0, 5, 7], np.uint32)], 5
+    )
+    assert np.frombuffer(group, np.int64).tolist() == [0, 1, 0, 1, 2]
+    assert np.frombuffer(firsts, np.int64).tolist() == [0, 1, 4]
+
+
+@pytest.mark.parametrize(
+    "columns, rows",
+    [([np.array([1, 2], np.uint32)], 3), ([np.array([1, 2], np.uint32), b"\x00"], 2), ([], -1), ([1], 1)],
+)
+def test_group_rows_refuses_what_does_not_fit(columns, rows):
+    with pytest.raises((ValueError, TypeError)):
+        decode._scan.group_rows(columns, rows)
+
+
+def test_encoded_texts_are_the_references_blob_ends_and_digests():
+    rng = random.Random(29)
+    letters = "ab/( )\u00e9\u202e\U0001f600\x00"
+    for _ in range(500):
+        texts = [
+            "".join(rng.choice(letters) for _ in range(rng.choice([0, 1, 7, 70]))) for _ in range(rng.randint(0, 20))
+        ]
+        found = decode._scan.encoded_texts(texts, True)
+        assert found is not None
+        blob, lengths = arena.encoded(texts)
+        ends = np.zeros(len(texts) + 1, np.int64)
+        np.cumsum(lengths, out=ends[1:])
+        assert found[0] == blob and np.frombuffer(found[1], np.int64).tolist() == ends.tolist()
+        digests = arena.text_digests(np.frombuffer(blob, np.uint8), ends)
+        assert np.frombuffer(found[2], np.uint64).tolist() == digests.tolist()
+        assert decode._scan.encoded_texts(texts, False)[2] is None
+
+
+def test_encoded_texts_leave_what_is_not_plain_to_python():
+    assert decode._scan.encoded_texts(["a", "\ud800"], True) is None  # a lone surrogate
+    assert decode._scan.encoded_texts(["a", b"b"], True) is None
+    assert decode._scan.encoded_texts([], True) == (b"", bytes(8), b"")
+
+
+def test_a_batchs_principals_and_context_values_are_the_same_in_c(monkeypatch):
+    """What crosses the pipe: the short forms' blob, ends and digests, the context values' blob."""
+    table = principals.PrincipalTable()
+    table.sessions(
+        np.array([1, 2, 1], np.uint32),
+        [None, "role/a (s\u00e9)", "role/b (\U0001f600)"],
+        *[(np.zeros(3, np.uint32), [None])] * 2,
+    )
+    compiled = table.part()
+    with monkeypatch.context() as patch:
+        patch.setattr(principals, "_encoded_texts", None)
+        reference = table.part()
+    same(compiled, reference)
+    values = ["arn:aws:s3:::b/\u00e9", "", "x"]
+    compiled_texts = decode._texts(values)
+    with monkeypatch.context() as patch:
+        patch.setattr(decode, "_encoded_texts", None)
+        reference_texts = decode._texts(values)
+    assert compiled_texts.blob == reference_texts.blob and compiled_texts.ends.tolist() == reference_texts.ends.tolist()
+    assert compiled_texts.ends.dtype == reference_texts.ends.dtype and list(compiled_texts) == values

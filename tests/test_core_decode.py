@@ -516,6 +516,21 @@ def test_envelope_fields(tmp_path):
     assert encrypt.read_only is False and encrypt.error_code is None and encrypt.error_message is None
 
 
+def test_an_empty_error_code_or_message_is_none(tmp_path):
+    """CloudTrail writes no errorCode for a call that succeeded; an empty one means the same."""
+    records = [
+        kms("Encrypt", key_arn(), error="", message="", agent="", read_only=False),
+        kms("Decrypt", key_arn(), error="AccessDeniedException", message=""),
+        kms("Sign", key_arn(), error="", message="odd"),
+    ]
+    index = load_records(tmp_path, records)
+    encrypt, decrypt, sign = (only(index, f"event:{name}") for name in ("Encrypt", "Decrypt", "Sign"))
+    assert (encrypt.error_code, encrypt.error_message) == (None, None)
+    assert encrypt.user_agent == "" and encrypt.read_only is False  # other empty or false values are kept
+    assert (decrypt.error_code, decrypt.error_message) == ("AccessDeniedException", None)
+    assert (sign.error_code, sign.error_message) == (None, "odd")
+
+
 def test_unusual_event_ids_are_kept_whole(tmp_path):
     long_id = "EXAMPLE-" + "x" * 60
     recs = [kms("Decrypt", event_id="234f004b-EXAMPLE"), kms("Encrypt", event_id=long_id)]

@@ -1722,11 +1722,304 @@ done:
     return result;
 }
 
+/* ---- After the scan: a file's assumed-role sessions into a batch's principals (principals.py) ---- */
+
+PyDoc_STRVAR(session_codes_doc,
+"session_codes(known, shorts, kinds, codes, sessions, /) -> (principals, new_kinds)\n\n"
+"A file's assumed-role sessions as a batch's PrincipalTable takes them, in one pass over\n"
+"the rows: row i is the session ``sessions[codes[i]]`` (a str; ``codes``: native uint32, 0\n"
+"for none, principal 0) of the kind ``kinds[i]`` (native uint32). Each distinct (session,\n"
+"kind) is looked up once in ``known`` (kind -> {short form -> principal code}, the inner\n"
+"dicts made as needed); a new one is numbered len(``shorts``), appended to ``shorts`` and\n"
+"added to ``known``, in the order first met. ``principals``: native uint32, a code a row;\n"
+"``new_kinds``: native uint32, the kind of each principal added, in order. What\n"
+"PrincipalTable._sessions does in numpy and Python (the reference, and the way without it).");
+
+static PyObject *session_codes(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *known, *shorts, *sessions, *result = NULL, *out = NULL, *added = NULL;
+    Py_buffer kinds = {0}, codes = {0};
+    uint32_t *seen_kind = NULL, *seen_code = NULL, *new_kind = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!y*y*O!:session_codes", &PyDict_Type, &known, &PyList_Type, &shorts, &kinds,
+                          &codes, &PyList_Type, &sessions))
+        return NULL;
+    Py_ssize_t n = codes.len / (Py_ssize_t)sizeof(uint32_t), texts = PyList_GET_SIZE(sessions);
+    const uint32_t *kind = kinds.buf, *code = codes.buf;
+    if (codes.len % (Py_ssize_t)sizeof(uint32_t) || kinds.len != codes.len || texts < 1) {
+        PyErr_SetString(PyExc_ValueError, "session_codes: arguments of unequal or odd sizes");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (code[i] >= (uint64_t)texts || (code[i] && !PyUnicode_CheckExact(PyList_GET_ITEM(sessions, code[i])))) {
+            PyErr_SetString(PyExc_ValueError, "session_codes: a code past the sessions, or a session not a str");
+            goto done;
+        }
+    }
+    /* the first kind met with each session text (+1, 0 for none yet) and its principal: a
+     * session comes back under the same kind, so the rest of its rows are answered here */
+    seen_kind = PyMem_Calloc((size_t)texts, sizeof(uint32_t));
+    seen_code = PyMem_Calloc((size_t)texts, sizeof(uint32_t));
+    new_kind = PyMem_Malloc(((size_t)n + 1) * sizeof(uint32_t));
+    out = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint32_t));
+    if (seen_kind == NULL || seen_code == NULL || new_kind == NULL || out == NULL) {
+        if (out != NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    uint32_t *answer = (uint32_t *)PyBytes_AS_STRING(out);
+    Py_ssize_t fresh = 0;
+    PyObject *table = NULL; /* borrowed from known: the dict of the kind last asked for */
+    uint32_t table_kind = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t c = code[i], k = kind[i];
+        if (c == 0) {
+            answer[i] = 0;
+            continue;
+        }
+        if (k == UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "session_codes: a kind out of range");
+            goto done;
+        }
+        if (seen_kind[c] == k + 1) {
+            answer[i] = seen_code[c];
+            continue;
+        }
+        if (table == NULL || table_kind != k) {
+            PyObject *key = PyLong_FromUnsignedLong(k);
+            if (key == NULL)
+                goto done;
+            table = PyDict_GetItemWithError(known, key);
+            if (table == NULL && !PyErr_Occurred()) {
+                PyObject *made = PyDict_New();
+                if (made != NULL && PyDict_SetItem(known, key, made) == 0)
+                    table = made; /* known holds it */
+                Py_XDECREF(made);
+            }
+            Py_DECREF(key);
+            if (table == NULL)
+                goto done;
+            if (!PyDict_Check(table)) {
+                table = NULL;
+                PyErr_SetString(PyExc_ValueError, "session_codes: a kind's principals not a dict");
+                goto done;
+            }
+            table_kind = k;
+        }
+        PyObject *text = PyList_GET_ITEM(sessions, c);
+        PyObject *found = PyDict_GetItemWithError(table, text);
+        long principal;
+        if (found != NULL) {
+            principal = PyLong_AsLong(found);
+            if (principal == -1 && PyErr_Occurred())
+                goto done;
+        } else {
+            if (PyErr_Occurred())
+                goto done;
+            principal = (long)PyList_GET_SIZE(shorts);
+            PyObject *number = PyLong_FromLong(principal);
+            if (number == NULL)
+                goto done;
+            int failed = PyDict_SetItem(table, text, number);
+            Py_DECREF(number);
+            if (failed || PyList_Append(shorts, text))
+                goto done;
+            new_kind[fresh++] = k;
+        }
+        if (principal < 0 || principal > (long)UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "session_codes: a principal code out of range");
+            goto done;
+        }
+        answer[i] = (uint32_t)principal;
+        if (seen_kind[c] == 0) {
+            seen_kind[c] = k + 1;
+            seen_code[c] = (uint32_t)principal;
+        }
+    }
+    added = PyBytes_FromStringAndSize((const char *)new_kind, fresh * (Py_ssize_t)sizeof(uint32_t));
+    if (added != NULL)
+        result = PyTuple_Pack(2, out, added);
+done:
+    PyMem_Free(seen_kind);
+    PyMem_Free(seen_code);
+    PyMem_Free(new_kind);
+    Py_XDECREF(out);
+    Py_XDECREF(added);
+    PyBuffer_Release(&kinds);
+    PyBuffer_Release(&codes);
+    return result;
+}
+
+/* ---- After the scan: rows grouped by the combination of their codes in several columns (decode.py) ---- */
+
+PyDoc_STRVAR(group_rows_doc,
+"group_rows(columns, rows, /) -> (group, firsts)\n\n"
+"Rows grouped by the combination of their codes in ``columns`` (each native uint32, ``rows``\n"
+"codes long), in one pass with a hash table: ``group``, native int64, each row's group,\n"
+"groups numbered in the order they first occur; ``firsts``, native int64, the first row of\n"
+"each group. What decode._combinations does in numpy (the reference, and the way without it).");
+
+static PyObject *group_rows(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *list, *result = NULL, *groups = NULL, *firsts = NULL;
+    Py_ssize_t n;
+    Py_buffer *views = NULL;
+    Py_ssize_t held = 0, width = 0;
+    int64_t *slots = NULL;
+    if (!PyArg_ParseTuple(args, "O!n:group_rows", &PyList_Type, &list, &n))
+        return NULL;
+    width = PyList_GET_SIZE(list);
+    if (n < 0 || n > (Py_ssize_t)(INT64_MAX / 4)) {
+        PyErr_SetString(PyExc_ValueError, "group_rows: a row count out of range");
+        return NULL;
+    }
+    views = PyMem_Calloc((size_t)width + 1, sizeof(Py_buffer));
+    if (views == NULL)
+        return PyErr_NoMemory();
+    for (; held < width; held++) {
+        if (PyObject_GetBuffer(PyList_GET_ITEM(list, held), &views[held], PyBUF_SIMPLE) < 0)
+            goto done;
+        if (views[held].len != n * (Py_ssize_t)sizeof(uint32_t)) {
+            held++;
+            PyErr_SetString(PyExc_ValueError, "group_rows: a column not of the rows' length");
+            goto done;
+        }
+    }
+    size_t size = 16;
+    while (size < 2 * (size_t)n)
+        size <<= 1;
+    slots = PyMem_Malloc(size * sizeof(int64_t)); /* a group's number, -1 for an empty slot */
+    groups = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    firsts = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (slots == NULL || groups == NULL || firsts == NULL) {
+        if (slots == NULL)
+            PyErr_NoMemory();
+        goto done;
+    }
+    memset(slots, 0xFF, size * sizeof(int64_t));
+    int64_t *group = (int64_t *)PyBytes_AS_STRING(groups), *first = (int64_t *)PyBytes_AS_STRING(firsts);
+    int64_t count = 0;
+    for (Py_ssize_t row = 0; row < n; row++) {
+        uint64_t h = 0x9E3779B97F4A7C15ULL;
+        for (Py_ssize_t c = 0; c < width; c++) {
+            h ^= ((const uint32_t *)views[c].buf)[row];
+            h *= 0xBF58476D1CE4E5B9ULL;
+            h ^= h >> 29;
+        }
+        size_t at = (size_t)h & (size - 1);
+        for (;;) {
+            int64_t g = slots[at];
+            if (g < 0) { /* a new combination */
+                slots[at] = count;
+                first[count] = row;
+                group[row] = count++;
+                break;
+            }
+            Py_ssize_t other = (Py_ssize_t)first[g], c = 0;
+            while (c < width &&
+                   ((const uint32_t *)views[c].buf)[row] == ((const uint32_t *)views[c].buf)[other])
+                c++;
+            if (c == width) {
+                group[row] = g;
+                break;
+            }
+            at = (at + 1) & (size - 1);
+        }
+    }
+    PyObject *kept = PyBytes_FromStringAndSize(PyBytes_AS_STRING(firsts), count * (Py_ssize_t)sizeof(int64_t));
+    if (kept != NULL) {
+        result = PyTuple_Pack(2, groups, kept);
+        Py_DECREF(kept);
+    }
+done:
+    for (Py_ssize_t c = 0; c < held; c++)
+        PyBuffer_Release(&views[c]);
+    PyMem_Free(views);
+    PyMem_Free(slots);
+    Py_XDECREF(groups);
+    Py_XDECREF(firsts);
+    return result;
+}
+
+/* ---- A batch's texts as one blob (batch.Texts, PrincipalPart), with their digests (arena.text_digests) ---- */
+
+PyDoc_STRVAR(encoded_texts_doc,
+"encoded_texts(texts, digests, /) -> (blob, ends, digests) | None\n\n"
+"``texts`` (a list of str) encoded in UTF-8 and joined, in one pass: ``ends``, native int64,\n"
+"len(texts) + 1 of them from 0, where each text ends in ``blob``; with ``digests`` true, each\n"
+"text's 64-bit digest as arena.text_digests computes it (native uint64: the sum of its bytes\n"
+"times 0x100000001B3 to the power of their place, plus its length times 0x9E3779B97F4A7C15,\n"
+"modulo 2**64), else None. None when a text is not a str or cannot be encoded so (a lone\n"
+"surrogate): arena.encoded and text_digests then do it (the reference, and the way without it).");
+
+#define DIGEST_MULTIPLIER 0x100000001B3ULL
+#define DIGEST_LENGTH 0x9E3779B97F4A7C15ULL
+
+static PyObject *encoded_texts(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *texts, *blob = NULL, *ends = NULL, *digests = NULL, *result = NULL;
+    int with_digests;
+    if (!PyArg_ParseTuple(args, "O!p:encoded_texts", &PyList_Type, &texts, &with_digests))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(texts), total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PyList_GET_ITEM(texts, i);
+        Py_ssize_t size;
+        if (!PyUnicode_Check(text))
+            Py_RETURN_NONE;
+        if (PyUnicode_AsUTF8AndSize(text, &size) == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                return NULL;
+            PyErr_Clear();
+            Py_RETURN_NONE;
+        }
+        if (size > PY_SSIZE_T_MAX - total)
+            return PyErr_NoMemory();
+        total += size;
+    }
+    blob = PyBytes_FromStringAndSize(NULL, total);
+    ends = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(int64_t));
+    digests = with_digests ? PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint64_t)) : Py_NewRef(Py_None);
+    if (blob == NULL || ends == NULL || digests == NULL)
+        goto done;
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(blob);
+    int64_t *end = (int64_t *)PyBytes_AS_STRING(ends);
+    uint64_t *digest = with_digests ? (uint64_t *)PyBytes_AS_STRING(digests) : NULL;
+    Py_ssize_t at = 0;
+    end[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t size;
+        const char *text = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(texts, i), &size); /* cached above */
+        if (text == NULL || size > total - at) {
+            if (text != NULL)
+                PyErr_SetString(PyExc_ValueError, "encoded_texts: the texts changed");
+            goto done;
+        }
+        memcpy(out + at, text, (size_t)size);
+        if (digest != NULL) {
+            uint64_t sum = 0, power = 1;
+            const unsigned char *b = out + at;
+            for (Py_ssize_t k = 0; k < size; k++) {
+                sum += (uint64_t)b[k] * power;
+                power *= DIGEST_MULTIPLIER;
+            }
+            digest[i] = sum + (uint64_t)size * DIGEST_LENGTH;
+        }
+        at += size;
+        end[i + 1] = at;
+    }
+    result = PyTuple_Pack(3, blob, ends, digests);
+done:
+    Py_XDECREF(blob);
+    Py_XDECREF(ends);
+    Py_XDECREF(digests);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS, scan_doc},
     {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
     {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
     {"recode", recode, METH_VARARGS, recode_doc},
+    {"session_codes", session_codes, METH_VARARGS, session_codes_doc},
+    {"group_rows", group_rows, METH_VARARGS, group_rows_doc},
+    {"encoded_texts", encoded_texts, METH_VARARGS, encoded_texts_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -224,7 +224,52 @@ class _ContextBuilder:
     def of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Local codes for CreateGrant constraints the scanner read (``used``: codes, from 1, into
         its distinct texts of the field, none of them NOT_PLAIN), known by their raw text; the
-        new ones added in bulk, labelled as of_parts labels them."""
+        new ones added in bulk, labelled as of_parts labels them. In C where the scanner is
+        built (_scan.context_codes, as of_scanned), else as _of_scanned_grants does it."""
+        if _context_codes is None or not len(used):
+            return self._of_scanned_grants(used, scanned)
+        for column in (self.labels, self.keys, self.values):
+            column._flush()  # texts met on the general path are numbered first, as add_coded does
+        grants = scanned.grants.astype(np.int64)
+        subsets, sizes = grants[:, 0], np.where(scanned.grants[:, 0] == NOT_PLAIN, 0, grants.sum(axis=1))
+        first = len(self.counts) + 1
+        answered, sized, placed, keys, values, _left, added = _context_codes(
+            self.codes,
+            self.keys.vocab,
+            self.values.vocab,
+            [None, *(("grant", text) for text in scanned.grant_texts[1:])],  # not a context's text
+            used.astype(np.int64),
+            sizes.astype(np.uint32),  # (none NOT_PLAIN among those used)
+            scanned.grant_starts.astype(np.int64),
+            scanned.keys,
+            scanned.values,
+            scanned.key_texts,
+            scanned.value_texts,
+            first,
+        )
+        answers = np.frombuffer(answered, dtype=np.uint32).copy()
+        if added:  # as _add_runs adds them
+            counts = np.frombuffer(sized, dtype=np.int64)
+            pairs = np.frombuffer(placed, dtype=np.int64)
+            # each pair's place in its context, and the subset count of the grant it came from
+            # (found by where its context starts among the scanner's pairs)
+            starts = np.cumsum(counts) - counts
+            within = np.arange(len(pairs)) - np.repeat(starts, counts)
+            with_pairs = sizes > 0
+            subset_at = dict(zip(scanned.grant_starts[with_pairs].tolist(), subsets[with_pairs].tolist(), strict=True))
+            held = np.array([subset_at[place] for place in pairs[starts].tolist()], dtype=np.int64)
+            self.labels.add_coded(np.where(within < np.repeat(held, counts), 1, 2), list(_LABELS[3:]))
+            self.keys.chunks.append(np.frombuffer(keys, dtype=np.uint32))
+            self.values.chunks.append(np.frombuffer(values, dtype=np.uint32))
+            self.counts.extend(counts.tolist())
+            self.trail_info.extend([(None, None)] * len(counts))
+            self.trails.extend(bytes(len(counts)))
+            if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
+                self._note_scanned_trails(first, np.cumsum(counts), scanned.keys[pairs], scanned.values[pairs], scanned)
+        return answers
+
+    def _of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
+        """of_scanned_grants in numpy and Python: the reference, and the way without the C."""
         texts = [("grant", scanned.grant_texts[code]) for code in used.tolist()]  # not a context's text
         found = np.fromiter(map(self.codes.get, texts, repeat(-1)), dtype=np.int64, count=len(texts))
         new = found < 0

@@ -23,7 +23,7 @@ import gc
 import multiprocessing
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from itertools import compress, repeat
@@ -83,6 +83,10 @@ except ImportError:  # pragma: no cover - every file then takes the general path
     _scan = None
 # a text column into a batch vocabulary's codes in one pass, where the scanner is built (else _recode)
 _recode_texts = getattr(_scan, "recode", None)  # (None too from an extension built before it)
+# rows grouped by the combination of their codes in several columns, in one pass (else numpy)
+_group_rows = getattr(_scan, "group_rows", None)
+# many texts encoded and joined in one pass (else arena.encoded)
+_encoded_texts = getattr(_scan, "encoded_texts", None)
 RECORDS_AT_ONCE = 1 << 16  # records of a source decoded together (typed records take ~500 bytes each)
 WHOLE_FILE_BYTES = 64 << 20  # a delivered log file up to this size is decoded in one call
 _NOT_OBJECTS = ("not a JSON object skipped", "not JSON objects skipped")  # said once, counted over chunks
@@ -372,8 +376,10 @@ class _BatchBuilder:
         base = self.rows
         count = len(kept)
 
-        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32) -> np.ndarray:
+        def encode(vocab_name: str, field: str, lookup=None, dtype=np.uint32, empty_is_none=False) -> np.ndarray:
             codes, values = columns[field]
+            if empty_is_none:  # an empty text (an error code "") is none
+                values = [None, *(value or None for value in values[1:])]
             if lookup is None:  # a plain text column: its new values (thousands of addresses) added in bulk
                 if _recode_texts is not None:  # in C: what _recode and _intern_many do, in one pass
                     rows = np.ascontiguousarray(codes, dtype=np.uint32)
@@ -403,8 +409,8 @@ class _BatchBuilder:
             "account": encode("account", "recipientAccountId"),
             "ip": encode("ip", "sourceIPAddress"),
             "agent": encode("agent", "userAgent"),
-            "errcode": encode("errcode", "errorCode", lambda v: vocab["errcode"][v or None]),
-            "errmsg": encode("errmsg", "errorMessage", lambda v: vocab["errmsg"][v or None]),
+            "errcode": encode("errcode", "errorCode", empty_is_none=True),
+            "errmsg": encode("errmsg", "errorMessage", empty_is_none=True),
             "readonly": encode("", "readOnly", _READ_ONLY.__getitem__, np.int8),
             "principal": principal_column,
             "eid": _id_column(id_codes, id_texts, overflow, ids),
@@ -657,9 +663,19 @@ class _BatchBuilder:
         batch.vocab = {name: list(codes) for name, codes in self.vocab.items()}
         batch.principals = self.principals.part()
         batch.contexts = self.contexts.part()
-        batch.contexts.values = Texts(batch.contexts.values)  # one blob through the pipe, not a str each
+        batch.contexts.values = _texts(batch.contexts.values)  # one blob through the pipe, not a str each
         batch.alias_bindings = list(self.bindings.items())
         return batch
+
+
+def _texts(values: Sequence[str]) -> Texts:
+    """Texts(values), encoded in one C pass where the scanner is built (else as Texts does it)."""
+    found = _encoded_texts(list(values), False) if _encoded_texts is not None else None
+    if found is None:
+        return Texts(values)
+    texts = Texts()
+    texts.blob, texts.ends = found[0], np.frombuffer(found[1], dtype=np.int64).copy()
+    return texts
 
 
 def _references_of(
@@ -817,8 +833,18 @@ def _scan_columns(data: bytes) -> Scanned | None:
 
 
 def _combinations(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows grouped by the combination of their codes in ``columns``: (each row's group, a
-    row of each group), groups in the order they first occur."""
+    """Rows grouped by the combination of their codes in ``columns``: (each row's group, the
+    first row of each group), groups in the order they first occur. In one C pass where the
+    scanner is built (_scan.group_rows), else as _combinations_numpy does it."""
+    rows = len(columns[0][0]) if columns else 0
+    if _group_rows is not None and all(codes.dtype == np.uint32 for codes, _ in columns):
+        group, firsts = _group_rows([np.ascontiguousarray(codes) for codes, values in columns if len(values) > 1], rows)
+        return np.frombuffer(group, dtype=np.int64), np.frombuffer(firsts, dtype=np.int64)
+    return _combinations_numpy(columns)
+
+
+def _combinations_numpy(columns: list[tuple[np.ndarray, list]]) -> tuple[np.ndarray, np.ndarray]:
+    """_combinations in numpy: the reference for _scan.group_rows, and the way without it."""
     rows = len(columns[0][0]) if columns else 0
     key = np.zeros(rows, dtype=np.int64)
     stride = 1

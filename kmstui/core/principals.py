@@ -5,7 +5,7 @@ a batch's principals as a worker gathers them (:class:`PrincipalTable`)."""
 from __future__ import annotations
 
 from array import array
-from itertools import repeat
+from collections.abc import Callable
 
 import numpy as np
 
@@ -15,6 +15,14 @@ from .model import UNKNOWN_IDENTITY, Identity
 from .vocab import first_seen
 
 ASSUMED_ROLE = "AssumedRole"
+
+_session_codes: Callable[..., tuple[bytes, bytes]] | None
+_encoded_texts: Callable[[list, bool], tuple[bytes, bytes, bytes | None] | None] | None
+try:  # a file's sessions into the batch's principals in one pass, where the C scanner is built
+    from ._scan import encoded_texts as _encoded_texts
+    from ._scan import session_codes as _session_codes
+except ImportError:  # pragma: no cover - the scanner is optional: PrincipalTable._sessions does the same
+    _session_codes = _encoded_texts = None
 
 
 class PrincipalTable:
@@ -34,7 +42,7 @@ class PrincipalTable:
         self._kinds: dict[Kind, int] = {}  # (identity_type, account, invoked_by) -> kind code
         self._arns: dict[int, str] = {}  # code -> ARN, where there is one
         self._codes: dict[Identity, int] = {}  # the principals added one by one -> code
-        self._unnamed: dict[tuple[str, int], int] = {}  # (short form, kind code) -> code, without an ARN
+        self._unnamed: dict[int, dict[str, int]] = {}  # kind code -> short form -> code, without an ARN
 
     def __len__(self) -> int:
         return len(self._shorts)
@@ -47,7 +55,7 @@ class PrincipalTable:
         if code is None:
             kind = self.kind((identity.identity_type, identity.account, identity.invoked_by))
             if identity.arn is None:  # perhaps a session a file of the batch resolved in bulk
-                code = self._unnamed.get((identity.short, kind))
+                code = self._unnamed.get(kind, {}).get(identity.short)
             if code is None:
                 code = len(self._shorts)
                 self._shorts.append(identity.short)
@@ -55,7 +63,7 @@ class PrincipalTable:
                 if identity.arn is not None:
                     self._arns[code] = identity.arn
                 else:
-                    self._unnamed[(identity.short, kind)] = code
+                    self._unnamed.setdefault(kind, {})[identity.short] = code
             self._codes[identity] = code
         return code
 
@@ -76,42 +84,86 @@ class PrincipalTable:
         ``sessions[session_codes[i]]`` (distinct texts; ``sessions[0]`` is None), called from
         the account and for the service the other two columns give (codes into their values),
         with no ARN (the short form and the account rebuild it). Each distinct (account,
-        service) is looked up once; the rows are grouped by (session, kind) in numpy, and each
-        group is a principal the batch has (from another file) or a new one, in the order first met."""
+        service) is looked up once, then each distinct (session, kind): a principal the batch
+        has (from another file) or a new one, in the order first met. In C where the scanner
+        is built (_scan.session_codes), else as _sessions does it."""
+        kinds = self._kinds_of(accounts, invoked)
+        if _session_codes is None:
+            return self._sessions(session_codes, sessions, kinds)
+        codes, added = _session_codes(
+            self._unnamed,
+            self._shorts,
+            np.ascontiguousarray(kinds, dtype=np.uint32),
+            np.ascontiguousarray(session_codes, dtype=np.uint32),
+            sessions,
+        )
+        self._kind.frombytes(added)
+        return np.frombuffer(codes, dtype=np.uint32)
+
+    def _kinds_of(self, accounts: tuple[np.ndarray, list], invoked: tuple[np.ndarray, list]) -> np.ndarray:
+        """The kind code of each row called from the account and for the service the two columns
+        give: each distinct pair looked up once, in the order of their codes."""
         (account_codes, account_values), (invoked_codes, invoked_values) = accounts, invoked
         width = len(invoked_values)
         pairs = account_codes.astype(np.int64) * width + invoked_codes
-        distinct, inverse = np.unique(pairs, return_inverse=True)
+        if len(account_values) * width <= 4 * len(pairs) + 64:  # the usual: few accounts and services
+            used = np.flatnonzero(np.bincount(pairs, minlength=len(account_values) * width))
+            table = np.zeros(len(account_values) * width, dtype=np.uint32)
+        else:
+            used = np.unique(pairs)
+            table = None
         kind_of = np.array(
             [
                 self.kind((ASSUMED_ROLE, account_values[pair // width], invoked_values[pair % width]))
-                for pair in distinct.tolist()
+                for pair in used.tolist()
             ],
-            dtype=np.int64,
+            dtype=np.uint32,
         )
-        keys = session_codes.astype(np.int64) << 32 | kind_of[inverse.reshape(-1)]
+        if table is None:
+            return kind_of[np.searchsorted(used, pairs)]
+        table[used] = kind_of
+        return table[pairs]
+
+    def _sessions(self, session_codes: np.ndarray, sessions: list, kinds: np.ndarray) -> np.ndarray:
+        """sessions in numpy and Python, rows of ``kinds`` given: the reference for
+        _scan.session_codes, and the way without it. The rows are grouped by (session, kind)."""
+        keys = session_codes.astype(np.int64) << 32 | kinds.astype(np.int64)
         group, firsts = first_seen(keys)
         found = keys[firsts]
         shorts = list(map(sessions.__getitem__, (found >> 32).tolist()))
-        kinds = found & 0xFFFFFFFF
-        pairs = list(zip(shorts, kinds.tolist(), strict=True))
-        codes = np.fromiter(map(self._unnamed.get, pairs, repeat(0)), np.uint32, len(pairs))
-        new = np.flatnonzero(codes == 0)
-        if len(new):
-            base = len(self._shorts)
-            codes[new] = np.arange(base, base + len(new), dtype=np.uint32)
-            chosen = new.tolist()
-            if len(chosen) == len(pairs):  # the usual on a busy trail: none seen before
-                self._shorts.extend(shorts)
-                self._unnamed.update(zip(pairs, range(base, base + len(pairs)), strict=True))
-            else:
-                self._shorts.extend(map(shorts.__getitem__, chosen))
-                self._unnamed.update(zip(map(pairs.__getitem__, chosen), range(base, base + len(chosen)), strict=True))
-            self._kind.frombytes(kinds[new].astype(np.uint32).tobytes())
+        codes = np.zeros(len(shorts), dtype=np.uint32)
+        added = array("I")
+        for at, (short, kind) in enumerate(zip(shorts, (found & 0xFFFFFFFF).tolist(), strict=True)):
+            if short is None:  # no session: principal 0
+                continue
+            table = self._unnamed.setdefault(kind, {})
+            code = table.get(short)
+            if code is None:
+                code = table[short] = len(self._shorts)
+                self._shorts.append(short)
+                added.append(kind)
+            codes[at] = code
+        self._kind.extend(added)
         return codes[group]
 
     def part(self) -> PrincipalPart:
-        return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
+        """The batch's principals as they cross the pipe: PrincipalPart.of's part, the short forms
+        encoded and their digests computed in one C pass where the scanner is built."""
+        found = _encoded_texts(self._shorts, True) if _encoded_texts is not None and self._shorts[0] == "" else None
+        if found is None:  # (a short form that is not plain UTF-8, or no C): the reference
+            return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
+        blob, ends, digests = found
+        assert digests is not None  # asked for
+        # as PrincipalPart.of: the ends of the texts from code 0 (empty), each one's digest from code 1
+        cumulative = np.frombuffer(ends, dtype=np.int64)[1:]
+        return PrincipalPart(
+            blob,
+            cumulative.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else cumulative.copy(),
+            np.array(self._kind, dtype=np.uint32),
+            list(self._kinds),
+            self._arns,
+            np.frombuffer(digests, dtype=np.uint64)[1:].copy(),
+        )
 
 
 class _PrincipalCodes(dict):
