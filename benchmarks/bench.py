@@ -133,7 +133,9 @@ PEER_LABELS = {
 
 
 def measure_load(compact: Path, spaced: Path | None, runs: int, with_jq: bool) -> dict:
-    """Every peer on one shape, interleaved run by run so that noise hits all alike."""
+    """Every peer on one shape, interleaved run by run so that noise hits all alike; the compact
+    and the spaced loads, whose ratio is a target, also swap places every other run (each the
+    same number of runs, medians compared), so that neither always follows the other."""
     kmstui = [sys.executable, "-m", "kmstui", "events", str(compact), "--count", "-q"]
     jq = (
         f"find {compact} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat "
@@ -166,7 +168,11 @@ def measure_load(compact: Path, spaced: Path | None, runs: int, with_jq: bool) -
     answers = {}
     peak = 0
     for run in range(runs):
-        for name, command in peers.items():
+        order = list(peers)
+        if run % 2 and "spaced" in peers:  # the compact load and the spaced one take turns at going first
+            order[: order.index("spaced") + 1] = ["spaced", *order[: order.index("spaced")]]
+        for name in order:
+            command = peers[name]
             if name == "jq" and run > 0 and times["jq"] and times["jq"][0] > 60:
                 continue  # one jq run is enough when it takes minutes
             if name == "explorer":  # after kmstui's run: the count it printed is what the explorer must show

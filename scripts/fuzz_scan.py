@@ -74,6 +74,8 @@ seeds.append(t._contexts_file(contexts).replace(b'"b":"2","a":"1"', b'"b":"2","a
 # 16- and 32-byte steps), kept, skipped and inside a skipped object; cut short they end the buffer
 edges = [b'{"userAgent":"%s","skipped":"%s","o":{"in":["%s"]}}' % (s, s, s) for s in t._strings(t.STRING_PARTS)[::5]]
 seeds += [b'{"Records":[' + b",".join(edges[i : i + 200]) + b"]}" for i in range(0, len(edges), 200)]
+# re-serialised: spaces, sorted, indented, each record's keys in its own order (issue 17)
+seeds += [t._reserialised(t._repeating(), how) for how in t.SERIALISATIONS]
 for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
     seeds.append(gzip.decompress(open(path, "rb").read())[:200_000])
 TOKENS = [
@@ -111,6 +113,9 @@ TOKENS = [
     b"[",
     b"]",
     b",",
+    b", ",
+    b": ",
+    b" ",
 ]
 alphabet = b'{}[]":,\\ /(0123456789-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9\xff:'
 

@@ -79,6 +79,8 @@ static void init_tables(void) {
 static ALWAYS_INLINE pos skip_ws(pos p, pos end) {
     if (p < end && *p > ' ')
         return p;
+    if (end - p >= 2 && *p == ' ' && p[1] > ' ') /* json.dumps's ", " and ": ": one space, without the loop */
+        return p + 1;
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
