@@ -123,6 +123,18 @@ class _PairColumn:
         return list(self.vocab), np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.uint32)
 
 
+class _Added(NamedTuple):
+    """The contexts _scan.context_codes added to a batch: the first one's code, each one's
+    count of pairs, where its pairs are among the scanner's, and the pairs as codes into the
+    batch's key and value texts."""
+
+    first: int
+    counts: np.ndarray
+    pairs: np.ndarray
+    keys: np.ndarray
+    values: np.ndarray
+
+
 class _ContextBuilder:
     """A batch's encryption contexts, built flat as they are met.
 
@@ -164,35 +176,10 @@ class _ContextBuilder:
         where the scanner is built (_scan.context_codes), else as _of_scanned does it."""
         if _context_codes is None:
             return self._of_scanned(raws, used, scanned)
-        for column in (self.labels, self.keys, self.values):
-            column._flush()  # texts met on the general path are numbered first, as add_coded does
-        first = len(self.counts) + 1
-        answered, sized, placed, keys, values, left, added = _context_codes(
-            self.codes,
-            self.keys.vocab,
-            self.values.vocab,
-            raws,
-            used.astype(np.int64, copy=False),
-            scanned.counts,
-            scanned.starts,
-            scanned.keys,
-            scanned.values,
-            scanned.key_texts,
-            scanned.value_texts,
-            first,
-        )
-        answers = np.frombuffer(answered, dtype=np.uint32).copy()
-        if added:  # as _add_runs adds them
-            sizes = np.frombuffer(sized, dtype=np.int64)
-            self.labels.add_same("", int(sizes.sum()))
-            self.keys.chunks.append(np.frombuffer(keys, dtype=np.uint32))
-            self.values.chunks.append(np.frombuffer(values, dtype=np.uint32))
-            self.counts.extend(sizes.tolist())
-            self.trail_info.extend([(None, None)] * len(sizes))
-            self.trails.extend(bytes(len(sizes)))
-            if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
-                pairs = np.frombuffer(placed, dtype=np.int64)
-                self._note_scanned_trails(first, np.cumsum(sizes), scanned.keys[pairs], scanned.values[pairs], scanned)
+        answers, added, left = self._codes_in_c(raws, used, scanned.counts, scanned.starts, scanned)
+        if added is not None:
+            self.labels.add_same("", int(added.counts.sum()))
+            self._take(added, scanned)
         for at in left:
             answers[at] = self.of_plain_many([raws[int(used[at])]])[0]
         return answers
@@ -228,29 +215,13 @@ class _ContextBuilder:
         built (_scan.context_codes, as of_scanned), else as _of_scanned_grants does it."""
         if _context_codes is None or not len(used):
             return self._of_scanned_grants(used, scanned)
-        for column in (self.labels, self.keys, self.values):
-            column._flush()  # texts met on the general path are numbered first, as add_coded does
         grants = scanned.grants.astype(np.int64)
         subsets, sizes = grants[:, 0], np.where(scanned.grants[:, 0] == NOT_PLAIN, 0, grants.sum(axis=1))
-        first = len(self.counts) + 1
-        answered, sized, placed, keys, values, _left, added = _context_codes(
-            self.codes,
-            self.keys.vocab,
-            self.values.vocab,
-            [None, *(("grant", text) for text in scanned.grant_texts[1:])],  # not a context's text
-            used.astype(np.int64),
-            sizes.astype(np.uint32),  # (none NOT_PLAIN among those used)
-            scanned.grant_starts.astype(np.int64),
-            scanned.keys,
-            scanned.values,
-            scanned.key_texts,
-            scanned.value_texts,
-            first,
-        )
-        answers = np.frombuffer(answered, dtype=np.uint32).copy()
-        if added:  # as _add_runs adds them
-            counts = np.frombuffer(sized, dtype=np.int64)
-            pairs = np.frombuffer(placed, dtype=np.int64)
+        names = [None, *(("grant", text) for text in scanned.grant_texts[1:])]  # not a context's text
+        # (none NOT_PLAIN among those used)
+        answers, added, _left = self._codes_in_c(names, used, sizes.astype(np.uint32), scanned.grant_starts, scanned)
+        if added is not None:
+            counts, pairs = added.counts, added.pairs
             # each pair's place in its context, and the subset count of the grant it came from
             # (found by where its context starts among the scanner's pairs)
             starts = np.cumsum(counts) - counts
@@ -259,14 +230,58 @@ class _ContextBuilder:
             subset_at = dict(zip(scanned.grant_starts[with_pairs].tolist(), subsets[with_pairs].tolist(), strict=True))
             held = np.array([subset_at[place] for place in pairs[starts].tolist()], dtype=np.int64)
             self.labels.add_coded(np.where(within < np.repeat(held, counts), 1, 2), list(_LABELS[3:]))
-            self.keys.chunks.append(np.frombuffer(keys, dtype=np.uint32))
-            self.values.chunks.append(np.frombuffer(values, dtype=np.uint32))
-            self.counts.extend(counts.tolist())
-            self.trail_info.extend([(None, None)] * len(counts))
-            self.trails.extend(bytes(len(counts)))
-            if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
-                self._note_scanned_trails(first, np.cumsum(counts), scanned.keys[pairs], scanned.values[pairs], scanned)
+            self._take(added, scanned)
         return answers
+
+    def _codes_in_c(
+        self, names: list, used: np.ndarray, counts: np.ndarray, starts: np.ndarray, scanned: ScannedContexts
+    ) -> tuple[np.ndarray, _Added | None, list[int]]:
+        """_scan.context_codes over the contexts ``used`` (codes into ``names``, each the run of
+        ``counts`` pairs from ``starts`` among the scanner's): their local codes, the contexts
+        it added (None for none; their labels are the caller's to add, then _take's), and the
+        places of those it left to Python."""
+        assert _context_codes is not None
+        for column in (self.labels, self.keys, self.values):
+            column._flush()  # texts met on the general path are numbered first, as add_coded does
+        first = len(self.counts) + 1
+        answered, sized, placed, keys, values, left, added = _context_codes(
+            self.codes,
+            self.keys.vocab,
+            self.values.vocab,
+            names,
+            used.astype(np.int64, copy=False),
+            counts,
+            starts.astype(np.int64, copy=False),
+            scanned.keys,
+            scanned.values,
+            scanned.key_texts,
+            scanned.value_texts,
+            first,
+        )
+        answers = np.frombuffer(answered, dtype=np.uint32).copy()
+        if not added:
+            return answers, None, left
+        found = _Added(
+            first,
+            np.frombuffer(sized, dtype=np.int64),
+            np.frombuffer(placed, dtype=np.int64),
+            np.frombuffer(keys, dtype=np.uint32),
+            np.frombuffer(values, dtype=np.uint32),
+        )
+        return answers, found, left
+
+    def _take(self, added: _Added, scanned: ScannedContexts) -> None:
+        """Keep the contexts _scan.context_codes added, as _add_runs keeps them (their labels
+        already added)."""
+        self.keys.chunks.append(added.keys)
+        self.values.chunks.append(added.values)
+        self.counts.extend(added.counts.tolist())
+        self.trail_info.extend([(None, None)] * len(added.counts))
+        self.trails.extend(bytes(len(added.counts)))
+        if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
+            pairs = added.pairs
+            ends = np.cumsum(added.counts)
+            self._note_scanned_trails(added.first, ends, scanned.keys[pairs], scanned.values[pairs], scanned)
 
     def _of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """of_scanned_grants in numpy and Python: the reference, and the way without the C."""
