@@ -30,7 +30,7 @@ from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena, rows_containing
-from .batch import Texts
+from .batch import _DIGITS, _NIBBLES, PACKED_ID, Texts, packed_ids
 from .decode import (
     EVENT_ID_WIDTH,
     STRING_COLUMNS,
@@ -104,41 +104,12 @@ class _Column:
         self.size = end
 
 
-_HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a hex digit, in either case
-_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
-_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
-_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
-_DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
-_NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
-
-
-def _hex_pairs() -> np.ndarray:
-    """Two bytes of text (read as one uint16, in memory order) -> the byte their two hex digits
-    spell in the low 8 bits, and above them flags: not two hex digits, an upper-case letter,
-    a lower-case letter. A UUID's 16 bytes are then 16 lookups, and its flags their OR."""
-    pair = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
-    flags = np.zeros(1 << 16, np.uint16)
-    for chars in (pair[:, 0], pair[:, 1]):
-        flags |= np.where(_HEX[chars] == 255, _NOT_HEX, 0).astype(np.uint16)
-        flags |= np.where((chars >= ord("A")) & (chars <= ord("F")), _UPPER_CASE, 0).astype(np.uint16)
-        flags |= np.where((chars >= ord("a")) & (chars <= ord("f")), _LOWER_CASE, 0).astype(np.uint16)
-    valid = flags & _NOT_HEX == 0
-    flags[valid] |= (_HEX[pair[valid, 0]].astype(np.uint16) << 4) | _HEX[pair[valid, 1]]
-    return flags
-
-
-_NOT_HEX, _UPPER_CASE, _LOWER_CASE = 1 << 8, 1 << 9, 1 << 10
-_HEX_PAIRS = _hex_pairs()
-_A_UUID = np.array([True, False, True, False, True, False, False, False])  # by flags: hex, in one case
-_ID_TYPE = np.dtype(f"S{EVENT_ID_WIDTH}")
-
-
 class EventIds:
     """Event ids, 17 bytes each: a UUID, as CloudTrail (lower case) and ActionTrail (upper
     case) write them, kept as its 128 bits (its text is 36 bytes) and a byte that says it was
     written in upper case. Any other id (mixed case, longer, not a UUID, the nil UUID) is
     kept whole, exact, in ``overflow`` (the index's map of the rows whose id is odd); 16 zero
-    bytes mean no id. Appended as the loader's fixed 36-byte strings."""
+    bytes mean no id. Appended as the workers pack them (or as 36-byte texts)."""
 
     __slots__ = ("data", "overflow", "size", "upper")
 
@@ -148,37 +119,24 @@ class EventIds:
         self.size = 0
         self.overflow = overflow
 
-    def extend(self, values: np.ndarray) -> None:
+    def extend(self, values: np.ndarray, upper: np.ndarray | None = None) -> None:
+        """Append ids as a worker packs them (:func:`~kmstui.core.batch.packed_ids`: 16 bytes
+        each and ``upper``, the odd ones in the batch's overflow map) or as 36-byte texts."""
         count = len(values)
-        if values.dtype == _ID_TYPE and values.flags.c_contiguous:  # as the loader sends them: no copy
-            text = values.view(np.uint8).reshape(count, EVENT_ID_WIDTH)
+        if values.dtype == PACKED_ID:
+            packed = values
+            upper = np.zeros(count, bool) if upper is None else upper
         else:
-            text = np.frombuffer(values.astype(_ID_TYPE).tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
-        digits = np.ascontiguousarray(text[:, _NIBBLES])
-        coded = _HEX_PAIRS.take(digits.view(np.uint16))  # (count, 16): a byte and its flags each
-        words = coded.view(np.uint64)  # the flags of an id's 16 pairs ORed, 4 lanes at a time
-        flags = words[:, 0] | words[:, 1] | words[:, 2] | words[:, 3]
-        flags |= flags >> np.uint64(32)
-        flags |= flags >> np.uint64(16)
-        kinds = (flags >> np.uint64(8)).astype(np.uint8) & 7
-        packed = coded.astype(np.uint8)
-        halves = packed.view(np.uint64)
-        # hex digits in one case or the other (mixed, it is kept whole), its dashes, not the nil UUID
-        uuid = _A_UUID.take(kinds)
-        uuid &= (text[:, _DASHES] == ord("-")).all(axis=1)
-        uuid &= (halves[:, 0] | halves[:, 1]) != 0
-        upper = kinds & (_UPPER_CASE >> 8) != 0
-        packed[~uuid] = 0
-        for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
-            self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
+            packed, upper, odd = packed_ids(values)
+            self.overflow.update((self.size + row, text) for row, text in odd.items())
         end = self.size + count
         if end > len(self.data):
             capacity = max(end, len(self.data) * 2)
             grown, grown_upper = np.zeros(capacity, dtype=self.data.dtype), np.zeros(capacity, dtype=bool)
             grown[: self.size], grown_upper[: self.size] = self.data[: self.size], self.upper[: self.size]
             self.data, self.upper = grown, grown_upper
-        self.upper[self.size : end] = upper & uuid
-        self.data[self.size : end] = packed.view("V16").reshape(count)
+        self.upper[self.size : end] = upper
+        self.data[self.size : end] = packed
         self.size = end
 
     def words(self, n: int) -> np.ndarray:
@@ -608,7 +566,7 @@ class EventIndex:
             values = columns[name] if name != "cloud" else columns.get(name, np.zeros(n, np.uint8))
             remap = remaps.get(name)
             if isinstance(column, EventIds):
-                column.extend(values)
+                column.extend(values, columns.get("eidcase"))
             else:
                 column.extend(remap[values] if remap is not None else values, largest.get(name))
         if batch.extra_keys:
