@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arena import _CODEC, Positional, decoded, encoded, text_digests
+from .arena import _CODEC, Positional, decoded, encoded, text_digests, with_arns
 from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
@@ -163,9 +163,10 @@ class PrincipalPart(Positional[Identity | None]):
     ``shorts[ends[i - 1]:ends[i]]`` (UTF-8, as the index's arena keeps it), the type, account
     and calling service ``kinds[kind[i]]``, and the ARN ``arns.get(i)`` (kept only where the
     short form cannot rebuild it: no assumed-role session has one). Distinct by value.
-    ``digests[i - 1]`` is the short form's digest (:func:`~kmstui.core.arena.text_digests`),
-    computed by the worker: what the index matches principals by, less for the main process
-    to do. ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
+    ``digests[i - 1]`` is the short form's digest (:func:`~kmstui.core.arena.text_digests`,
+    with the ARN's added where there is one: :func:`~kmstui.core.arena.with_arns`), computed
+    by the worker: what the index matches principals by, less for the main process to do.
+    ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
 
     shorts: bytes = b""
     ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
@@ -181,7 +182,7 @@ class PrincipalPart(Positional[Identity | None]):
         blob, lengths = encoded(shorts)
         ends = np.cumsum(lengths)
         kinds_of = np.array(kind, dtype=np.uint32)
-        digests = text_digests(np.frombuffer(blob, np.uint8), ends)
+        digests = with_arns(text_digests(np.frombuffer(blob, np.uint8), ends), {i - 1: arn for i, arn in arns.items()})
         return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns, digests)
 
     @classmethod
