@@ -62,6 +62,7 @@ def _position(i: int, length: int, what: str) -> int:
 
 
 _T = TypeVar("_T", covariant=True)
+_SAMPLE = 1 << 20  # bytes a search's rarity estimate counts at most (TextArena._byte_counts)
 
 
 class Positional(Sequence[_T]):
@@ -86,13 +87,20 @@ class Positional(Sequence[_T]):
 
 
 class TextArena(Positional[str]):
-    """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again."""
+    """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again.
 
-    __slots__ = ("_blob", "_counts", "_ends")
+    The blob is a numpy array with room to grow, as the index's columns are: appending writes
+    past the bytes in use, and growing copies them into a larger array, so a search on another
+    thread reads the bytes of the texts it counted in place (a view of the array it took),
+    never a copy of the blob (15 MB of principals, more of context values, on a varied trail).
+    The room not yet written is address space, not memory in use."""
+
+    __slots__ = ("_counts", "_data", "_ends", "_size")
     _NARROW_UNTIL = 0xFFFFFFFF  # the largest offset kept in 4 bytes
 
     def __init__(self, texts: Sequence[str] = ()):
-        self._blob = bytearray()
+        self._data = np.zeros(0, np.uint8)  # the blob: its first _size bytes are in use
+        self._size = 0
         self._ends = array("I", [0])  # 4 bytes a text, 8 once the blob passes 4 GiB
         # how often each byte value occurs in the blob's first bytes (a search starts from the
         # needle's rarest byte), and how many bytes that counts: brought up to date by searches
@@ -102,9 +110,25 @@ class TextArena(Positional[str]):
     def __len__(self) -> int:
         return len(self._ends) - 1
 
+    def _put(self, blob: bytes) -> None:
+        """Append bytes to the blob: in place where there is room (readers view only bytes
+        before the end they read), else into an array half as large again."""
+        end = self._size + len(blob)
+        if end > len(self._data):
+            grown = np.empty(max(end, len(self._data) + (len(self._data) >> 1), 1 << 12), np.uint8)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : end] = np.frombuffer(blob, np.uint8)
+        self._size = end
+
+    @property
+    def blob(self) -> np.ndarray:
+        """The bytes in use, viewed (not copied): what the texts' ends index."""
+        return self._data[: self._size]
+
     def append(self, text: str) -> int:
-        self._blob += text.encode(*_CODEC)
-        end = len(self._blob)
+        self._put(text.encode(*_CODEC))
+        end = self._size
         if end > self._NARROW_UNTIL and self._ends.typecode == "I":
             self._ends = array("q", self._ends)
         self._ends.append(end)
@@ -122,24 +146,24 @@ class TextArena(Positional[str]):
         if not len(lengths):
             return
         ends = np.cumsum(lengths, dtype=np.int64)
-        ends += len(self._blob)
+        ends += self._size
         if int(ends[-1]) > self._NARROW_UNTIL and self._ends.typecode == "I":
             self._ends = array("q", self._ends)
-        self._blob += blob
+        self._put(blob)
         self._ends.frombytes(ends.astype(np.uint32 if self._ends.typecode == "I" else np.int64).tobytes())
 
     _what = "arena index"
 
     def _item(self, i: int) -> str:
-        return self._blob[self._ends[i] : self._ends[i + 1]].decode(*_CODEC)
+        return self._data[self._ends[i] : self._ends[i + 1]].tobytes().decode(*_CODEC)
 
     def __iter__(self) -> Iterator[str]:
-        blob, ends = self._blob, self._ends
+        data, ends = self._data, self._ends
         for i in range(len(ends) - 1):
-            yield blob[ends[i] : ends[i + 1]].decode(*_CODEC)
+            yield data[ends[i] : ends[i + 1]].tobytes().decode(*_CODEC)
 
     def nbytes(self) -> int:
-        return len(self._blob) + self._ends.itemsize * len(self._ends)
+        return self._size + self._ends.itemsize * len(self._ends)
 
     def same(self, codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """True where text ``codes[i]`` is ``texts[i]``: the texts encoded at once, then compared
@@ -149,21 +173,19 @@ class TextArena(Positional[str]):
 
     def same_encoded(self, codes: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """True where text ``codes[i]`` is the bytes ``data[starts[i]:starts[i] + lengths[i]]``,
-        compared byte by byte with the blob in numpy, no text decoded (the writer's own check,
-        on the thread that appends: the blob is viewed, not copied)."""
+        compared byte by byte with the blob in numpy, no text decoded."""
         ends = np.frombuffer(self._ends, dtype=np.uint32 if self._ends.typecode == "I" else np.int64)
         kept = ends[codes].astype(np.int64)
         same = ends[codes + 1] - kept == lengths
         del ends
-        same[same] = _equal_bytes(np.frombuffer(self._blob, np.uint8), kept[same], data, starts[same], lengths[same])
+        same[same] = _equal_bytes(self._data, kept[same], data, starts[same], lengths[same])
         return same
 
     def _view(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The bytes of the first ``count`` texts and their ends, as copies: a loader thread
-        may append meanwhile, and a bytearray or array with a view into it cannot grow."""
+        """The bytes of the first ``count`` texts (viewed: a loader thread may append
+        meanwhile, past them or into a new array) and their ends (a copy)."""
         ends = self._offsets(0, count + 1)
-        data = np.frombuffer(self._blob[: int(ends[-1])], dtype=np.uint8)
-        return data, ends
+        return self._data[: int(ends[-1])], ends
 
     def _offsets(self, start: int, stop: int) -> np.ndarray:
         """``_ends[start:stop]`` as int64, a copy."""
@@ -171,9 +193,14 @@ class TextArena(Positional[str]):
         return np.frombuffer(ends, dtype=np.uint32 if ends.typecode == "I" else np.int64).astype(np.int64)
 
     def _byte_counts(self, data: np.ndarray) -> np.ndarray:
+        """How often each byte value occurs in ``data``, estimated from an even sample of the
+        bytes not counted yet (at most _SAMPLE of them: numpy counts a byte as 8, and the
+        first search after a load would count the whole arena, 70 MB of it on a varied trail's
+        context values). It only orders the search's bytes: an estimate is as good."""
         counts, counted = self._counts
         if counted < len(data):
-            counts = counts + np.bincount(data[counted:], minlength=256)
+            step = max(1, (len(data) - counted) // _SAMPLE)
+            counts = counts + np.bincount(data[counted::step], minlength=256) * step
             self._counts = (counts, len(data))
         return counts
 
@@ -236,7 +263,7 @@ class TextArena(Positional[str]):
         found: list[np.ndarray] = []
         step = 1 << 20  # a megabyte at a time: no copy of the whole blob to look at its new part
         for at in range(int(ends[0]), int(ends[-1]), step):
-            chunk = np.frombuffer(self._blob[at : min(at + step, int(ends[-1]))], dtype=np.uint8)
+            chunk = self._data[at : min(at + step, int(ends[-1]))]
             high = np.flatnonzero(chunk >= 0x80) + at
             if len(high):
                 found.append(np.unique(np.searchsorted(ends, high, side="right") - 1) + start)
@@ -278,7 +305,7 @@ class DistinctTexts(Positional[str | None]):
         if len(first) < 2:
             return
         starts, lengths = ends[first[1:]], ends[first[1:] + 1] - ends[first[1:]]
-        data = np.frombuffer(self._arena._blob[: int(ends[-1])], np.uint8)
+        data = self._arena.blob[: int(ends[-1])]
         at = spans(starts, lengths)
         yield from decoded(data[at], np.r_[0, np.cumsum(lengths)])
 
@@ -291,7 +318,7 @@ class DistinctTexts(Positional[str | None]):
         if count <= start:
             return self.codes[:count]
         ends = self._arena._offsets(start, count + 1)
-        data = np.frombuffer(self._arena._blob[int(ends[0]) : int(ends[-1])], np.uint8)
+        data = self._arena.blob[int(ends[0]) : int(ends[-1])]
         ends -= ends[0]
         starts, lengths = ends[:-1], np.diff(ends)
         digests = _mixed(text_digests(data, ends)).view(np.int64)
