@@ -62,7 +62,7 @@ def _position(i: int, length: int, what: str) -> int:
 
 
 _T = TypeVar("_T", covariant=True)
-_SAMPLE = 1 << 20  # bytes a search's rarity estimate counts at most (TextArena._byte_counts)
+_SAMPLE = 1 << 16  # bytes a search's rarity estimate counts at most (TextArena._byte_counts)
 
 
 class Positional(Sequence[_T]):
@@ -194,9 +194,9 @@ class TextArena(Positional[str]):
 
     def _byte_counts(self, data: np.ndarray) -> np.ndarray:
         """How often each byte value occurs in ``data``, estimated from an even sample of the
-        bytes not counted yet (at most _SAMPLE of them: numpy counts a byte as 8, and the
-        first search after a load would count the whole arena, 70 MB of it on a varied trail's
-        context values). It only orders the search's bytes: an estimate is as good."""
+        bytes not counted yet (about _SAMPLE of them: numpy counts a byte in some 10 ns, and
+        the first search after a load would count the whole arena, tens of megabytes on a
+        varied trail). It only orders the search's bytes: an estimate is as good."""
         counts, counted = self._counts
         if counted < len(data):
             step = max(1, (len(data) - counted) // _SAMPLE)

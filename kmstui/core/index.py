@@ -366,25 +366,35 @@ class Contexts:
         """Lookup table over context codes: some pair whose key contains ``key`` and whose
         value contains ``value`` (either may be None for "any"; case-insensitive)."""
         offsets, _labels, pair_key, pair_value = self.arrays()
-        count = len(offsets) - 1
-        table = np.zeros(count, dtype=bool)
         if len(pair_key) == 0:
-            return table
+            return np.zeros(len(offsets) - 1, dtype=bool)
         hit = np.ones(len(pair_key), dtype=bool)
         if key is not None:
             hit &= self.keys.matching(key)[pair_key]
         if value is not None:
             value_table = self._search.containing(value.lower())
             hit &= value_table[pair_value]
-        # a context matches when any of its pairs does
-        counts = np.add.reduceat(hit.astype(np.int32), offsets[1:-1]) if count > 1 else np.zeros(0, np.int32)
-        lengths = np.diff(offsets)[1:]
-        table[1:] = (counts > 0) & (lengths > 0)
-        return table
+        return self._any_pair(offsets, hit)
 
     def matching_any(self, needle: str) -> np.ndarray:
-        """Context codes where some key or some value contains ``needle``."""
-        return self.matching(needle, None) | self.matching(None, needle)
+        """Context codes where some key or some value contains ``needle``: the pairs that
+        match either way, gathered per context once."""
+        offsets, _labels, pair_key, pair_value = self.arrays()
+        if len(pair_key) == 0:
+            return np.zeros(len(offsets) - 1, dtype=bool)
+        hit = self.keys.matching(needle)[pair_key]
+        hit |= self._search.containing(needle.lower())[pair_value]
+        return self._any_pair(offsets, hit)
+
+    @staticmethod
+    def _any_pair(offsets: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        """Lookup table over context codes: some pair of the context is a ``hit``."""
+        count = len(offsets) - 1
+        table = np.zeros(count, dtype=bool)
+        counts = np.logical_or.reduceat(hit, offsets[1:-1]) if count > 1 else np.zeros(0, bool)
+        lengths = np.diff(offsets)[1:]
+        table[1:] = counts & (lengths > 0)
+        return table
 
 
 @dataclass(frozen=True)
