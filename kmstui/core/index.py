@@ -103,6 +103,23 @@ class _Column:
         self.data[self.size : end] = values
         self.size = end
 
+    def extend_coded(self, remap: np.ndarray, codes: np.ndarray, largest: int) -> None:
+        """Append ``remap[codes]`` (a batch's local codes made global), written straight into
+        the column: no array of global codes made first, then copied and narrowed.
+        ``largest``: the largest value ``remap`` holds."""
+        count = len(codes)
+        if not count:
+            return
+        if self.data.dtype == np.uint16 and largest > 0xFFFF:
+            self._fit(largest)
+        end = self.size + count
+        if end > len(self.data):
+            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        np.take(remap.astype(self.data.dtype, copy=False), codes, out=self.data[self.size : end])
+        self.size = end
+
 
 class EventIds:
     """Event ids, 17 bytes each: a UUID, as CloudTrail (lower case) and ActionTrail (upper
@@ -571,14 +588,18 @@ class EventIndex:
         largest["alias"] = len(self.vocab["alias"]) - 1
         largest["trail"] = len(self.vocab["trail"]) - 1
         largest["origin"] = len(self.origins) - 1
+        largest["principal"] = len(self.vocab["principal"]) - 1
+        largest["ctx"] = len(self.contexts) - 1
         columns = batch.columns
         for name, column in self.columns.items():
             values = columns[name] if name != "cloud" else columns.get(name, np.zeros(n, np.uint8))
             remap = remaps.get(name)
             if isinstance(column, EventIds):
                 column.extend(values, columns.get("eidcase"))
+            elif remap is not None:
+                column.extend_coded(remap, values, largest[name])
             else:
-                column.extend(remap[values] if remap is not None else values, largest.get(name))
+                column.extend(values)
         if batch.extra_keys:
             keys = key_remap.tolist()
             self.extra_keys.update(
