@@ -273,3 +273,18 @@ def test_texts_compared_a_word_at_a_time_agree_with_python(seed):
         lengths,
     )
     assert got.tolist() == [a == b for a, b in zip(left, right, strict=True)]
+
+
+def test_an_arena_read_while_it_grows_and_fitted_when_a_load_ends():
+    """Appends write past the bytes in use or into a larger array: a view taken before stays
+    what it was; fit gives the room back and keeps every text."""
+    texts = TextArena(["alpha", "Beta"])
+    data, ends = texts._view(2)
+    for i in range(5000):  # grows several times
+        texts.append(f"text {i} é")
+    assert data.tobytes() == b"alphaBeta" and ends.tolist() == [0, 5, 9]
+    assert len(texts._data) > texts._size
+    assert texts.containing("beta", fold=True)[:3].tolist() == [False, True, False]
+    texts.fit()
+    assert len(texts._data) == texts._size == len(texts.blob)
+    assert list(texts) == ["alpha", "Beta", *(f"text {i} é" for i in range(5000))]

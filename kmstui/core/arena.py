@@ -121,6 +121,12 @@ class TextArena(Positional[str]):
         self._data[self._size : end] = np.frombuffer(blob, np.uint8)
         self._size = end
 
+    def fit(self) -> None:
+        """Give back the room to grow (a third of the blob at most): when a load ends. A
+        reader still viewing the larger array keeps it until it is done."""
+        if len(self._data) > self._size:
+            self._data = self._data[: self._size].copy()
+
     @property
     def blob(self) -> np.ndarray:
         """The bytes in use, viewed (not copied): what the texts' ends index."""

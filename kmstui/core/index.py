@@ -491,8 +491,9 @@ class EventIndex:
 
     def prepare_search(self) -> None:
         """Build the filters' search texts now (off the UI thread), so the first filter is fast;
-        then give back to the system the heap that building them left in pieces (a load ends
-        here, and the pieces would stay resident: about 70 bytes an event on a varied trail)."""
+        then give back the arenas' room to grow, and to the system the heap that building them
+        left in pieces (a load ends here, and the pieces would stay resident: about 70 bytes an
+        event on a varied trail)."""
         from .loader import _trim_heap  # the loader imports the index: not at the top
 
         with self._lock:
@@ -500,6 +501,9 @@ class EventIndex:
                 vocab.search_texts()
             self.contexts.keys.search_texts()
             self.contexts.search_values().containing("")  # its lowercase copies made now
+            # the arenas' room to grow given back (no load appends while the lock is held)
+            self.contexts.values.fit()
+            cast(IdentityVocabulary, self.vocab["principal"]).short_forms.fit()
         _trim_heap()
 
     def reading(self) -> threading.RLock:
