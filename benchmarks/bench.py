@@ -382,7 +382,7 @@ def _first_byte_search(arena, needle: str):
     count = len(arena)
     table = np.zeros(count, dtype=bool)
     want = needle.encode()
-    data = np.frombuffer(arena._blob[:], dtype=np.uint8)
+    data = arena.blob.copy()
     positions = np.flatnonzero(data[: len(data) - len(want) + 1] == want[0])
     for offset in range(1, len(want)):
         positions = positions[data[positions + offset] == want[offset]]

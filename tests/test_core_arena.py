@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from kmstui.core import arena, model
 from kmstui.core.arena import IdentityVocabulary, LoweredArena, TextArena, search_text
@@ -237,3 +238,53 @@ def test_identity_vocabulary_remap_checks_every_field_of_a_matching_hash(monkeyp
     assert codes == [0, 1, 2, 3, 4, 5, 6]
     assert [compact.values[code] for code in codes[1:]] == [kept, *others]
     assert compact.remap([None, *reversed(others), kept]).tolist() == [0, 6, 5, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_texts_compared_a_word_at_a_time_agree_with_python(seed):
+    """_equal_bytes compares texts of 8 bytes or more as 8-byte words, the last one overlapping:
+    a difference anywhere (first byte, last, the overlap), NUL and high bytes, texts shorter
+    than a word, empty ones, and texts at either end of their blobs are told as Python tells them."""
+    rng = random.Random(seed)
+    left: list[bytes] = []
+    right: list[bytes] = []
+    for _ in range(400):
+        size = rng.choice([0, 1, 7, 8, 9, 15, 16, 17, rng.randrange(60)])
+        text = bytes(rng.choice(b"ab\x00\xff") for _ in range(size))
+        other = bytearray(text)
+        if other and rng.random() < 0.5:
+            other[rng.choice([0, len(other) - 1, rng.randrange(len(other))])] ^= rng.choice([1, 0x80])
+        left.append(text)
+        right.append(bytes(other))
+    order = list(range(len(right)))
+    rng.shuffle(order)  # the right texts out of order in their blob, after a few bytes of padding
+    right_blob = b"~" * rng.randrange(3)
+    right_starts = np.zeros(len(right), np.int64)
+    for i in order:
+        right_starts[i] = len(right_blob)
+        right_blob += right[i]
+    lengths = np.array([len(text) for text in left], np.int64)
+    left_starts = np.cumsum(lengths) - lengths
+    got = arena._equal_bytes(
+        np.frombuffer(b"".join(left), np.uint8),
+        left_starts,
+        np.frombuffer(right_blob, np.uint8),
+        right_starts,
+        lengths,
+    )
+    assert got.tolist() == [a == b for a, b in zip(left, right, strict=True)]
+
+
+def test_an_arena_read_while_it_grows_and_fitted_when_a_load_ends():
+    """Appends write past the bytes in use or into a larger array: a view taken before stays
+    what it was; fit gives the room back and keeps every text."""
+    texts = TextArena(["alpha", "Beta"])
+    data, ends = texts._view(2)
+    for i in range(5000):  # grows several times
+        texts.append(f"text {i} é")
+    assert data.tobytes() == b"alphaBeta" and ends.tolist() == [0, 5, 9]
+    assert len(texts._data) > texts._size
+    assert texts.containing("beta", fold=True)[:3].tolist() == [False, True, False]
+    texts.fit()
+    assert len(texts._data) == texts._size == len(texts.blob)
+    assert list(texts) == ["alpha", "Beta", *(f"text {i} é" for i in range(5000))]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from kmstui.cli import demo_path
-from kmstui.core.batch import STRING_COLUMNS, VOCABS, Batch, within
+from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, packed_ids, within
 from kmstui.core.decode import load_many
 from kmstui.core.index import _COLUMN_TYPES, EventIndex
 from kmstui.core.sources import discover, newest_first
@@ -135,7 +135,11 @@ def plain_merge(batches: list[Batch]) -> dict:
             elif name == "ctx":
                 local = [code and context_base + code for code in local]
             columns[name].extend(local)
-        ids += map(plain_id, batch.columns["eid"].tolist())
+        eid = batch.columns["eid"]
+        if eid.dtype == PACKED_ID:  # as a worker packs them (checked against plain_id below)
+            ids += zip(map(bytes, eid.tolist()), batch.columns["eidcase"].tolist(), [None] * len(eid), strict=True)
+        else:
+            ids += map(plain_id, eid.tolist())
         for row, odd in batch.event_id_overflow.items():  # ids the batch's column could not hold
             assert ids[base + row] == (bytes(16), False, None)
             ids[base + row] = (bytes(16), False, odd)
@@ -285,7 +289,9 @@ def test_ids_of_every_shape_merge_as_a_plain_merge_would(varied_trail):
     a UUID, cases mixed, dashes moved, the nil UUID, ids cut short."""
     [batch] = batches_of([varied_trail], 3)[:1]
     rng = random.Random(17)
-    texts = batch.columns["eid"].tolist()
+    # the worker packed them: their texts again, to spoil
+    texts = [str(uuid.UUID(bytes=bytes(packed))).encode() for packed in batch.columns.pop("eid").tolist()]
+    del batch.columns["eidcase"]
     shapes = [
         b"0F3C9A1E-5B7D-4E2F-9A8B-1C2D3E4F5A6B",
         b"00000000-0000-0000-0000-000000000000",
@@ -301,6 +307,9 @@ def test_ids_of_every_shape_merge_as_a_plain_merge_would(varied_trail):
     batch.columns["eid"] = np.array(texts, dtype="S36")
     odd = [plain_id(text)[2] is not None for text in texts]
     assert 0.1 < sum(odd) / len(odd) < 0.9  # both kinds, many of each
+    packed, upper, odd_texts = packed_ids(batch.columns["eid"])  # as a worker packs them
+    by_worker = [(bytes(v), bool(u), odd_texts.get(row)) for row, (v, u) in enumerate(zip(packed, upper, strict=True))]
+    assert by_worker == [plain_id(text) for text in texts]
     assert_same_merge([batch, pickle.loads(pickle.dumps(batch))])
 
 

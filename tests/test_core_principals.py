@@ -228,3 +228,31 @@ def test_the_index_matches_principals_by_the_digests_the_worker_sent(tmp_path, m
         index.add(batch)
         assert index.columns["principal"].data[before : index.size].tolist() == want[local].tolist()
     assert list(index.vocab["principal"].values) == list(plain.values)
+
+
+def test_principals_that_differ_only_in_their_arn_are_matched_together(tmp_path, monkeypatch):
+    """One user name under several IAM paths (or a userName that is not the ARN's): the same
+    short form, another ARN. Their digests differ by the ARN, so they are matched with the
+    rest of their batch in numpy, not one at a time, and their codes are a plain vocabulary's."""
+    users = [iam_user("Alice", path=path) for path in ("/", "/ops/", "/eu/west/", "/x/")]
+    users += [{**iam_user(name), "userName": "x"} for name in ("bob", "carol", "dave")]
+    records = [kms("Decrypt", KEY1, identity=user) for user in users]
+    first = write(tmp_path / "a.json", json.dumps({"Records": records}).encode())
+    second = write(tmp_path / "b.json", json.dumps({"Records": records[::-1]}).encode())
+    plain = Vocabulary[model.Identity](search_text)
+    index = EventIndex()
+    singly = []
+    real_code = arena.IdentityVocabulary.code
+    monkeypatch.setattr(
+        arena.IdentityVocabulary, "code", lambda self, *args: singly.append(args) or real_code(self, *args)
+    )
+    for file in _files(first, second):
+        batch = load_many([file])
+        want = plain.remap(list(batch.principals))
+        before = index.size
+        index.add(batch)
+        assert (
+            index.columns["principal"].data[before : index.size].tolist() == want[batch.columns["principal"]].tolist()
+        )
+    assert len(index.vocab["principal"]) == len(users) + 1
+    assert singly == []

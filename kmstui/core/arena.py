@@ -62,6 +62,7 @@ def _position(i: int, length: int, what: str) -> int:
 
 
 _T = TypeVar("_T", covariant=True)
+_SAMPLE = 1 << 16  # bytes a search's rarity estimate counts at most (TextArena._byte_counts)
 
 
 class Positional(Sequence[_T]):
@@ -86,13 +87,20 @@ class Positional(Sequence[_T]):
 
 
 class TextArena(Positional[str]):
-    """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again."""
+    """Append-only strings in one blob: ``arena[i]`` decodes text ``i`` again.
 
-    __slots__ = ("_blob", "_counts", "_ends")
+    The blob is a numpy array with room to grow, as the index's columns are: appending writes
+    past the bytes in use, and growing copies them into a larger array, so a search on another
+    thread reads the bytes of the texts it counted in place (a view of the array it took),
+    never a copy of the blob (15 MB of principals, more of context values, on a varied trail).
+    The room not yet written is address space, not memory in use."""
+
+    __slots__ = ("_counts", "_data", "_ends", "_size")
     _NARROW_UNTIL = 0xFFFFFFFF  # the largest offset kept in 4 bytes
 
     def __init__(self, texts: Sequence[str] = ()):
-        self._blob = bytearray()
+        self._data = np.zeros(0, np.uint8)  # the blob: its first _size bytes are in use
+        self._size = 0
         self._ends = array("I", [0])  # 4 bytes a text, 8 once the blob passes 4 GiB
         # how often each byte value occurs in the blob's first bytes (a search starts from the
         # needle's rarest byte), and how many bytes that counts: brought up to date by searches
@@ -102,9 +110,31 @@ class TextArena(Positional[str]):
     def __len__(self) -> int:
         return len(self._ends) - 1
 
+    def _put(self, blob: bytes) -> None:
+        """Append bytes to the blob: in place where there is room (readers view only bytes
+        before the end they read), else into an array half as large again."""
+        end = self._size + len(blob)
+        if end > len(self._data):
+            grown = np.empty(max(end, len(self._data) + (len(self._data) >> 1), 1 << 12), np.uint8)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : end] = np.frombuffer(blob, np.uint8)
+        self._size = end
+
+    def fit(self) -> None:
+        """Give back the room to grow (a third of the blob at most): when a load ends. A
+        reader still viewing the larger array keeps it until it is done."""
+        if len(self._data) > self._size:
+            self._data = self._data[: self._size].copy()
+
+    @property
+    def blob(self) -> np.ndarray:
+        """The bytes in use, viewed (not copied): what the texts' ends index."""
+        return self._data[: self._size]
+
     def append(self, text: str) -> int:
-        self._blob += text.encode(*_CODEC)
-        end = len(self._blob)
+        self._put(text.encode(*_CODEC))
+        end = self._size
         if end > self._NARROW_UNTIL and self._ends.typecode == "I":
             self._ends = array("q", self._ends)
         self._ends.append(end)
@@ -122,24 +152,24 @@ class TextArena(Positional[str]):
         if not len(lengths):
             return
         ends = np.cumsum(lengths, dtype=np.int64)
-        ends += len(self._blob)
+        ends += self._size
         if int(ends[-1]) > self._NARROW_UNTIL and self._ends.typecode == "I":
             self._ends = array("q", self._ends)
-        self._blob += blob
+        self._put(blob)
         self._ends.frombytes(ends.astype(np.uint32 if self._ends.typecode == "I" else np.int64).tobytes())
 
     _what = "arena index"
 
     def _item(self, i: int) -> str:
-        return self._blob[self._ends[i] : self._ends[i + 1]].decode(*_CODEC)
+        return self._data[self._ends[i] : self._ends[i + 1]].tobytes().decode(*_CODEC)
 
     def __iter__(self) -> Iterator[str]:
-        blob, ends = self._blob, self._ends
+        data, ends = self._data, self._ends
         for i in range(len(ends) - 1):
-            yield blob[ends[i] : ends[i + 1]].decode(*_CODEC)
+            yield data[ends[i] : ends[i + 1]].tobytes().decode(*_CODEC)
 
     def nbytes(self) -> int:
-        return len(self._blob) + self._ends.itemsize * len(self._ends)
+        return self._size + self._ends.itemsize * len(self._ends)
 
     def same(self, codes: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         """True where text ``codes[i]`` is ``texts[i]``: the texts encoded at once, then compared
@@ -149,21 +179,19 @@ class TextArena(Positional[str]):
 
     def same_encoded(self, codes: np.ndarray, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """True where text ``codes[i]`` is the bytes ``data[starts[i]:starts[i] + lengths[i]]``,
-        compared byte by byte with the blob in numpy, no text decoded (the writer's own check,
-        on the thread that appends: the blob is viewed, not copied)."""
+        compared byte by byte with the blob in numpy, no text decoded."""
         ends = np.frombuffer(self._ends, dtype=np.uint32 if self._ends.typecode == "I" else np.int64)
         kept = ends[codes].astype(np.int64)
         same = ends[codes + 1] - kept == lengths
         del ends
-        same[same] = _equal_bytes(np.frombuffer(self._blob, np.uint8), kept[same], data, starts[same], lengths[same])
+        same[same] = _equal_bytes(self._data, kept[same], data, starts[same], lengths[same])
         return same
 
     def _view(self, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """The bytes of the first ``count`` texts and their ends, as copies: a loader thread
-        may append meanwhile, and a bytearray or array with a view into it cannot grow."""
+        """The bytes of the first ``count`` texts (viewed: a loader thread may append
+        meanwhile, past them or into a new array) and their ends (a copy)."""
         ends = self._offsets(0, count + 1)
-        data = np.frombuffer(self._blob[: int(ends[-1])], dtype=np.uint8)
-        return data, ends
+        return self._data[: int(ends[-1])], ends
 
     def _offsets(self, start: int, stop: int) -> np.ndarray:
         """``_ends[start:stop]`` as int64, a copy."""
@@ -171,9 +199,14 @@ class TextArena(Positional[str]):
         return np.frombuffer(ends, dtype=np.uint32 if ends.typecode == "I" else np.int64).astype(np.int64)
 
     def _byte_counts(self, data: np.ndarray) -> np.ndarray:
+        """How often each byte value occurs in ``data``, estimated from an even sample of the
+        bytes not counted yet (about _SAMPLE of them: numpy counts a byte in some 10 ns, and
+        the first search after a load would count the whole arena, tens of megabytes on a
+        varied trail). It only orders the search's bytes: an estimate is as good."""
         counts, counted = self._counts
         if counted < len(data):
-            counts = counts + np.bincount(data[counted:], minlength=256)
+            step = max(1, (len(data) - counted) // _SAMPLE)
+            counts = counts + np.bincount(data[counted::step], minlength=256) * step
             self._counts = (counts, len(data))
         return counts
 
@@ -236,7 +269,7 @@ class TextArena(Positional[str]):
         found: list[np.ndarray] = []
         step = 1 << 20  # a megabyte at a time: no copy of the whole blob to look at its new part
         for at in range(int(ends[0]), int(ends[-1]), step):
-            chunk = np.frombuffer(self._blob[at : min(at + step, int(ends[-1]))], dtype=np.uint8)
+            chunk = self._data[at : min(at + step, int(ends[-1]))]
             high = np.flatnonzero(chunk >= 0x80) + at
             if len(high):
                 found.append(np.unique(np.searchsorted(ends, high, side="right") - 1) + start)
@@ -278,7 +311,7 @@ class DistinctTexts(Positional[str | None]):
         if len(first) < 2:
             return
         starts, lengths = ends[first[1:]], ends[first[1:] + 1] - ends[first[1:]]
-        data = np.frombuffer(self._arena._blob[: int(ends[-1])], np.uint8)
+        data = self._arena.blob[: int(ends[-1])]
         at = spans(starts, lengths)
         yield from decoded(data[at], np.r_[0, np.cumsum(lengths)])
 
@@ -291,7 +324,7 @@ class DistinctTexts(Positional[str | None]):
         if count <= start:
             return self.codes[:count]
         ends = self._arena._offsets(start, count + 1)
-        data = np.frombuffer(self._arena._blob[int(ends[0]) : int(ends[-1])], np.uint8)
+        data = self._arena.blob[int(ends[0]) : int(ends[-1])]
         ends -= ends[0]
         starts, lengths = ends[:-1], np.diff(ends)
         digests = _mixed(text_digests(data, ends)).view(np.int64)
@@ -342,12 +375,49 @@ class DistinctTexts(Positional[str | None]):
         return len(self._first) - 1
 
 
+def _windows(data: np.ndarray) -> np.ndarray:
+    """Every 8 bytes of ``data`` from each position, read as one uint64 (a view, not a copy):
+    ``_windows(data)[i] == data[i:i + 8]`` read as a word."""
+    data = np.ascontiguousarray(data)
+    windows = np.lib.stride_tricks.as_strided(data, shape=(len(data) - 7, 8), strides=(1, 1), writeable=False)
+    return windows.view(np.uint64).reshape(len(data) - 7)
+
+
 def _equal_bytes(
     left: np.ndarray, left_starts: np.ndarray, right: np.ndarray, right_starts: np.ndarray, lengths: np.ndarray
 ) -> np.ndarray:
     """True where ``left[left_starts[i]:][:lengths[i]]`` and ``right[right_starts[i]:][:lengths[i]]``
-    hold the same bytes: every byte compared at once, in numpy (the right texts read as one
-    slice where they follow one another, as a batch's do when all of them are compared)."""
+    hold the same bytes, all compared at once in numpy: texts of 8 bytes or more as 8-byte
+    words (a text's last word overlaps the one before it: a principal is 3 to 6 words, not
+    30 to 50 bytes, gathered and compared), shorter ones byte by byte."""
+    lengths = np.asarray(lengths, np.int64)
+    same = np.ones(len(lengths), bool)
+    if len(left) < 8 or len(right) < 8:
+        return _equal_bytewise(left, left_starts, right, right_starts, lengths)
+    long = np.flatnonzero(lengths >= 8)
+    short = np.flatnonzero(lengths < 8)
+    if len(short):
+        same[short] = _equal_bytewise(left, left_starts[short], right, right_starts[short], lengths[short])
+    if not len(long):
+        return same
+    sizes = lengths[long]
+    words = (sizes + 7) >> 3  # each text's words
+    firsts = np.cumsum(words) - words  # where each text's words start among all those compared
+    owner = np.repeat(np.arange(len(long)), words)
+    nth = np.arange(int(firsts[-1] + words[-1]), dtype=np.int64) - firsts[owner]
+    offset = np.minimum(nth << 3, sizes[owner] - 8)  # the last word ends where the text does
+    at_left = np.asarray(left_starts, np.int64)[long][owner] + offset
+    at_right = np.asarray(right_starts, np.int64)[long][owner] + offset
+    differ = _windows(left)[at_left] != _windows(right)[at_right]
+    same[long] = ~np.logical_or.reduceat(differ, firsts)
+    return same
+
+
+def _equal_bytewise(
+    left: np.ndarray, left_starts: np.ndarray, right: np.ndarray, right_starts: np.ndarray, lengths: np.ndarray
+) -> np.ndarray:
+    """:func:`_equal_bytes` a byte at a time (the right texts read as one slice where they
+    follow one another)."""
     same = np.ones(len(lengths), bool)
     check = np.flatnonzero(lengths > 0)
     if not len(check):
@@ -474,13 +544,29 @@ def principal_digests(
     data: np.ndarray, ends: np.ndarray, parts: np.ndarray, texts: np.ndarray | None = None
 ) -> np.ndarray:
     """The digest of each principal: its short form ``data[ends[i]:ends[i + 1]]`` and its
-    (type, account, service, has an ARN) code ``parts[i]``. The ARN's text is left out: two
-    principals that differ only there (one user name under two IAM paths) are rare, and the
-    check of a matching digest tells them apart. ``texts``: the short forms' digests
-    (:func:`text_digests`) when the worker that sent them computed them already."""
+    (type, account, service, has an ARN) code ``parts[i]``. ``texts``: the short forms'
+    digests (:func:`text_digests`) when the worker that sent them computed them already, with
+    the ARNs' mixed in by :func:`with_arns`."""
     digests = text_digests(data, ends) if texts is None else texts.astype(np.uint64)
     digests += parts.astype(np.uint64) * np.uint64(0xD6E8FEB86659FD93)
     return _mixed(digests)
+
+
+def with_arns(texts: np.ndarray, arns: dict[int, str]) -> np.ndarray:
+    """The short forms' digests ``texts`` with the digest of each principal's ARN (by its
+    position) added: principals that differ only there (one user name under two IAM paths,
+    or a userName that is not the ARN's) then rarely share a digest, which would send each
+    through the one-at-a-time path (a few hundred a load on the varied trail)."""
+    if not arns:
+        return texts
+    texts_of = [arn.encode(*_CODEC) for arn in arns.values()]  # few: users, roots, services
+    ends = np.zeros(len(texts_of) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, texts_of), np.int64, len(texts_of)), out=ends[1:])
+    blob = b"".join(texts_of)
+    digests = texts.astype(np.uint64)  # a copy: the batch's own stay as the worker sent them
+    at = np.fromiter(arns.keys(), np.int64, len(arns))
+    digests[at] += text_digests(np.frombuffer(blob, np.uint8), ends) * np.uint64(0x8CB92BA72F3D8DD7)
+    return digests
 
 
 def _looked_up(hashes: np.ndarray, codes: np.ndarray, digests: np.ndarray) -> np.ndarray:
@@ -564,9 +650,10 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         return (value.identity_type, value.account, value.invoked_by, value.arn is not None)
 
     def _digest(self, value: model.Identity, part: int) -> np.ndarray:
-        short = value.short.encode(*_CODEC)
-        ends = np.array([0, len(short)], np.int64)
-        return principal_digests(np.frombuffer(short, np.uint8), ends, np.array([part], np.uint32)).view(np.int64)
+        data = np.frombuffer(value.short.encode(*_CODEC), np.uint8)
+        ends = np.array([0, len(data)], np.int64)
+        texts = with_arns(text_digests(data, ends), {0: value.arn} if value.arn is not None else {})
+        return principal_digests(data, ends, np.array([part], np.uint32), texts).view(np.int64)
 
     def find(self, value: model.Identity | None, digest: np.ndarray | None = None) -> int | None:
         """The code of ``value``, or None; ``digest``, its digest when the caller has it."""
@@ -653,6 +740,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         table[wanted] = [self._parts.code((*part.kinds[k // 2], bool(k % 2))) for k in wanted]
         parts = table[kind]  # each principal's (type, account, service, has an ARN) code
         texts = part.digests if len(part.digests) == n else None  # computed by the worker
+        if texts is None and arns:
+            texts = with_arns(text_digests(data, ends), arns)
         digests = principal_digests(data, ends, parts, texts).view(np.int64)
         order = np.argsort(digests, kind="stable")
         ordered = digests[order]

@@ -9,11 +9,75 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .arena import _CODEC, Positional, decoded, encoded, text_digests
+from .arena import _CODEC, Positional, decoded, encoded, text_digests, with_arns
 from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
+
+
+_HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a hex digit, in either case
+_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
+_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
+_DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
+_NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
+
+
+def _hex_pairs() -> np.ndarray:
+    """Two bytes of text (read as one uint16, in memory order) -> the byte their two hex digits
+    spell in the low 8 bits, and above them flags: not two hex digits, an upper-case letter,
+    a lower-case letter. A UUID's 16 bytes are then 16 lookups, and its flags their OR."""
+    pair = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
+    flags = np.zeros(1 << 16, np.uint16)
+    for chars in (pair[:, 0], pair[:, 1]):
+        flags |= np.where(_HEX[chars] == 255, _NOT_HEX, 0).astype(np.uint16)
+        flags |= np.where((chars >= ord("A")) & (chars <= ord("F")), _UPPER_CASE, 0).astype(np.uint16)
+        flags |= np.where((chars >= ord("a")) & (chars <= ord("f")), _LOWER_CASE, 0).astype(np.uint16)
+    valid = flags & _NOT_HEX == 0
+    flags[valid] |= (_HEX[pair[valid, 0]].astype(np.uint16) << 4) | _HEX[pair[valid, 1]]
+    return flags
+
+
+_NOT_HEX, _UPPER_CASE, _LOWER_CASE = 1 << 8, 1 << 9, 1 << 10
+_HEX_PAIRS = _hex_pairs()
+_A_UUID = np.array([True, False, True, False, True, False, False, False])  # by flags: hex, in one case
+_ID_TYPE = np.dtype(f"S{EVENT_ID_WIDTH}")
+PACKED_ID = np.dtype("V16")
+
+
+def packed_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Event ids (36-byte texts) as the index keeps them: a UUID, as CloudTrail (lower case)
+    and ActionTrail (upper case) write them, as its 16 bytes and whether it was written in
+    upper case; any other id (mixed case, longer, not a UUID, the nil UUID) as 16 zero bytes
+    and its text, exact, in the map returned (by row); no id is 16 zero bytes. Done by the
+    worker that decoded them (:meth:`Decoder.finish <kmstui.core.decode.Decoder.finish>`):
+    17 bytes an id cross the pipe, not 36, and the main process only copies them."""
+    count = len(values)
+    if values.dtype == _ID_TYPE and values.flags.c_contiguous:  # as the decoder makes them: no copy
+        text = values.view(np.uint8).reshape(count, EVENT_ID_WIDTH)
+    else:
+        text = np.frombuffer(values.astype(_ID_TYPE).tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
+    digits = np.ascontiguousarray(text[:, _NIBBLES])
+    coded = _HEX_PAIRS.take(digits.view(np.uint16))  # (count, 16): a byte and its flags each
+    words = coded.view(np.uint64)  # the flags of an id's 16 pairs ORed, 4 lanes at a time
+    flags = words[:, 0] | words[:, 1] | words[:, 2] | words[:, 3]
+    flags |= flags >> np.uint64(32)
+    flags |= flags >> np.uint64(16)
+    kinds = (flags >> np.uint64(8)).astype(np.uint8) & 7
+    packed = coded.astype(np.uint8)
+    halves = packed.view(np.uint64)
+    # hex digits in one case or the other (mixed, it is kept whole), its dashes, not the nil UUID
+    uuid = _A_UUID.take(kinds)
+    uuid &= (text[:, _DASHES] == ord("-")).all(axis=1)
+    uuid &= (halves[:, 0] | halves[:, 1]) != 0
+    upper = kinds & (_UPPER_CASE >> 8) != 0
+    packed[~uuid] = 0
+    odd = {
+        row: values[row].decode("utf-8", "surrogateescape")
+        for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist()
+    }
+    return packed.view(PACKED_ID).reshape(count), upper & uuid, odd
 
 
 @dataclass
@@ -99,9 +163,10 @@ class PrincipalPart(Positional[Identity | None]):
     ``shorts[ends[i - 1]:ends[i]]`` (UTF-8, as the index's arena keeps it), the type, account
     and calling service ``kinds[kind[i]]``, and the ARN ``arns.get(i)`` (kept only where the
     short form cannot rebuild it: no assumed-role session has one). Distinct by value.
-    ``digests[i - 1]`` is the short form's digest (:func:`~kmstui.core.arena.text_digests`),
-    computed by the worker: what the index matches principals by, less for the main process
-    to do. ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
+    ``digests[i - 1]`` is the short form's digest (:func:`~kmstui.core.arena.text_digests`,
+    with the ARN's added where there is one: :func:`~kmstui.core.arena.with_arns`), computed
+    by the worker: what the index matches principals by, less for the main process to do.
+    ``part[i]`` builds the Identity again, for the rare reader (trail changes, tests)."""
 
     shorts: bytes = b""
     ends: np.ndarray = field(default_factory=lambda: np.zeros(1, np.uint32))
@@ -117,7 +182,7 @@ class PrincipalPart(Positional[Identity | None]):
         blob, lengths = encoded(shorts)
         ends = np.cumsum(lengths)
         kinds_of = np.array(kind, dtype=np.uint32)
-        digests = text_digests(np.frombuffer(blob, np.uint8), ends)
+        digests = with_arns(text_digests(np.frombuffer(blob, np.uint8), ends), {i - 1: arn for i, arn in arns.items()})
         return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns, digests)
 
     @classmethod

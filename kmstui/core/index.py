@@ -30,7 +30,7 @@ from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena, rows_containing
-from .batch import Texts
+from .batch import _DIGITS, _NIBBLES, PACKED_ID, Texts, packed_ids
 from .decode import (
     EVENT_ID_WIDTH,
     STRING_COLUMNS,
@@ -103,34 +103,22 @@ class _Column:
         self.data[self.size : end] = values
         self.size = end
 
-
-_HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a hex digit, in either case
-_HEX[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
-_HEX[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16, dtype=np.uint8)
-_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
-_DASHES = (8, 13, 18, 23)  # where a UUID's text has its dashes
-_NIBBLES = np.array([i for i in range(36) if i not in _DASHES])  # and its 32 hex digits
-
-
-def _hex_pairs() -> np.ndarray:
-    """Two bytes of text (read as one uint16, in memory order) -> the byte their two hex digits
-    spell in the low 8 bits, and above them flags: not two hex digits, an upper-case letter,
-    a lower-case letter. A UUID's 16 bytes are then 16 lookups, and its flags their OR."""
-    pair = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(-1, 2)
-    flags = np.zeros(1 << 16, np.uint16)
-    for chars in (pair[:, 0], pair[:, 1]):
-        flags |= np.where(_HEX[chars] == 255, _NOT_HEX, 0).astype(np.uint16)
-        flags |= np.where((chars >= ord("A")) & (chars <= ord("F")), _UPPER_CASE, 0).astype(np.uint16)
-        flags |= np.where((chars >= ord("a")) & (chars <= ord("f")), _LOWER_CASE, 0).astype(np.uint16)
-    valid = flags & _NOT_HEX == 0
-    flags[valid] |= (_HEX[pair[valid, 0]].astype(np.uint16) << 4) | _HEX[pair[valid, 1]]
-    return flags
-
-
-_NOT_HEX, _UPPER_CASE, _LOWER_CASE = 1 << 8, 1 << 9, 1 << 10
-_HEX_PAIRS = _hex_pairs()
-_A_UUID = np.array([True, False, True, False, True, False, False, False])  # by flags: hex, in one case
-_ID_TYPE = np.dtype(f"S{EVENT_ID_WIDTH}")
+    def extend_coded(self, remap: np.ndarray, codes: np.ndarray, largest: int) -> None:
+        """Append ``remap[codes]`` (a batch's local codes made global), written straight into
+        the column: no array of global codes made first, then copied and narrowed.
+        ``largest``: the largest value ``remap`` holds."""
+        count = len(codes)
+        if not count:
+            return
+        if self.data.dtype == np.uint16 and largest > 0xFFFF:
+            self._fit(largest)
+        end = self.size + count
+        if end > len(self.data):
+            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        np.take(remap.astype(self.data.dtype, copy=False), codes, out=self.data[self.size : end])
+        self.size = end
 
 
 class EventIds:
@@ -138,7 +126,7 @@ class EventIds:
     case) write them, kept as its 128 bits (its text is 36 bytes) and a byte that says it was
     written in upper case. Any other id (mixed case, longer, not a UUID, the nil UUID) is
     kept whole, exact, in ``overflow`` (the index's map of the rows whose id is odd); 16 zero
-    bytes mean no id. Appended as the loader's fixed 36-byte strings."""
+    bytes mean no id. Appended as the workers pack them (or as 36-byte texts)."""
 
     __slots__ = ("data", "overflow", "size", "upper")
 
@@ -148,37 +136,24 @@ class EventIds:
         self.size = 0
         self.overflow = overflow
 
-    def extend(self, values: np.ndarray) -> None:
+    def extend(self, values: np.ndarray, upper: np.ndarray | None = None) -> None:
+        """Append ids as a worker packs them (:func:`~kmstui.core.batch.packed_ids`: 16 bytes
+        each and ``upper``, the odd ones in the batch's overflow map) or as 36-byte texts."""
         count = len(values)
-        if values.dtype == _ID_TYPE and values.flags.c_contiguous:  # as the loader sends them: no copy
-            text = values.view(np.uint8).reshape(count, EVENT_ID_WIDTH)
+        if values.dtype == PACKED_ID:
+            packed = values
+            upper = np.zeros(count, bool) if upper is None else upper
         else:
-            text = np.frombuffer(values.astype(_ID_TYPE).tobytes(), np.uint8).reshape(count, EVENT_ID_WIDTH)
-        digits = np.ascontiguousarray(text[:, _NIBBLES])
-        coded = _HEX_PAIRS.take(digits.view(np.uint16))  # (count, 16): a byte and its flags each
-        words = coded.view(np.uint64)  # the flags of an id's 16 pairs ORed, 4 lanes at a time
-        flags = words[:, 0] | words[:, 1] | words[:, 2] | words[:, 3]
-        flags |= flags >> np.uint64(32)
-        flags |= flags >> np.uint64(16)
-        kinds = (flags >> np.uint64(8)).astype(np.uint8) & 7
-        packed = coded.astype(np.uint8)
-        halves = packed.view(np.uint64)
-        # hex digits in one case or the other (mixed, it is kept whole), its dashes, not the nil UUID
-        uuid = _A_UUID.take(kinds)
-        uuid &= (text[:, _DASHES] == ord("-")).all(axis=1)
-        uuid &= (halves[:, 0] | halves[:, 1]) != 0
-        upper = kinds & (_UPPER_CASE >> 8) != 0
-        packed[~uuid] = 0
-        for row in np.flatnonzero(~uuid & (text[:, 0] != 0)).tolist():
-            self.overflow[self.size + row] = values[row].decode("utf-8", "surrogateescape")
+            packed, upper, odd = packed_ids(values)
+            self.overflow.update((self.size + row, text) for row, text in odd.items())
         end = self.size + count
         if end > len(self.data):
             capacity = max(end, len(self.data) * 2)
             grown, grown_upper = np.zeros(capacity, dtype=self.data.dtype), np.zeros(capacity, dtype=bool)
             grown[: self.size], grown_upper[: self.size] = self.data[: self.size], self.upper[: self.size]
             self.data, self.upper = grown, grown_upper
-        self.upper[self.size : end] = upper & uuid
-        self.data[self.size : end] = packed.view("V16").reshape(count)
+        self.upper[self.size : end] = upper
+        self.data[self.size : end] = packed
         self.size = end
 
     def words(self, n: int) -> np.ndarray:
@@ -408,25 +383,35 @@ class Contexts:
         """Lookup table over context codes: some pair whose key contains ``key`` and whose
         value contains ``value`` (either may be None for "any"; case-insensitive)."""
         offsets, _labels, pair_key, pair_value = self.arrays()
-        count = len(offsets) - 1
-        table = np.zeros(count, dtype=bool)
         if len(pair_key) == 0:
-            return table
+            return np.zeros(len(offsets) - 1, dtype=bool)
         hit = np.ones(len(pair_key), dtype=bool)
         if key is not None:
             hit &= self.keys.matching(key)[pair_key]
         if value is not None:
             value_table = self._search.containing(value.lower())
             hit &= value_table[pair_value]
-        # a context matches when any of its pairs does
-        counts = np.add.reduceat(hit.astype(np.int32), offsets[1:-1]) if count > 1 else np.zeros(0, np.int32)
-        lengths = np.diff(offsets)[1:]
-        table[1:] = (counts > 0) & (lengths > 0)
-        return table
+        return self._any_pair(offsets, hit)
 
     def matching_any(self, needle: str) -> np.ndarray:
-        """Context codes where some key or some value contains ``needle``."""
-        return self.matching(needle, None) | self.matching(None, needle)
+        """Context codes where some key or some value contains ``needle``: the pairs that
+        match either way, gathered per context once."""
+        offsets, _labels, pair_key, pair_value = self.arrays()
+        if len(pair_key) == 0:
+            return np.zeros(len(offsets) - 1, dtype=bool)
+        hit = self.keys.matching(needle)[pair_key]
+        hit |= self._search.containing(needle.lower())[pair_value]
+        return self._any_pair(offsets, hit)
+
+    @staticmethod
+    def _any_pair(offsets: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        """Lookup table over context codes: some pair of the context is a ``hit``."""
+        count = len(offsets) - 1
+        table = np.zeros(count, dtype=bool)
+        counts = np.logical_or.reduceat(hit, offsets[1:-1]) if count > 1 else np.zeros(0, bool)
+        lengths = np.diff(offsets)[1:]
+        table[1:] = counts & (lengths > 0)
+        return table
 
 
 @dataclass(frozen=True)
@@ -506,8 +491,9 @@ class EventIndex:
 
     def prepare_search(self) -> None:
         """Build the filters' search texts now (off the UI thread), so the first filter is fast;
-        then give back to the system the heap that building them left in pieces (a load ends
-        here, and the pieces would stay resident: about 70 bytes an event on a varied trail)."""
+        then give back the arenas' room to grow, and to the system the heap that building them
+        left in pieces (a load ends here, and the pieces would stay resident: about 70 bytes an
+        event on a varied trail)."""
         from .loader import _trim_heap  # the loader imports the index: not at the top
 
         with self._lock:
@@ -515,6 +501,9 @@ class EventIndex:
                 vocab.search_texts()
             self.contexts.keys.search_texts()
             self.contexts.search_values().containing("")  # its lowercase copies made now
+            # the arenas' room to grow given back (no load appends while the lock is held)
+            self.contexts.values.fit()
+            cast(IdentityVocabulary, self.vocab["principal"]).short_forms.fit()
         _trim_heap()
 
     def reading(self) -> threading.RLock:
@@ -603,14 +592,18 @@ class EventIndex:
         largest["alias"] = len(self.vocab["alias"]) - 1
         largest["trail"] = len(self.vocab["trail"]) - 1
         largest["origin"] = len(self.origins) - 1
+        largest["principal"] = len(self.vocab["principal"]) - 1
+        largest["ctx"] = len(self.contexts) - 1
         columns = batch.columns
         for name, column in self.columns.items():
             values = columns[name] if name != "cloud" else columns.get(name, np.zeros(n, np.uint8))
             remap = remaps.get(name)
             if isinstance(column, EventIds):
-                column.extend(values)
+                column.extend(values, columns.get("eidcase"))
+            elif remap is not None:
+                column.extend_coded(remap, values, largest[name])
             else:
-                column.extend(remap[values] if remap is not None else values, largest.get(name))
+                column.extend(values)
         if batch.extra_keys:
             keys = key_remap.tolist()
             self.extra_keys.update(

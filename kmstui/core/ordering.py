@@ -49,9 +49,14 @@ def _ranks(index: EventIndex, name: str, values: Sequence[object]) -> np.ndarray
     found = cache.get(name)
     if found is not None and found[0] == len(values):
         return found[1]
-    keys = [(value is None or value == "", str(value or "").lower()) for value in values]
+    # sorted by plain strings, not (empty, text) tuples: a comparison of two strings is several
+    # times cheaper than of two tuples, and there are a distinct principal per session (370,000
+    # on a varied trail). No value sorts first as ""; it is then moved last, in code order.
+    keys = [str(value).lower() if value else "" for value in values]
+    order = sorted(range(len(values)), key=keys.__getitem__)
+    empty = keys.count("")
     ranks = np.empty(len(values), np.int64)
-    ranks[sorted(range(len(values)), key=keys.__getitem__)] = np.arange(len(values))
+    ranks[order[empty:] + order[:empty]] = np.arange(len(values))
     cache[name] = (len(values), ranks)
     return ranks
 
