@@ -181,9 +181,25 @@ class PrincipalPart(Positional[Identity | None]):
         and empty), codes into ``kinds``, and ARNs by code: the short forms encoded at once."""
         blob, lengths = encoded(shorts)
         ends = np.cumsum(lengths)
-        kinds_of = np.array(kind, dtype=np.uint32)
-        digests = with_arns(text_digests(np.frombuffer(blob, np.uint8), ends), {i - 1: arn for i, arn in arns.items()})
-        return cls(blob, ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends, kinds_of, kinds, arns, digests)
+        return cls.of_encoded(blob, ends, text_digests(np.frombuffer(blob, np.uint8), ends), kind, kinds, arns)
+
+    @classmethod
+    def of_encoded(
+        cls,
+        blob: bytes,
+        ends: np.ndarray,
+        digests: np.ndarray,
+        kind: Sequence[int],
+        kinds: list[Kind],
+        arns: dict[int, str],
+    ) -> PrincipalPart:
+        """The part for short forms already encoded: ``blob``, the ``ends`` of its texts from
+        code 0's (empty) and the digests of the texts from code 1 on, as
+        :func:`~kmstui.core.arena.text_digests` gives them (the worker's C computes them
+        in the same pass: principals.PrincipalTable.part); the ARNs' digests are added here."""
+        digests = with_arns(digests, {i - 1: arn for i, arn in arns.items()})
+        narrow = ends.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else ends
+        return cls(blob, narrow, np.array(kind, dtype=np.uint32), kinds, arns, digests)
 
     @classmethod
     def of_identities(cls, identities: Iterable[Identity]) -> PrincipalPart:

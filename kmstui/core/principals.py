@@ -154,16 +154,10 @@ class PrincipalTable:
             return PrincipalPart.of(self._shorts, self._kind, list(self._kinds), self._arns)
         blob, ends, digests = found
         assert digests is not None  # asked for
-        # as PrincipalPart.of: the ends of the texts from code 0 (empty), each one's digest from code 1
+        # the ends of the texts from code 0 (empty), each one's digest from code 1
         cumulative = np.frombuffer(ends, dtype=np.int64)[1:]
-        return PrincipalPart(
-            blob,
-            cumulative.astype(np.uint32) if len(blob) <= 0xFFFFFFFF else cumulative.copy(),
-            np.array(self._kind, dtype=np.uint32),
-            list(self._kinds),
-            self._arns,
-            np.frombuffer(digests, dtype=np.uint64)[1:].copy(),
-        )
+        shorts = np.frombuffer(digests, dtype=np.uint64)[1:]
+        return PrincipalPart.of_encoded(blob, cumulative, shorts, self._kind, list(self._kinds), self._arns)
 
 
 class _PrincipalCodes(dict):
