@@ -389,14 +389,14 @@ def _other(
     return record
 
 
-def _shuffled(value, rng: random.Random):
+def shuffled(value, rng: random.Random):
     """``value`` with every object's keys in a random order (the values as they were)."""
     if isinstance(value, dict):
         items = list(value.items())
         rng.shuffle(items)
-        return {key: _shuffled(item, rng) for key, item in items}
+        return {key: shuffled(item, rng) for key, item in items}
     if isinstance(value, list):
-        return [_shuffled(item, rng) for item in value]
+        return [shuffled(item, rng) for item in value]
     return value
 
 
@@ -421,7 +421,7 @@ def _write_file(args) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     if spaced:  # its own generator: the records stay those of the compact files
         order = random.Random(seed * 7_919 + number)
-        data = json.dumps({"Records": [_shuffled(record, order) for record in records]}).encode()
+        data = json.dumps({"Records": [shuffled(record, order) for record in records]}).encode()
     else:
         data = json.dumps({"Records": records}, separators=(",", ":")).encode()
     path.write_bytes(gzip.compress(data, 6, mtime=0))

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import synth  # each record's keys shuffled, as the bench's --spaced trails are
 from kmstui.core import decode, sources
 from kmstui.core.contexts import NOT_PLAIN
 from kmstui.core.decode import STRING_COLUMNS
@@ -942,17 +943,6 @@ SERIALISATIONS = ["spaced", "sorted", "indented", "shuffled", "shuffled-spaced"]
 KNOWN_ORDER_LEAKS = {"encryptionContext", "constraints", "sourceEncryptionContext", "destinationEncryptionContext"}
 
 
-def _shuffled(value, rng: random.Random):
-    """``value`` with every object's keys in a random order, as benchmarks/synth.py --spaced writes."""
-    if isinstance(value, dict):
-        items = list(value.items())
-        rng.shuffle(items)
-        return {key: _shuffled(item, rng) for key, item in items}
-    if isinstance(value, list):
-        return [_shuffled(item, rng) for item in value]
-    return value
-
-
 def _reserialised(records: list[dict], how: str) -> bytes:
     rng = random.Random(17)
     if how == "spaced":
@@ -961,7 +951,7 @@ def _reserialised(records: list[dict], how: str) -> bytes:
         return json.dumps({"Records": records}, sort_keys=True, separators=(",", ":")).encode()
     if how == "indented":
         return json.dumps({"Records": records}, indent="\t", ensure_ascii=False).encode()
-    shuffled = {"Records": [_shuffled(item, rng) for item in records]}
+    shuffled = {"Records": [synth.shuffled(item, rng) for item in records]}
     if how == "shuffled":
         return json.dumps(shuffled, separators=(",", ":")).encode()
     assert how == "shuffled-spaced"
