@@ -101,5 +101,19 @@ def test_a_new_list_of_log_files_is_read_from_its_start():
     before = summarise_trails(index)
     index.log_files = list(index.log_files[:1])
     after = summarise_trails(index)
-    assert trails._log_files(index).read == 1
+    assert trails._LOG_FILES[index].read == 1
     assert before != after or len(before) == 0
+
+
+def test_a_summary_reads_copies_of_the_log_files():
+    """What one summary reads of the log files is its own: another summarising beside it (a
+    cancelled filtering thread runs on) adds to the kept ones without changing it mid-read."""
+    index = _whole(demo_path())
+    read = trails._log_files(index)
+    kept = trails._LOG_FILES[index]
+    assert read.times and read.file_to_trail
+    read.times.clear()
+    read.file_to_trail.clear()
+    read.trail_locations.clear()
+    assert kept.times and kept.file_to_trail
+    assert trails._log_files(index).times == kept.times

@@ -379,7 +379,7 @@ def summarise_trails(index: EventIndex) -> list[TrailSummary]:
     # else the bucket and prefix named in the trail's configuration or in those calls.
     log_files = _log_files(index)
     file_to_trail = log_files.file_to_trail
-    trail_locations = {arn: set(heads) for arn, heads in log_files.trail_locations.items()}
+    trail_locations = log_files.trail_locations
     for arn, history_replay in replays.items():
         if history_replay.location:
             head = history_replay.location.removeprefix("s3://").removeprefix("oss://")
@@ -550,7 +550,16 @@ _LOG_FILES: weakref.WeakKeyDictionary[EventIndex, LogFiles] = weakref.WeakKeyDic
 _LOG_FILES_LOCK = threading.Lock()
 
 
-def _log_files(index: EventIndex) -> LogFiles:
+class LogFilesRead(NamedTuple):
+    """LogFiles as one summary reads them: copies, which a summary running beside it (a
+    cancelled filtering thread is not stopped) cannot change while this one iterates them."""
+
+    file_to_trail: dict[str, str]
+    trail_locations: dict[str, set[str]]
+    times: dict[int, dict[str, list[int]]]
+
+
+def _log_files(index: EventIndex) -> LogFilesRead:
     """The index's log files as read so far, brought up to date (kept beside the index, not in it)."""
     with _LOG_FILES_LOCK:
         digest = _LOG_FILES.get(index)
@@ -558,7 +567,11 @@ def _log_files(index: EventIndex) -> LogFiles:
             digest = _LOG_FILES[index] = LogFiles()
     with digest.lock:  # two summaries at once (the explorer's worker, a test) read it in turn
         digest.take(index)
-    return digest
+        return LogFilesRead(
+            dict(digest.file_to_trail),
+            {arn: set(heads) for arn, heads in digest.trail_locations.items()},
+            {code: {region: list(times) for region, times in by.items()} for code, by in digest.times.items()},
+        )
 
 
 def _log_key_calls(index: EventIndex, rows: np.ndarray) -> tuple[dict[int, int], dict[int, tuple[int, str]]]:
