@@ -1505,6 +1505,38 @@ PyDoc_STRVAR(context_codes_doc,
 "``added``: how many new texts the scanner had read (with pairs or without).\n"
 "What contexts.py does in numpy and Python (the reference, and the path without it).");
 
+/* The code ``dict`` holds for ``key`` (a Python int from 0 to UINT32_MAX), else ``fresh``,
+ * which it then holds (``*added`` set to 1): -1 with an exception set (``what`` for a code out
+ * of range) when that fails. A batch vocabulary's get-or-add, as vocab_codes and session_codes
+ * do it for each distinct text. */
+static long code_of(PyObject *dict, PyObject *key, long fresh, int *added, const char *what) {
+    *added = 0;
+    PyObject *found = PyDict_GetItemWithError(dict, key);
+    long code;
+    if (found != NULL) {
+        code = PyLong_AsLong(found);
+        if (code == -1 && PyErr_Occurred())
+            return -1;
+    } else {
+        if (PyErr_Occurred())
+            return -1;
+        PyObject *number = PyLong_FromLong(fresh);
+        if (number == NULL)
+            return -1;
+        int failed = PyDict_SetItem(dict, key, number);
+        Py_DECREF(number);
+        if (failed)
+            return -1;
+        code = fresh;
+        *added = 1;
+    }
+    if (code < 0 || code > (long)UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, what);
+        return -1;
+    }
+    return code;
+}
+
 /* The vocabulary code of each distinct text ``codes`` name (code c is texts[c - shift], from 1,
  * 0 for none: checked by the caller), the new ones added to ``vocab`` in the order of the
  * texts; then each code replaced by its vocabulary code. */
@@ -1523,28 +1555,10 @@ static int vocab_codes(PyObject *vocab, PyObject *texts, Py_ssize_t shift, uint3
         if (!wanted[t])
             continue;
         PyObject *text = PyList_GET_ITEM(texts, t - shift);
-        PyObject *found = PyDict_GetItemWithError(vocab, text);
-        long code;
-        if (found != NULL) {
-            code = PyLong_AsLong(found);
-            if (code == -1 && PyErr_Occurred())
-                goto done;
-        } else {
-            if (PyErr_Occurred())
-                goto done;
-            code = (long)PyDict_GET_SIZE(vocab);
-            PyObject *number = PyLong_FromLong(code);
-            if (number == NULL)
-                goto done;
-            int failed = PyDict_SetItem(vocab, text, number);
-            Py_DECREF(number);
-            if (failed)
-                goto done;
-        }
-        if (code < 0 || code > (long)UINT32_MAX) {
-            PyErr_SetString(PyExc_ValueError, "a vocabulary code out of range");
+        int is_new;
+        long code = code_of(vocab, text, (long)PyDict_GET_SIZE(vocab), &is_new, "a vocabulary code out of range");
+        if (code < 0)
             goto done;
-        }
         table[t] = (uint32_t)code;
     }
     for (Py_ssize_t i = 0; i < count; i++)
@@ -1807,28 +1821,15 @@ static PyObject *session_codes(PyObject *Py_UNUSED(module), PyObject *args) {
             table_kind = k;
         }
         PyObject *text = PyList_GET_ITEM(sessions, c);
-        PyObject *found = PyDict_GetItemWithError(table, text);
-        long principal;
-        if (found != NULL) {
-            principal = PyLong_AsLong(found);
-            if (principal == -1 && PyErr_Occurred())
-                goto done;
-        } else {
-            if (PyErr_Occurred())
-                goto done;
-            principal = (long)PyList_GET_SIZE(shorts);
-            PyObject *number = PyLong_FromLong(principal);
-            if (number == NULL)
-                goto done;
-            int failed = PyDict_SetItem(table, text, number);
-            Py_DECREF(number);
-            if (failed || PyList_Append(shorts, text))
+        int is_new;
+        long principal = code_of(table, text, (long)PyList_GET_SIZE(shorts), &is_new,
+                                 "session_codes: a principal code out of range");
+        if (principal < 0)
+            goto done;
+        if (is_new) {
+            if (PyList_Append(shorts, text))
                 goto done;
             new_kind[fresh++] = k;
-        }
-        if (principal < 0 || principal > (long)UINT32_MAX) {
-            PyErr_SetString(PyExc_ValueError, "session_codes: a principal code out of range");
-            goto done;
         }
         answer[i] = (uint32_t)principal;
         if (seen_kind[c] == 0) {
