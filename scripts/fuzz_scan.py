@@ -2,7 +2,7 @@
 UndefinedBehaviorSanitizer, outside CI: scan() with every option (the encryption contexts
 and CreateGrant's constraints read into pairs, the times, ids and requestParameters' spans
 given per record too) and
-surrogate_escapes(), on mutations of the scanner tests' samples,
+surrogate_escapes(), on mutations of the scanner tests' samples (lone surrogate escapes among them),
 in exactly-sized malloc'd buffers (numpy arrays) so that a read one byte past the end is
 reported.
 
@@ -74,6 +74,12 @@ seeds.append(t._contexts_file(contexts).replace(b'"b":"2","a":"1"', b'"b":"2","a
 # 16- and 32-byte steps), kept, skipped and inside a skipped object; cut short they end the buffer
 edges = [b'{"userAgent":"%s","skipped":"%s","o":{"in":["%s"]}}' % (s, s, s) for s in t._strings(t.STRING_PARTS)[::5]]
 seeds += [b'{"Records":[' + b",".join(edges[i : i + 200]) + b"]}" for i in range(0, len(edges), 200)]
+# surrogate escapes, lone and paired, in a kept value, a skipped one and a name inside a value,
+# the pairs cut short at the end of the buffer (the walk reads up to twelve bytes past a backslash)
+lone = [b'{"userAgent":"%s","skipped":"%s","o":{"%s":1}}' % (e, e, e) for e in t.ESCAPES]
+lone += [b'{"userAgent":"' + a + b + b'"}' for a in t.ESCAPES for b in t.ESCAPES]
+seeds.append(b'{"Records":[' + b",".join(lone) + b"]}")
+seeds += [b'{"Records":[{"userAgent":"\\ud83d\\ude00"}]}'[:cut] for cut in range(25, 45)]
 # re-serialised: spaces, sorted, indented, each record's keys in its own order (issue 17)
 seeds += [t._reserialised(t._repeating(), how) for how in t.SERIALISATIONS]
 for path in sorted(glob.glob(str(ROOT / "assets/demo/**/*.json.gz"), recursive=True))[:3]:
@@ -87,6 +93,9 @@ TOKENS = [
     b"/",
     b"\\u",
     b"\\ud800",
+    b"\\ud83d\\ude00",
+    b"\\uDBFF",
+    b"\\udc00",
     b'"',
     b"\\",
     b'\\"',

@@ -458,6 +458,77 @@ def test_the_quick_surrogate_test_answers_as_python_does():
         assert decode._scan.surrogate_escapes(text) == sources._python_may_hold_surrogates(text), text
 
 
+# escapes that may or may not be lone surrogates, for the scanner's walk to tell apart as
+# sources.repair_surrogates does: an escape after an escape, from each string's start
+ESCAPES = [
+    b"\\ud800",
+    b"\\uDBFF",
+    b"\\udc00",
+    b"\\uDfFf",
+    b"\\ud83d\\ude00",  # a pair
+    b"\\uD83D\\uDE00",
+    b"\\ud83d\\u0041",  # a high half, then not a low one
+    b"\\ud83dx\\ude00",  # a pair split by text: two lone halves
+    b"\\ude00\\ud83d",  # the halves the wrong way round
+    b"\\\\ud800",  # an escaped backslash, then "ud800"
+    b"\\\\\\ud800",  # an escaped backslash, then a lone surrogate
+    b"\\ud7ff",  # not surrogates
+    b"\\ue000",
+    b"\\u00e9",
+    b"\\n",
+    b"x",
+]
+
+
+@scanner
+def test_the_walk_refuses_a_lone_surrogate_escape_as_the_repair_finds_it():
+    """The scanner reads no text that sources.repair_surrogates would change, and every other:
+    the loader reads files without that repair's pass and repairs only what the walk refuses
+    (decode._repaired_scan). Escapes in a value it keeps, one it skips, a member's name inside
+    a value, and a member of the file beside the records."""
+    rng = random.Random(17)
+    places = [
+        b'{"Records":[{"userAgent":"%s","eventName":"x"}]}',
+        b'{"Records":[{"other":"%s"}]}',
+        b'{"Records":[{"responseElements":{"a":[{"%s":1}]}}]}',
+        b'{"Other":["%s"],"Records":[]}',
+        b'{"Records":[{"errorMessage":"%s"}]}',
+    ]
+    refused = read = 0
+    for _ in range(3000):
+        escapes = b"".join(rng.choice(ESCAPES) for _ in range(rng.randint(1, 4)))
+        text = rng.choice(places).replace(b"%s", escapes)
+        repaired = sources.repair_surrogates(text)
+        assert decode._scan.scan(repaired, decode._SCAN_FIELDS) is not None, repaired  # a repaired text is read
+        lone = repaired != text
+        assert (decode._scan.scan(text, decode._SCAN_FIELDS) is None) == lone, text
+        refused += lone
+        read += not lone
+    assert refused > 500 and read > 500
+
+
+@scanner
+@pytest.mark.parametrize("field", ["description", "userAgent", "extra"])
+@pytest.mark.parametrize("escape", ESCAPES, ids=range(len(ESCAPES)))
+def test_a_delivered_file_with_a_lone_surrogate_reads_as_the_general_path_does(tmp_path, monkeypatch, escape, field):
+    """Repaired, whichever field holds it: the description in a change's parameters (kept as
+    raw text), the user agent (decoded), a field kmstui does not read (the record's text)."""
+    record = kms("UpdateKeyDescription", key_arn(), request={"keyId": KEY1, "description": "text"})
+    record = {**record, "userAgent": "text", "extra": "text"}
+    if field == "description":
+        record["requestParameters"]["description"] = "MARK"
+    else:
+        record[field] = "MARK"
+    text = delivered([record, kms("Decrypt", key_arn())]).replace(b"MARK", escape)
+    path = write(tmp_path / "log.json", text)
+    assert_same(path, monkeypatch)
+    written = json.loads(sources.repair_surrogates(text))["Records"][0]
+    assert json.loads(load_file(str(path), "file")[0].parameters[0])[0] == written["requestParameters"]
+    index = load(path)
+    for row in rows(index):
+        json.dumps(index.record(row), ensure_ascii=False).encode()  # writable: no lone surrogate left
+
+
 @scanner
 def test_one_session_spelt_two_ways_is_one_principal(tmp_path, monkeypatch):
     """Two raw texts, one value: the resolved sessions are interned by value, not by text."""

@@ -148,8 +148,35 @@ static ALWAYS_INLINE uint32_t special16(pos p) {
 }
 #endif
 
-/* p is at an opening quote: the position after the closing one, or NULL. Sets *escaped
- * when the string holds an escape (its raw bytes are then not its value). */
+/* What string_end adds to *escaped: the string holds an escape (its raw bytes are then not its
+ * value); one of them is a lone surrogate (sources.repair_surrogates would change the text). */
+#define ESCAPED 1
+#define LONE_SURROGATE 4
+
+/* Whether the escape at u (a backslash, "u", four hex digits) is a high surrogate, D800 to DBFF */
+static inline int is_high_surrogate(pos u) {
+    return (u[2] == 'd' || u[2] == 'D') && (u[3] == '8' || u[3] == '9' || (u[3] | 0x20) == 'a' || (u[3] | 0x20) == 'b');
+}
+
+/* Whether the escape at u is a surrogate, D800 to DFFF */
+static inline int is_surrogate(pos u) {
+    return (u[2] == 'd' || u[2] == 'D') && (u[3] == '8' || u[3] == '9' || ((u[3] | 0x20) >= 'a' && (u[3] | 0x20) <= 'f'));
+}
+
+/* A surrogate escape at p (its hex checked): the position after it, or after the low half
+ * that follows it to make a pair; else it is lone, and LONE_SURROGATE is added to *escaped.
+ * The test sources._ESCAPE makes, escape after escape, so that the repair runs only on the
+ * texts it changes. */
+static pos surrogate_end(pos p, pos end, int *escaped) {
+    if (is_high_surrogate(p) && end - p >= 12 && p[6] == '\\' && p[7] == 'u' && (p[8] == 'd' || p[8] == 'D') &&
+        (p[9] | 0x20) >= 'c' && (p[9] | 0x20) <= 'f' && is_hex(p[10]) && is_hex(p[11]))
+        return p + 12;
+    *escaped |= LONE_SURROGATE;
+    return p + 6;
+}
+
+/* p is at an opening quote: the position after the closing one, or NULL. Adds ESCAPED to
+ * *escaped when the string holds an escape, and LONE_SURROGATE when one is a lone surrogate. */
 static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
     p++;
     for (;;) {
@@ -190,14 +217,14 @@ static ALWAYS_INLINE pos string_end(pos p, pos end, int *escaped) {
         if (c == '"')
             return p + 1;
         if (c == '\\') {
-            *escaped = 1;
+            *escaped |= ESCAPED;
             if (end - p < 2)
                 return NULL;
             c = p[1];
             if (c == 'u') {
                 if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5]))
                     return NULL;
-                p += 6;
+                p = is_surrogate(p) ? surrogate_end(p, end, escaped) : p + 6;
             } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
                 p += 2;
             } else {
@@ -249,11 +276,13 @@ static pos literal_end(pos p, pos end, const char *word, Py_ssize_t len) {
     return (end - p >= len && memcmp(p, word, len) == 0) ? p + len : NULL;
 }
 
-static pos value_end(pos p, pos end, int depth);
+static pos value_end(pos p, pos end, int depth, int *seen);
 
 /* A member's `"name":` at p: the position of its value, or NULL if it is not one. The name
- * is [*name, *name + *len); *name is NULL when it holds an escape (its bytes are not it). */
-static ALWAYS_INLINE pos member_name(pos p, pos end, pos *name, Py_ssize_t *len) {
+ * is [*name, *name + *len); *name is NULL when it holds an escape (its bytes are not it).
+ * Adds string_end's flags of the name to *seen (as value_end and container_end do for every
+ * string they pass). */
+static ALWAYS_INLINE pos member_name(pos p, pos end, pos *name, Py_ssize_t *len, int *seen) {
     int escaped = 0;
     if (p >= end || *p != '"')
         return NULL;
@@ -261,7 +290,11 @@ static ALWAYS_INLINE pos member_name(pos p, pos end, pos *name, Py_ssize_t *len)
     p = string_end(p, end, &escaped);
     if (p == NULL)
         return NULL;
-    *name = escaped ? NULL : start;
+    *name = start;
+    if (escaped) { /* rare: *seen is not written for every name */
+        *seen |= escaped;
+        *name = NULL;
+    }
     *len = p - 1 - start;
     p = skip_ws(p, end);
     if (p >= end || *p != ':')
@@ -270,7 +303,7 @@ static ALWAYS_INLINE pos member_name(pos p, pos end, pos *name, Py_ssize_t *len)
 }
 
 /* p is just inside an object or array; the position after its closing bracket, or NULL. */
-static pos container_end(pos p, pos end, int depth, int object) {
+static pos container_end(pos p, pos end, int depth, int object, int *seen) {
     unsigned char close = object ? '}' : ']';
     p = skip_ws(p, end);
     if (p < end && *p == close)
@@ -279,16 +312,14 @@ static pos container_end(pos p, pos end, int depth, int object) {
         if (object) {
             pos name;
             Py_ssize_t len;
-            p = member_name(p, end, &name, &len);
+            p = member_name(p, end, &name, &len, seen);
             if (p == NULL)
                 return NULL;
         }
-        if (p < end && *p == '"') { /* the commonest value, without a call */
-            int escaped = 0;
-            p = string_end(p, end, &escaped);
-        } else {
-            p = value_end(p, end, depth + 1);
-        }
+        if (p < end && *p == '"') /* the commonest value, without a call */
+            p = string_end(p, end, seen);
+        else
+            p = value_end(p, end, depth + 1, seen);
         if (p == NULL)
             return NULL;
         int next = next_item(&p, end, close);
@@ -298,16 +329,15 @@ static pos container_end(pos p, pos end, int depth, int object) {
 }
 
 /* p is at the first byte of a value: the position after it, or NULL if it is not JSON. */
-static pos value_end(pos p, pos end, int depth) {
-    int escaped = 0;
+static pos value_end(pos p, pos end, int depth, int *seen) {
     if (p >= end)
         return NULL;
     switch (*p) {
     case '"':
-        return string_end(p, end, &escaped);
+        return string_end(p, end, seen);
     case '{':
     case '[':
-        return depth >= MAX_DEPTH ? NULL : container_end(p + 1, end, depth, *p == '{');
+        return depth >= MAX_DEPTH ? NULL : container_end(p + 1, end, depth, *p == '{', seen);
     case 't':
         return literal_end(p, end, "true", 4);
     case 'f':
@@ -434,6 +464,7 @@ typedef struct {
     int object_field;       /* a field holding others whose text's span is given per record (-1: off) */
     uint32_t *object_spans; /* its start and end in each record, 0 and 0 when absent or null */
     unsigned char *ids; /* ID_WIDTH bytes per record, zero-padded */
+    int escapes; /* string_end's flags of every string walked: LONE_SURROGATE is the one told */
     /* records whose field `keep` has none of these raw texts get a code for that field only */
     int keep;
     Py_ssize_t nkept;
@@ -637,7 +668,7 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
     for (;;) {
         pos name;
         Py_ssize_t len;
-        p = member_name(p, end, &name, &len);
+        p = member_name(p, end, &name, &len, &scan->escapes);
         if (p == NULL || name == NULL) /* an escaped name could spell a field: let the general path judge */
             return UNUSUAL;
         int f = find_field(scan, parent, name, len);
@@ -658,15 +689,19 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 holder->len = 0;
             }
         } else {
-            int escaped = NOT_STRING;
+            int escaped = NOT_STRING, seen = 0;
             if (p < end && *p == '"') {
                 escaped = 0;
                 p = string_end(p, end, &escaped);
+                seen = escaped;
+                escaped &= ESCAPED;
             } else {
-                p = value_end(p, end, 2);
+                p = value_end(p, end, 2, &seen);
             }
             if (p == NULL)
                 return UNUSUAL;
+            if (__builtin_expect(seen & LONE_SURROGATE, 0))
+                scan->escapes |= LONE_SURROGATE;
             if (f >= 0) {
                 Column *col = &scan->columns[f];
                 int null = (p - value == 4 && memcmp(value, "null", 4) == 0);
@@ -924,7 +959,7 @@ static Outcome scan_file(Scan *scan, pos p, pos end) {
     for (;;) {
         pos name;
         Py_ssize_t len;
-        p = member_name(p, end, &name, &len);
+        p = member_name(p, end, &name, &len, &scan->escapes);
         if (p == NULL || name == NULL)
             return UNUSUAL;
         int is_records = (len == 7 && memcmp(name, "Records", 7) == 0);
@@ -936,15 +971,15 @@ static Outcome scan_file(Scan *scan, pos p, pos end) {
             if (outcome != OK)
                 return outcome;
         } else {
-            p = value_end(p, end, 1);
+            p = value_end(p, end, 1, &scan->escapes);
             if (p == NULL)
                 return UNUSUAL;
         }
         int next = next_item(&p, end, '}');
         if (next < 0)
             return UNUSUAL;
-        if (next > 0)
-            return (seen && skip_ws(p, end) == end) ? OK : UNUSUAL;
+        if (next > 0) /* a lone surrogate escape: for the caller to repair first (scan's doc) */
+            return (seen && skip_ws(p, end) == end && !(scan->escapes & LONE_SURROGATE)) ? OK : UNUSUAL;
     }
 }
 
@@ -1041,11 +1076,12 @@ static Outcome grant_pairs(Scan *scan, pos p, pos end, uint32_t *counts) {
     for (;;) {
         pos name, value;
         Py_ssize_t len;
-        p = member_name(p, end, &name, &len);
+        int seen = 0; /* the walk has told */
+        p = member_name(p, end, &name, &len, &seen);
         if (p == NULL || name == NULL)
             return OK;
         value = p;
-        p = value_end(p, end, 2);
+        p = value_end(p, end, 2, &seen);
         if (p == NULL)
             return OK;
         int which = -1;
@@ -1261,7 +1297,9 @@ PyDoc_STRVAR(scan_doc,
 "``objects`` is the index of a field holding others (else -1, and None): the start and\n"
 "end of its text in each record, native uint32, 0 and 0 where it is absent or null.\n"
 "None when the text is anything but plain, strict JSON of that shape: the caller then\n"
-"decodes it the general way.");
+"decodes it the general way; and when a string holds a lone surrogate escape (a \\ud800\n"
+"not paired), the one thing sources.repair_surrogates changes: the caller then repairs the\n"
+"text and scans it again (a text it reads needs no repair).");
 
 /* The assumed-role shortcut's fields: (type, arn, account, fields to leave out), all kept
  * fields (not holders) of one object. 0, or -1 with an exception set. */

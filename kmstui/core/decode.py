@@ -73,7 +73,7 @@ from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
 from .model import AliasBinding, LogFile
 from .principals import PrincipalTable, _PrincipalCodes, assumed_role_arn
 from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
-from .sources import SourceError, SourceFile, delivery_of, read_source, split_records
+from .sources import SourceError, SourceFile, delivery_of, read_source, repair_surrogates, split_records
 from .timeutil import parse_event_times
 from .vocab import first_seen, gather
 
@@ -169,9 +169,9 @@ class _BatchBuilder:
         info = SourceInfo(label, path, delivery_of(label), appendable=appendable)
         scanned = typed = raws = None
         try:
-            data = read_source(path, bounded=not appendable)  # a cache of ours is as big as it is
+            data = read_source(path, bounded=not appendable, repair=False)  # a cache of ours is as big as it is
             delivered = _DELIVERED.match(data) is not None
-            scanned = _scan_columns(data) if delivered else None
+            data, scanned = _repaired_scan(data, delivered)
             # a whole file of typed records takes ~500 bytes a record: only for files of usual size
             whole = delivered and scanned is None and len(data) <= WHOLE_FILE_BYTES
             typed = _typed(data) if whole else None
@@ -790,10 +790,24 @@ class Scanned(NamedTuple):
     objects: np.ndarray  # (start, end) of each record's requestParameters, native uint32; (0, 0) for none
 
 
+def _repaired_scan(data: bytes, delivered: bool) -> tuple[bytes, Scanned | None]:
+    """``data`` (read without sources.repair_surrogates) as that repair makes it, and the
+    scanner's reading of it when it is a delivered log file the scanner reads. The scanner
+    refuses a text holding a lone surrogate escape, the one thing the repair changes: a text
+    it reads is not searched for backslashes a second time. Any other is repaired, and
+    scanned again only if the repair changed it."""
+    scanned = _scan_columns(data) if delivered else None
+    if scanned is not None:
+        return data, scanned
+    repaired = repair_surrogates(data)
+    return repaired, _scan_columns(repaired) if delivered and repaired != data else None
+
+
 def _scan_columns(data: bytes) -> Scanned | None:
     """A delivered log file as the C scanner read it: each field's distinct texts are decoded
     together, in one call. None when the scanner is not built, or the file is not plain (then
-    it is decoded the general way)."""
+    it is decoded the general way), or a string holds a lone surrogate escape (the text is
+    repaired first: _repaired_scan)."""
     if _scan is None:
         return None
     scanned = _scan.scan(

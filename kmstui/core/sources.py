@@ -403,9 +403,10 @@ def delivery_of(path: str) -> Delivery | None:
 # Reading and splitting
 
 
-def read_source(path: str, bounded: bool = True) -> bytes:
+def read_source(path: str, bounded: bool = True, repair: bool = True) -> bytes:
     """The bytes of a source, gunzipped when they start with the gzip magic, with any lone
-    surrogate escape made a replacement character. Only regular files are read (a named
+    surrogate escape made a replacement character (unless ``repair`` is False: the caller
+    then repairs them with :func:`repair_surrogates`). Only regular files are read (a named
     pipe or a device could block or never end), and no more than :func:`max_input` bytes
     unless ``bounded`` is False (kmstui's own LookupEvents cache, which it wrote itself)."""
     limit = max_input() if bounded else 1 << 62
@@ -435,7 +436,7 @@ def read_source(path: str, bounded: bool = True) -> bytes:
     data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     if data[:2] == GZIP_MAGIC:
         data = gunzip(data, limit)
-    return repair_surrogates(data)
+    return repair_surrogates(data) if repair else data
 
 
 # A JSON escape: a surrogate pair (kept), a lone surrogate (group 1), or any other escape (kept).
