@@ -85,7 +85,7 @@ def test_a_program_read_from_standard_input_loads_whole_in_its_own_process(demo_
     assert stderr == ""
 
 
-CORES = """
+PRIORITIES = """
 import json, multiprocessing, os, sys
 from kmstui.core import loader
 from kmstui.core.background import BackgroundLoad
@@ -95,30 +95,34 @@ from kmstui.core.sources import discover
 loader.PARALLEL_BYTES = 0  # the demo (2 MB) loads as a big trail does
 loader.TASK_BYTES = 64 << 10
 files, problems = discover([sys.argv[1]])
-load = BackgroundLoad(EventIndex(), files)
-load.start()
 
 def workers():
-    return [sorted(os.sched_getaffinity(child.pid)) for child in multiprocessing.active_children()]
+    return [os.getpriority(os.PRIO_PROCESS, child.pid) for child in multiprocessing.active_children()]
 
-starting = workers()
-load.shown()
-shown = workers()
-load.follow(lambda progress: None)
-print(json.dumps({"mine": sorted(os.sched_getaffinity(0)), "starting": starting, "shown": shown}))
+if sys.argv[2] == "explorer":
+    load = BackgroundLoad(EventIndex(), files)
+    load.start()
+    starting = workers()
+    load.shown()
+    load.follow(lambda progress: None)
+else:
+    loader.load(EventIndex(), files, refresh_every=None)
+    starting = workers()
+print(json.dumps({"mine": os.getpriority(os.PRIO_PROCESS, 0), "workers": starting, "after": workers()}))
 """
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs two cores and Linux"
-)
-def test_the_explorers_load_leaves_it_a_core_until_its_first_events_are_drawn():
-    """While the explorer starts its screen, its workers run on the other cores; once it has
-    drawn the first events (BackgroundLoad.shown), on every core again."""
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="needs os.getpriority (Unix)")
+@pytest.mark.parametrize(("how", "lower"), [("explorer", 5), ("headless", 0)])
+def test_the_explorers_workers_run_at_a_lower_priority_than_its_screen(how, lower):
+    """The explorer's workers (BackgroundLoad) run five steps lower than its process for the
+    whole load, so that the screen's start, the merge and the keys have a core whenever they
+    want one; the headless commands' workers run as their process does."""
     result = subprocess.run(
-        [sys.executable, "-c", CORES, str(DEMO)], capture_output=True, text=True, cwd=REPO, timeout=120
+        [sys.executable, "-c", PRIORITIES, str(DEMO), how], capture_output=True, text=True, cwd=REPO, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    cores = json.loads(result.stdout)
-    assert cores["starting"] and all(mine == cores["mine"][1:] for mine in cores["starting"])
-    assert cores["shown"] and all(mine == cores["mine"] for mine in cores["shown"])
+    shown = json.loads(result.stdout)
+    expected = min(19, shown["mine"] + lower)
+    assert shown["workers"] and all(priority == expected for priority in shown["workers"])
+    assert all(priority == expected for priority in shown["after"])

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -28,7 +32,7 @@ from kmstui.ui.explorer import LOADING_QUIET, worth_a_look
 from kmstui.ui.panes import EventsPane
 
 from appkit import lines, text_of, type_text
-from records import cloudtrail_file, delivery_path, gz, key_arn, kms, write
+from records import REPO, cloudtrail_file, delivery_path, gz, key_arn, kms, write
 
 STAMPS = ("20240501T1200Z", "20240501T1205Z", "20240501T1210Z")  # one file each, five minutes apart
 PER_FILE = 3
@@ -382,3 +386,42 @@ async def test_the_end_of_the_load_is_looked_at_once(tmp_path):
         await app.settled()
         assert looks == [False]  # the end's look, asked by LoadFinished
         assert screen._total == PER_FILE * len(STAMPS)
+
+
+FIRST_FRAME = """
+import asyncio, json, sys
+from kmstui.ui.app import KmsApp
+
+# Not needed for the explorer's first screen: each is imported when first asked for.
+LATER = ["kmstui.ui.detail", "kmstui.ui.jsonview", "kmstui.ui.modals", "kmstui.ui.viewlist",
+         "textual.widgets._markdown", "tomllib", "boto3", "botocore"]
+
+async def main():
+    app = KmsApp([sys.argv[1]])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.settled()
+        first = [name for name in LATER if name in sys.modules]
+        await pilot.press("v")  # the list of views: imported now
+        await pilot.pause()
+        opened = type(app.screen).__name__
+    print(json.dumps({"first": first, "opened": opened, "views": "kmstui.ui.viewlist" in sys.modules}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_screen_imports_only_what_it_draws(tmp_path):
+    """Every import before the first frame delays the first events: the detail view, the
+    help, the list of views and what a views.toml needs are imported when first opened."""
+    env = {**os.environ, "KMSTUI_CONFIG_DIR": str(tmp_path)}  # no views.toml there
+    result = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME, str(REPO / "assets" / "demo")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown == {"first": [], "opened": "ViewsScreen", "views": True}

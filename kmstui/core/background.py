@@ -5,9 +5,9 @@ machine); the load runs meanwhile. The worker processes are forked first, while 
 process still runs one thread, so they are ready in milliseconds (once Textual's threads
 run, a clean forkserver must start them instead, a second or more). The merging then runs
 in a thread of its own, and the explorer takes the load over when it is mounted: its
-progress from then on, its cancel (Escape), its end. Until the first events are drawn, the
-workers leave this process a core of its own (loader.keep_core): the screen's start is on the
-way to the first events, the workers' decoding ahead is not.
+progress from then on, its cancel (Escape), its end. The workers run at a lower priority than
+this process (WORKER_NICENESS): whenever it wants a core, to build the screen, to merge, to
+answer a key, it has one, and the workers decode on every core it leaves idle.
 
 Files are read newest first (``sources.newest_first``, as the headless commands read them).
 """
@@ -26,6 +26,13 @@ from .loader import Progress
 from .sources import SourceFile, newest_first
 
 STARTUP_WAIT = 10.0  # seconds the merge waits for the explorer's first events at most
+# How much lower the workers' priority is than this process's (os.nice, for the whole load: an
+# unprivileged process cannot raise a priority again). At +5 the scheduler weighs a worker at a
+# third of this process, which then keeps (nearly) a whole core when it wants one: the screen's start is
+# on the way to the first events, the workers' decoding ahead is not. The CPU is
+# work-conserving: on an otherwise idle machine the workers get every cycle this process leaves,
+# and the load takes as long; beside other busy programs, the workers yield to them too.
+WORKER_NICENESS = 5
 
 
 class BackgroundLoad:
@@ -55,7 +62,6 @@ class BackgroundLoad:
         self._done = threading.Event()
         self._shown = threading.Event()  # the explorer drew its first events: merging goes on
         self._batches = 0
-        self._kept_core = False
         self._look = threading.Event()  # the explorer will look at the index: refresh it
         self._collector_paused = False
 
@@ -65,8 +71,7 @@ class BackgroundLoad:
         are drawn (``shown``). Importing Textual and building the screen make some 90,000
         objects that all live on, and the collector went over them about 125 times on the way
         to the first frame (0.1 s of CPU on that path); the workers, forked before, keep theirs."""
-        loader.prestart(self.files)
-        self._kept_core = loader.keep_core()  # this process's core for the screen, until shown()
+        loader.prestart(self.files, niceness=WORKER_NICENESS)
         if pause_collector and gc.isenabled():
             gc.disable()
             self._collector_paused = True
@@ -101,7 +106,6 @@ class BackgroundLoad:
             deadline = time.monotonic() + STARTUP_WAIT
             while not self._shown.wait(0.05) and not self.cancel.is_set() and time.monotonic() < deadline:
                 pass
-            self._share_cores()
         return self.narrow(batch) if self.narrow is not None else batch
 
     def look(self) -> None:
@@ -118,10 +122,8 @@ class BackgroundLoad:
         return True
 
     def shown(self) -> None:
-        """The explorer has drawn its first events (or will draw none): merging goes on, and
-        the workers have every core again."""
+        """The explorer has drawn its first events (or will draw none): merging goes on."""
         self._shown.set()
-        self._share_cores()
         self._resume_collector()
 
     def _resume_collector(self) -> None:
@@ -133,12 +135,6 @@ class BackgroundLoad:
         if paused:
             gc.freeze()
             gc.enable()
-
-    def _share_cores(self) -> None:
-        with self._lock:
-            kept, self._kept_core = self._kept_core, False
-        if kept:
-            loader.share_cores()
 
     def _progressed(self, progress: Progress) -> None:
         with self._lock:

@@ -97,10 +97,11 @@ def _can_spawn() -> bool:
     return main_path is None or os.path.exists(main_path)
 
 
-def _executor(workers: int) -> ProcessPoolExecutor:
+def _executor(workers: int, niceness: int = 0) -> ProcessPoolExecutor:
     """A process pool: forked straight from this process when it runs no other thread (the
     headless commands: workers are ready at once), else started from a clean forkserver
-    (forking a process with threads running, as the explorer's, is not safe)."""
+    (forking a process with threads running, as the explorer's, is not safe). ``niceness``:
+    how much lower than this process the workers run (prestart)."""
     global _pool
     if _pool is None:
         _start_resource_tracker()
@@ -110,7 +111,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         else:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["kmstui.core.decode"])
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_keep_heap)
+        _pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(niceness,)
+        )
     return _pool
 
 
@@ -146,6 +149,17 @@ def _glibc(call: str, *args: int) -> None:
         pass
 
 
+def _start_worker(niceness: int) -> None:
+    """In a worker, before its first task: its heap kept (_keep_heap), and its priority lowered
+    by ``niceness`` (os.nice: a worker may always lower its own, never raise it again)."""
+    _keep_heap()
+    if niceness:
+        try:
+            os.nice(niceness)
+        except OSError:  # not allowed here (or no such call): it runs as this process does
+            pass
+
+
 def _keep_heap() -> None:
     """In a worker: keep freed memory for the next file instead of giving it back to the system.
     Each file's few megabytes of text would otherwise be mapped afresh, and the page faults
@@ -168,56 +182,20 @@ def _parallel(files: list[SourceFile], total: int, workers: int) -> bool:
     return workers > 1 and len(files) > 1 and total >= PARALLEL_BYTES and _can_spawn()
 
 
-def prestart(files: list[SourceFile], workers: int | None = None) -> None:
+def prestart(files: list[SourceFile], workers: int | None = None, niceness: int = 0) -> None:
     """Start the worker processes for a load of ``files`` now, if it will use them. Called
     while this process runs one thread (the explorer, before Textual starts its own), they
-    are forked at once, as for the headless commands, instead of from a forkserver later."""
+    are forked at once, as for the headless commands, instead of from a forkserver later.
+    ``niceness``: the workers run that much lower in priority than this process (the explorer:
+    its screen first, see background.py)."""
     workers = workers or os.cpu_count() or 1
     if _pool is not None or not _parallel(files, sum(_size(f) for f in files), workers):
         return
     try:
-        pool = _executor(workers)
+        pool = _executor(workers, niceness)
         pool.submit(int).result()  # the first task forks every worker (a forked pool starts them all)
     except (OSError, ValueError, BrokenProcessPool):  # load() tries again, or loads in this process
         shutdown()
-
-
-def keep_core() -> bool:
-    """Keep one core for this process: the worker processes run on the others until
-    ``share_cores``. The explorer calls it while it starts its screen (a second of work in this
-    process): with every core shared three ways it would get two thirds of one, and its first
-    events would show a third later, while the workers decode ahead all the same. Whether it
-    did (Linux, two cores or more; elsewhere nothing changes)."""
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return False
-    if len(cpus) < 2:
-        return False
-    return _pin_workers(set(cpus[1:]))
-
-
-def share_cores() -> None:
-    """Give the worker processes every core of this process again (after ``keep_core``)."""
-    try:
-        cpus = os.sched_getaffinity(0)
-    except (AttributeError, OSError):
-        return
-    _pin_workers(cpus)
-
-
-def _pin_workers(cpus: set[int]) -> bool:
-    """The pool's workers (this process's only multiprocessing children) on these cores."""
-    pinned = False
-    for child in multiprocessing.active_children():
-        if child.pid is None:
-            continue
-        try:
-            os.sched_setaffinity(child.pid, cpus)
-            pinned = True
-        except OSError:  # ended meanwhile, or not allowed: it runs where it ran
-            pass
-    return pinned
 
 
 def shutdown() -> None:

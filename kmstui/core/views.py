@@ -17,7 +17,6 @@ A file that cannot be read, or a view in it that cannot be used, is named with t
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,11 +139,15 @@ def load(directory: Path | None = None) -> Loaded:
     views = list(BUILT_IN)
     problems: list[str] = []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Loaded(views, problems, path)
     except (OSError, UnicodeDecodeError) as error:
         return Loaded(views, [f"{path}: cannot be read ({error.__class__.__name__}); using the built-in views"], path)
+    import tomllib  # only for a views.toml there is: the explorer's start reads none most often
+
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         return Loaded(views, [f"{path}: not valid TOML ({error}); using the built-in views"], path)
     entries = data.get("view", [])

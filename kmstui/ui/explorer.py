@@ -53,10 +53,9 @@ from .messages import (
 from .panes import EventsPane, KeysPane, TrailsPane
 from .table import VirtualTable
 from .timeline import TimelineStrip
-from .viewlist import ViewsScreen
 
-# The detail view and the modals (Markdown, for help) are imported when first opened: the
-# first screen does not need them, and every import before it delays the first events.
+# The detail view, the list of views and the modals (Markdown, for help) are imported when first
+# opened: the first screen does not need them, and every import before it delays the first events.
 if TYPE_CHECKING:  # at run time the live loader (and boto3, a third of a second) is imported when used
     from ..core.live import LiveLoader, LiveOptions, LiveProgress
     from ..core.live.athena import AthenaLoader, AthenaOptions
@@ -900,6 +899,8 @@ class ExplorerScreen(Screen[None]):
     # ------------------------------------------------------------------ views
 
     def action_views(self) -> None:
+        from .viewlist import ViewsScreen  # imported when first opened (see the imports)
+
         self.app.push_screen(ViewsScreen(self.views.views), self.apply_view)
 
     def apply_view(self, view: views.View | None) -> None:
