@@ -1498,9 +1498,10 @@ PyDoc_STRVAR(context_codes_doc,
 "constraint, b\"\\0\" and each group under its label, ``labels`` the subset's and the\n"
 "equals'), and raw texts met before. A text not known that the scanner read into pairs\n"
 "(``counts``: native uint32 per distinct text, 0xFFFFFFFF for one it did not; ``starts``:\n"
-"native int64) is its identity's set: one met before keeps its code, a new one is numbered\n"
-"from ``first`` in order and its identity added; the text is known from now on (0 for a\n"
-"text without pairs). The pairs (``pair_keys``, ``pair_values``: native uint32 codes from 1\n"
+"native int64) is its identity's set: one met before keeps its code (and the text is known\n"
+"from now on), a new one is numbered from ``first`` in order and its identity added (0 for\n"
+"a text without pairs; the text of a new set that is not its identity is not kept: most are\n"
+"met once). The pairs (``pair_keys``, ``pair_values``: native uint32 codes from 1\n"
 "into ``key_texts`` and ``value_texts``, str) must be the scanner's reading of each raw text\n"
 "(plain strings: a raw text in key order and of the compact size is its own identity). The\n"
 "new sets' pairs' key and value texts are looked up in the ``keys`` and ``values`` vocabularies (text -> code from 0), each\n"
@@ -1718,7 +1719,7 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
             }
         }
         answer[i] = (uint32_t)set;
-        if (identity != raw) { /* the text is known from now on too (a file's texts come back in the next) */
+        if (identity != raw && !fresh[i]) { /* a set met before under another text: known from now on */
             if (number == NULL)
                 number = PyLong_FromLong(set);
             int failed = number == NULL || PyDict_SetItem(known, raw, number);
