@@ -365,14 +365,14 @@ class _ContextBuilder:
         fresh = np.zeros(len(sizes), dtype=bool)
         known, following = self.codes, len(self.counts) + 1
         key_texts, value_texts = scanned.key_texts, scanned.value_texts
-        all_keys, all_values = scanned.keys, scanned.values
+        all_keys, all_values = scanned.keys.tolist(), scanned.values.tolist()
         for i, (size, start) in enumerate(zip(sizes.tolist(), starts.tolist(), strict=True)):
             if not size:
                 continue
-            keys, values = all_keys[start : start + size].tolist(), all_values[start : start + size].tolist()
+            keys, values = all_keys[start : start + size], all_values[start : start + size]
             pairs = [(key_texts[k - 1], value_texts[v - 1]) for k, v in zip(keys, values, strict=True)]
             if subsets is None:
-                found = identity([("", pairs)])
+                found = _object(pairs) if size == 1 else identity([("", pairs)])
             else:
                 held = int(subsets[i])
                 found = identity([(_LABELS[3], pairs[:held]), (_LABELS[4], pairs[held:])])
