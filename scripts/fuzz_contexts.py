@@ -1,5 +1,6 @@
 """Mutation fuzz of the C that works on the scanner's output (kmstui/core/_scan.c,
-context_codes: a file's encryption contexts into its batch's; recode: text columns into the
+context_codes: a file's encryption contexts into its batch's, each context set known by its
+identity, written from its pairs; recode: text columns into the
 batch's vocabularies; session_codes: assumed-role sessions into the batch's principals;
 group_rows: rows grouped by the combination of their codes; encoded_texts: a batch's texts joined,
 with their digests) under
@@ -39,11 +40,16 @@ from kmstui.core.sources import SourceFile  # noqa: E402
 seconds, seed = float(sys.argv[1]), int(sys.argv[2])
 rng = random.Random(seed)
 shapes = t.PLAIN_CONTEXTS + t.OTHER_CONTEXTS
+shuffle = random.Random(seed + 1)
 bases = [
     t._contexts_file(shapes),
     t._contexts_file(shapes, spaced=True),
     t.delivered([t._grant(g) for g in t.GRANTS] + [t._context(s) for s in shapes]),
     t.delivered(t.RESOLVED * 3 + t.ALMOST + t.RESOLVED),  # assumed-role sessions, a batch sharing some
+    # one context set in several texts (each record's keys in its own order, escapes where none were
+    # needed): what context_codes knows by their identity
+    t.delivered([t.synth.shuffled(t._context(s), shuffle) for s in shapes * 3]),
+    t.delivered([t.synth.shuffled(t._grant(g), shuffle) for g in t.GRANTS * 3]).replace(b'"a"', b'"\\u0061"'),
 ]
 files: dict[str, bytes] = {}
 decode.read_source = lambda path, bounded=True: files[path]  # the files are held in memory
@@ -85,6 +91,12 @@ def random_arguments() -> None:
     raws = [None, *(f"r{rng.randint(0, 4)}".encode() for _ in range(rng.choice([texts, texts, texts + 1])))]
     used = np.array([rng.randint(-1, texts + 1) for _ in range(rng.randint(0, 8))], dtype=np.int64)
     known = {b"r1": rng.choice([1, 2, -1, 1 << 40])} if rng.random() < 0.3 else {}
+    if rng.random() < 0.2:  # a text that is its own identity, known to hold another code
+        known[b'{"a":"1"}'] = rng.choice([3, -1, 1 << 40])
+        raws = [None, *(rng.choice([b'{"a":"1"}', b"r1", b'{"a":"1","b":"2"}']) for _ in raws[1:])]
+    grant = rng.random() < 0.5
+    subsets = np.array([rng.randint(0, 4) for _ in range(rng.choice([texts, texts, texts + 1]))], dtype=np.uint32)
+    keys = [*keys, *(rng.choice(['"', "\\", "\u00e9", "\ud800", b"k", 1]) for _ in range(rng.random() < 0.2))]
     try:
         _scan.context_codes(
             known,
@@ -99,8 +111,10 @@ def random_arguments() -> None:
             keys,
             values,
             rng.randint(0, 3),
+            subsets if grant else None,
+            rng.choice([("s", "e"), ("s",), None, ("s", 1)]) if grant else rng.choice([None, None, ("s", "e")]),
         )
-    except ValueError:
+    except (ValueError, TypeError):
         pass
     values = [None, *(rng.choice(["a", "b", "c"]) for _ in range(rng.randint(-1, 5)))][: rng.randint(0, 7)]
     try:

@@ -172,6 +172,8 @@ def _arguments(**changes) -> list:
         "key_texts": ["a"],
         "value_texts": ["1", "2"],
         "first": 1,
+        "subsets": None,
+        "labels": None,
     }
     return list({**given, **changes}.values())
 
@@ -184,7 +186,115 @@ def test_context_codes_answers_as_documented():
     assert np.frombuffer(answers, np.uint32).tolist() == [0, 5, 9]
     assert np.frombuffer(sizes, np.int64).tolist() == [1] and np.frombuffer(pairs, np.int64).tolist() == [0]
     assert np.frombuffer(key_codes, np.uint32).tolist() == [1] and np.frombuffer(value_codes, np.uint32).tolist() == [0]
-    assert (left, added, known[b'{"a":"1"}'], keys, values) == ([], 1, 5, {"z": 0, "a": 1}, {"1": 0})
+    # a new set is known by its identity: a compact text in key order is its own
+    assert (left, added, known, keys, values) == ([], 1, {b'{"a":"2"}': 9, b'{"a":"1"}': 5}, {"z": 0, "a": 1}, {"1": 0})
+
+
+def test_context_codes_know_a_set_by_its_pairs():
+    """Three texts of one set (two key orders, and one spaced) and another set: the first text
+    adds the set, in its own order, known by its identity; the others take its code, and are
+    known from now on."""
+    u32, i64 = (lambda *v: np.array(v, dtype=np.uint32)), (lambda *v: np.array(v, dtype=np.int64))
+    raws = [None, b'{"b":"2","a":"1"}', b'{"a":"1","b":"2"}', b'{"c":"3"}', b'{ "a": "1", "b": "2" }']
+    known: dict = {}
+    answers, sizes, pairs, key_codes, _values, left, added = decode._scan.context_codes(
+        *_arguments(
+            known=known,
+            raws=raws,
+            used=i64(1, 2, 3, 4),
+            counts=u32(2, 2, 1, 2),
+            starts=i64(0, 2, 4, 5),
+            pair_keys=u32(2, 1, 1, 2, 3, 1, 2),
+            pair_values=u32(2, 1, 1, 2, 3, 1, 2),
+            key_texts=["a", "b", "c"],
+            value_texts=["1", "2", "3"],
+        )
+    )
+    assert np.frombuffer(answers, np.uint32).tolist() == [1, 1, 2, 1]
+    assert np.frombuffer(sizes, np.int64).tolist() == [2, 1] and np.frombuffer(pairs, np.int64).tolist() == [0, 1, 4]
+    assert np.frombuffer(key_codes, np.uint32).tolist() == [1, 0, 2]  # "b", "a": the first text's order
+    assert (left, added) == ([], 2)
+    assert known == {raws[2]: 1, raws[3]: 2, raws[4]: 1}  # raws[2] and raws[3]: identities
+    assert contexts.identity([("", [("b", "2"), ("a", "1")])]) == raws[2]
+
+
+def test_context_codes_know_a_grant_by_its_labelled_pairs():
+    """A grant's subset and equals pairs are two groups: the same pair under the other label is
+    another set, the same pairs in another order within a group the same one."""
+    u32, i64 = (lambda *v: np.array(v, dtype=np.uint32)), (lambda *v: np.array(v, dtype=np.int64))
+    raws = [None, b"s:b,a", b"s:a,b", b"e:a,b"]
+    known: dict = {}
+    answers, *_rest, added = decode._scan.context_codes(
+        *_arguments(
+            known=known,
+            raws=raws,
+            used=i64(1, 2, 3),
+            counts=u32(2, 2, 2),
+            starts=i64(0, 2, 4),
+            pair_keys=u32(2, 1, 1, 2, 1, 2),
+            pair_values=u32(2, 1, 1, 2, 1, 2),
+            key_texts=["a", "b"],
+            value_texts=["1", "2"],
+            subsets=u32(2, 2, 0),
+            labels=('sub"set', "equals"),
+        )
+    )
+    assert np.frombuffer(answers, np.uint32).tolist() == [1, 1, 2] and added == 2
+    subset = contexts.identity([('sub"set', [("a", "1"), ("b", "2")])])
+    equals = contexts.identity([("equals", [("b", "2"), ("a", "1")])])
+    assert subset == b'\0"sub\\"set":{"a":"1","b":"2"}' and equals == b'\0"equals":{"a":"1","b":"2"}'
+    assert known == {subset: 1, raws[2]: 1, equals: 2}
+
+
+def test_context_codes_write_identities_as_the_reference_does():
+    """Random pairs (quotes, backslashes, non-ASCII, empty texts, keys twice), their texts compact
+    or spaced, and labels: each text's set is the one whose identity contexts.identity writes."""
+    rng = random.Random(31)
+    letters = ["a", "b", '"', "\\", "\u00e9", "\U0001f600", ":", ",", "{", ""]
+    for _ in range(400):
+        key_texts = ["".join(rng.choice(letters) for _ in range(rng.randint(0, 3))) for _ in range(4)]
+        value_texts = ["".join(rng.choice(letters) for _ in range(rng.randint(0, 3))) for _ in range(4)]
+        sizes = [rng.randint(0, 5) for _ in range(rng.randint(1, 6))]
+        keys = [rng.randint(1, 4) for _ in range(sum(sizes))]
+        values = [rng.randint(1, 4) for _ in range(sum(sizes))]
+        grants = rng.random() < 0.5
+        subsets = [rng.randint(0, size) for size in sizes]
+        raws, at = [None], 0
+        for text, size in enumerate(sizes):  # each text as a serialiser writes its pairs (compact or spaced)
+            pairs = [
+                (key_texts[k - 1], value_texts[v - 1])
+                for k, v in zip(keys[at : at + size], values[at : at + size], strict=True)
+            ]
+            at += size
+            separator = rng.choice([",", ", "])
+            raw = "{" + separator.join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in pairs) + "}"
+            raws.append((f"{subsets[text]} {raw}" if grants else raw).encode())  # a grant's text says its split
+        known: dict = {}
+        answers, *_rest = decode._scan.context_codes(
+            *_arguments(
+                known=known,
+                raws=raws,
+                used=np.arange(len(sizes) + 1, dtype=np.int64),
+                counts=np.array(sizes, np.uint32),
+                starts=(np.cumsum(sizes) - sizes).astype(np.int64),
+                pair_keys=np.array(keys, np.uint32),
+                pair_values=np.array(values, np.uint32),
+                key_texts=key_texts,
+                value_texts=value_texts,
+                subsets=np.array(subsets, np.uint32) if grants else None,
+                labels=("s", "e") if grants else None,
+            )
+        )
+        at = 0
+        for text, size in enumerate(sizes):
+            pairs = [
+                (key_texts[k - 1], value_texts[v - 1])
+                for k, v in zip(keys[at : at + size], values[at : at + size], strict=True)
+            ]
+            at += size
+            groups = [("s", pairs[: subsets[text]]), ("e", pairs[subsets[text] :])] if grants else [("", pairs)]
+            code = np.frombuffer(answers, np.uint32)[text + 1]
+            assert (known[contexts.identity(groups)] == code) if size else code == 0
 
 
 @pytest.mark.parametrize(
@@ -199,6 +309,11 @@ def test_context_codes_answers_as_documented():
         {"used": np.array([0, 1, 2], np.uint32)},  # not int64
         {"raws": [None, b"x"]},
         {"first": 0},
+        {"key_texts": [b"a"]},  # not a str
+        {"subsets": np.array([2, 0], np.uint32), "labels": ("s", "e")},  # more subset pairs than pairs
+        {"subsets": np.array([1], np.uint32), "labels": ("s", "e")},  # unequal sizes
+        {"subsets": np.array([1, 1], np.uint32)},  # no labels
+        {"labels": ("s", "e")},  # labels without subsets
     ],
 )
 def test_context_codes_refuses_what_does_not_fit(changes):

@@ -1526,22 +1526,30 @@ static PyObject *surrogate_escapes(PyObject *Py_UNUSED(module), PyObject *args) 
 
 PyDoc_STRVAR(context_codes_doc,
 "context_codes(known, keys, values, raws, used, counts, starts, pair_keys, pair_values,\n"
-"              key_texts, value_texts, first, /) -> (answers, sizes, pairs, key_codes, value_codes, left, added)\n\n"
+"              key_texts, value_texts, first, subsets, labels, /)\n"
+"              -> (answers, sizes, pairs, key_codes, value_codes, left, added)\n\n"
 "A file's encryption contexts (``used``: native int64 codes into ``raws``, the scanner's\n"
 "distinct texts of the field, None first) as a batch's _ContextBuilder takes them, in one\n"
-"pass: each text is looked up in ``known`` (raw text -> context code); the new ones the\n"
-"scanner read into pairs (``counts``: native uint32 per distinct text, 0xFFFFFFFF for one\n"
-"it did not; ``starts``: native int64) are numbered from ``first`` in order (0 for one\n"
-"without pairs) and added to ``known``; their pairs' key and value texts (``pair_keys``,\n"
-"``pair_values``: native uint32 codes from 1 into ``key_texts`` and ``value_texts``) are\n"
-"looked up in the ``keys`` and ``values`` vocabularies (text -> code from 0), each distinct\n"
-"text once, the new ones added in the order of the texts. ``answers``: native uint32, a code\n"
-"per used text (those in ``left`` still to be read by Python); ``sizes``: native int64 pair\n"
-"counts of the contexts added; ``pairs``: native int64, their pairs' places among the\n"
-"scanner's; ``key_codes`` and ``value_codes``: native uint32, their vocabulary codes;\n"
-"``left``: the places in ``used`` of the new texts the scanner did not read, in order;\n"
-"``added``: how many new texts the scanner had read (with pairs or without).\n"
-"What contexts.py does in numpy and Python (the reference, and the path without it).");
+"pass. A context set is known by its pairs: ``known`` maps texts to context codes, each set's\n"
+"identity (contexts.identity: its pairs sorted, as one JSON object; where ``subsets``, native\n"
+"uint32 per text, else None, says how many of a grant's first pairs are its subset\n"
+"constraint, b\"\\0\" and each group under its label, ``labels`` the subset's and the\n"
+"equals'), and raw texts met before. A text not known that the scanner read into pairs\n"
+"(``counts``: native uint32 per distinct text, 0xFFFFFFFF for one it did not; ``starts``:\n"
+"native int64) is its identity's set: one met before keeps its code (and the text is known\n"
+"from now on), a new one is numbered from ``first`` in order and its identity added (0 for\n"
+"a text without pairs; the text of a new set that is not its identity is not kept: most are\n"
+"met once). The pairs (``pair_keys``, ``pair_values``: native uint32 codes from 1\n"
+"into ``key_texts`` and ``value_texts``, str) must be the scanner's reading of each raw text\n"
+"(plain strings: a raw text in key order and of the compact size is its own identity). The\n"
+"new sets' pairs' key and value texts are looked up in the ``keys`` and ``values`` vocabularies (text -> code from 0), each\n"
+"distinct text once, the new ones added in the order of the texts. ``answers``: native\n"
+"uint32, a code per used text (those in ``left`` still to be read by Python); ``sizes``:\n"
+"native int64 pair counts of the sets added; ``pairs``: native int64, their pairs' places\n"
+"among the scanner's, in the text's order; ``key_codes`` and ``value_codes``: native uint32,\n"
+"their vocabulary codes; ``left``: the places in ``used`` of the new texts the scanner did\n"
+"not read, in order; ``added``: how many sets it added. What contexts.py does in numpy and\n"
+"Python (the reference, and the path without it).");
 
 /* The code ``dict`` holds for ``key`` (a Python int from 0 to UINT32_MAX), else ``fresh``,
  * which it then holds (``*added`` set to 1): -1 with an exception set (``what`` for a code out
@@ -1608,39 +1616,57 @@ done:
     return ok;
 }
 
+typedef struct { /* a str's UTF-8 as context_identity writes it */
+    const char *utf8;
+    Py_ssize_t len;
+    int escapes; /* holds a quote or a backslash (no plain text of the scanner's does); -1: not looked */
+} Utf8;
+
+static PyObject *context_identity(PyObject *raw, PyObject *key_texts, PyObject *value_texts, Utf8 *keys_seen,
+                                  const uint32_t *pair_key, const uint32_t *pair_value, int64_t start, uint32_t size,
+                                  uint32_t subset, PyObject *labels);
+
 static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
-    PyObject *known, *keys, *values, *raws, *key_texts, *value_texts;
-    Py_buffer used = {0}, counts = {0}, starts = {0}, pair_keys = {0}, pair_values = {0};
+    PyObject *known, *keys, *values, *raws, *key_texts, *value_texts, *subsets_given, *labels;
+    Py_buffer used = {0}, counts = {0}, starts = {0}, pair_keys = {0}, pair_values = {0}, subsets = {0};
     Py_ssize_t first;
     PyObject *result = NULL, *left = NULL, *answers = NULL, *sizes = NULL, *pairs = NULL;
     PyObject *key_codes = NULL, *value_codes = NULL;
     unsigned char *fresh = NULL;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!y*y*y*y*y*O!O!n:context_codes", &PyDict_Type, &known, &PyDict_Type, &keys,
-                          &PyDict_Type, &values, &PyList_Type, &raws, &used, &counts, &starts, &pair_keys,
-                          &pair_values, &PyList_Type, &key_texts, &PyList_Type, &value_texts, &first))
+    Utf8 *keys_seen = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!y*y*y*y*y*O!O!nOO:context_codes", &PyDict_Type, &known, &PyDict_Type,
+                          &keys, &PyDict_Type, &values, &PyList_Type, &raws, &used, &counts, &starts, &pair_keys,
+                          &pair_values, &PyList_Type, &key_texts, &PyList_Type, &value_texts, &first, &subsets_given,
+                          &labels))
         return NULL;
+    if (subsets_given != Py_None && PyObject_GetBuffer(subsets_given, &subsets, PyBUF_SIMPLE) < 0)
+        goto done;
     Py_ssize_t n = used.len / (Py_ssize_t)sizeof(int64_t), texts = counts.len / (Py_ssize_t)sizeof(uint32_t);
     Py_ssize_t all_pairs = pair_keys.len / (Py_ssize_t)sizeof(uint32_t);
     const int64_t *use = used.buf, *start = starts.buf;
     const uint32_t *count = counts.buf, *pair_key = pair_keys.buf, *pair_value = pair_values.buf;
+    const uint32_t *subset = subsets_given != Py_None ? subsets.buf : NULL;
     if (used.len % (Py_ssize_t)sizeof(int64_t) || counts.len % (Py_ssize_t)sizeof(uint32_t) ||
         starts.len != texts * (Py_ssize_t)sizeof(int64_t) || pair_keys.len % (Py_ssize_t)sizeof(uint32_t) ||
         pair_values.len != pair_keys.len || PyList_GET_SIZE(raws) != texts + 1 || first < 1 ||
-        first > (Py_ssize_t)UINT32_MAX) {
+        first > (Py_ssize_t)UINT32_MAX ||
+        (subset != NULL && (subsets.len != counts.len || !PyTuple_Check(labels) || PyTuple_GET_SIZE(labels) != 2)) ||
+        (subset == NULL && labels != Py_None)) {
         PyErr_SetString(PyExc_ValueError, "context_codes: arguments of unequal or odd sizes");
         goto done;
     }
     left = PyList_New(0);
     answers = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(uint32_t));
     fresh = PyMem_Calloc((size_t)n + 1, 1);
-    if (left == NULL || answers == NULL || fresh == NULL) {
-        if (fresh == NULL)
+    keys_seen = PyMem_Calloc((size_t)PyList_GET_SIZE(key_texts) + 1, sizeof(Utf8)); /* a few keys, many pairs */
+    if (left == NULL || answers == NULL || fresh == NULL || keys_seen == NULL) {
+        if (fresh == NULL || keys_seen == NULL)
             PyErr_NoMemory();
         goto done;
     }
     uint32_t *answer = (uint32_t *)PyBytes_AS_STRING(answers);
-    Py_ssize_t held = 0, total = 0, added = 0;
-    for (Py_ssize_t i = 0; i < n; i++) { /* known, none, or new: read by the scanner or left */
+    Py_ssize_t next = first, total = 0, added = 0;
+    for (Py_ssize_t i = 0; i < n; i++) { /* known, none, a set met before, or new: read by the scanner or left */
         int64_t code = use[i];
         answer[i] = 0;
         if (code < 0 || code > texts) {
@@ -1674,20 +1700,77 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
             Py_DECREF(at);
             continue;
         }
-        if (start[code - 1] < 0 || start[code - 1] > all_pairs || (int64_t)size > all_pairs - start[code - 1]) {
+        if (start[code - 1] < 0 || start[code - 1] > all_pairs || (int64_t)size > all_pairs - start[code - 1] ||
+            (subset != NULL && subset[code - 1] > size)) {
             PyErr_SetString(PyExc_ValueError, "context_codes: pairs out of range");
             goto done;
         }
-        fresh[i] = 1;
-        added++;
-        held += size > 0;
-        total += size;
+        long set = 0;
+        PyObject *identity = NULL, *number = NULL; /* the set's code, once made */
+        if (size) { /* which set its pairs are: one met before, or a new one */
+            if (next > (Py_ssize_t)UINT32_MAX) {
+                PyErr_SetString(PyExc_ValueError, "context_codes: too many contexts");
+                goto done;
+            }
+            identity = context_identity(raw, key_texts, value_texts, keys_seen, pair_key, pair_value, start[code - 1],
+                                        size, subset != NULL ? subset[code - 1] : size, labels);
+            if (identity == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeError))
+                    goto done;
+                PyErr_Clear(); /* text UTF-8 cannot hold (no plain text has it): Python's to read */
+                PyObject *at = PyLong_FromSsize_t(i);
+                if (at == NULL || PyList_Append(left, at)) {
+                    Py_XDECREF(at);
+                    goto done;
+                }
+                Py_DECREF(at);
+                continue;
+            }
+            int is_new = 1;
+            if (identity == raw) { /* not known, as looked up above: a new set */
+                number = PyLong_FromSsize_t(next);
+                set = number == NULL || PyDict_SetItem(known, raw, number) ? -1 : (long)next;
+            } else {
+                PyObject *fresh_number = PyLong_FromSsize_t(next);
+                number = fresh_number == NULL ? NULL : PyDict_SetDefault(known, identity, fresh_number);
+                Py_XINCREF(number);
+                Py_XDECREF(fresh_number);
+                set = number == NULL ? -1 : PyLong_AsLong(number);
+                if (set == -1 && !PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "context_codes: a known code out of range");
+                else if (set < 0 || set > (long)UINT32_MAX) {
+                    PyErr_SetString(PyExc_ValueError, "context_codes: a known code out of range");
+                    set = -1;
+                }
+                is_new = set == (long)next;
+            }
+            if (set < 0) {
+                Py_DECREF(identity);
+                Py_XDECREF(number);
+                goto done;
+            }
+            if (is_new) {
+                next++;
+                fresh[i] = 1;
+                added++;
+                total += size;
+            }
+        }
+        answer[i] = (uint32_t)set;
+        if (identity != raw && !fresh[i]) { /* a set met before under another text: known from now on */
+            if (number == NULL)
+                number = PyLong_FromLong(set);
+            int failed = number == NULL || PyDict_SetItem(known, raw, number);
+            if (failed) {
+                Py_XDECREF(number);
+                Py_XDECREF(identity);
+                goto done;
+            }
+        }
+        Py_XDECREF(number);
+        Py_XDECREF(identity);
     }
-    if (first + held - 1 > (Py_ssize_t)UINT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "context_codes: too many contexts");
-        goto done;
-    }
-    sizes = PyBytes_FromStringAndSize(NULL, held * (Py_ssize_t)sizeof(int64_t));
+    sizes = PyBytes_FromStringAndSize(NULL, added * (Py_ssize_t)sizeof(int64_t));
     pairs = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(int64_t));
     key_codes = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
     value_codes = PyBytes_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(uint32_t));
@@ -1696,29 +1779,14 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
     int64_t *size_of = (int64_t *)PyBytes_AS_STRING(sizes), *pair = (int64_t *)PyBytes_AS_STRING(pairs);
     uint32_t *key_code = (uint32_t *)PyBytes_AS_STRING(key_codes);
     uint32_t *value_code = (uint32_t *)PyBytes_AS_STRING(value_codes);
-    Py_ssize_t next = first, at = 0, context = 0;
-    Py_ssize_t key_count = PyList_GET_SIZE(key_texts), value_count = PyList_GET_SIZE(value_texts);
-    for (Py_ssize_t i = 0; i < n; i++) { /* the new ones numbered, known from now on, their pairs gathered */
+    Py_ssize_t at = 0, context = 0;
+    for (Py_ssize_t i = 0; i < n; i++) { /* the new sets' pairs gathered (their texts checked by context_identity) */
         if (!fresh[i])
             continue;
         int64_t code = use[i];
         uint32_t size = count[code - 1];
-        answer[i] = size ? (uint32_t)next++ : 0;
-        PyObject *number = PyLong_FromUnsignedLong(answer[i]);
-        if (number == NULL)
-            goto done;
-        int failed = PyDict_SetItem(known, PyList_GET_ITEM(raws, code), number);
-        Py_DECREF(number);
-        if (failed)
-            goto done;
-        if (!size)
-            continue;
         size_of[context++] = size;
         for (int64_t p = start[code - 1]; p < start[code - 1] + (int64_t)size; p++, at++) {
-            if (pair_key[p] > (uint32_t)key_count || pair_value[p] > (uint32_t)value_count) {
-                PyErr_SetString(PyExc_ValueError, "context_codes: a pair's text out of range");
-                goto done;
-            }
             pair[at] = p;
             key_code[at] = pair_key[p];
             value_code[at] = pair_value[p];
@@ -1729,6 +1797,7 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
     result = Py_BuildValue("(OOOOOOn)", answers, sizes, pairs, key_codes, value_codes, left, added);
 done:
     PyMem_Free(fresh);
+    PyMem_Free(keys_seen);
     Py_XDECREF(answers);
     Py_XDECREF(sizes);
     Py_XDECREF(pairs);
@@ -1740,6 +1809,8 @@ done:
     PyBuffer_Release(&starts);
     PyBuffer_Release(&pair_keys);
     PyBuffer_Release(&pair_values);
+    if (subsets.obj != NULL)
+        PyBuffer_Release(&subsets);
     return result;
 }
 
@@ -2071,4 +2142,205 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__scan(void) {
     init_tables();
     return PyModule_Create(&module);
+}
+
+/* ---- contexts.identity in C, for context_codes ---- */
+
+/* ``text``'s UTF-8 (a str's own bytes where it is ASCII); whether it holds a quote or a backslash is
+ * left to escapes_of. -1 with an exception set when it is not a str (ValueError) or UTF-8 cannot
+ * hold it (UnicodeError). */
+static int utf8_of(PyObject *text, Utf8 *out) {
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_ValueError, "context_codes: a pair's text is not a str");
+        return -1;
+    }
+    if (PyUnicode_IS_COMPACT_ASCII(text)) {
+        out->utf8 = (const char *)PyUnicode_DATA(text);
+        out->len = PyUnicode_GET_LENGTH(text);
+    } else if ((out->utf8 = PyUnicode_AsUTF8AndSize(text, &out->len)) == NULL)
+        return -1;
+    out->escapes = -1;
+    return 0;
+}
+
+static void escapes_of(Utf8 *text) {
+    if (text->escapes < 0)
+        text->escapes =
+            memchr(text->utf8, '"', (size_t)text->len) != NULL || memchr(text->utf8, '\\', (size_t)text->len) != NULL;
+}
+
+/* Code point order (UTF-8's byte order): <0, 0 or >0. */
+static int utf8_order(const Utf8 *a, const Utf8 *b) {
+    int order = memcmp(a->utf8, b->utf8, (size_t)(a->len < b->len ? a->len : b->len));
+    return order ? order : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Sort ``count`` pairs (key and value side by side) by key, then value, in place: a few pairs a
+ * context, an insertion sort. 1 when they were in order already, else 0. */
+static int sort_pairs(Utf8 *pairs, uint32_t count) {
+    if (count == 2) { /* the most common shape after one pair */
+        int order = utf8_order(&pairs[0], &pairs[2]);
+        if (order < 0 || (order == 0 && utf8_order(&pairs[1], &pairs[3]) <= 0))
+            return 1;
+        Utf8 key = pairs[0], value = pairs[1];
+        pairs[0] = pairs[2];
+        pairs[1] = pairs[3];
+        pairs[2] = key;
+        pairs[3] = value;
+        return 0;
+    }
+    int sorted = 1;
+    for (uint32_t i = 1; i < count; i++) {
+        Utf8 key = pairs[2 * i], value = pairs[2 * i + 1];
+        uint32_t j = i;
+        while (j > 0) {
+            int order = utf8_order(&key, &pairs[2 * (j - 1)]);
+            if (order > 0 || (order == 0 && utf8_order(&value, &pairs[2 * (j - 1) + 1]) >= 0))
+                break;
+            pairs[2 * j] = pairs[2 * (j - 1)];
+            pairs[2 * j + 1] = pairs[2 * (j - 1) + 1];
+            j--;
+            sorted = 0;
+        }
+        pairs[2 * j] = key;
+        pairs[2 * j + 1] = value;
+    }
+    return sorted;
+}
+
+/* A text as contexts._quoted writes it: quoted, its quotes and backslashes escaped. Its size; written
+ * to ``out`` where that is not NULL. */
+static Py_ssize_t put_quoted(Utf8 *text, char *out) {
+    Py_ssize_t size = text->len + 2;
+    escapes_of(text);
+    if (!text->escapes) {
+        if (out != NULL) {
+            out[0] = '"';
+            memcpy(out + 1, text->utf8, (size_t)text->len);
+            out[text->len + 1] = '"';
+        }
+        return size;
+    }
+    for (Py_ssize_t i = 0; i < text->len; i++)
+        size += text->utf8[i] == '"' || text->utf8[i] == '\\';
+    if (out != NULL) {
+        *out++ = '"';
+        for (Py_ssize_t i = 0; i < text->len; i++) {
+            if (text->utf8[i] == '"' || text->utf8[i] == '\\')
+                *out++ = '\\';
+            *out++ = text->utf8[i];
+        }
+        *out = '"';
+    }
+    return size;
+}
+
+/* Sorted pairs as contexts._object writes them: {"key":"value",...}. Its size; written to ``out``
+ * where that is not NULL. */
+static Py_ssize_t put_object(Utf8 *pairs, uint32_t count, char *out) {
+    Py_ssize_t size = 2 + (count ? (Py_ssize_t)count * 2 - 1 : 0); /* {}, a colon each, the commas */
+    if (out != NULL)
+        *out++ = '{';
+    for (uint32_t i = 0; i < count; i++) {
+        if (out != NULL && i)
+            *out++ = ',';
+        Py_ssize_t key = put_quoted(&pairs[2 * i], out);
+        if (out != NULL) {
+            out += key;
+            *out++ = ':';
+        }
+        Py_ssize_t value = put_quoted(&pairs[2 * i + 1], out);
+        if (out != NULL)
+            out += value;
+        size += key + value;
+    }
+    if (out != NULL)
+        *out = '}';
+    return size;
+}
+
+/* A context set's identity, as contexts.identity writes it, from ``size`` of the scanner's pairs
+ * from ``start`` (codes from 1 into ``key_texts`` and ``value_texts``, which must be str: the
+ * scanner's reading of ``raw``, plain texts without escapes; ``keys_seen``: the UTF-8 of the key
+ * texts met so far in this call, zeroed where not): with ``labels`` None, its pairs sorted as one
+ * JSON object (``raw`` itself, with a new reference, where the raw text is that object already:
+ * in key order, and of the compact size, so without a space); else b"\0" and, for
+ * each group that holds pairs, "label":{...}, comma-separated: its first ``subset`` pairs under
+ * labels[0] and the rest under labels[1], each group sorted. NULL with an exception set when a
+ * text is out of range or not a str (ValueError), or when UTF-8 cannot hold it (UnicodeError). */
+static PyObject *context_identity(PyObject *raw, PyObject *key_texts, PyObject *value_texts, Utf8 *keys_seen,
+                                  const uint32_t *pair_key, const uint32_t *pair_value, int64_t start, uint32_t size,
+                                  uint32_t subset, PyObject *labels) {
+    Utf8 local[2 * 16];
+    Utf8 *pairs = size <= 16 ? local : PyMem_Malloc(2 * (size_t)size * sizeof(Utf8));
+    PyObject *result = NULL;
+    if (pairs == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t key_count = PyList_GET_SIZE(key_texts), value_count = PyList_GET_SIZE(value_texts);
+    for (uint32_t i = 0; i < size; i++) {
+        uint32_t k = pair_key[start + i], v = pair_value[start + i];
+        if (k < 1 || k > (uint32_t)key_count || v < 1 || v > (uint32_t)value_count) {
+            PyErr_SetString(PyExc_ValueError, "context_codes: a pair's text out of range");
+            goto done;
+        }
+        if (keys_seen[k].utf8 == NULL && utf8_of(PyList_GET_ITEM(key_texts, k - 1), &keys_seen[k]) < 0) {
+            keys_seen[k].utf8 = NULL;
+            goto done;
+        }
+        pairs[2 * i] = keys_seen[k];
+        if (utf8_of(PyList_GET_ITEM(value_texts, v - 1), &pairs[2 * i + 1]) < 0)
+            goto done;
+    }
+    if (labels == Py_None) {
+        int sorted = sort_pairs(pairs, size);
+        Py_ssize_t compact = 1; /* {, and each pair with the comma or } after it */
+        for (uint32_t i = 0; i < size; i++)
+            compact += pairs[2 * i].len + pairs[2 * i + 1].len + 6;
+        if (sorted && PyBytes_Check(raw) && PyBytes_GET_SIZE(raw) == compact) {
+            /* the scanner read these pairs from ``raw``, in this order, with no escape: of the
+             * compact size, it holds no space either; it is the object */
+            Py_INCREF(raw);
+            result = raw;
+            goto done;
+        }
+        char buffer[512];
+        if (compact <= (Py_ssize_t)sizeof(buffer) / 2) { /* escaped, it is at most twice as long */
+            result = PyBytes_FromStringAndSize(buffer, put_object(pairs, size, buffer));
+            goto done;
+        }
+        Py_ssize_t total = put_object(pairs, size, NULL);
+        result = PyBytes_FromStringAndSize(NULL, total);
+        if (result != NULL)
+            put_object(pairs, size, PyBytes_AS_STRING(result));
+        goto done;
+    }
+    Utf8 *groups[2] = {pairs, pairs + 2 * (size_t)subset}, names[2];
+    uint32_t counts[2] = {subset, size - subset};
+    Py_ssize_t total = 1; /* b"\0" */
+    for (int g = 0; g < 2; g++) {
+        if (!counts[g])
+            continue;
+        sort_pairs(groups[g], counts[g]);
+        if (utf8_of(PyTuple_GET_ITEM(labels, g), &names[g]) < 0)
+            goto done;
+        total += put_quoted(&names[g], NULL) + 1 + put_object(groups[g], counts[g], NULL) + (total > 1);
+    }
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL)
+        goto done;
+    char *out = PyBytes_AS_STRING(result);
+    *out++ = '\0';
+    for (int g = 0; g < 2; g++) {
+        if (!counts[g])
+            continue;
+        if (out != PyBytes_AS_STRING(result) + 1)
+            *out++ = ',';
+        out += put_quoted(&names[g], out);
+        *out++ = ':';
+        out += put_object(groups[g], counts[g], out);
+    }
+done:
+    if (pairs != local)
+        PyMem_Free(pairs);
+    return result;
 }

@@ -1,9 +1,15 @@
 """Encryption contexts, decoded once per distinct raw text and kept flat for the batch: a
-request's own context, and ReEncrypt's and CreateGrant's labelled ones."""
+request's own context, and ReEncrypt's and CreateGrant's labelled ones.
+
+A context set is known by its pairs, not by its text: the same pairs written in another key
+order, with other spaces or with escapes (``\\u0041`` for ``A``, ``\\/`` for ``/``) are one set
+(:func:`identity`), on the scanner's C path (``_scan.context_codes``) and the general path alike.
+A key written twice in one object holds its last value, as JSON decoders read it (CloudTrail
+never writes one). A set shows its pairs in the order of the first record that brought it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from itertools import chain, compress, count, repeat
 from operator import is_
 from typing import NamedTuple
@@ -30,6 +36,36 @@ NOT_PLAIN = 0xFFFFFFFF  # the scanner's count for a context it left to Python
 _TRAIL_KEY = "aws:cloudtrail:arn"
 # the labels of a request's contexts, in the order they are kept: its own, ReEncrypt's, CreateGrant's
 _LABELS = ("", "source", "destination", "grant constraint (subset)", "grant constraint (equals)")
+
+
+def identity(groups: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> bytes:
+    """What a context set is known by: its pairs, sorted (by key, then value) within each group
+    of ``groups`` ((label, pairs) each, in ``_LABELS``' order). A request's own context alone
+    (label "") is its pairs as one compact JSON object, so that a compact text in key order is
+    its own identity; with labelled groups, b"\\0" (which no raw text begins with) and each
+    group with pairs as "label":{...}, comma-separated. Texts are written quoted, their quotes
+    and backslashes escaped (all else as it is: one text, one way). ``_scan.context_codes``
+    writes the same bytes from the scanner's pairs (None for no pairs)."""
+    found = [(label, sorted(pairs)) for label, pairs in groups]
+    found = [(label, pairs) for label, pairs in found if pairs]
+    if all(not label for label, _ in found):
+        return _object([pair for _, pairs in found for pair in pairs])
+    return b"\0" + b",".join(_quoted(label) + b":" + _object(pairs) for label, pairs in found)
+
+
+def _quoted(text: str) -> bytes:
+    return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode("utf-8", "surrogatepass") + b'"'
+
+
+def _object(pairs: list[tuple[str, str]]) -> bytes:
+    """Sorted pairs as a compact JSON object."""
+    return b"{" + b",".join(_quoted(key) + b":" + _quoted(value) for key, value in pairs) + b"}"
+
+
+def _pairs(context: dict) -> list[tuple[str, str]]:
+    """A decoded context's pairs as a set keeps them: keys and values as text (a value that is
+    not a string as its JSON text)."""
+    return [(str(key), value if isinstance(value, str) else as_text(value) or "") for key, value in context.items()]
 
 
 class ScannedContexts(NamedTuple):
@@ -138,12 +174,14 @@ class _Added(NamedTuple):
 class _ContextBuilder:
     """A batch's encryption contexts, built flat as they are met.
 
-    A request's own context is looked up by its raw text: within a file the same context
-    (a bucket, a volume, a table) comes back again and again, and is decoded once. Pairs
-    stay in the order the record gives them."""
+    A context set is known by its pairs: ``codes`` holds each set's local code under its
+    :func:`identity`, and under raw texts met before (a grant's constraints as ("grant",
+    text)): within a file the same context (a bucket, a volume, a table) comes back again and
+    again, and is decoded once. A set's pairs stay in the order of the first record that
+    brought it."""
 
     def __init__(self):
-        self.codes: dict = {}  # raw text, or a labelled tuple -> local code (from 1)
+        self.codes: dict = {}  # a set's identity, a raw text or ("grant", raw text) -> local code (0: none)
         self.trail_info: list[tuple[str | None, str | None]] = [
             (None, None)
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
@@ -156,18 +194,18 @@ class _ContextBuilder:
     def of_plain_many(self, raws: list) -> list[int]:
         """Local codes for contexts given by their raw text (None for none); the new ones
         are decoded together, in one call, and appended in bulk."""
-        codes = self.codes
-        new = [raw for raw in raws if raw is not None and len(raw) > 4 and raw not in codes]
+        known = self.codes
+        new = list(dict.fromkeys(raw for raw in raws if raw is not None and len(raw) > 4 and raw not in known))
         if new:
             joined = b"[" + b",".join(new) + b"]"
             try:  # the usual shape, string to string
                 contexts = _string_contexts_decoder.decode(joined)
             except _UNREADABLE:
                 for raw in new:
-                    codes[raw] = self._of_plain(raw)
+                    known[raw] = self._of_plain(raw)
             else:
-                self._add_plain(new, contexts, b'"aws:cloudtrail:arn"' in joined)
-        return [0 if raw is None or len(raw) <= 4 else codes[raw] for raw in raws]
+                self._add_plain(new, contexts)
+        return [0 if raw is None or len(raw) <= 4 else known[raw] for raw in raws]
 
     def of_scanned(self, raws: list, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Local codes for the contexts ``used`` (codes into ``raws``, the scanner's distinct
@@ -198,7 +236,7 @@ class _ContextBuilder:
         at = np.flatnonzero(new)
         if read.any():
             fresh = fresh[read]
-            answers[at[read]] = self._add_runs(
+            answers[at[read]] = self._known_runs(
                 gather(texts, at[read]),
                 scanned.counts[fresh - 1].astype(np.int64),
                 scanned.starts[fresh - 1],
@@ -210,7 +248,7 @@ class _ContextBuilder:
 
     def of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """Local codes for CreateGrant constraints the scanner read (``used``: codes, from 1, into
-        its distinct texts of the field, none of them NOT_PLAIN), known by their raw text; the
+        its distinct texts of the field, none of them NOT_PLAIN), known by their pairs; the
         new ones added in bulk, labelled as of_parts labels them. In C where the scanner is
         built (_scan.context_codes, as of_scanned), else as _of_scanned_grants does it."""
         if _context_codes is None or not len(used):
@@ -219,7 +257,9 @@ class _ContextBuilder:
         subsets, sizes = grants[:, 0], np.where(scanned.grants[:, 0] == NOT_PLAIN, 0, grants.sum(axis=1))
         names = [None, *(("grant", text) for text in scanned.grant_texts[1:])]  # not a context's text
         # (none NOT_PLAIN among those used)
-        answers, added, _left = self._codes_in_c(names, used, sizes.astype(np.uint32), scanned.grant_starts, scanned)
+        answers, added, _left = self._codes_in_c(
+            names, used, sizes.astype(np.uint32), scanned.grant_starts, scanned, np.where(sizes > 0, subsets, 0)
+        )
         if added is not None:
             counts, pairs = added.counts, added.pairs
             # each pair's place in its context, and the subset count of the grant it came from
@@ -234,10 +274,17 @@ class _ContextBuilder:
         return answers
 
     def _codes_in_c(
-        self, names: list, used: np.ndarray, counts: np.ndarray, starts: np.ndarray, scanned: ScannedContexts
+        self,
+        names: list,
+        used: np.ndarray,
+        counts: np.ndarray,
+        starts: np.ndarray,
+        scanned: ScannedContexts,
+        subsets: np.ndarray | None = None,
     ) -> tuple[np.ndarray, _Added | None, list[int]]:
         """_scan.context_codes over the contexts ``used`` (codes into ``names``, each the run of
-        ``counts`` pairs from ``starts`` among the scanner's): their local codes, the contexts
+        ``counts`` pairs from ``starts`` among the scanner's; with ``subsets``, a grant's, how
+        many of its first pairs are its subset constraint): their local codes, the contexts
         it added (None for none; their labels are the caller's to add, then _take's), and the
         places of those it left to Python."""
         assert _context_codes is not None
@@ -257,6 +304,8 @@ class _ContextBuilder:
             scanned.key_texts,
             scanned.value_texts,
             first,
+            None if subsets is None else subsets.astype(np.uint32),
+            None if subsets is None else _LABELS[3:],
         )
         answers = np.frombuffer(answered, dtype=np.uint32).copy()
         if not added:
@@ -294,10 +343,12 @@ class _ContextBuilder:
         fresh = used[new]
         counts = scanned.grants[fresh - 1].astype(np.int64)
         names = list(compress(texts, new.tolist()))
-        answers[new] = self._add_runs(names, counts.sum(axis=1), scanned.grant_starts[fresh - 1], scanned, counts[:, 0])
+        answers[new] = self._known_runs(
+            names, counts.sum(axis=1), scanned.grant_starts[fresh - 1], scanned, counts[:, 0]
+        )
         return answers
 
-    def _add_runs(
+    def _known_runs(
         self,
         names: list,
         sizes: np.ndarray,
@@ -305,16 +356,49 @@ class _ContextBuilder:
         scanned: ScannedContexts,
         subsets: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Add contexts the scanner read, none known yet, known from now on by ``names``: each
-        the run of ``sizes`` pairs from ``starts`` among the scanner's pairs, unlabelled (a
-        request's own), or with ``subsets``, how many of its first pairs are a grant's subset
-        constraint (the rest its equals one). Their codes (0 for a context without pairs)."""
-        held = sizes > 0
-        first = len(self.counts) + 1
+        """The codes of contexts the scanner read, whose raw texts ``names`` are not known yet:
+        each the run of ``sizes`` pairs from ``starts`` among the scanner's pairs (a request's
+        own), or with ``subsets``, a grant's, how many of its first pairs are its subset
+        constraint (the rest its equals one). Those whose pairs are new to the batch are added,
+        numbered in order; 0 for a context without pairs. What _scan.context_codes does."""
         codes = np.zeros(len(sizes), dtype=np.uint32)
-        codes[held] = np.arange(first, first + int(held.sum()), dtype=np.uint32)
+        fresh = np.zeros(len(sizes), dtype=bool)
+        known, following = self.codes, len(self.counts) + 1
+        key_texts, value_texts = scanned.key_texts, scanned.value_texts
+        all_keys, all_values = scanned.keys.tolist(), scanned.values.tolist()
+        for i, (size, start) in enumerate(zip(sizes.tolist(), starts.tolist(), strict=True)):
+            if not size:
+                continue
+            keys, values = all_keys[start : start + size], all_values[start : start + size]
+            pairs = [(key_texts[k - 1], value_texts[v - 1]) for k, v in zip(keys, values, strict=True)]
+            if subsets is None:
+                found = _object(pairs) if size == 1 else identity([("", pairs)])
+            else:
+                held = int(subsets[i])
+                found = identity([(_LABELS[3], pairs[:held]), (_LABELS[4], pairs[held:])])
+            code = known.get(found)
+            if code is None:
+                code = known[found] = following
+                following += 1
+                fresh[i] = True
+            codes[i] = code
         self.codes.update(zip(names, codes.tolist(), strict=True))
-        sizes, starts = sizes[held], starts[held]
+        if fresh.any():
+            self._add_runs(sizes[fresh], starts[fresh], scanned, None if subsets is None else subsets[fresh])
+        return codes
+
+    def _add_runs(
+        self,
+        sizes: np.ndarray,
+        starts: np.ndarray,
+        scanned: ScannedContexts,
+        subsets: np.ndarray | None = None,
+    ) -> None:
+        """Add contexts the scanner read, each new to the batch and with pairs: the run of
+        ``sizes`` pairs from ``starts`` among the scanner's pairs, unlabelled (a request's own),
+        or with ``subsets``, how many of its first pairs are a grant's subset constraint (the
+        rest its equals one)."""
+        first = len(self.counts) + 1
         total = int(sizes.sum())
         within = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # each pair's place in its context
         pairs = np.repeat(starts, sizes) + within
@@ -322,7 +406,7 @@ class _ContextBuilder:
         if subsets is None:
             self.labels.add_same("", total)
         else:
-            self.labels.add_coded(np.where(within < np.repeat(subsets[held], sizes), 1, 2), list(_LABELS[3:]))
+            self.labels.add_coded(np.where(within < np.repeat(subsets, sizes), 1, 2), list(_LABELS[3:]))
         self.keys.add_coded(keys, scanned.key_texts)
         self.values.add_coded(values, scanned.value_texts)
         self.counts.extend(sizes.tolist())
@@ -330,7 +414,6 @@ class _ContextBuilder:
         self.trails.extend(bytes(len(sizes)))
         if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
             self._note_scanned_trails(first, np.cumsum(sizes), keys, values, scanned)
-        return codes
 
     def _note_scanned_trails(
         self, first: int, ends: np.ndarray, keys: np.ndarray, values: np.ndarray, scanned: ScannedContexts
@@ -338,7 +421,7 @@ class _ContextBuilder:
         """The trail and log file of the contexts just added (from code ``first``, their pairs
         ``keys`` and ``values`` ending at ``ends``) that name a trail: of each key, the first
         value that is not empty, in the pairs' order (a labelled context may hold a key in
-        each of its groups), as _add_labelled takes it."""
+        each of its groups), as _add takes it."""
         texts = scanned.value_texts
 
         def firsts(key: str, among: np.ndarray | None = None) -> dict[int, str]:
@@ -365,29 +448,32 @@ class _ContextBuilder:
             self.trail_info[first + c] = (trail, logs.get(c))
             self.trails[first + c] = 1
 
-    def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]], trails: bool) -> None:
-        """Add new contexts, decoded; ``trails``: whether any may be CloudTrail's own."""
-        first = len(self.counts) + 1
-        if all(contexts):
-            self.codes.update(zip(raws, range(first, first + len(raws)), strict=True))
-        else:
-            code = first - 1
-            for raw, context in zip(raws, contexts, strict=True):
-                code += bool(context)
-                self.codes[raw] = code if context else 0
-            contexts = [context for context in contexts if context]
-        sizes = list(map(len, contexts))
+    def _add_plain(self, raws: list[bytes], contexts: list[dict[str, str]]) -> None:
+        """Add new raw texts, decoded: each a set of its own unless its pairs are known."""
+        known = self.codes
+        first = following = len(self.counts) + 1
+        added = []
+        for raw, context in zip(raws, contexts, strict=True):
+            if not context:
+                known[raw] = 0
+                continue
+            found = _object(sorted(context.items()))  # identity([("", context.items())]): strings
+            code = known.get(found)
+            if code is None:
+                code = known[found] = following
+                following += 1
+                added.append(context)
+            known[raw] = code
+        sizes = list(map(len, added))
         self.counts.extend(sizes)
         self.labels.extend([""] * sum(sizes))
-        self.keys.extend(chain.from_iterable(contexts))
-        self.values.extend(chain.from_iterable(map(dict.values, contexts)))
-        self.trail_info.extend([(None, None)] * len(contexts))
-        self.trails.extend(bytes(len(contexts)))
-        for raw in raws if trails else ():
-            if b'"aws:cloudtrail:arn"' in raw:  # CloudTrail encrypting one of its log files
-                code = self.codes[raw]
-                context = contexts[code - first]
-                trail = context.get("aws:cloudtrail:arn") or None
+        self.keys.extend(chain.from_iterable(added))
+        self.values.extend(chain.from_iterable(map(dict.values, added)))
+        self.trail_info.extend([(None, None)] * len(added))
+        self.trails.extend(bytes(len(added)))
+        for code, context in enumerate(added, first):
+            if _TRAIL_KEY in context:  # CloudTrail encrypting one of its log files
+                trail = context[_TRAIL_KEY] or None
                 self.trail_info[code] = (trail, context.get("aws:s3:arn") or None)
                 if trail:
                     self.trails[code] = 1
@@ -398,15 +484,14 @@ class _ContextBuilder:
             context = _string_context_decoder.decode(raw)
         except _UNREADABLE:
             try:
-                return self._add([("", _context_decoder.decode(raw))])
+                context = _context_decoder.decode(raw)
             except _UNREADABLE:
                 return 0
-        return self._add_strings(context)
+        return self._add([("", context)])
 
     def of_parts(self, own: bytes | None, source, destination, constraints) -> int:
         """The local code of a request's labelled contexts: its own (raw text), ReEncrypt's
-        source and destination, CreateGrant's constraints (0 for none). They are known by
-        their pairs, labelled, in the record's order."""
+        source and destination, CreateGrant's constraints (0 for none), known by their pairs."""
         if source is None and destination is None and constraints is None:
             return self.of_plain_many([own])[0]
         decoded = None
@@ -418,66 +503,33 @@ class _ContextBuilder:
         subset = equals = None
         if isinstance(constraints, dict):
             subset, equals = constraints.get("encryptionContextSubset"), constraints.get("encryptionContextEquals")
-        groups = [
-            (label, context)
-            for label, context in zip(_LABELS, (decoded, source, destination, subset, equals), strict=True)
-            if isinstance(context, dict) and context
-        ]
-        identity = tuple(
-            (label, str(key), value if isinstance(value, str) else as_text(value) or "")
-            for label, context in groups
-            for key, value in context.items()
-        )
-        code = self.codes.get(identity)
-        if code is None:
-            code = self.codes[identity] = self._add_labelled(identity, [context for _, context in groups])
-        return code
-
-    def _add_labelled(self, pairs: tuple, contexts: list[dict]) -> int:
-        """Add labelled pairs, (label, key, value) each, from ``contexts``: their code (0 for none)."""
-        if not pairs:
-            return 0
-        labels, keys, values = zip(*pairs, strict=True)
-        self.labels.extend(labels)
-        self.keys.extend(keys)
-        self.values.extend(values)
-        self.counts.append(len(pairs))
-        trail = s3 = None
-        for context in contexts:
-            trail = trail or _text_or_none(context.get(_TRAIL_KEY))
-            s3 = s3 or _text_or_none(context.get("aws:s3:arn"))
-        self._note_trail(trail, s3)
-        return len(self.counts)
-
-    def _add_strings(self, context: dict[str, str]) -> int:
-        count = len(context)
-        if not count:
-            return 0
-        self.labels.extend([""] * count)
-        self.keys.extend(context)
-        self.values.extend(context.values())
-        self.counts.append(count)
-        self._note_trail(context.get("aws:cloudtrail:arn") or None, context.get("aws:s3:arn") or None)
-        return len(self.counts)
+        return self._add(list(zip(_LABELS, (decoded, source, destination, subset, equals), strict=True)))
 
     def _add(self, groups: list) -> int:
+        """The local code of labelled contexts ((label, decoded object) each, in ``_LABELS``'
+        order; one that is not an object, or empty, holds none), added if their pairs are new
+        to the batch: 0 for none."""
+        kept = [(label, context, _pairs(context)) for label, context in groups if isinstance(context, dict) and context]
+        found = identity((label, pairs) for label, _, pairs in kept)
+        if not found:
+            return 0
+        code = self.codes.get(found)
+        if code is not None:
+            return code
         count = 0
         trail = s3 = None
-        for label, context in groups:
-            if not isinstance(context, dict) or not context:
-                continue
-            for key, value in context.items():
+        for label, context, pairs in kept:
+            for key, value in pairs:
                 self.labels.append(label)
-                self.keys.append(str(key))
-                self.values.append(value if isinstance(value, str) else as_text(value) or "")
-                count += 1
-            trail = trail or _text_or_none(context.get("aws:cloudtrail:arn"))
+                self.keys.append(key)
+                self.values.append(value)
+            count += len(pairs)
+            trail = trail or _text_or_none(context.get(_TRAIL_KEY))
             s3 = s3 or _text_or_none(context.get("aws:s3:arn"))
-        if not count:
-            return 0
         self.counts.append(count)
         self._note_trail(trail, s3)
-        return len(self.counts)
+        code = self.codes[found] = len(self.counts)
+        return code
 
     def _note_trail(self, trail: str | None, s3: str | None) -> None:
         """The trail and log file of the context just added (CloudTrail encrypting a log file)."""

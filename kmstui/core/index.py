@@ -379,6 +379,14 @@ class Contexts:
             )
         return tuple(model.LabelledContext(name, tuple(pairs)) for name, pairs in grouped.items())
 
+    def same(self, a: int, b: int) -> bool:
+        """Whether context sets ``a`` and ``b`` hold the same labelled pairs: a set is its pairs
+        (contexts.identity), and each batch keeps its own sets, in the order of their first record."""
+        if a == b:
+            return True
+        unordered = [{part.label: sorted(part.pairs) for part in self.get(code)} for code in (a, b)]
+        return unordered[0] == unordered[1]
+
     def matching(self, key: str | None, value: str | None) -> np.ndarray:
         """Lookup table over context codes: some pair whose key contains ``key`` and whose
         value contains ``value`` (either may be None for "any"; case-insensitive)."""
@@ -772,7 +780,7 @@ class EventIndex:
             if data[a] and data[b] and data[a] != data[b]:
                 return False
         context_a, context_b = int(columns["ctx"].data[a]), int(columns["ctx"].data[b])
-        if context_a and context_b and self.contexts.get(context_a) != self.contexts.get(context_b):
+        if context_a and context_b and not self.contexts.same(context_a, context_b):
             return False
         try:
             return self.raw(a) == self.raw(b) or _consistent(self.record(a), self.record(b))

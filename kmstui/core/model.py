@@ -17,7 +17,7 @@ class LabelledContext(NamedTuple):
     (ReEncrypt's source and destination, a grant's constraints)."""
 
     label: str
-    pairs: tuple[tuple[str, str], ...]  # (key, value), in the record's order
+    pairs: tuple[tuple[str, str], ...]  # (key, value), in the order of the first record of its set (contexts.py)
 
 
 ContextSet = tuple[LabelledContext, ...]
