@@ -135,6 +135,45 @@ class Texts(Positional[str]):
         self.blob, self.ends = state
 
 
+class LogFiles(Positional[LogFile]):
+    """A batch's log files (CloudTrail's own GenerateDataKey calls, about 50 a file) as
+    columns, the way they cross the pipe: their trail codes and times as arrays and their
+    S3 object ARNs as :class:`Texts`, where a LogFile each pickled and unpickled one Python
+    call at a time (a third of what a varied batch cost to pickle besides its arrays).
+    ``files[i]`` and iterating build the LogFiles again."""
+
+    __slots__ = ("arns", "times", "trails")
+
+    def __init__(self, files: Sequence[LogFile] = ()):
+        self.trails = np.fromiter((f.trail for f in files), np.uint32, len(files))
+        self.arns = Texts([f.s3_arn for f in files])
+        self.times = np.fromiter((f.time for f in files), np.int64, len(files))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    _what = "log file"
+
+    def _item(self, i: int) -> LogFile:
+        return LogFile(int(self.trails[i]), self.arns[i], int(self.times[i]))
+
+    def __iter__(self) -> Iterator[LogFile]:
+        return map(LogFile, self.trails.tolist(), self.arns, self.times.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[np.ndarray, Texts, np.ndarray]:
+        return narrowed(self.trails), self.arns, self.times
+
+    def __setstate__(self, state: tuple[np.ndarray, Texts, np.ndarray]) -> None:
+        self.trails, self.arns, self.times = state
+
+
 @dataclass
 class ContextPart:
     """A batch's encryption contexts, flattened for a cheap merge: local context ``i``
@@ -269,8 +308,8 @@ class Batch:
     trail_changes: list[TrailChange] = field(default_factory=list)
     # what the events taught about aliases, each with the first and last time it was seen
     alias_bindings: list[tuple[AliasBinding, list[int]]] = field(default_factory=list)
-    # CloudTrail's own use of a key to encrypt a log file
-    log_files: list[LogFile] = field(default_factory=list)
+    # CloudTrail's own use of a key to encrypt a log file (as LogFiles once the decoder finishes the batch)
+    log_files: Sequence[LogFile] = field(default_factory=list)
     # row -> JSON [requestParameters, responseElements] of a call that changes something (not
     # read-only) or a configuration event: what the filter's record paths read
     parameters: dict[int, bytes] = field(default_factory=dict)
@@ -288,6 +327,21 @@ class Batch:
 # Vocabulary names, shared with the index.
 STRING_COLUMNS = ("name", "evsource", "evtype", "evcat", "region", "account", "ip", "agent", "errcode", "errmsg")
 VOCABS = (*STRING_COLUMNS, "key", "alias", "trail")  # and the principals, a PrincipalPart of their own
+
+
+def narrowed(codes: np.ndarray) -> np.ndarray:
+    """Unsigned codes in the narrowest of uint8, uint16 and their own type that holds them all:
+    how a worker sends a batch's columns (a batch's own vocabularies are small, and its
+    principals and contexts a few thousand), so a third as many bytes cross the pipe and
+    are unpickled; the index widens them as it copies them into its columns anyway."""
+    if codes.dtype.kind != "u" or codes.dtype.itemsize == 1 or not len(codes):
+        return codes
+    largest = int(codes.max())
+    if largest <= 0xFF:
+        return codes.astype(np.uint8)
+    if largest <= 0xFFFF and codes.dtype.itemsize > 2:
+        return codes.astype(np.uint16)
+    return codes
 
 
 def within(batch: Batch, start: int, end: int) -> tuple[Batch, int]:

@@ -41,9 +41,11 @@ from .batch import (
     VOCABS,
     Batch,
     ContextPart,
+    LogFiles,
     SourceInfo,
     Texts,
     TrailChange,
+    narrowed,
     packed_ids,
     within,
 )
@@ -159,6 +161,7 @@ class _BatchBuilder:
         self.principal_codes = _PrincipalCodes(self.principals)
         self.contexts = _ContextBuilder()
         self.bindings: dict[AliasBinding, list[int]] = {}
+        self.log_files: list[LogFile] = []  # the batch's, as LogFiles once it is finished
         # the keys and aliases of each combination of the fields that name them, as resolved
         # (the files of a batch repeat nearly all of them: 93% on both benchmark trails)
         self.references: dict[tuple, tuple[list[str], list[str]]] = {}
@@ -233,7 +236,7 @@ class _BatchBuilder:
             self.rows,
             {k: len(v) for k, v in self.chunks.items()},
             len(batch.trail_changes),
-            len(batch.log_files),
+            len(self.log_files),
             len(batch.sources),
         )
 
@@ -247,7 +250,7 @@ class _BatchBuilder:
             if name not in chunks:
                 del self.chunks[name]
         del batch.trail_changes[changes:]
-        del batch.log_files[logs:]
+        del self.log_files[logs:]
         del batch.sources[sources:]
         for mapping in (batch.extra_keys, batch.event_id_overflow, batch.parameters):
             for row in [r for r in mapping if r >= rows]:
@@ -653,14 +656,14 @@ class _BatchBuilder:
             trail[matching] = trails[trail_arn]
             if s3_arn:
                 logs.extend((row, trails[trail_arn], s3_arn) for row in matching.tolist())
-        self.batch.log_files.extend(
-            LogFile(trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs)
-        )
+        self.log_files.extend(LogFile(trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs))
         return ctx
 
     def finish(self) -> Batch:
         batch = self.batch
-        batch.columns = {name: np.concatenate(chunks) for name, chunks in self.chunks.items()} if self.rows else {}
+        batch.columns = (
+            {name: narrowed(np.concatenate(chunks)) for name, chunks in self.chunks.items()} if self.rows else {}
+        )
         if "eid" in batch.columns:  # packed here: 17 bytes an id through the pipe, not 36
             batch.columns["eid"], batch.columns["eidcase"], odd = packed_ids(batch.columns["eid"])
             batch.event_id_overflow.update(odd)
@@ -669,6 +672,7 @@ class _BatchBuilder:
         batch.contexts = self.contexts.part()
         batch.contexts.values = _texts(batch.contexts.values)  # one blob through the pipe, not a str each
         batch.alias_bindings = list(self.bindings.items())
+        batch.log_files = LogFiles(self.log_files)
         return batch
 
 
