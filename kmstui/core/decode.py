@@ -74,7 +74,7 @@ from .cloudtrail import (
 from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
 from .model import AliasBinding, LogFile
 from .principals import PrincipalTable, _PrincipalCodes, assumed_role_arn
-from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
+from .references import _PLACES, _alias_change, _key_arn, _note, _note_span, _references, _trail_change
 from .sources import SourceError, SourceFile, delivery_of, read_source, split_records
 from .timeutil import parse_event_times
 from .vocab import first_seen, gather
@@ -519,7 +519,12 @@ class _BatchBuilder:
         """Keys and aliases of KMS events: resolved once per distinct combination of the
         fields that name them (a file has a few dozen), then spread over the rows."""
         keys, aliases = self.vocab["key"], self.vocab["alias"]
-        fields = [(codes[rows], values) for codes, values in (columns[name] for name in _REFERENCE_FIELDS)]
+        # a file's kept rows are nearly always all KMS events (no trail configuration among
+        # them): the columns are then read as they are, not copied row by row
+        every = len(rows) == len(times)
+        fields = [
+            (codes if every else codes[rows], values) for codes, values in (columns[n] for n in _REFERENCE_FIELDS)
+        ]
         combo_of, firsts_rows = _combinations(fields)
         firsts = np.zeros((len(firsts_rows), 3), dtype=np.uint32)  # first key, second key, first alias
         found: list[tuple[list, list]] = []
@@ -557,20 +562,25 @@ class _BatchBuilder:
                     firsts[c, 1] = keys[found_keys[1]]
             if found_aliases:
                 firsts[c, 2] = aliases[found_aliases[0]]
-        key0[rows] = firsts[combo_of, 0]
-        key1[rows] = firsts[combo_of, 1]
-        alias[rows] = firsts[combo_of, 2]
+        spread = firsts[combo_of]  # each row's first key, second key and first alias
+        if every:
+            key0[:], key1[:], alias[:] = spread.T
+        else:
+            key0[rows], key1[rows], alias[rows] = spread.T
 
         name_codes, names = columns["eventName"]
         changes = _rows_in(name_codes, names, ALIAS_CHANGES)
+        succeeded = ~failed if every else ~failed[rows]
+        changed = changes if every else changes[rows]
         # calls that named an alias and its key: the alias pointed there then (the alias calls
         # themselves name old and new keys alike and are bindings of their own). The first and
         # last time of each combination's successful calls, all combinations at once.
-        seen = ~failed[rows] & ~changes[rows]
+        seen = np.flatnonzero(succeeded & ~changed)
+        seen_combos, seen_times = combo_of[seen], times[seen if every else rows[seen]]
         earliest = np.full(len(firsts_rows), np.iinfo(np.int64).max, dtype=np.int64)
         latest = np.full(len(firsts_rows), np.iinfo(np.int64).min, dtype=np.int64)
-        np.minimum.at(earliest, combo_of[seen], times[rows[seen]])
-        np.maximum.at(latest, combo_of[seen], times[rows[seen]])
+        np.minimum.at(earliest, seen_combos, seen_times)
+        np.maximum.at(latest, seen_combos, seen_times)
         observed = (firsts[:, 0] != 0) & (firsts[:, 2] != 0) & (earliest <= latest)
         extra = [c for c, (found_keys, _) in enumerate(found) if len(found_keys) > 2]
         for c in sorted({*extra, *np.flatnonzero(observed).tolist()}):
@@ -580,10 +590,9 @@ class _BatchBuilder:
                 for row in rows[combo_of == c].tolist():
                     self.batch.extra_keys[base + row] = more
             if observed[c]:
-                alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
-                _note(self.bindings, alias_code, key_code, "observed", int(earliest[c]))
-                _note(self.bindings, alias_code, key_code, "observed", int(latest[c]))
-        for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
+                alias_code, key_code = firsts[c, 2].item(), firsts[c, 0].item()
+                _note_span(self.bindings, alias_code, key_code, earliest[c].item(), latest[c].item())
+        for i in np.flatnonzero(changed & succeeded).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (
                 values[codes[row]]
