@@ -489,11 +489,12 @@ class _BatchBuilder:
             ]
         out = np.zeros(len(sessions[0]), dtype=np.uint32)
         general = np.flatnonzero(sessions[0] == 0)
-        if len(general):  # few rows: each looked up as it is
-            identities = zip(*(gather(values, codes[general]) for codes, values in fields), strict=True)
-            out[general] = np.fromiter(
-                map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(general)
-            )
+        if len(general):  # IAM users, services, roots: several hundred rows a file, a few distinct
+            picked = [(codes[general], values) for codes, values in fields]
+            group, firsts = _combinations(picked)
+            identities = zip(*(gather(values, codes[firsts]) for codes, values in picked), strict=True)
+            found = np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))
+            out[general] = found[group]
         resolved = np.flatnonzero(sessions[0])
         if len(resolved):  # new on nearly every record of a busy trail
             account, invoked = (columns[f"userIdentity.{name}"] for name in ("accountId", "invokedBy"))
