@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import msgspec
@@ -621,9 +622,9 @@ class EventIndex:
             self._keep_bindings(batch.alias_bindings, alias_remap.tolist().__getitem__, key_remap.tolist().__getitem__)
         if isinstance(batch.log_files, LogFiles):  # as a worker sends them: columns
             files = batch.log_files
-            self.log_files.extend(
-                map(model.LogFile, trail_remap[files.trails].tolist(), files.arns, files.times.tolist())
-            )
+            found = zip(trail_remap[files.trails].tolist(), files.arns, files.times.tolist(), strict=True)
+            # each LogFile made by tuple's own constructor, in C: a NamedTuple's __new__ is Python
+            self.log_files.extend(map(tuple.__new__, repeat(model.LogFile), found))
         elif batch.log_files:
             trails = trail_remap.tolist()
             self.log_files.extend(model.LogFile(trails[f.trail], f.s3_arn, f.time) for f in batch.log_files)
