@@ -3,12 +3,12 @@ context_codes: a file's encryption contexts into its batch's, each context set k
 identity, written from its pairs; recode: text columns into the
 batch's vocabularies; session_codes: assumed-role sessions into the batch's principals;
 group_rows: rows grouped by the combination of their codes; encoded_texts: a batch's texts joined,
-with their digests) under
+with their digests; packed_ids: a batch's event ids packed) under
 AddressSanitizer and UndefinedBehaviorSanitizer, outside CI: batches of mutated files of
 contexts and callers of every shape loaded whole (the scanner's real output, each batch
 knowing what its earlier files added), checked against the numpy references
 (contexts._ContextBuilder._of_scanned, decode._recode, principals.PrincipalTable._sessions,
-decode._combinations_numpy, arena.encoded and text_digests),
+decode._combinations_numpy, arena.encoded and text_digests, batch._packed_ids_numpy),
 and each function called with arguments of random sizes and codes (they must refuse, never
 read out of bounds).
 
@@ -25,6 +25,7 @@ then rebuild the extension normally (pip install -e .).
 import random
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import test_core_context_codes as c  # noqa: E402 - the tests' comparison
 import test_core_scan as t  # noqa: E402 - the test file's samples
 
-from kmstui.core import _scan, arena, contexts, decode, principals  # noqa: E402
+from kmstui.core import _scan, arena, batch, contexts, decode, principals  # noqa: E402
 from kmstui.core.sources import SourceFile  # noqa: E402
 
 seconds, seed = float(sys.argv[1]), int(sys.argv[2])
@@ -66,8 +67,16 @@ def a_batch() -> None:
         files[f"f{i}"] = t.mutated(rng, rng.choice(bases), rng.randint(1, 6), in_a_context_or_identity)
     sources = [SourceFile(name, name) for name in files]
     compiled = decode.load_many(sources)
-    modules = (contexts, decode, principals, decode, decode, principals)
-    names = ("_context_codes", "_recode_texts", "_session_codes", "_group_rows", "_encoded_texts", "_encoded_texts")
+    modules = (contexts, decode, principals, decode, decode, principals, batch)
+    names = (
+        "_context_codes",
+        "_recode_texts",
+        "_session_codes",
+        "_group_rows",
+        "_encoded_texts",
+        "_encoded_texts",
+        "_packed_ids",
+    )
     kept = [getattr(module, name) for module, name in zip(modules, names, strict=True)]
     for module, name in zip(modules, names, strict=True):
         setattr(module, name, None)
@@ -77,6 +86,10 @@ def a_batch() -> None:
         for module, name, value in zip(modules, names, kept, strict=True):
             setattr(module, name, value)
     c.same(compiled, reference)
+
+
+A_FEW_IDS = [str(uuid.UUID(int=rng.getrandbits(128))).encode() for _ in range(8)]
+A_FEW_IDS += [A_FEW_IDS[0].upper(), bytes(36), b"00000000-0000-0000-0000-000000000000", b"x".ljust(36, b"\0")]
 
 
 def random_arguments() -> None:
@@ -145,6 +158,18 @@ def random_arguments() -> None:
         ends = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         assert found[0] == blob and found[1] == ends.tobytes()
         assert found[2] == arena.text_digests(np.frombuffer(blob, np.uint8), ends).tobytes()
+    ids = bytearray(b"".join(rng.choice(A_FEW_IDS) for _ in range(rows)))  # UUIDs, some spoilt, or any bytes
+    for _ in range(rng.randint(0, 4)) if ids else ():
+        ids[rng.randrange(len(ids))] = rng.choice([rng.randrange(256), *b"-0aAfFgG"])
+    if rng.random() < 0.2:
+        ids = ids[: rng.randint(0, len(ids))]
+    try:
+        packed, upper, odd = _scan.packed_ids(bytes(ids))
+    except ValueError:
+        assert len(ids) % 36
+    else:
+        reference = batch._packed_ids_numpy(np.frombuffer(bytes(ids), "S36"))
+        assert bytes(packed) == reference[0].tobytes() and upper == reference[1].tobytes() and odd == list(reference[2])
 
 
 n = 0

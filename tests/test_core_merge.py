@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from kmstui.cli import demo_path
-from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, packed_ids, within
+from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, _packed_ids_numpy, packed_ids, within
+from kmstui.core.batch import _packed_ids as _scan_packed_ids
 from kmstui.core.decode import load_many
 from kmstui.core.index import _COLUMN_TYPES, EventIndex
 from kmstui.core.sources import discover, newest_first
@@ -307,10 +308,38 @@ def test_ids_of_every_shape_merge_as_a_plain_merge_would(varied_trail):
     batch.columns["eid"] = np.array(texts, dtype="S36")
     odd = [plain_id(text)[2] is not None for text in texts]
     assert 0.1 < sum(odd) / len(odd) < 0.9  # both kinds, many of each
-    packed, upper, odd_texts = packed_ids(batch.columns["eid"])  # as a worker packs them
-    by_worker = [(bytes(v), bool(u), odd_texts.get(row)) for row, (v, u) in enumerate(zip(packed, upper, strict=True))]
-    assert by_worker == [plain_id(text) for text in texts]
+    for pack in (packed_ids, _packed_ids_numpy):  # as a worker packs them: in C, and numpy's reference
+        packed, upper, odd_texts = pack(batch.columns["eid"])
+        by_worker = [
+            (bytes(v), bool(u), odd_texts.get(row)) for row, (v, u) in enumerate(zip(packed, upper, strict=True))
+        ]
+        assert by_worker == [plain_id(text) for text in texts]
     assert_same_merge([batch, pickle.loads(pickle.dumps(batch))])
+
+
+@pytest.mark.skipif(_scan_packed_ids is None, reason="the C scanner is not built here")
+def test_ids_of_any_bytes_pack_in_c_as_in_numpy():
+    """_scan.packed_ids against numpy's packing, value by value: UUIDs in either case, with
+    each byte of them replaced by any byte value (NUL, non-ASCII, the digits around the hex
+    range), ids cut short or empty, the nil UUID."""
+    rng = random.Random(5)
+    shapes = [str(uuid.UUID(int=rng.getrandbits(128))).encode() for _ in range(50)]
+    shapes += [shape.upper() for shape in shapes[:25]] + [b"00000000-0000-0000-0000-000000000000", b""]
+    texts = []
+    for _ in range(20_000):
+        text = bytearray(rng.choice(shapes))
+        for _ in range(rng.choice([0, 0, 1, 1, 2, 5])):
+            if text:
+                text[rng.randrange(len(text))] = rng.choice([rng.randrange(256), *b"-/:@`GgFf09\0"])
+        if rng.random() < 0.05:
+            text = text[: rng.randrange(len(text) + 1)]
+        texts.append(bytes(text))
+    ids = np.array(texts, dtype="S36")
+    compiled, reference = packed_ids(ids), _packed_ids_numpy(ids)
+    assert compiled[0].tobytes() == reference[0].tobytes()
+    assert compiled[1].tolist() == reference[1].tolist()
+    assert compiled[2] == reference[2] and 0.2 < len(reference[2]) / len(texts) < 0.8
+    assert 0.1 < sum(compiled[1]) / len(texts) < 0.5  # upper case UUIDs among them
 
 
 def test_more_distinct_values_than_two_bytes_hold_widen_the_column(varied_trail):

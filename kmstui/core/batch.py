@@ -4,7 +4,7 @@ columns of codes into the batch's own vocabularies), and the index merges."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +14,12 @@ from .model import AliasBinding, Identity, LogFile
 from .sources import Delivery
 
 EVENT_ID_WIDTH = 36  # a UUID; longer or unusual ids live in an overflow map
+
+_packed_ids: Callable[[object], tuple[bytearray, bytes, list[int]]] | None
+try:  # event ids packed in one C pass, where the column scanner is built (hatch_build.py)
+    from ._scan import packed_ids as _packed_ids
+except ImportError:  # pragma: no cover - numpy does it (_packed_ids_numpy)
+    _packed_ids = None
 
 
 _HEX = np.full(256, 255, dtype=np.uint8)  # an ASCII byte -> its value as a hex digit, in either case
@@ -47,6 +53,19 @@ PACKED_ID = np.dtype("V16")
 
 
 def packed_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Event ids as the index keeps them (see _packed_ids_numpy): in one C pass where the
+    scanner is built (_scan.packed_ids, a tenth of numpy's time), else in numpy."""
+    if _packed_ids is None or values.dtype != _ID_TYPE or not values.flags.c_contiguous:
+        return _packed_ids_numpy(values)
+    packed, upper, odd = _packed_ids(values)
+    return (
+        np.frombuffer(packed, PACKED_ID),
+        np.frombuffer(upper, np.bool_),
+        {row: values[row].decode("utf-8", "surrogateescape") for row in odd},
+    )
+
+
+def _packed_ids_numpy(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Event ids (36-byte texts) as the index keeps them: a UUID, as CloudTrail (lower case)
     and ActionTrail (upper case) write them, as its 16 bytes and whether it was written in
     upper case; any other id (mixed case, longer, not a UUID, the nil UUID) as 16 zero bytes
@@ -133,6 +152,45 @@ class Texts(Positional[str]):
 
     def __setstate__(self, state: tuple[bytes, np.ndarray]) -> None:
         self.blob, self.ends = state
+
+
+class LogFiles(Positional[LogFile]):
+    """A batch's log files (CloudTrail's own GenerateDataKey calls, about 50 a file) as
+    columns, the way they cross the pipe: their trail codes and times as arrays and their
+    S3 object ARNs as :class:`Texts`, where a LogFile each pickled and unpickled one Python
+    call at a time (a third of what a varied batch cost to pickle besides its arrays).
+    ``files[i]`` and iterating build the LogFiles again."""
+
+    __slots__ = ("arns", "times", "trails")
+
+    def __init__(self, files: Sequence[LogFile] = ()):
+        self.trails = np.fromiter((f.trail for f in files), np.uint32, len(files))
+        self.arns = Texts([f.s3_arn for f in files])
+        self.times = np.fromiter((f.time for f in files), np.int64, len(files))
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    _what = "log file"
+
+    def _item(self, i: int) -> LogFile:
+        return LogFile(int(self.trails[i]), self.arns[i], int(self.times[i]))
+
+    def __iter__(self) -> Iterator[LogFile]:
+        return map(LogFile, self.trails.tolist(), self.arns, self.times.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[np.ndarray, Texts, np.ndarray]:
+        return narrowed(self.trails), self.arns, self.times
+
+    def __setstate__(self, state: tuple[np.ndarray, Texts, np.ndarray]) -> None:
+        self.trails, self.arns, self.times = state
 
 
 @dataclass
@@ -269,8 +327,8 @@ class Batch:
     trail_changes: list[TrailChange] = field(default_factory=list)
     # what the events taught about aliases, each with the first and last time it was seen
     alias_bindings: list[tuple[AliasBinding, list[int]]] = field(default_factory=list)
-    # CloudTrail's own use of a key to encrypt a log file
-    log_files: list[LogFile] = field(default_factory=list)
+    # CloudTrail's own use of a key to encrypt a log file (as LogFiles once the decoder finishes the batch)
+    log_files: Sequence[LogFile] = field(default_factory=list)
     # row -> JSON [requestParameters, responseElements] of a call that changes something (not
     # read-only) or a configuration event: what the filter's record paths read
     parameters: dict[int, bytes] = field(default_factory=dict)
@@ -288,6 +346,21 @@ class Batch:
 # Vocabulary names, shared with the index.
 STRING_COLUMNS = ("name", "evsource", "evtype", "evcat", "region", "account", "ip", "agent", "errcode", "errmsg")
 VOCABS = (*STRING_COLUMNS, "key", "alias", "trail")  # and the principals, a PrincipalPart of their own
+
+
+def narrowed(codes: np.ndarray) -> np.ndarray:
+    """Unsigned codes in the narrowest of uint8, uint16 and their own type that holds them all:
+    how a worker sends a batch's columns (a batch's own vocabularies are small, and its
+    principals and contexts a few thousand), so a third as many bytes cross the pipe and
+    are unpickled; the index widens them as it copies them into its columns anyway."""
+    if codes.dtype.kind != "u" or codes.dtype.itemsize == 1 or not len(codes):
+        return codes
+    largest = int(codes.max())
+    if largest <= 0xFF:
+        return codes.astype(np.uint8)
+    if largest <= 0xFFFF and codes.dtype.itemsize > 2:
+        return codes.astype(np.uint16)
+    return codes
 
 
 def within(batch: Batch, start: int, end: int) -> tuple[Batch, int]:

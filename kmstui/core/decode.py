@@ -41,9 +41,11 @@ from .batch import (
     VOCABS,
     Batch,
     ContextPart,
+    LogFiles,
     SourceInfo,
     Texts,
     TrailChange,
+    narrowed,
     packed_ids,
     within,
 )
@@ -72,7 +74,7 @@ from .cloudtrail import (
 from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
 from .model import AliasBinding, LogFile
 from .principals import PrincipalTable, _PrincipalCodes, assumed_role_arn
-from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
+from .references import _PLACES, _alias_change, _key_arn, _note, _note_span, _references, _trail_change
 from .sources import SourceError, SourceFile, delivery_of, read_source, repair_surrogates, split_records
 from .timeutil import parse_event_times
 from .vocab import first_seen, gather
@@ -159,6 +161,7 @@ class _BatchBuilder:
         self.principal_codes = _PrincipalCodes(self.principals)
         self.contexts = _ContextBuilder()
         self.bindings: dict[AliasBinding, list[int]] = {}
+        self.log_files: list[LogFile] = []  # the batch's, as LogFiles once it is finished
         # the keys and aliases of each combination of the fields that name them, as resolved
         # (the files of a batch repeat nearly all of them: 93% on both benchmark trails)
         self.references: dict[tuple, tuple[list[str], list[str]]] = {}
@@ -233,7 +236,7 @@ class _BatchBuilder:
             self.rows,
             {k: len(v) for k, v in self.chunks.items()},
             len(batch.trail_changes),
-            len(batch.log_files),
+            len(self.log_files),
             len(batch.sources),
         )
 
@@ -247,7 +250,7 @@ class _BatchBuilder:
             if name not in chunks:
                 del self.chunks[name]
         del batch.trail_changes[changes:]
-        del batch.log_files[logs:]
+        del self.log_files[logs:]
         del batch.sources[sources:]
         for mapping in (batch.extra_keys, batch.event_id_overflow, batch.parameters):
             for row in [r for r in mapping if r >= rows]:
@@ -486,11 +489,12 @@ class _BatchBuilder:
             ]
         out = np.zeros(len(sessions[0]), dtype=np.uint32)
         general = np.flatnonzero(sessions[0] == 0)
-        if len(general):  # few rows: each looked up as it is
-            identities = zip(*(gather(values, codes[general]) for codes, values in fields), strict=True)
-            out[general] = np.fromiter(
-                map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(general)
-            )
+        if len(general):  # IAM users, services, roots: several hundred rows a file, a few distinct
+            picked = [(codes[general], values) for codes, values in fields]
+            group, firsts = _combinations(picked)
+            identities = zip(*(gather(values, codes[firsts]) for codes, values in picked), strict=True)
+            found = np.fromiter(map(self.principal_codes.__getitem__, identities), dtype=np.uint32, count=len(firsts))
+            out[general] = found[group]
         resolved = np.flatnonzero(sessions[0])
         if len(resolved):  # new on nearly every record of a busy trail
             account, invoked = (columns[f"userIdentity.{name}"] for name in ("accountId", "invokedBy"))
@@ -516,7 +520,12 @@ class _BatchBuilder:
         """Keys and aliases of KMS events: resolved once per distinct combination of the
         fields that name them (a file has a few dozen), then spread over the rows."""
         keys, aliases = self.vocab["key"], self.vocab["alias"]
-        fields = [(codes[rows], values) for codes, values in (columns[name] for name in _REFERENCE_FIELDS)]
+        # a file's kept rows are nearly always all KMS events (no trail configuration among
+        # them): the columns are then read as they are, not copied row by row
+        every = len(rows) == len(times)
+        fields = [
+            (codes if every else codes[rows], values) for codes, values in (columns[n] for n in _REFERENCE_FIELDS)
+        ]
         combo_of, firsts_rows = _combinations(fields)
         firsts = np.zeros((len(firsts_rows), 3), dtype=np.uint32)  # first key, second key, first alias
         found: list[tuple[list, list]] = []
@@ -554,20 +563,25 @@ class _BatchBuilder:
                     firsts[c, 1] = keys[found_keys[1]]
             if found_aliases:
                 firsts[c, 2] = aliases[found_aliases[0]]
-        key0[rows] = firsts[combo_of, 0]
-        key1[rows] = firsts[combo_of, 1]
-        alias[rows] = firsts[combo_of, 2]
+        spread = firsts[combo_of]  # each row's first key, second key and first alias
+        if every:
+            key0[:], key1[:], alias[:] = spread.T
+        else:
+            key0[rows], key1[rows], alias[rows] = spread.T
 
         name_codes, names = columns["eventName"]
         changes = _rows_in(name_codes, names, ALIAS_CHANGES)
+        succeeded = ~failed if every else ~failed[rows]
+        changed = changes if every else changes[rows]
         # calls that named an alias and its key: the alias pointed there then (the alias calls
         # themselves name old and new keys alike and are bindings of their own). The first and
         # last time of each combination's successful calls, all combinations at once.
-        seen = ~failed[rows] & ~changes[rows]
+        seen = np.flatnonzero(succeeded & ~changed)
+        seen_combos, seen_times = combo_of[seen], times[seen if every else rows[seen]]
         earliest = np.full(len(firsts_rows), np.iinfo(np.int64).max, dtype=np.int64)
         latest = np.full(len(firsts_rows), np.iinfo(np.int64).min, dtype=np.int64)
-        np.minimum.at(earliest, combo_of[seen], times[rows[seen]])
-        np.maximum.at(latest, combo_of[seen], times[rows[seen]])
+        np.minimum.at(earliest, seen_combos, seen_times)
+        np.maximum.at(latest, seen_combos, seen_times)
         observed = (firsts[:, 0] != 0) & (firsts[:, 2] != 0) & (earliest <= latest)
         extra = [c for c, (found_keys, _) in enumerate(found) if len(found_keys) > 2]
         for c in sorted({*extra, *np.flatnonzero(observed).tolist()}):
@@ -577,10 +591,9 @@ class _BatchBuilder:
                 for row in rows[combo_of == c].tolist():
                     self.batch.extra_keys[base + row] = more
             if observed[c]:
-                alias_code, key_code = int(firsts[c, 2]), int(firsts[c, 0])
-                _note(self.bindings, alias_code, key_code, "observed", int(earliest[c]))
-                _note(self.bindings, alias_code, key_code, "observed", int(latest[c]))
-        for i in np.flatnonzero(changes[rows] & ~failed[rows]).tolist():
+                alias_code, key_code = firsts[c, 2].item(), firsts[c, 0].item()
+                _note_span(self.bindings, alias_code, key_code, earliest[c].item(), latest[c].item())
+        for i in np.flatnonzero(changed & succeeded).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (
                 values[codes[row]]
@@ -653,14 +666,14 @@ class _BatchBuilder:
             trail[matching] = trails[trail_arn]
             if s3_arn:
                 logs.extend((row, trails[trail_arn], s3_arn) for row in matching.tolist())
-        self.batch.log_files.extend(
-            LogFile(trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs)
-        )
+        self.log_files.extend(LogFile(trail_code, s3_arn, int(times[row])) for row, trail_code, s3_arn in sorted(logs))
         return ctx
 
     def finish(self) -> Batch:
         batch = self.batch
-        batch.columns = {name: np.concatenate(chunks) for name, chunks in self.chunks.items()} if self.rows else {}
+        batch.columns = (
+            {name: narrowed(np.concatenate(chunks)) for name, chunks in self.chunks.items()} if self.rows else {}
+        )
         if "eid" in batch.columns:  # packed here: 17 bytes an id through the pipe, not 36
             batch.columns["eid"], batch.columns["eidcase"], odd = packed_ids(batch.columns["eid"])
             batch.event_id_overflow.update(odd)
@@ -669,6 +682,7 @@ class _BatchBuilder:
         batch.contexts = self.contexts.part()
         batch.contexts.values = _texts(batch.contexts.values)  # one blob through the pipe, not a str each
         batch.alias_bindings = list(self.bindings.items())
+        batch.log_files = LogFiles(self.log_files)
         return batch
 
 

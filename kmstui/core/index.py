@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import msgspec
@@ -30,7 +31,7 @@ from . import model
 from .actiontrail import CLOUDS
 from .aliases import AliasHistory, AliasName
 from .arena import IdentityVocabulary, LoweredArena, TextArena, rows_containing
-from .batch import _DIGITS, _NIBBLES, PACKED_ID, Texts, packed_ids
+from .batch import _DIGITS, _NIBBLES, PACKED_ID, LogFiles, Texts, packed_ids
 from .decode import (
     EVENT_ID_WIDTH,
     STRING_COLUMNS,
@@ -627,12 +628,14 @@ class EventIndex:
             self.trail_changes.append(change)
         if batch.alias_bindings:
             self._keep_bindings(batch.alias_bindings, alias_remap.tolist().__getitem__, key_remap.tolist().__getitem__)
-        if batch.log_files:
+        if isinstance(batch.log_files, LogFiles):  # as a worker sends them: columns
+            files = batch.log_files
+            found = zip(trail_remap[files.trails].tolist(), files.arns, files.times.tolist(), strict=True)
+            # each LogFile made by tuple's own constructor, in C: a NamedTuple's __new__ is Python
+            self.log_files.extend(map(tuple.__new__, repeat(model.LogFile), found))
+        elif batch.log_files:
             trails = trail_remap.tolist()
-            if trails == list(range(len(trails))):  # the usual: codes already the index's
-                self.log_files.extend(batch.log_files)
-            else:
-                self.log_files.extend(model.LogFile(trails[f.trail], f.s3_arn, f.time) for f in batch.log_files)
+            self.log_files.extend(model.LogFile(trails[f.trail], f.s3_arn, f.time) for f in batch.log_files)
         only = np.flatnonzero((columns["key0"] == 0) & (columns["alias"] != 0))
         if len(only):
             self.alias_only.extend((only + base).tolist())
