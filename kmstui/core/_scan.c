@@ -1622,6 +1622,16 @@ typedef struct { /* a str's UTF-8 as context_identity writes it */
     int escapes; /* holds a quote or a backslash (no plain text of the scanner's does); -1: not looked */
 } Utf8;
 
+/* Appends i to list as a Python int: 0, or -1 with an exception set. */
+static int append_index(PyObject *list, Py_ssize_t i) {
+    PyObject *at = PyLong_FromSsize_t(i);
+    if (at == NULL)
+        return -1;
+    int failed = PyList_Append(list, at);
+    Py_DECREF(at);
+    return failed;
+}
+
 static PyObject *context_identity(PyObject *raw, PyObject *key_texts, PyObject *value_texts, Utf8 *keys_seen,
                                   const uint32_t *pair_key, const uint32_t *pair_value, int64_t start, uint32_t size,
                                   uint32_t subset, PyObject *labels);
@@ -1691,13 +1701,9 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
         if (PyErr_Occurred())
             goto done;
         uint32_t size = count[code - 1];
-        if (size == 0xFFFFFFFFu) {
-            PyObject *at = PyLong_FromSsize_t(i);
-            if (at == NULL || PyList_Append(left, at)) {
-                Py_XDECREF(at);
+        if (size == 0xFFFFFFFFu) { /* not plain: Python's to read */
+            if (append_index(left, i))
                 goto done;
-            }
-            Py_DECREF(at);
             continue;
         }
         if (start[code - 1] < 0 || start[code - 1] > all_pairs || (int64_t)size > all_pairs - start[code - 1] ||
@@ -1718,12 +1724,8 @@ static PyObject *context_codes(PyObject *Py_UNUSED(module), PyObject *args) {
                 if (!PyErr_ExceptionMatches(PyExc_UnicodeError))
                     goto done;
                 PyErr_Clear(); /* text UTF-8 cannot hold (no plain text has it): Python's to read */
-                PyObject *at = PyLong_FromSsize_t(i);
-                if (at == NULL || PyList_Append(left, at)) {
-                    Py_XDECREF(at);
+                if (append_index(left, i))
                     goto done;
-                }
-                Py_DECREF(at);
                 continue;
             }
             int is_new = 1;
