@@ -187,3 +187,27 @@ def test_a_copy_with_its_context_in_another_order_is_the_same_event(tmp_path, wa
     found = events(index)
     assert len(found) == 1 and not found[0].shares_id
     assert index.report.duplicates == 1
+
+
+def test_a_request_with_only_empty_contexts_holds_none(tmp_path, way):
+    """A ReEncrypt whose contexts are empty objects and a CreateGrant whose constraints are
+    empty (or not objects) hold no context set: ``ctx:*`` does not find them, and the index
+    keeps no set without pairs; a context of a few spaces, `{ }`, holds none either."""
+    empty = [
+        kms("ReEncrypt", key_arn(KEY1), request={"sourceEncryptionContext": {}, "destinationEncryptionContext": {}}),
+        kms("CreateGrant", key_arn(KEY1), request={"constraints": {}}),
+        kms("CreateGrant", key_arn(KEY1), request={"constraints": {"encryptionContextSubset": {}}}),
+        kms("CreateGrant", key_arn(KEY1), request={"constraints": "none"}),
+        kms("Decrypt", key_arn(KEY1), request={"encryptionContext": {"placeholder": "0"}}),
+    ]
+    held = kms("Decrypt", key_arn(KEY1), request={"encryptionContext": {"app": "pay"}})
+    texts = [json.dumps(record) for record in empty] + [json.dumps(held)]
+    texts[4] = texts[4].replace('{"placeholder": "0"}', "{   }")
+    for name, data in (
+        ("log.json", '{"Records":[' + ",".join(texts) + "]}"),  # delivered: the scanner's way where built
+        ("lines.jsonl", "\n".join(texts) + "\n"),  # JSON lines: the general way
+    ):
+        index = load(write(tmp_path / name.split(".")[0] / name, data))
+        assert len(rows(index)) == 6, name
+        assert [event.name for event in events(index, "ctx:*")] == ["Decrypt"], name
+        assert len(index.contexts) - 1 == 1, name

@@ -510,9 +510,9 @@ class _ContextBuilder:
         order; one that is not an object, or empty, holds none), added if their pairs are new
         to the batch: 0 for none."""
         kept = [(label, context, _pairs(context)) for label, context in groups if isinstance(context, dict) and context]
-        found = identity((label, pairs) for label, _, pairs in kept)
-        if not found:
+        if not kept:  # no pairs (identity would give "{}", which names no set)
             return 0
+        found = identity((label, pairs) for label, _, pairs in kept)
         code = self.codes.get(found)
         if code is not None:
             return code
