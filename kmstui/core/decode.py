@@ -74,7 +74,7 @@ from .cloudtrail import (
 from .contexts import NOT_PLAIN, ScannedContexts, _ContextBuilder
 from .model import AliasBinding, LogFile
 from .principals import PrincipalTable, _PrincipalCodes, assumed_role_arn
-from .references import _PLACES, _alias_change, _key_arn, _note, _note_span, _references, _trail_change
+from .references import _PLACES, _alias_change, _key_arn, _note, _references, _trail_change
 from .sources import SourceError, SourceFile, delivery_of, read_source, repair_surrogates, split_records
 from .timeutil import parse_event_times
 from .vocab import first_seen, gather
@@ -592,7 +592,7 @@ class _BatchBuilder:
                     self.batch.extra_keys[base + row] = more
             if observed[c]:
                 alias_code, key_code = firsts[c, 2].item(), firsts[c, 0].item()
-                _note_span(self.bindings, alias_code, key_code, earliest[c].item(), latest[c].item())
+                _note(self.bindings, alias_code, key_code, "observed", earliest[c].item(), latest[c].item())
         for i in np.flatnonzero(changed & succeeded).tolist():
             row = int(rows[i])
             name, alias_name, target, region, account = (

@@ -110,28 +110,18 @@ def _references(
             pass
 
 
-def _note_span(bindings: dict[AliasBinding, list[int]], alias: int, key: int, first: int, last: int) -> None:
-    """Remember an observation seen first at ``first`` and last at ``last``: what _note does
-    for the two, with one binding made and looked up."""
-    binding = AliasBinding(alias, key, "observed", 0)
-    span = bindings.get(binding)
-    if span is None:
-        bindings[binding] = [first, last]
-    else:
-        span[0], span[1] = min(span[0], first), max(span[1], last)
-
-
-def _note(bindings: dict[AliasBinding, list[int]], alias: int, key: int, kind: str, time: int) -> None:
+def _note(
+    bindings: dict[AliasBinding, list[int]], alias: int, key: int, kind: str, time: int, last: int | None = None
+) -> None:
     """Remember an alias binding: every change with its own time; an observation by the
-    first and last time it was seen."""
+    first and last time it was seen (``time`` to ``last``: a span of observations at once)."""
+    last = time if last is None else last
     binding = AliasBinding(alias, key, kind, 0 if kind == "observed" else time)
     span = bindings.get(binding)
     if span is None:
-        bindings[binding] = [time, time]
-    elif time < span[0]:
-        span[0] = time
-    elif time > span[1]:
-        span[1] = time
+        bindings[binding] = [time, last]
+    else:
+        span[0], span[1] = min(span[0], time), max(span[1], last)
 
 
 def _alias_change(
