@@ -86,7 +86,7 @@ def test_a_program_read_from_standard_input_loads_whole_in_its_own_process(demo_
 
 
 PRIORITIES = """
-import json, multiprocessing, os, sys
+import json, multiprocessing, os, sys, time
 from kmstui.core import loader
 from kmstui.core.background import BackgroundLoad
 from kmstui.core.index import EventIndex
@@ -99,15 +99,27 @@ files, problems = discover([sys.argv[1]])
 def workers():
     return [os.getpriority(os.PRIO_PROCESS, child.pid) for child in multiprocessing.active_children()]
 
+def started(lower):
+    # A worker lowers its priority in its initializer, before its first task; the pool's first
+    # task may have run in the other worker while this one was still starting. Wait (at most
+    # 10 s) for every worker to be past its initializer: what any of them ever ran under.
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    for _ in range(200):
+        seen = workers()
+        if seen and all(priority == min(19, mine + lower) for priority in seen):
+            break
+        time.sleep(0.05)
+    return seen
+
 if sys.argv[2] == "explorer":
     load = BackgroundLoad(EventIndex(), files)
     load.start()
-    starting = workers()
+    starting = started(5)
     load.shown()
     load.follow(lambda progress: None)
 else:
     loader.load(EventIndex(), files, refresh_every=None)
-    starting = workers()
+    starting = started(0)
 print(json.dumps({"mine": os.getpriority(os.PRIO_PROCESS, 0), "workers": starting, "after": workers()}))
 """
 
