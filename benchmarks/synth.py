@@ -15,8 +15,12 @@ naming only the bucket. ``varied`` is the high-cardinality trail of issue 17: ev
 encrypts under its own object ARN, each assumed-role session has a new session name and
 access key (sessions live a few minutes, as short jobs, Lambda and container credentials
 do), about 6,000 source addresses (private and public) and a few hundred user agents.
-``spaced=True`` writes either shape as ``json.dumps`` does by default (", " and ": ") with
-each record's keys in a shuffled order: the same records, another serialisation.
+Either shape can be written in four serialisations of the same records (``SERIALISATIONS``):
+``compact`` as CloudTrail writes it; ``dumps``, re-serialised as ``json.dumps`` does by
+default (", " and ": ", each object's keys in their order), the re-serialised trail of issue
+17; ``sorted``, the same with every object's keys sorted, as ``jq -S`` or Python's
+``sort_keys`` write; and ``shuffled``, spaced with each record's keys in an order of its own,
+which no serialiser we know writes: the hardest case for a reader that learns the key order.
 
 It does not share tests/records.py's builders: those make one readable record at a time
 with every field a test may want, where this writes a million in seconds with fields
@@ -401,7 +405,7 @@ def shuffled(value, rng: random.Random):
 
 
 def _write_file(args) -> int:
-    directory, number, seed, kms_share, shape, spaced = args
+    directory, number, seed, kms_share, shape, serialisation = args
     rng = random.Random(seed * 1_000_003 + number)
     world = World(seed)
     account = ACCOUNTS[number % len(ACCOUNTS)]
@@ -419,9 +423,13 @@ def _write_file(args) -> int:
             records.append(_other(world, rng, when, account, region, sessions))
     path = Path(directory, "AWSLogs", ORG, account, "CloudTrail", region, f"{stamp:%Y/%m/%d}", name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if spaced:  # its own generator: the records stay those of the compact files
+    if serialisation == "shuffled":  # its own generator: the records stay those of the compact files
         order = random.Random(seed * 7_919 + number)
         data = json.dumps({"Records": [shuffled(record, order) for record in records]}).encode()
+    elif serialisation == "dumps":
+        data = json.dumps({"Records": records}).encode()
+    elif serialisation == "sorted":
+        data = json.dumps({"Records": records}, sort_keys=True).encode()
     else:
         data = json.dumps({"Records": records}, separators=(",", ":")).encode()
     path.write_bytes(gzip.compress(data, 6, mtime=0))
@@ -429,6 +437,7 @@ def _write_file(args) -> int:
 
 
 SHAPES = ("repetitive", "varied")
+SERIALISATIONS = ("compact", "dumps", "sorted", "shuffled")
 
 
 def generate(
@@ -438,13 +447,15 @@ def generate(
     kms_share: float = 0.6,
     workers: int = 2,
     shape: str = "repetitive",
-    spaced: bool = False,
+    serialisation: str = "compact",
 ) -> int:
     """Write the trail; returns the uncompressed bytes written."""
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}: one of {', '.join(SHAPES)}")
+    if serialisation not in SERIALISATIONS:
+        raise ValueError(f"unknown serialisation {serialisation!r}: one of {', '.join(SERIALISATIONS)}")
     files = (records + PER_FILE - 1) // PER_FILE
-    jobs = [(str(directory), n, seed, kms_share, shape, spaced) for n in range(files)]
+    jobs = [(str(directory), n, seed, kms_share, shape, serialisation) for n in range(files)]
     with ProcessPoolExecutor(workers) as pool:
         return sum(pool.map(_write_file, jobs, chunksize=8))
 
@@ -456,7 +467,14 @@ if __name__ == "__main__":
     parser.add_argument("target", nargs="?", default=".bench-cache/trail-1m")
     parser.add_argument("records", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--shape", choices=SHAPES, default="repetitive")
-    parser.add_argument("--spaced", action="store_true", help='json.dumps\'s default ", " and ": ", keys shuffled')
+    parser.add_argument(
+        "--as",
+        dest="serialisation",
+        choices=SERIALISATIONS,
+        default="compact",
+        help="compact as CloudTrail writes; dumps: json.dumps's default; sorted: keys sorted; shuffled: "
+        "spaced, each record's keys in an order of its own",
+    )
     args = parser.parse_args()
-    written = generate(args.target, args.records, shape=args.shape, spaced=args.spaced)
+    written = generate(args.target, args.records, shape=args.shape, serialisation=args.serialisation)
     print(f"{args.records:,} {args.shape} records, {written / args.records:,.0f} bytes a record, in {args.target}")
