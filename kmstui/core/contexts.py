@@ -329,8 +329,10 @@ class _ContextBuilder:
         self.trails.extend(bytes(len(added.counts)))
         if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
             pairs = added.pairs
-            ends = np.cumsum(added.counts)
-            self._note_scanned_trails(added.first, ends, scanned.keys[pairs], scanned.values[pairs], scanned)
+            keys = scanned.keys[pairs]
+            if (keys == scanned.key_texts.index(_TRAIL_KEY) + 1).any():  # (never among a file's grants)
+                ends = np.cumsum(added.counts)
+                self._note_scanned_trails(added.first, ends, keys, scanned.values[pairs], scanned)
 
     def _of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """of_scanned_grants in numpy and Python: the reference, and the way without the C."""
