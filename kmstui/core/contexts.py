@@ -9,6 +9,7 @@ never writes one). A set shows its pairs in the order of the first record that b
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable
 from itertools import chain, compress, count, repeat
 from operator import is_
@@ -186,7 +187,7 @@ class _ContextBuilder:
             (None, None)
         ]  # code -> (aws:cloudtrail:arn, aws:s3:arn)
         self.trails = bytearray(1)  # 1 for the codes whose trail_info names a trail (a flag per code)
-        self.counts: list[int] = []
+        self.counts = array("I")  # each set's count of pairs (as they cross the pipe, without a list between)
         self.labels = _PairColumn()
         self.keys = _PairColumn()
         self.values = _PairColumn()
@@ -324,13 +325,15 @@ class _ContextBuilder:
         already added)."""
         self.keys.chunks.append(added.keys)
         self.values.chunks.append(added.values)
-        self.counts.extend(added.counts.tolist())
+        self.counts.frombytes(added.counts.astype(np.uint32).tobytes())
         self.trail_info.extend([(None, None)] * len(added.counts))
         self.trails.extend(bytes(len(added.counts)))
         if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files
             pairs = added.pairs
-            ends = np.cumsum(added.counts)
-            self._note_scanned_trails(added.first, ends, scanned.keys[pairs], scanned.values[pairs], scanned)
+            keys = scanned.keys[pairs]
+            if (keys == scanned.key_texts.index(_TRAIL_KEY) + 1).any():  # (never among a file's grants)
+                ends = np.cumsum(added.counts)
+                self._note_scanned_trails(added.first, ends, keys, scanned.values[pairs], scanned)
 
     def _of_scanned_grants(self, used: np.ndarray, scanned: ScannedContexts) -> np.ndarray:
         """of_scanned_grants in numpy and Python: the reference, and the way without the C."""
@@ -409,7 +412,7 @@ class _ContextBuilder:
             self.labels.add_coded(np.where(within < np.repeat(subsets, sizes), 1, 2), list(_LABELS[3:]))
         self.keys.add_coded(keys, scanned.key_texts)
         self.values.add_coded(values, scanned.value_texts)
-        self.counts.extend(sizes.tolist())
+        self.counts.frombytes(sizes.astype(np.uint32).tobytes())
         self.trail_info.extend([(None, None)] * len(sizes))
         self.trails.extend(bytes(len(sizes)))
         if _TRAIL_KEY in scanned.key_texts:  # CloudTrail encrypting one of its log files

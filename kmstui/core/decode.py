@@ -284,19 +284,28 @@ class _BatchBuilder:
 
         response_codes, responses = columns["responseElements"]
 
-        def parameters(i: int) -> bytes | None:
-            """As _parameters(raw(i)) says, from the spans the scanner found (what msgspec's Raw gives):
-            ``objects`` holds the (start, end) of each record's requestParameters, (0, 0) for none
-            (asked only of calls that change something: a few a file)."""
-            start, end = objects[i].tolist()
-            response = responses[response_codes[i]]
-            if not end and response is None:
-                return None
-            return b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]"
+        def parameters(records: list[int]) -> list[bytes | None]:
+            """As _parameters(raw(i)) says of each record ``i`` of ``records``, from the spans the
+            scanner found (what msgspec's Raw gives): ``objects`` holds the (start, end) of each
+            record's requestParameters, (0, 0) for none (asked only of calls that change
+            something: a few dozen a file, read together)."""
+            found: list[bytes | None] = []
+            for (start, end), code in zip(objects[records].tolist(), response_codes[records].tolist(), strict=True):
+                response = responses[code]
+                if not end and response is None:
+                    found.append(None)
+                else:
+                    found.append(b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]")
+            return found
 
+        nothing = np.zeros(len(kept), dtype=np.uint32)
         self._add_columns(
             info,
-            {name: (codes[kept], values) for name, (codes, values) in columns.items()},
+            # a field no kept record has (a third of them in a usual file) is code 0 throughout
+            {
+                name: (codes[kept] if len(values) > 1 else nothing.copy(), values)
+                for name, (codes, values) in columns.items()
+            },
             kept,
             raw if bounds is not None else None,
             measured=measured,
@@ -371,8 +380,9 @@ class _BatchBuilder:
         """Add one source's kept records, given as columns (codes into distinct values, one
         code per kept record). ``raw(i)`` is the text of the source's record ``i``;
         ``contexts``, the scanner's reading of the encryptionContext column's texts; ``times``
-        and ``ids``, the times and event ids it gave per record (see Scanned); ``parameters(i)``,
-        what _parameters says of record ``i``, where the scanner gives it without reading it again."""
+        and ``ids``, the times and event ids it gave per record (see Scanned); ``parameters(records)``,
+        what _parameters says of each record of ``records``, where the scanner gives it without
+        reading it again."""
         batch = self.batch
         vocab = self.vocab
         again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
@@ -465,10 +475,12 @@ class _BatchBuilder:
                     key0[row] = keys[key_arn]
         out.update(key0=key0, key1=key1, alias=alias, ctx=ctx, trail=trail)
         if raw is not None:
-            for row in np.flatnonzero(out["readonly"] != 1).tolist():
-                found = parameters(int(kept[row])) if parameters else _parameters(raw(int(kept[row])))
-                if found is not None:
-                    batch.parameters[base + row] = found
+            changing = np.flatnonzero(out["readonly"] != 1)
+            records = kept[changing].tolist()
+            found = parameters(records) if parameters else [_parameters(raw(i)) for i in records]
+            for row, kept_parameters in zip(changing.tolist(), found, strict=True):
+                if kept_parameters is not None:
+                    batch.parameters[base + row] = kept_parameters
         for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
@@ -722,8 +734,11 @@ def _rows_of(codes: np.ndarray, values: list, value: str) -> np.ndarray:
 def _rows_in(codes: np.ndarray, values: list, wanted) -> np.ndarray:
     """Which rows have a value in ``wanted``, as a mask: a lookup per distinct value, then one
     per row (np.isin sorts; this is a few times quicker on a file's columns)."""
+    found = _codes_of(values, wanted)
+    if not found:  # (configuration events and alias changes: none in most files)
+        return np.zeros(len(codes), dtype=bool)
     table = np.zeros(len(values), dtype=bool)
-    table[_codes_of(values, wanted)] = True
+    table[found] = True
     return table[codes]
 
 
