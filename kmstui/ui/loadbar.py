@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual.reactive import reactive
@@ -20,7 +21,8 @@ from textual.widget import Widget
 
 from ..core.text import clean
 
-BAR_WIDTH = 24  # cells of the bar; then its percentage, then the text
+BAR_WIDTH = 24  # cells of the bar at most; then its percentage, then the text
+NARROWEST = 8  # the bar gives way to the text down to this, in a narrow terminal
 FULL, LEFT_HALF, RIGHT_HALF = "━", "╺", "╸"  # Textual's bar glyphs: half cells at the ends
 
 
@@ -61,42 +63,44 @@ class LoadBar(Widget):
             return Strip.blank(width, base)
         styles = {name: base + self.get_component_rich_style(name, partial=True) for name in self.COMPONENT_CLASSES}
         fraction = self.line.fraction
+        text = clean(self.line.text)
+        # the bar as wide as the text leaves room for (80 columns: the rate and "Esc stops" shown)
+        bar = max(NARROWEST, min(BAR_WIDTH, width - 6 - cell_len(text)))
         if fraction is None:
-            segments = self._moving(styles)
+            segments = self._moving(styles, bar)
             percent = "    "
         else:
             fraction = max(0.0, min(1.0, fraction))
-            segments = _bar(fraction, styles["loadbar--done"], styles["loadbar--todo"])
+            segments = _bar(fraction, bar, styles["loadbar--done"], styles["loadbar--todo"])
             percent = f"{int(fraction * 100):>3}%"
-        text = clean(self.line.text)
         segments += [Segment(f" {percent} ", styles["loadbar--text"]), Segment(text, styles["loadbar--text"])]
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _moving(self, styles: dict[str, Style]) -> list[Segment]:
+    def _moving(self, styles: dict[str, Style], width: int) -> list[Segment]:
         """A quarter of the bar going back and forth: the load's end is not known."""
-        span = BAR_WIDTH // 4
+        span = width // 4
         step = int(time.monotonic() * 30) if self.app.animation_level != "none" else 0
-        travel = max(1, BAR_WIDTH - span)
+        travel = max(1, width - span)
         start = step % (2 * travel)
         start = start if start <= travel else 2 * travel - start
         todo, moving = styles["loadbar--todo"], styles["loadbar--unknown"]
         return [
             Segment(FULL * start, todo),
             Segment(FULL * span, moving),
-            Segment(FULL * (BAR_WIDTH - start - span), todo),
+            Segment(FULL * (width - start - span), todo),
         ]
 
 
-def _bar(fraction: float, done: Style, todo: Style) -> list[Segment]:
-    """The bar filled to ``fraction``, in half cells."""
-    halves = round(fraction * BAR_WIDTH * 2)
+def _bar(fraction: float, width: int, done: Style, todo: Style) -> list[Segment]:
+    """The bar, ``width`` cells, filled to ``fraction`` in half cells."""
+    halves = round(fraction * width * 2)
     full, half = divmod(halves, 2)
     segments = [Segment(FULL * full, done)]
     if half:
         segments.append(Segment(RIGHT_HALF, done))
-        rest = BAR_WIDTH - full - 1
+        rest = width - full - 1
     else:
-        rest = BAR_WIDTH - full
+        rest = width - full
         if rest and full:
             segments.append(Segment(LEFT_HALF, todo))
             rest -= 1
