@@ -47,3 +47,17 @@ async def test_what_a_source_names_is_made_visible():
 async def test_an_unknown_end_draws_no_percentage():
     drawn = await _drawn(120, LoadLine(None, "Athena running · Esc stops"))
     assert "%" not in drawn and drawn.rstrip().endswith("Athena running · Esc stops")
+
+
+async def test_the_text_is_muted_in_a_light_theme_too():
+    """$text-muted has alpha: a partial style drew it white, unreadable on a light theme."""
+    app = BarApp()
+    async with app.run_test(size=(120, 3)) as pilot:
+        app.theme = "textual-light"
+        bar = app.query_one(LoadBar)
+        bar.line = LoadLine(0.5, TEXT)
+        await pilot.pause()
+        text = next(s for s in bar.render_line(0) if "records" in s.text)
+        assert text.style is not None and text.style.color is not None and text.style.bgcolor is not None
+        ink, paper = text.style.color.get_truecolor(), text.style.bgcolor.get_truecolor()
+        assert sum(ink) < sum(paper) - 150  # darker than the background it is on

@@ -61,7 +61,9 @@ class LoadBar(Widget):
         base = self.rich_style
         if y or width <= 0:
             return Strip.blank(width, base)
-        styles = {name: base + self.get_component_rich_style(name, partial=True) for name in self.COMPONENT_CLASSES}
+        # whole styles, not partial ones: $text-muted is a colour with alpha, blended with the
+        # background only in a whole style (a partial one drew it white, on a light theme too)
+        styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
         fraction = self.line.fraction
         text = clean(self.line.text)
         # the bar as wide as the text leaves room for (80 columns: the rate and "Esc stops" shown)
