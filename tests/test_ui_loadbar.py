@@ -61,3 +61,23 @@ async def test_the_text_is_muted_in_a_light_theme_too():
         assert text.style is not None and text.style.color is not None and text.style.bgcolor is not None
         ink, paper = text.style.color.get_truecolor(), text.style.bgcolor.get_truecolor()
         assert sum(ink) < sum(paper) - 150  # darker than the background it is on
+
+
+async def test_an_unknown_end_moves_the_bar_only_while_it_is_shown():
+    """Athena's query: the bar moves 15 times a second; hidden at the load's end, it stops."""
+    app = BarApp()
+    async with app.run_test(size=(120, 3)) as pilot:
+        bar = app.query_one(LoadBar)
+        bar.line = LoadLine(None, "Athena running · Esc stops")
+        await pilot.pause()
+        assert bar.auto_refresh
+        bar.display = False
+        await pilot.pause()
+        await pilot.pause()
+        assert bar.auto_refresh is None
+        bar.display = True
+        await pilot.pause()
+        await pilot.pause()
+        assert bar.auto_refresh
+        bar.line = LoadLine(0.5, "1 of 2 files")
+        assert bar.auto_refresh is None

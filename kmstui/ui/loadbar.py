@@ -54,7 +54,17 @@ class LoadBar(Widget):
         """An unknown fraction animates the bar (15 frames a second, as Textual's does); a
         known one is drawn once for each change."""
         if (new.fraction is None) != (old.fraction is None):
-            self.auto_refresh = 1 / 15 if new.fraction is None else None
+            self._keep_moving()
+
+    def _keep_moving(self) -> None:
+        self.auto_refresh = 1 / 15 if self.line.fraction is None and self.display else None
+
+    def on_hide(self) -> None:
+        """Hidden at the load's end: no frames for a bar no one sees."""
+        self._keep_moving()
+
+    def on_show(self) -> None:
+        self._keep_moving()
 
     def render_line(self, y: int) -> Strip:
         width = self.content_region.width
