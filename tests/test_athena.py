@@ -189,11 +189,10 @@ def test_kmstui_events_athena_that_fails_exits_2(athena, capsys):
 
 
 async def test_the_explorer_shows_the_query_running_and_escape_stops_it(athena):
-    from textual.widgets import Static
-
     from kmstui.ui.app import KmsApp
+    from kmstui.ui.loadbar import LoadBar
 
-    from appkit import settle, text_of
+    from appkit import settle
 
     athena.hold()
     app = KmsApp(athena=options("event:Decrypt key:1234abcd"))
@@ -201,9 +200,9 @@ async def test_the_explorer_shows_the_query_running_and_escape_stops_it(athena):
         screen = app.explorer
         for _ in range(200):  # the query is held RUNNING: wait until the screen says so
             await pilot.pause(0.05)
-            if "Athena running" in text_of(screen.query_one("#progress-text", Static)):
+            if "Athena running" in screen.query_one(LoadBar).render_line(0).text:  # hidden until then
                 break
-        shown = text_of(screen.query_one("#progress-text", Static))
+        shown = screen.query_one(LoadBar).render_line(0).text
         assert "Athena running, 588.7 MB scanned (about $0.0028) · Esc stops" in shown
         await pilot.press("escape")
         await settle(pilot)

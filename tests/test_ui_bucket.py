@@ -11,11 +11,12 @@ from textual.widgets import Static
 from kmstui.core import query
 from kmstui.core.live.bucket import BucketOptions, BucketProgress
 from kmstui.ui.app import KmsApp
+from kmstui.ui.loadbar import LoadBar
 from kmstui.ui.modals import LoadSummaryScreen
 from kmstui.ui.panes import EventsPane
 
 import records
-from appkit import settle, text_of
+from appkit import lines, settle, text_of
 from orgtrail import BUCKET, NOW, SINCE, UNTIL, in_window, seed
 
 pytestmark = pytest.mark.slow
@@ -81,7 +82,7 @@ class TestBucketLoad:
             await _held(pilot)
             shown = screen.query_one(EventsPane).row_count
             assert shown > 0 and screen.load_running
-            assert f"s3://{BUCKET}/ · {HELD}/" in text_of(screen.query_one("#progress-text", Static))
+            assert f"s3://{BUCKET}/ · {HELD}/" in lines(screen.query_one(LoadBar))[0]
             await pilot.press("escape")
             await pilot.pause()
             assert screen._cancel.is_set()  # stopped while the next object is held

@@ -29,6 +29,7 @@ from kmstui.core.loader import Progress
 from kmstui.core.sources import SourceFile, discover, newest_first
 from kmstui.ui.app import KmsApp
 from kmstui.ui.explorer import LOADING_QUIET, worth_a_look
+from kmstui.ui.loadbar import LoadBar
 from kmstui.ui.panes import EventsPane
 
 from appkit import lines, text_of, type_text
@@ -238,11 +239,55 @@ async def test_before_the_first_events_the_list_says_it_is_loading(tmp_path):
         # the progress bar is in the first frame, before the load's first report: shown later, it
         # laid the screen out again
         assert app.explorer.query_one("#loadbar").display
-        assert text_of(app.explorer.query_one("#progress-text", Static)).startswith(f" 0 of {len(STAMPS)} files")
+        assert f"  0% 0 of {len(STAMPS)} files" in lines(app.explorer.query_one(LoadBar))[0]
         gate.release()
         await app.settled()
         await pilot.pause()
         assert events.row_count == PER_FILE * len(STAMPS)
+
+
+async def test_a_progress_tick_repaints_the_progress_line_alone(tmp_path, monkeypatch):
+    """Twice a second while loading, the screen's CPU comes out of the load's: a tick builds one
+    line (the bar, its percentage and its text are one widget), and no other line of the screen.
+    Counted where Textual builds a widget's line that is not in its cache (StylesCache.render_line):
+    the compositor asks every widget around the line for its lines, and gets the cached ones."""
+    from textual._styles_cache import StylesCache
+    from textual.widget import Widget
+
+    built: list[str] = []
+    asking: list[str] = []
+    render_lines, render_line = Widget.render_lines, StylesCache.render_line
+
+    def lines_asked(self, crop):
+        asking.append(type(self).__name__)
+        try:
+            return render_lines(self, crop)
+        finally:
+            asking.pop()
+
+    def line_built(self, *args):
+        built.append(asking[-1])
+        return render_line(self, *args)
+
+    async with _explorer_held(tmp_path, held=1) as (app, pilot, gate, _preload):
+        screen = app.explorer
+        for _ in range(3):
+            await pilot.pause()
+        monkeypatch.setattr(Widget, "render_lines", lines_asked)
+        monkeypatch.setattr(StylesCache, "render_line", line_built)
+        for done in (1, 2):
+            built.clear()
+            screen._show_load_progress(Progress(done, len(STAMPS), 100 * done, 0, 0, 0, 1.0))
+            await pilot.pause()
+            assert built == ["LoadBar"]
+            assert f"{done} of {len(STAMPS)} files · {100 * done} records" in lines(screen.query_one(LoadBar))[0]
+        built.clear()
+        screen._show_load_progress(Progress(2, len(STAMPS), 200, 0, 0, 0, 1.0))
+        await pilot.pause()
+        assert built == []  # the same words: nothing built again
+        monkeypatch.undo()
+        gate.release()
+        await app.settled()
 
 
 def test_delivered_files_are_read_newest_first(tmp_path):

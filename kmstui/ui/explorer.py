@@ -19,7 +19,7 @@ from textual.content import Content, Span
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input, ProgressBar, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from ..core import group, loader, novelty, ordering, query, views
@@ -34,6 +34,7 @@ from ..core.timeutil import iso, short
 from ..core.trails import TrailSummary, summarise_trails
 from .footer import KeysFooter
 from .groups import GroupByScreen, GroupsPane
+from .loadbar import LoadBar, LoadLine
 from .messages import (
     AthenaProgressed,
     BucketProgressed,
@@ -160,6 +161,7 @@ class ExplorerScreen(Screen[None]):
         self._marked = 0  # the newest request whose new events are marked
         self.event_order: tuple[str, bool] = ("time", True)  # the events list's sort: column, descending
         self.views = views.Loaded(list(views.BUILT_IN), [], views.config_dir() / views.FILE_NAME)
+        self._status_parts: list[tuple[str, str | None]] | None = None  # what the status line says
 
     # ------------------------------------------------------------------ layout
 
@@ -171,9 +173,7 @@ class ExplorerScreen(Screen[None]):
         yield EventsPane(self.index, id="events")
         yield GroupsPane(id="groups")
         with Vertical(id="bottom"):
-            with Horizontal(id="loadbar"):
-                yield ProgressBar(id="progress", show_eta=False)
-                yield Static(id="progress-text")
+            yield LoadBar(id="loadbar")
             with Horizontal(id="filterbar"):
                 yield Static("/", id="filter-prompt")
                 yield FilterInput(
@@ -378,17 +378,14 @@ class ExplorerScreen(Screen[None]):
         progress = self.bucket_progress = message.progress
         if not self.load_running:
             return
-        self.query_one("#loadbar").display = True
-        self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
         more = "+" if progress.listing else ""  # more to come: the listing goes on
         files = f"{progress.files_done:,}/{progress.files:,}{more} files"
         size = f"{_short_size(progress.bytes_done)}/{_short_size(progress.bytes)}{more}"
         cached = f" · {progress.cached:,} cached" if progress.cached else ""
-        self.query_one("#progress-text", Static).update(
-            Content(
-                f" {clean(progress.where)} · {files} · {size} · {progress.events:,} events{cached}"
-                f" · {_short_size(int(progress.rate))}/s · Esc stops"
-            )
+        self._show_progress(
+            progress.fraction,
+            f"{progress.where} · {files} · {size} · {progress.events:,} events{cached}"
+            f" · {_short_size(int(progress.rate))}/s · Esc stops",
         )
         self.update_status()
         await self._notify_changed()
@@ -419,9 +416,7 @@ class ExplorerScreen(Screen[None]):
     def on_athena_progressed(self, message: AthenaProgressed) -> None:
         if not self.load_running:
             return
-        self.query_one("#loadbar").display = True
-        self.query_one("#progress", ProgressBar).update(total=None)
-        self.query_one("#progress-text", Static).update(Content(f" {message.progress.describe} · Esc stops"))
+        self._show_progress(None, f"{message.progress.describe} · Esc stops")
         self.update_status()
 
     def _live_problems(self, sentences: list[str]) -> None:
@@ -444,17 +439,14 @@ class ExplorerScreen(Screen[None]):
         if progress.finished and not self.load_running:  # a poll while following: done until the next
             self.query_one("#loadbar").display = False
             return
-        self.query_one("#loadbar").display = True
-        self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
         back = f" · back to {short(int(progress.oldest.timestamp()))[5:16]}" if progress.oldest else ""
         note = f" · {progress.note}" if progress.note else ""
-        self.query_one("#progress-text", Static).update(
-            Content(
-                f" LookupEvents {progress.events:,} events"
-                f" · {progress.pages:,} page{'s' if progress.pages != 1 else ''}"
-                f" · {progress.rate:,.0f}/s"
-                f"{back}{note} · Esc stops"
-            )
+        self._show_progress(
+            progress.fraction,
+            f"LookupEvents {progress.events:,} events"
+            f" · {progress.pages:,} page{'s' if progress.pages != 1 else ''}"
+            f" · {progress.rate:,.0f}/s"
+            f"{back}{note} · Esc stops",
         )
         self.update_status()
 
@@ -526,15 +518,18 @@ class ExplorerScreen(Screen[None]):
         self._show_load_progress(message.progress)
 
     def _show_load_progress(self, progress: Progress) -> None:
-        self.query_one("#loadbar").display = True
-        self.query_one("#progress", ProgressBar).update(total=100, progress=round(progress.fraction * 100))
-        self.query_one("#progress-text", Static).update(
-            Content(
-                f" {progress.files_done:,} of {progress.files_total:,} files · {progress.records:,} records · "
-                f"{progress.rate:,.0f} records/s · Esc stops"
-            ),
-            layout=False,  # one line: twice a second, no layout of the screen for it
+        self._show_progress(
+            progress.fraction,
+            f"{progress.files_done:,} of {progress.files_total:,} files · {progress.records:,} records · "
+            f"{progress.rate:,.0f} records/s · Esc stops",
         )
+
+    def _show_progress(self, fraction: float | None, text: str) -> None:
+        """The progress line (one widget, one line: a tick repaints it alone), and the status line."""
+        bar = self.query_one(LoadBar)
+        if not bar.display:
+            bar.display = True
+        bar.line = LoadLine(fraction, text)
         self.update_status()
 
     def on_index_changed(self, message: IndexChanged) -> None:
@@ -1099,7 +1094,9 @@ class ExplorerScreen(Screen[None]):
         key = keys.current if keys.has_focus else None
         if key is not None and key.details:
             parts = [(key.display + "  ", "bold"), (key.details, None)]
-        self.query_one("#status", Static).update(_assemble(parts), layout=False)  # one line, whatever it says
+        if parts != self._status_parts:  # the same words are not drawn again (each progress tick asks)
+            self._status_parts = parts
+            self.query_one("#status", Static).update(_assemble(parts), layout=False)  # one line, whatever it says
 
     def on_descendant_focus(self) -> None:
         self.update_status()
