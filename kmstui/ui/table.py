@@ -23,10 +23,22 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ..core.text import clip
 
 Cell = tuple[str, str | None]  # (text, component class name or None)
+
+
+def component_style(widget: Widget, name: str) -> Style:
+    """A component class's own style, to be layered over the widget's, with its colour as the
+    whole style resolves it: a colour with alpha, or ``auto``, as ``$text-muted`` is, is blended
+    with the background there, where a partial style alone draws it white (unreadable on a
+    light theme)."""
+    partial = widget.get_component_rich_style(name, partial=True)
+    if partial.color is None:
+        return partial
+    return partial + Style(color=widget.get_component_rich_style(name).color)
 
 
 @dataclass(frozen=True)
@@ -305,7 +317,7 @@ class VirtualTable(ScrollView, can_focus=True):
     def _style(self, name: str | None) -> Style:
         if name is None:
             return Style()
-        return self.get_component_rich_style(name, partial=True)
+        return component_style(self, name)
 
     def _header_strip(self, width: int) -> Strip:
         style = self.rich_style + self._style("vt--header")
@@ -345,6 +357,12 @@ class VirtualTable(ScrollView, can_focus=True):
         if is_cursor:
             style += self._style("vt--cursor")
         return Strip([Segment(set_cell_size(clip(text, width + 1), width), style)], width)
+
+    def notify_style_update(self) -> None:
+        """The styles changed (another theme, a class toggled): the rows drawn with the old
+        ones are drawn again, as DataTable does."""
+        super().notify_style_update()
+        self._strips.clear()
 
     def refresh_rows(self) -> None:
         """Redraw (the data behind the rows changed, not their number)."""

@@ -21,6 +21,7 @@ from textual.widget import Widget
 from ..core.text import clip
 from ..core.timeline import Timeline, step_text
 from ..core.timeutil import short
+from .table import component_style
 
 LEVELS = " ▁▂▃▄▅▆▇█"
 BAR_ROWS = 2
@@ -141,7 +142,7 @@ class TimelineStrip(Widget, can_focus=True):
             return Strip([Segment(" " * width, base)], width) if y != BAR_ROWS else self._label(" Timeline…", width)
         if y >= BAR_ROWS:
             return self._label(self._caption(line), width)
-        styles = {name: self.get_component_rich_style(name, partial=True) for name in self.COMPONENT_CLASSES}
+        styles = {name: component_style(self, name) for name in self.COMPONENT_CLASSES}
         peak = max(1, line.peak)
         level_top = (BAR_ROWS - 1 - y) * 8  # the level this row starts at
         segments = []
@@ -181,6 +182,6 @@ class TimelineStrip(Widget, can_focus=True):
         return text + " · t"
 
     def _label(self, text: str, width: int) -> Strip:
-        style = self.rich_style + self.get_component_rich_style("timeline--label", partial=True)
+        style = self.rich_style + component_style(self, "timeline--label")
         text = clip(text, width)
         return Strip([Segment(text.ljust(width)[:width], style)], width)
