@@ -109,6 +109,58 @@ def called_with_random_arrays() -> None:
             pass
 
 
+def called_with_a_state_perturbed() -> None:
+    """merge_principals on a vocabulary's real state and a real batch, one thing changed: the
+    index's offsets as int64 (as past 4 GiB) or pointing past its bytes, a slot holding a code
+    not yet added or past the digests, an ARN kept for one side only, the batch's offsets
+    past its bytes, its digests of the wrong size, an odd number of digests looked for."""
+    vocabulary = arena.IdentityVocabulary(compiled=True)
+    pool = [identity(i) for i in range(rng.randrange(1, 60))]
+    vocabulary.remap(PrincipalPart.of_identities(dict.fromkeys(pool[: len(pool) // 2])))
+    part = PrincipalPart.of_identities(dict.fromkeys(rng.choice(pool) for _ in range(rng.randrange(1, 40))))
+    n = len(part) - 1
+    vocabulary._reserve(n)
+    data, ends = np.frombuffer(part.shorts, np.uint8), part.ends.astype(np.int64)
+    arns = {code - 1: arn for code, arn in part.arns.items()}
+    kinds = [(*part.kinds[k], i in arns) for i, k in enumerate(part.kind[1:].tolist())]
+    parts = np.array([vocabulary._parts.code(kind) for kind in kinds], np.uint32)  # as remap makes them
+    digests = arena.principal_digests(data, ends, parts, part.digests).view(np.int64)
+    shorts = vocabulary.short_forms
+    short_ends = np.frombuffer(shorts._ends, np.uint32).copy()
+    wide = False
+    slots, table = vocabulary._slots.copy(), vocabulary._digests.copy()
+    kept_arns = dict(vocabulary._arns)
+    what = rng.randrange(8)
+    if what == 0:
+        short_ends, wide = short_ends.astype(np.int64), True
+    elif what == 1:
+        short_ends[rng.randrange(len(short_ends))] = rng.choice([len(shorts.blob) + 5, 0, 1 << 31])
+    elif what == 2 and len(short_ends) > 1:
+        short_ends = short_ends.astype(np.int64)
+        short_ends[rng.randrange(len(short_ends))] = rng.choice([-1, -(1 << 40), 1 << 40])
+        wide = True
+    elif what == 3:
+        slots[rng.randrange(len(slots))] = rng.choice([len(vocabulary) + rng.randrange(3), len(table) + 1])
+    elif what == 4:
+        kept_arns = {code: "arn:other" for code in range(len(vocabulary))} if rng.random() < 0.5 else {}
+    elif what == 5:
+        ends[rng.randrange(len(ends))] = rng.choice([-1, len(data) + 1, 1 << 62])
+    elif what == 6:
+        digests = digests[: rng.randrange(n + 1)]
+    else:
+        try:
+            _scan.digest_find(slots, table, np.zeros(rng.randrange(1, 16), np.uint8))
+        except ValueError:
+            pass
+    try:
+        _scan.merge_principals(
+            slots, table, len(vocabulary), shorts.blob, short_ends, wide, vocabulary._part_codes, kept_arns,
+            data, ends, parts, digests, arns, np.zeros(n + 1, np.uint32), np.zeros(n, np.int64), 0,
+        )  # fmt: skip
+    except ValueError:
+        pass
+
+
 end = time.monotonic() + seconds
 runs = batches = calls = 0
 while time.monotonic() < end:
@@ -116,5 +168,6 @@ while time.monotonic() < end:
     runs += 1
     for _ in range(20):
         called_with_random_arrays()
-        calls += 3
+        called_with_a_state_perturbed()
+        calls += 4
 print(f"fuzz_merge seed {seed}: {runs} runs, {batches} batches merged both ways alike, {calls} calls of random arrays")
