@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,16 @@ from records import (
 )
 
 DEMO = REPO / "assets/demo"
+
+MERGES = ["C", "numpy"] if arena.COMPILED_MERGE else ["numpy"]  # the C merge where the scanner is built
+
+
+@pytest.fixture(params=MERGES, autouse=True)
+def merge(request, monkeypatch):
+    """Every test here runs on both ways of merging a batch's principals: the C (the index's
+    digest table, _scan.merge_principals) and numpy's sorted digests (the reference)."""
+    monkeypatch.setattr(arena, "COMPILED_MERGE", request.param == "C")
+    return request.param
 
 
 def _files(*folders: Path) -> list:
@@ -256,3 +267,130 @@ def test_principals_that_differ_only_in_their_arn_are_matched_together(tmp_path,
         )
     assert len(index.vocab["principal"]) == len(users) + 1
     assert singly == []
+
+
+def _hostile_identities(rng) -> list[model.Identity]:
+    """Principals as a hostile trail could make them: control and invisible characters, lone
+    surrogates, long and empty short forms, one short form in several kinds, with and without an ARN."""
+    pieces = [
+        "role/r",
+        "user/",
+        "",
+        "\x00",
+        "\x1b[31m",
+        "\u200b",
+        "\u202e",
+        "\ud800",
+        "é",
+        "☃",
+        "\U0001f600",
+        "x" * 300,
+    ]
+    out = []
+    for i in range(rng.randrange(20, 120)):
+        short = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 4))) + (
+            str(i % 9) if rng.random() < 0.5 else ""
+        )
+        kind = rng.choice(
+            [("AssumedRole", "1", None), ("IAMUser", "1", None), ("AssumedRole", "2", None), ("AWSService", None, "s3")]
+        )
+        arn = rng.choice([None, None, f"arn:aws:iam::1:{short}", f"arn:{rng.random()}"])
+        out.append(model.Identity(short, arn, kind[0], kind[1], kind[2]))
+    return out
+
+
+def _batches_of(folders: list[Path], per_batch: int) -> list[PrincipalPart]:
+    files = _files(*folders)
+    return [load_many(files[start : start + per_batch]).principals for start in range(0, len(files), per_batch)]
+
+
+def _same_vocabularies(parts: list) -> None:
+    """The C merge and numpy's give the same codes for every batch, and keep the same values."""
+    compiled, reference = arena.IdentityVocabulary(compiled=True), arena.IdentityVocabulary(compiled=False)
+    for part in parts:
+        assert compiled.remap(part).tolist() == reference.remap(part).tolist()
+    assert len(compiled) == len(reference)
+    assert list(compiled.values) == list(reference.values)
+    assert bytes(compiled.short_forms.blob) == bytes(reference.short_forms.blob)
+    for identity in list(reference.values)[1::7]:
+        assert compiled.find(identity) == reference.find(identity)
+
+
+needs_c_merge = pytest.mark.skipif(
+    not arena.COMPILED_MERGE, reason="the column scanner (and its merge) is not built here"
+)
+
+
+@needs_c_merge
+@pytest.mark.parametrize("merge", ["C"], indirect=True)
+@pytest.mark.parametrize("seed", range(6))
+def test_the_c_merge_codes_hostile_principals_as_numpy_does(seed, merge):
+    rng = random.Random(seed)
+    pool = _hostile_identities(rng)
+    parts = []
+    for _ in range(12):  # repeats inside a batch (as from two files) and across batches
+        chosen = [rng.choice(pool) for _ in range(rng.randrange(0, 60))]
+        parts.append(PrincipalPart.of_identities(dict.fromkeys(chosen)))
+        parts.append([None, *chosen])  # a list of identities, repeats and all
+    _same_vocabularies(parts)
+
+
+@needs_c_merge
+@pytest.mark.parametrize("merge", ["C"], indirect=True)
+def test_the_c_merge_codes_the_demo_and_a_varied_trail_as_numpy_does(tmp_path, merge):
+    _same_vocabularies(_batches_of([DEMO], 2) + _batches_of([_varied_trail(tmp_path, files=3)], 1))
+
+
+@needs_c_merge
+@needs_outside_data(REAL)
+@pytest.mark.parametrize("merge", ["C"], indirect=True)
+def test_the_c_merge_codes_public_records_as_numpy_does(merge):
+    _same_vocabularies(_batches_of([REAL], 5) + _batches_of([AWS_DOCS], 3))
+
+
+@needs_c_merge
+@pytest.mark.parametrize("merge", ["C"], indirect=True)
+def test_the_c_merge_refuses_arrays_that_do_not_fit_together(merge):
+    from kmstui.core import _scan
+
+    slots, digests = np.zeros(8, np.uint32), np.zeros(8, np.int64)
+    with pytest.raises(ValueError):
+        _scan.digest_insert(np.zeros(6, np.uint32), digests, np.ones(1, np.uint32), np.ones(1, np.int64))
+    with pytest.raises(ValueError):  # a code past the digests kept
+        _scan.digest_insert(slots, digests, np.array([8], np.uint32), np.ones(1, np.int64))
+    _scan.digest_insert(slots, digests, np.array([1, 2], np.uint32), np.array([5, 13], np.int64))
+    assert np.frombuffer(_scan.digest_find(slots, digests, np.array([13, 5, 21], np.int64)), np.uint32).tolist() == [
+        2,
+        1,
+        0,
+    ]
+    with pytest.raises(ValueError):  # a digest held already
+        _scan.digest_insert(slots, digests, np.array([3], np.uint32), np.array([13], np.int64))
+    ends, shorts = np.array([0, 0, 1, 2], np.uint32), np.frombuffer(b"ab", np.uint8)
+    args = [slots, digests, 3, shorts, ends, False, np.zeros(3, np.uint32), {}]
+    batch = [np.frombuffer(b"ab", np.uint8), np.array([0, 1, 2], np.int64), np.zeros(2, np.uint32)]
+    out, new = np.zeros(3, np.uint32), np.zeros(2, np.int64)
+    assert _scan.merge_principals(*args, *batch, np.array([7, 9], np.int64), {}, out, new, 0) == (2, 2)
+    assert out.tolist() == [0, 3, 4] and new.tolist() == [0, 1]
+    with pytest.raises(ValueError):  # a short form past the batch's bytes
+        _scan.merge_principals(
+            *args, batch[0], np.array([0, 1, 5], np.int64), batch[2], np.array([40, 41], np.int64), {}, out, new, 0
+        )
+    with pytest.raises(ValueError):  # a start past the batch
+        _scan.merge_principals(*args, *batch, np.array([7, 9], np.int64), {}, out, new, 3)
+    with pytest.raises(ValueError):  # no room left in the table
+        _scan.merge_principals(
+            *args[:2],
+            7,
+            shorts,
+            np.zeros(8, np.uint32),
+            False,
+            np.zeros(7, np.uint32),
+            {},
+            *batch,
+            np.array([50, 51], np.int64),
+            {},
+            out,
+            new,
+            0,
+        )

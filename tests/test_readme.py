@@ -58,6 +58,7 @@ def test_the_development_map_names_every_module():
         "update_screenshots.py",
         "fuzz_scan.py",
         "fuzz_contexts.py",
+        "fuzz_merge.py",
         "snapshot_png.py",
         "startup_timeline.py",
         "bench.py",

@@ -2227,9 +2227,14 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_scan", "A column scanner for CloudTrail log files.", -1, methods,
 };
 
+static int add_merge_functions(PyObject *module); /* the index's principal merge, at the end of the file */
+
 PyMODINIT_FUNC PyInit__scan(void) {
     init_tables();
-    return PyModule_Create(&module);
+    PyObject *made = PyModule_Create(&module);
+    if (made != NULL && add_merge_functions(made) < 0)
+        Py_CLEAR(made);
+    return made;
 }
 
 /* ---- contexts.identity in C, for context_codes ---- */
@@ -2432,3 +2437,290 @@ done:
         PyMem_Free(pairs);
     return result;
 }
+
+/* ---- The index's principal merge: a batch's principals matched by digest (arena.py) ---- */
+
+/* The digest table: ``slots`` (a power of two of them) hold principal codes, 0 for none, by
+ * open addressing from a digest's low bits; ``digests[code]`` is each code's digest. */
+typedef struct {
+    uint32_t *slots;
+    size_t mask;
+    int64_t *digests;
+    size_t codes; /* entries of digests */
+} DigestTable;
+
+static int digest_table_of(Py_buffer *slots, Py_buffer *digests, DigestTable *table) {
+    size_t count = (size_t)slots->len / sizeof(uint32_t);
+    if (slots->len % (Py_ssize_t)sizeof(uint32_t) || digests->len % (Py_ssize_t)sizeof(int64_t) || count < 2 ||
+        (count & (count - 1))) {
+        PyErr_SetString(PyExc_ValueError, "digest table: slots not a power of two of uint32, or digests not int64");
+        return -1;
+    }
+    table->slots = slots->buf;
+    table->mask = count - 1;
+    table->digests = digests->buf;
+    table->codes = (size_t)digests->len / sizeof(int64_t);
+    return 0;
+}
+
+/* The slot holding the code whose digest is ``digest``, or the empty slot where it would go;
+ * NULL when the table is full of other digests, or holds a code past ``digests`` (refused). */
+static uint32_t *digest_slot(const DigestTable *table, int64_t digest) {
+    size_t at = (size_t)(uint64_t)digest & table->mask;
+    for (size_t probes = 0; probes <= table->mask; probes++, at = (at + 1) & table->mask) {
+        uint32_t code = table->slots[at];
+        if (code == 0)
+            return &table->slots[at];
+        if (code >= table->codes)
+            break;
+        if (table->digests[code] == digest)
+            return &table->slots[at];
+    }
+    PyErr_SetString(PyExc_ValueError, "digest table: full, or a code past its digests");
+    return NULL;
+}
+
+PyDoc_STRVAR(digest_insert_doc,
+"digest_insert(slots, digests, codes, new_digests, /) -> None\n\n"
+"Add principal ``codes[i]`` (native uint32, not 0, not in the table) under ``new_digests[i]``\n"
+"(int64) to the digest table: ``slots`` (uint32, a power of two of them, 0 for empty) and\n"
+"``digests`` (int64 by code, written here). What the index's sorted digests (arena._merged)\n"
+"do without the scanner.");
+
+static PyObject *digest_insert(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer slots = {0}, digests = {0}, codes = {0}, added = {0};
+    PyObject *result = NULL;
+    DigestTable table;
+    if (!PyArg_ParseTuple(args, "w*w*y*y*:digest_insert", &slots, &digests, &codes, &added))
+        return NULL;
+    if (digest_table_of(&slots, &digests, &table) < 0)
+        goto done;
+    size_t count = (size_t)codes.len / sizeof(uint32_t);
+    if (codes.len % (Py_ssize_t)sizeof(uint32_t) || added.len != (Py_ssize_t)(count * sizeof(int64_t))) {
+        PyErr_SetString(PyExc_ValueError, "digest_insert: codes and digests of different sizes");
+        goto done;
+    }
+    const uint32_t *code = codes.buf;
+    const int64_t *digest = added.buf;
+    for (size_t i = 0; i < count; i++) {
+        if (code[i] == 0 || code[i] >= table.codes) {
+            PyErr_SetString(PyExc_ValueError, "digest_insert: code 0, or a code past the digests");
+            goto done;
+        }
+        uint32_t *slot = digest_slot(&table, digest[i]);
+        if (slot == NULL)
+            goto done;
+        if (*slot != 0) {
+            PyErr_SetString(PyExc_ValueError, "digest_insert: a digest the table holds already");
+            goto done;
+        }
+        table.digests[code[i]] = digest[i];
+        *slot = code[i];
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&digests);
+    PyBuffer_Release(&codes);
+    PyBuffer_Release(&added);
+    return result;
+}
+
+PyDoc_STRVAR(digest_find_doc,
+"digest_find(slots, digests, wanted, /) -> bytes\n\n"
+"The code kept under each digest of ``wanted`` (int64) in the digest table, 0 where there is\n"
+"none (native uint32, one a digest): not yet checked, a digest can be another principal's.\n"
+"What arena._looked_up does in the sorted digests.");
+
+static PyObject *digest_find(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer slots = {0}, digests = {0}, wanted = {0};
+    PyObject *result = NULL;
+    DigestTable table;
+    if (!PyArg_ParseTuple(args, "y*y*y*:digest_find", &slots, &digests, &wanted))
+        return NULL;
+    if (digest_table_of(&slots, &digests, &table) < 0)
+        goto done;
+    size_t count = (size_t)wanted.len / sizeof(int64_t);
+    if (wanted.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "digest_find: digests not int64");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(count * sizeof(uint32_t)));
+    if (result == NULL)
+        goto done;
+    uint32_t *out = (uint32_t *)PyBytes_AS_STRING(result);
+    const int64_t *digest = wanted.buf;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t *slot = digest_slot(&table, digest[i]);
+        if (slot == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        out[i] = *slot;
+    }
+done:
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&digests);
+    PyBuffer_Release(&wanted);
+    return result;
+}
+
+/* ``text`` (native uint32 or int64 offsets: ``wide``) as [start, end) of text ``i``; 0 when the
+ * offsets are not in order or past ``size`` bytes. */
+static int text_span(const void *ends, int wide, size_t i, size_t size, size_t *start, size_t *stop) {
+    uint64_t a, b;
+    if (wide) {
+        int64_t x = ((const int64_t *)ends)[i], y = ((const int64_t *)ends)[i + 1];
+        if (x < 0 || y < x)
+            return 0;
+        a = (uint64_t)x, b = (uint64_t)y;
+    } else
+        a = ((const uint32_t *)ends)[i], b = ((const uint32_t *)ends)[i + 1];
+    if (b < a || b > size)
+        return 0;
+    *start = (size_t)a, *stop = (size_t)b;
+    return 1;
+}
+
+/* Whether two principals' ARNs agree: the batch's principal ``position`` (a key of ``arns``,
+ * or not) against ``other`` in ``other_arns``. Only a principal with an ARN is compared, as
+ * arena.IdentityVocabulary._same does (their part says both have one). -1 on an error. */
+static int same_arn(PyObject *arns, Py_ssize_t position, PyObject *other_arns, Py_ssize_t other) {
+    if (PyDict_GET_SIZE(arns) == 0)
+        return 1;
+    PyObject *key = PyLong_FromSsize_t(position);
+    if (key == NULL)
+        return -1;
+    PyObject *arn = PyDict_GetItemWithError(arns, key);
+    Py_DECREF(key);
+    if (arn == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    key = PyLong_FromSsize_t(other);
+    if (key == NULL)
+        return -1;
+    PyObject *kept = PyDict_GetItemWithError(other_arns, key);
+    Py_DECREF(key);
+    if (kept == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return PyObject_RichCompareBool(arn, kept, Py_EQ);
+}
+
+PyDoc_STRVAR(merge_principals_doc,
+"merge_principals(slots, digests, base, shorts, short_ends, wide, part_codes, kept_arns,\n"
+"                 data, ends, parts, batch_digests, arns, out, new, start, /) -> (stop, added)\n\n"
+"A batch's principals matched against the index's (arena.IdentityVocabulary), from position\n"
+"``start``, in order. Principal i of the batch is its short form ``data[ends[i]:ends[i + 1]]``\n"
+"(``ends``: int64), its part code ``parts[i]`` (uint32), its digest ``batch_digests[i]`` (int64,\n"
+"arena.principal_digests) and its ARN ``arns.get(i)``.\n"
+"The index's principal c is ``shorts[short_ends[c]:short_ends[c + 1]]`` (uint32 offsets, int64\n"
+"when ``wide``), ``part_codes[c]`` and ``kept_arns.get(c)``; codes from ``base`` are the ones\n"
+"this batch adds. Each principal is looked up in the digest table (``slots``, ``digests``, as\n"
+"digest_insert keeps them) and checked byte for byte: found, ``out[i + 1]`` is its code; new,\n"
+"it gets the next code, goes into the table and its position into ``new``. A digest held by\n"
+"another principal stops the pass: ``stop`` is its position (n when all are done) and\n"
+"``added`` the principals this call added, for the caller to keep before it goes on. What\n"
+"IdentityVocabulary._remap_numpy does in numpy (the reference, and the way without it).");
+
+static PyObject *merge_principals(PyObject *Py_UNUSED(module), PyObject *args) {
+    Py_buffer slots = {0}, digests = {0}, shorts = {0}, short_ends = {0}, part_codes = {0}, data = {0}, ends = {0},
+              parts = {0}, batch_digests = {0}, out = {0}, new = {0};
+    PyObject *kept_arns, *arns, *result = NULL;
+    Py_ssize_t base_arg, start;
+    int wide;
+    DigestTable table;
+    if (!PyArg_ParseTuple(args, "w*w*ny*y*py*O!y*y*y*y*O!w*w*n:merge_principals", &slots, &digests, &base_arg,
+                          &shorts, &short_ends, &wide, &part_codes, &PyDict_Type, &kept_arns, &data, &ends, &parts,
+                          &batch_digests, &PyDict_Type, &arns, &out, &new, &start))
+        return NULL;
+    if (digest_table_of(&slots, &digests, &table) < 0)
+        goto done;
+    size_t n = (size_t)parts.len / sizeof(uint32_t), base = (size_t)base_arg;
+    size_t end_size = wide ? sizeof(int64_t) : sizeof(uint32_t);
+    size_t kept = (size_t)short_ends.len / end_size; /* texts of the index, plus one */
+    if (parts.len % (Py_ssize_t)sizeof(uint32_t) || ends.len != (Py_ssize_t)((n + 1) * sizeof(int64_t)) ||
+        batch_digests.len != (Py_ssize_t)(n * sizeof(int64_t)) || out.len != (Py_ssize_t)((n + 1) * sizeof(uint32_t)) ||
+        new.len != (Py_ssize_t)(n * sizeof(int64_t)) ||
+        short_ends.len % (Py_ssize_t)end_size || base_arg < 1 || kept != base + 1 ||
+        part_codes.len != (Py_ssize_t)(base * sizeof(uint32_t)) || start < 0 || (size_t)start > n ||
+        base + (n - (size_t)start) > table.codes || base + n >= UINT32_MAX || base + (n - (size_t)start) > table.mask) {
+        PyErr_SetString(PyExc_ValueError, "merge_principals: arrays of sizes that do not fit together");
+        goto done;
+    }
+    const int64_t *end = ends.buf;
+    const uint32_t *part = parts.buf, *kept_part = part_codes.buf;
+    const unsigned char *bytes = data.buf, *kept_bytes = shorts.buf;
+    uint32_t *code_of = out.buf;
+    int64_t *added_at = new.buf;
+    const int64_t *digest_of = batch_digests.buf;
+    size_t added = 0, i = (size_t)start;
+    for (; i < n; i++) {
+        size_t from = 0, to = 0;
+        if (end[i] < 0 || end[i + 1] < end[i] || (uint64_t)end[i + 1] > (uint64_t)data.len) {
+            PyErr_SetString(PyExc_ValueError, "merge_principals: a short form past the batch's bytes");
+            goto done;
+        }
+        from = (size_t)end[i], to = (size_t)end[i + 1];
+        int64_t digest = digest_of[i];
+        uint32_t *slot = digest_slot(&table, digest);
+        if (slot == NULL)
+            goto done;
+        uint32_t code = *slot;
+        if (code == 0) { /* new: the next code */
+            code = (uint32_t)(base + added);
+            table.digests[code] = digest;
+            *slot = code;
+            added_at[added++] = (int64_t)i;
+            code_of[i + 1] = code;
+            continue;
+        }
+        int same;
+        if (code >= base) { /* added by this batch: compared with the batch's own principal */
+            if ((size_t)(code - base) >= added) {
+                PyErr_SetString(PyExc_ValueError, "merge_principals: the table holds a code not yet added");
+                goto done;
+            }
+            size_t other = (size_t)added_at[code - base];
+            size_t other_from = (size_t)end[other], other_to = (size_t)end[other + 1];
+            same = part[other] == part[i] && other_to - other_from == to - from &&
+                   memcmp(bytes + other_from, bytes + from, to - from) == 0;
+            if (same && (same = same_arn(arns, (Py_ssize_t)i, arns, (Py_ssize_t)other)) < 0)
+                goto done;
+        } else {
+            size_t kept_from, kept_to;
+            if (!text_span(short_ends.buf, wide, code, (size_t)shorts.len, &kept_from, &kept_to)) {
+                PyErr_SetString(PyExc_ValueError, "merge_principals: a short form past the index's bytes");
+                goto done;
+            }
+            same = kept_part[code] == part[i] && kept_to - kept_from == to - from &&
+                   memcmp(kept_bytes + kept_from, bytes + from, to - from) == 0;
+            if (same && (same = same_arn(arns, (Py_ssize_t)i, kept_arns, (Py_ssize_t)code)) < 0)
+                goto done;
+        }
+        if (!same)
+            break; /* a digest another principal has: the caller's, one at a time */
+        code_of[i + 1] = code;
+    }
+    result = Py_BuildValue("nn", (Py_ssize_t)i, (Py_ssize_t)added);
+done:
+    PyBuffer_Release(&slots);
+    PyBuffer_Release(&digests);
+    PyBuffer_Release(&shorts);
+    PyBuffer_Release(&short_ends);
+    PyBuffer_Release(&part_codes);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&parts);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&new);
+    PyBuffer_Release(&batch_digests);
+    return result;
+}
+
+static PyMethodDef merge_methods[] = {
+    {"digest_insert", digest_insert, METH_VARARGS, digest_insert_doc},
+    {"digest_find", digest_find, METH_VARARGS, digest_find_doc},
+    {"merge_principals", merge_principals, METH_VARARGS, merge_principals_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int add_merge_functions(PyObject *module) { return PyModule_AddFunctions(module, merge_methods); }

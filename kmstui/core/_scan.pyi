@@ -45,3 +45,24 @@ def session_codes(
 def group_rows(columns: list, rows: int, /) -> tuple[bytes, bytes]: ...
 def encoded_texts(texts: list, digests: bool, /) -> tuple[bytes, bytes, bytes | None] | None: ...
 def packed_ids(ids: object, /) -> tuple[bytearray, bytes, list[int]]: ...
+def digest_insert(slots: object, digests: object, codes: object, new_digests: object, /) -> None: ...
+def digest_find(slots: object, digests: object, wanted: object, /) -> bytes: ...
+def merge_principals(
+    slots: object,
+    digests: object,
+    base: int,
+    shorts: object,
+    short_ends: object,
+    wide: bool,
+    part_codes: object,
+    kept_arns: dict[int, str],
+    data: object,
+    ends: object,
+    parts: object,
+    batch_digests: object,
+    arns: dict[int, str],
+    out: object,
+    new: object,
+    start: int,
+    /,
+) -> tuple[int, int]: ...

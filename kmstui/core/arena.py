@@ -25,6 +25,15 @@ from .vocab import Vocabulary, first_seen, lowered, spans
 if TYPE_CHECKING:
     from .batch import PrincipalPart
 
+try:  # the index's principal merge in C, where the scanner is built; else in numpy
+    from ._scan import digest_find as _digest_find
+    from ._scan import digest_insert as _digest_insert
+    from ._scan import merge_principals as _merge_principals
+
+    COMPILED_MERGE = True
+except ImportError:
+    COMPILED_MERGE = False
+
 _CODEC = ("utf-8", "surrogatepass")  # a lone surrogate (repaired upstream, but stay total) survives
 
 
@@ -621,9 +630,18 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
     a dictionary of its own: a collision costs time, never a wrong code."""
 
     _FOLD = 1 << 14  # principals added before the recent digests are merged into the sorted arrays
+    _LOAD = 0.7  # the C digest table's fill before it doubles
 
-    def __init__(self):
+    def __init__(self, compiled: bool | None = None):
         super().__init__(search_text)
+        compiled = COMPILED_MERGE if compiled is None else compiled
+        # Where the scanner is built the digests are kept in a hash table the C merge reads and
+        # writes (_scan.merge_principals): slots of codes (0: empty, 4 bytes each, filled at most
+        # _LOAD) and each code's digest (8 bytes); else in the sorted arrays below (the reference).
+        self._compiled = compiled
+        self._slots = np.zeros(1 << 10 if compiled else 0, np.uint32)
+        self._digests = np.zeros(1 << 10 if compiled else 0, np.int64)  # by code, with room to grow
+        self._held = 0  # codes in the slots
         self.values = _Identities(self)  # type: ignore[assignment]
         self._shorts = TextArena([""])
         self._parts = Vocabulary[tuple[Any, ...]]()  # (identity_type, account, invoked_by, has an ARN)
@@ -692,6 +710,10 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
     def _candidates(self, digests: np.ndarray) -> np.ndarray:
         """The code of the principal kept under each digest (ascending), 0 where there is
         none: not yet checked, a digest can match a different principal."""
+        if self._compiled:
+            found = np.frombuffer(_digest_find(self._slots, self._digests, digests.astype(np.int64)), np.uint32)
+            # a code a merge has put in the table but not yet kept (read on another thread) is not found yet
+            return np.where(found < len(self), found, np.uint32(0))
         codes = _looked_up(self._sorted_hashes, self._sorted_codes, digests)
         if len(self._recent_hashes):
             codes |= _looked_up(self._recent_hashes, self._recent_codes, digests)  # a digest is in one or neither
@@ -700,6 +722,11 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
     def _remember(self, digests: np.ndarray, codes: np.ndarray) -> None:
         """Keep the digests (ascending, distinct, new) of principals just added; merge them
         into the sorted arrays once there are many (a merge copies the arrays)."""
+        if self._compiled:
+            self._reserve(len(codes))
+            _digest_insert(self._slots, self._digests, codes.astype(np.uint32), digests.astype(np.int64))
+            self._held += len(codes)
+            return
         self._recent_hashes, self._recent_codes = _merged(self._recent_hashes, self._recent_codes, digests, codes)
         # folded once they are a fraction of the sorted ones: each fold copies every digest,
         # so a fixed number between folds would copy them all again every few batches
@@ -743,6 +770,8 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         if texts is None and arns:
             texts = with_arns(text_digests(data, ends), arns)
         digests = principal_digests(data, ends, parts, texts).view(np.int64)
+        if self._compiled:
+            return self._remap_compiled(part, data, ends, parts, digests, arns, out)
         order = np.argsort(digests, kind="stable")
         ordered = digests[order]
         codes = np.empty(n, np.uint32)
@@ -778,6 +807,56 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             out[again[alike] + 1] = out[leader[again[alike]] + 1]
         return out
 
+    def _reserve(self, more: int) -> None:
+        """Room in the C digest table for ``more`` principals (and their codes' digests)."""
+        needed = len(self) + more
+        if len(self._digests) < needed:
+            grown = np.zeros(max(needed, len(self._digests) + (len(self._digests) >> 1)), np.int64)
+            grown[: len(self._digests)] = self._digests
+            self._digests = grown
+        if self._held + more <= self._LOAD * len(self._slots) and needed <= len(self._slots) - 1:
+            return
+        size = len(self._slots)
+        while self._held + more > self._LOAD * size or needed > size - 1:
+            size *= 2
+        held = self._slots[self._slots != 0]
+        slots = np.zeros(size, np.uint32)
+        _digest_insert(slots, self._digests, held, self._digests[held])
+        self._slots = slots
+
+    def _remap_compiled(
+        self,
+        part: PrincipalPart,
+        data: np.ndarray,
+        ends: np.ndarray,
+        parts: np.ndarray,
+        digests: np.ndarray,
+        arns: dict,
+        out: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`remap` in C (_scan.merge_principals): each principal looked up in the digest
+        table and checked byte for byte, the new ones numbered in order and kept together; a
+        digest another principal has stops the pass, and that principal goes through
+        :meth:`code` before it goes on, so codes are those the numpy path gives."""
+        n = len(parts)
+        new = np.empty(n, np.int64)
+        start = 0
+        while True:
+            base = len(self._shorts)
+            self._reserve(n - start)
+            ends_of = self._shorts._ends
+            stop, added = _merge_principals(
+                self._slots, self._digests, base, self._shorts.blob, ends_of, ends_of.typecode == "q",
+                self._part_codes, self._arns, data, ends, parts, digests, arns, out, new, start,
+            )  # fmt: skip
+            if added:
+                self._append(new[:added], data, ends, parts, arns)
+                self._held += added
+            if stop == n:
+                return out
+            out[stop + 1] = self.code(part[stop + 1], digests[stop : stop + 1])
+            start = stop + 1
+
     def _same(
         self, codes: np.ndarray, which: np.ndarray, data: np.ndarray, ends: np.ndarray, parts: np.ndarray, arns: dict
     ) -> np.ndarray:
@@ -811,6 +890,15 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             return
         first = len(self._shorts)
         codes = np.arange(first, first + len(which), dtype=np.uint32)
+        self._append(which, data, ends, parts, arns)
+        order = np.argsort(digests[which])
+        self._remember(digests[which][order], codes[order])
+        out[which + 1] = codes
+
+    def _append(self, which: np.ndarray, data: np.ndarray, ends: np.ndarray, parts: np.ndarray, arns: dict) -> None:
+        """Keep the batch's principals ``which`` (ascending) as the next codes: their parts,
+        their ARNs and their short forms' bytes in one arena extension."""
+        first = len(self._shorts)
         self._part_codes.frombytes(parts[which].astype(np.uint32).tobytes())
         if arns:
             at = np.fromiter(arns.keys(), np.int64, len(arns))
@@ -830,9 +918,6 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         # the short forms last: the vocabulary's length is theirs, so a reader on another
         # thread sees the new principals only once every part of them is in place
         self._shorts.extend_encoded(blob, lengths)
-        order = np.argsort(digests[which])
-        self._remember(digests[which][order], codes[order])
-        out[which + 1] = codes
 
     @property
     def short_forms(self) -> TextArena:
@@ -885,7 +970,15 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             + self._sorted_codes.nbytes
             + self._recent_hashes.nbytes
             + self._recent_codes.nbytes
+            + self._slots.nbytes
+            + self._digests.nbytes
         )
+
+    def fit(self) -> None:
+        """Give back the room to grow (of the short forms and the codes' digests): when a load ends."""
+        self._shorts.fit()
+        if len(self._digests) > len(self):
+            self._digests = self._digests[: len(self)].copy()
 
 
 def search_text(identity: model.Identity) -> str:

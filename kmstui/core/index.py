@@ -512,7 +512,7 @@ class EventIndex:
             self.contexts.search_values().containing("")  # its lowercase copies made now
             # the arenas' room to grow given back (no load appends while the lock is held)
             self.contexts.values.fit()
-            cast(IdentityVocabulary, self.vocab["principal"]).short_forms.fit()
+            cast(IdentityVocabulary, self.vocab["principal"]).fit()
         _trim_heap()
 
     def reading(self) -> threading.RLock:

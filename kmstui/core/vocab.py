@@ -8,6 +8,8 @@ for a million events in a few milliseconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from itertools import compress, repeat
+from operator import is_
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -41,17 +43,19 @@ class Vocabulary(Generic[V]):
 
     def remap(self, local_values: list[V]) -> np.ndarray:
         """Global codes for a batch's local vocabulary (local code -> global code): every value
-        is looked up once, by ``map`` (in C), and only the new ones are added one by one."""
+        is looked up once, by ``map`` (in C), and only the new ones are visited, one by one (a
+        file brings a few new source addresses among its hundreds: a loop over all of them
+        was most of the time)."""
         codes = self._codes
         found = list(map(codes.get, local_values))
         if None in found:
-            for at, (value, code) in enumerate(zip(local_values, found, strict=True)):
+            for at in compress(range(len(found)), map(is_, found, repeat(None))):
+                value = local_values[at]
+                code = codes.get(value)  # the batch's own list has no repeats, but stay safe
                 if code is None:
-                    code = codes.get(value)  # the batch's own list has no repeats, but stay safe
-                    if code is None:
-                        code = codes[value] = len(self.values)
-                        self.values.append(value)
-                    found[at] = code
+                    code = codes[value] = len(self.values)
+                    self.values.append(value)
+                found[at] = code
         return np.array(found, dtype=np.uint32)
 
     def search_texts(self) -> list[str]:
