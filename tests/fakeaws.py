@@ -106,6 +106,7 @@ class Fault:
     status: int = 200
     body: bytes = b""
     seconds: float = 0.0
+    paged: bool = False  # only on a request for a next page (with a NextToken), never a first
 
 
 @dataclass(order=True)
@@ -296,12 +297,15 @@ class FakeCloudTrail:
         operation: str | None = None,
         count: int = 1,
         after: int = 0,
+        paged: bool = False,
     ) -> None:
         """Answer the next `count` requests for `operation` (None: any CloudTrail call, forwarded
         ones included) with {"__type": code, "message": message} and this HTTP status; with
-        `after`, only once that many LookupEvents requests have been answered (page three: after=2)."""
-        if after:
-            self._fault(Fault("error", after, count, code=code, message=message, status=status))
+        `after`, only once that many LookupEvents requests have been answered (page three: after=2),
+        and with `paged` as well, only on a request for a next page (two loads at once: the fault
+        stops one of them half way whichever made the requests before it)."""
+        if after or paged:
+            self._fault(Fault("error", after, count, code=code, message=message, status=status, paged=paged))
             return
         with self._lock:
             for _ in range(count):
@@ -341,14 +345,15 @@ class FakeCloudTrail:
         with self._lock:
             self._faults.append(fault)
 
-    def _take_fault(self) -> Fault | None:
-        """The fault for this LookupEvents request, if any (every queued fault counts it)."""
+    def _take_fault(self, next_page: bool) -> Fault | None:
+        """The fault for this LookupEvents request, if any (every queued fault counts it);
+        ``next_page``: the request carries a NextToken."""
         with self._lock:
             chosen = None
             for fault in self._faults:
                 if fault.after > 0:
                     fault.after -= 1
-                elif chosen is None and fault.count > 0:
+                elif chosen is None and fault.count > 0 and (next_page or not fault.paged):
                     fault.count -= 1
                     chosen = fault
             self._faults = [f for f in self._faults if f.count > 0]
@@ -587,15 +592,15 @@ class _Handler(BaseHTTPRequestHandler):
             fake.calls.append(call)
         try:
             if operation == LOOKUP_EVENTS:
-                fault = fake._take_fault()
-                if fault is not None and self._misbehave(fault, call, account, region, access_key, arrived):
-                    return
                 try:
                     request = json.loads(body or b"{}")
                 except ValueError:
                     request = None
                 if not isinstance(request, dict):
                     request = None
+                fault = fake._take_fault(next_page=bool(request and request.get("NextToken")))
+                if fault is not None and self._misbehave(fault, call, account, region, access_key, arrived):
+                    return
                 answer = fake.lookup_events(account, region, access_key, request, arrived)
                 call.status = 200
                 self._send_json(200, answer)

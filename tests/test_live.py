@@ -293,15 +293,16 @@ class TestCacheHonesty:
 
     @pytest.mark.parametrize("fault", [None, "500"])
     def test_two_processes_at_once_share_the_pace_and_the_cache(self, aws_pace, capsys, fault):
-        """Both write the cache at once; with a 500 on the third request one of them stops
-        half way: the other's whole range and its partial one leave no gap for the next.
-        At AWS's own pace: at the fakes' quick one the arrival times' jitter fills a 0.2 s
-        window with a third request, and one process can make two requests before the other
-        has started, so that the fault lands on the other's first."""
+        """Both write the cache at once; with a 500 on a next page after the second request one
+        of them stops half way: the other's whole range and its partial one leave no gap for
+        the next. At AWS's own pace: at the fakes' quick one the arrival times' jitter fills a
+        0.2 s window with a third request. The fault waits for a next page: on a busy machine
+        one process could make two requests before the other had started, and a fault on the
+        other's first request left it nothing to load (exit 2, as it should, but not this test)."""
         aws_endpoints = aws_pace
         aws_endpoints.cloudtrail.add_records("us-east-1", decrypts(200))
         if fault:
-            aws_endpoints.cloudtrail.fail_next("InternalFailure", "internal error", 500, after=2)
+            aws_endpoints.cloudtrail.fail_next("InternalFailure", "internal error", 500, after=2, paged=True)
         processes = [kmstui_process("--format", "jsonl") for _ in range(2)]
         loaded = []
         for process in processes:
