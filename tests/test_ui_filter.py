@@ -72,6 +72,9 @@ async def test_a_filters_events_are_drawn_before_its_summaries_are_computed(demo
             return summarise(index, rows, unused=unused)
 
         monkeypatch.setattr(explorer_module, "summarise_keys", summarised)
+        # the order itself, not the product's half-second cap on the wait: with another test
+        # busy on both cores, the drawing once took longer than that in CI
+        monkeypatch.setattr(explorer_module, "EVENTS_FIRST_WAIT", 30.0)
         screen.set_filter("event:Decrypt")
         await settle(pilot)
         assert drawn_first == [True]
