@@ -387,7 +387,6 @@ class ExplorerScreen(Screen[None]):
             f"{progress.where} · {files} · {size} · {progress.events:,} events{cached}"
             f" · {_short_size(int(progress.rate))}/s · Esc stops",
         )
-        self.update_status()
         await self._notify_changed()
 
     def _fetch_athena(self, options: AthenaOptions, changed: Callable[[], None]) -> None:
@@ -417,7 +416,6 @@ class ExplorerScreen(Screen[None]):
         if not self.load_running:
             return
         self._show_progress(None, f"{message.progress.describe} · Esc stops")
-        self.update_status()
 
     def _live_problems(self, sentences: list[str]) -> None:
         sentences = list(dict.fromkeys(sentences))
@@ -448,7 +446,6 @@ class ExplorerScreen(Screen[None]):
             f" · {progress.rate:,.0f}/s"
             f"{back}{note} · Esc stops",
         )
-        self.update_status()
 
     # ------------------------------------------------------------------ following
 
