@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..core.text import clean
+from .table import component_style
 
 BAR_WIDTH = 24  # cells of the bar at most; then its percentage, then the text
 NARROWEST = 8  # the bar gives way to the text down to this, in a narrow terminal
@@ -71,9 +72,9 @@ class LoadBar(Widget):
         base = self.rich_style
         if y or width <= 0:
             return Strip.blank(width, base)
-        # whole styles, not partial ones: $text-muted is a colour with alpha, blended with the
-        # background only in a whole style (a partial one drew it white, on a light theme too)
-        styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        # $text-muted is a colour with alpha: component_style blends it as the whole style does
+        # (a partial style alone drew it white, on a light theme too)
+        styles = {name: base + component_style(self, name) for name in self.COMPONENT_CLASSES}
         fraction = self.line.fraction
         text = clean(self.line.text)
         # the bar as wide as the text leaves room for (80 columns: the rate and "Esc stops" shown)
