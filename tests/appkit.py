@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rich.segment import Segment
 from textual import events
 from textual.keys import _character_to_key
 from textual.widget import Widget
@@ -83,6 +84,14 @@ async def type_text(pilot, text: str) -> None:
 def lines(widget: Widget) -> list[str]:
     """The text of every line the widget draws now: what the user sees."""
     return [widget.render_line(y).text for y in range(widget.scrollable_content_region.height)]
+
+
+def darker_than_its_background(segment: Segment) -> bool:
+    """A drawn segment's text is readable on a light theme: clearly darker than its background."""
+    style = segment.style
+    assert style is not None and style.color is not None and style.bgcolor is not None, segment
+    ink, paper = style.color.get_truecolor(), style.bgcolor.get_truecolor()
+    return sum(ink) < sum(paper) - 150
 
 
 def text_of(widget: Widget) -> str:

@@ -6,7 +6,7 @@ from textual.app import App, ComposeResult
 
 from kmstui.ui.loadbar import BAR_WIDTH, LoadBar, LoadLine
 
-from appkit import lines
+from appkit import darker_than_its_background, lines
 
 TEXT = "44 of 500 files · 88,000 records · 25,568 records/s · Esc stops"
 
@@ -58,9 +58,7 @@ async def test_the_text_is_muted_in_a_light_theme_too():
         bar.line = LoadLine(0.5, TEXT)
         await pilot.pause()
         text = next(s for s in bar.render_line(0) if "records" in s.text)
-        assert text.style is not None and text.style.color is not None and text.style.bgcolor is not None
-        ink, paper = text.style.color.get_truecolor(), text.style.bgcolor.get_truecolor()
-        assert sum(ink) < sum(paper) - 150  # darker than the background it is on
+        assert darker_than_its_background(text)
 
 
 async def test_an_unknown_end_moves_the_bar_only_while_it_is_shown():

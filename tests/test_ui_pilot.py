@@ -16,7 +16,18 @@ from kmstui.ui.modals import HelpScreen, LoadSummaryScreen
 from kmstui.ui.panes import EventsPane, KeysPane, TrailsPane
 from kmstui.ui.timeline import TimelineStrip
 
-from appkit import DATA, DEMO, HOSTILE, explorer, lines, make_app, settle, text_of, type_text
+from appkit import (
+    DATA,
+    DEMO,
+    HOSTILE,
+    darker_than_its_background,
+    explorer,
+    lines,
+    make_app,
+    settle,
+    text_of,
+    type_text,
+)
 from records import (
     KEY1,
     KEY2,
@@ -601,13 +612,6 @@ async def test_more_rows_redraw_the_list_without_laying_the_screen_out(demo_inde
         assert pane.cursor == len(everything) - 1 and pane.scroll_offset.y == len(everything) + 1 - pane.size.height
 
 
-def _darker_than_its_background(segment) -> bool:
-    style = segment.style
-    assert style is not None and style.color is not None and style.bgcolor is not None, segment
-    ink, paper = style.color.get_truecolor(), style.bgcolor.get_truecolor()
-    return sum(ink) < sum(paper) - 150
-
-
 async def test_muted_text_is_readable_in_a_light_theme():
     """Muted text ($text-muted: a colour with alpha) as the line-API widgets draw it, the
     timeline's caption and the events' times: from a partial style alone it came out white,
@@ -619,8 +623,8 @@ async def test_muted_text_is_readable_in_a_light_theme():
         await settle(pilot)
         timeline = app.screen.query_one(TimelineStrip)
         caption = next(s for s in timeline.render_line(2) if "a column" in s.text)
-        assert _darker_than_its_background(caption)
+        assert darker_than_its_background(caption)
         table = app.screen.query_one(EventsPane)
         row = table.render_line(2)  # the header, the cursor's row, then a row as every other is drawn
         time = next(s for s in row if s.text.strip()[:2] == "11")
-        assert _darker_than_its_background(time)
+        assert darker_than_its_background(time)
