@@ -57,6 +57,26 @@ _HOP_BY_HOP = frozenset(
 )
 
 
+def relay(
+    handler: BaseHTTPRequestHandler, target: str, body: bytes, send: Callable[[int, list[tuple[str, str]], bytes], None]
+) -> int:
+    """Send the request ``handler`` is answering on to ``target`` as it came (a proxy's hop: the
+    same method, path, headers and body), and its answer back through ``send``; its status."""
+    parsed = urllib.parse.urlsplit(target)
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    try:
+        connection.putrequest(handler.command, handler.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in handler.headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        payload = response.read()
+        send(response.status, [(n, v) for n, v in response.getheaders() if n.lower() not in _HOP_BY_HOP], payload)
+        return response.status
+    finally:
+        connection.close()
+
+
 class AwsError(Exception):
     """An error answer in CloudTrail's JSON protocol: {"__type": code, "message": message}."""
 
@@ -645,20 +665,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.fake.forward_to
         if not target:
             raise AwsError("UnknownOperationException", "FakeCloudTrail has nowhere to forward this request.")
-        parsed = urllib.parse.urlsplit(target)
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
-        try:
-            connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for name, value in self.headers.items():
-                connection.putheader(name, value)
-            connection.endheaders(body or None)
-            response = connection.getresponse()
-            payload = response.read()
-            headers = [(n, v) for n, v in response.getheaders() if n.lower() not in _HOP_BY_HOP]
-            self._send(response.status, headers, payload)
-            return response.status
-        finally:
-            connection.close()
+        return relay(self, target, body, self._send)
 
     do_POST = do_GET = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 

@@ -15,7 +15,6 @@ refuses it when KMS does not allow kms:Decrypt.
 
 from __future__ import annotations
 
-import http.client
 import threading
 import urllib.parse
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from fakeaws import _HOP_BY_HOP, AwsEndpoints
+from fakeaws import AwsEndpoints, relay
 
 KMS_DENIED = (
     "User: arn:aws:iam::111122223333:user/responder is not authorized to perform: kms:Decrypt on the resource "
@@ -154,20 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _forward(self, body: bytes) -> int:
-        parsed = urllib.parse.urlsplit(self.proxy.target)
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
-        try:
-            connection.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for name, value in self.headers.items():
-                connection.putheader(name, value)
-            connection.endheaders(body or None)
-            response = connection.getresponse()
-            payload = response.read()
-            headers = [(n, v) for n, v in response.getheaders() if n.lower() not in _HOP_BY_HOP]
-            self._send(response.status, headers, payload)
-            return response.status
-        finally:
-            connection.close()
+        return relay(self, self.proxy.target, body, self._send)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
