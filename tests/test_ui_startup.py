@@ -470,3 +470,29 @@ def test_the_first_screen_imports_only_what_it_draws(tmp_path):
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout.strip().splitlines()[-1])
     assert shown == {"first": [], "opened": "ViewsScreen", "views": True}
+
+
+async def test_the_progress_line_goes_in_the_frame_that_shows_the_whole_trail(tmp_path, monkeypatch):
+    """At the load's end the progress line is hidden with the end's events, in one frame: no
+    frame without it shows fewer events than the trail holds (hidden when the load ended, it
+    took a frame of its own while the end's look was filtering, and the whole trail came a
+    frame or two later)."""
+    async with _explorer_held(tmp_path) as (app, pilot, gate, _preload):
+        screen = app.explorer
+        events = await _first_rows(app)
+        await pilot.pause()
+        frames: list[tuple[bool, int]] = []  # (progress line shown, events drawn) in each frame
+        refresh = type(screen)._compositor_refresh
+
+        def drawn(self) -> None:
+            frames.append((self.query_one("#loadbar").display, events.row_count))
+            refresh(self)
+
+        monkeypatch.setattr(type(screen), "_compositor_refresh", drawn)
+        gate.release()
+        await app.settled()
+        await pilot.pause()
+        total = PER_FILE * len(STAMPS)
+        assert events.row_count == total and not screen.query_one("#loadbar").display
+        assert frames and frames[-1] == (False, total)
+        assert all(count == total for shown, count in frames if not shown)
