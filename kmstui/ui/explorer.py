@@ -707,16 +707,19 @@ class ExplorerScreen(Screen[None]):
         self.query_one(GroupsPane).show(message.grouping, aliases, keep)
 
     def on_events_ready(self, message: EventsReady) -> None:
-        if message.drawn is not None:
-            self.call_after_refresh(message.drawn.set)
         if message.request < self._shown:
+            if message.drawn is not None:
+                message.drawn.set()
             return  # an older answer arriving late
         self._shown = message.request
         if self.load_running and message.request == self._request:
             self._look_began = time.thread_time()  # this thread's CPU for the look, until drawn
         pane = self.query_one(EventsPane)
         pane.empty_text = type(pane).empty_text
-        pane.show(message.rows)
+        # the summaries wait until the frame that draws these events is done: Textual's "after
+        # refresh" came before it when the pane's refresh had not reached the screen yet, and the
+        # summaries' Python held the interpreter that frame needed (at a load's end, 10 to 15 ms)
+        pane.show(message.rows, message.drawn.set if message.drawn is not None else None)
         self._end_load_line()
         self._total = message.total
         self.update_status()
