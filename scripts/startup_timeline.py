@@ -152,9 +152,9 @@ def wrap_screen(mark: Marks) -> None:
     mark.costed(explorer.ExplorerScreen, "_start_query", "queries started", first="first query started")
     show = panes.EventsPane.show
 
-    def shown(self, rows):
+    def shown(self, rows, *more):
         mark(f"events pane given {len(rows):,} rows", once=False)
-        show(self, rows)
+        show(self, rows, *more)
 
     panes.EventsPane.show = shown
     render_line = panes.EventsPane.render_line

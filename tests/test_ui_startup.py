@@ -470,3 +470,61 @@ def test_the_first_screen_imports_only_what_it_draws(tmp_path):
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout.strip().splitlines()[-1])
     assert shown == {"first": [], "opened": "ViewsScreen", "views": True}
+
+
+async def test_the_progress_line_goes_in_the_frame_that_shows_the_whole_trail(tmp_path, monkeypatch):
+    """At the load's end the progress line is hidden with the end's events, in one frame: no
+    frame without it shows fewer events than the trail holds (hidden when the load ended, it
+    took a frame of its own while the end's look was filtering, and the whole trail came a
+    frame or two later)."""
+    async with _explorer_held(tmp_path) as (app, pilot, gate, _preload):
+        screen = app.explorer
+        events = await _first_rows(app)
+        await pilot.pause()
+        frames: list[tuple[bool, int]] = []  # (progress line shown, events drawn) in each frame
+        refresh = type(screen)._compositor_refresh
+
+        def drawn(self) -> None:
+            frames.append((self.query_one("#loadbar").display, events.row_count))
+            refresh(self)
+
+        monkeypatch.setattr(type(screen), "_compositor_refresh", drawn)
+        gate.release()
+        await app.settled()
+        await pilot.pause()
+        total = PER_FILE * len(STAMPS)
+        assert events.row_count == total and not screen.query_one("#loadbar").display
+        assert frames and frames[-1] == (False, total)
+        assert all(count == total for shown, count in frames if not shown)
+
+
+async def test_the_end_looks_summaries_wait_for_the_frame_that_draws_its_events(tmp_path, monkeypatch):
+    """The key and trail summaries of the end's look are computed once its events are drawn
+    (their Python would hold the interpreter that frame needs): not merely once the events
+    pane was given them, which Textual's "after refresh" took for drawn."""
+    from kmstui.ui import explorer as explorer_module
+
+    async with _explorer_held(tmp_path) as (app, pilot, gate, _preload):
+        events = await _first_rows(app)
+        await pilot.pause()
+        drawn: list[int] = []  # the events pane's rows at each line it draws
+        render_line = EventsPane.render_line
+
+        def line(self, y):
+            drawn.append(len(self.rows))
+            return render_line(self, y)
+
+        summarised: list[tuple[int, int]] = []  # (rows given to the pane, rows drawn) at each summary
+        summarise = explorer_module.summarise_keys
+
+        def summary(index, rows, unused=False):
+            summarised.append((len(events.rows), drawn[-1] if drawn else 0))
+            return summarise(index, rows, unused=unused)
+
+        monkeypatch.setattr(EventsPane, "render_line", line)
+        monkeypatch.setattr(explorer_module, "summarise_keys", summary)
+        monkeypatch.setattr(explorer_module, "EVENTS_FIRST_WAIT", 30.0)  # the order, not the cap
+        gate.release()
+        await app.settled()
+        total = PER_FILE * len(STAMPS)
+        assert summarised and summarised[-1] == (total, total)

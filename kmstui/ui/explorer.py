@@ -151,6 +151,7 @@ class ExplorerScreen(Screen[None]):
         self._look_began: float | None = None  # this thread's CPU time when a look's events came
         self._first_look_drawn = False  # a look at the loading index was drawn (see _next_look)
         self._end_drawn = threading.Event()  # the look after the load's end is on screen (or quit)
+        self._load_line_ends = False  # the load has ended: its progress line goes with the next answer
         self._search_ready = threading.Event()  # the filters' search texts are built (or none will be)
         self.result: QueryResult | None = None
         self._changed = asyncio.Condition()  # notified whenever a result is shown or loading ends
@@ -495,7 +496,7 @@ class ExplorerScreen(Screen[None]):
         if self._follow_at_start and self.live is not None and not self.following:
             self.action_follow()
         self.load_progress = progress = message.progress
-        self.query_one("#loadbar").display = False
+        self._load_line_ends = True  # with the end's look (see _end_load_line)
         report = self.index.report
         if report.skipped:
             count = len(report.skipped)
@@ -507,6 +508,15 @@ class ExplorerScreen(Screen[None]):
         if progress.cancelled:
             self.notify("Loading stopped: showing what arrived.", markup=False)
         self.request_query()
+
+    def _end_load_line(self) -> None:
+        """The load's progress line goes in the frame that draws the end's look. Hidden when
+        the load ended, it took a frame of its own (the screen laid out again) while the look
+        was filtering, and the frame with the events came an update period (1/60 s) or two
+        after it: the whole trail was on the terminal 20 to 30 ms later."""
+        if self._load_line_ends:
+            self._load_line_ends = False
+            self.query_one("#loadbar").display = False
 
     def on_load_progressed(self, message: LoadProgressed) -> None:
         if not self.load_running:
@@ -697,16 +707,20 @@ class ExplorerScreen(Screen[None]):
         self.query_one(GroupsPane).show(message.grouping, aliases, keep)
 
     def on_events_ready(self, message: EventsReady) -> None:
-        if message.drawn is not None:
-            self.call_after_refresh(message.drawn.set)
         if message.request < self._shown:
+            if message.drawn is not None:
+                message.drawn.set()
             return  # an older answer arriving late
         self._shown = message.request
         if self.load_running and message.request == self._request:
             self._look_began = time.thread_time()  # this thread's CPU for the look, until drawn
         pane = self.query_one(EventsPane)
         pane.empty_text = type(pane).empty_text
-        pane.show(message.rows)
+        # the summaries wait until the frame that draws these events is done: Textual's "after
+        # refresh" came before it when the pane's refresh had not reached the screen yet, and the
+        # summaries' Python held the interpreter that frame needed (at a load's end, 10 to 15 ms)
+        pane.show(message.rows, message.drawn.set if message.drawn is not None else None)
+        self._end_load_line()
         self._total = message.total
         self.update_status()
 
@@ -716,6 +730,7 @@ class ExplorerScreen(Screen[None]):
             return  # an older answer arriving late
         self._applied = result.request
         self.result = result
+        self._end_load_line()
         if result.request == self._request:
             self._query_ended = time.monotonic()
             self._query_cost = result.cpu
@@ -764,6 +779,7 @@ class ExplorerScreen(Screen[None]):
 
     async def on_query_failed(self, message: QueryFailed) -> None:
         self._first_events_drawn()
+        self._end_load_line()
         if not self.load_running:
             self._end_drawn.set()
         self.notify(f"Filtering failed: {message.message}", severity="error", markup=False)

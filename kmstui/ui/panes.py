@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 from textual.binding import Binding
+from textual.strip import Strip
 
 from ..core.index import EventIndex
 from ..core.model import alias_name, key_id
@@ -77,10 +79,12 @@ class EventsPane(VirtualTable):
         self.rows = np.zeros(0, dtype=np.int64)
         self._key_labels: dict[int, str] = {}
         self.novel: np.ndarray | None = None  # bool per index row: new in the filter's window (marked ✦)
+        self._drawn: list[Callable[[], object]] = []  # called once the rows shown are drawn
 
-    def show(self, rows: np.ndarray) -> None:
+    def show(self, rows: np.ndarray, drawn: Callable[[], object] | None = None) -> None:
         """New result rows. The cursor stays on its event, or at the top when it was there
-        (newest first: the top follows new events, like tail -f)."""
+        (newest first: the top follows new events, like tail -f). ``drawn`` is called once
+        the frame that draws them is done (at once when the pane is not on screen)."""
         keep = self.row_of(self.cursor) if self.cursor > 0 else None
         position = 0
         if keep is not None and len(rows):
@@ -89,6 +93,18 @@ class EventsPane(VirtualTable):
         self.rows = rows
         self._key_labels = {}
         self.reset(len(rows), position)
+        if drawn is not None:
+            if self.display and self.screen.is_current:
+                self._drawn.append(drawn)
+            else:  # no frame will draw them
+                drawn()
+
+    def render_line(self, y: int) -> Strip:
+        if self._drawn:  # once this frame is done (this pane's messages wait for it)
+            waiting, self._drawn = self._drawn, []
+            for callback in waiting:
+                self.call_later(callback)
+        return super().render_line(y)
 
     def row_of(self, position: int) -> int | None:
         """The index row at a position in the list."""
