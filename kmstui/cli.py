@@ -229,7 +229,7 @@ def _load(args):
                 _say(f"{source.label}: {problem}")
 
     loader.load(index, sources.newest_first(files), on_batch=report, refresh_every=None)
-    loader.shutdown()
+    loader.shutdown(wait=True)  # this process exits soon: see loader.shutdown
     reader = None
     if buckets:
         from .core.live import LiveError
@@ -241,7 +241,7 @@ def _load(args):
             _say(str(error))
             sys.exit(2)
         reader.run(refresh_every=None)
-        loader.shutdown()
+        loader.shutdown(wait=True)
         for skipped in reader.skipped:
             _say(f"skipped {skipped.label}: {skipped.reason}")
         for damage in reader.damaged:

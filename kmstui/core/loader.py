@@ -198,10 +198,15 @@ def prestart(files: list[SourceFile], workers: int | None = None, niceness: int 
         shutdown()
 
 
-def shutdown() -> None:
+def shutdown(wait: bool = False) -> None:
+    """Stop the worker processes: the tasks not started are dropped. ``wait``, for a process
+    about to exit, also waits for them to be gone (a task running is finished first, a
+    tenth of a second at most): ``concurrent.futures``' own exit hook otherwise wakes a
+    pool's manager thread that may be closing its pipe that moment, and Python 3.11 prints
+    that race's ``OSError: Bad file descriptor`` as an ignored exception's traceback."""
     global _pool
     if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool.shutdown(wait=wait, cancel_futures=True)
         _pool = None
 
 

@@ -62,7 +62,7 @@ def run(sources: list[str], **options) -> int:
     try:
         app.run()
     finally:
-        loader.shutdown()
+        loader.shutdown(wait=True)  # this process exits: see loader.shutdown
         if app.explorer.athena is not None:  # quit while the query runs: Athena bills what it scans
             app.explorer.athena.stop()
         for message in app.explorer.messages:  # what went wrong with AWS, kept for the terminal too
