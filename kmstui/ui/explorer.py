@@ -816,14 +816,8 @@ class ExplorerScreen(Screen[None]):
         """Replace the filter (a pivot from the detail view) and clear the selections."""
         self.query_one(TrailsPane).selected = None
         self.query_one(KeysPane).selected = None
-        filter_input = self.query_one("#filter", Input)
-        with filter_input.prevent(Input.Changed):
-            filter_input.value = text
-        self.query_one("#filter-error").display = False
-        self.filter = query.parse(text)
-        self.filter_text = text
         self.query_one(EventsPane).move_to(0)
-        self.request_query()
+        self.replace_filter(text)
 
     def replace_filter(self, text: str) -> None:
         """Put this text in the filter bar and apply it, keeping the trail and key selections."""
