@@ -22,7 +22,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -153,6 +152,8 @@ class _BatchBuilder:
     after works on distinct values, not on records: a value is decoded, resolved or
     looked up once however many records repeat it, and numpy spreads the answers over
     the rows. Only the rare events (alias changes, trail configuration) are read one by one.
+    The scanned files of a batch wait for each other and are resolved together, as one file
+    (_joined): what the resolution costs a call, not a value, is paid once a batch.
     """
 
     def __init__(self):
@@ -238,20 +239,14 @@ class _BatchBuilder:
         mark = self._mark()
         try:
             self._add_selected(pending)
-            return
-        except Exception:
-            if len(pending) == 1:
-                self._rollback(mark)
-                self.batch.sources.append(_undecoded(pending[0].info, sys.exc_info()[1]))
-                return
+        except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
-        for one in pending:
-            mark = self._mark()
-            try:
-                self._add_selected([one])
-            except Exception as error:  # a bug must cost one file, never the load
-                self._rollback(mark)
-                self.batch.sources.append(_undecoded(one.info, error))
+            if len(pending) == 1:
+                self.batch.sources.append(_undecoded(pending[0].info, error))
+                return
+            for one in pending:  # which file it was: each on its own
+                self.pending = [one]
+                self._add_pending()
 
     def _add_raw_records(self, info: SourceInfo, raws: list) -> None:
         """Add a source's raw records a chunk at a time, so that only one chunk of them is
@@ -693,7 +688,7 @@ class _BatchBuilder:
         return batch
 
 
-def _undecoded(info: SourceInfo, error: BaseException | None) -> SourceInfo:
+def _undecoded(info: SourceInfo, error: Exception) -> SourceInfo:
     """What is said of a file whose decoding failed (a bug: it must cost one file, never the load)."""
     return SourceInfo(
         info.label,
