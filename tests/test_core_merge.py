@@ -24,7 +24,7 @@ from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, _packed_
 from kmstui.core.batch import _packed_ids as _scan_packed_ids
 from kmstui.core.decode import load_many
 from kmstui.core.index import _COLUMN_TYPES, EventIndex
-from kmstui.core.sources import discover, newest_first
+from kmstui.core.sources import SourceFile, discover, newest_first
 from tests.records import (
     AWS_DOCS,
     KEY1,
@@ -525,3 +525,26 @@ def test_a_file_that_fails_in_a_joined_batch_costs_only_itself(mixed_trail, monk
         del got[part], wanted[part]
     assert got == wanted
     assert got["columns"]["origin"] and all(path != files[broken].path for _, path in got["columns"]["origin"])
+
+
+@pytest.mark.skipif(_scan_packed_ids is None, reason="no C scanner built: no file is joined")
+@pytest.mark.parametrize("odd", ["escaped", "labelled"])
+def test_a_context_set_shows_the_pairs_of_its_first_record_in_a_joined_batch(tmp_path, odd):
+    """A context set written two ways in one batch: first where the scanner's bulk pass does not
+    read it (an escape, left to Python; or beside a grant's constraints that hold no pairs, a
+    labelled context with the same pairs), then plain, in another key order, in the next file.
+    Joined, the bulk pass would meet the second first; the set shows the first record's pairs,
+    as it does with each file resolved on its own."""
+    if odd == "escaped":
+        record = kms("Decrypt", key_arn(), request={"encryptionContext": {"b": "2", "a": "1"}})
+        text = cloudtrail_file([record]).replace(b'"b":"2"', b'"\\u0062":"2"')
+    else:
+        request = {"encryptionContext": {"b": "2", "a": "1"}, "constraints": {"encryptionContextSubset": {}}}
+        text = cloudtrail_file([kms("CreateGrant", key_arn(), request=request)])
+    write(tmp_path / "1.json", text)
+    plain = kms("Decrypt", key_arn(), request={"encryptionContext": {"a": "1", "b": "2"}})
+    write(tmp_path / "2.json", cloudtrail_file([plain]))
+    files = [SourceFile(str(tmp_path / name), name) for name in ("1.json", "2.json")]
+    batch = load_many(files)
+    assert [info.events for info in batch.sources] == [1, 1]
+    assert by_value(merged([batch]))["columns"]["ctx"] == [(("", "b", "2"), ("", "a", "1"))] * 2

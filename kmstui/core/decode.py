@@ -231,22 +231,28 @@ class _BatchBuilder:
     def _add_pending(self) -> None:
         """Add the scanned files waiting (all of the batch's, usually), joined: their columns
         are resolved together, once, instead of once a file (what a file costs whatever it
-        holds: about 1 ms of numpy and Python calls). A file that fails costs only itself:
-        the join is undone and each file added on its own."""
+        holds: about 1 ms of numpy and Python calls). A join ends after a file whose contexts
+        are not all read in the scanner's bulk pass (_Selected.ends_join)."""
         pending, self.pending = self.pending, []
-        if not pending:
-            return
+        start = 0
+        for at, one in enumerate(pending):
+            if one.ends_join or at == len(pending) - 1:
+                self._add_joined(pending[start : at + 1])
+                start = at + 1
+
+    def _add_joined(self, files: list[_Selected]) -> None:
+        """Add scanned files joined. A file that fails costs only itself: the join is undone
+        and each of its files added on its own."""
         mark = self._mark()
         try:
-            self._add_selected(pending)
+            self._add_selected(files)
         except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
-            if len(pending) == 1:
-                self.batch.sources.append(_undecoded(pending[0].info, error))
+            if len(files) == 1:
+                self.batch.sources.append(_undecoded(files[0].info, error))
                 return
-            for one in pending:  # which file it was: each on its own
-                self.pending = [one]
-                self._add_pending()
+            for one in files:  # which file it was: each on its own
+                self._add_joined([one])
 
     def _add_raw_records(self, info: SourceInfo, raws: list) -> None:
         """Add a source's raw records a chunk at a time, so that only one chunk of them is
@@ -711,6 +717,11 @@ class _Selected(NamedTuple):
     lengths: np.ndarray  # each kept record's length, where the file is measured (else 0)
     raws: dict[int, bytes]  # the configuration events' texts, by record
     parameters: dict[int, bytes | None] | None  # those of the calls that change something, by record
+    # Contexts not all read in the scanner's bulk pass: texts it left to Python, or labelled
+    # ones (ReEncrypt's, a grant's with a context of its own or constraints it left). These are
+    # resolved after the bulk pass's, and a context set shows the pairs of the first record
+    # that brought it: so that it is the same record joined or not, a join ends with such a file.
+    ends_join: bool
 
 
 def _selected(info: SourceInfo, scanned: Scanned, data: bytes) -> _Selected:
@@ -729,8 +740,25 @@ def _selected(info: SourceInfo, scanned: Scanned, data: bytes) -> _Selected:
     kept = np.flatnonzero(keep)
     info.records = scanned.records
     info.events = len(kept)
+    contexts, (own_codes, owns), (grant_codes, grants) = (
+        scanned.contexts,
+        columns["encryptionContext"],
+        columns["constraints"],
+    )
+    ends_join = (
+        bool((contexts.counts == NOT_PLAIN).any())
+        or len(columns["sourceEncryptionContext"][1]) > 1
+        or len(columns["destinationEncryptionContext"][1]) > 1
+        or (
+            len(grants) > 1
+            and bool(
+                (contexts.grants[:, 0] == NOT_PLAIN).any()
+                or (len(owns) > 1 and ((own_codes != 0) & (grant_codes != 0)).any())
+            )
+        )
+    )
     if not (changes | config).any():
-        return _Selected(info, scanned, kept, np.zeros(len(kept), dtype=np.uint32), {}, None)
+        return _Selected(info, scanned, kept, np.zeros(len(kept), dtype=np.uint32), {}, None, ends_join)
     bounds = np.frombuffer(scanned.spans, dtype=np.uint32)
 
     def raw(i: int) -> bytes:
@@ -759,7 +787,7 @@ def _selected(info: SourceInfo, scanned: Scanned, data: bytes) -> _Selected:
             parameters[i] = None
         else:
             parameters[i] = b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]"
-    return _Selected(info, scanned, kept, lengths, raws, parameters)
+    return _Selected(info, scanned, kept, lengths, raws, parameters, ends_join)
 
 
 class _Files(NamedTuple):
