@@ -24,7 +24,7 @@ from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, _packed_
 from kmstui.core.batch import _packed_ids as _scan_packed_ids
 from kmstui.core.decode import load_many
 from kmstui.core.index import _COLUMN_TYPES, EventIndex
-from kmstui.core.sources import discover, newest_first
+from kmstui.core.sources import SourceFile, discover, newest_first
 from tests.records import (
     AWS_DOCS,
     KEY1,
@@ -35,6 +35,7 @@ from tests.records import (
     key_arn,
     kms,
     needs_outside_data,
+    trail_config,
     write,
 )
 
@@ -423,3 +424,127 @@ def test_context_values_cross_the_pipe_as_one_blob(varied_trail, monkeypatch):
     monkeypatch.setattr(arena, "encoded", encoded_again)
     got = merged([pickle.loads(pickle.dumps(batch))], index)
     assert got["contexts"] == expected["contexts"]
+
+
+def by_value(found: dict) -> dict:
+    """``merged``'s view with every coded column, map and list as the values its codes name (a
+    batch numbers its values in the order it resolves them, and the index keeps that order: a
+    join of files may meet some in another order, the same values)."""
+    vocab = found["vocab"]
+    *_, context_sets = found["contexts"]
+    places = [(label, path) for label, path, _format, _records, _events in found["origins"]]
+    named = {name: vocab[name] for name in STRING_COLUMNS}
+    named.update({column: vocab[name] for column, name in _KEYED.items()}, ctx=context_sets, origin=places)
+    columns = {
+        name: [named[name][code] for code in codes] if name in named else codes
+        for name, codes in found["columns"].items()
+    }
+    principals, keys, aliases, trails = vocab["principal"], vocab["key"], vocab["alias"], vocab["trail"]
+    return dict(
+        found,
+        vocab=None,
+        contexts=None,
+        columns=columns,
+        changes=[
+            (row, time, action, trail, principals[principal])
+            for row, time, action, trail, principal in found["changes"]
+        ],
+        maps=dict(
+            found["maps"], extra={row: [keys[code] for code in codes] for row, codes in found["maps"]["extra"].items()}
+        ),
+        log_files=[(trails[trail], s3_arn, time) for trail, s3_arn, time in found["log_files"]],
+        bindings={
+            (aliases[alias], keys[key], kind, time): span
+            for (alias, key, kind, time), span in found["bindings"].items()
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed_trail(tmp_path_factory) -> Path:
+    """Varied files, and between them one of every rare kind a file can hold: trail
+    configuration (read whole, the file measured), alias changes, a grant, labelled contexts."""
+    folder = tmp_path_factory.mktemp("mixed")
+    for number in range(3):
+        synth._write_file((str(folder), number, 7, 0.6, "varied", False))
+    key = key_arn()
+    records = [
+        kms("CreateAlias", request={"aliasName": "alias/joined", "targetKeyId": KEY1}, time="2026-11-20T00:01:00Z"),
+        kms("Decrypt", key, request={"encryptionContext": {"app": "join"}}, time="2026-11-20T00:02:00Z"),
+        kms("CreateGrant", key, request={"constraints": {"encryptionContextSubset": {"a": "b"}}}),
+        kms("ReEncrypt", key, request={"sourceEncryptionContext": {"s": "1"}, "destinationEncryptionContext": {}}),
+        trail_config("PutEventSelectors", time="2026-11-20T00:03:00Z"),
+    ]
+    write(Path(folder, "AWSLogs", "111122223333", "CloudTrail", "us-east-1", "rare.json"), cloudtrail_file(records))
+    return folder
+
+
+@pytest.mark.skipif(_scan_packed_ids is None, reason="no C scanner built: no file is joined")
+@pytest.mark.parametrize("source", ["demo", "mixed"])
+def test_a_batch_joined_gives_the_index_of_its_files_loaded_one_a_batch(source, mixed_trail):
+    """A worker joins the scanned files of its batch and resolves them together: the index, the
+    sources and what each says are those of the files loaded one a batch."""
+    paths = [demo_path()] if source == "demo" else [mixed_trail]
+    alone, joined = batches_of(paths, 1), batches_of(paths, 1000)
+    assert len(joined) == 1 and len(alone) > 3
+    assert [info for batch in alone for info in batch.sources] == joined[0].sources
+    assert by_value(merged(joined)) == by_value(merged(alone))
+
+
+def test_a_file_that_fails_in_a_joined_batch_costs_only_itself(mixed_trail, monkeypatch):
+    """A file whose decoding fails part way (here its trail configuration event, where orjson is
+    made to fail on it: a bug's stand-in) is skipped, saying so, and the other files of its
+    batch keep their events exactly, joined or not."""
+    from kmstui.core import references
+
+    real_loads = references.orjson.loads
+
+    def failing(text):
+        if b"PutEventSelectors" in text:
+            raise RuntimeError("a bug")
+        return real_loads(text)
+
+    monkeypatch.setattr(
+        references, "orjson", type("Failing", (), {"loads": staticmethod(failing), "JSONDecodeError": ValueError})
+    )
+    found = newest_first(discover([str(mixed_trail)])[0])
+    [rare] = [file for file in found if file.path.endswith("rare.json")]
+    varied = [file for file in found if file is not rare]
+    broken = 1  # between the others: they come before and after it
+    files = [*varied[:broken], rare, *varied[broken:]]
+    [batch] = [load_many(files)]
+    said = batch.sources[broken]
+    assert said.error == "could not be decoded (RuntimeError: a bug)" and said.events == 0
+    others = [file for at, file in enumerate(files) if at != broken]
+    expected = load_many(others)
+    assert batch.sources[:broken] + batch.sources[broken + 1 :] == expected.sources
+    got, wanted = by_value(merged([batch])), by_value(merged([expected]))
+    # the skipped file is the only difference in the report; what it taught about aliases
+    # before it failed is kept, as it always was (only its rows and what they own are undone)
+    for part in ("origins", "report", "bindings"):
+        del got[part], wanted[part]
+    assert got == wanted
+    assert got["columns"]["origin"] and all(path != files[broken].path for _, path in got["columns"]["origin"])
+
+
+@pytest.mark.skipif(_scan_packed_ids is None, reason="no C scanner built: no file is joined")
+@pytest.mark.parametrize("odd", ["escaped", "labelled"])
+def test_a_context_set_shows_the_pairs_of_its_first_record_in_a_joined_batch(tmp_path, odd):
+    """A context set written two ways in one batch: first where the scanner's bulk pass does not
+    read it (an escape, left to Python; or beside a grant's constraints that hold no pairs, a
+    labelled context with the same pairs), then plain, in another key order, in the next file.
+    Joined, the bulk pass would meet the second first; the set shows the first record's pairs,
+    as it does with each file resolved on its own."""
+    if odd == "escaped":
+        record = kms("Decrypt", key_arn(), request={"encryptionContext": {"b": "2", "a": "1"}})
+        text = cloudtrail_file([record]).replace(b'"b":"2"', b'"\\u0062":"2"')
+    else:
+        request = {"encryptionContext": {"b": "2", "a": "1"}, "constraints": {"encryptionContextSubset": {}}}
+        text = cloudtrail_file([kms("CreateGrant", key_arn(), request=request)])
+    write(tmp_path / "1.json", text)
+    plain = kms("Decrypt", key_arn(), request={"encryptionContext": {"a": "1", "b": "2"}})
+    write(tmp_path / "2.json", cloudtrail_file([plain]))
+    files = [SourceFile(str(tmp_path / name), name) for name in ("1.json", "2.json")]
+    batch = load_many(files)
+    assert [info.events for info in batch.sources] == [1, 1]
+    assert by_value(merged([batch]))["columns"]["ctx"] == [(("", "b", "2"), ("", "a", "1"))] * 2

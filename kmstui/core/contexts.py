@@ -129,10 +129,10 @@ class _PairColumn:
         vocab = self.vocab
         found = np.fromiter(map(vocab.get, used, repeat(-1)), dtype=np.int64, count=len(used))
         new = found < 0
-        fresh = int(np.count_nonzero(new))
-        if fresh:  # distinct texts: the new ones need no deduplicating
-            found[new] = np.arange(len(vocab), len(vocab) + fresh)
-            vocab.update(zip(compress(used, new.tolist()), range(len(vocab), len(vocab) + fresh), strict=True))
+        if new.any():  # numbered in order (a join's files may each bring the same new text: once)
+            fresh = list(compress(used, new.tolist()))
+            vocab.update(zip(dict.fromkeys(fresh), count(len(vocab))))
+            found[new] = np.fromiter(map(vocab.__getitem__, fresh), dtype=np.int64, count=len(fresh))
         table[wanted] = found
         self.chunks.append(table.astype(np.uint32)[codes])
 

@@ -152,6 +152,8 @@ class _BatchBuilder:
     after works on distinct values, not on records: a value is decoded, resolved or
     looked up once however many records repeat it, and numpy spreads the answers over
     the rows. Only the rare events (alias changes, trail configuration) are read one by one.
+    The scanned files of a batch wait for each other and are resolved together, as one file
+    (_joined): what the resolution costs a call, not a value, is paid once a batch.
     """
 
     def __init__(self):
@@ -167,6 +169,7 @@ class _BatchBuilder:
         self.references: dict[tuple, tuple[list[str], list[str]]] = {}
         self.chunks: dict[str, list[np.ndarray]] = {}
         self.rows = 0
+        self.pending: list[_Selected] = []  # scanned files waiting to be added together (_add_pending)
 
     def add_file(self, path: str, label: str, appendable: bool = False) -> None:
         info = SourceInfo(label, path, delivery_of(label), appendable=appendable)
@@ -189,21 +192,26 @@ class _BatchBuilder:
                 data = b""  # the records are copies: the file's text is not needed any more
         except SourceError as error:
             info.error = str(error)
-            self.batch.sources.append(info)
+            self._skip(info)
             return
         except MemoryError:
             info.error = "too large to load into memory"
-            self.batch.sources.append(info)
+            self._skip(info)
             return
         except Exception as error:  # a bug must cost one file, never the load
             info.error = f"could not be read ({type(error).__name__}: {error})"
-            self.batch.sources.append(info)
+            self._skip(info)
             return
+        if scanned is not None:  # resolved with the batch's other scanned files (_add_pending)
+            try:
+                self.pending.append(_selected(info, scanned, data))
+            except Exception as error:  # a bug must cost one file, never the load
+                self._skip(_undecoded(info, error))
+            return
+        self._add_pending()
         mark = self._mark()
         try:
-            if scanned is not None:
-                self._add_scanned(info, scanned, data)
-            elif raws is not None and info.format.startswith("actiontrail"):
+            if raws is not None and info.format.startswith("actiontrail"):
                 from .actiontrail import add_records  # Alibaba Cloud ActionTrail: its own module
 
                 add_records(self, info, raws)
@@ -213,14 +221,38 @@ class _BatchBuilder:
                 self.add_records(info, typed, raws, data)
         except Exception as error:  # a bug must cost one file, never the load
             self._rollback(mark)
-            info = SourceInfo(
-                label,
-                path,
-                info.delivery,
-                error=f"could not be decoded ({type(error).__name__}: {error})",
-                appendable=appendable,
-            )
-            self.batch.sources.append(info)
+            self.batch.sources.append(_undecoded(info, error))
+
+    def _skip(self, info: SourceInfo) -> None:
+        """A file that adds no events (``info`` says why), after the files before it."""
+        self._add_pending()
+        self.batch.sources.append(info)
+
+    def _add_pending(self) -> None:
+        """Add the scanned files waiting (all of the batch's, usually), joined: their columns
+        are resolved together, once, instead of once a file (what a file costs whatever it
+        holds: about 1 ms of numpy and Python calls). A join ends after a file whose contexts
+        are not all read in the scanner's bulk pass (_Selected.ends_join)."""
+        pending, self.pending = self.pending, []
+        start = 0
+        for at, one in enumerate(pending):
+            if one.ends_join or at == len(pending) - 1:
+                self._add_joined(pending[start : at + 1])
+                start = at + 1
+
+    def _add_joined(self, files: list[_Selected]) -> None:
+        """Add scanned files joined. A file that fails costs only itself: the join is undone
+        and each of its files added on its own."""
+        mark = self._mark()
+        try:
+            self._add_selected(files)
+        except Exception as error:  # a bug must cost one file, never the load
+            self._rollback(mark)
+            if len(files) == 1:
+                self.batch.sources.append(_undecoded(files[0].info, error))
+                return
+            for one in files:  # which file it was: each on its own
+                self._add_joined([one])
 
     def _add_raw_records(self, info: SourceInfo, raws: list) -> None:
         """Add a source's raw records a chunk at a time, so that only one chunk of them is
@@ -256,63 +288,20 @@ class _BatchBuilder:
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
 
-    def _add_scanned(self, info: SourceInfo, scanned: Scanned, data: bytes) -> None:
-        """Add a log file the scanner read: its records are picked out with numpy."""
-        count, spans, columns, contexts, times, ids, objects = scanned
-        source_codes, sources = columns["eventSource"]
-        name_codes, names = columns["eventName"]
-        keep = _rows_of(source_codes, sources, KMS)
-        config = _rows_of(source_codes, sources, CLOUDTRAIL) & _rows_in(name_codes, names, TRAIL_EVENTS)
-        keep |= config
-        read_only_codes, read_only = columns["readOnly"]
-        changes = keep & ~_rows_in(read_only_codes, read_only, (True,))
-        for code, records in enumerate(np.bincount(source_codes[~keep], minlength=len(sources)).tolist()):
-            if records:
-                info.ignored[sources[code] or "(no event source)"] += records
-        kept = np.flatnonzero(keep)
-        info.records = count
-        info.events = len(kept)
-        # Configuration events are read whole, from their spans; a file with some is measured
-        # too, as the general path does (the others are measured by the index when it must).
-        # Calls that change something keep their parameters, read from their spans as well.
-        measured = bool(config.any())
-        bounds = np.frombuffer(spans, dtype=np.uint32) if (changes | config).any() else None
-
-        def raw(i: int) -> bytes:
-            assert bounds is not None  # asked only of configuration events and changes, which have spans
-            return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
-
-        response_codes, responses = columns["responseElements"]
-
-        def parameters(records: list[int]) -> list[bytes | None]:
-            """As _parameters(raw(i)) says of each record ``i`` of ``records``, from the spans the
-            scanner found (what msgspec's Raw gives): ``objects`` holds the (start, end) of each
-            record's requestParameters, (0, 0) for none (asked only of calls that change
-            something: a few dozen a file, read together)."""
-            found: list[bytes | None] = []
-            for (start, end), code in zip(objects[records].tolist(), response_codes[records].tolist(), strict=True):
-                response = responses[code]
-                if not end and response is None:
-                    found.append(None)
-                else:
-                    found.append(b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]")
-            return found
-
-        nothing = np.zeros(len(kept), dtype=np.uint32)
+    def _add_selected(self, files: list[_Selected]) -> None:
+        """Add scanned files' kept records, joined (_joined): resolved together."""
+        joined = _joined(files)
         self._add_columns(
-            info,
-            # a field no kept record has (a third of them in a usual file) is code 0 throughout
-            {
-                name: (codes[kept] if len(values) > 1 else nothing.copy(), values)
-                for name, (codes, values) in columns.items()
-            },
-            kept,
-            raw if bounds is not None else None,
-            measured=measured,
-            contexts=contexts,
-            times=times[kept],
-            ids=ids[kept],
-            parameters=parameters,
+            files[0].info,
+            joined.columns,
+            joined.kept,
+            joined.raws.__getitem__ if joined.parameters is not None else None,
+            measured=False,
+            contexts=joined.contexts,
+            times=joined.times,
+            ids=joined.ids,
+            parameters=partial(_looked_up, joined.parameters) if joined.parameters is not None else None,
+            files=joined.files,
         )
 
     def add_records(
@@ -376,13 +365,15 @@ class _BatchBuilder:
         times: np.ndarray | None = None,
         ids: np.ndarray | None = None,
         parameters=None,
+        files: _Files | None = None,
     ) -> None:
         """Add one source's kept records, given as columns (codes into distinct values, one
         code per kept record). ``raw(i)`` is the text of the source's record ``i``;
         ``contexts``, the scanner's reading of the encryptionContext column's texts; ``times``
         and ``ids``, the times and event ids it gave per record (see Scanned); ``parameters(records)``,
         what _parameters says of each record of ``records``, where the scanner gives it without
-        reading it again."""
+        reading it again. ``files``: the columns are several scanned files' (_joined), and
+        this says which rows are whose."""
         batch = self.batch
         vocab = self.vocab
         again = bool(batch.sources) and batch.sources[-1] is info  # the next chunk of a source
@@ -408,10 +399,12 @@ class _BatchBuilder:
         overflow: dict[int, str] = {}
         out = {
             "time": time_column,
-            "origin": np.full(count, origin, dtype=np.uint32),
-            "ordinal": (kept + first_ordinal).astype(np.uint32),
+            "origin": np.full(count, origin, dtype=np.uint32) if files is None else files.origin + np.uint32(origin),
+            "ordinal": (kept + first_ordinal).astype(np.uint32) if files is None else files.ordinal,
             "rawlen": (
-                np.fromiter((record_length(raw(i)) for i in kept.tolist()), dtype=np.uint32, count=count)
+                files.lengths
+                if files is not None
+                else np.fromiter((record_length(raw(i)) for i in kept.tolist()), dtype=np.uint32, count=count)
                 if measured
                 else np.zeros(count, dtype=np.uint32)
             ),
@@ -484,7 +477,9 @@ class _BatchBuilder:
         for name, column in out.items():
             self.chunks.setdefault(name, []).append(column)
         self.rows += count
-        if not again:
+        if files is not None:
+            batch.sources.extend(files.infos)
+        elif not again:
             batch.sources.append(info)
 
     def _principals(self, columns: dict) -> np.ndarray:
@@ -682,6 +677,7 @@ class _BatchBuilder:
         return ctx
 
     def finish(self) -> Batch:
+        self._add_pending()
         batch = self.batch
         batch.columns = (
             {name: narrowed(np.concatenate(chunks)) for name, chunks in self.chunks.items()} if self.rows else {}
@@ -696,6 +692,223 @@ class _BatchBuilder:
         batch.alias_bindings = list(self.bindings.items())
         batch.log_files = LogFiles(self.log_files)
         return batch
+
+
+def _undecoded(info: SourceInfo, error: Exception) -> SourceInfo:
+    """What is said of a file whose decoding failed (a bug: it must cost one file, never the load)."""
+    return SourceInfo(
+        info.label,
+        info.path,
+        info.delivery,
+        error=f"could not be decoded ({type(error).__name__}: {error})",
+        appendable=info.appendable,
+    )
+
+
+class _Selected(NamedTuple):
+    """A scanned file's records as they are kept, before they are resolved (with the other
+    scanned files of its batch: _joined). What needs the file's text is read from it here,
+    so that the text need not wait: the spans of configuration events, and the parameters
+    of calls that change something."""
+
+    info: SourceInfo  # its records, events and ignored counts already
+    scanned: Scanned
+    kept: np.ndarray  # the records kept (KMS events, trail configuration), in order
+    lengths: np.ndarray  # each kept record's length, where the file is measured (else 0)
+    raws: dict[int, bytes]  # the configuration events' texts, by record
+    parameters: dict[int, bytes | None] | None  # those of the calls that change something, by record
+    # Contexts not all read in the scanner's bulk pass: texts it left to Python, or labelled
+    # ones (ReEncrypt's, a grant's with a context of its own or constraints it left). These are
+    # resolved after the bulk pass's, and a context set shows the pairs of the first record
+    # that brought it: so that it is the same record joined or not, a join ends with such a file.
+    ends_join: bool
+
+
+def _selected(info: SourceInfo, scanned: Scanned, data: bytes) -> _Selected:
+    """A delivered log file the scanner read: its records picked out with numpy, counted in ``info``."""
+    columns, objects = scanned.columns, scanned.objects
+    source_codes, sources = columns["eventSource"]
+    name_codes, names = columns["eventName"]
+    keep = _rows_of(source_codes, sources, KMS)
+    config = _rows_of(source_codes, sources, CLOUDTRAIL) & _rows_in(name_codes, names, TRAIL_EVENTS)
+    keep |= config
+    read_only_codes, read_only = columns["readOnly"]
+    changes = keep & ~_rows_in(read_only_codes, read_only, (True,))
+    for code, records in enumerate(np.bincount(source_codes[~keep], minlength=len(sources)).tolist()):
+        if records:
+            info.ignored[sources[code] or "(no event source)"] += records
+    kept = np.flatnonzero(keep)
+    info.records = scanned.records
+    info.events = len(kept)
+    contexts, (own_codes, owns), (grant_codes, grants) = (
+        scanned.contexts,
+        columns["encryptionContext"],
+        columns["constraints"],
+    )
+    ends_join = (
+        bool((contexts.counts == NOT_PLAIN).any())
+        or len(columns["sourceEncryptionContext"][1]) > 1
+        or len(columns["destinationEncryptionContext"][1]) > 1
+        or (
+            len(grants) > 1
+            and bool(
+                (contexts.grants[:, 0] == NOT_PLAIN).any()
+                or (len(owns) > 1 and ((own_codes != 0) & (grant_codes != 0)).any())
+            )
+        )
+    )
+    if not (changes | config).any():
+        return _Selected(info, scanned, kept, np.zeros(len(kept), dtype=np.uint32), {}, None, ends_join)
+    bounds = np.frombuffer(scanned.spans, dtype=np.uint32)
+
+    def raw(i: int) -> bytes:
+        return data[int(bounds[2 * i]) : int(bounds[2 * i + 1])]
+
+    # Configuration events are read whole, from their spans; a file with some is measured
+    # too, as the general path does (the others are measured by the index when it must).
+    # Calls that change something keep their parameters, read from their spans as well.
+    lengths = (
+        np.fromiter((record_length(raw(i)) for i in kept.tolist()), dtype=np.uint32, count=len(kept))
+        if config.any()
+        else np.zeros(len(kept), dtype=np.uint32)
+    )
+    raws = {i: raw(i) for i in np.flatnonzero(config).tolist()}
+    # As _parameters(raw(i)) says of each record that changes something, from the spans the
+    # scanner found (what msgspec's Raw gives): ``objects`` holds the (start, end) of each
+    # record's requestParameters, (0, 0) for none (a few dozen a file, read together).
+    response_codes, responses = columns["responseElements"]
+    parameters: dict[int, bytes | None] = {}
+    records = np.flatnonzero(changes)
+    for i, (start, end), code in zip(
+        records.tolist(), objects[records].tolist(), response_codes[records].tolist(), strict=True
+    ):
+        response = responses[code]
+        if not end and response is None:
+            parameters[i] = None
+        else:
+            parameters[i] = b"[" + (data[start:end] if end else b"null") + b"," + (response or b"null") + b"]"
+    return _Selected(info, scanned, kept, lengths, raws, parameters, ends_join)
+
+
+class _Files(NamedTuple):
+    """Which of a join's rows are whose (_BatchBuilder._add_columns)."""
+
+    infos: list[SourceInfo]
+    origin: np.ndarray  # each row's file, from 0
+    ordinal: np.ndarray  # each row's record in its file
+    lengths: np.ndarray  # each row's record's length where its file is measured (else 0)
+
+
+class _Joined(NamedTuple):
+    """Several scanned files' kept records as one file's (_joined). Records are numbered
+    across the files, each file's after the one before; a column's distinct values are each
+    file's in turn (not merged: what follows looks each one up, once a file as before)."""
+
+    columns: dict[str, tuple[np.ndarray, list]]  # over the kept records
+    kept: np.ndarray  # the kept records, by number across the files
+    contexts: ScannedContexts
+    times: np.ndarray
+    ids: np.ndarray
+    raws: dict[int, bytes]
+    parameters: dict[int, bytes | None] | None
+    files: _Files
+
+
+def _joined(files: list[_Selected]) -> _Joined:
+    """Scanned files' kept records joined into one file's columns, to be resolved together."""
+    firsts = np.cumsum([0, *(one.scanned.records for one in files)])[:-1].tolist()
+    kept = np.concatenate([one.kept + first for one, first in zip(files, firsts, strict=True)])
+    sizes = [len(one.kept) for one in files]
+    columns: dict[str, tuple[np.ndarray, list]] = {}
+    for name in files[0].scanned.columns:
+        parts = [one.scanned.columns[name] for one in files]
+        valued = [at for at, (_, values) in enumerate(parts) if len(values) > 1]
+        if not valued:  # a field no record has (a third of them in a usual file): code 0 throughout
+            columns[name] = (np.zeros(len(kept), dtype=np.uint32), [None])
+            continue
+        if len(valued) == 1:  # one file has it: its codes as they are, the others' 0
+            codes, values = parts[valued[0]]
+            column = np.zeros(len(kept), dtype=np.uint32)
+            start = sum(sizes[: valued[0]])
+            column[start : start + sizes[valued[0]]] = codes[files[valued[0]].kept]
+            columns[name] = (column, values)
+            continue
+        joined_values: list = [None]
+        shifts = []
+        for _, values in parts:
+            shifts.append(len(joined_values) - 1)
+            joined_values.extend(values[1:])
+        codes = np.concatenate(
+            [
+                codes if len(values) > 1 else np.zeros(one.scanned.records, np.uint32)
+                for (codes, values), one in zip(parts, files, strict=True)
+            ]
+        )[kept]
+        shift = np.repeat(np.array(shifts, dtype=np.uint32), sizes)
+        columns[name] = (np.where(codes != 0, codes + shift, np.uint32(0)), joined_values)
+    raws: dict[int, bytes] = {}
+    parameters: dict[int, bytes | None] | None = None
+    for one, first in zip(files, firsts, strict=True):
+        raws.update((first + i, text) for i, text in one.raws.items())
+        if one.parameters is not None:
+            parameters = {} if parameters is None else parameters
+            parameters.update((first + i, found) for i, found in one.parameters.items())
+    return _Joined(
+        columns,
+        kept,
+        _joined_contexts([one.scanned.contexts for one in files]),
+        np.concatenate([one.scanned.times for one in files])[kept],
+        np.concatenate([one.scanned.ids for one in files])[kept],
+        raws,
+        parameters,
+        _Files(
+            [one.info for one in files],
+            np.repeat(np.arange(len(files), dtype=np.uint32), sizes),
+            np.concatenate([one.kept for one in files]).astype(np.uint32),
+            np.concatenate([one.lengths for one in files]),
+        ),
+    )
+
+
+def _joined_contexts(parts: list[ScannedContexts]) -> ScannedContexts:
+    """Several files' ScannedContexts as one, as _joined joins their columns: each file's
+    distinct texts after the one before's, its pairs after theirs (a file's pairs are its
+    contexts' then its grants'), its value texts after theirs. Key texts, a few a file, are
+    merged: each is one code (contexts.py looks the trail's key up by its code)."""
+    if len(parts) == 1:
+        return parts[0]
+    key_texts: dict[str, int] = {}
+    keys, values, starts, grant_starts = [], [], [], []
+    value_texts: list[str] = []
+    grant_texts: list = [None]
+    pairs = 0
+    for part in parts:
+        table = np.array(
+            [0, *(key_texts.setdefault(text, len(key_texts) + 1) for text in part.key_texts)], dtype=np.uint32
+        )
+        keys.append(table[part.keys])
+        values.append(part.values + len(value_texts))
+        value_texts.extend(part.value_texts)
+        starts.append(part.starts + pairs)
+        grant_starts.append(part.grant_starts + pairs)
+        grant_texts.extend(part.grant_texts[1:])
+        pairs += len(part.keys)
+    return ScannedContexts(
+        np.concatenate([part.counts for part in parts]),
+        np.concatenate(starts),
+        np.concatenate(keys),
+        np.concatenate(values),
+        list(key_texts),
+        value_texts,
+        np.concatenate([part.grants for part in parts]),
+        np.concatenate(grant_starts),
+        grant_texts,
+    )
+
+
+def _looked_up(found: dict, records: list[int]) -> list:
+    """What ``found`` holds for each of ``records``."""
+    return list(map(found.__getitem__, records))
 
 
 def _texts(values: Sequence[str]) -> Texts:
