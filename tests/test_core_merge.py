@@ -548,3 +548,23 @@ def test_a_context_set_shows_the_pairs_of_its_first_record_in_a_joined_batch(tmp
     batch = load_many(files)
     assert [info.events for info in batch.sources] == [1, 1]
     assert by_value(merged([batch]))["columns"]["ctx"] == [(("", "b", "2"), ("", "a", "1"))] * 2
+
+
+@pytest.mark.parametrize("at_once", [EventIndex._PRINTS_AT_ONCE, 1000, 7])
+def test_a_refresh_orders_newest_first_and_later_rows_first_among_equal_times(varied_trail, at_once):
+    """With a file read twice (folded) and without, its rows fingerprinted whole or a slice at
+    a time (copies in other slices than their first reading): the order is the alive rows by
+    time, newest first, the later row first among equal times."""
+    first, second, third = batches_of([varied_trail], 1)
+    for plan, folded in (([first, second, third], 0), ([first, second, pickle.loads(pickle.dumps(first)), third], 1)):
+        index = EventIndex()
+        index._PRINTS_AT_ONCE = at_once
+        for batch in copy.deepcopy(plan):
+            index.add(batch)
+        snapshot = index.refresh()
+        assert index.report.duplicates == folded * first.n
+        time = index.columns["time"].data[: index.size].tolist()
+        assert len(set(time)) < index.size  # equal times: their order is tested too
+        expected = sorted(np.flatnonzero(snapshot.alive).tolist(), key=lambda row: (-time[row], -row))
+        assert snapshot.order.tolist() == expected
+        assert (snapshot.newest, snapshot.oldest) == (max(time), min(time))
