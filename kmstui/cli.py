@@ -233,7 +233,8 @@ def _load(args):
     # unpickles each batch meanwhile (some thousand containers, no cycle), and it went over them
     # about 35 times a load; what the load made is set aside after (gc.freeze), as it lives on.
     with collector_paused(frozen=True):
-        loader.load(index, sources.newest_first(files), on_batch=report, refresh_every=None)
+        last = not (buckets or args.athena or live)  # no other load follows: the workers go at its end
+        loader.load(index, sources.newest_first(files), on_batch=report, refresh_every=None, last=last)
     loader.shutdown(wait=True)  # this process exits soon: see loader.shutdown
     reader = None
     if buckets:
