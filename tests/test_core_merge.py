@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from kmstui.cli import demo_path
+from kmstui.core import loader
 from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, _packed_ids_numpy, packed_ids, within
 from kmstui.core.batch import _packed_ids as _scan_packed_ids
 from kmstui.core.decode import load_many
@@ -568,3 +569,28 @@ def test_a_refresh_orders_newest_first_and_later_rows_first_among_equal_times(va
         expected = sorted(np.flatnonzero(snapshot.alive).tolist(), key=lambda row: (-time[row], -row))
         assert snapshot.order.tolist() == expected
         assert (snapshot.newest, snapshot.oldest) == (max(time), min(time))
+
+
+def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
+    """After its first file, a load makes room in the index for the rest, by that file's share
+    of the bytes: the columns and the arenas of principals and context values then fill in
+    place, never copied into larger arrays on the way; and the index is the plain merge's."""
+    files = newest_first(discover([str(varied_trail)])[0])
+    index = EventIndex()
+    after_first: list[list[np.ndarray]] = []
+
+    def arrays() -> list[np.ndarray]:
+        principals = index.vocab["principal"]
+        return [
+            *(column.data for column in index.columns.values()),
+            index.contexts.values._data,
+            principals._shorts._data,  # type: ignore[attr-defined]
+        ]
+
+    loader.load(index, files, on_batch=lambda batch: after_first or after_first.append(arrays()), workers=1)
+    assert len(files) == 3 and index.size > 3000
+    assert all(before is now for before, now in zip(after_first[0], arrays(), strict=True))
+    plain = EventIndex()
+    for batch in batches_of([varied_trail], 1):
+        plain.add(batch)
+    assert [index.event(row) for row in range(index.size)] == [plain.event(row) for row in range(plain.size)]

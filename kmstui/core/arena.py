@@ -124,11 +124,17 @@ class TextArena(Positional[str]):
         before the end they read), else into an array half as large again."""
         end = self._size + len(blob)
         if end > len(self._data):
-            grown = np.empty(max(end, len(self._data) + (len(self._data) >> 1), 1 << 12), np.uint8)
-            grown[: self._size] = self._data[: self._size]
-            self._data = grown
+            self.reserve(max(end, len(self._data) + (len(self._data) >> 1), 1 << 12))
         self._data[self._size : end] = np.frombuffer(blob, np.uint8)
         self._size = end
+
+    def reserve(self, size: int) -> None:
+        """Room for ``size`` bytes in all: the bytes in use copied once into an array that large
+        (a reader still viewing the old one keeps it until it is done)."""
+        if size > len(self._data):
+            grown = np.empty(size, np.uint8)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
 
     def fit(self) -> None:
         """Give back the room to grow (a third of the blob at most): when a load ends. A
@@ -973,6 +979,10 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             + self._slots.nbytes
             + self._digests.nbytes
         )
+
+    def reserve(self, factor: float) -> None:
+        """Room for ``factor`` times the principals' short forms kept now (EventIndex.reserve)."""
+        self._shorts.reserve(int(len(self._shorts.blob) * factor))
 
     def fit(self) -> None:
         """Give back the room to grow (of the short forms and the codes' digests): when a load ends."""

@@ -28,6 +28,7 @@ from .sources import SourceFile
 
 PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
 TASK_BYTES = 4 << 20  # compressed bytes per worker task
+RESERVE_MARGIN = 1.2  # the index's room made after the first batch, over what its share of the bytes says
 
 
 @dataclass
@@ -258,12 +259,15 @@ def load(
     last_refresh = start
     refresh_cost = 0.0  # what the last refresh took: refreshes keep to a share of the load's time
     workers = workers or os.cpu_count() or 1
+    empty = index.size == 0  # what the index holds after this load's first batch is then that batch's
 
     def take(batch: Batch, size: int) -> None:
         nonlocal last_refresh, refresh_cost
         if narrow is not None:
             batch = narrow(batch)
         index.add(batch)
+        if not progress.files_done and empty and 0 < size < total:
+            index.reserve(RESERVE_MARGIN * total / size)  # room for the rest, by the first batch's share of the bytes
         if on_batch is not None:
             on_batch(batch)
         progress.files_done += len(batch.sources)
