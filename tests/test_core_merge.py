@@ -594,3 +594,19 @@ def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
     for batch in batches_of([varied_trail], 1):
         plain.add(batch)
     assert [index.event(row) for row in range(index.size)] == [plain.event(row) for row in range(plain.size)]
+
+
+@pytest.mark.parametrize("factor", [1e9, 1e18])
+def test_room_beyond_what_the_process_may_have_is_not_made(varied_trail, factor):
+    """Room asked for beyond the address space (a terabyte; beyond what numpy can count): the
+    index stays as it was and grows on the way, as without the reservation."""
+    first, second, third = batches_of([varied_trail], 1)
+    index = EventIndex()
+    index.add(copy.deepcopy(first))
+    index.reserve(factor)
+    for batch in copy.deepcopy([second, third]):
+        index.add(batch)
+    plain = EventIndex()
+    for batch in copy.deepcopy([first, second, third]):
+        plain.add(batch)
+    assert [index.event(row) for row in range(index.size)] == [plain.event(row) for row in range(plain.size)]

@@ -527,10 +527,13 @@ class EventIndex:
         if factor <= 1:
             return
         with self._lock:
-            for column in self.columns.values():
-                column.reserve(int(column.size * factor))
-            self.contexts.values.reserve(int(len(self.contexts.values.blob) * factor))
-            cast(IdentityVocabulary, self.vocab["principal"]).reserve(factor)
+            try:
+                for column in self.columns.values():
+                    column.reserve(int(column.size * factor))
+                self.contexts.values.reserve(int(len(self.contexts.values.blob) * factor))
+                cast(IdentityVocabulary, self.vocab["principal"]).reserve(factor)
+            except (MemoryError, ValueError):  # more address space than this process may have: grown on the way
+                pass
 
     def reading(self) -> threading.RLock:
         """Hold while iterating the index's maps (a loader thread may be adding)."""

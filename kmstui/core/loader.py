@@ -29,6 +29,7 @@ from .sources import SourceFile
 PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
 TASK_BYTES = 4 << 20  # compressed bytes per worker task
 RESERVE_MARGIN = 1.2  # the index's room made after the first batch, over what its share of the bytes says
+RESERVE_AT_MOST = 1024  # and at most for this many times the first batch
 
 
 @dataclass
@@ -267,7 +268,9 @@ def load(
             batch = narrow(batch)
         index.add(batch)
         if not progress.files_done and empty and 0 < size < total:
-            index.reserve(RESERVE_MARGIN * total / size)  # room for the rest, by the first batch's share of the bytes
+            # room for the rest, by the first batch's share of the bytes (a small first file of a
+            # large trail does not stand for the rest: the room then stops short, and grows as before)
+            index.reserve(RESERVE_MARGIN * min(total / size, RESERVE_AT_MOST))
         if on_batch is not None:
             on_batch(batch)
         progress.files_done += len(batch.sources)
