@@ -573,8 +573,9 @@ def test_a_refresh_orders_newest_first_and_later_rows_first_among_equal_times(va
 
 def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
     """After its first file, a load makes room in the index for the rest, by that file's share
-    of the bytes: the columns and the arenas of principals and context values then fill in
-    place, never copied into larger arrays on the way; and the index is the plain merge's."""
+    of the bytes: the columns, the arenas of principals and context values and the principals'
+    digest table then fill in place, never copied into larger arrays on the way; and the index
+    is the plain merge's."""
     files = newest_first(discover([str(varied_trail)])[0])
     index = EventIndex()
     after_first: list[list[np.ndarray]] = []
@@ -585,6 +586,8 @@ def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
             *(column.data for column in index.columns.values()),
             index.contexts.values._data,
             principals._shorts._data,  # type: ignore[attr-defined]
+            principals._slots,  # type: ignore[attr-defined]
+            principals._digests,  # type: ignore[attr-defined]
         ]
 
     loader.load(index, files, on_batch=lambda batch: after_first or after_first.append(arrays()), workers=1)

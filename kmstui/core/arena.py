@@ -981,8 +981,12 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         )
 
     def reserve(self, factor: float) -> None:
-        """Room for ``factor`` times the principals' short forms kept now (EventIndex.reserve)."""
+        """Room for ``factor`` times the principals kept now (EventIndex.reserve): their short
+        forms' bytes, and in the C digest table their slots and digests (filled on the way, the
+        table doubled and every code put in again each time)."""
         self._shorts.reserve(int(len(self._shorts.blob) * factor))
+        if self._compiled:
+            self._reserve(int(len(self) * (factor - 1)))
 
     def fit(self) -> None:
         """Give back the room to grow (of the short forms and the codes' digests): when a load ends."""
