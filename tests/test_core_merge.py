@@ -573,9 +573,8 @@ def test_a_refresh_orders_newest_first_and_later_rows_first_among_equal_times(va
 
 def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
     """After its first file, a load makes room in the index for the rest, by that file's share
-    of the bytes: the columns, the arenas of principals and context values and the principals'
-    digest table then fill in place, never copied into larger arrays on the way; and the index
-    is the plain merge's."""
+    of the bytes: the columns and the arenas of principals and context values then fill in
+    place, never copied into larger arrays on the way; and the index is the plain merge's."""
     files = newest_first(discover([str(varied_trail)])[0])
     index = EventIndex()
     after_first: list[list[np.ndarray]] = []
@@ -586,8 +585,6 @@ def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
             *(column.data for column in index.columns.values()),
             index.contexts.values._data,
             principals._shorts._data,  # type: ignore[attr-defined]
-            principals._slots,  # type: ignore[attr-defined]
-            principals._digests,  # type: ignore[attr-defined]
         ]
 
     loader.load(index, files, on_batch=lambda batch: after_first or after_first.append(arrays()), workers=1)
@@ -613,3 +610,23 @@ def test_room_beyond_what_the_process_may_have_is_not_made(varied_trail, factor)
     for batch in copy.deepcopy([first, second, third]):
         plain.add(batch)
     assert [index.event(row) for row in range(index.size)] == [plain.event(row) for row in range(plain.size)]
+
+
+def test_the_principals_table_grows_toward_what_a_load_expects_but_not_far_past_its_need(varied_trail):
+    """Room for a thousand times the first batch's principals (a trail where they repeat would
+    never need it): the C digest table grows, when it must, to at most 8 times what it needs
+    then (a hash table is written all over: too large, it is memory in use), and the codes are
+    the plain merge's."""
+    first, second, third = batches_of([varied_trail], 1)
+    index = EventIndex()
+    index.add(copy.deepcopy(first))
+    index.reserve(1000)
+    for batch in copy.deepcopy([second, third]):
+        index.add(batch)
+    principals = index.vocab["principal"]
+    if principals._compiled:  # type: ignore[attr-defined]
+        assert len(principals._slots) * principals._LOAD <= 16 * len(principals)  # type: ignore[attr-defined]
+    plain = EventIndex()
+    for batch in copy.deepcopy([first, second, third]):
+        plain.add(batch)
+    assert list(principals.values) == list(plain.vocab["principal"].values)
