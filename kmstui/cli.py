@@ -193,6 +193,7 @@ def _apply_limits(args: argparse.Namespace) -> None:
 def _load(args):
     """Discover and load the sources; exits 2 when nothing loaded."""
     from .core import loader, sources
+    from .core.decode import collector_paused
     from .core.index import EventIndex
 
     paths = list(args.sources)
@@ -228,7 +229,12 @@ def _load(args):
             for problem in source.problems:
                 _say(f"{source.label}: {problem}")
 
-    loader.load(index, sources.newest_first(files), on_batch=report, refresh_every=None)
+    # The collector off for the whole load, not only while a batch is merged: the pool's thread
+    # unpickles each batch meanwhile (some thousand containers, no cycle), and it went over them
+    # about 35 times a load; what the load made is set aside after (gc.freeze), as it lives on.
+    with collector_paused(frozen=True):
+        last = not (buckets or args.athena or live)  # no other load follows: the workers go at its end
+        loader.load(index, sources.newest_first(files), on_batch=report, refresh_every=None, last=last)
     loader.shutdown(wait=True)  # this process exits soon: see loader.shutdown
     reader = None
     if buckets:

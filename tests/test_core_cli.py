@@ -289,3 +289,28 @@ def test_a_digest_file_alone_says_why_nothing_loaded(tmp_path, capsys):
     assert "Ignored 1 CloudTrail digest file: digest files hold hashes of log files, not events." in (
         index.report.sentences()
     )
+
+
+def test_the_headless_load_runs_no_garbage_collection(tmp_path, capsys):
+    """The collector is off for the whole of a headless load (the batches' objects make no
+    cycles, and each collection went over them again): none starts inside the loader."""
+    import gc
+    import traceback
+
+    records = [kms("Decrypt", key=key_arn(KEY1), time=f"2024-05-01T10:{m:02d}:00Z") for m in range(60)]
+    paths = [write(tmp_path / f"{n}.json", cloudtrail_file(records)) for n in range(40)]
+    run_main(capsys, "events", paths[0], "--count")  # imports done before counting
+    inside: list[str] = []
+
+    def watch(phase: str, info: dict) -> None:
+        if phase == "start":
+            inside.extend(frame.name for frame in traceback.extract_stack() if frame.filename.endswith("loader.py"))
+
+    gc.callbacks.append(watch)
+    try:
+        for _ in range(3):
+            code, out, _err = run_main(capsys, "events", tmp_path, "--count")
+            assert (code, out.strip()) == (0, "60")
+    finally:
+        gc.callbacks.remove(watch)
+    assert not inside

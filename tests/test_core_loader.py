@@ -149,26 +149,40 @@ from kmstui.core.sources import discover
 loader.PARALLEL_BYTES = 0  # the demo (2 MB) loads as a big trail does
 loader.TASK_BYTES = 64 << 10
 files, problems = discover([sys.argv[1]])
-loader.load(EventIndex(), files, refresh_every=None)
-used = loader._pool is not None
+index = EventIndex()
+last = sys.argv[2] == "last"
+loader.load(index, files, refresh_every=None, last=last)
+used = loader._pool is not None or bool(loader._released)
+kept = loader._pool is not None
 loader.shutdown(wait=True)
 print(json.dumps({
     "workers": used,
+    "kept": kept,
+    "events": index.size,
     "threads": [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()],
     "children": len(multiprocessing.active_children()),
 }))
 """
 
 
-def test_a_process_about_to_exit_waits_for_its_workers_to_be_gone():
+@pytest.mark.parametrize("last", ["last", "more"])
+def test_a_process_about_to_exit_waits_for_its_workers_to_be_gone(last, demo_events):
     """The headless commands and the explorer stop their workers with ``shutdown(wait=True)``
     before exiting: with the pool's manager thread still closing its pipe when Python exits,
     ``concurrent.futures``' exit hook wrote to it and Python 3.11 printed an ignored
     ``OSError: [Errno 9] Bad file descriptor`` with its traceback (2 exits in 30 of
-    ``kmstui events DIR --count`` on a 100,000-record trail)."""
+    ``kmstui events DIR --count`` on a 100,000-record trail). A load that is the process's
+    last (``last``, the headless commands') lets its workers go as its last batch comes in,
+    and the wait is then for them: whole, with no thread or child left."""
     result = subprocess.run(
-        [sys.executable, "-c", EXIT, str(DEMO)], capture_output=True, text=True, cwd=REPO, timeout=120
+        [sys.executable, "-c", EXIT, str(DEMO), last], capture_output=True, text=True, cwd=REPO, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"workers": True, "threads": [], "children": 0}
+    assert json.loads(result.stdout) == {
+        "workers": True,
+        "kept": last != "last",
+        "events": demo_events,
+        "threads": [],
+        "children": 0,
+    }
     assert result.stderr == ""

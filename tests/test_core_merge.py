@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from kmstui.cli import demo_path
+from kmstui.core import loader
 from kmstui.core.batch import PACKED_ID, STRING_COLUMNS, VOCABS, Batch, _packed_ids_numpy, packed_ids, within
 from kmstui.core.batch import _packed_ids as _scan_packed_ids
 from kmstui.core.decode import load_many
@@ -548,3 +549,84 @@ def test_a_context_set_shows_the_pairs_of_its_first_record_in_a_joined_batch(tmp
     batch = load_many(files)
     assert [info.events for info in batch.sources] == [1, 1]
     assert by_value(merged([batch]))["columns"]["ctx"] == [(("", "b", "2"), ("", "a", "1"))] * 2
+
+
+@pytest.mark.parametrize("at_once", [EventIndex._PRINTS_AT_ONCE, 1000, 7])
+def test_a_refresh_orders_newest_first_and_later_rows_first_among_equal_times(varied_trail, at_once):
+    """With a file read twice (folded) and without, its rows fingerprinted whole or a slice at
+    a time (copies in other slices than their first reading): the order is the alive rows by
+    time, newest first, the later row first among equal times."""
+    first, second, third = batches_of([varied_trail], 1)
+    for plan, folded in (([first, second, third], 0), ([first, second, pickle.loads(pickle.dumps(first)), third], 1)):
+        index = EventIndex()
+        index._PRINTS_AT_ONCE = at_once
+        for batch in copy.deepcopy(plan):
+            index.add(batch)
+        snapshot = index.refresh()
+        assert index.report.duplicates == folded * first.n
+        time = index.columns["time"].data[: index.size].tolist()
+        assert len(set(time)) < index.size  # equal times: their order is tested too
+        expected = sorted(np.flatnonzero(snapshot.alive).tolist(), key=lambda row: (-time[row], -row))
+        assert snapshot.order.tolist() == expected
+        assert (snapshot.newest, snapshot.oldest) == (max(time), min(time))
+
+
+def test_a_load_fills_the_room_its_first_batch_made_for_the_rest(varied_trail):
+    """After its first file, a load makes room in the index for the rest, by that file's share
+    of the bytes: the columns and the arenas of principals and context values then fill in
+    place, never copied into larger arrays on the way; and the index is the plain merge's."""
+    files = newest_first(discover([str(varied_trail)])[0])
+    index = EventIndex()
+    after_first: list[list[np.ndarray]] = []
+
+    def arrays() -> list[np.ndarray]:
+        principals = index.vocab["principal"]
+        return [
+            *(column.data for column in index.columns.values()),
+            index.contexts.values._data,
+            principals._shorts._data,  # type: ignore[attr-defined]
+        ]
+
+    loader.load(index, files, on_batch=lambda batch: after_first or after_first.append(arrays()), workers=1)
+    assert len(files) == 3 and index.size > 3000
+    assert all(before is now for before, now in zip(after_first[0], arrays(), strict=True))
+    plain = EventIndex()
+    for batch in batches_of([varied_trail], 1):
+        plain.add(batch)
+    assert [index.event(row) for row in range(index.size)] == [plain.event(row) for row in range(plain.size)]
+
+
+@pytest.mark.parametrize("factor", [1e9, 1e18])
+def test_room_beyond_what_the_process_may_have_is_not_made(varied_trail, factor):
+    """Room asked for beyond the address space (a terabyte; beyond what numpy can count): the
+    index stays as it was and grows on the way, as without the reservation."""
+    first, second, third = batches_of([varied_trail], 1)
+    index = EventIndex()
+    index.add(copy.deepcopy(first))
+    index.reserve(factor)
+    for batch in copy.deepcopy([second, third]):
+        index.add(batch)
+    plain = EventIndex()
+    for batch in copy.deepcopy([first, second, third]):
+        plain.add(batch)
+    assert [index.event(row) for row in range(index.size)] == [plain.event(row) for row in range(plain.size)]
+
+
+def test_the_principals_table_grows_toward_what_a_load_expects_but_not_far_past_its_need(varied_trail):
+    """Room for a thousand times the first batch's principals (a trail where they repeat would
+    never need it): the C digest table grows, when it must, to at most 8 times what it needs
+    then (a hash table is written all over: too large, it is memory in use), and the codes are
+    the plain merge's."""
+    first, second, third = batches_of([varied_trail], 1)
+    index = EventIndex()
+    index.add(copy.deepcopy(first))
+    index.reserve(1000)
+    for batch in copy.deepcopy([second, third]):
+        index.add(batch)
+    principals = index.vocab["principal"]
+    if principals._compiled:  # type: ignore[attr-defined]
+        assert len(principals._slots) * principals._LOAD <= 16 * len(principals)  # type: ignore[attr-defined]
+    plain = EventIndex()
+    for batch in copy.deepcopy([first, second, third]):
+        plain.add(batch)
+    assert list(principals.values) == list(plain.vocab["principal"].values)

@@ -124,11 +124,17 @@ class TextArena(Positional[str]):
         before the end they read), else into an array half as large again."""
         end = self._size + len(blob)
         if end > len(self._data):
-            grown = np.empty(max(end, len(self._data) + (len(self._data) >> 1), 1 << 12), np.uint8)
-            grown[: self._size] = self._data[: self._size]
-            self._data = grown
+            self.reserve(max(end, len(self._data) + (len(self._data) >> 1), 1 << 12))
         self._data[self._size : end] = np.frombuffer(blob, np.uint8)
         self._size = end
+
+    def reserve(self, size: int) -> None:
+        """Room for ``size`` bytes in all: the bytes in use copied once into an array that large
+        (a reader still viewing the old one keeps it until it is done)."""
+        if size > len(self._data):
+            grown = np.empty(size, np.uint8)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
 
     def fit(self) -> None:
         """Give back the room to grow (a third of the blob at most): when a load ends. A
@@ -642,6 +648,7 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         self._slots = np.zeros(1 << 10 if compiled else 0, np.uint32)
         self._digests = np.zeros(1 << 10 if compiled else 0, np.int64)  # by code, with room to grow
         self._held = 0  # codes in the slots
+        self._expected = 0  # principals a load expects to have in all (reserve)
         self.values = _Identities(self)  # type: ignore[assignment]
         self._shorts = TextArena([""])
         self._parts = Vocabulary[tuple[Any, ...]]()  # (identity_type, account, invoked_by, has an ARN)
@@ -808,16 +815,22 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
         return out
 
     def _reserve(self, more: int) -> None:
-        """Room in the C digest table for ``more`` principals (and their codes' digests)."""
+        """Room in the C digest table for ``more`` principals (and their codes' digests). When it
+        must grow, it grows toward the principals a load expects (reserve), but to at most 8 times
+        what is needed now: a first batch's principals stand for the rest on a varied trail, not on
+        one where they repeat, and a table far too large would be written all over (a hash table's
+        codes land anywhere), 4 MB resident for 18,000 principals."""
         needed = len(self) + more
+        ahead = max(needed, min(self._expected, 8 * needed))
         if len(self._digests) < needed:
-            grown = np.zeros(max(needed, len(self._digests) + (len(self._digests) >> 1)), np.int64)
+            grown = np.zeros(max(ahead, len(self._digests) + (len(self._digests) >> 1)), np.int64)
             grown[: len(self._digests)] = self._digests
             self._digests = grown
         if self._held + more <= self._LOAD * len(self._slots) and needed <= len(self._slots) - 1:
             return
         size = len(self._slots)
-        while self._held + more > self._LOAD * size or needed > size - 1:
+        held = self._held + more + (ahead - needed)
+        while held > self._LOAD * size or ahead > size - 1:
             size *= 2
         held = self._slots[self._slots != 0]
         slots = np.zeros(size, np.uint32)
@@ -973,6 +986,13 @@ class IdentityVocabulary(Vocabulary[model.Identity]):
             + self._slots.nbytes
             + self._digests.nbytes
         )
+
+    def reserve(self, factor: float) -> None:
+        """Room for ``factor`` times the principals kept now (EventIndex.reserve): their short
+        forms' bytes now; the C digest table, filled on the way (doubled and every code put in
+        again each time), grows toward them when it must grow (_reserve)."""
+        self._shorts.reserve(int(len(self._shorts.blob) * factor))
+        self._expected = max(self._expected, int(len(self) * factor))
 
     def fit(self) -> None:
         """Give back the room to grow (of the short forms and the codes' digests): when a load ends."""

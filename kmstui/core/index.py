@@ -88,6 +88,13 @@ class _Column:
         self._fit(value)
         self.data[row] = value
 
+    def reserve(self, count: int) -> None:
+        """Room for ``count`` values in all: those in use copied once into an array that large."""
+        if count > len(self.data):
+            grown = np.zeros(count, dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+
     def extend(self, values: np.ndarray, largest: int | None = None) -> None:
         """Append ``values``; ``largest``, when the caller knows a bound (a vocabulary's last
         code), spares a narrow column looking through them for their largest."""
@@ -98,9 +105,7 @@ class _Column:
             self._fit(int(values.max()))
         end = self.size + count
         if end > len(self.data):
-            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
+            self.reserve(max(end, len(self.data) * 2))
         self.data[self.size : end] = values
         self.size = end
 
@@ -115,9 +120,7 @@ class _Column:
             self._fit(largest)
         end = self.size + count
         if end > len(self.data):
-            grown = np.zeros(max(end, len(self.data) * 2), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
+            self.reserve(max(end, len(self.data) * 2))
         np.take(remap.astype(self.data.dtype, copy=False), codes, out=self.data[self.size : end])
         self.size = end
 
@@ -149,18 +152,17 @@ class EventIds:
             self.overflow.update((self.size + row, text) for row, text in odd.items())
         end = self.size + count
         if end > len(self.data):
-            capacity = max(end, len(self.data) * 2)
-            grown, grown_upper = np.zeros(capacity, dtype=self.data.dtype), np.zeros(capacity, dtype=bool)
-            grown[: self.size], grown_upper[: self.size] = self.data[: self.size], self.upper[: self.size]
-            self.data, self.upper = grown, grown_upper
+            self.reserve(max(end, len(self.data) * 2))
         self.upper[self.size : end] = upper
         self.data[self.size : end] = packed
         self.size = end
 
-    def words(self, n: int) -> np.ndarray:
-        """The first ``n`` ids as four 32-bit words each (all zero: no id, or an odd one); a
-        UUID's words are the same in either case."""
-        return self.data[:n].view(np.uint32).reshape(n, 4)
+    def reserve(self, count: int) -> None:
+        """Room for ``count`` ids in all: those in use copied once into arrays that large."""
+        if count > len(self.data):
+            grown, grown_upper = np.zeros(count, dtype=self.data.dtype), np.zeros(count, dtype=bool)
+            grown[: self.size], grown_upper[: self.size] = self.data[: self.size], self.upper[: self.size]
+            self.data, self.upper = grown, grown_upper
 
     def get(self, row: int) -> str | None:
         odd = self.overflow.get(row)
@@ -515,6 +517,24 @@ class EventIndex:
             cast(IdentityVocabulary, self.vocab["principal"]).fit()
         _trim_heap()
 
+    def reserve(self, factor: float) -> None:
+        """Room for the index to grow to ``factor`` times what it holds now (the loader, after its
+        first batch, from the bytes left to read), made at once: its columns and its principals'
+        and contexts' arenas then fill in place, where they were copied into arrays twice or half
+        again as large on the way (for the arenas alone, some 35 ms of CPU on a varied trail's
+        million records, against 5). Room not written is address space, not memory in use; an
+        estimate too small only leaves the growing to the way there."""
+        if factor <= 1:
+            return
+        with self._lock:
+            try:
+                for column in self.columns.values():
+                    column.reserve(int(column.size * factor))
+                self.contexts.values.reserve(int(len(self.contexts.values.blob) * factor))
+                cast(IdentityVocabulary, self.vocab["principal"]).reserve(factor)
+            except (MemoryError, ValueError):  # more address space than this process may have: grown on the way
+                pass
+
     def reading(self) -> threading.RLock:
         """Hold while iterating the index's maps (a loader thread may be adding)."""
         return self._lock
@@ -668,9 +688,14 @@ class EventIndex:
             self.report.duplicates = duplicates
             self.report.shared_ids = len(shared)
             time = self.columns["time"].data[:n]
-            rows = np.flatnonzero(alive)[::-1]  # later rows first among equal times
-            order = rows[np.argsort(-time[rows], kind="stable")]
-            valid = time[order[time[order] != NO_TIME]] if len(order) else time[:0]
+            if duplicates:
+                rows = np.flatnonzero(alive)[::-1]  # later rows first among equal times
+                order = rows[np.argsort(-time[rows], kind="stable")]
+            else:  # every row: the same order, without gathering the rows (a refresh's third)
+                order = np.argsort(-time[::-1], kind="stable")
+                np.subtract(n - 1, order, out=order)
+            ordered = time[order]
+            valid = ordered[ordered != NO_TIME]
             newest = int(valid[0]) if len(valid) else NO_TIME
             oldest = int(valid[-1]) if len(valid) else NO_TIME
             self.snapshot = Snapshot(n, order, alive, self.snapshot.generation + 1, newest, oldest, shared)
@@ -683,25 +708,19 @@ class EventIndex:
         alive = np.ones(n, dtype=bool)
         if n < 2:
             return alive, 0, frozenset()
-        words = self.event_ids.words(n)
-        halves = self.event_ids.data[:n].view(np.uint64).reshape(n, 2)
-        has_id = (halves[:, 0] | halves[:, 1]) != 0
-        # A 64-bit fingerprint of (id, name, time); equal fingerprints are then compared exactly.
-        fingerprint = words[:, 0].astype(np.uint64)
-        for column in range(1, words.shape[1]):
-            fingerprint *= np.uint64(1099511628211)
-            fingerprint += words[:, column]
-        fingerprint ^= self.columns["name"].data[:n].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        fingerprint ^= self.columns["time"].data[:n].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
-        for row, event_id in self.event_id_overflow.items():
-            if row < n:
-                has_id[row] = True
-                name_code, seconds = int(self.columns["name"].data[row]), int(self.columns["time"].data[row])
-                fingerprint[row] = np.uint64(hash((event_id, name_code, seconds)) & 0xFFFFFFFFFFFFFFFF)
-        candidates = np.flatnonzero(has_id)
-        sorted_prints = np.sort(fingerprint[candidates])  # the usual answer: no fingerprint twice
-        if not (sorted_prints[1:] == sorted_prints[:-1]).any():
+        fingerprint, has_id = self._fingerprints(n)
+        if has_id.all():  # the usual: every row has an id, and the fingerprints are sorted in place
+            candidates = None
+            sorted_prints = fingerprint
+            sorted_prints.sort()
+        else:
+            candidates = np.flatnonzero(has_id)
+            sorted_prints = np.sort(fingerprint[candidates])
+        if not (sorted_prints[1:] == sorted_prints[:-1]).any():  # the usual answer: no fingerprint twice
             return alive, 0, frozenset()
+        if candidates is None:  # sorted: made again, in row order
+            fingerprint, _ = self._fingerprints(n)
+            candidates = np.arange(n)
         # The rows whose fingerprint another row has, found by an unstable sort (a third of a
         # stable one's time, which took most of a refresh); only they are then ordered by
         # fingerprint, in row order among equals, as all the rows were before.
@@ -754,6 +773,40 @@ class EventIndex:
                         alive[row] = False
                         duplicates += 1
         return alive, duplicates, frozenset(shared)
+
+    _PRINTS_AT_ONCE = 1 << 15  # rows fingerprinted in one numpy pass: its temporaries stay in the cache
+
+    def _fingerprints(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """A 64-bit fingerprint of each of the first ``n`` rows' (id, name, time), equal for
+        equal ones (compared exactly after), and whether the row has an id. Made a slice of
+        rows at a time into one array: the whole-column temporaries of a refresh (a dozen of
+        4.8 MB at 600,000 events, each mapped afresh) were most of its time at the end of a load."""
+        halves = self.event_ids.data[:n].view(np.uint64).reshape(n, 2)
+        names = self.columns["name"].data
+        times = self.columns["time"].data
+        fingerprint = np.empty(n, np.uint64)
+        has_id = np.empty(n, bool)
+        scratch = np.empty(min(n, self._PRINTS_AT_ONCE), np.uint64)
+        for start in range(0, n, len(scratch)):
+            stop = min(n, start + len(scratch))
+            prints, part = fingerprint[start:stop], scratch[: stop - start]
+            np.bitwise_or(halves[start:stop, 0], halves[start:stop, 1], out=part)
+            np.not_equal(part, 0, out=has_id[start:stop])
+            np.multiply(halves[start:stop, 0], np.uint64(0x9FB21C651E98DF25), out=prints)
+            np.multiply(halves[start:stop, 1], np.uint64(0xD6E8FEB86659FD93), out=part)
+            prints ^= part
+            part[:] = names[start:stop]
+            part *= np.uint64(0x9E3779B97F4A7C15)
+            prints ^= part
+            part[:] = times[start:stop]  # as uint64: an int64's bits
+            part *= np.uint64(0xC2B2AE3D27D4EB4F)
+            prints ^= part
+        for row, event_id in self.event_id_overflow.items():
+            if row < n:
+                has_id[row] = True
+                name_code, seconds = int(names[row]), int(times[row])
+                fingerprint[row] = np.uint64(hash((event_id, name_code, seconds)) & 0xFFFFFFFFFFFFFFFF)
+        return fingerprint, has_id
 
     _AGREE = ("key0", "key1", "alias", "trail", "ip", "agent", "region", "account", "errmsg")
 

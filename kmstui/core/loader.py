@@ -28,6 +28,8 @@ from .sources import SourceFile
 
 PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
 TASK_BYTES = 4 << 20  # compressed bytes per worker task
+RESERVE_MARGIN = 1.2  # the index's room made after the first batch, over what its share of the bytes says
+RESERVE_AT_MOST = 1024  # and at most for this many times the first batch
 
 
 @dataclass
@@ -198,16 +200,37 @@ def prestart(files: list[SourceFile], workers: int | None = None, niceness: int 
         shutdown()
 
 
+_released: list[threading.Thread] = []  # the manager threads of pools let go (_release), not yet joined
+
+
 def shutdown(wait: bool = False) -> None:
     """Stop the worker processes: the tasks not started are dropped. ``wait``, for a process
     about to exit, also waits for them to be gone (a task running is finished first, a
-    tenth of a second at most): ``concurrent.futures``' own exit hook otherwise wakes a
-    pool's manager thread that may be closing its pipe that moment, and Python 3.11 prints
-    that race's ``OSError: Bad file descriptor`` as an ignored exception's traceback."""
+    tenth of a second at most), and for those let go at the end of a load (_release):
+    ``concurrent.futures``' own exit hook otherwise wakes a pool's manager thread that may be
+    closing its pipe that moment, and Python 3.11 prints that race's ``OSError: Bad file
+    descriptor`` as an ignored exception's traceback."""
     global _pool
     if _pool is not None:
         _pool.shutdown(wait=wait, cancel_futures=True)
         _pool = None
+    while wait and _released:
+        _released.pop().join()
+
+
+def _release() -> None:
+    """Let the workers go without waiting for them (``last``: the load's last batch is in): they
+    exit while this process merges that batch and refreshes the index, about 10 ms at the end
+    of a headless load that waited for them after. Their pool's manager thread, which joins
+    them, is kept for shutdown(wait=True) to wait on; where it cannot be had (a Python whose
+    pool keeps it otherwise), the pool stays, for shutdown to stop as before."""
+    global _pool
+    manager = getattr(_pool, "_executor_manager_thread", None)
+    if _pool is None or not isinstance(manager, threading.Thread):
+        return
+    _pool.shutdown(wait=False, cancel_futures=True)
+    _released.append(manager)
+    _pool = None
 
 
 def load(
@@ -222,12 +245,14 @@ def load(
     ahead: int = 2,
     refresh_share: float = 20,
     refresh_wanted: Callable[[], bool] | None = None,
+    last: bool = False,
 ) -> Progress:
     """Load ``files`` into ``index``; returns the final progress (``cancelled`` if stopped early).
     ``narrow`` sees each batch before the index does (a bucket's window drops events there).
     ``ahead``: tasks given to each worker before their batches are merged. ``refresh_share``:
     after the first, refreshes keep to one part in this many of the load's time, and with
-    ``refresh_wanted``, happen only when it says so (it is asked when one is due)."""
+    ``refresh_wanted``, happen only when it says so (it is asked when one is due). ``last``: no
+    load follows in this process, and the workers are let go once the last batch is in."""
     start = time.perf_counter()
     sizes = [_size(f) for f in files]
     total = sum(sizes)
@@ -235,12 +260,17 @@ def load(
     last_refresh = start
     refresh_cost = 0.0  # what the last refresh took: refreshes keep to a share of the load's time
     workers = workers or os.cpu_count() or 1
+    empty = index.size == 0  # what the index holds after this load's first batch is then that batch's
 
     def take(batch: Batch, size: int) -> None:
         nonlocal last_refresh, refresh_cost
         if narrow is not None:
             batch = narrow(batch)
         index.add(batch)
+        if not progress.files_done and empty and 0 < size < total:
+            # room for the rest, by the first batch's share of the bytes (a small first file of a
+            # large trail does not stand for the rest: the room then stops short, and grows as before)
+            index.reserve(RESERVE_MARGIN * min(total / size, RESERVE_AT_MOST))
         if on_batch is not None:
             on_batch(batch)
         progress.files_done += len(batch.sources)
@@ -307,6 +337,8 @@ def load(
                         break
                 if progress.cancelled:
                     break
+                if last and batch is not None and not tasks and not pending:
+                    _release()
                 if batch is None:
                     rest = chosen + [i for _, more in pending for i in more] + [i for more in tasks for i in more]
                     pending.clear()
