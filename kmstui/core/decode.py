@@ -143,6 +143,17 @@ def decode_records(
     return builder.finish()
 
 
+class _Mark(NamedTuple):
+    """How far a batch had got, to undo a file that failed part way (_BatchBuilder._rollback)."""
+
+    rows: int
+    chunks: dict[str, int]  # each column's count of chunks
+    trail_changes: int
+    log_files: int
+    sources: int
+    bindings: dict[AliasBinding, tuple[int, ...]]  # the alias bindings learned, each [first, last] seen
+
+
 class _BatchBuilder:
     """Decodes files into one Batch, column by column.
 
@@ -262,31 +273,34 @@ class _BatchBuilder:
             chunk = raws[start : start + RECORDS_AT_ONCE]
             self.add_records(info, list(_one_by_one(chunk)), chunk, None, start)
 
-    def _mark(self) -> tuple:
+    def _mark(self) -> _Mark:
         batch = self.batch
-        return (
+        return _Mark(
             self.rows,
             {k: len(v) for k, v in self.chunks.items()},
             len(batch.trail_changes),
             len(self.log_files),
             len(batch.sources),
+            {binding: tuple(span) for binding, span in self.bindings.items()},
         )
 
-    def _rollback(self, mark: tuple) -> None:
-        rows, chunks, changes, logs, sources = mark
+    def _rollback(self, mark: _Mark) -> None:
+        """Undo what the files added since ``mark``: their rows and all they own, and what they
+        taught about aliases (a skipped file must not leave an alias on a key behind it)."""
         batch = self.batch
-        self.rows = rows
-        for name, count in chunks.items():
+        rows = self.rows = mark.rows
+        for name, count in mark.chunks.items():
             del self.chunks[name][count:]
         for name in list(self.chunks):
-            if name not in chunks:
+            if name not in mark.chunks:
                 del self.chunks[name]
-        del batch.trail_changes[changes:]
-        del self.log_files[logs:]
-        del batch.sources[sources:]
+        del batch.trail_changes[mark.trail_changes :]
+        del self.log_files[mark.log_files :]
+        del batch.sources[mark.sources :]
         for mapping in (batch.extra_keys, batch.event_id_overflow, batch.parameters):
             for row in [r for r in mapping if r >= rows]:
                 del mapping[row]
+        self.bindings = {binding: list(span) for binding, span in mark.bindings.items()}
 
     def _add_selected(self, files: list[_Selected]) -> None:
         """Add scanned files' kept records, joined (_joined): resolved together."""
