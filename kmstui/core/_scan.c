@@ -2211,32 +2211,6 @@ done:
     return result;
 }
 
-static PyMethodDef methods[] = {
-    {"scan", scan, METH_VARARGS, scan_doc},
-    {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
-    {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
-    {"recode", recode, METH_VARARGS, recode_doc},
-    {"session_codes", session_codes, METH_VARARGS, session_codes_doc},
-    {"group_rows", group_rows, METH_VARARGS, group_rows_doc},
-    {"encoded_texts", encoded_texts, METH_VARARGS, encoded_texts_doc},
-    {"packed_ids", packed_ids, METH_VARARGS, packed_ids_doc},
-    {NULL, NULL, 0, NULL},
-};
-
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_scan", "A column scanner for CloudTrail log files.", -1, methods,
-};
-
-static int add_merge_functions(PyObject *module); /* the index's principal merge, at the end of the file */
-
-PyMODINIT_FUNC PyInit__scan(void) {
-    init_tables();
-    PyObject *made = PyModule_Create(&module);
-    if (made != NULL && add_merge_functions(made) < 0)
-        Py_CLEAR(made);
-    return made;
-}
-
 /* ---- contexts.identity in C, for context_codes ---- */
 
 /* ``text``'s UTF-8 (a str's own bytes where it is ASCII); whether it holds a quote or a backslash is
@@ -2716,11 +2690,28 @@ done:
     return result;
 }
 
-static PyMethodDef merge_methods[] = {
+/* ------------------------------------------------------------------ the module */
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, scan_doc},
+    {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
+    {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
+    {"recode", recode, METH_VARARGS, recode_doc},
+    {"session_codes", session_codes, METH_VARARGS, session_codes_doc},
+    {"group_rows", group_rows, METH_VARARGS, group_rows_doc},
+    {"encoded_texts", encoded_texts, METH_VARARGS, encoded_texts_doc},
+    {"packed_ids", packed_ids, METH_VARARGS, packed_ids_doc},
     {"digest_insert", digest_insert, METH_VARARGS, digest_insert_doc},
     {"digest_find", digest_find, METH_VARARGS, digest_find_doc},
     {"merge_principals", merge_principals, METH_VARARGS, merge_principals_doc},
     {NULL, NULL, 0, NULL},
 };
 
-static int add_merge_functions(PyObject *module) { return PyModule_AddFunctions(module, merge_methods); }
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "A column scanner for CloudTrail log files.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    init_tables();
+    return PyModule_Create(&module);
+}
