@@ -344,7 +344,7 @@ def test_records_of_other_services_keep_only_their_source():
 
 
 # Another service's record is read up to its source, then only checked as JSON to its end
-# (rest_skipped in _scan.c), each member stepped over by name; what the whole walk might
+# (skipped in _scan.c), each member stepped over by name; what the whole walk might
 # judge otherwise is left to it. SKIPPING is a file whose middle record's source is SOURCE,
 # and the texts put after it (at REST, in place of its eventName) are what the tests vary.
 SOURCE, REST = b'"SOURCE"', b'"REST":0'

@@ -681,46 +681,53 @@ static int kept_whole(const Scan *scan) {
 }
 
 /* The rest of a record's members once its `keep` field has said it is not read whole (p after
- * that field's value): each stepped over as a value, its name read but not looked up, nothing
- * descended into, no span kept. Every byte is checked as the whole walk checks it, and whatever
- * the whole walk might decide otherwise is left to it (RECHECK): another `keep` field (the last
- * copy of a field wins), an escaped name (it could spell one), a field holding others whose
- * value is not an object or null (UNUSUAL there) or holds an escape (one in a name is UNUSUAL
- * there), and a value not stepped over (the whole walk allows a holder one level more). */
-static Outcome rest_skipped(Scan *scan, pos p, pos end, pos *after) {
+ * that field's value), or with `holder`, the members of a field holding others in such a
+ * record (p after its "{"): each stepped over as members() steps over it, its name read but
+ * looked up only where it could be a field holding others (their lengths tell), no value
+ * kept. Every byte is checked as the whole walk checks it, and what it might decide otherwise
+ * is left to it (RECHECK): another `keep` field (the last copy of a field wins), an escaped
+ * name (it could spell one), a field holding others that is not an object or null, anything
+ * that is not JSON (all UNUSUAL there but the first). */
+static Outcome skipped(Scan *scan, pos p, pos end, int holder, pos *after) {
     const Column *keep = &scan->columns[scan->keep];
-    for (;;) {
-        int next = next_item(&p, end, '}');
-        if (next > 0) {
-            *after = p;
-            return OK;
-        }
-        if (next < 0)
-            return RECHECK;
+    int next;
+    if (holder) {
+        p = skip_ws(p, end);
+        next = p < end && *p == '}' ? (p++, 1) : 0;
+    } else {
+        next = next_item(&p, end, '}');
+    }
+    while (next == 0) {
         pos name;
         Py_ssize_t len;
         int seen = 0;
         p = member_name(p, end, &name, &len, &seen);
-        if (p == NULL || name == NULL || (len == keep->name_len && same_bytes(name, keep->name, (size_t)len)))
+        if (p == NULL || name == NULL || (!holder && len == keep->name_len && same_bytes(name, keep->name, (size_t)len)))
             return RECHECK;
-        pos value = p;
-        if (p < end && *p == '"') /* the commonest value, without a call */
-            p = string_end(p, end, &seen);
-        else
-            p = value_end(p, end, 2, &seen);
-        if (p == NULL)
-            return RECHECK;
-        if (__builtin_expect(seen & LONE_SURROGATE, 0))
-            scan->escapes |= LONE_SURROGATE;
-        if (len < NAME_BUCKETS && (scan->holder_lengths >> len & 1)) {
-            int f = find_field(scan, -1, name, len);
-            int object = *value == '{', null = (p - value == 4 && memcmp(value, "null", 4) == 0);
-            if (f >= 0 && scan->columns[f].children && (object ? (seen & ESCAPED) != 0 : !null))
+        int f = !holder && len < NAME_BUCKETS && (scan->holder_lengths >> len & 1) ? find_field(scan, -1, name, len) : -1;
+        if (f >= 0 && scan->columns[f].children) {
+            if (p < end && *p == '{') {
+                Outcome outcome = skipped(scan, p + 1, end, 1, &p);
+                if (outcome != OK)
+                    return outcome;
+            } else if ((p = literal_end(p, end, "null", 4)) == NULL) {
                 return RECHECK;
+            }
+        } else {
+            if (p < end && *p == '"') /* the commonest value, without a call */
+                p = string_end(p, end, &seen);
+            else
+                p = value_end(p, end, 2, &seen);
+            if (p == NULL)
+                return RECHECK;
+            if (__builtin_expect(seen & LONE_SURROGATE, 0))
+                scan->escapes |= LONE_SURROGATE;
         }
+        next = next_item(&p, end, '}');
     }
+    *after = p;
+    return next > 0 ? OK : RECHECK;
 }
-
 
 /* The members of the object whose first byte is p (after "{"); keeps the spans of the
  * fields whose parent is `parent`. Sets *after to the position after "}". */
@@ -774,7 +781,7 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 col->len = null ? 0 : (uint32_t)(p - value);
                 col->escaped = (unsigned char)escaped;
                 if (f == scan->keep && !scan->whole_walk && !kept_whole(scan))
-                    return rest_skipped(scan, p, end, after);
+                    return skipped(scan, p, end, 0, after);
             }
         }
         int next = next_item(&p, end, '}');
