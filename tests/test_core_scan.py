@@ -391,6 +391,7 @@ AFTER_SOURCE = [
     b'"eventName":"PutObject","userIdentity":{"type":"AssumedRole","type":"IAMUser"},"resources":[{"ARN":"a"}]',
     b'"eventName":"PutObject","x":{"\\u0041":"\\ud800"}',
     b'"eventName":"PutObject","x":{"\\u0041":"\\"\\/"}',
+    b'"eventName":"PutObject","' + b"n" * 70 + b'":{"a":1}',  # a name longer than any field's
 ]
 
 
