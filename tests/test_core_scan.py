@@ -343,6 +343,123 @@ def test_records_of_other_services_keep_only_their_source():
     assert names[1] == [b'"A"', b'"C"']  # B was not read; C, escaped, is judged in Python
 
 
+# Another service's record is read up to its source, then only checked as JSON to its end
+# (skipped in _scan.c), each member stepped over by name; what the whole walk might
+# judge otherwise is left to it. SKIPPING is a file whose middle record's source is SOURCE,
+# and the texts put after it (at REST, in place of its eventName) are what the tests vary.
+SOURCE, REST = b'"SOURCE"', b'"REST":0'
+_NESTED_62 = b"[" * 62 + b"]" * 62  # the deepest value a field of requestParameters may hold
+SKIPPING = delivered(
+    [
+        kms("Decrypt", key_arn(), request={"keyId": KEY1}),
+        {
+            **other_service("PutObject", request={"bucketName": "b", "keyId": "k"}),
+            "eventSource": "SOURCE",
+            "eventName": "AFTER",
+        },
+        kms("Encrypt", key_arn(), request={"keyId": KEY2}),
+    ]
+).replace(b'"eventName":"AFTER"', REST)
+AFTER_SOURCE = [
+    b'"eventName":"PutObject"',
+    b'"eventName":"PutObject","eventSource":"kms.amazonaws.com"',  # the last copy of a field wins
+    b'"eventSource":"kms.amazonaws.com","eventName":"PutObject","eventSource":"s3.amazonaws.com"',
+    b'"eventSource":null,"eventName":"Decrypt"',
+    b'"eventSource":"kms.amazonaws.co\\u006d","eventName":"Decrypt"',  # Python judges it
+    b'"event\\u0053ource":"kms.amazonaws.com"',  # an escaped name
+    b'"event\\u004eame":"PutObject"',
+    b'"eventName":"Put\x01Object"',  # a control character
+    b'"eventName":"Put\xffObject"',  # not UTF-8
+    b'"eventName":"Put\\xObject"',  # a bad escape
+    b'"eventName":"Put\\ud800Object"',  # a lone surrogate: the repair first
+    b'"eventName":"Put\\u00e9\\ud83d\\ude00Object"',
+    b'"eventName":PutObject',
+    b'"eventName":01',
+    b'"eventName":"PutObject",',
+    b'"eventName" "PutObject"',
+    b'"eventName":"PutObject","requestParameters":"b"',  # a field holding others, not an object
+    b'"eventName":"PutObject","requestParameters":[{"keyId":"k"}]',
+    b'"eventName":"PutObject","requestParameters":7',
+    b'"eventName":"PutObject","requestParameters":null,"userIdentity":null',
+    b'"eventName":"PutObject","requestParameters":{"key\\u0049d":"k"}',  # an escaped name inside it
+    b'"eventName":"PutObject","requestParameters":{"keyId":"k\\u0049"}',  # an escaped value inside it
+    b'"eventName":"PutObject","requestParameters":{"keyId":' + _NESTED_62 + b"}",  # as deep as it may be
+    b'"eventName":"PutObject","requestParameters":{"keyId":[' + _NESTED_62 + b"]}",  # deeper
+    b'"eventName":"PutObject","tlsDetails":{"a":' + _NESTED_62 + b"}",  # not a field holding others
+    b'"eventName":"PutObject","tlsDetails":{"a":{"b":' + _NESTED_62 + b"}}",
+    b'"eventName":"PutObject","requestParameters":{"keyId":"k","keyId":{}}',
+    b'"eventName":"PutObject","userIdentity":{"type":"AssumedRole","type":"IAMUser"},"resources":[{"ARN":"a"}]',
+    b'"eventName":"PutObject","x":{"\\u0041":"\\ud800"}',
+    b'"eventName":"PutObject","x":{"\\u0041":"\\"\\/"}',
+    b'"eventName":"PutObject","' + b"n" * 70 + b'":{"a":1}',  # a name longer than any field's
+]
+
+
+def _skipping(after: bytes, source: bytes) -> bytes:
+    return SKIPPING.replace(REST, after).replace(SOURCE, source)
+
+
+def _scanned(text: bytes):
+    return decode._scan.scan(text, decode._SCAN_FIELDS, decode._SCAN_KEEP)
+
+
+@scanner
+@pytest.mark.parametrize("after", AFTER_SOURCE, ids=range(len(AFTER_SOURCE)))
+def test_another_services_record_is_checked_to_its_end_as_a_kms_record_is(tmp_path, monkeypatch, after):
+    """Whatever follows its source, another service's record makes the scanner refuse the
+    file exactly when the same record from KMS does, and the file reads the same either way."""
+    other, kms_record = _skipping(after, b'"s3.amazonaws.com"'), _skipping(after, b'"kms.amazonaws.com"')
+    assert (_scanned(other) is None) == (_scanned(kms_record) is None)
+    assert_same(write(tmp_path / "log.json", other), monkeypatch)
+
+
+@scanner
+def test_a_later_source_from_kms_reads_the_record_whole():
+    text = _skipping(b'"eventName":"PutObject","eventSource":"kms.amazonaws.com"', b'"s3.amazonaws.com"')
+    count, _spans, columns, *_ = _scanned(text)
+    sources, names = columns[0], columns[1]
+    assert count == 3 and np.frombuffer(sources[0], dtype=np.uint32).tolist() == [1, 1, 1]
+    assert names[1] == [b'"Decrypt"', b'"PutObject"', b'"Encrypt"']
+    keys = columns[[name for name, _ in decode._SCAN_FIELDS].index(b"keyId")]
+    assert keys[1] == [f'"{KEY1}"'.encode(), b'"k"', f'"{KEY2}"'.encode()]
+
+
+@scanner
+@pytest.mark.parametrize("first", [False, True])
+def test_another_services_record_has_no_time_id_or_parameters(first):
+    """Read no further than its source, it has none, whether they come before its source or after."""
+    at = [name for name, _ in decode._SCAN_FIELDS].index
+    other = other_service("PutObject", request={"bucketName": "b"}, event_id="an-id")
+    if first:  # its time, id and parameters before its source
+        other = {k: other[k] for k in ("eventTime", "eventID", "requestParameters")} | other
+    text = delivered([kms("Decrypt", key_arn(), request={"keyId": KEY1}), other])
+    spec = (at(b"eventTime"), at(b"eventID"), at(b"requestParameters"))
+    times, ids, objects = decode._scan.scan(text, decode._SCAN_FIELDS, decode._SCAN_KEEP, None, -1, *spec)[4:]
+    assert np.frombuffer(times, dtype=np.int64).tolist() == [1714564800, -(2**62)]
+    assert ids[36:] == bytes(36) and ids[:36] != bytes(36)
+    assert np.frombuffer(objects, dtype=np.uint32).tolist()[2:] == [0, 0]
+
+
+@scanner
+def test_a_thousand_mutations_after_another_services_source_read_the_same_either_way(tmp_path, monkeypatch):
+    """Bytes flipped, inserted, deleted and duplicated after the source of another service's
+    record: refused exactly when the same record from KMS is, and the same either way."""
+    rng = random.Random(20261202)
+    path = tmp_path / "log.json"
+    base = _skipping(b'"eventName":"PutObject"', b"SOURCE")
+    start = base.index(b"SOURCE") + len(b"SOURCE") + 1  # just after the source's closing quote
+    stop = base.index(b'{"eventVersion"', start)  # the next record
+    for _ in range(1000):
+        text = mutated(rng, base, 4, lambda text: rng.randrange(start, min(stop, len(text))))
+        other, kms_record = (
+            text.replace(b"SOURCE", b"s3.amazonaws.com", 1),
+            text.replace(b"SOURCE", b"kms.amazonaws.com", 1),
+        )
+        assert (_scanned(other) is None) == (_scanned(kms_record) is None), other
+        write(path, other)
+        assert_same(path, monkeypatch)
+
+
 def sessions(arn, account="111122223333", **fields) -> dict:
     """A KMS record whose caller is an assumed role given by its ARN (and any identity field)."""
     identity = {"type": "AssumedRole", "principalId": "AROAEXAMPLE:x", "arn": arn, "accountId": account, **fields}

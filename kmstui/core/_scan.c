@@ -467,6 +467,8 @@ typedef struct {
     int escapes; /* string_end's flags of every string walked: LONE_SURROGATE is the one told */
     /* records whose field `keep` has none of these raw texts get a code for that field only */
     int keep;
+    int whole_walk; /* 1: the record's members are all read, even after a `keep` that says not to */
+    uint64_t holder_lengths; /* bit n: a field of the record holding others has a name of n bytes */
     Py_ssize_t nkept;
     const char *kept[MAX_KEPT];
     Py_ssize_t kept_len[MAX_KEPT];
@@ -649,13 +651,83 @@ static void index_names(Scan *scan) {
             i = (i + 1) & (NAME_SLOTS - 1);
         scan->names[i] = (Name){first, last, (signed char)col->name_len, (signed char)col->parent, (signed char)f};
         col->first_child = listed;
+        if (col->children)
+            scan->holder_lengths |= (uint64_t)1 << col->name_len;
         for (int c = f + 1; c < scan->ncolumns; c++)
             if (scan->columns[c].parent == f)
                 scan->children[listed++] = (signed char)c;
     }
 }
 
-typedef enum { OK, UNUSUAL, NO_MEMORY } Outcome;
+/* RECHECK: the record is to be walked again whole (records), never seen outside it */
+typedef enum { OK, UNUSUAL, NO_MEMORY, RECHECK } Outcome;
+
+/* Whether the record read so far is read whole: its field `keep` (when one is given) is one of
+ * the kept texts, or holds an escape, or is not a string with a backslash in it (Python judges
+ * those); else only `keep` gets a code. */
+static int kept_whole(const Scan *scan) {
+    if (scan->keep < 0)
+        return 1;
+    const Column *col = &scan->columns[scan->keep];
+    pos value = scan->data + col->start;
+    if (col->len == 0)
+        return 0;
+    if (col->escaped == NOT_STRING ? memchr(value, '\\', col->len) != NULL : col->escaped)
+        return 1; /* escaped: let Python judge it */
+    for (Py_ssize_t i = 0; i < scan->nkept; i++)
+        if (col->len == scan->kept_len[i] && memcmp(value, scan->kept[i], col->len) == 0)
+            return 1;
+    return 0;
+}
+
+/* The rest of a record's members once its `keep` field has said it is not read whole (p after
+ * that field's value), or with `holder`, the members of a field holding others in such a
+ * record (p after its "{"): each stepped over as members() steps over it, its name read but
+ * looked up only where it could be a field holding others (their lengths tell), no value
+ * kept. Every byte is checked as the whole walk checks it, and what it might decide otherwise
+ * is left to it (RECHECK): another `keep` field (the last copy of a field wins), an escaped
+ * name (it could spell one), a field holding others that is not an object or null, anything
+ * that is not JSON (all UNUSUAL there but the first). */
+static Outcome skipped(Scan *scan, pos p, pos end, int holder, pos *after) {
+    const Column *keep = &scan->columns[scan->keep];
+    int next;
+    if (holder) {
+        p = skip_ws(p, end);
+        next = p < end && *p == '}' ? (p++, 1) : 0;
+    } else {
+        next = next_item(&p, end, '}');
+    }
+    while (next == 0) {
+        pos name;
+        Py_ssize_t len;
+        int seen = 0;
+        p = member_name(p, end, &name, &len, &seen);
+        if (p == NULL || name == NULL || (!holder && len == keep->name_len && same_bytes(name, keep->name, (size_t)len)))
+            return RECHECK;
+        int f = !holder && len < NAME_BUCKETS && (scan->holder_lengths >> len & 1) ? find_field(scan, -1, name, len) : -1;
+        if (f >= 0 && scan->columns[f].children) {
+            if (p < end && *p == '{') {
+                Outcome outcome = skipped(scan, p + 1, end, 1, &p);
+                if (outcome != OK)
+                    return outcome;
+            } else if ((p = literal_end(p, end, "null", 4)) == NULL) {
+                return RECHECK;
+            }
+        } else {
+            if (p < end && *p == '"') /* the commonest value, without a call */
+                p = string_end(p, end, &seen);
+            else
+                p = value_end(p, end, 2, &seen);
+            if (p == NULL)
+                return RECHECK;
+            if (__builtin_expect(seen & LONE_SURROGATE, 0))
+                scan->escapes |= LONE_SURROGATE;
+        }
+        next = next_item(&p, end, '}');
+    }
+    *after = p;
+    return next > 0 ? OK : RECHECK;
+}
 
 /* The members of the object whose first byte is p (after "{"); keeps the spans of the
  * fields whose parent is `parent`. Sets *after to the position after "}". */
@@ -708,6 +780,8 @@ static Outcome members(Scan *scan, pos p, pos end, int parent, pos *after) {
                 col->start = (uint32_t)(value - scan->data);
                 col->len = null ? 0 : (uint32_t)(p - value);
                 col->escaped = (unsigned char)escaped;
+                if (f == scan->keep && !scan->whole_walk && !kept_whole(scan))
+                    return skipped(scan, p, end, 0, after);
             }
         }
         int next = next_item(&p, end, '}');
@@ -868,15 +942,7 @@ static Outcome add_record(Scan *scan) {
         }
         scan->record_capacity = capacity;
     }
-    int whole = 1;
-    if (scan->keep >= 0) {
-        Column *col = &scan->columns[scan->keep];
-        pos value = scan->data + col->start;
-        /* escaped: let Python judge it */
-        whole = col->len > 0 && (col->escaped == NOT_STRING ? memchr(value, '\\', col->len) != NULL : col->escaped);
-        for (Py_ssize_t i = 0; i < scan->nkept && !whole; i++)
-            whole = (col->len == scan->kept_len[i] && memcmp(value, scan->kept[i], col->len) == 0);
-    }
+    int whole = kept_whole(scan);
     if (scan->roles.on) {
         Column *sessions = &scan->roles.sessions;
         sessions->len = whole ? assumed_role(scan) : 0;
@@ -886,15 +952,15 @@ static Outcome add_record(Scan *scan) {
         if (intern(scan, sessions, &sessions->codes[scan->records]) < 0)
             return NO_MEMORY;
     }
-    if (scan->object_field >= 0) {
+    if (scan->object_field >= 0) { /* none where not read whole: it may come after `keep`, not read */
         Column *col = &scan->columns[scan->object_field];
-        scan->object_spans[2 * scan->records] = col->len ? col->start : 0;
-        scan->object_spans[2 * scan->records + 1] = col->len ? col->start + col->len : 0;
+        scan->object_spans[2 * scan->records] = whole && col->len ? col->start : 0;
+        scan->object_spans[2 * scan->records + 1] = whole && col->len ? col->start + col->len : 0;
     }
     if (scan->time_field >= 0) {
         Column *col = &scan->columns[scan->time_field];
         int64_t *seconds = &scan->times[scan->records];
-        *seconds = col->len == 0 ? NO_TIME : 0;
+        *seconds = !whole || col->len == 0 ? NO_TIME : 0;
         if (whole && col->len && plain_time(scan->data + col->start, col->len, seconds))
             col->len = 0; /* given: no code */
     }
@@ -932,6 +998,13 @@ static Outcome records(Scan *scan, pos p, pos end, pos *after) {
             scan->columns[f].len = 0;
         pos start = p;
         Outcome outcome = members(scan, p + 1, end, -1, &p);
+        if (outcome == RECHECK) { /* rare: walked again whole, as it was before it was skipped */
+            for (int f = 0; f < scan->ncolumns; f++)
+                scan->columns[f].len = 0;
+            scan->whole_walk = 1;
+            outcome = members(scan, start + 1, end, -1, &p);
+            scan->whole_walk = 0;
+        }
         if (outcome != OK)
             return outcome;
         outcome = add_record(scan);
@@ -1272,7 +1345,9 @@ PyDoc_STRVAR(scan_doc,
 "and end offsets, native uint32. Each column is (codes, values): a native uint32 code per\n"
 "record (0: absent or null) and the distinct raw JSON texts, code 1 first; None for a\n"
 "field that holds others. ``keep`` is (field index, raw texts): a record whose field has\n"
-"none of those texts (and no escape) gets a code for that field alone, 0 for the rest.\n"
+"none of those texts (and no escape) gets a code for that field alone, 0 for the rest\n"
+"(and none in ``times``, ``ids`` and ``objects``): its members after that field are\n"
+"checked as JSON and not read.\n"
 "``roles`` is (type, arn, account, fields to leave out), fields of userIdentity: a record\n"
 "whose principal is an assumed-role session of the plain shape (see assumed_role in\n"
 "_scan.c) gets a code into one more column, appended last, of short forms\n"
@@ -2211,32 +2286,6 @@ done:
     return result;
 }
 
-static PyMethodDef methods[] = {
-    {"scan", scan, METH_VARARGS, scan_doc},
-    {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
-    {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
-    {"recode", recode, METH_VARARGS, recode_doc},
-    {"session_codes", session_codes, METH_VARARGS, session_codes_doc},
-    {"group_rows", group_rows, METH_VARARGS, group_rows_doc},
-    {"encoded_texts", encoded_texts, METH_VARARGS, encoded_texts_doc},
-    {"packed_ids", packed_ids, METH_VARARGS, packed_ids_doc},
-    {NULL, NULL, 0, NULL},
-};
-
-static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_scan", "A column scanner for CloudTrail log files.", -1, methods,
-};
-
-static int add_merge_functions(PyObject *module); /* the index's principal merge, at the end of the file */
-
-PyMODINIT_FUNC PyInit__scan(void) {
-    init_tables();
-    PyObject *made = PyModule_Create(&module);
-    if (made != NULL && add_merge_functions(made) < 0)
-        Py_CLEAR(made);
-    return made;
-}
-
 /* ---- contexts.identity in C, for context_codes ---- */
 
 /* ``text``'s UTF-8 (a str's own bytes where it is ASCII); whether it holds a quote or a backslash is
@@ -2716,11 +2765,28 @@ done:
     return result;
 }
 
-static PyMethodDef merge_methods[] = {
+/* ------------------------------------------------------------------ the module */
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS, scan_doc},
+    {"surrogate_escapes", surrogate_escapes, METH_VARARGS, surrogate_escapes_doc},
+    {"context_codes", context_codes, METH_VARARGS, context_codes_doc},
+    {"recode", recode, METH_VARARGS, recode_doc},
+    {"session_codes", session_codes, METH_VARARGS, session_codes_doc},
+    {"group_rows", group_rows, METH_VARARGS, group_rows_doc},
+    {"encoded_texts", encoded_texts, METH_VARARGS, encoded_texts_doc},
+    {"packed_ids", packed_ids, METH_VARARGS, packed_ids_doc},
     {"digest_insert", digest_insert, METH_VARARGS, digest_insert_doc},
     {"digest_find", digest_find, METH_VARARGS, digest_find_doc},
     {"merge_principals", merge_principals, METH_VARARGS, merge_principals_doc},
     {NULL, NULL, 0, NULL},
 };
 
-static int add_merge_functions(PyObject *module) { return PyModule_AddFunctions(module, merge_methods); }
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_scan", "A column scanner for CloudTrail log files.", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    init_tables();
+    return PyModule_Create(&module);
+}
