@@ -687,8 +687,10 @@ class ExplorerScreen(Screen[None]):
             return  # an older answer arriving late
         self._marked = message.request
         pane = self.query_one(EventsPane)
-        pane.novel = message.novel if len(message.novel) else None
-        pane.refresh_rows()
+        novel = message.novel if len(message.novel) else None
+        if novel is not None or pane.novel is not None:  # none before and none now: nothing to redraw
+            pane.novel = novel
+            pane.refresh_rows()
         await self._notify_changed()
 
     def on_groups_ready(self, message: GroupsReady) -> None:
