@@ -612,6 +612,35 @@ async def test_more_rows_redraw_the_list_without_laying_the_screen_out(demo_inde
         assert pane.cursor == len(everything) - 1 and pane.scroll_offset.y == len(everything) + 1 - pane.size.height
 
 
+async def test_an_answer_without_new_events_after_one_without_redraws_nothing(demo_index):
+    """Each answer ends with the events to mark as new (none unless the filter has a window):
+    none after none changes nothing on screen, and the list is not drawn again for it (it was
+    after every look at a loading trail, a frame of the whole list). Marks that come or go are drawn."""
+    import numpy as np
+
+    from kmstui.ui.messages import NoveltyReady
+
+    app = make_app(index=demo_index)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = explorer(app)
+        pane = screen.query_one(EventsPane)
+        assert pane.novel is None
+        drawn = pane._generation
+        screen.post_message(NoveltyReady(screen._request, np.zeros(0, bool)))
+        await pilot.pause()
+        assert pane._generation == drawn and pane.novel is None
+        marked = np.zeros(demo_index.size, bool)
+        marked[pane.row_of(0)] = True
+        screen.post_message(NoveltyReady(screen._request, marked))
+        await pilot.pause()
+        assert pane._generation > drawn and "✦" in lines(pane)[1]
+        drawn = pane._generation
+        screen.post_message(NoveltyReady(screen._request, np.zeros(0, bool)))
+        await pilot.pause()
+        assert pane._generation > drawn and pane.novel is None and "✦" not in lines(pane)[1]
+
+
 async def test_muted_text_is_readable_in_a_light_theme():
     """Muted text ($text-muted: a colour with alpha) as the line-API widgets draw it, the
     timeline's caption and the events' times: from a partial style alone it came out white,

@@ -347,6 +347,9 @@ def test_no_look_at_a_load_that_ends_before_the_next_would_be_due():
     assert worth_a_look(loaded(0.5, 3.0), every=2.0)  # 3 s to go
     assert not worth_a_look(loaded(0.8, 4.0), every=2.0)  # 1 s to go: the end's look shows it
     assert not worth_a_look(loaded(0.97, 4.0), every=0.5)
+    # a load about to end: the end's look comes before this one would have been seen for long
+    assert not worth_a_look(loaded(0.5, 2.0), every=0.5)  # 2 s to go
+    assert worth_a_look(loaded(0.25, 2.0), every=0.5)  # 6 s to go
     assert worth_a_look(None, every=2.0) and worth_a_look(loaded(0.0, 0.0), every=2.0)
 
 
